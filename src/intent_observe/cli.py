@@ -1,0 +1,38 @@
+"""The `intent-observe` command: one group, each subcommand in the package it belongs to."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from intent_observe import __version__
+
+# name → "module:attribute"; imported only when the command runs, so `--help` stays fast.
+COMMANDS: dict[str, str] = {
+    "inspect": "intent_observe.inspect_cmd:inspect_command",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="intent-observe")
+def main() -> None:
+    """OpenTelemetry-native observability for the Intent loop.
+
+    Reads `.intent/events/events.jsonl` and turns every signal, intent, spec and
+    contract into traces, logs and metrics: locally (`up`), or shipped to any OTLP
+    backend (`tail`).
+    """
