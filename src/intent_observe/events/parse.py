@@ -122,7 +122,9 @@ def _parse(raw: bytes, position: Position) -> Event:
 
     data = doc.get("data")
     if shape == "envelope":
-        payload: dict[str, Any] = data if isinstance(data, dict) else ({} if data is None else {"value": data})
+        payload: dict[str, Any] = (
+            data if isinstance(data, dict) else ({} if data is None else {"value": data})
+        )
     else:
         payload = {k: v for k, v in doc.items() if k != "event_type"}
 
@@ -190,7 +192,9 @@ def _references(doc: dict[str, Any], payload: dict[str, Any], field: Any) -> dic
     return refs
 
 
-def _artifact_id(kind: ArtifactKind, doc: dict[str, Any], refs: dict[ArtifactKind, str], field: Any) -> str | None:
+def _artifact_id(
+    kind: ArtifactKind, doc: dict[str, Any], refs: dict[ArtifactKind, str], field: Any
+) -> str | None:
     if kind is ArtifactKind.ASSERTION:
         return clean_id(field("assertion_id")) or clean_id(field("assertion_name"))
     if kind in refs:
@@ -236,7 +240,9 @@ def _autonomy(value: object) -> str | None:
     return text if text in AUTONOMY_LEVELS else None
 
 
-def iter_lines(data: bytes, file: str, start_offset: int = 0, start_line: int = 1) -> Iterator[tuple[bytes, Position]]:
+def iter_lines(
+    data: bytes, file: str, start_offset: int = 0, start_line: int = 1
+) -> Iterator[tuple[bytes, Position]]:
     """Complete lines of a buffer with their positions; a trailing partial line is not yielded."""
     offset, line = 0, start_line
     end = len(data)

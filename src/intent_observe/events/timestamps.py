@@ -75,7 +75,7 @@ def _from_epoch(number: float) -> int:
     elif magnitude >= 1e11:
         ns = int(number * 1_000_000)
     else:
-        ns = int(round(number * 1_000_000_000))
+        ns = round(number * 1_000_000_000)
     if not 0 <= ns <= _MAX_NS:
         raise TimestampError(f"epoch timestamp out of range ({number})")
     return ns

@@ -103,7 +103,10 @@ CYCLE_SPEC_TO_COMPLETE = _m(
     buckets=CYCLE_TIME_BUCKETS,
 )
 SIGNAL_TRUST = _m(
-    "intent.signals.trust", Kind.HISTOGRAM, "Trust score of signals when first scored", "",
+    "intent.signals.trust",
+    Kind.HISTOGRAM,
+    "Trust score of signals when first scored",
+    "",
     buckets=TRUST_BUCKETS,
 )
 LAST_EVENT_TIMESTAMP = _m(
@@ -149,9 +152,7 @@ ADAPTER_QUEUE_DEPTH = _m(
     "intent.adapter.queue_depth", Kind.GAUGE, "Batches waiting in the on-disk queue", "{batch}"
 )
 ADAPTER_LAG_BYTES = _m("intent.adapter.lag", Kind.GAUGE, "Bytes written but not yet acknowledged", "By")
-ADAPTER_LAG_SECONDS = _m(
-    "intent.adapter.lag_time", Kind.GAUGE, "Age of the oldest unacknowledged line", "s"
-)
+ADAPTER_LAG_SECONDS = _m("intent.adapter.lag_time", Kind.GAUGE, "Age of the oldest unacknowledged line", "s")
 
 ADAPTER_METRICS: tuple[MetricDef, ...] = (
     ADAPTER_LINES_READ,

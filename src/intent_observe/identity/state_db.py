@@ -1,0 +1,137 @@
+"""Durable identity state in SQLite: what a restart needs to give every event the same ids.
+
+Saved in one transaction with whatever the caller adds (the tail adapter's file
+checkpoints), so a crash leaves either the old state and old offsets or the new
+ones, never a mix. Only artifacts and memberships changed since the last save are
+written; the small rest (pending logs, metric counters, claimed trace ids) is one row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from intent_observe.identity.engine import Artifact, Engine, EngineState, Membership, PendingLog
+from intent_observe.identity.records import LogRecord
+from intent_observe.metrics.state import Histogram, MetricState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS memberships (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS engine (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
+"""
+_STATE_VERSION = 1
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection in WAL mode with full fsync on commit; the parent directory is created."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+class IdentityStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.conn = connect(self.path)
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def load(self, scope: str = "") -> EngineState:
+        row = self.conn.execute("SELECT doc FROM engine WHERE name='core'").fetchone()
+        if row is None:
+            return EngineState(scope=scope)
+        core = orjson.loads(row[0])
+        if core.get("version") != _STATE_VERSION:
+            raise RuntimeError(
+                f"{self.path}: identity state version {core.get('version')} is not {_STATE_VERSION}"
+            )
+        if core["scope"] != scope:
+            raise RuntimeError(
+                f"{self.path}: identity state was written for scope {core['scope']!r}, not {scope!r}"
+            )
+        state = EngineState(scope=scope)
+        state.artifacts = {
+            key: Artifact(**orjson.loads(doc))
+            for key, doc in self.conn.execute("SELECT key, doc FROM artifacts")
+        }
+        state.memberships = {
+            key: Membership(**orjson.loads(doc))
+            for key, doc in self.conn.execute("SELECT key, doc FROM memberships")
+        }
+        state.claimed = core["claimed"]
+        state.members_pending = core["members_pending"]
+        state.events_seen = core["events_seen"]
+        state.pending = [PendingLog(p["home"], LogRecord(**p["record"])) for p in core["pending"]]
+        state.metrics = _metrics_from(core["metrics"])
+        return state
+
+    def write(self, conn: sqlite3.Connection, engine: Engine) -> None:
+        """Write what changed; call inside `transaction()`."""
+        state = engine.state
+        changed, members = engine.take_changed()
+        conn.executemany(
+            "INSERT OR REPLACE INTO artifacts (key, doc) VALUES (?, ?)",
+            ((key, orjson.dumps(state.artifacts[key])) for key in changed if key in state.artifacts),
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO memberships (key, doc) VALUES (?, ?)",
+            ((key, orjson.dumps(state.memberships[key])) for key in members),
+        )
+        core = {
+            "version": _STATE_VERSION,
+            "scope": state.scope,
+            "claimed": state.claimed,
+            "members_pending": state.members_pending,
+            "events_seen": state.events_seen,
+            "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
+            "metrics": state.metrics,
+        }
+        conn.execute(
+            "INSERT OR REPLACE INTO engine (name, doc) VALUES ('core', ?)",
+            (orjson.dumps(core, default=_encode_default),),
+        )
+
+    def save(self, engine: Engine) -> None:
+        with self.transaction() as conn:
+            self.write(conn, engine)
+
+
+def _encode_default(value: Any) -> Any:
+    if isinstance(value, set):
+        return sorted(value)
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _metrics_from(doc: dict[str, Any]) -> MetricState:
+    histogram_fields = {f.name for f in fields(MetricState) if f.type in ("Histogram", Histogram)}
+    kwargs: dict[str, Any] = {}
+    for name, value in doc.items():
+        if name in histogram_fields:
+            kwargs[name] = Histogram(tuple(value["bounds"]), value["counts"], value["total"], value["count"])
+        elif name in ("event_types", "sources"):
+            kwargs[name] = set(value)
+        else:
+            kwargs[name] = value
+    return MetricState(**kwargs)

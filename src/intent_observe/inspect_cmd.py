@@ -1,0 +1,141 @@
+"""`intent-observe inspect FILE…`: what the identity engine makes of event files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from intent_observe.identity.attributes import one_line
+from intent_observe.report import build_report, read_history
+
+_MARK = {"ok": "[green]✓[/]", "error": "[red]✗[/]"}
+
+
+def _fmt_duration(seconds: float) -> str:
+    if seconds <= 0:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.1f}s"
+
+
+def _label(entry: dict[str, Any]) -> str:
+    mark = _MARK[entry["status"]] if entry["type"] in ("contract", "assertion", "other") else ""
+    parts = [f"[bold]{escape(one_line(entry['name'], 80))}[/]"]
+    if entry["title"]:
+        parts.append(f"[dim]{escape(one_line(str(entry['title']), 70))}[/]")
+    duration = _fmt_duration(entry["duration_s"])
+    if duration:
+        parts.append(f"[cyan]{duration}[/]")
+    if entry["state"] == "open" and entry["type"] in ("intent", "spec", "contract"):
+        parts.append("[yellow]open[/]")
+    if entry["backfilled"]:
+        parts.append("[magenta]backfilled[/]")
+    if entry["status"] == "error" and entry["status_message"]:
+        parts.append(f"[red]{escape(one_line(entry['status_message'], 80))}[/]")
+    return " ".join(p for p in ([mark] if mark else []) + parts)
+
+
+def _render(doc: dict[str, Any], console: Console) -> None:
+    console.print(
+        f"[bold]{doc['events']}[/] events from {doc['lines']} lines · "
+        f"[bold]{len(doc['intents'])}[/] intents · "
+        f"[bold]{len(doc['orphans'])}[/] orphan signals · [bold]{doc['spans']}[/] spans · "
+        f"[{'red' if doc['rejected'] else 'green'}]{len(doc['rejected'])} unusable lines[/]"
+    )
+    for key, intent in doc["intents"].items():
+        root = Tree(f"[bold blue]{escape(one_line(key, 60))}[/] [dim]trace {intent['trace_id']}[/]")
+        nodes = {0: root}
+        for entry in intent["artifacts"]:
+            parent = nodes.get(entry["depth"] - 1, root) if entry["depth"] else root
+            if entry["type"] == "intent" and entry["depth"] == 0:
+                root.label = f"{root.label} {_label(entry)}"
+                nodes[0] = root
+                continue
+            nodes[entry["depth"]] = parent.add(_label(entry))
+        console.print(root)
+    if doc["orphans"]:
+        table = Table(title="Orphan signals", title_justify="left")
+        for column in ("signal", "status", "cluster", "trace id", "title"):
+            table.add_column(column)
+        for o in doc["orphans"]:
+            table.add_row(
+                escape(one_line(o["id"] or o["key"], 40)),
+                o["status"],
+                escape(one_line(o["cluster"] or "", 20)),
+                o["trace_id"],
+                escape(one_line(o["title"] or "", 50)),
+            )
+        console.print(table)
+    _render_metrics(doc["metrics"], console)
+    if doc["rejected"]:
+        table = Table(title="Unusable lines", title_justify="left", title_style="red")
+        for column in ("file", "line", "byte", "reason"):
+            table.add_column(column)
+        for r in doc["rejected"]:
+            table.add_row(
+                escape(r["file"]), str(r["line"]), str(r["offset"]), escape(one_line(r["reason"], 100))
+            )
+        console.print(table)
+
+
+def _render_metrics(metrics: dict[str, Any], console: Console) -> None:
+    table = Table(title="Metrics", title_justify="left")
+    table.add_column("metric")
+    table.add_column("labels")
+    table.add_column("value", justify="right")
+    for name, entry in metrics.items():
+        for point in entry["points"]:
+            labels = ",".join(f"{k}={v}" for k, v in point["labels"].items())
+            if "buckets" in point:
+                value = f"count={point['count']} sum={point['sum']:g}"
+            else:
+                value = f"{point['value']:g}"
+            table.add_row(name, escape(one_line(labels, 60)), value)
+    console.print(table)
+
+
+@click.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one stable JSON document instead of the tree.")
+def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
+    """Show what intent-observe makes of event files, before shipping them anywhere.
+
+    Reads FILES as one history, in the order given, and prints every intent trace
+    (intent → signals → specs → contracts → assertions, with durations and
+    pass/fail), the orphan signals, the metric values and the unusable lines with
+    their reasons. With --json, the same as one JSON document (keys: intents,
+    orphans, rejected, metrics, …); the same input always prints the same bytes.
+
+    Exit status: 0 when every line was usable, 1 when some were rejected.
+    """
+    total = sum(os.path.getsize(f) for f in files)
+    err = Console(stderr=True)
+    show_progress = err.is_terminal and total > 8 << 20
+    with Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        TextColumn("{task.completed:,} lines"),
+        TransferSpeedColumn(),
+        console=err,
+        disable=not show_progress,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("read", total=None)
+        run = read_history(files, progress=lambda n: progress.advance(task, n))
+    doc = build_report(run)
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
+    else:
+        _render(doc, Console(highlight=False))
+    sys.exit(1 if doc["rejected"] else 0)

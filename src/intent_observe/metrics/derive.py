@@ -1,0 +1,116 @@
+"""The `intent.*` metric values at one moment: counters and histograms from the accumulated
+state, gauges read off the identity state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from intent_observe.identity.engine import Artifact, EngineState
+from intent_observe.metrics import catalog
+from intent_observe.metrics.catalog import MetricDef
+from intent_observe.metrics.state import Histogram
+
+UNSCORED = "unscored"
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    metric: MetricDef
+    labels: tuple[tuple[str, str], ...] = ()
+    value: float = 0.0
+    histogram: Histogram | None = None
+
+
+def snapshot(state: EngineState) -> list[Point]:
+    m = state.metrics
+    points: list[Point] = []
+    points += _labelled(catalog.SIGNALS_TOTAL, "source", m.signals)
+    points.append(Point(catalog.SPECS_TOTAL, value=m.specs))
+    points.append(Point(catalog.INTENTS_TOTAL, value=m.intents))
+    points += _labelled(catalog.CONTRACTS_TOTAL, "result", {"pass": 0, "fail": 0} | m.contracts)
+    points += _labelled(catalog.ASSERTIONS_TOTAL, "result", {"pass": 0, "fail": 0} | m.assertions)
+    for key, count in sorted(m.events.items()):
+        event_type, source = key.split("\x00")
+        points.append(Point(catalog.EVENTS_TOTAL, (("event_type", event_type), ("source", source)), count))
+    points += _gauges(state)
+    points.append(Point(catalog.CYCLE_SIGNAL_TO_INTENT, histogram=m.signal_to_intent))
+    points.append(Point(catalog.CYCLE_INTENT_TO_SPEC, histogram=m.intent_to_spec))
+    points.append(Point(catalog.CYCLE_SPEC_TO_COMPLETE, histogram=m.spec_to_complete))
+    points.append(Point(catalog.SIGNAL_TRUST, histogram=m.trust))
+    if m.last_event_ns:
+        points.append(Point(catalog.LAST_EVENT_TIMESTAMP, value=m.last_event_ns / 1e9))
+    return points
+
+
+def _labelled(metric: MetricDef, label: str, values: dict[str, int]) -> list[Point]:
+    return [Point(metric, ((label, name),), count) for name, count in sorted(values.items())]
+
+
+def _gauges(state: EngineState) -> list[Point]:
+    levels = dict.fromkeys((*catalog.AUTONOMY_LEVELS, UNSCORED), 0)
+    trust_sum, trust_n = 0.0, 0
+    open_specs = in_progress = running = intents_active = 0
+    open_intents: list[Artifact] = []
+    contracts_started: set[str] = set()
+    for art in state.artifacts.values():
+        if art.kind == "contract" and art.runs:
+            contracts_started.add(art.key)
+            running += art.running
+    for art in state.artifacts.values():
+        if art.kind == "signal" and art.counted and art.inactive is None:
+            levels[_level(art)] += 1
+            if art.trust is not None:
+                trust_sum, trust_n = trust_sum + art.trust, trust_n + 1
+        elif art.kind == "spec" and not art.closed:
+            open_specs += 1
+            in_progress += art.approved or any(c in contracts_started for c in art.contracts)
+        elif art.kind == "intent" and art.defined and not art.closed:
+            intents_active += 1
+            open_intents.append(art)
+    active = sum(levels.values())
+    points = [Point(catalog.SIGNALS_ACTIVE, (("autonomy_level", lv),), n) for lv, n in levels.items()]
+    points.append(Point(catalog.SIGNALS_TRUST_AVG, value=trust_sum / trust_n if trust_n else 0.0))
+    points.append(Point(catalog.PIPELINE_DEPTH, value=active + open_specs + running))
+    points.append(Point(catalog.INTENTS_ACTIVE, value=intents_active))
+    points.append(Point(catalog.SPECS_IN_PROGRESS, value=in_progress))
+    for intent in sorted(open_intents, key=lambda a: a.key):
+        last = state.metrics.intent_last_ns.get(intent.key, intent.last_ns)
+        points.append(
+            Point(catalog.INTENT_LAST_EVENT_TIMESTAMP, (("intent_id", intent.id or intent.key),), last / 1e9)
+        )
+    return points
+
+
+def _level(art: Artifact) -> str:
+    if art.level is not None:
+        return art.level
+    if art.trust is not None:
+        return catalog.autonomy_level(art.trust)
+    return UNSCORED
+
+
+def as_json(points: list[Point]) -> dict[str, Any]:
+    """Metric name → its points: labels and value, or count, sum and cumulative buckets."""
+    out: dict[str, Any] = {}
+    for p in points:
+        entry = out.setdefault(
+            p.metric.name, {"type": p.metric.kind.value, "unit": p.metric.unit, "points": []}
+        )
+        labels = dict(p.labels)
+        if p.histogram is None:
+            entry["points"].append({"labels": labels, "value": p.value})
+            continue
+        cumulative, buckets = 0, {}
+        for bound, count in zip((*p.histogram.bounds, float("inf")), p.histogram.counts, strict=True):
+            cumulative += count
+            buckets["+Inf" if bound == float("inf") else f"{bound:g}"] = cumulative
+        entry["points"].append(
+            {
+                "labels": labels,
+                "count": p.histogram.count,
+                "sum": round(p.histogram.total, 6),
+                "buckets": buckets,
+            }
+        )
+    return out

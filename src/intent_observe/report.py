@@ -1,0 +1,141 @@
+"""Read event files whole and describe what the identity engine makes of them.
+
+Used by `intent-observe inspect` (terminal tree and `--json`) and by the tests that
+check a fixture's expected trace trees. Several files are read as one history, in
+the order given (e.g. a rotated `events.jsonl.1` before `events.jsonl`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from intent_observe.events import Event, Rejected, parse_file
+from intent_observe.identity.engine import Engine
+from intent_observe.identity.records import LogRecord, SpanRecord
+from intent_observe.metrics.derive import as_json, snapshot
+
+
+@dataclass
+class Run:
+    """Everything one read of a history produced: final span versions, logs, rejected lines."""
+
+    engine: Engine
+    spans: dict[str, SpanRecord] = field(default_factory=dict)  # span id → newest version
+    logs: list[LogRecord] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    lines: int = 0
+
+    def take(self, spans: Iterable[SpanRecord], logs: Iterable[LogRecord]) -> None:
+        for span in spans:
+            self.spans[span.span_id] = span
+        self.logs.extend(logs)
+
+
+def read_history(paths: Iterable[str], progress: Callable[[int], None] | None = None, scope: str = "") -> Run:
+    run = Run(Engine(scope=scope))
+    for path in paths:
+        for item in parse_file(path):
+            run.lines += 1
+            if isinstance(item, Event):
+                run.engine.process(item)
+            else:
+                run.rejected.append(item)
+            if progress is not None and run.lines % 10_000 == 0:
+                progress(10_000)
+    out = run.engine.finalize()
+    run.take(out.spans, out.logs)
+    return run
+
+
+def _duration_s(span: SpanRecord) -> float:
+    return round((span.end_ns - span.start_ns) / 1e9, 6)
+
+
+def _artifact_entry(span: SpanRecord, depth: int) -> dict[str, Any]:
+    attrs = span.attributes
+    return {
+        "id": attrs.get("intent.artifact.id"),
+        "type": attrs.get("intent.artifact.type"),
+        "name": span.name,
+        "span_id": span.span_id,
+        "parent_span_id": span.parent_span_id,
+        "depth": depth,
+        "start_ns": span.start_ns,
+        "duration_s": _duration_s(span),
+        "state": attrs.get("intent.artifact.state"),
+        "status": "error" if span.error else "ok",
+        "status_message": span.status_message,
+        "backfilled": bool(attrs.get("intent.backfilled", False)),
+        "title": attrs.get("intent.title"),
+    }
+
+
+def trace_tree(run: Run, trace_id: str) -> list[tuple[SpanRecord, int]]:
+    """A trace's spans depth-first (root first, children by start time), with their depth."""
+    spans = [s for s in run.spans.values() if s.trace_id == trace_id]
+    children: dict[str | None, list[SpanRecord]] = {}
+    ids = {s.span_id for s in spans}
+    for s in spans:
+        parent = s.parent_span_id if s.parent_span_id in ids else None
+        children.setdefault(parent, []).append(s)
+    for group in children.values():
+        group.sort(key=lambda s: (s.start_ns, s.name, s.span_id))
+    ordered: list[tuple[SpanRecord, int]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for s in children.get(parent, []):
+            ordered.append((s, depth))
+            walk(s.span_id, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def build_report(run: Run) -> dict[str, Any]:
+    """The stable JSON document of `inspect --json`."""
+    intents: dict[str, Any] = {}
+    for art in sorted(run.engine.state.artifacts.values(), key=lambda a: a.key):
+        if art.kind != "intent" or art.trace_id is None:
+            continue
+        key = art.key.removeprefix("intent:")
+        intents[key] = {
+            "trace_id": art.trace_id,
+            "title": art.attrs.get("intent.title"),
+            "state": "closed" if art.closed else "open",
+            "placeholder": art.placeholder,
+            "artifacts": [_artifact_entry(s, d) for s, d in trace_tree(run, art.trace_id)],
+        }
+    orphans = []
+    for art in sorted(run.engine.state.artifacts.values(), key=lambda a: a.key):
+        if art.kind == "signal" and art.intent is None and art.trace_id is not None:
+            orphans.append(
+                {
+                    "id": art.id,
+                    "key": art.key,
+                    "trace_id": art.trace_id,
+                    "span_id": art.span_id,
+                    "title": art.attrs.get("intent.title"),
+                    "status": art.inactive or "active",
+                    "cluster": run.engine.state.artifacts[art.cluster].id if art.cluster else None,
+                }
+            )
+    return {
+        "lines": run.lines,
+        "events": run.engine.state.events_seen,
+        "spans": len(run.spans),
+        "logs": len(run.logs),
+        "intents": intents,
+        "orphans": orphans,
+        "rejected": [
+            {
+                "file": r.position.file,
+                "line": r.position.line,
+                "offset": r.position.offset,
+                "reason": r.reason,
+            }
+            for r in run.rejected
+        ],
+        "metrics": as_json(snapshot(run.engine.state)),
+    }
