@@ -143,6 +143,22 @@ class EngineState:
     events_seen: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """An artifact's place: what a writer needs for `trace_id`/`parent_id` and a `TRACEPARENT`."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    intent_id: str | None
+    spec_id: str | None
+    contract_id: str | None
+
+    @property
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id}-{self.span_id}-01"
+
+
 @dataclass(slots=True)
 class Output:
     spans: list[SpanRecord] = field(default_factory=list)
@@ -202,6 +218,25 @@ class Engine:
             self._place(key, force=True)
         self._collect_new_spans(out)
         return out
+
+    def context(self, kind: ArtifactKind, artifact_id: str) -> TraceContext | None:
+        """Where the newest artifact of this kind and id sits, once it is placed (else None)."""
+        first = self.state.artifacts.get(f"{kind.value}:{artifact_id}")
+        if first is None:
+            return None
+        art = self.state.artifacts[first.latest] if first.latest else first
+        if not self._place(art.key, force=False):
+            return None
+        assert art.trace_id is not None
+        relations = self._relation_attrs(art)
+        return TraceContext(
+            trace_id=art.trace_id,
+            span_id=art.span_id,
+            parent_span_id=art.parent_span,
+            intent_id=_str_or_none(relations.get("intent.id")),
+            spec_id=_str_or_none(relations.get("intent.spec.id")),
+            contract_id=_str_or_none(relations.get("intent.contract.id")),
+        )
 
     def take_changed(self) -> tuple[set[str], set[str]]:
         """Artifact and membership keys changed since the last call: what a durable save must write."""
@@ -747,6 +782,10 @@ class Engine:
         for name, value in relations.items():
             record.attributes.setdefault(name, value)
         return record
+
+
+def _str_or_none(value: AttrValue | None) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _fingerprint(ev: Event) -> str | None:
