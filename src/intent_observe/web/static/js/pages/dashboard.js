@@ -1,0 +1,141 @@
+// The default dashboard: loop counts, cycle time, trust distribution, live event stream.
+import { getJSON, RANGES, sinceForRange } from "../api.js";
+import { columns, cycleTimeChart, sparkline, trustChart } from "../charts.js";
+import { h, icon, mount } from "../dom.js";
+import { eventRow, eventTableHead } from "../event-row.js";
+import { fmtAgo, fmtCompact, fmtInt } from "../format.js";
+import { emptyState, pageHeader, panel, segmented, setLiveState, startPage } from "../shell.js";
+import { LiveStream, RateMeter } from "../stream.js";
+
+const STREAM_ROWS = 200;
+const INITIAL_ROWS = 50;
+
+const state = { range: "all", summary: null, refreshTimer: null };
+
+function statTile(key, iconName, label, value, foot) {
+  return h("div", { class: `stat-tile stat-${key}`, dataset: { stat: key } },
+    h("div", { class: "stat-label" }, icon(iconName, 15), h("span", {}, label)),
+    h("div", { class: "stat-value" }, value),
+    h("div", { class: "stat-foot" }, foot));
+}
+
+function contractsTile(passed, failed) {
+  const total = passed + failed;
+  const ratio = h("div", { class: "ratio-bar", title: `${passed} passed, ${failed} failed` });
+  const pass = h("span", { class: "ratio-pass" });
+  pass.style.width = total ? `${(passed / total) * 100}%` : "0";
+  const fail = h("span", { class: "ratio-fail" });
+  fail.style.width = total ? `${(failed / total) * 100}%` : "0";
+  ratio.append(pass, fail);
+  return statTile("contracts", "contract", "Contracts",
+    [h("span", { class: "contracts-passed", title: "passed" }, fmtInt(passed), h("small", {}, " ✓")),
+      h("span", { class: "contracts-failed", title: "failed" }, fmtInt(failed), h("small", {}, " ✗"))],
+    [ratio, h("span", { class: "muted" }, total ? `${Math.round((passed / total) * 100)}% pass rate` : "no evaluations yet")]);
+}
+
+function renderTiles(summary) {
+  const perHour = (summary.events_per_hour || []).map((b) => b.count);
+  return h("div", { class: "stat-row" },
+    statTile("signals", "signal", "Signals", fmtInt(summary.signals),
+      h("span", { class: "muted" }, `${fmtInt(summary.orphans)} orphan${summary.orphans === 1 ? "" : "s"}`)),
+    statTile("intents", "intent", "Intents", fmtInt(summary.intents), h("span", { class: "muted" }, "promoted clusters")),
+    statTile("specs", "spec", "Specs", fmtInt(summary.specs), h("span", { class: "muted" }, "under intents")),
+    contractsTile(summary.contracts_passed ?? 0, summary.contracts_failed ?? 0),
+    statTile("events", "activity", "Events", fmtCompact(summary.events_total),
+      [columns(perHour, { className: "tile-columns" }),
+        h("span", { class: "muted" }, `last 48 h · last event ${fmtAgo(summary.last_event_ns)}`)]));
+}
+
+function renderSummary(summary) {
+  state.summary = summary;
+  mount(document.getElementById("tiles"), renderTiles(summary));
+  mount(document.getElementById("cycle-body"), cycleTimeChart(summary.cycle_time));
+  mount(document.getElementById("trust-body"), trustChart(summary.trust));
+}
+
+async function loadSummary() {
+  renderSummary(await getJSON("/api/summary", { since: sinceForRange(state.range) }));
+}
+
+// A burst of appended lines refreshes the counts once, shortly after it ends.
+function scheduleSummaryRefresh() {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(() => loadSummary().catch(() => {}), 400);
+}
+
+function streamPanel(meter) {
+  const rate = h("span", { class: "rate-value mono", id: "rate-value" }, "0.0 ev/s");
+  const spark = h("span", { class: "rate-spark", id: "rate-spark" }, sparkline(meter.series(), { height: 24 }));
+  const table = h("table", { class: "event-table", id: "stream-table" },
+    eventTableHead(), h("tbody", { id: "stream-body" }));
+  return panel({ title: "Live event stream", iconName: "activity", className: "panel-stream panel-flush",
+    actions: [h("div", { class: "rate", title: "Events per second, last 2 minutes" }, spark, rate),
+      h("a", { class: "button button-ghost", href: "/events" }, "Search events")] },
+  h("div", { class: "table-scroll stream-scroll" }, table),
+  h("div", { id: "stream-empty", hidden: true },
+    emptyState("activity", "Waiting for events",
+      h("p", {}, "Append a line to ", h("code", {}, ".intent/events/events.jsonl"),
+        " or run ", h("code", {}, "intent-observe up --demo"), " and it appears here within a second."))));
+}
+
+function addStreamRow(event, { fresh }) {
+  const body = document.getElementById("stream-body");
+  const row = eventRow(event);
+  if (fresh) row.classList.add("row-new");
+  body.prepend(row);
+  while (body.rows.length > STREAM_ROWS) body.deleteRow(body.rows.length - 1);
+  document.getElementById("stream-empty").hidden = true;
+}
+
+function updateRate(meter) {
+  const rate = meter.recentRate();
+  document.getElementById("rate-value").textContent = `${rate.toFixed(rate >= 10 ? 0 : 1)} ev/s`;
+  mount(document.getElementById("rate-spark"), sparkline(meter.series(), { height: 24 }));
+}
+
+async function startStream(meter) {
+  const { events } = await getJSON("/api/events", { limit: INITIAL_ROWS });
+  const ordered = [...events].sort((a, b) => a.id - b.id);
+  for (const event of ordered) addStreamRow(event, { fresh: false });
+  document.getElementById("stream-empty").hidden = ordered.length > 0;
+  const lastId = ordered.length ? ordered[ordered.length - 1].id : null;
+  new LiveStream({
+    afterId: lastId,
+    onEvent: (event) => {
+      addStreamRow(event, { fresh: true });
+      meter.add();
+      updateRate(meter);
+      scheduleSummaryRefresh();
+    },
+    onSummary: (summary) => {
+      if (state.range === "all") renderSummary(summary);
+    },
+    onState: setLiveState,
+  }).start();
+  setInterval(() => updateRate(meter), 2000);
+}
+
+function layout(app, meter) {
+  const rangePicker = segmented(RANGES, state.range, (key) => {
+    state.range = key;
+    loadSummary().catch(() => {});
+  }, "Time range");
+  mount(app,
+    pageHeader("Intent loop", "Signals noticed, promoted to intents, specified and verified by contracts.",
+      rangePicker),
+    h("div", { id: "tiles", class: "tiles" }),
+    h("div", { class: "row row-2" },
+      panel({ title: "Cycle time per stage", iconName: "clock", className: "panel-cycle" },
+        h("div", { id: "cycle-body" })),
+      panel({ title: "Trust distribution", iconName: "shield", className: "panel-trust" },
+        h("div", { id: "trust-body" }))),
+    streamPanel(meter));
+}
+
+startPage(async (app) => {
+  const meter = new RateMeter();
+  const summary = await getJSON("/api/summary");
+  layout(app, meter);
+  renderSummary(summary);
+  await startStream(meter);
+});
