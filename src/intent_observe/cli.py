@@ -11,6 +11,7 @@ from intent_observe import __version__
 # name → "module:attribute"; imported only when the command runs, so `--help` stays fast.
 COMMANDS: dict[str, str] = {
     "inspect": "intent_observe.inspect_cmd:inspect_command",
+    "export": "intent_observe.deploy.export_cmd:export",
 }
 
 
