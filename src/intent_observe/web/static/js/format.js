@@ -86,7 +86,7 @@ export function fmtValue(v) {
 /** The event-type family used for colouring: "contract.assertion.failed" → "contract". */
 export function typeFamily(type) {
   const head = String(type || "other").split(".")[0];
-  return ["signal", "cluster", "intent", "spec", "contract", "observation", "system", "decision",
+  return ["signal", "cluster", "intent", "spec", "contract", "assertion", "observation", "system", "decision",
     "approval", "execution", "human_input", "knowledge", "trace"].includes(head) ? head : "other";
 }
 

@@ -1,0 +1,246 @@
+// One trace as a waterfall: spans nested under their parents, time bars on a shared
+// axis, error spans in red; a click opens the span's attributes and log records.
+import { getJSON } from "../api.js";
+import { h, icon, mount } from "../dom.js";
+import { fmtDateTime, fmtMs, fmtValue, typeFamily } from "../format.js";
+import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js";
+
+const TRACE_ID = /^[0-9a-f]{32}$/i;
+const TICKS = 5;
+
+/** Spans in depth-first order from their parent links; parents never seen make roots. */
+export function treeOrder(spans) {
+  const ids = new Set(spans.map((sp) => sp.span_id));
+  const children = new Map();
+  for (const sp of spans) {
+    const parent = sp.parent_span_id && ids.has(sp.parent_span_id) ? sp.parent_span_id : null;
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(sp);
+  }
+  const ordered = [];
+  const visit = (parent, depth) => {
+    const kids = (children.get(parent) || []).sort((a, b) => a.start_ns - b.start_ns || a.name.localeCompare(b.name));
+    for (const sp of kids) {
+      ordered.push({ span: sp, depth, childCount: (children.get(sp.span_id) || []).length });
+      visit(sp.span_id, depth + 1);
+    }
+  };
+  visit(null, 0);
+  return ordered;
+}
+
+function spanFamily(span) {
+  return typeFamily(span.attributes?.["intent.artifact.type"] || span.name.split(" ")[0]);
+}
+
+function timeAxis(totalNs) {
+  return h("div", { class: "wf-axis" },
+    Array.from({ length: TICKS }, (_, i) => {
+      const tick = h("span", { class: "wf-tick" }, i ? fmtMs((totalNs * i) / (TICKS - 1) / 1e6) : "0");
+      tick.style.left = `${(i / (TICKS - 1)) * 100}%`;
+      return tick;
+    }));
+}
+
+function spanBar(span, t0, totalNs) {
+  const start = ((span.start_ns - t0) / totalNs) * 100;
+  const width = ((span.end_ns - span.start_ns) / totalNs) * 100;
+  const instant = span.end_ns <= span.start_ns;
+  const bar = h("span", { class: ["wf-bar", instant ? "wf-instant" : ""] });
+  bar.style.left = `${Math.min(start, 100)}%`;
+  if (!instant) bar.style.width = `${Math.max(width, 0.25)}%`;
+  if (instant) bar.title = "a single event (no duration)";
+  if (instant) return h("div", { class: "wf-timeline" }, bar);
+  const label = h("span", { class: "wf-bar-label mono" }, fmtMs((span.end_ns - span.start_ns) / 1e6));
+  // Labels sit right of the bar, or left of it when the bar ends near the right edge.
+  if (start + Math.max(width, 0) > 78) {
+    label.classList.add("wf-label-left");
+    label.style.right = `${100 - Math.min(start, 100) + 0.6}%`;
+  } else {
+    label.style.left = `calc(${Math.min(start + Math.max(width, 0), 100)}% + 6px)`;
+  }
+  return h("div", { class: "wf-timeline" }, bar, label);
+}
+
+class Waterfall {
+  constructor(trace, onSelect) {
+    this.trace = trace;
+    this.onSelect = onSelect;
+    this.rows = treeOrder(trace.spans);
+    this.t0 = Math.min(...trace.spans.map((sp) => sp.start_ns));
+    const t1 = Math.max(...trace.spans.map((sp) => sp.end_ns));
+    this.totalNs = Math.max(t1 - this.t0, 1);
+    this.collapsed = new Set();
+    this.rowEls = new Map();
+  }
+
+  render() {
+    const body = h("div", { class: "wf-body", role: "tree" }, this.rows.map((row) => this.renderRow(row)));
+    this.el = h("div", { class: "waterfall", id: "waterfall" },
+      h("div", { class: "wf-row wf-head" }, h("div", { class: "wf-name wf-head-name" }, "Span"), timeAxis(this.totalNs)),
+      h("div", { class: "wf-gridlines", "aria-hidden": "true" },
+        Array.from({ length: TICKS }, (_, i) => {
+          const line = h("span");
+          line.style.left = `${(i / (TICKS - 1)) * 100}%`;
+          return line;
+        })),
+      body);
+    return this.el;
+  }
+
+  renderRow({ span, depth, childCount }) {
+    const error = span.status === "error";
+    const toggle = childCount
+      ? h("button", { class: "wf-toggle", type: "button", "aria-label": "Collapse", "aria-expanded": "true" }, icon("chevron", 14))
+      : h("span", { class: "wf-toggle-space" });
+    if (childCount) toggle.addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.toggle(span.span_id, toggle);
+    });
+    const name = h("div", { class: "wf-name" }, toggle,
+      h("span", { class: `wf-dot fam-${spanFamily(span)}` }),
+      h("span", { class: "wf-span-name" }, span.name),
+      error ? h("span", { class: "wf-error-icon", title: span.status_message || "error" }, icon("alert", 13)) : null,
+      childCount ? h("span", { class: "wf-child-count" }, String(childCount)) : null);
+    name.style.paddingLeft = `${8 + depth * 18}px`;
+    const row = h("div", {
+      class: ["wf-row", "wf-span", error ? "span-error" : "", `fam-${spanFamily(span)}`],
+      role: "treeitem", tabindex: "0",
+      dataset: { spanId: span.span_id, parentSpanId: span.parent_span_id || "", depth: String(depth), name: span.name },
+    }, name, spanBar(span, this.t0, this.totalNs));
+    row.addEventListener("click", () => this.select(span.span_id));
+    row.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        this.select(span.span_id);
+      }
+    });
+    this.rowEls.set(span.span_id, row);
+    return row;
+  }
+
+  toggle(spanId, button) {
+    const collapse = !this.collapsed.has(spanId);
+    if (collapse) this.collapsed.add(spanId);
+    else this.collapsed.delete(spanId);
+    button.setAttribute("aria-expanded", collapse ? "false" : "true");
+    button.classList.toggle("is-collapsed", collapse);
+    // A row is hidden when any ancestor is collapsed.
+    const parentOf = new Map(this.trace.spans.map((sp) => [sp.span_id, sp.parent_span_id]));
+    for (const { span } of this.rows) {
+      let p = parentOf.get(span.span_id);
+      let hidden = false;
+      while (p && !hidden) {
+        hidden = this.collapsed.has(p);
+        p = parentOf.get(p);
+      }
+      this.rowEls.get(span.span_id).hidden = hidden;
+    }
+  }
+
+  select(spanId) {
+    for (const [id, el] of this.rowEls) el.classList.toggle("is-selected", id === spanId);
+    this.onSelect(this.trace.spans.find((sp) => sp.span_id === spanId));
+  }
+}
+
+function attributeTable(attributes) {
+  const entries = Object.entries(attributes || {}).sort(([a], [b]) => a.localeCompare(b));
+  if (!entries.length) return h("p", { class: "muted" }, "No attributes");
+  return h("table", { class: "attr-table" }, h("tbody", {}, entries.map(([key, value]) =>
+    h("tr", {}, h("th", { class: "mono" }, key), h("td", { class: "mono" }, fmtValue(value))))));
+}
+
+function logItem(log, spanName) {
+  const severity = String(log.severity || "INFO").toUpperCase();
+  const attrs = h("div", { class: "log-attrs", hidden: true }, attributeTable(log.attributes));
+  const item = h("li", { class: `log-item log-${severity.toLowerCase()}` },
+    h("div", { class: "log-line" },
+      h("span", { class: "log-time mono" }, fmtDateTime(log.time_ns)),
+      h("span", { class: `sev sev-${severity.toLowerCase()}` }, severity),
+      spanName ? h("span", { class: "log-span mono" }, spanName) : null,
+      h("span", { class: "log-body" }, log.body)),
+    attrs);
+  item.querySelector(".log-line").addEventListener("click", () => {
+    attrs.hidden = !attrs.hidden;
+  });
+  return item;
+}
+
+function detailsPanel(span, trace, close) {
+  const logs = trace.logs.filter((l) => l.span_id === span.span_id);
+  const error = span.status === "error";
+  const meta = [
+    ["Span id", span.span_id],
+    ["Parent", span.parent_span_id || "— (root)"],
+    ["Service", span.service || "—"],
+    ["Start", fmtDateTime(span.start_ns)],
+    ["Duration", span.end_ns > span.start_ns ? fmtMs((span.end_ns - span.start_ns) / 1e6) : "instant"],
+    ["Status", span.status + (span.status_message ? ` — ${span.status_message}` : "")],
+  ];
+  return h("aside", { class: "panel span-details", id: "span-details", dataset: { spanId: span.span_id } },
+    h("header", { class: "panel-header" },
+      h("h2", { class: "panel-title" }, h("span", { class: `wf-dot fam-${spanFamily(span)}` }), h("span", { class: "details-name" }, span.name)),
+      h("button", { class: "icon-button", type: "button", "aria-label": "Close details", onclick: close }, icon("close", 16))),
+    h("div", { class: "panel-body details-body" },
+      error ? h("div", { class: "details-error" }, icon("alert", 15), span.status_message || "This span failed") : null,
+      h("dl", { class: "meta-grid" }, meta.map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])),
+      h("h3", { class: "details-heading" }, "Attributes"),
+      attributeTable(span.attributes),
+      span.links?.length ? [h("h3", { class: "details-heading" }, "Links"),
+        h("ul", { class: "link-list" }, span.links.map((l) => h("li", {},
+          icon("link", 13), h("a", { class: "mono", href: traceHref(l.trace_id) }, `${l.trace_id.slice(0, 12)}… / ${l.span_id}`))))] : null,
+      h("h3", { class: "details-heading" }, `Log records · ${logs.length}`),
+      logs.length ? h("ul", { class: "log-list span-logs" }, logs.map((l) => logItem(l, null))) : h("p", { class: "muted" }, "No log records on this span")));
+}
+
+function traceHeader(trace, rows) {
+  const root = rows[0]?.span;
+  const t0 = Math.min(...trace.spans.map((sp) => sp.start_ns));
+  const t1 = Math.max(...trace.spans.map((sp) => sp.end_ns));
+  const errors = trace.spans.filter((sp) => sp.status === "error").length;
+  const title = root?.attributes?.["intent.title"];
+  const chips = [
+    ["Trace", h("span", { class: "mono", id: "trace-id" }, trace.trace_id)],
+    ["Spans", String(trace.spans.length)],
+    ["Errors", h("span", { class: errors ? "error-count" : "" }, String(errors))],
+    ["Duration", fmtMs((t1 - t0) / 1e6)],
+    ["Started", fmtDateTime(t0)],
+  ];
+  return pageHeader(root ? root.name : "Trace", title || null,
+    h("div", { class: "chips" }, chips.map(([k, v]) => h("span", { class: "chip" }, h("span", { class: "chip-key" }, k), v))));
+}
+
+async function fetchTrace(id) {
+  return TRACE_ID.test(id) ? getJSON(`/api/traces/${id}`) : getJSON(`/api/intents/${encodeURIComponent(id)}`);
+}
+
+startPage(async (app) => {
+  const id = decodeURIComponent(window.location.pathname.split("/").filter(Boolean)[1] || "");
+  const trace = await fetchTrace(id);
+  if (!trace.spans?.length) {
+    mount(app, emptyState("layers", "This trace has no spans"));
+    return;
+  }
+  const detailsSlot = h("div", { class: "details-slot" });
+  const layout = h("div", { class: "trace-layout" });
+  const close = () => {
+    mount(detailsSlot);
+    layout.classList.remove("has-details");
+    for (const el of layout.querySelectorAll(".wf-span.is-selected")) el.classList.remove("is-selected");
+  };
+  const waterfall = new Waterfall(trace, (span) => {
+    mount(detailsSlot, detailsPanel(span, trace, close));
+    layout.classList.add("has-details");
+  });
+  const spanNames = new Map(trace.spans.map((sp) => [sp.span_id, sp.name]));
+  const logs = [...trace.logs].sort((a, b) => a.time_ns - b.time_ns);
+  mount(layout, panel({ title: "Waterfall", iconName: "layers", className: "panel-flush panel-waterfall" }, waterfall.render()), detailsSlot);
+  mount(app,
+    h("a", { class: "back-link", href: "/traces" }, "← All traces"),
+    traceHeader(trace, waterfall.rows),
+    layout,
+    panel({ title: `Log records · ${logs.length}`, iconName: "activity", className: "panel-flush" },
+      logs.length ? h("ul", { class: "log-list", id: "trace-logs" }, logs.map((l) => logItem(l, spanNames.get(l.span_id))))
+        : emptyState("activity", "No log records")));
+});

@@ -1,0 +1,106 @@
+// Trace explorer: intents (one trace each) with span count and duration, orphan signals apart.
+import { getJSON } from "../api.js";
+import { h, icon, mount } from "../dom.js";
+import { fmtAgo, fmtDateTime, fmtInt, fmtMs } from "../format.js";
+import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js";
+
+function durationCell(trace, maxMs) {
+  const bar = h("span", { class: "dur-bar" });
+  bar.style.width = `${maxMs ? Math.max(1.5, (trace.duration_ms / maxMs) * 100) : 0}%`;
+  return h("td", { class: "col-duration" },
+    h("div", { class: "dur-cell" }, h("span", { class: "dur-track" }, bar),
+      h("span", { class: "dur-value mono" }, trace.duration_ms > 0 ? fmtMs(trace.duration_ms) : "instant")));
+}
+
+function traceName(trace) {
+  const id = trace.intent_id || trace.root_name;
+  return h("td", { class: "col-name" },
+    h("a", { class: "trace-link", href: traceHref(trace.trace_id) },
+      h("span", { class: "trace-id-label mono" }, id)),
+    trace.title ? h("span", { class: "trace-title" }, trace.title) : null);
+}
+
+function traceRow(trace, maxMs) {
+  const row = h("tr", { class: "trace-row clickable", dataset: { traceId: trace.trace_id } },
+    traceName(trace),
+    h("td", { class: "num" }, fmtInt(trace.span_count)),
+    h("td", { class: "num" }, trace.error_count
+      ? h("span", { class: "error-count" }, icon("alert", 13), fmtInt(trace.error_count))
+      : h("span", { class: "muted" }, "0")),
+    durationCell(trace, maxMs),
+    h("td", { class: "col-started", title: fmtDateTime(trace.start_ns) }, fmtAgo(trace.start_ns)));
+  row.addEventListener("click", (e) => {
+    if (!e.target.closest("a")) window.location.href = traceHref(trace.trace_id);
+  });
+  return row;
+}
+
+function tracesTable(traces, emptyText, id) {
+  if (!traces.length) return emptyState("layers", emptyText);
+  const maxMs = Math.max(...traces.map((t) => t.duration_ms || 0));
+  return h("div", { class: "table-scroll" },
+    h("table", { class: "trace-table", id },
+      h("thead", {}, h("tr", {},
+        h("th", {}, "Trace"), h("th", { class: "num" }, "Spans"), h("th", { class: "num" }, "Errors"),
+        h("th", {}, "Duration"), h("th", {}, "Started"))),
+      h("tbody", {}, traces.map((t) => traceRow(t, maxMs)))));
+}
+
+function orphanList(orphans) {
+  if (!orphans.length) return emptyState("signal", "No orphan signals", h("p", {}, "Every signal belongs to a cluster or an intent."));
+  return h("ul", { class: "orphan-list", id: "orphan-list" }, orphans.map((t) =>
+    h("li", { class: "orphan", dataset: { traceId: t.trace_id } },
+      h("a", { href: traceHref(t.trace_id), class: "orphan-link" },
+        h("span", { class: "orphan-dot" }),
+        h("span", { class: "orphan-main" },
+          h("span", { class: "mono orphan-id" }, t.root_name.replace(/^signal /, "")),
+          h("span", { class: "orphan-title" }, t.title || "untitled")),
+        h("span", { class: "orphan-time muted", title: fmtDateTime(t.start_ns) }, fmtAgo(t.start_ns))))));
+}
+
+async function load(q) {
+  const [intents, orphans, all] = await Promise.all([
+    getJSON("/api/traces", { kind: "intent", q, limit: 500 }),
+    getJSON("/api/traces", { kind: "orphan", q, limit: 500 }),
+    getJSON("/api/traces", { kind: "all", q, limit: 500 }),
+  ]);
+  const known = new Set([...intents.traces, ...orphans.traces].map((t) => t.trace_id));
+  return { intents: intents.traces, orphans: orphans.traces, others: all.traces.filter((t) => !known.has(t.trace_id)) };
+}
+
+function render(body, data) {
+  mount(body,
+    h("div", { class: "row traces-layout" },
+      panel({ title: `Intents · ${data.intents.length}`, iconName: "intent", className: "panel-flush" },
+        tracesTable(data.intents, "No intents yet", "intent-traces")),
+      panel({ title: `Orphan signals · ${data.orphans.length}`, iconName: "signal", className: "panel-flush panel-orphans" },
+        orphanList(data.orphans))),
+    data.others.length
+      ? panel({ title: `Other traces · ${data.others.length}`, iconName: "layers", className: "panel-flush" },
+        h("p", { class: "panel-note" }, "Clusters not yet promoted, and standalone events such as system errors."),
+        tracesTable(data.others, "", "other-traces"))
+      : null);
+}
+
+startPage(async (app) => {
+  const params = new URLSearchParams(window.location.search);
+  const search = h("input", { class: "input input-search", type: "search", placeholder: "Search intents, signals, titles…",
+    value: params.get("q") || "", "aria-label": "Search traces" });
+  const body = h("div", { class: "traces-body" });
+  mount(app, pageHeader("Traces", "Each intent is a trace: its signals, specs, contracts and assertions as spans.",
+    h("div", { class: "search-wrap" }, icon("search", 15), search)), body);
+  let timer = null;
+  const refresh = async () => {
+    const q = search.value.trim();
+    const url = new URL(window.location.href);
+    if (q) url.searchParams.set("q", q);
+    else url.searchParams.delete("q");
+    window.history.replaceState(null, "", url);
+    render(body, await load(q));
+  };
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => refresh().catch(() => {}), 250);
+  });
+  await refresh();
+});
