@@ -63,6 +63,8 @@ _INTENT_CLOSERS = frozenset(
         "intent.done",
     }
 )
+# Kept from the event that opened the artifact; later events do not rename what it is.
+_FIRST_EVENT_ONLY = frozenset({"intent.event.type", "intent.artifact.id", "intent.artifact.type"})
 _CONTRACT_PASS = frozenset({"contract.verified", "contract.passed"})
 _CONTRACT_FAIL = frozenset({"contract.failed"})
 _FAIL_WORDS = frozenset({"fail", "failed", "failure", "error", "errored", "red"})
@@ -93,7 +95,8 @@ class Artifact:
     end_ns: int | None = None
     error: bool = False
     status_message: str | None = None
-    emitted: list[Any] | None = None  # the version last exported: [closed, error, end_ns]
+    emitted: list[Any] | None = None  # the version last exported (see `_version`)
+    revision: int = 0  # bumped when its own events change its attributes
     runs: int = 0  # contracts: contract.started count
     running: bool = False
     approved: bool = False
@@ -108,6 +111,7 @@ class Artifact:
     placeholder: bool = False
     counted: bool = False  # signals, specs: counted in their `*.total` metric
     observed: bool = False  # intents, specs: their cycle time observed
+    bare: bool = False  # known only because another artifact's event named it
     latest: str | None = None  # first occurrence of a reused id: key of the newest occurrence
     occurrences: int = 1
 
@@ -122,6 +126,7 @@ class Membership:
     role: str  # "cluster" | "intent"
     time_ns: int
     span_id: str
+    attrs: dict[str, AttrValue]  # the signal's attributes when it joined
     observed: bool = False  # signal → intent cycle time observed
 
 
@@ -176,6 +181,7 @@ class Engine:
         self.dirty: set[str] = set()  # artifact keys whose span may need (re-)export
         self.changed: set[str] = set()  # artifact keys changed since the last `take_changed`
         self.changed_members: set[str] = set()
+        self._attrs: dict[str, AttrValue] = {}  # attributes of the event being processed
 
     # ------------------------------------------------------------------ input
     def process_all(self, events: Iterable[Event]) -> None:
@@ -185,6 +191,7 @@ class Engine:
     def process(self, ev: Event, observed_ns: int | None = None) -> None:
         st = self.state
         st.events_seen += 1
+        self._attrs = event_attributes(ev)
         st.metrics.count_event(ev)
         handler = _HANDLERS.get(ev.kind, Engine._on_other)
         home = handler(self, ev)
@@ -269,7 +276,7 @@ class Engine:
         label = one_line(raw_id, 80) if raw_id is not None else "(no id)"
         # An artifact first named by another kind's event (a spec listing its contracts)
         # starts bare; its own events fill it in (`_seen`).
-        attrs = event_attributes(ev) if ev.kind is kind else {}
+        attrs = dict(self._attrs) if ev.kind is kind else {}
         attrs["intent.artifact.type"] = kind.value
         if raw_id is not None:
             attrs["intent.artifact.id"] = raw_id
@@ -282,7 +289,8 @@ class Engine:
             last_ns=ev.time_ns,
             name=f"{kind.value} {label}",
             attrs=attrs,
-            fingerprint=_fingerprint(ev),
+            fingerprint=_fingerprint(ev) if ev.kind is kind else None,
+            bare=ev.kind is not kind,
         )
         self.state.artifacts[key] = art
         self._touch(art)
@@ -307,17 +315,31 @@ class Engine:
         self.changed.add(art.key)
 
     def _seen(self, art: Artifact, ev: Event) -> None:
-        """Note an event of or about `art`; its own events fill in its attributes until it is exported."""
+        """Note an event of or about `art`; its own events fill in its attributes."""
         art.last_ns = max(art.last_ns, ev.time_ns)
-        if ev.kind.value == art.kind and art.emitted is None:
-            art.attrs.update(event_attributes(ev))
-            if art.id is not None:
-                art.attrs["intent.artifact.id"] = art.id
+        if ev.kind.value == art.kind:
+            if art.bare:
+                self._unbare(art, ev)
+            changed = False
+            for key, value in self._attrs.items():
+                if key not in _FIRST_EVENT_ONLY and art.attrs.get(key) != value:
+                    art.attrs[key] = value
+                    changed = True
+            art.revision += changed
         self._touch(art)
+
+    @staticmethod
+    def _unbare(art: Artifact, ev: Event) -> None:
+        """Named before only by another artifact's event: its own first event is its start."""
+        art.bare = False
+        art.first_ns = ev.time_ns
+        art.fingerprint = _fingerprint(ev)
 
     def _intent(self, raw_id: str, ev: Event, *, defining: bool) -> Artifact:
         art = self._artifact(ArtifactKind.INTENT, raw_id, ev, creating=ev.kind is ArtifactKind.INTENT)
         if defining and not art.defined:
+            if art.bare:
+                self._unbare(art, ev)
             art.defined = True
             art.defined_ns = ev.time_ns
             self.state.metrics.intent_defined()
@@ -406,6 +428,7 @@ class Engine:
             role=role,
             time_ns=time_ns if role == "cluster" else sig.first_ns,
             span_id=ids.span_id(self.state.scope, "member", key),
+            attrs=dict(sig.attrs),
         )
         self.state.memberships[key] = member
         self.changed_members.add(key)
@@ -656,7 +679,7 @@ class Engine:
         art = self.state.artifacts.get(key)
         if art is None or not self._place(key, force=force):
             return
-        version = [art.closed, art.error, art.end_ns if art.closed else None]
+        version = [art.closed, art.error, art.end_ns if art.closed else None, art.first_ns, art.revision]
         if art.emitted == version:
             return
         art.emitted = version
@@ -718,7 +741,7 @@ class Engine:
         sig = self.state.artifacts[member.signal]
         container = self.state.artifacts[member.container]
         assert sig.trace_id is not None and container.trace_id is not None
-        attrs = dict(sig.attrs)
+        attrs = dict(member.attrs)
         links = [SpanLink(sig.trace_id, sig.span_id, {"intent.link": "orphan"})]
         if member.role == "intent":
             attrs.update(self._relation_attrs(container))
@@ -748,7 +771,7 @@ class Engine:
         )
 
     def _log_record(self, ev: Event, observed_ns: int | None) -> LogRecord:
-        attrs = event_attributes(ev)
+        attrs = dict(self._attrs)
         attrs["event.name"] = ev.type
         attrs["intent.event.id"] = ev.event_id
         attrs["intent.event.file"] = ev.position.file

@@ -1,0 +1,213 @@
+"""Both line shapes into one Event; unusable lines into clear, positioned rejections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from intent_observe.events import ArtifactKind, Event, Position, Rejected, parse_file, parse_line
+from intent_observe.events.timestamps import TimestampError, parse_timestamp
+
+POS = Position("events.jsonl", 7, 1234)
+
+
+def parse(raw: str) -> Event:
+    out = parse_line(raw.encode(), POS)
+    assert isinstance(out, Event), out
+    return out
+
+
+def reject(raw: bytes) -> Rejected:
+    out = parse_line(raw, POS)
+    assert isinstance(out, Rejected), out
+    return out
+
+
+def test_envelope_shape() -> None:
+    ev = parse(
+        '{"version":"0.2.0","event":"spec.created","timestamp":"2026-03-30T14:45:00Z",'
+        '"trace_id":"5f0c1d2e-3a4b-4c5d-8e6f-708192a3b4c5","span_id":"SPEC-042","parent_id":"INT-015",'
+        '"source":"mcp","actor":"claude-code","ref":"SPEC-042",'
+        '"data":{"intent_id":"INT-015","title":"Auth spec","contracts":["CON-091","CON-092"]}}'
+    )
+    assert ev.type == "spec.created"
+    assert ev.shape == "envelope"
+    assert ev.kind is ArtifactKind.SPEC
+    assert ev.artifact_id == "SPEC-042"
+    assert ev.parent_id == "INT-015"
+    assert ev.intent_id == "INT-015"
+    assert ev.source == "mcp" and ev.actor == "claude-code"
+    assert ev.trace_hint == "5f0c1d2e-3a4b-4c5d-8e6f-708192a3b4c5"
+    assert ev.time_ns == 1774881900 * 10**9
+    assert ev.payload["contracts"] == ["CON-091", "CON-092"]
+    assert ev.title == "Auth spec"
+    assert ev.position == POS
+
+
+def test_flat_shape() -> None:
+    ev = parse(
+        '{"event_type":"contract.assertion.failed","contract_id":"CON-092","assertion_id":"assert-2",'
+        '"assertion_name":"lint_passes","error":"eslint: 3 errors","timestamp":"2026-03-30T15:03:45Z"}'
+    )
+    assert ev.shape == "flat"
+    assert ev.kind is ArtifactKind.ASSERTION
+    assert ev.artifact_id == "assert-2"
+    assert ev.contract_id == "CON-092"
+    assert ev.payload["error"] == "eslint: 3 errors"
+    assert "event_type" not in ev.payload
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kind"),
+    [
+        ("signal.created", ArtifactKind.SIGNAL),
+        ("signal.captured", ArtifactKind.SIGNAL),
+        ("signal.enriched", ArtifactKind.SIGNAL),
+        ("signal.scored", ArtifactKind.SIGNAL),
+        ("signal.clustered", ArtifactKind.SIGNAL),
+        ("signal.promoted", ArtifactKind.SIGNAL),
+        ("signal.dismissed", ArtifactKind.SIGNAL),
+        ("signal.resolved", ArtifactKind.SIGNAL),
+        ("signal.updated", ArtifactKind.SIGNAL),
+        ("intent.proposed", ArtifactKind.INTENT),
+        ("intent.accepted", ArtifactKind.INTENT),
+        ("intent.approved", ArtifactKind.INTENT),
+        ("intent.approval.requested", ArtifactKind.INTENT),
+        ("spec.created", ArtifactKind.SPEC),
+        ("spec.written", ArtifactKind.SPEC),
+        ("spec.approved", ArtifactKind.SPEC),
+        ("spec.staged", ArtifactKind.SPEC),
+        ("contract.started", ArtifactKind.CONTRACT),
+        ("contract.completed", ArtifactKind.CONTRACT),
+        ("contract.verified", ArtifactKind.CONTRACT),
+        ("contract.failed", ArtifactKind.CONTRACT),
+        ("contract.assertion.passed", ArtifactKind.ASSERTION),
+        ("contract.assertion.failed", ArtifactKind.ASSERTION),
+        ("decision.recorded", ArtifactKind.DECISION),
+        ("execution.paused", ArtifactKind.OTHER),
+        ("human_input.requested", ArtifactKind.OTHER),
+        ("approval.decided", ArtifactKind.OTHER),
+        ("observation.evaluated", ArtifactKind.OTHER),
+        ("trace.completed", ArtifactKind.OTHER),
+        ("knowledge.ingested", ArtifactKind.OTHER),
+        ("system.error", ArtifactKind.OTHER),
+        ("totally.new.thing", ArtifactKind.OTHER),
+    ],
+)
+def test_every_catalog_type_has_a_kind(event_type: str, kind: ArtifactKind) -> None:
+    ev = parse(f'{{"event_type":"{event_type}","timestamp":"2026-01-01T00:00:00Z"}}')
+    assert ev.kind is kind
+    assert ev.type == event_type
+
+
+def test_promoted_written_both_ways_round_names_signal_and_intent() -> None:
+    a = parse(
+        '{"event":"signal.promoted","timestamp":"2026-01-01T00:00:00Z","ref":"INT-015","parent_id":"SIG-006"}'
+    )
+    b = parse(
+        '{"event":"signal.promoted","timestamp":"2026-01-01T00:00:00Z","ref":"SIG-006","parent_id":"INT-015"}'
+    )
+    for ev in (a, b):
+        assert ev.artifact_id == "SIG-006"
+        assert ev.intent_id == "INT-015"
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected_ns"),
+    [
+        ("2026-03-31T02:16:42Z", 1774923402 * 10**9),
+        ("2026-03-31T02:16:42.691454", 1774923402 * 10**9 + 691454000),  # naive: meant as UTC
+        ("2026-03-31T04:16:42+02:00", 1774923402 * 10**9),
+        ("2026-03-30T21:16:42-0500", 1774923402 * 10**9),
+        ("2026-03-31 02:16:42.123456789Z", 1774923402 * 10**9 + 123456789),
+        ("2026-03-31", 1774915200 * 10**9),
+        (1774923402, 1774923402 * 10**9),
+        (1774923402123, 1774923402123 * 10**6),
+        (1774923402.5, 1774923402 * 10**9 + 500_000_000),
+    ],
+)
+def test_timestamps(stamp: object, expected_ns: int) -> None:
+    assert parse_timestamp(stamp) == expected_ns
+
+
+@pytest.mark.parametrize(
+    "stamp", ["yesterday", "2026-02-30T00:00:00Z", "2026-01-01T25:00:00Z", True, None, [], "NaN"]
+)
+def test_bad_timestamps(stamp: object) -> None:
+    with pytest.raises(TimestampError):
+        parse_timestamp(stamp)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"event": "signal.created", "timestamp": "2026-01-01T00:00:00Z", "span', "invalid JSON"),
+        (b'["a", "list"]', "must be a JSON object"),
+        (b'{"timestamp": "2026-01-01T00:00:00Z"}', "no event type"),
+        (b'{"event": 42, "timestamp": "2026-01-01T00:00:00Z"}', "no event type"),
+        (b'{"event": "signal.created"}', "no timestamp"),
+        (b'{"event": "signal.created", "timestamp": "soon"}', "unreadable timestamp"),
+        (b"\xff\xfe not utf-8", "invalid JSON"),
+    ],
+)
+def test_rejections_name_position_and_reason(raw: bytes, reason: str) -> None:
+    rejected = reject(raw)
+    assert reason in rejected.reason
+    assert rejected.position == POS
+    assert rejected.describe().startswith("events.jsonl:7 (byte 1234): ")
+    assert rejected.raw == raw
+
+
+def test_blank_lines_are_skipped_not_rejected() -> None:
+    assert parse_line(b"   \r", POS) is None
+
+
+def test_placeholder_ids_name_nothing() -> None:
+    for placeholder in ("unknown", "", "null", "N/A"):
+        ev = parse(
+            f'{{"event":"signal.created","timestamp":"2026-01-01T00:00:00Z","span_id":"{placeholder}"}}'
+        )
+        assert ev.artifact_id is None
+
+
+def test_odd_ids_are_kept_exactly() -> None:
+    ev = parse('{"event":"signal.created","timestamp":"2026-01-01T00:00:00Z","span_id":"SIG-0\\n99#x"}')
+    assert ev.artifact_id == "SIG-0\n99#x"
+
+
+def test_trust_and_autonomy() -> None:
+    ev = parse(
+        '{"event_type":"signal.enriched","signal_id":"SIG-1","trust_score":0.65,"timestamp":"2026-01-01"}'
+    )
+    assert ev.trust == 0.65 and ev.autonomy_level == "L3"
+    explicit = parse(
+        '{"event":"signal.scored","timestamp":"2026-01-01","data":{"trust":0.9,"autonomy_level":1}}'
+    )
+    assert explicit.trust == 0.9 and explicit.autonomy_level == "L1"  # an explicit level wins
+    out_of_range = parse('{"event":"signal.scored","timestamp":"2026-01-01","data":{"trust":7}}')
+    assert out_of_range.trust is None
+
+
+def test_parse_file_positions_and_final_line_without_newline(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    lines = [
+        b'{"event":"signal.created","timestamp":"2026-01-01T00:00:00Z","span_id":"SIG-1"}',
+        b"garbage",
+        b"",
+        b'{"event_type":"signal.created","signal_id":"SIG-2","timestamp":"2026-01-02T00:00:00Z"}',
+    ]
+    path.write_bytes(b"\n".join(lines))  # no trailing newline
+    items = list(parse_file(str(path)))
+    assert [type(i).__name__ for i in items] == ["Event", "Rejected", "Event"]
+    assert items[1].position == Position(str(path), 2, len(lines[0]) + 1)
+    assert items[2].position.line == 4
+    assert items[2].position.offset == sum(len(x) + 1 for x in lines[:3])
+
+
+def test_event_id_is_stable_and_ignores_surrounding_whitespace() -> None:
+    a = parse('{"event":"x.y","timestamp":"2026-01-01"}')
+    b = parse('  {"event":"x.y","timestamp":"2026-01-01"}\r')
+    c = parse('{"event":"x.y","timestamp":"2026-01-02"}')
+    assert a.event_id == b.event_id != c.event_id
+    assert len(a.event_id) == 32
