@@ -1,0 +1,400 @@
+"""Sends already-encoded OTLP requests and blocks until the backend acknowledges them.
+
+    exporter = OtlpExporter(load_export_config())
+    result = exporter.export(Signal.TRACES, request_bytes, stop=stop_event, deadline=t)
+    exporter.close()
+
+One persistent gRPC channel or HTTP connection pool per signal. Retryable answers
+(gRPC UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED…, RESOURCE_EXHAUSTED with RetryInfo; HTTP
+429/502/503/504, refused or dropped connections) are retried with exponential backoff
+and full jitter, honouring RetryInfo / Retry-After, until acknowledged, until `stop` is
+set or `deadline` passes (`ExportAborted`), or a permanent error (`ExportRejected`).
+Partial success is returned to the caller and counted, not retried.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import ssl
+import threading
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import grpc
+import httpx
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+
+from intent_observe import __version__
+from intent_observe.sinks.otlp_config import GRPC, ExportConfig, SignalExportConfig
+from intent_observe.sources.otlp_signals import WIRES, Signal, SignalWire
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"intent-observe/{__version__}"
+_MAX_ERROR_TEXT = 300
+_RETRYABLE_GRPC = frozenset(
+    {
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+_RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
+
+
+class ExportError(Exception):
+    """Base of the exporter's errors; messages never contain header values."""
+
+
+class ExportRejected(ExportError):
+    """The backend refused the data for good (bad request, unauthorized, too large…): do not resend."""
+
+
+class ExportAborted(ExportError):
+    """Not acknowledged before `stop` was set or the deadline passed; the data must be kept for later."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    rejected: int  # items the backend refused in a partial-success answer (0 when all were accepted)
+    message: str  # the backend's partial-success message
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    initial_backoff_seconds: float = 0.2
+    max_backoff_seconds: float = 10.0
+    multiplier: float = 2.0
+    max_server_delay_seconds: float = 60.0  # cap on Retry-After / RetryInfo, against nonsense values
+
+    def backoff(self, retry_number: int) -> float:
+        """Full jitter: uniform in (0, min(max, initial·multiplier^n)]."""
+        ceiling = min(self.max_backoff_seconds, self.initial_backoff_seconds * self.multiplier**retry_number)
+        return ceiling * (1.0 - random.random())
+
+
+@dataclass
+class ExporterStats:
+    """Counters the adapter turns into its own `intent.adapter.*` health metrics."""
+
+    batches: Counter[Signal] = field(default_factory=Counter)
+    rejected_items: Counter[Signal] = field(default_factory=Counter)
+    failed_attempts: Counter[Signal] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The result of one attempt: acknowledged (response), retryable (reason + delay hint) or fatal."""
+
+    acknowledged: bool
+    rejected: int = 0
+    message: str = ""
+    retryable: bool = False
+    retry_after: float | None = None
+
+    @classmethod
+    def ok(cls, rejected: int = 0, message: str = "") -> _Outcome:
+        return cls(True, rejected, message)
+
+    @classmethod
+    def retry(cls, reason: str, retry_after: float | None = None) -> _Outcome:
+        return cls(False, message=reason, retryable=True, retry_after=retry_after)
+
+    @classmethod
+    def fatal(cls, reason: str) -> _Outcome:
+        return cls(False, message=reason)
+
+
+class _Transport(Protocol):
+    def send(self, payload: bytes, timeout: float) -> _Outcome: ...
+
+    def close(self) -> None: ...
+
+
+class OtlpExporter:
+    def __init__(self, config: ExportConfig, retry: RetryPolicy | None = None) -> None:
+        self.config = config
+        self.retry = retry or RetryPolicy()
+        self.stats = ExporterStats()
+        self._transports: dict[Signal, _Transport] = {}
+        self._lock = threading.Lock()
+        self._link_state: dict[str, str] = {}  # display endpoint → "connected" | "failing"
+        self._partial_logged: set[Signal] = set()
+
+    def export(
+        self,
+        signal: Signal,
+        payload: bytes,
+        *,
+        stop: threading.Event | None = None,
+        deadline: float | None = None,
+    ) -> ExportResult:
+        """Send one encoded Export*ServiceRequest; return once acknowledged.
+
+        `deadline` is a `time.monotonic()` value. Raises ExportAborted (stop/deadline)
+        or ExportRejected (permanent refusal).
+        """
+        config = self.config.for_signal(signal)
+        transport = self._transport(signal)
+        stop_event = stop or threading.Event()
+        attempt = 0
+        while True:
+            attempt += 1
+            timeout = _remaining(deadline, config.timeout_seconds)
+            if stop_event.is_set() or timeout <= 0:
+                raise ExportAborted(f"{signal.value} batch not acknowledged by {config.display_endpoint}")
+            outcome = transport.send(payload, timeout)
+            if outcome.acknowledged:
+                self._on_acknowledged(signal, config, outcome)
+                return ExportResult(outcome.rejected, outcome.message, attempt)
+            self.stats.failed_attempts[signal] += 1
+            if not outcome.retryable:
+                self._set_link_state(config, "failing", outcome.message)
+                raise ExportRejected(
+                    f"{config.display_endpoint} refused the {signal.value} batch: {outcome.message}"
+                )
+            self._set_link_state(config, "failing", outcome.message)
+            delay = self._delay(attempt, outcome)
+            if stop_event.wait(max(0.0, _remaining(deadline, delay))):
+                raise ExportAborted(f"stopped while {config.display_endpoint} was failing: {outcome.message}")
+
+    def close(self) -> None:
+        with self._lock:
+            for transport in self._transports.values():
+                transport.close()
+            self._transports.clear()
+
+    def __enter__(self) -> OtlpExporter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _transport(self, signal: Signal) -> _Transport:
+        with self._lock:
+            transport = self._transports.get(signal)
+            if transport is None:
+                config = self.config.for_signal(signal)
+                wire = WIRES[signal]
+                transport = (
+                    _GrpcTransport(config, wire) if config.protocol == GRPC else _HttpTransport(config, wire)
+                )
+                self._transports[signal] = transport
+            return transport
+
+    def _delay(self, attempt: int, outcome: _Outcome) -> float:
+        if outcome.retry_after is not None:
+            return min(outcome.retry_after, self.retry.max_server_delay_seconds)
+        return self.retry.backoff(attempt - 1)
+
+    def _on_acknowledged(self, signal: Signal, config: SignalExportConfig, outcome: _Outcome) -> None:
+        self.stats.batches[signal] += 1
+        self._set_link_state(config, "connected", "")
+        if outcome.rejected or outcome.message:
+            self.stats.rejected_items[signal] += outcome.rejected
+            self._log_partial_success_once(signal, config, outcome)
+
+    def _log_partial_success_once(
+        self, signal: Signal, config: SignalExportConfig, outcome: _Outcome
+    ) -> None:
+        with self._lock:
+            first = signal not in self._partial_logged
+            self._partial_logged.add(signal)
+        if first:
+            log.warning(
+                "%s accepted a %s batch only partly (%d rejected: %s); further partial answers are counted",
+                config.display_endpoint,
+                signal.value,
+                outcome.rejected,
+                outcome.message[:_MAX_ERROR_TEXT],
+            )
+
+    def _set_link_state(self, config: SignalExportConfig, state: str, reason: str) -> None:
+        """Log only transitions: connected, backing off, recovered."""
+        endpoint = config.display_endpoint
+        with self._lock:
+            previous = self._link_state.get(endpoint)
+            self._link_state[endpoint] = state
+        if previous == state:
+            return
+        if state == "connected":
+            log.info(
+                "%s %s",
+                "recovered: OTLP export works again to" if previous else "connected: OTLP export to",
+                endpoint,
+            )
+        else:
+            log.warning("export to %s failing (%s); backing off and retrying", endpoint, reason)
+
+
+def _remaining(deadline: float | None, default: float) -> float:
+    if deadline is None:
+        return default
+    return min(default, deadline - time.monotonic())
+
+
+class _GrpcTransport:
+    def __init__(self, config: SignalExportConfig, wire: SignalWire) -> None:
+        self._wire = wire
+        self._metadata = tuple(config.headers.items())
+        self._compression = (
+            grpc.Compression.Gzip if config.compression == "gzip" else grpc.Compression.NoCompression
+        )
+        options = [
+            ("grpc.enable_retries", 0),  # retries are ours, with the spec's backoff and RetryInfo
+            ("grpc.max_send_message_length", -1),
+            ("grpc.primary_user_agent", USER_AGENT),
+            # reconnect soon after a backend comes back instead of grpc's default of up to 120 s
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
+        if config.grpc_uses_tls:
+            self._channel = grpc.secure_channel(config.grpc_target, _grpc_credentials(config), options)
+        else:
+            self._channel = grpc.insecure_channel(config.grpc_target, options)
+        # serializers None: the payload is already an encoded request, sent as-is
+        self._call = self._channel.unary_unary(
+            wire.grpc_method, request_serializer=None, response_deserializer=None
+        )
+
+    def send(self, payload: bytes, timeout: float) -> _Outcome:
+        try:
+            response = self._call(
+                payload, timeout=timeout, metadata=self._metadata, compression=self._compression
+            )
+        except grpc.RpcError as error:
+            return _grpc_failure(error)
+        try:
+            rejected, message = self._wire.rejected_in(self._wire.response_type.FromString(response))
+        except DecodeError:
+            return _Outcome.ok()  # acknowledged; an unreadable body only hides partial-success details
+        return _Outcome.ok(rejected, message)
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def _grpc_credentials(config: SignalExportConfig) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=config.certificate.read_bytes() if config.certificate else None,
+        private_key=config.client_key.read_bytes() if config.client_key else None,
+        certificate_chain=config.client_certificate.read_bytes() if config.client_certificate else None,
+    )
+
+
+def _grpc_failure(error: grpc.RpcError) -> _Outcome:
+    code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+    reason = f"gRPC {code.name}: {_clip(error.details() or '')}"  # type: ignore[attr-defined]
+    retry_after = _grpc_retry_delay(error)
+    if code in _RETRYABLE_GRPC or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_after is not None):
+        return _Outcome.retry(reason, retry_after)
+    return _Outcome.fatal(reason)
+
+
+def _grpc_retry_delay(error: grpc.RpcError) -> float | None:
+    """The RetryInfo delay from the `grpc-status-details-bin` trailer, if the server sent one."""
+    trailers = error.trailing_metadata() or ()  # type: ignore[attr-defined]
+    for key, value in trailers:
+        if key != "grpc-status-details-bin":
+            continue
+        status = status_pb2.Status()
+        try:
+            status.ParseFromString(value)
+        except DecodeError:
+            return None
+        for detail in status.details:
+            info = error_details_pb2.RetryInfo()
+            if detail.Unpack(info):
+                return info.retry_delay.ToNanoseconds() / 1e9
+    return None
+
+
+class _HttpTransport:
+    def __init__(self, config: SignalExportConfig, wire: SignalWire) -> None:
+        self._wire = wire
+        self._url = config.endpoint
+        self._gzip = config.compression == "gzip"
+        headers = {"user-agent": USER_AGENT, **config.headers, "content-type": "application/x-protobuf"}
+        if self._gzip:
+            headers["content-encoding"] = "gzip"
+        self._client = httpx.Client(
+            headers=headers,
+            verify=_ssl_context(config),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+        )
+
+    def send(self, payload: bytes, timeout: float) -> _Outcome:
+        body = _gzip(payload) if self._gzip else payload
+        try:
+            response = self._client.post(self._url, content=body, timeout=timeout)
+        except httpx.TransportError as error:
+            return _Outcome.retry(f"{type(error).__name__}: {_clip(str(error))}")
+        if 200 <= response.status_code < 300:
+            return self._acknowledged(response.content)
+        reason = f"HTTP {response.status_code}: {_http_error_text(response)}"
+        if response.status_code in _RETRYABLE_HTTP:
+            return _Outcome.retry(reason, _retry_after_seconds(response.headers.get("retry-after")))
+        return _Outcome.fatal(reason)
+
+    def _acknowledged(self, body: bytes) -> _Outcome:
+        try:
+            rejected, message = self._wire.rejected_in(self._wire.response_type.FromString(body))
+        except DecodeError:
+            return _Outcome.ok()
+        return _Outcome.ok(rejected, message)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _ssl_context(config: SignalExportConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(config.certificate) if config.certificate else None)
+    if config.client_certificate and config.client_key:
+        context.load_cert_chain(str(config.client_certificate), str(config.client_key))
+    return context
+
+
+def _gzip(payload: bytes) -> bytes:
+    # level 1: a fraction of the CPU of the default level for most of the size reduction on OTLP
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return compressor.compress(payload) + compressor.flush()
+
+
+def _http_error_text(response: httpx.Response) -> str:
+    """The google.rpc.Status message OTLP servers send with errors, else the start of the body."""
+    if "protobuf" in response.headers.get("content-type", ""):
+        try:
+            return _clip(status_pb2.Status.FromString(response.content).message)
+        except DecodeError:
+            pass
+    return _clip(response.text)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_ERROR_TEXT else text[:_MAX_ERROR_TEXT] + "…"

@@ -1,0 +1,173 @@
+"""OTLP/HTTP as a plain ASGI app: POST /v1/{traces,logs,metrics}, protobuf or JSON, optional gzip.
+
+Plain ASGI (no framework) keeps the per-request cost low; decoding and the consumer
+run in a worker thread so a large body never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import Executor
+from typing import Any
+
+from grpc import StatusCode
+
+from intent_observe.sources.otlp_auth import BearerToken
+from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver
+from intent_observe.sources.otlp_decode import (
+    JSON,
+    SUPPORTED_CONTENT_TYPES,
+    PayloadError,
+    decompress,
+    encode_message,
+    media_type,
+    parse_request,
+    status_body,
+)
+from intent_observe.sources.otlp_signals import WIRE_BY_HTTP_PATH, SignalWire
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+# HTTP status → the gRPC code the OTLP spec pairs with it in the Status body
+_GRPC_CODE_FOR_HTTP = {
+    400: StatusCode.INVALID_ARGUMENT,
+    401: StatusCode.UNAUTHENTICATED,
+    404: StatusCode.NOT_FOUND,
+    405: StatusCode.UNIMPLEMENTED,
+    413: StatusCode.RESOURCE_EXHAUSTED,
+    415: StatusCode.INVALID_ARGUMENT,
+    500: StatusCode.INTERNAL,
+    503: StatusCode.UNAVAILABLE,
+}
+
+
+class _Answer(Exception):
+    """An error response decided while handling a request."""
+
+    def __init__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+class OtlpHttpApp:
+    def __init__(
+        self,
+        consumer: OtlpConsumer,
+        executor: Executor,
+        *,
+        max_body_bytes: int,
+        token: BearerToken | None = None,
+    ) -> None:
+        self._consumer = consumer
+        self._executor = executor
+        self._max_body_bytes = max_body_bytes
+        self._token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _run_lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers = _header_map(scope)
+        content_type = media_type(headers.get(b"content-type", b"").decode("latin-1"))
+        answer_type = content_type if content_type in SUPPORTED_CONTENT_TYPES else JSON
+        try:
+            wire = self._check_request(scope, headers, content_type)
+            body = await self._read_body(receive, headers)
+            loop = asyncio.get_running_loop()
+            encoding = headers.get(b"content-encoding", b"").decode("latin-1")
+            response = await loop.run_in_executor(
+                self._executor, self._handle, wire, body, encoding, content_type
+            )
+        except _Answer as answer:
+            await _respond_error(send, answer, answer_type)
+            return
+        await _respond(send, 200, response, answer_type, [])
+
+    def _check_request(self, scope: Scope, headers: dict[bytes, bytes], content_type: str) -> SignalWire:
+        wire = WIRE_BY_HTTP_PATH.get(scope["path"])
+        if wire is None:
+            raise _Answer(404, f"no OTLP endpoint at {scope['path'][:200]!r}")
+        if scope["method"] != "POST":
+            raise _Answer(405, "use POST", [(b"allow", b"POST")])
+        if self._token is not None and not self._token.accepts(headers.get(b"authorization")):
+            raise _Answer(401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")])
+        if content_type not in SUPPORTED_CONTENT_TYPES:
+            raise _Answer(415, "Content-Type must be application/x-protobuf or application/json")
+        return wire
+
+    async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
+            raise _Answer(413, f"body exceeds {self._max_body_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Answer(400, "client disconnected before sending the whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body_bytes:
+                raise _Answer(413, f"body exceeds {self._max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _handle(self, wire: SignalWire, body: bytes, encoding: str, content_type: str) -> bytes:
+        """Runs in a worker thread: decode, hand to the consumer, encode the answer."""
+        try:
+            raw = decompress(body, encoding, self._max_body_bytes)
+            request = parse_request(raw, content_type, wire.request_type)
+            result = deliver(self._consumer, wire, request)
+        except PayloadError as exc:
+            raise _Answer(exc.http_status, exc.message) from None
+        except ConsumerBusy as busy:
+            retry_after = str(max(1, math.ceil(busy.retry_after_seconds))).encode()
+            raise _Answer(503, busy.reason, [(b"retry-after", retry_after)]) from None
+        except Exception:
+            log.exception("OTLP consumer failed on a %s request", wire.signal.value)
+            raise _Answer(500, "internal error while storing the data") from None
+        return encode_message(wire.response(result.rejected, result.message), content_type)
+
+
+def _header_map(scope: Scope) -> dict[bytes, bytes]:
+    return {name.lower(): value for name, value in scope["headers"]}
+
+
+async def _respond_error(send: Send, answer: _Answer, content_type: str) -> None:
+    grpc_code = _GRPC_CODE_FOR_HTTP.get(answer.status, StatusCode.UNKNOWN).value[0]
+    body = status_body(grpc_code, answer.message, content_type)
+    await _respond(send, answer.status, body, content_type, answer.headers)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: str, extra: list[tuple[bytes, bytes]]
+) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _run_lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

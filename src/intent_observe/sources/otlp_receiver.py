@@ -1,0 +1,200 @@
+"""The OTLP receiver: gRPC on :4317 and HTTP on :4318, started and stopped in-process.
+
+    receiver = OtlpReceiver(consumer, ReceiverConfig())
+    receiver.start()          # binds both ports or raises ReceiverStartError
+    ... receiver.grpc_port, receiver.http_port ...
+    receiver.stop()
+
+The HTTP side is an ASGI app (`OtlpHttpApp`) served by uvicorn on a thread of its own;
+the gRPC side is a grpcio server with its own worker pool. Binding beyond loopback
+without an access token is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import grpc
+import uvicorn
+
+from intent_observe.sources.otlp_auth import BearerToken
+from intent_observe.sources.otlp_consumer import OtlpConsumer
+from intent_observe.sources.otlp_grpc import otlp_grpc_handlers
+from intent_observe.sources.otlp_http import OtlpHttpApp
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+TOKEN_ENV = "INTENT_OBSERVE_TOKEN"
+_START_TIMEOUT_S = 10.0
+
+
+class ReceiverStartError(Exception):
+    """The receiver cannot start: insecure configuration or a port that cannot be bound."""
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    host: str = "127.0.0.1"
+    grpc_port: int | None = 4317  # None: no gRPC server; 0: any free port
+    http_port: int | None = 4318  # None: no HTTP server; 0: any free port
+    token: str | None = field(default=None, repr=False)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # after decompression; also the wire limit
+    grpc_workers: int = 8
+    http_workers: int = 4
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ReceiverConfig:
+        """Defaults, with the access token from INTENT_OBSERVE_TOKEN unless given."""
+        overrides.setdefault("token", os.environ.get(TOKEN_ENV) or None)
+        return cls(**overrides)  # type: ignore[arg-type]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+class OtlpReceiver:
+    def __init__(self, consumer: OtlpConsumer, config: ReceiverConfig | None = None) -> None:
+        self.config = config or ReceiverConfig()
+        self._consumer = consumer
+        self._token = _token_for(self.config)
+        self._grpc_server: grpc.Server | None = None
+        self._http_server: uvicorn.Server | None = None
+        self._http_thread: threading.Thread | None = None
+        self._http_executor: ThreadPoolExecutor | None = None
+        self.grpc_port: int | None = None
+        self.http_port: int | None = None
+
+    def start(self) -> None:
+        try:
+            if self.config.grpc_port is not None:
+                self.grpc_port = self._start_grpc(self.config.grpc_port)
+            if self.config.http_port is not None:
+                self.http_port = self._start_http(self.config.http_port)
+        except BaseException:
+            self.stop()
+            raise
+        log.info(
+            "OTLP receiver listening on %s (gRPC %s, HTTP %s)",
+            self.config.host,
+            self.grpc_port or "off",
+            self.http_port or "off",
+        )
+
+    def stop(self, grace_seconds: float = 2.0) -> None:
+        """Stop accepting, let in-flight requests finish for up to `grace_seconds`, release ports."""
+        if self._http_server is not None and self._http_thread is not None:
+            self._http_server.should_exit = True
+            self._http_thread.join(grace_seconds + 1.0)
+        if self._grpc_server is not None:
+            self._grpc_server.stop(grace_seconds).wait()
+        if self._http_executor is not None:
+            self._http_executor.shutdown(wait=True)
+        self._grpc_server = self._http_server = self._http_thread = self._http_executor = None
+
+    def __enter__(self) -> OtlpReceiver:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _start_grpc(self, port: int) -> int:
+        cap = self.config.max_body_bytes
+        server = grpc.server(
+            ThreadPoolExecutor(self.config.grpc_workers, thread_name_prefix="otlp-grpc"),
+            handlers=otlp_grpc_handlers(self._consumer, self._token),
+            options=[
+                # checked by grpc core after decompression, so it also caps gzip bombs
+                ("grpc.max_receive_message_length", cap),
+                # never share the port with another process that is already listening
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        address = _join_host_port(self.config.host, port)
+        try:
+            bound = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise ReceiverStartError(f"cannot listen for OTLP/gRPC on {address}: {exc}") from None
+        if bound == 0:
+            raise ReceiverStartError(f"cannot listen for OTLP/gRPC on {address}")
+        server.start()
+        self._grpc_server = server
+        return bound
+
+    def _start_http(self, port: int) -> int:
+        sock = _listening_socket(self.config.host, port)
+        self._http_executor = ThreadPoolExecutor(self.config.http_workers, thread_name_prefix="otlp-http")
+        app = OtlpHttpApp(
+            self._consumer,
+            self._http_executor,
+            max_body_bytes=self.config.max_body_bytes,
+            token=self._token,
+        )
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", server_header=False
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])), name="otlp-http", daemon=True
+        )
+        self._http_server, self._http_thread = server, thread
+        thread.start()
+        _wait_until(lambda: server.started or not thread.is_alive(), _START_TIMEOUT_S)
+        if not server.started:
+            raise ReceiverStartError(f"OTLP/HTTP server on port {port} did not start")
+        bound: int = sock.getsockname()[1]
+        return bound
+
+
+def _token_for(config: ReceiverConfig) -> BearerToken | None:
+    if config.token:
+        return BearerToken(config.token)
+    if not is_loopback(config.host):
+        raise ReceiverStartError(
+            f"refusing to listen on {config.host} without an access token: set {TOKEN_ENV} or bind 127.0.0.1"
+        )
+    return None
+
+
+def _join_host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # SO_REUSEADDR lets a restarted receiver take its port back from TIME_WAIT connections
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise ReceiverStartError(f"cannot listen for OTLP/HTTP on {host}:{port}: {exc}") from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)

@@ -1,0 +1,98 @@
+"""The three OTLP signals in one table, shared by the receiver and the exporter.
+
+Each row names what differs between traces, logs and metrics on the wire: the
+HTTP path, the gRPC method, the request/response messages, and the field the
+partial-success answer counts rejections in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsPartialSuccess,
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsPartialSuccess,
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+
+class Signal(StrEnum):
+    TRACES = "traces"
+    LOGS = "logs"
+    METRICS = "metrics"
+
+
+@dataclass(frozen=True)
+class SignalWire:
+    signal: Signal
+    http_path: str  # e.g. "/v1/traces"
+    grpc_service: str  # fully qualified service name
+    request_type: type[Message]
+    response_type: type[Message]
+    partial_success_type: type[Message]
+    rejected_field: str  # field of the partial-success message counting rejected items
+    consumer_method: str  # name of the OtlpConsumer method receiving this signal
+
+    @property
+    def grpc_method(self) -> str:
+        return f"/{self.grpc_service}/Export"
+
+    def response(self, rejected: int = 0, message: str = "") -> Message:
+        """The Export*ServiceResponse, with partial_success set only when something was rejected."""
+        if rejected == 0 and not message:
+            return self.response_type()
+        partial = self.partial_success_type(**{self.rejected_field: rejected, "error_message": message})
+        return self.response_type(partial_success=partial)
+
+    def rejected_in(self, response: Message) -> tuple[int, str]:
+        """(rejected count, error message) of a response's partial_success."""
+        partial = response.partial_success  # type: ignore[attr-defined]
+        return int(getattr(partial, self.rejected_field)), str(partial.error_message)
+
+
+WIRES: dict[Signal, SignalWire] = {
+    Signal.TRACES: SignalWire(
+        Signal.TRACES,
+        "/v1/traces",
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+        ExportTracePartialSuccess,
+        "rejected_spans",
+        "consume_traces",
+    ),
+    Signal.LOGS: SignalWire(
+        Signal.LOGS,
+        "/v1/logs",
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        ExportLogsServiceRequest,
+        ExportLogsServiceResponse,
+        ExportLogsPartialSuccess,
+        "rejected_log_records",
+        "consume_logs",
+    ),
+    Signal.METRICS: SignalWire(
+        Signal.METRICS,
+        "/v1/metrics",
+        "opentelemetry.proto.collector.metrics.v1.MetricsService",
+        ExportMetricsServiceRequest,
+        ExportMetricsServiceResponse,
+        ExportMetricsPartialSuccess,
+        "rejected_data_points",
+        "consume_metrics",
+    ),
+}
+
+WIRE_BY_HTTP_PATH: dict[str, SignalWire] = {wire.http_path: wire for wire in WIRES.values()}
