@@ -3,6 +3,7 @@ state, gauges read off the identity state."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,7 @@ def _labelled(metric: MetricDef, label: str, values: dict[str, int]) -> list[Poi
 
 def _gauges(state: EngineState) -> list[Point]:
     levels = dict.fromkeys((*catalog.AUTONOMY_LEVELS, UNSCORED), 0)
-    trust_sum, trust_n = 0.0, 0
+    trusts: list[float] = []
     open_specs = in_progress = running = intents_active = 0
     open_intents: list[Artifact] = []
     contracts_started: set[str] = set()
@@ -61,7 +62,7 @@ def _gauges(state: EngineState) -> list[Point]:
         if art.kind == "signal" and art.counted and art.inactive is None:
             levels[_level(art)] += 1
             if art.trust is not None:
-                trust_sum, trust_n = trust_sum + art.trust, trust_n + 1
+                trusts.append(art.trust)
         elif art.kind == "spec" and not art.closed:
             open_specs += 1
             in_progress += art.approved or any(c in contracts_started for c in art.contracts)
@@ -70,7 +71,8 @@ def _gauges(state: EngineState) -> list[Point]:
             open_intents.append(art)
     active = sum(levels.values())
     points = [Point(catalog.SIGNALS_ACTIVE, (("autonomy_level", lv),), n) for lv, n in levels.items()]
-    points.append(Point(catalog.SIGNALS_TRUST_AVG, value=trust_sum / trust_n if trust_n else 0.0))
+    # fsum: exact, so the average does not depend on the order the state was loaded in.
+    points.append(Point(catalog.SIGNALS_TRUST_AVG, value=math.fsum(trusts) / len(trusts) if trusts else 0.0))
     points.append(Point(catalog.PIPELINE_DEPTH, value=active + open_specs + running))
     points.append(Point(catalog.INTENTS_ACTIVE, value=intents_active))
     points.append(Point(catalog.SPECS_IN_PROGRESS, value=in_progress))
