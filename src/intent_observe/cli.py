@@ -37,3 +37,7 @@ def main() -> None:
     contract into traces, logs and metrics: locally (`up`), or shipped to any OTLP
     backend (`tail`).
     """
+
+
+if __name__ == "__main__":
+    main()
