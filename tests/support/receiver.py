@@ -57,11 +57,10 @@ class RecordingReceiver:
 
 
 class ThreadReceiver(RecordingReceiver):
-    def __init__(self, workdir: Path, token: str | None = None) -> None:
+    def __init__(self, workdir: Path, config: ReceiverConfig | None = None) -> None:
         super().__init__(workdir)
         self._consumer = RecordingConsumer(self.db_path, self.control)
-        config = ReceiverConfig(grpc_port=0, http_port=0, token=token)
-        self.receiver = OtlpReceiver(self._consumer, config)
+        self.receiver = OtlpReceiver(self._consumer, config or ReceiverConfig(grpc_port=0, http_port=0))
 
     def start(self) -> None:
         self.receiver.start()
@@ -123,8 +122,9 @@ def _read_line(process: subprocess.Popen[str], timeout_s: float) -> str:
 
 
 @contextmanager
-def receiver_in_thread(workdir: Path, token: str | None = None) -> Iterator[ThreadReceiver]:
-    receiver = ThreadReceiver(workdir, token)
+def receiver_in_thread(workdir: Path, config: ReceiverConfig | None = None) -> Iterator[ThreadReceiver]:
+    """`config` defaults to free loopback ports and no token."""
+    receiver = ThreadReceiver(workdir, config)
     receiver.start()
     try:
         yield receiver
