@@ -144,10 +144,10 @@ class Waterfall {
   }
 }
 
-function attributeTable(attributes) {
+function attributeTable(attributes, className = "") {
   const entries = Object.entries(attributes || {}).sort(([a], [b]) => a.localeCompare(b));
   if (!entries.length) return h("p", { class: "muted" }, "No attributes");
-  return h("table", { class: "attr-table" }, h("tbody", {}, entries.map(([key, value]) =>
+  return h("table", { class: ["attr-table", className] }, h("tbody", {}, entries.map(([key, value]) =>
     h("tr", {}, h("th", { class: "mono" }, key), h("td", { class: "mono" }, fmtValue(value))))));
 }
 
@@ -186,7 +186,7 @@ function detailsPanel(span, trace, close) {
       error ? h("div", { class: "details-error" }, icon("alert", 15), span.status_message || "This span failed") : null,
       h("dl", { class: "meta-grid" }, meta.map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])),
       h("h3", { class: "details-heading" }, "Attributes"),
-      attributeTable(span.attributes),
+      attributeTable(span.attributes, "span-attrs"),
       span.links?.length ? [h("h3", { class: "details-heading" }, "Links"),
         h("ul", { class: "link-list" }, span.links.map((l) => h("li", {},
           icon("link", 13), h("a", { class: "mono", href: traceHref(l.trace_id) }, `${l.trace_id.slice(0, 12)}… / ${l.span_id}`))))] : null,
