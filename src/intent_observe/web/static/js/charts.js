@@ -117,6 +117,7 @@ export function columns(values, { height = 36, className = "" } = {}) {
   const w = 100 / n;
   return s("svg", { class: `columns ${className}`, viewBox: `0 0 100 ${height}`, preserveAspectRatio: "none",
     "aria-hidden": "true" },
+  s("line", { class: "baseline", x1: 0, x2: 100, y1: height - 0.5, y2: height - 0.5 }),
   values.map((v, i) => {
     const bh = v ? Math.max(1.5, (v / max) * (height - 2)) : 0;
     return s("rect", { x: (i * w + w * 0.12).toFixed(3), width: (w * 0.76).toFixed(3), y: (height - bh).toFixed(2),

@@ -109,14 +109,25 @@ class Waterfall {
       dataset: { spanId: span.span_id, parentSpanId: span.parent_span_id || "", depth: String(depth), name: span.name },
     }, name, spanBar(span, this.t0, this.totalNs));
     row.addEventListener("click", () => this.select(span.span_id));
-    row.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" || e.key === " ") {
-        e.preventDefault();
-        this.select(span.span_id);
-      }
-    });
+    row.title = `${span.name} · ${span.end_ns > span.start_ns ? fmtMs((span.end_ns - span.start_ns) / 1e6) : "single event"}`;
+    row.addEventListener("keydown", (e) => this.onKey(e, row, span.span_id));
     this.rowEls.set(span.span_id, row);
     return row;
+  }
+
+  onKey(e, row, spanId) {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      this.select(spanId);
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      const visible = [...this.rowEls.values()].filter((el) => !el.hidden);
+      const next = visible[visible.indexOf(row) + (e.key === "ArrowDown" ? 1 : -1)];
+      if (next) {
+        next.focus();
+        this.select(next.dataset.spanId);
+      }
+    }
   }
 
   toggle(spanId, button) {
