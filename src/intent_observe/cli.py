@@ -12,6 +12,7 @@ from intent_observe import __version__
 COMMANDS: dict[str, str] = {
     "inspect": "intent_observe.inspect_cmd:inspect_command",
     "export": "intent_observe.deploy.export_cmd:export",
+    "tail": "intent_observe.sources.tail_cmd:tail",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -89,16 +89,16 @@ class IdentityStore:
 
     def write(self, conn: sqlite3.Connection, engine: Engine) -> None:
         """Write what changed; call inside `transaction()`."""
+        self.prepare(engine).apply(conn)
+
+    def prepare(self, engine: Engine) -> PreparedWrite:
+        """What changed, serialised now, to be written later with `PreparedWrite.apply`.
+
+        Lets a pipelined caller (the tail adapter) keep reading while a batch is in flight
+        and still commit exactly the state that batch left behind once it is acknowledged.
+        """
         state = engine.state
         changed, members = engine.take_changed()
-        conn.executemany(
-            "INSERT OR REPLACE INTO artifacts (key, doc) VALUES (?, ?)",
-            ((key, orjson.dumps(state.artifacts[key])) for key in changed if key in state.artifacts),
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO memberships (key, doc) VALUES (?, ?)",
-            ((key, orjson.dumps(state.memberships[key])) for key in members),
-        )
         core = {
             "version": _STATE_VERSION,
             "scope": state.scope,
@@ -108,14 +108,33 @@ class IdentityStore:
             "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
             "metrics": state.metrics,
         }
-        conn.execute(
-            "INSERT OR REPLACE INTO engine (name, doc) VALUES ('core', ?)",
-            (orjson.dumps(core, default=_encode_default),),
+        return PreparedWrite(
+            artifacts=[(k, orjson.dumps(state.artifacts[k])) for k in changed if k in state.artifacts],
+            memberships=[(key, orjson.dumps(state.memberships[key])) for key in members],
+            core=orjson.dumps(core, default=_encode_default),
         )
 
     def save(self, engine: Engine) -> None:
         with self.transaction() as conn:
             self.write(conn, engine)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """Serialised identity-state changes; `apply` writes them inside a transaction."""
+
+    artifacts: list[tuple[str, bytes]]
+    memberships: list[tuple[str, bytes]]
+    core: bytes
+    replace_all: bool = False  # a fresh state: drop every stored artifact and membership first
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        if self.replace_all:
+            conn.execute("DELETE FROM artifacts")
+            conn.execute("DELETE FROM memberships")
+        conn.executemany("INSERT OR REPLACE INTO artifacts (key, doc) VALUES (?, ?)", self.artifacts)
+        conn.executemany("INSERT OR REPLACE INTO memberships (key, doc) VALUES (?, ?)", self.memberships)
+        conn.execute("INSERT OR REPLACE INTO engine (name, doc) VALUES ('core', ?)", (self.core,))
 
 
 def _encode_default(value: Any) -> Any:

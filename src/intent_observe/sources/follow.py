@@ -1,0 +1,359 @@
+"""Following one event file through appends, rotation, truncation and replacement.
+
+`FileFollower.poll()` hands out whole lines only, each chunk with the `FileMark` that
+becomes the checkpoint once the chunk is delivered. What happens when the file changes:
+
+- appended: the new complete lines; a half-written last line waits for its newline;
+- renamed away and recreated (rotation): the old file is read to its end first (a last
+  line without newline counts, as `report.read_history` counts it), then the new one;
+- copied and truncated: the copy (a sibling named `<file>.<anything>` or `<file>-<anything>`
+  whose first bytes and bytes before the offset match the mark) gives the lines not read
+  yet, then the truncated file continues from its start;
+- truncated without a copy: the file continues from its start;
+- replaced (a git checkout writes a new file): how much of it was already sent is known by
+  comparing it with the mark — same first bytes and the same bytes before the offset
+  mean the prefix up to the offset is the history already delivered, so following goes on
+  at the offset and nothing is resent; same first bytes but a different history from
+  then on (another branch) means the history was rewritten: the follower asks for a fresh
+  identity state and replays the file. Identical lines carry identical ids (event ids hash
+  the line; span ids hash the artifact), so a store keyed on ids holds them once;
+- new first bytes: a different file, read from its start as the next part of the history.
+
+Continuation (rotation, truncation, a new file) keeps the identity state; only a
+rewritten history starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from intent_observe.sources.checkpoint import TAIL_BYTES, FileMark, tail_hash
+
+log = logging.getLogger(__name__)
+
+LONGEST_LINE = 64 * 1024 * 1024  # a longer run of bytes without a newline waits, unread
+ROTATION_GRACE_S = 0.25  # a writer may still finish its line in a file just renamed away
+
+
+class Verdict(enum.Enum):
+    SAME = "same"  # the mark's history is a prefix of this file
+    REWRITTEN = "rewritten"  # same start, another history after it
+    DIFFERENT = "different"  # another file
+    UNDECIDED = "undecided"  # too little of it to tell yet
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    data: bytes  # complete lines, each ending with a newline
+    file: str  # the path the lines are read from, as their positions name it
+    offset: int  # byte offset of data[0]
+    line: int  # line number of data's first line
+    mark: FileMark  # the checkpoint once these lines are delivered
+    reset: bool = False  # history rewritten: a fresh identity state before these lines
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    parts, done = [], 0
+    while done < size:
+        part = os.pread(fd, size - done, offset + done)
+        if not part:
+            break
+        parts.append(part)
+        done += len(part)
+    return b"".join(parts)
+
+
+def classify(fd: int, size: int, mark: FileMark) -> Verdict:
+    """How the file open at `fd` relates to the history the mark describes."""
+    n = min(size, len(mark.head))
+    got = _pread(fd, n, 0)
+    if got != mark.head[:n]:
+        return Verdict.DIFFERENT
+    if size >= mark.offset:
+        start = max(0, mark.offset - TAIL_BYTES)
+        before = _pread(fd, mark.offset - start, start)
+        return Verdict.SAME if tail_hash(before) == mark.tail else Verdict.REWRITTEN
+    if b"\n" not in got:
+        return Verdict.UNDECIDED
+    return Verdict.REWRITTEN
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+class FileFollower:
+    """Follows `path`; `mark` is where the last run's delivered lines end (None: from the start)."""
+
+    def __init__(self, path: str, mark: FileMark | None = None) -> None:
+        self.path = path
+        self._resume = mark
+        self._fd: int | None = None
+        self._label = path  # what positions call the file being read
+        self._mark = FileMark(path=path)
+        self._before = b""  # the bytes just before the read offset (for the next mark's hash)
+        self._finishing_since: float | None = None  # old file after rotation: when it stopped growing
+        self._next_reset = False
+        self._waiting_truncated = False
+        self.notes: list[str] = []  # state changes to log: rotated, truncated, replaced…
+
+    # ---------------------------------------------------------------- reading
+    def poll(self, max_bytes: int) -> Chunk | None:
+        """The next whole lines, or None when there is nothing new (yet)."""
+        if self._fd is None and not self._open():
+            return None
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        if self._waiting_truncated:
+            if not self._settle_truncated(size):
+                return None
+        elif not self._still_same(size):
+            self._on_changed_in_place()
+            return self.poll(max_bytes)
+        if self._mark.offset < size:
+            chunk = self._read(size, max_bytes)
+            if chunk is not None:
+                return chunk
+        return self._at_end(size)
+
+    @property
+    def offset(self) -> int:
+        return self._mark.offset
+
+    def size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _read(self, size: int, max_bytes: int) -> Chunk | None:
+        assert self._fd is not None
+        start = self._mark.offset
+        want = min(max_bytes, size - start)
+        data = _pread(self._fd, want, start)
+        end = data.rfind(b"\n")
+        while end < 0 and len(data) == want and start + want < size and want < LONGEST_LINE:
+            want = min(want * 4, size - start, LONGEST_LINE)  # one long line: read all of it
+            data = _pread(self._fd, want, start)
+            end = data.rfind(b"\n")
+        if end < 0:
+            return None  # a half-written line: wait for its newline
+        return self._chunk(data[: end + 1])
+
+    def _chunk(self, data: bytes) -> Chunk:
+        lines = data.count(b"\n")
+        mark = self._mark.advanced(data, self._before, lines)
+        chunk = Chunk(data, self._label, self._mark.offset, self._mark.line, mark, self._next_reset)
+        self._next_reset = False
+        self._before = (self._before + data)[-TAIL_BYTES:]
+        self._mark = mark
+        return chunk
+
+    # ---------------------------------------------------------- file changes
+    def _open(self) -> bool:
+        """Open the path (and, on a restart, find where the last run stopped)."""
+        fd = self._open_path()
+        resume, self._resume = self._resume, None
+        if resume is None:
+            if fd is not None:
+                self._use(fd, self.path)
+            return fd is not None
+        verdict = classify(fd, os.fstat(fd).st_size, resume) if fd is not None else None
+        if verdict is Verdict.SAME:
+            assert fd is not None
+            self._use(fd, self.path, resume)
+            return True
+        sibling = self._find_copy(resume)
+        if sibling is not None:
+            if fd is not None:
+                os.close(fd)
+            self._finish_copy(sibling, resume)
+            return True
+        if fd is None:
+            self._resume = resume  # neither the file nor a copy: wait for it
+            return False
+        if verdict is Verdict.UNDECIDED:
+            os.close(fd)
+            self._resume = resume
+            return False
+        self._use(fd, self.path)
+        if verdict is Verdict.REWRITTEN:
+            self._rewritten()
+        else:
+            self.notes.append(f"{self.path}: not the file of the last run; reading it from its start")
+        return True
+
+    def _open_path(self) -> int | None:
+        try:
+            return os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+
+    def _use(self, fd: int, label: str, mark: FileMark | None = None) -> None:
+        """Read `fd` from `mark` (None: from its start)."""
+        self.close()
+        self._fd = fd
+        self._label = label
+        dev, ino = _identity(os.fstat(fd))
+        base = mark or FileMark()
+        self._mark = replace(base, path=label, dev=dev, ino=ino)
+        start = max(0, self._mark.offset - TAIL_BYTES)
+        self._before = _pread(fd, self._mark.offset - start, start)
+        self._finishing_since = None
+
+    def _still_same(self, size: int) -> bool:
+        """Whether the bytes already read are still in the file (not truncated or rewritten in place)."""
+        assert self._fd is not None
+        mark = self._mark
+        if size < mark.offset:
+            return False
+        if mark.offset == 0:
+            return True
+        head = _pread(self._fd, len(mark.head), 0)
+        start = max(0, mark.offset - TAIL_BYTES)
+        return head == mark.head and _pread(self._fd, mark.offset - start, start) == self._before
+
+    def _on_changed_in_place(self) -> None:
+        """Truncated (or rewritten in place): finish from a copy if there is one, else start over."""
+        sibling = self._find_copy(self._mark)
+        if sibling is not None:
+            self.notes.append(f"{self.path}: copied to {sibling} and truncated; finishing the copy first")
+            self._finish_copy(sibling, self._mark)
+            return
+        self._waiting_truncated = True
+
+    def _settle_truncated(self, size: int) -> bool:
+        """After a truncation without a copy: decide, once there is enough to compare, how to go on."""
+        assert self._fd is not None
+        verdict = classify(self._fd, size, self._mark)
+        if verdict is Verdict.UNDECIDED:
+            return False
+        self._waiting_truncated = False
+        if verdict is Verdict.SAME:
+            return True  # rewritten with the same content: nothing to do
+        fd = os.dup(self._fd)
+        self._use(fd, self.path)
+        if verdict is Verdict.REWRITTEN:
+            self._rewritten()
+        else:
+            self.notes.append(f"{self.path}: truncated; continuing from its start")
+        return True
+
+    def _rewritten(self) -> None:
+        self._next_reset = True
+        self.notes.append(
+            f"{self.path}: replaced by another history (e.g. a git checkout); replaying it with a fresh "
+            "identity state (lines already sent keep their ids)"
+        )
+
+    def _at_end(self, size: int) -> Chunk | None:
+        """Caught up with the open file: has the path moved on to another file?"""
+        assert self._fd is not None
+        if self._label != self.path:
+            return self._end_of_old_file(size)  # a copy or a rotated file: finish, then the path
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            return None  # renamed away, not recreated yet: the old file may still grow
+        if _identity(current) == _identity(os.fstat(self._fd)):
+            return None
+        fd = self._open_path()
+        if fd is None:
+            return None
+        verdict = classify(fd, os.fstat(fd).st_size, self._mark)
+        if verdict is Verdict.UNDECIDED:
+            os.close(fd)
+            return None
+        if verdict is Verdict.SAME:
+            self.notes.append(f"{self.path}: replaced by a file with the same history; following the new one")
+            self._use(fd, self.path, self._mark)
+            return None
+        if verdict is Verdict.REWRITTEN:
+            self._use(fd, self.path)
+            self._rewritten()
+            return None
+        os.close(fd)
+        self._label = self._old_name()
+        self._finishing_since = time.monotonic()
+        self.notes.append(f"{self.path}: rotated; finishing the old file ({self._label}) first")
+        return None
+
+    def _end_of_old_file(self, size: int) -> Chunk | None:
+        """The old file is read to its end, its last line counted even without a newline."""
+        assert self._fd is not None
+        now = time.monotonic()
+        if self._finishing_since is not None and now - self._finishing_since < ROTATION_GRACE_S:
+            return None
+        if self._mark.offset < size:
+            rest = _pread(self._fd, size - self._mark.offset, self._mark.offset)
+            return self._chunk(rest + b"\n")
+        fd = self._open_path()
+        if fd is None:
+            return None
+        self._use(fd, self.path)
+        self.notes.append(f"{self.path}: now following the new file")
+        return None
+
+    def _old_name(self) -> str:
+        """Where the file we still hold went (a sibling with our inode), for positions and logs."""
+        assert self._fd is not None
+        ours = _identity(os.fstat(self._fd))
+        for candidate in _siblings(self.path):
+            try:
+                if _identity(os.stat(candidate)) == ours:
+                    return candidate
+            except OSError:
+                continue
+        return self.path + " (rotated)"
+
+    def _find_copy(self, mark: FileMark) -> str | None:
+        """A sibling that holds the mark's history: a rotated or copied-then-truncated file."""
+        candidates = sorted(_siblings(self.path), key=lambda p: (_inode_of(p) != (mark.dev, mark.ino), p))
+        for candidate in candidates:
+            try:
+                fd = os.open(candidate, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                if mark.offset and classify(fd, os.fstat(fd).st_size, mark) is Verdict.SAME:
+                    return candidate
+            finally:
+                os.close(fd)
+        return None
+
+    def _finish_copy(self, copy: str, mark: FileMark) -> None:
+        fd = os.open(copy, os.O_RDONLY)
+        self._use(fd, copy, mark)
+        self._finishing_since = None
+
+
+def _inode_of(path: str) -> tuple[int, int]:
+    try:
+        return _identity(os.stat(path))
+    except OSError:
+        return (-1, -1)
+
+
+def _siblings(path: str) -> list[str]:
+    """Files next to `path` named like its rotations: `<name>.<suffix>` or `<name>-<suffix>`."""
+    target = Path(path)
+    try:
+        entries = list(os.scandir(target.parent if str(target.parent) else "."))
+    except OSError:
+        return []
+    prefixes = (target.name + ".", target.name + "-")
+    return [
+        os.path.join(target.parent, e.name)
+        for e in entries
+        if e.name.startswith(prefixes) and not e.name.endswith((".gz", ".zst", ".bz2", ".xz")) and e.is_file()
+    ]

@@ -1,0 +1,477 @@
+"""The file tail adapter: event files → identity engine → OTLP batches → a sink, losing nothing.
+
+    adapter = TailAdapter(TailConfig(paths=["repo/.intent/events/events.jsonl"]), sink)
+    code = adapter.run()            # blocks; `adapter.stop()` from another thread or a signal handler
+
+One reader thread follows every file, parses whole lines, feeds each file's identity
+engine and encodes what the engine drains into one OTLP traces and one logs request per
+batch. A delivery thread hands batches to the sink in order and, once the sink says a
+batch is safe (acknowledged, or durably queued), commits in one SQLite transaction the
+identity state the batch left behind, the file mark just after its last line, and the
+dead-letter entries of its bad lines. The reader runs ahead by a few batches (each
+carrying its own serialised state), so encoding and the network overlap; a crash at any
+point restarts from the last commit and produces the same records with the same ids.
+
+Several files (one per repository) each get their own engine and identity scope (the
+repository's directory name), so two repositories' INT-015 never merge; a single file
+keeps the scope "" that `inspect` uses.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+from intent_observe.events import Event, Rejected, iter_lines, parse_line
+from intent_observe.identity.engine import Engine, Output
+from intent_observe.identity.state_db import IdentityStore, PreparedWrite
+from intent_observe.metrics import catalog
+from intent_observe.metrics.derive import Point, snapshot
+from intent_observe.sinks.otlp_encode import logs_request, metrics_request, resource, trace_request
+from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected
+from intent_observe.sinks.resource import resource_attributes
+from intent_observe.sources import checkpoint
+from intent_observe.sources.checkpoint import Checkpoint, FileMark
+from intent_observe.sources.deadletter import DeadLetterFile
+from intent_observe.sources.follow import Chunk, FileFollower
+from intent_observe.sources.tail_sink import Payload, Sink
+from intent_observe.sources.watch import FileWatcher
+
+log = logging.getLogger("intent_observe.tail")
+
+DEFAULT_PATH = ".intent/events/events.jsonl"
+BATCH_BYTES = 1 << 20  # input bytes per batch: ~3,500 events, a few MB of OTLP per signal
+IN_FLIGHT_BATCHES = 3
+DEFAULT_METRIC_INTERVAL_S = 60.0
+
+
+class TailError(Exception):
+    """The adapter cannot start or go on (state in use, unreadable, from another scope…)."""
+
+
+# Exit codes, documented in `intent-observe tail --help`.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_STATE = 4  # the state directory is unusable or another tail holds it
+EXIT_REJECTED = 5  # the backend refused data for good (bad request, unauthorized…)
+EXIT_UNDELIVERED = 75  # stopped with data not yet acknowledged (still in the disk queue or unread)
+
+
+@dataclass
+class TailConfig:
+    paths: list[str] = field(default_factory=lambda: [DEFAULT_PATH])
+    state_dir: Path | None = None  # default: `.intent/observe/` beside each events file
+    once: bool = False
+    from_beginning: bool = False
+    batch_bytes: int = BATCH_BYTES
+    metric_interval_s: float = DEFAULT_METRIC_INTERVAL_S
+    poll_interval_s: float = 0.5  # fallback when file-system notifications are missed
+    shutdown_timeout_s: float = 10.0
+
+
+def metric_interval_from_env(env: dict[str, str] | None = None) -> float:
+    """OTEL_METRIC_EXPORT_INTERVAL (milliseconds), default 60 s."""
+    raw = (env if env is not None else os.environ).get("OTEL_METRIC_EXPORT_INTERVAL", "").strip()
+    try:
+        value = float(raw) / 1000.0 if raw else DEFAULT_METRIC_INTERVAL_S
+    except ValueError:
+        log.warning("OTEL_METRIC_EXPORT_INTERVAL=%r is not a number of milliseconds; using 60 s", raw)
+        return DEFAULT_METRIC_INTERVAL_S
+    return value if value > 0 else DEFAULT_METRIC_INTERVAL_S
+
+
+def repository_name(path: str) -> str:
+    """`…/<repo>/.intent/events/events.jsonl` → `<repo>`; otherwise the file's directory name."""
+    parent = Path(path).resolve().parent
+    if parent.name == "events" and parent.parent.name == ".intent":
+        return parent.parent.parent.name
+    return parent.name
+
+
+def default_state_dir(path: str) -> Path:
+    parent = Path(path).resolve().parent
+    if parent.name == "events" and parent.parent.name == ".intent":
+        return parent.parent / "observe"
+    return parent / ".intent-observe"
+
+
+def _state_stem(path: str, scope: str) -> str:
+    digest = hashlib.blake2b(str(Path(path).resolve()).encode(), digest_size=4).hexdigest()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", scope or Path(path).stem)[:40]
+    return f"tail-{slug}-{digest}"
+
+
+@dataclass
+class Batch:
+    payload: Payload
+    source: TailedFile | None = None  # None: metrics only, nothing to commit
+    prepared: PreparedWrite | None = None
+    mark: FileMark | None = None
+    rejected: list[Rejected] = field(default_factory=list)
+    lines: int = 0
+    size: int = 0  # input bytes
+    end_offset: int = 0
+    metrics_start_ns: int = 0
+    read_at: float = field(default_factory=time.monotonic)
+
+
+class TailedFile:
+    """One followed file with its own identity engine, state store and dead-letter file."""
+
+    def __init__(self, path: str, scope: str, state_dir: Path, from_beginning: bool) -> None:
+        self.path = path
+        self.scope = scope
+        self.repository = repository_name(path)
+        stem = _state_stem(path, scope)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _exclusive_lock(state_dir / f"{stem}.lock", path)
+        self.store = IdentityStore(state_dir / f"{stem}.sqlite")
+        saved = None if from_beginning else checkpoint.load(self.store.conn)
+        try:
+            state = self.store.load(scope) if saved is not None else None
+        except RuntimeError as error:
+            raise TailError(str(error)) from None
+        self.engine = Engine(state, scope=scope) if state is not None else Engine(scope=scope)
+        self.fresh = saved is None  # a first run or --from-beginning: state starts empty
+        self.metrics_start_ns = saved.metrics_start_ns if saved else time.time_ns()
+        self.dead_letter = DeadLetterFile(
+            state_dir / f"{stem}.deadletter.jsonl", saved.dead_letter_size if saved else 0
+        )
+        if from_beginning:
+            self.dead_letter.append(())  # keep earlier entries: they describe lines still in the file
+        self.follower = FileFollower(path, saved.mark if saved else None)
+        self.committed = saved.mark if saved else FileMark(path=path)
+        extra = {"intent.repository": self.repository} if self.repository else {}
+        self.resource: Resource = resource(resource_attributes(extra=extra))
+        self.lines_read = 0
+        self.lines_rejected = 0
+
+    def next_batch(self, max_bytes: int) -> Batch | None:
+        chunk = self.follower.poll(max_bytes)
+        for note in self.follower.notes:
+            log.info(note)
+        self.follower.notes.clear()
+        if chunk is None:
+            return None
+        if chunk.reset:
+            self.engine = Engine(scope=self.scope)
+            self.metrics_start_ns = time.time_ns()
+            self.fresh = True
+        rejected, lines = self._process(chunk)
+        batch = self._batch(self.engine.drain(), chunk.mark, rejected, lines)
+        batch.size = len(chunk.data)
+        return batch
+
+    def final_batch(self) -> Batch:
+        """Everything still waiting for an ancestor, placed with what is known (end of `--once`)."""
+        return self._batch(self.engine.finalize(), self.follower_mark(), [], 0)
+
+    def follower_mark(self) -> FileMark:
+        return self.follower._mark  # the read position: all of it is in the batches handed out
+
+    def _process(self, chunk: Chunk) -> tuple[list[Rejected], int]:
+        observed = time.time_ns()
+        rejected: list[Rejected] = []
+        lines = 0
+        process = self.engine.process
+        for raw, position in iter_lines(chunk.data, chunk.file, chunk.offset, chunk.line):
+            lines += 1
+            item = parse_line(raw, position)
+            if item is None:
+                continue
+            if isinstance(item, Event):
+                process(item, observed)
+            else:
+                rejected.append(item)
+        self.lines_read += lines
+        self.lines_rejected += len(rejected)
+        return rejected, lines
+
+    def _batch(self, out: Output, mark: FileMark, rejected: list[Rejected], lines: int) -> Batch:
+        prepared = self.store.prepare(self.engine)
+        if self.fresh:
+            prepared = replace(prepared, replace_all=True)
+            self.fresh = False
+        return Batch(
+            payload=self._encode(out),
+            source=self,
+            prepared=prepared,
+            mark=mark,
+            rejected=rejected,
+            lines=lines,
+            end_offset=mark.offset,
+            metrics_start_ns=self.metrics_start_ns,
+        )
+
+    def _encode(self, out: Output) -> Payload:
+        traces = trace_request(out.spans, self.resource).SerializeToString() if out.spans else None
+        logs = logs_request(out.logs, self.resource).SerializeToString() if out.logs else None
+        return Payload.of(traces=traces, logs=logs)
+
+    def commit(self, batch: Batch) -> None:
+        """Called once the batch is safe: state, mark and dead letters move together."""
+        assert batch.prepared is not None and batch.mark is not None
+        dead_letter_size = self.dead_letter.append(batch.rejected)
+        with self.store.transaction() as conn:
+            batch.prepared.apply(conn)
+            checkpoint.write(conn, Checkpoint(batch.mark, dead_letter_size, batch.metrics_start_ns))
+        self.committed = batch.mark
+
+    def lag_bytes(self) -> int:
+        if self.committed.path != self.path:
+            return max(0, self.follower.size())  # still finishing a rotated file: the new one waits
+        return max(0, self.follower.size() - self.committed.offset)
+
+    def metric_points(self) -> list[Point]:
+        return snapshot(self.engine.state)
+
+    def close(self) -> None:
+        self.follower.close()
+        self.dead_letter.close()
+        self.store.close()
+        self._lock.close()
+
+
+def _exclusive_lock(lock_path: Path, events_path: str) -> IO[bytes]:
+    handle = lock_path.open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise TailError(
+            f"another intent-observe tail is following {events_path} (lock {lock_path})"
+        ) from None
+    return handle
+
+
+class _Stop(Exception):
+    pass
+
+
+class TailAdapter:
+    """Follows `config.paths` and delivers to `sink` until `stop()` (or, with `once`, until caught up)."""
+
+    def __init__(self, config: TailConfig, sink: Sink, wake: threading.Event | None = None) -> None:
+        self.config = config
+        self.sink = sink
+        self._stop = threading.Event()  # stop reading, flush what is read
+        self._abort = threading.Event()  # stop delivering too (after the shutdown timeout)
+        self.wake = wake or threading.Event()  # set by the file watcher on any change
+        self._queue: queue.Queue[Batch | None] = queue.Queue(IN_FLIGHT_BATCHES)
+        self._in_flight: list[Batch] = []
+        self._in_flight_lock = threading.Lock()
+        self._fatal: BaseException | None = None
+        self.files: list[TailedFile] = []
+        self.started_ns = time.time_ns()
+        self.on_batch: Callable[[Batch], None] | None = None  # progress display hook
+
+    # ----------------------------------------------------------------- control
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def open(self) -> None:
+        paths = self.config.paths
+        scopes = _scopes(paths)
+        for path, scope in zip(paths, scopes, strict=True):
+            state_dir = self.config.state_dir or default_state_dir(path)
+            self.files.append(TailedFile(path, scope, state_dir, self.config.from_beginning))
+
+    # -------------------------------------------------------------------- run
+    def run(self) -> int:
+        """Follow until stopped; the exit code says how it ended."""
+        if not self.files:
+            self.open()
+        watcher = FileWatcher([t.path for t in self.files], self.wake)
+        watcher.start()
+        delivery = threading.Thread(target=self._deliver_all, name="tail-delivery", daemon=True)
+        delivery.start()
+        try:
+            self._read_loop()
+        except _Stop:
+            pass
+        finally:
+            watcher.stop()
+            self._finish(delivery)
+            for tailed in self.files:
+                tailed.close()
+        return self._exit_code()
+
+    def _read_loop(self) -> None:
+        next_metrics = time.monotonic() + self.config.metric_interval_s
+        caught_up = False
+        while not self._stop.is_set():
+            self.wake.clear()
+            progressed = False
+            for tailed in self.files:
+                batch = tailed.next_batch(self.config.batch_bytes)
+                if batch is not None:
+                    self._enqueue(batch)
+                    progressed = True
+            if time.monotonic() >= next_metrics:
+                self._enqueue(self._metrics_batch())
+                next_metrics = time.monotonic() + self.config.metric_interval_s
+            if progressed:
+                caught_up = False
+                continue
+            if not caught_up:
+                caught_up = True
+                self._log_caught_up()
+            if self.config.once:
+                for tailed in self.files:
+                    self._enqueue(tailed.final_batch())
+                return
+            self.wake.wait(self.config.poll_interval_s)
+
+    def _log_caught_up(self) -> None:
+        for tailed in self.files:
+            mark = tailed.follower_mark()
+            log.info(
+                "caught up with %s: %d lines read, line %d next", tailed.path, tailed.lines_read, mark.line
+            )
+
+    def _enqueue(self, batch: Batch) -> None:
+        if batch.source is not None:
+            with self._in_flight_lock:
+                self._in_flight.append(batch)
+        while True:
+            if self._fatal is not None:
+                raise _Stop
+            try:
+                self._queue.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                if self._abort.is_set():
+                    raise _Stop from None
+
+    def _deliver_all(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            try:
+                self.sink.deliver(batch.payload, self._abort)
+                if batch.source is not None:
+                    batch.source.commit(batch)
+            except ExportAborted:
+                return  # shutting down: the lines stay unacknowledged and are read again next run
+            except BaseException as error:  # a refusal for good, a full disk: stop and say why
+                self._fatal = error
+                self._stop.set()
+                self.wake.set()
+                return
+            if batch.source is not None:
+                with self._in_flight_lock:
+                    self._in_flight.remove(batch)
+            if self.on_batch is not None:
+                self.on_batch(batch)
+
+    def _finish(self, delivery: threading.Thread) -> None:
+        """Flush the final metrics and everything read. Waits for the backend as long as it takes,
+        or `shutdown_timeout_s` once asked to stop; lines not acknowledged then are read again next run."""
+        deadline: float | None = None
+
+        def patient() -> bool:
+            nonlocal deadline
+            if not delivery.is_alive():
+                return False
+            if self._stop.is_set():
+                deadline = deadline or time.monotonic() + self.config.shutdown_timeout_s
+                return time.monotonic() < deadline
+            return True
+
+        for item in [] if self._fatal is not None else [self._metrics_batch(), None]:
+            while patient():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        while patient():
+            delivery.join(0.1)
+        if delivery.is_alive():
+            log.warning(
+                "shutdown timeout: %d batches not acknowledged; they are read again next run",
+                len(self._in_flight),
+            )
+            self._abort.set()
+            delivery.join(5)
+
+    def _exit_code(self) -> int:
+        if isinstance(self._fatal, ExportRejected):
+            log.error("the backend refused data for good: %s", self._fatal)
+            return EXIT_REJECTED
+        if self._fatal is not None:
+            log.error("stopped: %s", self._fatal, exc_info=self._fatal)
+            return EXIT_FAILED
+        if self._in_flight:
+            return EXIT_UNDELIVERED
+        if self.sink.queue_depth():
+            log.warning("%d batches wait in the disk queue; the next run sends them", self.sink.queue_depth())
+            return EXIT_UNDELIVERED
+        return EXIT_OK
+
+    # ---------------------------------------------------------------- metrics
+    def _metrics_batch(self) -> Batch:
+        now = time.time_ns()
+        request = ExportMetricsServiceRequest()
+        for tailed in self.files:
+            part = metrics_request(tailed.metric_points(), tailed.resource, tailed.metrics_start_ns, now)
+            request.resource_metrics.extend(part.resource_metrics)
+        health = metrics_request(self.health_points(), resource(resource_attributes()), self.started_ns, now)
+        request.resource_metrics.extend(health.resource_metrics)
+        return Batch(Payload.of(metrics=request.SerializeToString()))
+
+    def health_points(self) -> list[Point]:
+        """The adapter's own `intent.adapter.*` metrics."""
+        with self._in_flight_lock:
+            oldest = min((b.read_at for b in self._in_flight), default=None)
+        points = [
+            Point(catalog.ADAPTER_LINES_READ, value=sum(t.lines_read for t in self.files)),
+            Point(catalog.ADAPTER_LINES_REJECTED, value=sum(t.lines_rejected for t in self.files)),
+            Point(catalog.ADAPTER_QUEUE_DEPTH, value=self.sink.queue_depth()),
+            Point(catalog.ADAPTER_LAG_BYTES, value=sum(t.lag_bytes() for t in self.files)),
+            Point(
+                catalog.ADAPTER_LAG_SECONDS, value=time.monotonic() - oldest if oldest is not None else 0.0
+            ),
+        ]
+        failures = self.sink.failures()
+        for signal in ("traces", "logs", "metrics"):
+            points.append(
+                Point(catalog.ADAPTER_EXPORT_FAILURES, (("signal", signal),), failures.get(signal, 0))
+            )
+        return points
+
+
+def _scopes(paths: list[str]) -> list[str]:
+    """One file: scope "" (as `inspect` reads it). Several: each repository's directory name."""
+    if len(paths) == 1:
+        return [""]
+    scopes: list[str] = []
+    for path in paths:
+        name = repository_name(path)
+        scope, n = name, 1
+        while scope in scopes:
+            n += 1
+            scope = f"{name}-{n}"
+        if scope != name:
+            log.warning("two repositories named %r: %s gets the identity scope %r", name, path, scope)
+        scopes.append(scope)
+    return scopes
