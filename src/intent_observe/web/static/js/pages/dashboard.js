@@ -10,7 +10,7 @@ import { LiveStream, RateMeter } from "../stream.js";
 const STREAM_ROWS = 200;
 const INITIAL_ROWS = 50;
 
-const state = { range: "all", summary: null, refreshTimer: null };
+const state = { range: "all", summary: null, refreshTimer: null, paused: false, held: [] };
 
 function statTile(key, iconName, label, value, foot) {
   return h("div", { class: `stat-tile stat-${key}`, dataset: { stat: key } },
@@ -69,13 +69,41 @@ function streamPanel(meter) {
   const table = h("table", { class: "event-table", id: "stream-table" },
     eventTableHead(), h("tbody", { id: "stream-body" }));
   return panel({ title: "Live event stream", iconName: "activity", className: "panel-stream panel-flush",
-    actions: [h("div", { class: "rate", title: "Events per second, last 2 minutes" }, spark, rate),
+    actions: [h("div", { class: "rate", title: "Events per second, last 2 minutes" }, spark, rate), pauseButton(),
       h("a", { class: "button button-ghost", href: "/events" }, "Search events")] },
   h("div", { class: "table-scroll stream-scroll" }, table),
   h("div", { id: "stream-empty", hidden: true },
     emptyState("activity", "Waiting for events",
       h("p", {}, "Append a line to ", h("code", {}, ".intent/events/events.jsonl"),
         " or run ", h("code", {}, "intent-observe up --demo"), " and it appears here within a second."))));
+}
+
+function pauseButton() {
+  const button = h("button", { class: "button button-ghost", type: "button", id: "stream-pause", "aria-pressed": "false" }, "Pause");
+  button.addEventListener("click", () => {
+    state.paused = !state.paused;
+    button.setAttribute("aria-pressed", String(state.paused));
+    if (!state.paused) {
+      for (const event of state.held.splice(0)) addStreamRow(event, { fresh: true });
+    }
+    updatePauseLabel();
+  });
+  return button;
+}
+
+function updatePauseLabel() {
+  const button = document.getElementById("stream-pause");
+  if (!button) return;
+  button.textContent = state.paused ? (state.held.length ? `Resume · ${state.held.length} new` : "Resume") : "Pause";
+}
+
+function receiveLive(event) {
+  if (state.paused) {
+    state.held.push(event);
+    updatePauseLabel();
+  } else {
+    addStreamRow(event, { fresh: true });
+  }
 }
 
 function addStreamRow(event, { fresh }) {
@@ -102,7 +130,7 @@ async function startStream(meter) {
   new LiveStream({
     afterId: lastId,
     onEvent: (event) => {
-      addStreamRow(event, { fresh: true });
+      receiveLive(event);
       meter.add();
       updateRate(meter);
       scheduleSummaryRefresh();
