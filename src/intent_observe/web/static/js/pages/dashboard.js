@@ -12,8 +12,17 @@ const INITIAL_ROWS = 50;
 
 const state = { range: "all", summary: null, refreshTimer: null, paused: false, held: [] };
 
+// Where a click on each tile leads: the view that lists what it counts.
+const TILE_LINKS = {
+  signals: "/events?type=signal.*",
+  intents: "/traces",
+  specs: "/events?type=spec.*",
+  contracts: "/events?type=contract.*",
+  events: "/events",
+};
+
 function statTile(key, iconName, label, value, foot) {
-  return h("div", { class: `stat-tile stat-${key}`, dataset: { stat: key } },
+  return h("a", { class: `stat-tile stat-${key}`, href: TILE_LINKS[key], dataset: { stat: key } },
     h("div", { class: "stat-label" }, icon(iconName, 15), h("span", {}, label)),
     h("div", { class: "stat-value" }, value),
     h("div", { class: "stat-foot" }, foot));

@@ -218,6 +218,7 @@ function traceHeader(trace, rows) {
     ["Duration", fmtMs((t1 - t0) / 1e6)],
     ["Started", fmtDateTime(t0)],
   ];
+  document.title = `${root ? root.name : "Trace"} · Intent Observe`;
   return pageHeader(root ? root.name : "Trace", title || null,
     h("div", { class: "chips" }, chips.map(([k, v]) => h("span", { class: "chip" }, h("span", { class: "chip-key" }, k), v))));
 }
