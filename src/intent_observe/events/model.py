@@ -53,15 +53,8 @@ class Event:
     actor: str | None = None
     trust: float | None = None
     autonomy_level: str | None = None
+    title: str | None = None  # the payload's title, name or summary, when it has one
     payload: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def title(self) -> str | None:
-        for key in ("title", "name", "summary", "assertion_name"):
-            value = self.payload.get(key)
-            if isinstance(value, str) and value.strip():
-                return value
-        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,14 +39,17 @@ _KIND_BY_PREFIX: tuple[tuple[str, ArtifactKind], ...] = (
 )
 
 # The usual id shapes, used to tell which of span_id / ref / parent_id names what.
-_ID_SHAPES: tuple[tuple[re.Pattern[str], ArtifactKind], ...] = (
-    (re.compile(r"(?i)sig[-_]"), ArtifactKind.SIGNAL),
-    (re.compile(r"(?i)(cl|cluster)[-_]"), ArtifactKind.CLUSTER),
-    (re.compile(r"(?i)int[-_]"), ArtifactKind.INTENT),
-    (re.compile(r"(?i)spec[-_]"), ArtifactKind.SPEC),
-    (re.compile(r"(?i)(con|contract)[-_]"), ArtifactKind.CONTRACT),
-    (re.compile(r"(?i)assert"), ArtifactKind.ASSERTION),
-    (re.compile(r"(?i)dec[-_]"), ArtifactKind.DECISION),
+_ID_SHAPE = re.compile(
+    r"(?i)(?:(sig)[-_]|(cl|cluster)[-_]|(int)[-_]|(spec)[-_]|(con|contract)[-_]|(assert)|(dec)[-_])"
+)
+_ID_SHAPE_KINDS = (
+    ArtifactKind.SIGNAL,
+    ArtifactKind.CLUSTER,
+    ArtifactKind.INTENT,
+    ArtifactKind.SPEC,
+    ArtifactKind.CONTRACT,
+    ArtifactKind.ASSERTION,
+    ArtifactKind.DECISION,
 )
 
 _TYPED_ID_FIELD = {
@@ -72,10 +75,8 @@ def kind_of_type(event_type: str) -> ArtifactKind:
 
 
 def kind_of_id(artifact_id: str) -> ArtifactKind | None:
-    for pattern, kind in _ID_SHAPES:
-        if pattern.match(artifact_id):
-            return kind
-    return None
+    m = _ID_SHAPE.match(artifact_id)
+    return _ID_SHAPE_KINDS[m.lastindex - 1] if m is not None and m.lastindex else None
 
 
 def clean_id(value: object) -> str | None:
@@ -125,18 +126,17 @@ def _parse(raw: bytes, position: Position) -> Event:
         payload: dict[str, Any] = (
             data if isinstance(data, dict) else ({} if data is None else {"value": data})
         )
+        # One lookup for both shapes: top-level values win over `data`, nulls do not.
+        fields = payload.copy()
+        fields.update((k, v) for k, v in doc.items() if v is not None)
     else:
-        payload = {k: v for k, v in doc.items() if k != "event_type"}
+        payload = doc.copy()
+        del payload["event_type"]
+        fields = doc
 
-    def field(key: str) -> Any:
-        value = doc.get(key)
-        return payload.get(key) if value is None else value
-
-    stamp = None
-    for key in ("timestamp", "ts", "time", "created_at"):
-        stamp = field(key)
-        if stamp is not None:
-            break
+    stamp = fields.get("timestamp")
+    if stamp is None:
+        stamp = fields.get("ts") or fields.get("time") or fields.get("created_at")
     if stamp is None:
         raise LineError("no timestamp ('timestamp', 'ts', 'time' or 'created_at')")
     try:
@@ -145,10 +145,10 @@ def _parse(raw: bytes, position: Position) -> Event:
         raise LineError(str(exc)) from None
 
     kind = kind_of_type(event_type)
-    refs = _references(doc, payload, field)
-    artifact_id = _artifact_id(kind, doc, refs, field)
-    trust = _trust(field)
-    level = _autonomy(field("autonomy_level"))
+    refs = _references(doc, fields)
+    artifact_id = _artifact_id(kind, doc, refs, fields)
+    trust = _trust(fields)
+    level = _autonomy(fields.get("autonomy_level"))
     if level is None and trust is not None:
         level = autonomy_level(trust)
 
@@ -166,22 +166,32 @@ def _parse(raw: bytes, position: Position) -> Event:
         contract_id=refs.get(ArtifactKind.CONTRACT),
         cluster_id=refs.get(ArtifactKind.CLUSTER),
         signal_id=refs.get(ArtifactKind.SIGNAL),
-        trace_hint=_text(field("trace_id")),
-        source=_text(field("source")),
+        trace_hint=_text(fields.get("trace_id")),
+        source=_text(fields.get("source")),
         actor=_text(doc.get("actor")) or _text(payload.get("agent")) or _text(payload.get("author")),
         trust=trust,
         autonomy_level=level,
+        title=_title(payload),
         payload=payload,
     )
 
 
-def _references(doc: dict[str, Any], payload: dict[str, Any], field: Any) -> dict[ArtifactKind, str]:
+def _title(payload: dict[str, Any]) -> str | None:
+    for key in ("title", "name", "summary", "assertion_name"):
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def _references(doc: dict[str, Any], fields: dict[str, Any]) -> dict[ArtifactKind, str]:
     """Which artifact of each kind this line names: typed `*_id` fields first, then id shapes."""
     refs: dict[ArtifactKind, str] = {}
     for kind, key in _TYPED_ID_FIELD.items():
-        value = clean_id(field(key))
-        if value is not None:
-            refs[kind] = value
+        if key in fields:
+            value = clean_id(fields[key])
+            if value is not None:
+                refs[kind] = value
     for key in ("span_id", "ref", "parent_id"):
         value = clean_id(doc.get(key))
         if value is None:
@@ -193,10 +203,10 @@ def _references(doc: dict[str, Any], payload: dict[str, Any], field: Any) -> dic
 
 
 def _artifact_id(
-    kind: ArtifactKind, doc: dict[str, Any], refs: dict[ArtifactKind, str], field: Any
+    kind: ArtifactKind, doc: dict[str, Any], refs: dict[ArtifactKind, str], fields: dict[str, Any]
 ) -> str | None:
     if kind is ArtifactKind.ASSERTION:
-        return clean_id(field("assertion_id")) or clean_id(field("assertion_name"))
+        return clean_id(fields.get("assertion_id")) or clean_id(fields.get("assertion_name"))
     if kind in refs:
         return refs[kind]
     if kind is ArtifactKind.OTHER:
@@ -217,9 +227,9 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _trust(field: Any) -> float | None:
+def _trust(fields: dict[str, Any]) -> float | None:
     for key in ("trust_score", "trust", "score"):
-        value = field(key)
+        value = fields.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             continue
         try:

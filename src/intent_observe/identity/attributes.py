@@ -56,7 +56,7 @@ def event_attributes(ev: Event) -> dict[str, AttrValue]:
     """Attributes that describe one event, whatever span or log record carries them."""
     attrs: dict[str, AttrValue] = {
         "intent.event.type": ev.type,
-        "intent.artifact.type": ev.kind.value,
+        "intent.artifact.type": str(ev.kind),
     }
     if ev.artifact_id is not None:
         attrs["intent.artifact.id"] = bounded(ev.artifact_id, 256)

@@ -65,6 +65,7 @@ _INTENT_CLOSERS = frozenset(
 )
 # Kept from the event that opened the artifact; later events do not rename what it is.
 _FIRST_EVENT_ONLY = frozenset({"intent.event.type", "intent.artifact.id", "intent.artifact.type"})
+_RELATION_ATTR = {"intent": "intent.id", "spec": "intent.spec.id", "contract": "intent.contract.id"}
 _CONTRACT_PASS = frozenset({"contract.verified", "contract.passed"})
 _CONTRACT_FAIL = frozenset({"contract.failed"})
 _FAIL_WORDS = frozenset({"fail", "failed", "failure", "error", "errored", "red"})
@@ -182,6 +183,7 @@ class Engine:
         self.changed: set[str] = set()  # artifact keys changed since the last `take_changed`
         self.changed_members: set[str] = set()
         self._attrs: dict[str, AttrValue] = {}  # attributes of the event being processed
+        self._relations: dict[str, dict[str, AttrValue]] = {}  # placed artifact key → relation attrs
 
     # ------------------------------------------------------------------ input
     def process_all(self, events: Iterable[Event]) -> None:
@@ -228,7 +230,7 @@ class Engine:
 
     def context(self, kind: ArtifactKind, artifact_id: str) -> TraceContext | None:
         """Where the newest artifact of this kind and id sits, once it is placed (else None)."""
-        first = self.state.artifacts.get(f"{kind.value}:{artifact_id}")
+        first = self.state.artifacts.get(f"{kind}:{artifact_id}")
         if first is None:
             return None
         art = self.state.artifacts[first.latest] if first.latest else first
@@ -257,10 +259,10 @@ class Engine:
     ) -> Artifact:
         st = self.state
         if raw_id is None:
-            key = f"{kind.value}:~{ev.event_id}"
+            key = f"{kind}:~{ev.event_id}"
             existing = st.artifacts.get(key)
             return existing if existing is not None else self._new_artifact(key, kind, None, ev)
-        alias = base or f"{kind.value}:{raw_id}"
+        alias = base or f"{kind}:{raw_id}"
         first = st.artifacts.get(alias)
         if first is None:
             return self._new_artifact(alias, kind, raw_id, ev)
@@ -277,17 +279,17 @@ class Engine:
         # An artifact first named by another kind's event (a spec listing its contracts)
         # starts bare; its own events fill it in (`_seen`).
         attrs = dict(self._attrs) if ev.kind is kind else {}
-        attrs["intent.artifact.type"] = kind.value
+        attrs["intent.artifact.type"] = str(kind)
         if raw_id is not None:
             attrs["intent.artifact.id"] = raw_id
         art = Artifact(
             key=key,
-            kind=kind.value,
+            kind=str(kind),
             id=raw_id,
             span_id=ids.span_id(self.state.scope, "artifact", key),
             first_ns=ev.time_ns,
             last_ns=ev.time_ns,
-            name=f"{kind.value} {label}",
+            name=f"{kind} {label}",
             attrs=attrs,
             fingerprint=_fingerprint(ev) if ev.kind is kind else None,
             bare=ev.kind is not kind,
@@ -304,7 +306,7 @@ class Engine:
         fingerprint = _fingerprint(ev)
         if fingerprint is not None and art.fingerprint is not None and fingerprint != art.fingerprint:
             return True
-        if art.kind == ArtifactKind.SPEC.value and ev.intent_id is not None and art.intent is not None:
+        if art.kind == "spec" and ev.intent_id is not None and art.intent is not None:
             return art.intent != f"intent:{ev.intent_id}" and not art.intent.startswith(
                 f"intent:{ev.intent_id}#"
             )
@@ -317,7 +319,7 @@ class Engine:
     def _seen(self, art: Artifact, ev: Event) -> None:
         """Note an event of or about `art`; its own events fill in its attributes."""
         art.last_ns = max(art.last_ns, ev.time_ns)
-        if ev.kind.value == art.kind:
+        if ev.kind == art.kind:
             if art.bare:
                 self._unbare(art, ev)
             changed = False
@@ -701,18 +703,22 @@ class Engine:
 
     # ----------------------------------------------------------------- records
     def _relation_attrs(self, art: Artifact) -> dict[str, AttrValue]:
+        """intent.id / intent.spec.id / intent.contract.id of the artifact and its ancestors."""
+        cached = self._relations.get(art.key)
+        if cached is not None:
+            return cached
         attrs: dict[str, AttrValue] = {}
         node: Artifact | None = art
         for _ in range(5):
             if node is None:
                 break
-            if node.kind in ("intent", "spec", "contract") and node.id is not None:
-                name = {"intent": "intent.id", "spec": "intent.spec.id", "contract": "intent.contract.id"}[
-                    node.kind
-                ]
+            name = _RELATION_ATTR.get(node.kind)
+            if name is not None and node.id is not None:
                 attrs.setdefault(name, node.id)
             parent = self._parent_key(node)
             node = self.state.artifacts.get(parent) if parent else None
+        if art.trace_id is not None:  # placed: its ancestors are fixed for good
+            self._relations[art.key] = attrs
         return attrs
 
     def _span(self, art: Artifact) -> SpanRecord:
