@@ -1,0 +1,216 @@
+"""`intent-observe tail` as a real process against the real OTLP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+from tests.support.receiver import receiver_in_thread
+from tests.support.recording import ReceiverControl, RecordingConsumer
+
+from intent_observe.events import Event, Position, parse_line
+from intent_observe.sources import synthetic
+from intent_observe.sources.otlp_receiver import ReceiverConfig
+from intent_observe.sources.tail import EXIT_OK, TailAdapter, TailConfig
+from intent_observe.sources.tail_sink import ConsumerSink
+from tailing import (
+    TailProcess,
+    assert_exactly,
+    expected_from,
+    has_all,
+    latest_metrics,
+    metrics_of,
+    run_tail,
+    tail_env,
+    write_lines,
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "history.jsonl"
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_once_exports_exactly_what_read_history_reads(tmp_path: Path, protocol: str) -> None:
+    events = tmp_path / "events.jsonl"
+    shutil.copy(FIXTURE, events)
+    expected = expected_from([events])
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
+        done = run_tail(
+            "--once", "--state-dir", str(tmp_path / "state"), str(events), env=tail_env(endpoint, protocol)
+        )
+        assert done.returncode == EXIT_OK, done.stderr
+        received = rx.received()
+    assert_exactly(received, expected)
+    # the same log records, attribute for attribute (only the observed time differs: it is the read time)
+    by_id = {r.attributes["intent.event.id"]: r for r in expected.run.logs}
+    for got in received.logs:
+        want = by_id[got["attributes"]["intent.event.id"]]
+        assert (got["body"], got["time_ns"], got["severity_number"]) == (
+            want.body,
+            want.time_ns,
+            want.severity_number,
+        )
+        assert got["attributes"] == want.attributes
+        assert got["resource"]["service.name"] == "intent"
+    # the newest version of every span is the one read_history ends with
+    newest = {}
+    for span in sorted(received.spans, key=lambda s: s["end_ns"]):
+        newest[span["span_id"]] = span
+    for span_id, want in expected.run.spans.items():
+        got = newest[span_id]
+        assert (got["trace_id"], got["parent_span_id"] or None, got["name"]) == (
+            want.trace_id,
+            want.parent_span_id,
+            want.name,
+        )
+        assert got["end_ns"] == want.end_ns
+    assert latest_metrics(received) == metrics_of(expected.run)
+
+
+def test_unusable_lines_go_to_the_dead_letter_file_once(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    shutil.copy(FIXTURE, events)
+    expected = expected_from([events])
+    state = tmp_path / "state"
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        env = tail_env(rx.grpc_endpoint)
+        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
+        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
+    (dead_letter,) = state.glob("*.deadletter.jsonl")
+    entries = [orjson.loads(line) for line in dead_letter.read_bytes().splitlines()]
+    assert [(e["line"], e["offset"], e["reason"]) for e in entries] == [
+        (r.position.line, r.position.offset, r.reason) for r in expected.run.rejected
+    ]
+    raw_lines = FIXTURE.read_bytes().split(b"\n")
+    assert [e["raw"].encode() for e in entries] == [
+        raw_lines[r.position.line - 1] for r in expected.run.rejected
+    ]
+
+
+def test_a_second_run_resends_nothing(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(300))
+    state = tmp_path / "state"
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        env = tail_env(rx.grpc_endpoint)
+        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
+        first = rx.received()
+        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
+        second = rx.received()
+    assert len(first.logs) == 300
+    assert len(second.logs) == len(first.logs) and len(second.spans) == len(first.spans)
+
+
+def test_several_repositories_get_their_own_identity_scope(tmp_path: Path) -> None:
+    files = []
+    for repo in ("alpha", "beta"):
+        path = tmp_path / repo / ".intent" / "events" / "events.jsonl"
+        path.parent.mkdir(parents=True)
+        write_lines(path, synthetic.lines(120))  # the same INT-000001… in both
+        files.append(path)
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        glob = str(tmp_path / "*" / ".intent" / "events" / "events.jsonl")
+        done = run_tail("--once", glob, env=tail_env(rx.grpc_endpoint))
+        assert done.returncode == EXIT_OK, done.stderr
+        received = rx.received()
+    alpha, beta = expected_from([files[0]], scope="alpha"), expected_from([files[1]], scope="beta")
+    assert received.span_ids == alpha.span_ids | beta.span_ids
+    assert not alpha.span_ids & beta.span_ids
+    assert {s["resource"]["intent.repository"] for s in received.spans} == {"alpha", "beta"}
+    assert (files[0].parent.parent / "observe").is_dir()  # state beside each repository's events
+
+
+def test_a_file_that_does_not_exist_yet_is_waited_for(tmp_path: Path) -> None:
+    events = tmp_path / "later" / "events.jsonl"
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        tail = TailProcess(
+            "--state-dir",
+            str(tmp_path / "state"),
+            str(events),
+            env=tail_env(rx.grpc_endpoint),
+            log_path=tmp_path / "log",
+        )
+        try:
+            assert tail.wait_for_log("caught up")
+            events.parent.mkdir()
+            write_lines(events, synthetic.lines(50))
+            received = rx.wait_for(has_all(expected_from([events])))
+        finally:
+            assert tail.stop() == EXIT_OK, tail.log()
+    assert_exactly(received, expected_from([events]))
+
+
+def test_exit_codes_for_bad_settings_and_a_held_state(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(10))
+    bad = run_tail(
+        "--once",
+        str(events),
+        env=tail_env("http://127.0.0.1:1", OTEL_EXPORTER_OTLP_PROTOCOL="carrier-pigeon"),
+    )
+    assert bad.returncode == 3 and "carrier-pigeon" in bad.stderr
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        env = tail_env(rx.grpc_endpoint)
+        holder = TailProcess(
+            "--state-dir", str(tmp_path / "s"), str(events), env=env, log_path=tmp_path / "log"
+        )
+        try:
+            assert holder.wait_for_log("caught up")
+            second = run_tail("--once", "--state-dir", str(tmp_path / "s"), str(events), env=env)
+        finally:
+            holder.stop()
+    assert second.returncode == 4 and "another" in second.stderr
+
+
+def test_a_permanent_refusal_stops_with_its_exit_code_and_keeps_the_secret(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(10))
+    config = ReceiverConfig(grpc_port=0, http_port=0, token="the-right-token")
+    with receiver_in_thread(tmp_path / "rx", config) as rx:
+        env = tail_env(
+            rx.http_endpoint,
+            "http/protobuf",
+            OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer%20s3cr3t-value",
+        )
+        done = run_tail("--once", "--state-dir", str(tmp_path / "state"), str(events), env=env)
+        received = rx.received()
+    assert done.returncode == 5, done.stderr
+    assert "s3cr3t-value" not in done.stderr and "401" in done.stderr
+    assert not received.logs
+    # nothing was acknowledged, so the checkpoint did not move
+    (db,) = (tmp_path / "state").glob("tail-events-*.sqlite")
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM tail_checkpoint").fetchone()[0] == 0
+
+
+def test_in_process_adapter_feeds_a_consumer(tmp_path: Path) -> None:
+    """The entry point `intent-observe up` uses: same adapter, a consumer instead of the network."""
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(200))
+    consumer = RecordingConsumer(tmp_path / "got.sqlite", ReceiverControl(tmp_path / "control"))
+    adapter = TailAdapter(
+        TailConfig(paths=[str(events)], state_dir=tmp_path / "state"), ConsumerSink(consumer)
+    )
+    runner = threading.Thread(target=lambda: setattr(runner, "code", adapter.run()))
+    runner.start()
+    try:
+        from tests.support.recording import read_received
+
+        deadline_checks = 0
+        expected = expected_from([events])
+        while not has_all(expected)(read_received(tmp_path / "got.sqlite")) and deadline_checks < 200:
+            threading.Event().wait(0.05)
+            deadline_checks += 1
+    finally:
+        adapter.stop()
+        runner.join(20)
+    assert runner.code == EXIT_OK  # type: ignore[attr-defined]
+    assert_exactly(read_received(tmp_path / "got.sqlite"), expected)
+
+
+def test_synthetic_history_parses_cleanly() -> None:
+    for n, raw in enumerate(synthetic.lines(500), 1):
+        assert isinstance(parse_line(raw, Position("f", n, 0)), Event)
