@@ -132,7 +132,7 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
         transient=True,
     ) as progress:
         task = progress.add_task("read", total=None)
-        run = read_history(files, progress=lambda n: progress.advance(task, n))
+        run = read_history(files, progress=lambda n: progress.advance(task, n), keep_logs=False)
     doc = build_report(run)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")

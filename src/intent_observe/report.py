@@ -26,15 +26,31 @@ class Run:
     logs: list[LogRecord] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     lines: int = 0
+    keep_logs: bool = True
+    log_count: int = 0
 
-    def take(self, spans: Iterable[SpanRecord], logs: Iterable[LogRecord]) -> None:
+    def take(self, spans: Iterable[SpanRecord], logs: list[LogRecord]) -> None:
         for span in spans:
             self.spans[span.span_id] = span
-        self.logs.extend(logs)
+        self.log_count += len(logs)
+        if self.keep_logs:
+            self.logs.extend(logs)
+
+    def by_trace(self) -> dict[str, list[SpanRecord]]:
+        traces: dict[str, list[SpanRecord]] = {}
+        for span in self.spans.values():
+            traces.setdefault(span.trace_id, []).append(span)
+        return traces
 
 
-def read_history(paths: Iterable[str], progress: Callable[[int], None] | None = None, scope: str = "") -> Run:
-    run = Run(Engine(scope=scope))
+def read_history(
+    paths: Iterable[str],
+    progress: Callable[[int], None] | None = None,
+    scope: str = "",
+    keep_logs: bool = True,
+) -> Run:
+    """Read files whole as one history; `keep_logs=False` counts log records without keeping them."""
+    run = Run(Engine(scope=scope), keep_logs=keep_logs)
     for path in paths:
         for item in parse_file(path):
             run.lines += 1
@@ -72,9 +88,8 @@ def _artifact_entry(span: SpanRecord, depth: int) -> dict[str, Any]:
     }
 
 
-def trace_tree(run: Run, trace_id: str) -> list[tuple[SpanRecord, int]]:
+def trace_tree(spans: list[SpanRecord]) -> list[tuple[SpanRecord, int]]:
     """A trace's spans depth-first (root first, children by start time), with their depth."""
-    spans = [s for s in run.spans.values() if s.trace_id == trace_id]
     children: dict[str | None, list[SpanRecord]] = {}
     ids = {s.span_id for s in spans}
     for s in spans:
@@ -96,6 +111,7 @@ def trace_tree(run: Run, trace_id: str) -> list[tuple[SpanRecord, int]]:
 def build_report(run: Run) -> dict[str, Any]:
     """The stable JSON document of `inspect --json`."""
     intents: dict[str, Any] = {}
+    traces = run.by_trace()
     for art in sorted(run.engine.state.artifacts.values(), key=lambda a: a.key):
         if art.kind != "intent" or art.trace_id is None:
             continue
@@ -105,7 +121,7 @@ def build_report(run: Run) -> dict[str, Any]:
             "title": art.attrs.get("intent.title"),
             "state": "closed" if art.closed else "open",
             "placeholder": art.placeholder,
-            "artifacts": [_artifact_entry(s, d) for s, d in trace_tree(run, art.trace_id)],
+            "artifacts": [_artifact_entry(s, d) for s, d in trace_tree(traces[art.trace_id])],
         }
     orphans = []
     for art in sorted(run.engine.state.artifacts.values(), key=lambda a: a.key):
@@ -125,7 +141,7 @@ def build_report(run: Run) -> dict[str, Any]:
         "lines": run.lines,
         "events": run.engine.state.events_seen,
         "spans": len(run.spans),
-        "logs": len(run.logs),
+        "logs": run.log_count,
         "intents": intents,
         "orphans": orphans,
         "rejected": [

@@ -36,20 +36,18 @@ def _flatten_into(out: dict[str, AttrValue], prefix: str, value: dict[str, Any],
         if len(out) >= MAX_DATA_KEYS:
             out["intent.data._truncated"] = True
             return
-        name = prefix + str(key)
-        if isinstance(item, dict) and depth < _MAX_DEPTH:
-            _flatten_into(out, name + ".", item, depth + 1)
-        elif isinstance(item, bool | float):
-            out[name] = item
-        elif isinstance(item, int):
+        kind = type(item)
+        if kind is str:
+            out[prefix + key] = item if len(item) <= MAX_VALUE_CHARS else bounded(item)
+        elif kind is int:
             # OTLP ints are 64-bit; larger JSON integers travel as text.
-            out[name] = item if -(2**63) <= item < 2**63 else str(item)
-        elif isinstance(item, str):
-            out[name] = bounded(item)
-        elif item is None:
-            continue
-        else:
-            out[name] = bounded(orjson.dumps(item, option=orjson.OPT_SORT_KEYS).decode())
+            out[prefix + key] = item if -(2**63) <= item < 2**63 else str(item)
+        elif kind is float or kind is bool:
+            out[prefix + key] = item
+        elif kind is dict and depth < _MAX_DEPTH:
+            _flatten_into(out, prefix + key + ".", item, depth + 1)
+        elif item is not None:
+            out[prefix + key] = bounded(orjson.dumps(item, option=orjson.OPT_SORT_KEYS).decode())
 
 
 def event_attributes(ev: Event) -> dict[str, AttrValue]:

@@ -322,10 +322,10 @@ class Engine:
         if ev.kind == art.kind:
             if art.bare:
                 self._unbare(art, ev)
-            changed = False
+            attrs, changed = art.attrs, False
             for key, value in self._attrs.items():
-                if key not in _FIRST_EVENT_ONLY and art.attrs.get(key) != value:
-                    art.attrs[key] = value
+                if attrs.get(key) != value and key not in _FIRST_EVENT_ONLY:
+                    attrs[key] = value
                     changed = True
             art.revision += changed
         self._touch(art)
@@ -777,7 +777,7 @@ class Engine:
         )
 
     def _log_record(self, ev: Event, observed_ns: int | None) -> LogRecord:
-        attrs = dict(self._attrs)
+        attrs = self._attrs  # handlers have taken their copies; the log record keeps the original
         attrs["event.name"] = ev.type
         attrs["intent.event.id"] = ev.event_id
         attrs["intent.event.file"] = ev.position.file
