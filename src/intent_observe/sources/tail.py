@@ -277,6 +277,7 @@ class TailAdapter:
         self.files: list[TailedFile] = []
         self.started_ns = time.time_ns()
         self.on_batch: Callable[[Batch], None] | None = None  # progress display hook
+        self._logged_caught_up = False
 
     # ----------------------------------------------------------------- control
     def stop(self) -> None:
@@ -317,6 +318,7 @@ class TailAdapter:
     def _read_loop(self) -> None:
         next_metrics = time.monotonic() + self.config.metric_interval_s
         caught_up = False
+        streak_started = time.monotonic()
         while not self._stop.is_set():
             self.wake.clear()
             progressed = False
@@ -329,22 +331,30 @@ class TailAdapter:
                 self._enqueue(self._metrics_batch())
                 next_metrics = time.monotonic() + self.config.metric_interval_s
             if progressed:
-                caught_up = False
+                if caught_up:
+                    caught_up, streak_started = False, time.monotonic()
                 continue
             if not caught_up:
                 caught_up = True
-                self._log_caught_up()
+                self._log_caught_up(long_streak=time.monotonic() - streak_started > 1.0)
             if self.config.once:
                 for tailed in self.files:
                     self._enqueue(tailed.final_batch())
                 return
             self.wake.wait(self.config.poll_interval_s)
 
-    def _log_caught_up(self) -> None:
+    def _log_caught_up(self, long_streak: bool) -> None:
+        """At INFO after a backlog (start, outage, rotation); live appends log at DEBUG."""
+        level = logging.INFO if long_streak or not self._logged_caught_up else logging.DEBUG
+        self._logged_caught_up = True
         for tailed in self.files:
             mark = tailed.follower_mark()
-            log.info(
-                "caught up with %s: %d lines read, line %d next", tailed.path, tailed.lines_read, mark.line
+            log.log(
+                level,
+                "caught up with %s: %d lines read, line %d next",
+                tailed.path,
+                tailed.lines_read,
+                mark.line,
             )
 
     def _enqueue(self, batch: Batch) -> None:
@@ -406,6 +416,9 @@ class TailAdapter:
                     continue
         while patient():
             delivery.join(0.1)
+        if not delivery.is_alive() and self.sink.queue_depth():
+            left = deadline - time.monotonic() if deadline else self.config.shutdown_timeout_s
+            self.sink.flush(max(0.0, left))
         if delivery.is_alive():
             log.warning(
                 "shutdown timeout: %d batches not acknowledged; they are read again next run",

@@ -54,6 +54,10 @@ class Sink(Protocol):
 
     def queue_depth(self) -> int: ...
 
+    def flush(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for queued batches to reach the backend; whether none is left."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -86,6 +90,9 @@ class ConsumerSink:
 
     def queue_depth(self) -> int:
         return 0
+
+    def flush(self, timeout_s: float) -> bool:
+        return True
 
     def close(self) -> None:
         pass
@@ -163,8 +170,7 @@ class ExporterSink:
             with self._drained:
                 self._drained.notify_all()
 
-    def wait_drained(self, timeout_s: float) -> bool:
-        """Whether the disk queue emptied within `timeout_s`."""
+    def flush(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while self.queue is not None and self.queue.depth().entries:
             if time.monotonic() > deadline:
@@ -206,6 +212,10 @@ class FanoutSink:
 
     def queue_depth(self) -> int:
         return sum(sink.queue_depth() for sink in self.sinks)
+
+    def flush(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        return all([sink.flush(max(0.0, deadline - time.monotonic())) for sink in self.sinks])
 
     def close(self) -> None:
         for sink in self.sinks:
