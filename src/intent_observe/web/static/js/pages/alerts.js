@@ -1,8 +1,8 @@
 // Alerts: the rules of the design page with their current state, and what changed when.
 import { getJSON } from "../api.js";
 import { h, icon, mount } from "../dom.js";
-import { fmtAgo, fmtDateTime, fmtValue } from "../format.js";
-import { emptyState, pageHeader, panel, startPage } from "../shell.js";
+import { fmtAgo, fmtDateTime, fmtSeconds, fmtValue } from "../format.js";
+import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js";
 
 const STATE_ORDER = { firing: 0, resolved: 1, inactive: 2 };
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
@@ -20,10 +20,23 @@ function alertCard(alert) {
     h("p", { class: "alert-summary" }, alert.summary || ""),
     h("div", { class: "alert-meta" },
       h("span", { class: `severity severity-${alert.severity}` }, alert.severity),
-      alert.since_ns ? h("span", { class: "muted", title: fmtDateTime(alert.since_ns) }, `${alert.state} since ${fmtAgo(alert.since_ns)}`) : null,
+      alert.since_ns ? h("span", { class: "muted", title: fmtDateTime(alert.since_ns) }, sinceText(alert)) : null,
       alert.value !== null && alert.value !== undefined ? h("span", { class: "muted mono" }, `value ${fmtValue(alert.value)}`) : null),
     labels.length ? h("div", { class: "label-chips" }, labels.map(([k, v]) =>
-      h("span", { class: "label-chip mono" }, h("span", { class: "muted" }, `${k}=`), fmtValue(v)))) : null);
+      labelChip(k, v))) : null);
+}
+
+function sinceText(alert) {
+  if (alert.state === "firing") return `firing for ${fmtSeconds((Date.now() - alert.since_ns / 1e6) / 1000)}`;
+  return `${alert.state} ${fmtAgo(alert.since_ns)}`;
+}
+
+// Labels that name an intent or a contract lead to it.
+function labelChip(key, value) {
+  const text = fmtValue(value);
+  const target = key === "intent_id" ? traceHref(text) : key === "contract_id" ? `/events?q=${encodeURIComponent(text)}` : null;
+  const chip = h(target ? "a" : "span", { class: "label-chip mono", href: target }, h("span", { class: "muted" }, `${key}=`), text);
+  return chip;
 }
 
 function history(items) {
