@@ -69,18 +69,22 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
 
 
 def classify(fd: int, size: int, mark: FileMark) -> Verdict:
-    """How the file open at `fd` relates to the history the mark describes."""
-    n = min(size, len(mark.head))
-    got = _pread(fd, n, 0)
-    if got != mark.head[:n]:
-        return Verdict.DIFFERENT
-    if size >= mark.offset:
-        start = max(0, mark.offset - TAIL_BYTES)
-        before = _pread(fd, mark.offset - start, start)
-        return Verdict.SAME if tail_hash(before) == mark.tail else Verdict.REWRITTEN
-    if b"\n" not in got:
-        return Verdict.UNDECIDED
-    return Verdict.REWRITTEN
+    """How the file open at `fd` relates to the history the mark describes.
+
+    The first line decides whether it is the same history at all (a rotated-in file starts
+    with a new event; a checkout of the same repository starts with the same one); then the
+    first bytes and the bytes before the offset decide whether what was delivered is still
+    its prefix.
+    """
+    got = _pread(fd, min(size, len(mark.head)), 0)
+    first = mark.head.find(b"\n") + 1  # length of the first line; 0 when none was delivered
+    if got[:first] != mark.head[:first]:
+        return Verdict.UNDECIDED if mark.head.startswith(got) else Verdict.DIFFERENT
+    if got != mark.head[: len(got)] or size < mark.offset:
+        return Verdict.REWRITTEN
+    start = max(0, mark.offset - TAIL_BYTES)
+    before = _pread(fd, mark.offset - start, start)
+    return Verdict.SAME if tail_hash(before) == mark.tail else Verdict.REWRITTEN
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:
@@ -100,11 +104,20 @@ class FileFollower:
         self._finishing_since: float | None = None  # old file after rotation: when it stopped growing
         self._next_reset = False
         self._waiting_truncated = False
+        self._switched = False
         self.notes: list[str] = []  # state changes to log: rotated, truncated, replaced…
 
     # ---------------------------------------------------------------- reading
     def poll(self, max_bytes: int) -> Chunk | None:
         """The next whole lines, or None when there is nothing new (yet)."""
+        for _ in range(4):  # after moving to another file, look at that one at once
+            self._switched = False
+            chunk = self._poll_open_file(max_bytes)
+            if chunk is not None or not self._switched:
+                return chunk
+        return None
+
+    def _poll_open_file(self, max_bytes: int) -> Chunk | None:
         if self._fd is None and not self._open():
             return None
         assert self._fd is not None
@@ -114,7 +127,8 @@ class FileFollower:
                 return None
         elif not self._still_same(size):
             self._on_changed_in_place()
-            return self.poll(max_bytes)
+            self._switched = True
+            return None
         if self._mark.offset < size:
             chunk = self._read(size, max_bytes)
             if chunk is not None:
@@ -150,10 +164,12 @@ class FileFollower:
             return None  # a half-written line: wait for its newline
         return self._chunk(data[: end + 1])
 
-    def _chunk(self, data: bytes) -> Chunk:
-        lines = data.count(b"\n")
+    def _chunk(self, data: bytes, unterminated: bool = False) -> Chunk:
+        """`unterminated`: the last line of a finished file, counted although it has no newline."""
+        lines = data.count(b"\n") + unterminated
         mark = self._mark.advanced(data, self._before, lines)
-        chunk = Chunk(data, self._label, self._mark.offset, self._mark.line, mark, self._next_reset)
+        text = data + b"\n" if unterminated else data
+        chunk = Chunk(text, self._label, self._mark.offset, self._mark.line, mark, self._next_reset)
         self._next_reset = False
         self._before = (self._before + data)[-TAIL_BYTES:]
         self._mark = mark
@@ -203,6 +219,7 @@ class FileFollower:
         """Read `fd` from `mark` (None: from its start)."""
         self.close()
         self._fd = fd
+        self._switched = True
         self._label = label
         dev, ino = _identity(os.fstat(fd))
         base = mark or FileMark()
@@ -296,7 +313,7 @@ class FileFollower:
             return None
         if self._mark.offset < size:
             rest = _pread(self._fd, size - self._mark.offset, self._mark.offset)
-            return self._chunk(rest + b"\n")
+            return self._chunk(rest, unterminated=True)
         fd = self._open_path()
         if fd is None:
             return None
