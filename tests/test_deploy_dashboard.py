@@ -202,7 +202,7 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, float]]] = {
     ("Cycle time (median · p95)", "D"): [("{}", 3420)],
     ("Cycle time (median · p95)", "E"): [("{}", 172800)],
     ("Cycle time (median · p95)", "F"): [("{}", 535680)],
-    ("Trust distribution (active signals, L0–L4)", "A"): [
+    ("Trust distribution (active signals by autonomy level)", "A"): [
         ('{autonomy_level="L0"}', 3),
         ('{autonomy_level="L2"}', 8),
         ('{autonomy_level="L4"}', 2),

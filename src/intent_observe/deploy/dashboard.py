@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from intent_observe.metrics.catalog import (
-    AUTONOMY_LEVELS,
     CONTRACTS_TOTAL,
     CYCLE_INTENT_TO_SPEC,
     CYCLE_SIGNAL_TO_INTENT,
@@ -250,7 +249,7 @@ def _flow_row(layout: _Layout) -> list[dict[str, Any]]:
         _panel(
             layout,
             "bargauge",
-            "Trust distribution (active signals, L0–L4)",
+            "Trust distribution (active signals by autonomy level)",
             (12, 8),
             PROMETHEUS,
             _prometheus_targets((trust,)),
@@ -400,28 +399,14 @@ def _label_values_variable(name: str, label: str, metric: MetricDef, label_name:
     }
 
 
-def _autonomy_variable() -> dict[str, Any]:
-    return {
-        "type": "custom",
-        "name": "autonomy_level",
-        "label": "Autonomy level",
-        "query": ",".join(AUTONOMY_LEVELS),
-        "includeAll": True,
-        "multi": True,
-        "allValue": ".*",
-        "current": {"text": ["All"], "value": ["$__all"]},
-        "options": [{"text": level, "value": level, "selected": False} for level in AUTONOMY_LEVELS],
-        "hide": 0,
-    }
-
-
 def variables() -> list[dict[str, Any]]:
     return [
         _datasource_variable("datasource", "Metrics", "prometheus"),
         _datasource_variable("logs", "Logs", "loki"),
         _datasource_variable("traces", "Traces", "tempo"),
         _label_values_variable("source", "Source", EVENTS_TOTAL, "source"),
-        _autonomy_variable(),
+        # Values as the derivation emits them: L0–L4, and "unscored" for signals without a trust score yet.
+        _label_values_variable("autonomy_level", "Autonomy level", SIGNALS_ACTIVE, "autonomy_level"),
         _label_values_variable("event_type", "Event type", EVENTS_TOTAL, "event_type"),
     ]
 
