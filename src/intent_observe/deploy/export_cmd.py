@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -59,7 +60,7 @@ def export_rules(
     stall_hours: float | None,
 ) -> None:
     """The five alert rules as a Prometheus/Mimir rule file (thresholds default to the design page's)."""
-    given = {
+    given: dict[str, Any] = {
         "stale_intent_days": stale_intent_days,
         "volume_surge_signals": volume_surge_signals,
         "trust_drop": trust_drop,
