@@ -29,6 +29,8 @@ function connectHelp() {
     "export OTEL_LOGS_EXPORTER=otlp",
     "export OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
     "export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317",
+    "# only when up runs with INTENT_OBSERVE_TOKEN set:",
+    'export OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer $INTENT_OBSERVE_TOKEN"',
     "# optional: tie the session to the contract it works on",
     "export OTEL_RESOURCE_ATTRIBUTES=intent.contract.id=CON-091,intent.id=INT-015",
     "claude",
