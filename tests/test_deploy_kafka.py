@@ -9,7 +9,6 @@ OpenTelemetry SDK with its OTLP/gRPC exporters.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +29,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import StatusCode
-from tests.support.rotel import free_port, rotel_binary
+from tests.support.rotel import _listening, free_port, rotel_binary
 
 # kafka-python's own use of importlib.resources, not ours.
 pytestmark = [
@@ -44,14 +43,6 @@ PARTITIONS = 4
 TRACES = 12
 ARTIFACT_KINDS = ("intent", "spec", "contract", "assertion")
 READY_TIMEOUT_S = 20.0
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _wait_listening(process: subprocess.Popen[bytes], ports: list[int], log: Path) -> None:
