@@ -1,0 +1,542 @@
+"""Append well-formed Intent events to a repository's `events.jsonl`, trace context filled in.
+
+    from intent_observe import emit
+    emit("spec.created", id="SPEC-042", parent="INT-015", data={"title": "Retry login"})
+
+Every event is written in the envelope shape (schema 0.2.0) with the trace context the
+identity model prescribes: orphan signals carry no trace; clustered signals the
+cluster's provisional `cluster-{uuid}`; intents, their specs, contracts and
+assertions the intent's trace id, each naming its parent artifact. The context comes
+from the identity engine fed with the same file (`IdentityView`). A promotion also
+writes one backfill `signal.promoted` per member signal that joins the intent, so the
+log itself shows every signal inside the intent's trace.
+
+Appends are safe with several writers: under an exclusive `flock` on the file, the
+view catches up with what others wrote, the ids are checked against it, and each line
+goes out in one `os.write` on an `O_APPEND` descriptor. Bad input raises `EmitError`
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from intent_observe.events import Event, Rejected
+from intent_observe.events.model import ArtifactKind, Position
+from intent_observe.events.parse import MAX_LINE_BYTES, clean_id, kind_of_id, kind_of_type, parse_line
+from intent_observe.events.timestamps import TimestampError, parse_timestamp
+from intent_observe.identity import ids
+from intent_observe.identity.engine import TraceContext
+from intent_observe.sources.identity_view import IdentityView
+
+SCHEMA_VERSION = "0.2.0"
+EVENTS_RELPATH = Path(".intent") / "events" / "events.jsonl"
+AUTO_ID = "auto"
+MAX_ID_CHARS = 200
+
+ID_PREFIX = {
+    ArtifactKind.SIGNAL: "SIG",
+    ArtifactKind.CLUSTER: "CL",
+    ArtifactKind.INTENT: "INT",
+    ArtifactKind.SPEC: "SPEC",
+    ArtifactKind.CONTRACT: "CON",
+    ArtifactKind.DECISION: "DEC",
+}
+TYPED_ID_FIELD = {
+    ArtifactKind.SIGNAL: "signal_id",
+    ArtifactKind.CLUSTER: "cluster_id",
+    ArtifactKind.INTENT: "intent_id",
+    ArtifactKind.SPEC: "spec_id",
+    ArtifactKind.CONTRACT: "contract_id",
+    ArtifactKind.ASSERTION: "assertion_id",
+    ArtifactKind.DECISION: "decision_id",
+}
+_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class EmitError(ValueError):
+    """The event cannot be written as asked; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What an event type needs: the kind its parent names, and whether it announces a new artifact."""
+
+    parent: ArtifactKind | None = None
+    parent_required: bool = False
+    creates: bool = False
+    title_required: bool = False
+
+
+_RULES: dict[str, Rule] = {
+    "signal.created": Rule(creates=True, title_required=True),
+    "signal.captured": Rule(creates=True, title_required=True),
+    "signal.clustered": Rule(ArtifactKind.CLUSTER, parent_required=True),
+    "signal.promoted": Rule(ArtifactKind.INTENT, parent_required=True),
+    "cluster.created": Rule(creates=True),
+    "intent.proposed": Rule(creates=True, title_required=True),
+    "spec.created": Rule(ArtifactKind.INTENT, parent_required=True, creates=True),
+    "spec.written": Rule(ArtifactKind.INTENT, parent_required=True, creates=True),
+    "contract.started": Rule(ArtifactKind.SPEC, parent_required=True),
+    "contract.assertion.passed": Rule(ArtifactKind.CONTRACT, parent_required=True),
+    "contract.assertion.failed": Rule(ArtifactKind.CONTRACT, parent_required=True),
+    "decision.recorded": Rule(creates=True),
+}
+# The parent kind of every other event of a kind, when it names one.
+_PARENT_BY_KIND = {
+    ArtifactKind.SPEC: ArtifactKind.INTENT,
+    ArtifactKind.CONTRACT: ArtifactKind.SPEC,
+    ArtifactKind.ASSERTION: ArtifactKind.CONTRACT,
+}
+
+
+def rule_for(event_type: str) -> Rule:
+    rule = _RULES.get(event_type)
+    if rule is not None:
+        return rule
+    return Rule(_PARENT_BY_KIND.get(kind_of_type(event_type)))
+
+
+@dataclass(slots=True)
+class Draft:
+    """One event as asked for, before validation and trace context."""
+
+    type: str
+    id: str | None = None
+    parent: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    actor: str | None = None
+    timestamp: str | None = None  # any accepted form; written as UTC `Z` with microseconds
+    trace_id: str | None = None  # explicit trace id; else the identity model's
+
+
+@dataclass(slots=True)
+class Emitted:
+    """What one call wrote: the event asked for first, then its backfill lines."""
+
+    path: Path
+    lines: list[dict[str, Any]]
+    context: TraceContext | None  # the emitted artifact's span, once it is placed
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return self.lines[0]
+
+
+# ------------------------------------------------------------------ locations
+def find_repo_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` holding `.intent/`, else the git root."""
+    here = (start or Path.cwd()).resolve()
+    chain = [here, *here.parents]
+    for directory in chain:
+        if (directory / ".intent").is_dir():
+            return directory
+    for directory in chain:
+        if (directory / ".git").exists():
+            return directory
+    raise EmitError(
+        f"no .intent/ directory or git repository at or above {here}; run inside one or pass a file"
+    )
+
+
+def events_path(repo: Path | None = None) -> Path:
+    return find_repo_root(repo) / EVENTS_RELPATH
+
+
+# ------------------------------------------------------------------ the writer
+class Emitter:
+    """Appends events to one file; keeps its identity view between calls (cheap repeated emits)."""
+
+    def __init__(self, path: Path, *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self.view = IdentityView(self.path)
+        self._lock = threading.Lock()
+
+    def emit(self, drafts: Sequence[Draft], *, allow_reuse: bool = False) -> list[Emitted]:
+        """Validate and write the drafts in order; all or nothing."""
+        with self._lock, _locked_append(self.path) as fd:
+            size = os.fstat(fd).st_size
+            terminate = self.view.catch_up(size)
+            try:
+                results = [self._prepare(draft, allow_reuse) for draft in drafts]
+            except EmitError:
+                self.view.invalidate()  # the engine saw events that will not be written
+                raise
+            payloads = [_line_bytes(line) for result in results for line in result.lines]
+            if terminate:
+                payloads[0] = b"\n" + payloads[0]  # a line left without newline stays apart from ours
+            for payload in payloads:
+                _write_all(fd, payload)
+            if self.fsync:
+                os.fsync(fd)
+            self.view.wrote(size, sum(len(p) for p in payloads), os.fstat(fd).st_size)
+        return results
+
+    # --------------------------------------------------------------- one draft
+    def _prepare(self, draft: Draft, allow_reuse: bool) -> Emitted:
+        rule = rule_for(draft.type)
+        kind = kind_of_type(draft.type)
+        draft = self._resolved(draft, kind, rule, allow_reuse)
+        warnings: list[str] = []
+        envelope = self._envelope(draft, kind, rule, warnings)
+        members_before = self._intent_members(envelope)
+        self._process(envelope)
+        lines = [envelope, *self._backfill(envelope, members_before, draft)]
+        context = self.view.context(kind, draft.id) if draft.id is not None else None
+        return Emitted(self.path, lines, context, warnings)
+
+    def _resolved(self, draft: Draft, kind: ArtifactKind, rule: Rule, allow_reuse: bool) -> Draft:
+        """The draft checked, with `auto` ids and known parents filled in."""
+        if not _EVENT_TYPE.fullmatch(draft.type):
+            raise EmitError(f"event type {draft.type!r} is not of the form 'noun.verb' (e.g. signal.created)")
+        draft = replace(draft, data=dict(draft.data))
+        if draft.id == AUTO_ID:
+            draft.id = self._next_id(kind, draft.type)
+        if draft.id is None and kind is not ArtifactKind.OTHER:
+            hint = f" (e.g. --id {ID_PREFIX[kind]}-001, or --id auto)" if kind in ID_PREFIX else ""
+            raise EmitError(f"{draft.type} needs the id of its {kind.value}{hint}")
+        for label, value in (("id", draft.id), ("parent", draft.parent)):
+            _check_id(label, value)
+        if draft.parent is None and rule.parent is not None:
+            draft.parent = self._known_parent(draft, kind, rule.parent)
+        if draft.parent is None and rule.parent_required:
+            assert rule.parent is not None
+            raise EmitError(
+                f"{draft.type} {draft.id} needs its parent {rule.parent.value} "
+                f"(--parent {ID_PREFIX.get(rule.parent, 'ID')}-…)"
+            )
+        _check_parent_kind(draft, rule)
+        if rule.title_required and not _has_text(draft.data.get("title")):
+            raise EmitError(f"{draft.type} {draft.id} needs a title (--data title='…')")
+        if rule.creates and not allow_reuse and draft.id is not None and self.view.exists(kind, draft.id):
+            raise EmitError(
+                f"{kind.value} id {draft.id} is already in use in {self.path}; "
+                "choose another (--id auto picks the next free one) or pass --allow-reuse"
+            )
+        _link_ids(draft, kind, rule)
+        if draft.type == "signal.promoted" and "cluster_id" not in draft.data and draft.id is not None:
+            cluster = self.view.cluster_of(draft.id)  # its cluster comes along: every member is promoted
+            if cluster is not None:
+                draft.data["cluster_id"] = cluster
+        return draft
+
+    def _next_id(self, kind: ArtifactKind, event_type: str) -> str:
+        prefix = ID_PREFIX.get(kind)
+        if prefix is None:
+            raise EmitError(
+                f"--id auto needs numbered ids (SIG, CL, INT, SPEC, CON, DEC); {event_type} has none"
+            )
+        pattern = re.compile(rf"{prefix}-(\d+)")
+        numbers = [m.group(1) for i in self.view.ids_of(kind) if (m := pattern.fullmatch(i))]
+        width = max([3, *(len(n) for n in numbers)])
+        return f"{prefix}-{max((int(n) for n in numbers), default=0) + 1:0{width}d}"
+
+    def _known_parent(self, draft: Draft, kind: ArtifactKind, parent_kind: ArtifactKind) -> str | None:
+        """A parent the draft names in its data, or the one the history gives its artifact."""
+        named = clean_id(draft.data.get(TYPED_ID_FIELD[parent_kind]))
+        if named is not None or draft.id is None:
+            return named
+        return self.view.parent_of(kind, draft.id, parent_kind)
+
+    # --------------------------------------------------------------- envelope
+    def _envelope(self, draft: Draft, kind: ArtifactKind, rule: Rule, warnings: list[str]) -> dict[str, Any]:
+        trace_id = draft.trace_id or self._trace_for(draft, kind, rule, warnings)
+        return {
+            "version": SCHEMA_VERSION,
+            "event": draft.type,
+            "timestamp": _utc_timestamp(draft.timestamp),
+            "trace_id": trace_id,
+            "span_id": draft.id,
+            "parent_id": draft.parent,
+            "source": draft.source,
+            "actor": draft.actor,
+            "ref": draft.id,
+            "data": draft.data,
+        }
+
+    def _trace_for(self, draft: Draft, kind: ArtifactKind, rule: Rule, warnings: list[str]) -> str | None:
+        """The trace id the identity model gives this event, or None where it gives none."""
+        if draft.type == "signal.clustered" or kind is ArtifactKind.CLUSTER:
+            cluster = draft.parent if kind is ArtifactKind.SIGNAL else draft.id
+            return f"cluster-{ids.uuid_form(self.view.cluster_trace(cluster))}" if cluster else None
+        if draft.type == "signal.promoted" or kind is ArtifactKind.INTENT:
+            intent = draft.parent if kind is ArtifactKind.SIGNAL else draft.id
+            return ids.uuid_form(self.view.intent_trace(intent)) if intent else None
+        if kind is ArtifactKind.SIGNAL:
+            return None  # an orphan observation: no trace yet
+        related = draft.parent or _related_id(draft.data)
+        if related is None:
+            return None
+        related_kind = rule.parent or kind_of_id(related)
+        context = self.view.context(related_kind, related) if related_kind is not None else None
+        if context is None:
+            warnings.append(
+                f"{draft.type} {draft.id or ''}: {related} is not yet placed under an intent in "
+                f"{self.path.name}; trace_id left empty (the adapter places it when its parents appear)"
+            )
+            return None
+        return ids.uuid_form(context.trace_id)
+
+    def _process(self, envelope: dict[str, Any]) -> None:
+        parsed = parse_line(_line_bytes(envelope), Position(str(self.path), 0, 0))
+        if isinstance(parsed, Rejected) or parsed is None:
+            reason = parsed.reason if parsed is not None else "empty"
+            raise EmitError(f"{envelope['event']} would be unreadable: {reason}")
+        self.view.process(parsed)
+
+    # --------------------------------------------------------------- backfill
+    def _intent_members(self, envelope: dict[str, Any]) -> set[str] | None:
+        intent = _promoted_intent(envelope)
+        return None if intent is None else self.view.intent_members(intent)
+
+    def _backfill(
+        self, envelope: dict[str, Any], before: set[str] | None, draft: Draft
+    ) -> list[dict[str, Any]]:
+        """One `signal.promoted` per signal that this event brought into the intent's trace."""
+        intent = _promoted_intent(envelope)
+        if intent is None or before is None:
+            return []
+        primary = draft.id if draft.type.startswith("signal.") else None
+        lines = []
+        for signal_id, cluster_id in self.view.new_members(intent, before):
+            if signal_id == primary:
+                continue
+            data: dict[str, Any] = {"signal_id": signal_id, "intent_id": intent, "backfill": True}
+            if cluster_id is not None:
+                data["cluster_id"] = cluster_id
+            data["promoted_by"] = f"{envelope['event']} {draft.id}"
+            line = {
+                **envelope,
+                "event": "signal.promoted",
+                "span_id": signal_id,
+                "parent_id": intent,
+                "ref": signal_id,
+                "data": data,
+            }
+            self._process(line)
+            lines.append(line)
+        return lines
+
+
+# ------------------------------------------------------------------ checks
+def _check_id(label: str, value: str | None) -> None:
+    if value is None:
+        return
+    if not value.strip() or clean_id(value) is None:
+        raise EmitError(f"{label} {value!r} names nothing; give a real id")
+    if _CONTROL.search(value) or len(value) > MAX_ID_CHARS:
+        raise EmitError(f"{label} {value[:40]!r}… must be one line of at most {MAX_ID_CHARS} characters")
+
+
+def _check_parent_kind(draft: Draft, rule: Rule) -> None:
+    if draft.parent is None or rule.parent is None:
+        return
+    shape = kind_of_id(draft.parent)
+    if shape is not None and shape is not rule.parent:
+        raise EmitError(
+            f"{draft.type} --parent must name its {rule.parent.value} "
+            f"({ID_PREFIX.get(rule.parent, '')}-…), not the {shape.value} {draft.parent}"
+        )
+
+
+def _link_ids(draft: Draft, kind: ArtifactKind, rule: Rule) -> None:
+    """Name the artifact and its parent in typed `data` fields, so every reader resolves them alike."""
+    pairs = [(TYPED_ID_FIELD.get(kind), draft.id)]
+    parent_kind = rule.parent or (kind_of_id(draft.parent) if draft.parent else None)
+    if parent_kind is not None and parent_kind is not kind:
+        pairs.append((TYPED_ID_FIELD.get(parent_kind), draft.parent))
+    for key, value in pairs:
+        if key is None or value is None:
+            continue
+        given = draft.data.get(key)
+        if given is not None and given != value:
+            raise EmitError(f"data.{key}={given!r} contradicts {value!r}; give it once")
+        draft.data[key] = value
+
+
+def _has_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _related_id(data: Mapping[str, Any]) -> str | None:
+    for kind in (ArtifactKind.CONTRACT, ArtifactKind.SPEC, ArtifactKind.INTENT):
+        value = clean_id(data.get(TYPED_ID_FIELD[kind]))
+        if value is not None:
+            return value
+    return None
+
+
+def _promoted_intent(envelope: dict[str, Any]) -> str | None:
+    """The intent a promotion (signal.promoted, or an intent event listing signals/cluster) fills."""
+    data = envelope["data"]
+    if envelope["event"] == "signal.promoted":
+        return envelope["parent_id"]
+    if envelope["event"].startswith("intent.") and ("signals" in data or "cluster_id" in data):
+        return envelope["span_id"]
+    return None
+
+
+def _utc_timestamp(value: str | None) -> str:
+    if value is None:
+        moment = datetime.now(UTC)
+    else:
+        try:
+            ns = parse_timestamp(value)
+        except TimestampError as exc:
+            raise EmitError(str(exc)) from None
+        return format_timestamp(ns)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def format_timestamp(ns: int) -> str:
+    """UTC, `Z`, microseconds: the one form this writer puts in a line."""
+    moment = datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(microsecond=ns % 10**9 // 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _line_bytes(envelope: dict[str, Any]) -> bytes:
+    try:
+        line = orjson.dumps(envelope) + b"\n"
+    except TypeError as exc:
+        raise EmitError(f"data is not JSON: {exc}") from None
+    if len(line) > MAX_LINE_BYTES:
+        raise EmitError(f"the event is {len(line)} bytes, over the {MAX_LINE_BYTES}-byte line limit")
+    return line
+
+
+# ------------------------------------------------------------------ appending
+@contextmanager
+def _locked_append(path: Path) -> Iterator[int]:
+    """An O_APPEND descriptor on the file, held under an exclusive flock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    """One `write` per line; a short write (a full disk) is finished, still under the lock."""
+    view = memoryview(payload)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+# ------------------------------------------------------------------ Python API
+_EMITTERS: dict[Path, Emitter] = {}
+_EMITTERS_LOCK = threading.Lock()
+
+
+def emitter_for(path: Path, *, fsync: bool = False) -> Emitter:
+    """One emitter per file per process, so repeated calls only read what is new."""
+    key = path.resolve()
+    with _EMITTERS_LOCK:
+        found = _EMITTERS.get(key)
+        if found is None:
+            found = _EMITTERS[key] = Emitter(key)
+    found.fsync = fsync
+    return found
+
+
+def default_actor() -> str:
+    actor = os.environ.get("INTENT_ACTOR") or os.environ.get("GITHUB_ACTOR")
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def emit(
+    event: str,
+    id: str | None = None,
+    parent: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    *,
+    source: str = "python",
+    actor: str | None = None,
+    timestamp: str | None = None,
+    trace_id: str | None = None,
+    file: str | os.PathLike[str] | None = None,
+    repo: str | os.PathLike[str] | None = None,
+    fsync: bool = False,
+    allow_reuse: bool = False,
+) -> Emitted:
+    """Append one event (and its backfill lines) to the repository's events.jsonl.
+
+    `id="auto"` takes the next free id of the event's kind (SIG-…, INT-…). Raises
+    `EmitError` with the reason when the event is incomplete or its id is taken.
+    """
+    path = Path(file) if file is not None else events_path(Path(repo) if repo is not None else None)
+    draft = Draft(
+        type=event,
+        id=id,
+        parent=parent,
+        data=dict(data or {}),
+        source=source,
+        actor=actor or default_actor(),
+        timestamp=timestamp,
+        trace_id=trace_id,
+    )
+    return emitter_for(path, fsync=fsync).emit([draft], allow_reuse=allow_reuse)[0]
+
+
+def draft_from_line(raw: bytes, number: int) -> Draft:
+    """A JSON line from an existing script (either shape) → a draft; its trace context is recomputed
+    only where it gave none."""
+    parsed = parse_line(raw, Position("<stdin>", number, 0))
+    if parsed is None:
+        raise EmitError(f"line {number}: empty")
+    if isinstance(parsed, Rejected):
+        raise EmitError(f"line {number}: {parsed.reason}")
+    return _draft_from_event(parsed, orjson.loads(raw))
+
+
+def _draft_from_event(ev: Event, doc: dict[str, Any]) -> Draft:
+    rule = rule_for(ev.type)
+    typed = {
+        ArtifactKind.INTENT: ev.intent_id,
+        ArtifactKind.SPEC: ev.spec_id,
+        ArtifactKind.CONTRACT: ev.contract_id,
+        ArtifactKind.CLUSTER: ev.cluster_id,
+    }
+    parent = (typed.get(rule.parent) if rule.parent is not None else None) or ev.parent_id
+    if parent is not None and parent == ev.artifact_id:
+        parent = None  # `parent_id` naming the artifact itself, as some writers do
+    envelope_keys = ("event_type", "timestamp", "ts", "time", "trace_id", "source", "actor", "version")
+    data = (
+        dict(ev.payload)
+        if ev.shape == "envelope"
+        else {k: v for k, v in doc.items() if k not in envelope_keys}
+    )
+    trace = doc.get("trace_id")
+    return Draft(
+        type=ev.type,
+        id=ev.artifact_id,
+        parent=parent,
+        data=data,
+        source=ev.source,
+        actor=ev.actor or default_actor(),
+        timestamp=format_timestamp(ev.time_ns),
+        trace_id=trace if isinstance(trace, str) and trace.strip() else None,
+    )

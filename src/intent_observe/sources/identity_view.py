@@ -1,0 +1,213 @@
+"""The identity engine's picture of one events file, for writers that need trace context.
+
+A writer asks where an artifact sits (its trace, its parent) before appending a line.
+The view answers from an `Engine` that starts from the tail adapter's committed state
+when that state describes this very file (its checkpoint mark matches device, inode,
+first bytes and the bytes before the offset) — loaded lazily, read only — and replays
+in memory the lines after the checkpoint; with no usable state it replays the file.
+It is kept current under the writer's lock: `catch_up` reads only the bytes appended
+since the last call. Nothing is ever saved: the adapter's state stays the adapter's.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import orjson
+
+from intent_observe.events import Event, parse_line
+from intent_observe.events.model import ArtifactKind
+from intent_observe.events.parse import iter_lines
+from intent_observe.identity import ids
+from intent_observe.identity.engine import Artifact, Engine, TraceContext
+from intent_observe.identity.state_db import IdentityStore
+from intent_observe.sources import checkpoint
+from intent_observe.sources.checkpoint import FileMark, tail_hash
+from intent_observe.sources.tail import default_state_dir
+
+
+class IdentityView:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.scope = ""  # a single file's scope, unless the adapter's state says otherwise
+        self.engine = Engine(scope=self.scope)
+        self.offset = 0  # bytes of the file the engine has seen (always after a newline)
+        self.replayed = 0  # lines replayed since the start (beyond the adapter's checkpoint)
+        self.started_from: Path | None = None  # the adapter state the view started from
+        self._line = 1
+        self._inode: tuple[int, int] | None = None
+        self._store: IdentityStore | None = None
+
+    # ------------------------------------------------------------ keeping up
+    def invalidate(self) -> None:
+        """Forget everything; the next `catch_up` starts over."""
+        self._close_store()
+        self.scope, self.engine, self.started_from = "", Engine(scope=""), None
+        self.offset, self._line, self._inode, self.replayed = 0, 1, None, 0
+
+    def close(self) -> None:
+        self.invalidate()
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _start(self, stat: os.stat_result, size: int) -> None:
+        self.invalidate()
+        self._inode = (stat.st_dev, stat.st_ino)
+        for state_path in sorted(default_state_dir(str(self.path)).glob("tail-*.sqlite")):
+            if self._start_from(state_path, stat, size):
+                return
+
+    def _start_from(self, state_path: Path, stat: os.stat_result, size: int) -> bool:
+        """Start from one adapter state file when its checkpoint is a position in this file."""
+        try:
+            store = IdentityStore(state_path)
+        except sqlite3.Error:
+            return False
+        try:
+            saved = checkpoint.load(store.conn)
+            if saved is None or not self._mark_matches(saved.mark, stat, size):
+                store.close()
+                return False
+            scope = _stored_scope(store)
+            state = store.load(scope) if scope is not None else None
+        except (sqlite3.Error, RuntimeError, KeyError, ValueError):
+            store.close()
+            return False
+        if state is None:
+            store.close()
+            return False
+        self._store, self.scope, self.started_from = store, scope or "", state_path
+        self.engine = Engine(state, scope=self.scope)
+        self.offset, self._line = saved.mark.offset, saved.mark.line
+        return True
+
+    def _mark_matches(self, mark: FileMark, stat: os.stat_result, size: int) -> bool:
+        if (mark.dev, mark.ino) != (stat.st_dev, stat.st_ino) or mark.offset > size:
+            return False
+        with open(self.path, "rb") as fh:
+            head = fh.read(len(mark.head))
+            fh.seek(max(0, mark.offset - checkpoint.TAIL_BYTES))
+            before = fh.read(mark.offset - fh.tell())
+        return head == mark.head and tail_hash(before) == mark.tail
+
+    def catch_up(self, size: int) -> bool:
+        """Read the file up to `size`; True when its last line lacks a newline (it was read as a line)."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            self.invalidate()
+            return False
+        if (stat.st_dev, stat.st_ino) != self._inode or size < self.offset:
+            self._start(stat, size)  # first use, or rotated, replaced, truncated: start over
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read(size - self.offset)
+        terminate = bool(data) and not data.endswith(b"\n")
+        self._feed(data + b"\n" if terminate else data)
+        self.offset += len(data)
+        return terminate
+
+    def wrote(self, size_before: int, written: int, size_after: int) -> None:
+        """Our lines (already processed) end the file now, unless an unlocked writer slipped in."""
+        if size_after == size_before + written:
+            self.offset = size_after
+        else:
+            self.invalidate()
+
+    def _feed(self, data: bytes) -> None:
+        for raw, position in iter_lines(data, str(self.path), self.offset, self._line):
+            self._line = position.line + 1
+            parsed = parse_line(raw, position)
+            if isinstance(parsed, Event):
+                self.process(parsed)
+                self.replayed += 1
+
+    def process(self, ev: Event) -> None:
+        self.engine.process(ev)
+        # Log records are not needed here; dropping them keeps memory flat.
+        self.engine.state.pending.clear()
+
+    # ------------------------------------------------------------ questions
+    def _latest(self, kind: ArtifactKind, artifact_id: str) -> Artifact | None:
+        artifacts = self.engine.state.artifacts
+        first = artifacts.get(f"{kind.value}:{artifact_id}")
+        if first is None:
+            return None
+        return artifacts[first.latest] if first.latest else first
+
+    def context(self, kind: ArtifactKind, artifact_id: str) -> TraceContext | None:
+        return self.engine.context(kind, artifact_id)
+
+    def exists(self, kind: ArtifactKind, artifact_id: str) -> bool:
+        """An event of its own has announced this artifact (not merely another event naming it)."""
+        art = self._latest(kind, artifact_id)
+        return art is not None and "intent.event.type" in art.attrs
+
+    def ids_of(self, kind: ArtifactKind) -> list[str]:
+        """Every id of this kind (keys only: nothing is loaded)."""
+        prefix = f"{kind.value}:"
+        keys = self.engine.state.artifacts.keys()  # a SpillingTable: keys() lists spilled and committed ones too
+        return [key[len(prefix) :] for key in keys if key.startswith(prefix)]
+
+    def parent_of(self, kind: ArtifactKind, artifact_id: str, parent_kind: ArtifactKind) -> str | None:
+        art = self._latest(kind, artifact_id)
+        if art is None:
+            return None
+        key = {
+            ArtifactKind.INTENT: art.intent,
+            ArtifactKind.SPEC: art.spec,
+            ArtifactKind.CONTRACT: art.contract,
+        }
+        parent_key = key.get(parent_kind)
+        return self.engine.state.artifacts[parent_key].id if parent_key else None
+
+    def intent_trace(self, intent_id: str) -> str:
+        """The intent's trace id: where it is placed, its claimed UUID, or the one the engine will derive."""
+        return self._container_trace(ArtifactKind.INTENT, intent_id)
+
+    def cluster_trace(self, cluster_id: str) -> str:
+        return self._container_trace(ArtifactKind.CLUSTER, cluster_id)
+
+    def _container_trace(self, kind: ArtifactKind, artifact_id: str) -> str:
+        art = self._latest(kind, artifact_id)
+        if art is not None and art.trace_id is not None:
+            return art.trace_id
+        if art is not None and art.claimed_trace is not None:
+            return art.claimed_trace
+        key = art.key if art is not None else f"{kind.value}:{artifact_id}"
+        return ids.uuid_trace_id(self.scope, kind.value, key)
+
+    def cluster_of(self, signal_id: str) -> str | None:
+        sig = self._latest(ArtifactKind.SIGNAL, signal_id)
+        if sig is None or sig.cluster is None:
+            return None
+        return self.engine.state.artifacts[sig.cluster].id
+
+    def intent_members(self, intent_id: str) -> set[str]:
+        art = self._latest(ArtifactKind.INTENT, intent_id)
+        return set(art.members) if art is not None else set()
+
+    def new_members(self, intent_id: str, before: set[str]) -> list[tuple[str, str | None]]:
+        """(signal id, cluster id) of each signal that joined the intent since `before`, in join order."""
+        art = self._latest(ArtifactKind.INTENT, intent_id)
+        if art is None:
+            return []
+        artifacts = self.engine.state.artifacts
+        out = []
+        for key in art.members:
+            sig = artifacts[key]
+            if key in before or sig.id is None:
+                continue
+            cluster = artifacts[sig.cluster].id if sig.cluster else None
+            out.append((sig.id, cluster))
+        return out
+
+
+def _stored_scope(store: IdentityStore) -> str | None:
+    row = store.conn.execute("SELECT doc FROM engine WHERE name='core'").fetchone()
+    return None if row is None else str(orjson.loads(row[0])["scope"])
