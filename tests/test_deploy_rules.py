@@ -91,11 +91,11 @@ def test_promtool_unit_tests_fail_when_a_threshold_moves(promtool: str, tmp_path
     """The unit tests pin the thresholds: a rule file with a 25-signal surge must not pass them."""
     (tmp_path / RULE_FILE.name).write_text(rule_file_yaml(Thresholds(volume_surge_signals=25)), "utf-8")
     suite = yaml.safe_load(RULE_TESTS.read_text(encoding="utf-8"))
-    # Only the surge groups, to keep this second promtool run short.
+    # Only the groups with surge cases, to keep this second promtool run short.
     suite["tests"] = [
         group
         for group in suite["tests"]
-        if {case["alertname"] for case in group["alert_rule_test"]} == {"IntentVolumeSurge"}
+        if "IntentVolumeSurge" in {case["alertname"] for case in group["alert_rule_test"]}
     ]
     assert suite["tests"]
     (tmp_path / RULE_TESTS.name).write_text(yaml.safe_dump(suite), encoding="utf-8")
