@@ -40,7 +40,8 @@ from intent_observe.identity.engine import Engine, Output
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
-from intent_observe.sinks.otlp_encode import logs_request, metrics_request, resource, trace_request
+from intent_observe.sinks import otlp_wire
+from intent_observe.sinks.otlp_encode import metrics_request, resource
 from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected
 from intent_observe.sinks.resource import resource_attributes
 from intent_observe.sources import checkpoint
@@ -156,6 +157,7 @@ class TailedFile:
         self.committed = saved.mark if saved else FileMark(path=path)
         extra = {"intent.repository": self.repository} if self.repository else {}
         self.resource: Resource = resource(resource_attributes(extra=extra))
+        self._resource_field = otlp_wire.resource_field(self.resource)
         self.lines_read = 0
         self.lines_rejected = 0
 
@@ -217,8 +219,8 @@ class TailedFile:
         )
 
     def _encode(self, out: Output) -> Payload:
-        traces = trace_request(out.spans, self.resource).SerializeToString() if out.spans else None
-        logs = logs_request(out.logs, self.resource).SerializeToString() if out.logs else None
+        traces = otlp_wire.trace_request(out.spans, self._resource_field) if out.spans else None
+        logs = otlp_wire.logs_request(out.logs, self._resource_field) if out.logs else None
         return Payload.of(traces=traces, logs=logs)
 
     def commit(self, batch: Batch) -> None:
