@@ -7,4 +7,12 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "emit"]
+
+
+def __getattr__(name: str) -> object:  # `intent_observe.emit`, imported on first use
+    if name == "emit":
+        from intent_observe.sources.emit import emit
+
+        return emit
+    raise AttributeError(f"module 'intent_observe' has no attribute {name!r}")

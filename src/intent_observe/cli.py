@@ -13,6 +13,8 @@ COMMANDS: dict[str, str] = {
     "inspect": "intent_observe.inspect_cmd:inspect_command",
     "export": "intent_observe.deploy.export_cmd:export",
     "tail": "intent_observe.sources.tail_cmd:tail",
+    "emit": "intent_observe.sources.emit_cmd:emit_command",
+    "run": "intent_observe.sources.emit_cmd:run_command",
 }
 
 

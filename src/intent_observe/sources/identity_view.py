@@ -25,7 +25,6 @@ from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.sources import checkpoint
 from intent_observe.sources.checkpoint import FileMark, tail_hash
-from intent_observe.sources.tail import default_state_dir
 
 
 class IdentityView:
@@ -58,7 +57,7 @@ class IdentityView:
     def _start(self, stat: os.stat_result, size: int) -> None:
         self.invalidate()
         self._inode = (stat.st_dev, stat.st_ino)
-        for state_path in sorted(default_state_dir(str(self.path)).glob("tail-*.sqlite")):
+        for state_path in sorted(adapter_state_dir(self.path).glob("tail-*.sqlite")):
             if self._start_from(state_path, stat, size):
                 return
 
@@ -151,7 +150,9 @@ class IdentityView:
     def ids_of(self, kind: ArtifactKind) -> list[str]:
         """Every id of this kind (keys only: nothing is loaded)."""
         prefix = f"{kind.value}:"
-        keys = self.engine.state.artifacts.keys()  # a SpillingTable: keys() lists spilled and committed ones too
+        keys = (
+            self.engine.state.artifacts.keys()
+        )  # a SpillingTable: keys() lists spilled and committed ones too
         return [key[len(prefix) :] for key in keys if key.startswith(prefix)]
 
     def parent_of(self, kind: ArtifactKind, artifact_id: str, parent_kind: ArtifactKind) -> str | None:
@@ -206,6 +207,15 @@ class IdentityView:
             cluster = artifacts[sig.cluster].id if sig.cluster else None
             out.append((sig.id, cluster))
         return out
+
+
+def adapter_state_dir(path: Path) -> Path:
+    """Where `intent-observe tail` keeps a file's state: `tail.default_state_dir`, without importing
+    the adapter and its exporters (half a second per `emit`); a test keeps the two equal."""
+    parent = path.resolve().parent
+    if parent.name == "events" and parent.parent.name == ".intent":
+        return parent.parent / "observe"
+    return parent / ".intent-observe"
 
 
 def _stored_scope(store: IdentityStore) -> str | None:
