@@ -17,6 +17,18 @@ from intent_observe.identity.records import LogRecord, SpanRecord
 from intent_observe.metrics.derive import as_json, snapshot
 
 
+_DRAIN_EVERY = 1000
+_REPORTED = frozenset(
+    {
+        "intent.artifact.id",
+        "intent.artifact.type",
+        "intent.artifact.state",
+        "intent.backfilled",
+        "intent.title",
+    }
+)
+
+
 @dataclass
 class Run:
     """Everything one read of a history produced: final span versions, logs, rejected lines."""
@@ -31,6 +43,8 @@ class Run:
 
     def take(self, spans: Iterable[SpanRecord], logs: list[LogRecord]) -> None:
         for span in spans:
+            if not self.keep_logs:  # a summary run: keep only what the report shows
+                span.attributes = {k: v for k, v in span.attributes.items() if k in _REPORTED}
             self.spans[span.span_id] = span
         self.log_count += len(logs)
         if self.keep_logs:
@@ -56,6 +70,9 @@ def read_history(
             run.lines += 1
             if isinstance(item, Event):
                 run.engine.process(item)
+                if run.lines % _DRAIN_EVERY == 0:  # keeps waiting log records few
+                    out = run.engine.drain()
+                    run.take(out.spans, out.logs)
             else:
                 run.rejected.append(item)
             if progress is not None and run.lines % 10_000 == 0:
@@ -111,21 +128,20 @@ def trace_tree(spans: list[SpanRecord]) -> list[tuple[SpanRecord, int]]:
 def build_report(run: Run) -> dict[str, Any]:
     """The stable JSON document of `inspect --json`."""
     intents: dict[str, Any] = {}
+    orphans: list[dict[str, Any]] = []
     traces = run.by_trace()
-    for art in sorted(run.engine.state.artifacts.values(), key=lambda a: a.key):
-        if art.kind != "intent" or art.trace_id is None:
+    for art in sorted(run.engine.state.artifacts.values(), key=lambda a: a.key):  # one scan, no re-caching
+        if art.trace_id is None:
             continue
-        key = art.key.removeprefix("intent:")
-        intents[key] = {
-            "trace_id": art.trace_id,
-            "title": art.attrs.get("intent.title"),
-            "state": "closed" if art.closed else "open",
-            "placeholder": art.placeholder,
-            "artifacts": [_artifact_entry(s, d) for s, d in trace_tree(traces[art.trace_id])],
-        }
-    orphans = []
-    for art in sorted(run.engine.state.artifacts.values(), key=lambda a: a.key):
-        if art.kind == "signal" and art.intent is None and art.trace_id is not None:
+        if art.kind == "intent":
+            intents[art.key.removeprefix("intent:")] = {
+                "trace_id": art.trace_id,
+                "title": art.attrs.get("intent.title"),
+                "state": "closed" if art.closed else "open",
+                "placeholder": art.placeholder,
+                "artifacts": [_artifact_entry(s, d) for s, d in trace_tree(traces[art.trace_id])],
+            }
+        elif art.kind == "signal" and art.intent is None:
             orphans.append(
                 {
                     "id": art.id,
@@ -134,7 +150,7 @@ def build_report(run: Run) -> dict[str, Any]:
                     "span_id": art.span_id,
                     "title": art.attrs.get("intent.title"),
                     "status": art.inactive or "active",
-                    "cluster": run.engine.state.artifacts[art.cluster].id if art.cluster else None,
+                    "cluster": art.cluster.removeprefix("cluster:") if art.cluster else None,
                 }
             )
     return {

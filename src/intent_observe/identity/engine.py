@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from intent_observe.events.model import ArtifactKind, Event
 from intent_observe.identity import ids
 from intent_observe.identity.attributes import event_attributes, one_line, summary_line
@@ -42,7 +44,9 @@ from intent_observe.identity.records import (
     SpanLink,
     SpanRecord,
 )
-from intent_observe.metrics.state import MetricState
+from intent_observe.identity.table import SpillingTable
+from intent_observe.metrics.catalog import autonomy_level
+from intent_observe.metrics.state import UNSCORED, MetricState
 
 # Event types that announce an artifact (and so may start a new occurrence of a reused id).
 _CREATION_SUFFIXES = (".created", ".captured", ".proposed", ".written", ".started", ".recorded")
@@ -65,6 +69,7 @@ _INTENT_CLOSERS = frozenset(
 )
 # Kept from the event that opened the artifact; later events do not rename what it is.
 _FIRST_EVENT_ONLY = frozenset({"intent.event.type", "intent.artifact.id", "intent.artifact.type"})
+_RELATIONS_CACHE = 20_000
 _RELATION_ATTR = {"intent": "intent.id", "spec": "intent.spec.id", "contract": "intent.contract.id"}
 _CONTRACT_PASS = frozenset({"contract.verified", "contract.passed"})
 _CONTRACT_FAIL = frozenset({"contract.failed"})
@@ -110,6 +115,7 @@ class Artifact:
     fingerprint: str | None = None
     first_spec_ns: int | None = None  # intents: when their first spec appeared
     placeholder: bool = False
+    in_progress: bool = False  # specs: approved or executing, not complete
     counted: bool = False  # signals, specs: counted in their `*.total` metric
     observed: bool = False  # intents, specs: their cycle time observed
     bare: bool = False  # known only because another artifact's event named it
@@ -137,11 +143,20 @@ class PendingLog:
     record: LogRecord
 
 
+def artifact_table(**kwargs: Any) -> SpillingTable[Artifact]:
+    return SpillingTable(orjson.dumps, lambda raw: Artifact(**orjson.loads(raw)), **kwargs)
+
+
+def membership_table(**kwargs: Any) -> SpillingTable[Membership]:
+    return SpillingTable(orjson.dumps, lambda raw: Membership(**orjson.loads(raw)), **kwargs)
+
+
 @dataclass
 class EngineState:
     scope: str = ""
-    artifacts: dict[str, Artifact] = field(default_factory=dict)
-    memberships: dict[str, Membership] = field(default_factory=dict)
+    artifacts: SpillingTable[Artifact] = field(default_factory=artifact_table)
+    memberships: SpillingTable[Membership] = field(default_factory=membership_table)
+    unplaced: set[str] = field(default_factory=set)  # artifact keys whose trace is not fixed yet
     members_pending: list[str] = field(default_factory=list)  # memberships not yet exported
     claimed: dict[str, str] = field(default_factory=dict)  # trace id → intent/cluster key
     pending: list[PendingLog] = field(default_factory=list)
@@ -198,7 +213,7 @@ class Engine:
         handler = _HANDLERS.get(ev.kind, Engine._on_other)
         home = handler(self, ev)
         owner = self._owning_intent(home)
-        if owner is not None:
+        if owner is not None and (intent := st.artifacts[owner]).defined and not intent.closed:
             st.metrics.intent_activity(owner, ev.time_ns)
         st.pending.append(PendingLog(home, self._log_record(ev, observed_ns)))
 
@@ -214,6 +229,8 @@ class Engine:
                 waiting.append(item)
         self._collect_new_spans(out)
         self.state.pending = waiting
+        self.state.artifacts.trim()
+        self.state.memberships.trim()
         return out
 
     def finalize(self) -> Output:
@@ -223,7 +240,7 @@ class Engine:
             self._place_home(item.home, force=True)
             out.logs.append(self._finish_log(item))
         self.state.pending = []
-        for key in sorted(self.state.artifacts):
+        for key in sorted(self.state.unplaced):
             self._place(key, force=True)
         self._collect_new_spans(out)
         return out
@@ -295,6 +312,7 @@ class Engine:
             bare=ev.kind is not kind,
         )
         self.state.artifacts[key] = art
+        self.state.unplaced.add(key)
         self._touch(art)
         return art
 
@@ -343,6 +361,8 @@ class Engine:
             if art.bare:
                 self._unbare(art, ev)
             art.defined = True
+            if not art.closed:
+                self.state.metrics.intents_active += 1
             art.defined_ns = ev.time_ns
             self.state.metrics.intent_defined()
             hinted = ids.trace_id_from_hint(ev.trace_hint)
@@ -371,15 +391,11 @@ class Engine:
         sig = self._artifact(ArtifactKind.SIGNAL, ev.artifact_id, ev, creating=True)
         self._count_signal(sig, ev.source)
         self._seen(sig, ev)
-        if ev.trust is not None:
-            if sig.trust is None:
-                self.state.metrics.signal_scored(ev.trust)
-            sig.trust = ev.trust
-        if ev.autonomy_level is not None:
-            sig.level = ev.autonomy_level
+        if ev.trust is not None or ev.autonomy_level is not None:
+            self._rescore(sig, ev)
         reason = _SIGNAL_INACTIVE.get(ev.type)
-        if reason is not None and sig.inactive is None:
-            sig.inactive = reason
+        if reason is not None:
+            self._deactivate(sig, reason)
         home = sig.key
         if ev.type == "signal.clustered" and ev.cluster_id is not None:
             cluster = self._cluster(ev.cluster_id, ev)
@@ -398,6 +414,28 @@ class Engine:
             sig.counted = True
             self.state.metrics.signal_created(source)
             sig.closed, sig.end_ns = True, sig.first_ns  # a signal is an instant: its observation
+            if sig.inactive is None:
+                self.state.metrics.active_signal(_level(sig), sig.trust, +1)
+
+    def _rescore(self, sig: Artifact, ev: Event) -> None:
+        active = sig.counted and sig.inactive is None
+        if active:
+            self.state.metrics.active_signal(_level(sig), sig.trust, -1)
+        if ev.trust is not None:
+            if sig.trust is None:
+                self.state.metrics.signal_scored(ev.trust)
+            sig.trust = ev.trust
+        if ev.autonomy_level is not None:
+            sig.level = ev.autonomy_level
+        if active:
+            self.state.metrics.active_signal(_level(sig), sig.trust, +1)
+
+    def _deactivate(self, sig: Artifact, reason: str) -> None:
+        if sig.inactive is None:
+            if sig.counted:
+                self.state.metrics.active_signal(_level(sig), sig.trust, -1)
+            sig.inactive = reason
+            self._touch(sig)
 
     def _cluster(self, raw_id: str, ev: Event) -> Artifact:
         cluster = self._artifact(ArtifactKind.CLUSTER, raw_id, ev, creating=False)
@@ -439,12 +477,12 @@ class Engine:
         self._touch(container)
         if role == "intent":
             sig.intent = sig.intent or container.key
-            if sig.inactive is None:
-                sig.inactive = "promoted"
+            self._deactivate(sig, "promoted")
             if container.defined:
                 self._observe_signal_to_intent(member)
         elif sig.cluster is None:
             sig.cluster = container.key
+        self._touch(sig)
         return member
 
     def _observe_signal_to_intent(self, member: Membership) -> None:
@@ -486,6 +524,7 @@ class Engine:
         if not spec.counted:
             spec.counted = True
             self.state.metrics.spec_created()
+            self.state.metrics.open_specs += not spec.closed
         intent = self._intent_for(ev)
         if intent is not None and spec.intent is None:
             spec.intent = intent.key
@@ -494,6 +533,7 @@ class Engine:
                 self._observe_intent_to_spec(intent)
         if ev.type == "spec.approved":
             spec.approved = True
+            self._in_progress(spec)
         contracts = ev.payload.get("contracts")
         if isinstance(contracts, list):
             for raw in contracts:
@@ -509,6 +549,15 @@ class Engine:
         if contract.key not in spec.contracts:
             spec.contracts.append(contract.key)
             self._touch(spec)
+        if contract.runs:
+            self._in_progress(spec)
+
+    def _in_progress(self, spec: Artifact) -> None:
+        """A spec approved or executing counts in `specs.in_progress` until it completes."""
+        if not spec.in_progress and not spec.closed:
+            spec.in_progress = True
+            self.state.metrics.specs_in_progress += 1
+            self._touch(spec)
 
     def _on_contract(self, ev: Event) -> str:
         contract = self._artifact(
@@ -520,11 +569,17 @@ class Engine:
             self._attach_contract(contract, spec)
         if ev.type == "contract.started":
             contract.runs += 1
-            contract.running = True
+            if not contract.running:
+                contract.running = True
+                self.state.metrics.running_contracts += 1
+            if contract.spec is not None:
+                self._in_progress(self.state.artifacts[contract.spec])
         result = _contract_result(ev, contract)
         if result is not None:
             self.state.metrics.contract_result(result)
-            contract.running = False
+            if contract.running:
+                contract.running = False
+                self.state.metrics.running_contracts -= 1
             duration = ev.payload.get("duration")
             if contract.runs == 0 and isinstance(duration, int | float) and 0 < duration < 10**8:
                 contract.first_ns = min(contract.first_ns, ev.time_ns - int(duration * 1e9))
@@ -613,11 +668,23 @@ class Engine:
     ) -> None:
         if art.closed and not reopen:
             return
+        if not art.closed:
+            self._closing(art)
         art.closed = True
         art.end_ns = max(time_ns, art.first_ns)
         art.error = error
         art.status_message = message
         self._touch(art)
+
+    def _closing(self, art: Artifact) -> None:
+        """Gauges an artifact leaves when it completes."""
+        m = self.state.metrics
+        if art.kind == "spec":
+            m.open_specs -= art.counted
+            m.specs_in_progress -= art.in_progress
+        elif art.kind == "intent" and art.defined:
+            m.intents_active -= 1
+            m.intent_last_ns.pop(art.key, None)
 
     # -------------------------------------------------------------- placement
     def _owning_intent(self, key: str) -> str | None:
@@ -662,6 +729,7 @@ class Engine:
             art.trace_id = ids.derived_trace_id(scope, "root", art.key)
         else:
             return False
+        self.state.unplaced.discard(key)
         self.dirty.add(key)
         self.changed.add(key)
         return True
@@ -718,6 +786,8 @@ class Engine:
             parent = self._parent_key(node)
             node = self.state.artifacts.get(parent) if parent else None
         if art.trace_id is not None:  # placed: its ancestors are fixed for good
+            if len(self._relations) >= _RELATIONS_CACHE:
+                self._relations.clear()
             self._relations[art.key] = attrs
         return attrs
 
@@ -811,6 +881,12 @@ class Engine:
         for name, value in relations.items():
             record.attributes.setdefault(name, value)
         return record
+
+
+def _level(sig: Artifact) -> str:
+    if sig.level is not None:
+        return sig.level
+    return autonomy_level(sig.trust) if sig.trust is not None else UNSCORED
 
 
 def _str_or_none(value: AttrValue | None) -> str | None:

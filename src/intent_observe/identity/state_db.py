@@ -9,7 +9,7 @@ written; the small rest (pending logs, metric counters, claimed trace ids) is on
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -17,8 +17,15 @@ from typing import Any
 
 import orjson
 
-from intent_observe.identity.engine import Artifact, Engine, EngineState, Membership, PendingLog
+from intent_observe.identity.engine import (
+    Engine,
+    EngineState,
+    PendingLog,
+    artifact_table,
+    membership_table,
+)
 from intent_observe.identity.records import LogRecord
+from intent_observe.identity.table import DEFAULT_LIMIT
 from intent_observe.metrics.state import Histogram, MetricState
 
 SCHEMA = """
@@ -26,7 +33,7 @@ CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS memberships (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS engine (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
 """
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -44,8 +51,11 @@ class IdentityStore:
         self.path = Path(path)
         self.conn = connect(self.path)
         self.conn.executescript(SCHEMA)
+        self._reads: sqlite3.Connection | None = None
 
     def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
         self.conn.close()
 
     @contextmanager
@@ -58,7 +68,8 @@ class IdentityStore:
             raise
         self.conn.execute("COMMIT")
 
-    def load(self, scope: str = "") -> EngineState:
+    def load(self, scope: str = "", cache_limit: int = DEFAULT_LIMIT) -> EngineState:
+        """The committed state; `cache_limit` artifacts (and memberships) are kept in memory."""
         row = self.conn.execute("SELECT doc FROM engine WHERE name='core'").fetchone()
         if row is None:
             return EngineState(scope=scope)
@@ -72,20 +83,40 @@ class IdentityStore:
                 f"{self.path}: identity state was written for scope {core['scope']!r}, not {scope!r}"
             )
         state = EngineState(scope=scope)
-        state.artifacts = {
-            key: Artifact(**orjson.loads(doc))
-            for key, doc in self.conn.execute("SELECT key, doc FROM artifacts")
-        }
-        state.memberships = {
-            key: Membership(**orjson.loads(doc))
-            for key, doc in self.conn.execute("SELECT key, doc FROM memberships")
-        }
+        # Artifacts and memberships are read on first use, not all at start-up (flat memory).
+        state.artifacts = artifact_table(
+            limit=cache_limit, backing=self._reader("artifacts"), backing_keys=self._keys("artifacts")
+        )
+        state.memberships = membership_table(
+            limit=cache_limit, backing=self._reader("memberships"), backing_keys=self._keys("memberships")
+        )
+        state.unplaced = set(core["unplaced"])
         state.claimed = core["claimed"]
         state.members_pending = core["members_pending"]
         state.events_seen = core["events_seen"]
         state.pending = [PendingLog(p["home"], LogRecord(**p["record"])) for p in core["pending"]]
         state.metrics = _metrics_from(core["metrics"])
         return state
+
+    def _reader(self, table: str) -> Callable[[str], bytes | None]:
+        conn = self._read_conn()
+        query = f"SELECT doc FROM {table} WHERE key = ?"
+
+        def read(key: str) -> bytes | None:
+            row = conn.execute(query, (key,)).fetchone()
+            return row[0] if row else None
+
+        return read
+
+    def _keys(self, table: str) -> Callable[[], Iterator[str]]:
+        conn = self._read_conn()
+        return lambda: (key for (key,) in conn.execute(f"SELECT key FROM {table} ORDER BY key"))
+
+    def _read_conn(self) -> sqlite3.Connection:
+        """A second connection: lookups never run inside the writer's open transaction."""
+        if self._reads is None:
+            self._reads = sqlite3.connect(str(self.path), check_same_thread=False)
+        return self._reads
 
     def write(self, conn: sqlite3.Connection, engine: Engine) -> None:
         """Write what changed; call inside `transaction()`."""
@@ -104,6 +135,7 @@ class IdentityStore:
             "scope": state.scope,
             "claimed": state.claimed,
             "members_pending": state.members_pending,
+            "unplaced": sorted(state.unplaced),
             "events_seen": state.events_seen,
             "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
             "metrics": state.metrics,

@@ -3,16 +3,13 @@ state, gauges read off the identity state."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from intent_observe.identity.engine import Artifact, EngineState
+from intent_observe.identity.engine import EngineState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.catalog import MetricDef
-from intent_observe.metrics.state import Histogram
-
-UNSCORED = "unscored"
+from intent_observe.metrics.state import TRUST_UNITS, UNSCORED, Histogram
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,47 +46,19 @@ def _labelled(metric: MetricDef, label: str, values: dict[str, int]) -> list[Poi
 
 
 def _gauges(state: EngineState) -> list[Point]:
-    levels = dict.fromkeys((*catalog.AUTONOMY_LEVELS, UNSCORED), 0)
-    trusts: list[float] = []
-    open_specs = in_progress = running = intents_active = 0
-    open_intents: list[Artifact] = []
-    contracts_started: set[str] = set()
-    for art in state.artifacts.values():
-        if art.kind == "contract" and art.runs:
-            contracts_started.add(art.key)
-            running += art.running
-    for art in state.artifacts.values():
-        if art.kind == "signal" and art.counted and art.inactive is None:
-            levels[_level(art)] += 1
-            if art.trust is not None:
-                trusts.append(art.trust)
-        elif art.kind == "spec" and not art.closed:
-            open_specs += 1
-            in_progress += art.approved or any(c in contracts_started for c in art.contracts)
-        elif art.kind == "intent" and art.defined and not art.closed:
-            intents_active += 1
-            open_intents.append(art)
-    active = sum(levels.values())
+    m = state.metrics
+    levels = dict.fromkeys((*catalog.AUTONOMY_LEVELS, UNSCORED), 0) | m.active_levels
     points = [Point(catalog.SIGNALS_ACTIVE, (("autonomy_level", lv),), n) for lv, n in levels.items()]
-    # fsum: exact, so the average does not depend on the order the state was loaded in.
-    points.append(Point(catalog.SIGNALS_TRUST_AVG, value=math.fsum(trusts) / len(trusts) if trusts else 0.0))
-    points.append(Point(catalog.PIPELINE_DEPTH, value=active + open_specs + running))
-    points.append(Point(catalog.INTENTS_ACTIVE, value=intents_active))
-    points.append(Point(catalog.SPECS_IN_PROGRESS, value=in_progress))
-    for intent in sorted(open_intents, key=lambda a: a.key):
-        last = state.metrics.intent_last_ns.get(intent.key, intent.last_ns)
-        points.append(
-            Point(catalog.INTENT_LAST_EVENT_TIMESTAMP, (("intent_id", intent.id or intent.key),), last / 1e9)
-        )
+    trust_avg = m.active_trust_units / TRUST_UNITS / m.active_trusted if m.active_trusted else 0.0
+    points.append(Point(catalog.SIGNALS_TRUST_AVG, value=trust_avg))
+    active = sum(levels.values())
+    points.append(Point(catalog.PIPELINE_DEPTH, value=active + m.open_specs + m.running_contracts))
+    points.append(Point(catalog.INTENTS_ACTIVE, value=m.intents_active))
+    points.append(Point(catalog.SPECS_IN_PROGRESS, value=m.specs_in_progress))
+    for key, last_ns in sorted(m.intent_last_ns.items()):
+        intent_id = key.removeprefix("intent:")
+        points.append(Point(catalog.INTENT_LAST_EVENT_TIMESTAMP, (("intent_id", intent_id),), last_ns / 1e9))
     return points
-
-
-def _level(art: Artifact) -> str:
-    if art.level is not None:
-        return art.level
-    if art.trust is not None:
-        return catalog.autonomy_level(art.trust)
-    return UNSCORED
 
 
 def as_json(points: list[Point]) -> dict[str, Any]:

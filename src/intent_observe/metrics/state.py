@@ -19,6 +19,8 @@ MAX_EVENT_TYPES = 200
 MAX_SOURCES = 50
 OVERFLOW = "_other"
 UNKNOWN = "unknown"
+UNSCORED = "unscored"
+TRUST_UNITS = 10**9  # trust summed as integers: exact, whatever the order
 
 
 @dataclass
@@ -57,6 +59,14 @@ class MetricState:
     intent_to_spec: Histogram = field(default_factory=_cycle_histogram)
     spec_to_complete: Histogram = field(default_factory=_cycle_histogram)
     trust: Histogram = field(default_factory=lambda: Histogram(catalog.TRUST_BUCKETS))
+    # Gauges, kept up to date at each transition so a snapshot never scans the state.
+    active_levels: dict[str, int] = field(default_factory=dict)  # autonomy level → active signals
+    active_trust_units: int = 0
+    active_trusted: int = 0
+    open_specs: int = 0
+    specs_in_progress: int = 0
+    running_contracts: int = 0
+    intents_active: int = 0
     event_types: set[str] = field(default_factory=set)  # label values in use
     sources: set[str] = field(default_factory=set)
 
@@ -87,6 +97,13 @@ class MetricState:
     def intent_activity(self, intent_key: str, time_ns: int) -> None:
         if time_ns > self.intent_last_ns.get(intent_key, 0):
             self.intent_last_ns[intent_key] = time_ns
+
+    def active_signal(self, level: str, trust: float | None, sign: int) -> None:
+        """Add (+1) or remove (-1) one active signal from the gauges."""
+        self.active_levels[level] = self.active_levels.get(level, 0) + sign
+        if trust is not None:
+            self.active_trust_units += sign * round(trust * TRUST_UNITS)
+            self.active_trusted += sign
 
     def signal_scored(self, trust: float) -> None:
         self.trust.observe(trust)
