@@ -38,8 +38,9 @@ grafana_schema() {
 
 python312() {
   local candidate
-  for candidate in python3.12 python3.13 /root/.pyenv/versions/3.12*/bin/python /root/.pyenv/versions/3.13*/bin/python; do
-    if command -v "$candidate" >/dev/null 2>&1; then
+  # pyenv's shims exist even where the version is not selected, so each candidate must really run.
+  for candidate in python3.12 python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[23]*/bin/python; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
       command -v "$candidate"
       return 0
     fi
