@@ -16,7 +16,6 @@ from intent_observe.identity.engine import Engine
 from intent_observe.identity.records import LogRecord, SpanRecord
 from intent_observe.metrics.derive import as_json, snapshot
 
-
 _DRAIN_EVERY = 1000
 _REPORTED = frozenset(
     {
