@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -220,7 +221,14 @@ def test_ids_are_never_reused_silently(repo: Path) -> None:
 def test_a_last_line_without_newline_stays_apart(repo: Path) -> None:
     path = events_file(repo)
     path.parent.mkdir(parents=True)
-    partial = b'{"event_type":"signal.created","signal_id":"SIG-100","title":"hand","timestamp":"2026-01-01T00:00:00Z"}'
+    partial = orjson.dumps(
+        {
+            "event_type": "signal.created",
+            "signal_id": "SIG-100",
+            "title": "h",
+            "timestamp": "2026-01-01T00:00:00Z",
+        }
+    )
     path.write_bytes(partial)
     emit("signal.created", "auto", data={"title": "after"}, repo=repo)
     raw = path.read_bytes().splitlines()
@@ -321,7 +329,15 @@ def test_cli_raw_normalises_lines_and_fills_trace_context(repo: Path) -> None:
         "error": "eslint: 3 errors",
         "timestamp": "2026-03-30T17:03:45+02:00",
     }
-    mcp_style = '{"event": "contract.started", "timestamp": "2026-03-31T02:16:42.691454", "span_id": "CON-092", "source": "mcp", "data": {}}'
+    # Python MCP servers: json.dumps with spaces, a naive utcnow() timestamp.
+    mcp_style = json.dumps(
+        {
+            "event": "contract.started",
+            "timestamp": "2026-03-31T02:16:42.691454",
+            "span_id": "CON-092",
+            "source": "mcp",
+        }
+    )
     stdin = mcp_style + "\n" + orjson.dumps(flat).decode() + "\n"
     result = CliRunner().invoke(main, ["emit", "--raw", "--file", str(events_file(repo))], input=stdin)
     assert result.exit_code == 0, result.output
@@ -334,16 +350,26 @@ def test_cli_raw_normalises_lines_and_fills_trace_context(repo: Path) -> None:
     assert failed["data"]["error"] == "eslint: 3 errors" and "event_type" not in failed["data"]
 
 
+def signal_line(signal_id: str) -> str:
+    doc = {
+        "event": "signal.created",
+        "span_id": signal_id,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "data": {"title": "t"},
+    }
+    return orjson.dumps(doc).decode()
+
+
 def test_cli_raw_with_a_bad_line_writes_nothing(repo: Path) -> None:
     emit("signal.created", "SIG-001", data={"title": "x"}, repo=repo)
     before = events_file(repo).read_bytes()
-    good = '{"event":"signal.created","span_id":"SIG-002","timestamp":"2026-01-01T00:00:00Z","data":{"title":"ok"}}'
+    good = signal_line("SIG-002")
     stdin = "\n".join([good, "{not json", '{"event":"signal.created"}']) + "\n"
     result = CliRunner().invoke(main, ["emit", "--raw", "--file", str(events_file(repo))], input=stdin)
     assert result.exit_code == 1
     assert "line 2: invalid JSON" in result.stderr and "line 3: no timestamp" in result.stderr
     assert events_file(repo).read_bytes() == before
-    reuse = '{"event":"signal.created","span_id":"SIG-001","timestamp":"2026-01-01T00:00:00Z","data":{"title":"x"}}'
+    reuse = signal_line("SIG-001")
     result = CliRunner().invoke(
         main, ["emit", "--raw", "--file", str(events_file(repo))], input=good + "\n" + reuse
     )
