@@ -20,9 +20,27 @@ HELM_LAYER_VERSION=2.2.2         # ships Helm v4.1.4
 exec 9>"$BUILD/.deploy-tools.lock"
 flock 9
 
+# type name → file in @grafana/schema's raw/composable (panel options, datasource queries)
+GRAFANA_PART_TYPES=(
+  "stat:Options:stat/panelcfg/x/StatPanelCfg_types.gen.d.ts"
+  "bargauge:Options:bargauge/panelcfg/x/BarGaugePanelCfg_types.gen.d.ts"
+  "timeseries:Options:timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen.d.ts"
+  "table:Options:table/panelcfg/x/TablePanelCfg_types.gen.d.ts"
+  "logs:Options:logs/panelcfg/x/LogsPanelCfg_types.gen.d.ts"
+  "loki:LokiDataQuery:loki/dataquery/x/LokiDataQuery_types.gen.d.ts"
+  "tempo:TempoQuery:tempo/dataquery/x/TempoDataQuery_types.gen.d.ts"
+)
+
+json_schema() {  # json_schema TYPE DTS_PATH OUT
+  (cd "$BUILD/grafana-schema" && node_modules/.bin/ts-json-schema-generator --no-type-check \
+    --type "$1" --path "$2" -o "$3.partial")
+  mv "$3.partial" "$3"
+}
+
 grafana_schema() {
   local dir="$BUILD/grafana-schema" out="$BUILD/grafana-schema/dashboard-$GRAFANA_SCHEMA_VERSION.schema.json"
-  [ -s "$out" ] && return 0
+  local parts="$dir/parts-$GRAFANA_SCHEMA_VERSION" raw="node_modules/@grafana/schema/dist/esm/raw"
+  [ -s "$out" ] && [ -s "$parts/tempo-TempoQuery.schema.json" ] && return 0
   command -v npm >/dev/null || { echo "npm is missing: run scripts/install-system-deps.sh" >&2; exit 1; }
   mkdir -p "$dir"
   echo '{"name": "grafana-schema-build", "private": true}' >"$dir/package.json"
@@ -30,10 +48,14 @@ grafana_schema() {
     "@grafana/schema@$GRAFANA_SCHEMA_VERSION" \
     "ts-json-schema-generator@$TS_JSON_SCHEMA_GENERATOR_VERSION" \
     "typescript@$TYPESCRIPT_VERSION")
-  (cd "$dir" && node_modules/.bin/ts-json-schema-generator --no-type-check --type Dashboard \
-    --path node_modules/@grafana/schema/dist/esm/raw/dashboard/x/dashboard_types.gen.d.ts \
-    -o "$out.partial")
-  mv "$out.partial" "$out"
+  mkdir -p "$parts"
+  local entry name type path
+  for entry in "${GRAFANA_PART_TYPES[@]}"; do
+    IFS=: read -r name type path <<<"$entry"
+    json_schema "$type" "$raw/composable/$path" "$parts/$name-$type.schema.json"
+  done
+  # The dashboard last: its presence marks the whole set as built.
+  json_schema Dashboard "$raw/dashboard/x/dashboard_types.gen.d.ts" "$out"
 }
 
 python312() {

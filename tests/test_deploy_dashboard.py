@@ -22,6 +22,9 @@ from intent_observe.deploy.promql import known_series, series_names
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA_VERSION = "11.6.3"
 SCHEMA = ROOT / ".build" / "grafana-schema" / f"dashboard-{GRAFANA_VERSION}.schema.json"
+PART_SCHEMAS = ROOT / ".build" / "grafana-schema" / f"parts-{GRAFANA_VERSION}"
+# datasource type → the query type @grafana/schema declares for it (Prometheus's is not in 11.6's package)
+QUERY_SCHEMAS = {"loki": "loki-LokiDataQuery", "tempo": "tempo-TempoQuery"}
 CHECKED_IN = [
     ROOT / "deploy" / "grafana" / "intent-observe.json",
     ROOT / "deploy" / "helm" / "intent-observe" / "files" / "intent-observe.json",
@@ -42,6 +45,10 @@ def grafana_schema() -> dict[str, Any]:
     return schema
 
 
+def _validator(name: str) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(json.loads((PART_SCHEMAS / f"{name}.schema.json").read_text("utf-8")))
+
+
 def _panels(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [panel for panel in document["panels"] if panel["type"] != "row"]
 
@@ -56,6 +63,34 @@ def test_grafana_version_is_the_one_deploy_pins() -> None:
 def test_dashboard_validates_against_grafanas_dashboard_types(grafana_schema: dict[str, Any]) -> None:
     errors = list(jsonschema.Draft7Validator(grafana_schema).iter_errors(dashboard()))
     assert errors == [], [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]]
+
+
+def test_panel_options_validate_against_their_panel_types(grafana_schema: dict[str, Any]) -> None:
+    panels = _panels(dashboard())
+    assert {p["type"] for p in panels} == {"stat", "bargauge", "timeseries", "logs", "table"}
+    for panel in panels:
+        errors = list(_validator(f"{panel['type']}-Options").iter_errors(panel["options"]))
+        assert errors == [], (panel["title"], [f"{list(e.absolute_path)}: {e.message}" for e in errors[:3]])
+
+
+def test_loki_and_tempo_queries_validate_against_their_query_types(grafana_schema: dict[str, Any]) -> None:
+    checked = 0
+    for panel in _panels(dashboard()):
+        for target in panel["targets"]:
+            schema = QUERY_SCHEMAS.get(target["datasource"]["type"])
+            if schema is None:
+                continue
+            errors = list(_validator(schema).iter_errors(target))
+            assert errors == [], (panel["title"], [e.message for e in errors[:3]])
+            checked += 1
+    assert checked == 3
+
+
+def test_panel_type_schemas_catch_a_wrong_option(grafana_schema: dict[str, Any]) -> None:
+    stat = next(p for p in _panels(dashboard()) if p["type"] == "stat")
+    assert list(_validator("stat-Options").iter_errors({**stat["options"], "colorMode": "rainbow"}))
+    logs = next(p for p in _panels(dashboard()) if p["type"] == "logs")
+    assert list(_validator("loki-LokiDataQuery").iter_errors({**logs["targets"][0], "exprr": "{}"}))
 
 
 def test_schema_catches_a_malformed_panel(grafana_schema: dict[str, Any]) -> None:

@@ -153,12 +153,45 @@ def _row(layout: _Layout, title: str) -> dict[str, Any]:
     return row
 
 
+# Panel options as Grafana 11.6 saves them: complete, so they validate against its panel types.
+_REDUCE_LAST = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+_LEGEND = {"calcs": [], "displayMode": "list", "placement": "bottom", "showLegend": True}
 _STAT_OPTIONS = {
-    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+    "reduceOptions": _REDUCE_LAST,
     "colorMode": "value",
     "graphMode": "none",
-    "textMode": "value_and_name",
+    "justifyMode": "auto",
     "orientation": "horizontal",
+    "percentChangeColorMode": "standard",
+    "showPercentChange": False,
+    "textMode": "value_and_name",
+    "wideLayout": True,
+}
+_BAR_OPTIONS = {
+    "reduceOptions": _REDUCE_LAST,
+    "displayMode": "basic",
+    "legend": {**_LEGEND, "showLegend": False},
+    "maxVizHeight": 300,
+    "minVizHeight": 16,
+    "minVizWidth": 8,
+    "namePlacement": "auto",
+    "orientation": "horizontal",
+    "showUnfilled": True,
+    "sizing": "auto",
+    "valueMode": "color",
+}
+_TIMESERIES_OPTIONS = {"legend": _LEGEND, "tooltip": {"mode": "multi", "sort": "desc"}}
+_TABLE_OPTIONS = {"frameIndex": 0, "showHeader": True}
+_LOGS_OPTIONS = {
+    "dedupStrategy": "none",
+    "enableLogDetails": True,
+    "prettifyLogMessage": False,
+    "showCommonLabels": False,
+    "showLabels": False,
+    "showLogContextToggle": True,
+    "showTime": True,
+    "sortOrder": "Descending",
+    "wrapLogMessage": True,
 }
 
 
@@ -222,12 +255,6 @@ def cycle_time_queries() -> tuple[Query, ...]:
 
 
 def _flow_row(layout: _Layout) -> list[dict[str, Any]]:
-    bar_options = {
-        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        "orientation": "horizontal",
-        "displayMode": "basic",
-        "showUnfilled": True,
-    }
     trust = Query(f"sum by (autonomy_level) ({_selector(SIGNALS_ACTIVE, LEVEL_MATCH)})", "{{autonomy_level}}")
     pipeline = (
         Query(f"sum({PIPELINE_DEPTH.prom_name})", "Pipeline depth", instant=False),
@@ -243,7 +270,7 @@ def _flow_row(layout: _Layout) -> list[dict[str, Any]]:
             (12, 8),
             PROMETHEUS,
             _prometheus_targets(cycle_time_queries()),
-            bar_options,
+            _BAR_OPTIONS,
             _field_config("s"),
         ),
         _panel(
@@ -253,7 +280,7 @@ def _flow_row(layout: _Layout) -> list[dict[str, Any]]:
             (12, 8),
             PROMETHEUS,
             _prometheus_targets((trust,)),
-            bar_options,
+            _BAR_OPTIONS,
             _field_config("none", decimals=0),
         ),
         _panel(
@@ -263,7 +290,7 @@ def _flow_row(layout: _Layout) -> list[dict[str, Any]]:
             (12, 7),
             PROMETHEUS,
             _prometheus_targets(pipeline),
-            {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
+            _TIMESERIES_OPTIONS,
         ),
         _panel(
             layout,
@@ -281,7 +308,7 @@ def _flow_row(layout: _Layout) -> list[dict[str, Any]]:
                     ),
                 )
             ),
-            {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
+            _TIMESERIES_OPTIONS,
         ),
     ]
 
@@ -298,14 +325,6 @@ def event_stream_logql() -> str:
 
 def _event_stream_row(layout: _Layout) -> list[dict[str, Any]]:
     target = {"refId": "A", "datasource": LOKI, "expr": event_stream_logql(), "queryType": "range"}
-    options = {
-        "showTime": True,
-        "wrapLogMessage": True,
-        "sortOrder": "Descending",
-        "enableLogDetails": True,
-        "prettifyLogMessage": False,
-        "dedupStrategy": "none",
-    }
     return [
         _row(layout, "Event stream"),
         _panel(
@@ -315,7 +334,7 @@ def _event_stream_row(layout: _Layout) -> list[dict[str, Any]]:
             (24, 10),
             LOKI,
             [target],
-            options,
+            _LOGS_OPTIONS,
             description="One log line per event: time, type, artifact id and summary; open a line for "
             "source, actor and the trace it belongs to.",
         ),
@@ -341,8 +360,9 @@ def _traces_row(layout: _Layout) -> list[dict[str, Any]]:
             "limit": 50,
             "spss": 3,
             "tableType": "traces",
+            "filters": [],
         }
-        return _panel(layout, "table", title, (width, 10), TEMPO, [target], {"showHeader": True})
+        return _panel(layout, "table", title, (width, 10), TEMPO, [target], _TABLE_OPTIONS)
 
     return [
         _row(layout, "Trace explorer"),
@@ -365,7 +385,7 @@ def _claude_code_row(layout: _Layout) -> list[dict[str, Any]]:
             _prometheus_targets(
                 (Query(f"sum by (type) (rate({CLAUDE_TOKENS}[$__rate_interval])) * 60", "{{type}}", False),)
             ),
-            {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
+            _TIMESERIES_OPTIONS,
         ),
         _stat(layout, "Cost in range", Query(cost, "Cost"), unit="currencyUSD"),
         _stat(
