@@ -158,12 +158,11 @@ class OtlpExporter:
                 self._on_acknowledged(signal, config, outcome)
                 return ExportResult(outcome.rejected, outcome.message, attempt)
             self.stats.failed_attempts[signal] += 1
+            self._set_link_state(config, "failing", outcome)
             if not outcome.retryable:
-                self._set_link_state(config, "failing", outcome.message)
                 raise ExportRejected(
                     f"{config.display_endpoint} refused the {signal.value} batch: {outcome.message}"
                 )
-            self._set_link_state(config, "failing", outcome.message)
             delay = self._delay(attempt, outcome)
             if stop_event.wait(max(0.0, _remaining(deadline, delay))):
                 raise ExportAborted(f"stopped while {config.display_endpoint} was failing: {outcome.message}")
@@ -199,7 +198,7 @@ class OtlpExporter:
 
     def _on_acknowledged(self, signal: Signal, config: SignalExportConfig, outcome: _Outcome) -> None:
         self.stats.batches[signal] += 1
-        self._set_link_state(config, "connected", "")
+        self._set_link_state(config, "connected", outcome)
         if outcome.rejected or outcome.message:
             self.stats.rejected_items[signal] += outcome.rejected
             self._log_partial_success_once(signal, config, outcome)
@@ -219,7 +218,7 @@ class OtlpExporter:
                 outcome.message[:_MAX_ERROR_TEXT],
             )
 
-    def _set_link_state(self, config: SignalExportConfig, state: str, reason: str) -> None:
+    def _set_link_state(self, config: SignalExportConfig, state: str, outcome: _Outcome) -> None:
         """Log only transitions: connected, backing off, recovered."""
         endpoint = config.display_endpoint
         with self._lock:
@@ -234,7 +233,8 @@ class OtlpExporter:
                 endpoint,
             )
         else:
-            log.warning("export to %s failing (%s); backing off and retrying", endpoint, reason)
+            then = "backing off and retrying" if outcome.retryable else "not retrying this batch"
+            log.warning("export to %s failing (%s); %s", endpoint, outcome.message, then)
 
 
 def _remaining(deadline: float | None, default: float) -> float:
