@@ -21,6 +21,26 @@ V = TypeVar("V")
 
 DEFAULT_LIMIT = 25_000
 _EVICT_FRACTION = 0.2
+_FILTER_BITS = 1 << 25  # 4 MiB: about 2% false positives at three million keys
+
+
+class KeyFilter:
+    """A Bloom filter of keys stored outside memory, so a brand-new key costs no disk lookup."""
+
+    def __init__(self, bits: int = _FILTER_BITS) -> None:
+        self._bits = bytearray(bits // 8)
+        self._mask = bits - 1
+
+    def _slots(self, key: str) -> tuple[int, int, int]:
+        h = hash(key)
+        return h & self._mask, (h >> 25) & self._mask, hash((key, 1)) & self._mask
+
+    def add(self, key: str) -> None:
+        for slot in self._slots(key):
+            self._bits[slot >> 3] |= 1 << (slot & 7)
+
+    def __contains__(self, key: str) -> bool:
+        return all(self._bits[slot >> 3] & (1 << (slot & 7)) for slot in self._slots(key))
 
 
 class SpillingTable(Generic[V]):
@@ -40,6 +60,11 @@ class SpillingTable(Generic[V]):
         self._backing_keys = backing_keys
         self._hot: dict[str, V] = {}  # insertion order = recency (re-inserted on use)
         self._spill: sqlite3.Connection | None = None
+        self._outside: KeyFilter | None = None  # keys that may be in the spill or the backing
+        if backing_keys is not None:
+            self._outside = KeyFilter()
+            for key in backing_keys():
+                self._outside.add(key)
 
     def __len__(self) -> int:
         return sum(1 for _ in self.keys())
@@ -48,10 +73,13 @@ class SpillingTable(Generic[V]):
         return isinstance(key, str) and self.get(key) is not None
 
     def __getitem__(self, key: str) -> V:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
+        try:
+            return self._hot[key]
+        except KeyError:
+            value = self.get(key)
+            if value is None:
+                raise
+            return value
 
     def __setitem__(self, key: str, value: V) -> None:
         self._hot[key] = value
@@ -101,6 +129,8 @@ class SpillingTable(Generic[V]):
             yield value
 
     def _load(self, key: str) -> bytes | None:
+        if self._outside is None or key not in self._outside:
+            return None
         if self._spill is not None:
             row = self._spill.execute("SELECT doc FROM spill WHERE key = ?", (key,)).fetchone()
             if row is not None:
@@ -115,6 +145,10 @@ class SpillingTable(Generic[V]):
             if len(victims) == count:
                 break
         spill = self._spill_db()
+        if self._outside is None:
+            self._outside = KeyFilter()
+        for key in victims:
+            self._outside.add(key)
         spill.executemany(
             "INSERT OR REPLACE INTO spill (key, doc) VALUES (?, ?)",
             [(key, self._encode(self._hot.pop(key))) for key in victims],

@@ -1,0 +1,64 @@
+"""`intent-observe inspect` on 100,000 generated events: events per second and peak memory.
+
+Side by side, in the same run and on the same file: the baseline of reading every
+line with `json.loads` and doing nothing else (the floor any Python reader pays), and
+our parser alone. Each runs in a fresh process so peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from intent_observe.sources.synthetic import write_file
+
+EVENTS = 100_000
+
+_CHILD = {
+    "json.loads only (baseline)": (
+        "import json\nn=0\nfor line in open(PATH, 'rb'):\n    json.loads(line); n+=1\n"
+    ),
+    "parse only (our parser)": (
+        "from intent_observe.events import parse_file\nn=sum(1 for _ in parse_file(PATH))\n"
+    ),
+    "inspect --json (parse + identity + report)": (
+        "import io, orjson\nfrom intent_observe.report import build_report, read_history\n"
+        "run = read_history([PATH], keep_logs=False)\n"
+        "doc = orjson.dumps(build_report(run), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)\n"
+        "n = run.engine.state.events_seen\n"
+    ),
+}
+
+
+def _measure(code: str, path: str) -> tuple[float, int, float]:
+    script = (
+        "import json, resource, sys, time\nPATH = sys.argv[1]\nt = time.perf_counter()\n"
+        + code
+        + "print(json.dumps([time.perf_counter() - t, n, "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, path], capture_output=True, check=True, text=True)
+    seconds, count, rss_mb = json.loads(out.stdout.strip().splitlines()[-1])
+    return seconds, count, rss_mb
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "events.jsonl")
+        write_file(path, EVENTS)
+        size_mb = os.path.getsize(path) / 1e6
+        print(f"file: {EVENTS:,} events, {size_mb:.1f} MB; load average {os.getloadavg()[0]:.2f}")
+        results = {name: _measure(code, path) for name, code in _CHILD.items()}
+    base_rate = None
+    print(f"{'':45} {'events/s':>10} {'seconds':>8} {'peak RSS':>9} {'vs baseline':>12}")
+    for name, (seconds, count, rss) in results.items():
+        rate = count / seconds
+        base_rate = base_rate or rate
+        print(f"{name:45} {rate:10,.0f} {seconds:8.2f} {rss:7.0f}MB {rate / base_rate:11.2f}×")
+
+
+if __name__ == "__main__":
+    main()
