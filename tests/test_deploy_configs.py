@@ -58,19 +58,19 @@ def _yaml(path: Path) -> Any:
 # ---- yamllint ----
 
 
-def _yaml_files() -> list[Path]:
-    templates = CHART / "templates"
-    return sorted(
-        p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"} and templates not in p.parents
-    )
+def _yamllint(*args: str) -> subprocess.CompletedProcess[str]:
+    return _run([str(VENV_BIN / "yamllint"), "-c", str(DEPLOY / ".yamllint"), *args])
 
 
 def test_yamllint_passes_on_every_yaml_file_under_deploy() -> None:
-    files = _yaml_files()
-    assert len(files) >= 12
-    result = _run(
-        [str(VENV_BIN / "yamllint"), "-c", str(DEPLOY / ".yamllint"), "-f", "parsable", *map(str, files)]
-    )
+    """As a user runs it: `yamllint -c deploy/.yamllint deploy` (the chart's Go templates excluded)."""
+    listed = _yamllint("--list-files", str(DEPLOY)).stdout.split()
+    expected = {
+        p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml"} and "templates" not in p.parts
+    } | {DEPLOY / ".yamllint"}
+    assert {Path(p) for p in listed} == expected
+    assert len(listed) >= 15
+    result = _yamllint("-f", "parsable", str(DEPLOY))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
 
@@ -78,7 +78,7 @@ def test_yamllint_passes_on_every_yaml_file_under_deploy() -> None:
 def test_yamllint_with_our_config_still_catches_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: 1\na: 2\nb:   [1,2]\n", encoding="utf-8")
-    result = _run([str(VENV_BIN / "yamllint"), "-c", str(DEPLOY / ".yamllint"), "-f", "parsable", str(bad)])
+    result = _yamllint("-f", "parsable", str(bad))
     assert result.returncode != 0
     assert "key-duplicates" in result.stdout
 
@@ -123,7 +123,7 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     """The unit as a user installs it: %h paths pointed at a real executable and directory."""
     analyze = _require("systemd-analyze")
     repo = tmp_path / "my-repo"
-    (repo / ".intent" / "observe").mkdir(parents=True)
+    (repo / ".intent" / "events").mkdir(parents=True)
     env = tmp_path / "env"
     env.write_text("OTEL_SERVICE_NAME=intent\n", encoding="utf-8")
     unit = (PHASE1 / "intent-observe-tail.service").read_text(encoding="utf-8")
@@ -397,6 +397,16 @@ def test_gateways_keep_failed_traces_and_write_to_their_teams_tenant(rendered: P
             assert exporter["headers"] == {"X-Scope-OrgID": team}
 
 
+def ledger_args(objects: list[dict[str, Any]]) -> list[str]:
+    ledger = next(
+        o
+        for o in objects
+        if o["metadata"]["name"] == "intent-intent-observe-agent-ledger" and o["kind"] == "StatefulSet"
+    )
+    args: list[str] = ledger["spec"]["template"]["spec"]["containers"][0]["args"]
+    return args
+
+
 def test_rendered_workloads_match_teams_and_repositories(rendered: Path) -> None:
     objects = _objects(rendered)
     deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
@@ -404,7 +414,12 @@ def test_rendered_workloads_match_teams_and_repositories(rendered: Path) -> None
     statefulsets = {o["metadata"]["name"]: o for o in objects if o["kind"] == "StatefulSet"}
     web = statefulsets["intent-intent-observe-agent-web"]["spec"]["template"]["spec"]
     assert [c["name"] for c in web["containers"]] == ["adapter", "collector", "git-sync"]
-    assert web["containers"][0]["args"] == ["tail", "/repo/current/.intent/events/events.jsonl"]
+    assert web["containers"][0]["args"] == [
+        "tail",
+        "--state-dir=/state",
+        "/repo/current/.intent/events/events.jsonl",
+    ]
+    assert ledger_args(objects) == ["tail", "--state-dir=/state", "/repo/.intent/events/events.jsonl"]
     ledger = statefulsets["intent-intent-observe-agent-ledger"]["spec"]["template"]["spec"]
     assert ledger["volumes"][1]["persistentVolumeClaim"] == {"claimName": "ledger-checkout", "readOnly": True}
     job = next(o for o in objects if o["kind"] == "Job")
@@ -433,7 +448,7 @@ def test_embedded_collector_configs_pass_yamllint(rendered: Path, tmp_path: Path
                 path = tmp_path / f"{o['metadata']['name']}.yaml"
                 path.write_text(o["data"]["collector.yaml"], encoding="utf-8")
                 files.append(str(path))
-    result = _run([str(VENV_BIN / "yamllint"), "-c", str(DEPLOY / ".yamllint"), "-f", "parsable", *files])
+    result = _yamllint("-f", "parsable", *files)
     assert result.returncode == 0, result.stdout
 
 
