@@ -126,7 +126,7 @@ class Draft:
 
 @dataclass(slots=True)
 class Emitted:
-    """What one call wrote: the event asked for first, then its backfill lines."""
+    """What one call wrote: the event asked for first, then its backfill lines (none when skipped)."""
 
     path: Path
     lines: list[dict[str, Any]]
@@ -168,18 +168,24 @@ class Emitter:
         self.view = IdentityView(self.path)
         self._lock = threading.Lock()
 
-    def emit(self, drafts: Sequence[Draft], *, allow_reuse: bool = False) -> list[Emitted]:
-        """Validate and write the drafts in order; all or nothing."""
+    def emit(
+        self, drafts: Sequence[Draft], *, allow_reuse: bool = False, skip_existing: bool = False
+    ) -> list[Emitted]:
+        """Validate and write the drafts in order; all or nothing.
+
+        An announcement whose id is taken is refused, unless `allow_reuse` (written anyway)
+        or `skip_existing` (left out, with a warning: replaying a batch is then harmless).
+        """
         with self._lock, _locked_append(self.path) as fd:
             size = os.fstat(fd).st_size
             terminate = self.view.catch_up(size)
             try:
-                results = [self._prepare(draft, allow_reuse) for draft in drafts]
+                results = [self._prepare(draft, allow_reuse, skip_existing) for draft in drafts]
             except EmitError:
                 self.view.invalidate()  # the engine saw events that will not be written
                 raise
             payloads = [_line_bytes(line) for result in results for line in result.lines]
-            if terminate:
+            if terminate and payloads:
                 payloads[0] = b"\n" + payloads[0]  # a line left without newline stays apart from ours
             for payload in payloads:
                 _write_all(fd, payload)
@@ -189,11 +195,13 @@ class Emitter:
         return results
 
     # --------------------------------------------------------------- one draft
-    def _prepare(self, draft: Draft, allow_reuse: bool) -> Emitted:
+    def _prepare(self, draft: Draft, allow_reuse: bool, skip_existing: bool) -> Emitted:
         rule = rule_for(draft.type)
         kind = kind_of_type(draft.type)
-        draft = self._resolved(draft, kind, rule, allow_reuse)
+        draft = self._resolved(draft, kind, rule, allow_reuse or skip_existing)
         warnings: list[str] = []
+        if skip_existing and rule.creates and draft.id is not None and self.view.exists(kind, draft.id):
+            return Emitted(self.path, [], None, [f"skipped {draft.type} {draft.id}: already announced"])
         envelope = self._envelope(draft, kind, rule, warnings)
         members_before = self._intent_members(envelope)
         self._process(envelope)

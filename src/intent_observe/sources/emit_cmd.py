@@ -74,6 +74,8 @@ def _report(results: Sequence[Emitted], as_json: bool) -> None:
     for result in results:
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
+        if not result.lines:
+            continue
         if as_json:
             for line in result.lines:
                 click.echo(orjson.dumps(line).decode())
@@ -106,6 +108,9 @@ def _report(results: Sequence[Emitted], as_json: bool) -> None:
     "--raw", is_flag=True, help="Read JSON lines (either shape) from stdin, validate and append them."
 )
 @click.option("--allow-reuse", is_flag=True, help="Accept an id that an earlier event already announced.")
+@click.option(
+    "--skip-existing", is_flag=True, help="Leave out announcements of ids already announced (replays)."
+)
 @click.option("--fsync", is_flag=True, help="fsync the file before returning.")
 @click.option("--json", "as_json", is_flag=True, help="Print the written lines instead of the artifact id.")
 @_file_option
@@ -120,6 +125,7 @@ def emit_command(
     trace_id: str | None,
     raw: bool,
     allow_reuse: bool,
+    skip_existing: bool,
     fsync: bool,
     as_json: bool,
     file: Path | None,
@@ -158,7 +164,7 @@ def emit_command(
         ]
     emitter = _emitter(file, fsync)
     try:
-        results = emitter.emit(drafts, allow_reuse=allow_reuse)
+        results = emitter.emit(drafts, allow_reuse=allow_reuse, skip_existing=skip_existing)
     except EmitError as exc:
         raise click.ClickException(f"{exc} (nothing was written)") from None
     _report(results, as_json)

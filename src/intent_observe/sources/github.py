@@ -1,0 +1,331 @@
+"""GitHub → Intent events: webhook deliveries and changed `.intent/` files, as emitter drafts.
+
+Pure functions: they read a payload (or a list of changed files) and return `Draft`s;
+the caller appends them with `Emitter.emit`, which fills the trace context. The
+webhook endpoint (`web/github_webhook.py`) calls `drafts_for_delivery`; the GitHub
+Actions workflow (`deploy/github/intent-events.yml`) runs `python -m
+intent_observe.sources.github changes BEFORE AFTER | intent-observe emit --raw`.
+
+Deliveries:
+- `push` → one `github.push` event, related to the most specific artifact the
+  commit messages or the branch name mention (CON-… > SPEC-… > INT-…), so it lands
+  in that intent's trace.
+- `workflow_run` (completed only) → CI is a check of a contract: with a CON-… in
+  the branch, title or head commit, `contract.assertion.passed|failed` with the
+  assertion id `ci/<workflow>`. Without one, a failed run is an observation:
+  `signal.created` with the deterministic id `SIG-GH-<run id>-<attempt>` (a
+  redelivery names the same id, which the emitter refuses to reuse). Other runs
+  become `github.workflow_run.completed`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+import orjson
+
+from intent_observe.events.model import ArtifactKind
+from intent_observe.events.parse import kind_of_id, kind_of_type
+from intent_observe.sources.emit import TYPED_ID_FIELD, Draft, format_timestamp
+
+SOURCE = "github"
+_REFERENCE = re.compile(r"(?<![A-Za-z0-9])(CON|SPEC|INT)-(\d+[A-Za-z0-9]*)", re.IGNORECASE)
+_ARTIFACT_IN_NAME = re.compile(
+    r"(?<![A-Za-z0-9])(SIG|CL|INT|SPEC|CON|DEC)-[A-Za-z0-9][A-Za-z0-9_-]*", re.IGNORECASE
+)
+_SPECIFICITY = (ArtifactKind.CONTRACT, ArtifactKind.SPEC, ArtifactKind.INTENT)
+_FAILED = frozenset({"failure", "timed_out", "startup_failure"})
+_PASSED = frozenset({"success"})
+MAX_TEXT = 200
+MAX_PATHS = 50
+
+
+# ------------------------------------------------------------------ deliveries
+def drafts_for_delivery(
+    event_name: str, payload: Mapping[str, Any], delivery: str | None = None
+) -> list[Draft]:
+    """The events one webhook delivery means; [] for deliveries that mean none (ping, runs in progress)."""
+    if event_name == "push":
+        return [_push(payload, delivery)]
+    if event_name == "workflow_run" and payload.get("action") == "completed":
+        return [_workflow_run(payload, delivery)]
+    return []
+
+
+def _push(payload: Mapping[str, Any], delivery: str | None) -> Draft:
+    commits = [c for c in payload.get("commits") or [] if isinstance(c, Mapping)]
+    head = _mapping(payload.get("head_commit"))
+    texts = [str(payload.get("ref") or ""), *(str(c.get("message") or "") for c in commits)]
+    refs = references(texts)
+    changed = sorted(
+        {p for c in commits for key in ("added", "modified", "removed") for p in c.get(key) or []}
+    )
+    data: dict[str, Any] = {
+        "repository": _repository(payload),
+        "ref": payload.get("ref"),
+        "before": payload.get("before"),
+        "after": payload.get("after"),
+        "commits": len(commits),
+        "head_commit": {
+            "id": head.get("id"),
+            "message": _first_line(head.get("message")),
+            "url": head.get("url"),
+        },
+        "intent_files": [p for p in changed if str(p).startswith(".intent/")][:MAX_PATHS],
+        "forced": bool(payload.get("forced")),
+        **_typed(refs),
+    }
+    return _draft("github.push", None, _most_specific(refs), data, payload, head.get("timestamp"), delivery)
+
+
+def _workflow_run(payload: Mapping[str, Any], delivery: str | None) -> Draft:
+    run = _mapping(payload.get("workflow_run"))
+    head = _mapping(run.get("head_commit"))
+    texts = [
+        str(run.get("head_branch") or ""),
+        str(run.get("display_title") or ""),
+        str(head.get("message") or ""),
+    ]
+    refs = references(texts)
+    conclusion = str(run.get("conclusion") or "")
+    name = str(run.get("name") or _mapping(payload.get("workflow")).get("name") or "workflow")
+    data: dict[str, Any] = {
+        "repository": _repository(payload),
+        "workflow": name,
+        "conclusion": conclusion,
+        "run_id": run.get("id"),
+        "run_attempt": run.get("run_attempt"),
+        "head_branch": run.get("head_branch"),
+        "head_sha": run.get("head_sha"),
+        "url": run.get("html_url"),
+    }
+    when = run.get("updated_at")
+    contract = refs.get(ArtifactKind.CONTRACT)
+    if contract is not None and conclusion in _PASSED | _FAILED:
+        verdict = "failed" if conclusion in _FAILED else "passed"
+        data["assertion_name"] = f"CI {name}"
+        if verdict == "failed":
+            data["error"] = f"{name}: {conclusion}"
+        event = f"contract.assertion.{verdict}"
+        return _draft(event, f"ci/{name}", contract, data, payload, when, delivery)
+    if contract is None and conclusion in _FAILED:
+        data["title"] = f"CI failed: {name} on {run.get('head_branch') or '?'}"
+        signal_id = f"SIG-GH-{run.get('id')}-{run.get('run_attempt') or 1}"
+        return _draft("signal.created", signal_id, None, data, payload, when, delivery)
+    data.update(_typed(refs))
+    return _draft("github.workflow_run.completed", None, _most_specific(refs), data, payload, when, delivery)
+
+
+def references(texts: Iterable[str]) -> dict[ArtifactKind, str]:
+    """The first contract, spec and intent id the texts mention (branch `con-091-fix` → CON-091)."""
+    found: dict[ArtifactKind, str] = {}
+    for text in texts:
+        for match in _REFERENCE.finditer(text):
+            artifact_id = f"{match.group(1).upper()}-{match.group(2)}"
+            kind = kind_of_id(artifact_id)
+            if kind is not None:
+                found.setdefault(kind, artifact_id)
+    return found
+
+
+def _most_specific(refs: Mapping[ArtifactKind, str]) -> str | None:
+    return next((refs[kind] for kind in _SPECIFICITY if kind in refs), None)
+
+
+def _typed(refs: Mapping[ArtifactKind, str]) -> dict[str, str]:
+    return {TYPED_ID_FIELD[kind]: refs[kind] for kind in _SPECIFICITY if kind in refs}
+
+
+def _draft(
+    event: str,
+    artifact_id: str | None,
+    parent: str | None,
+    data: dict[str, Any],
+    payload: Mapping[str, Any],
+    when: object,
+    delivery: str | None,
+) -> Draft:
+    if delivery:
+        data["delivery"] = delivery
+    if artifact_id is not None:
+        data[TYPED_ID_FIELD[kind_of_type(event)]] = artifact_id  # read alike by every reader
+    actor = _mapping(payload.get("sender")).get("login")
+    return Draft(
+        type=event,
+        id=artifact_id,
+        parent=parent,
+        data={k: v for k, v in data.items() if v is not None},
+        source=SOURCE,
+        actor=str(actor) if actor else SOURCE,
+        timestamp=when if isinstance(when, str) and when else None,
+    )
+
+
+def _repository(payload: Mapping[str, Any]) -> str | None:
+    name = _mapping(payload.get("repository")).get("full_name")
+    return str(name) if name else None
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _first_line(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    line = value.strip().splitlines()[0]
+    return line if len(line) <= MAX_TEXT else line[: MAX_TEXT - 1] + "…"
+
+
+# ------------------------------------------------------------------ changed files
+_CREATED = {
+    ArtifactKind.SIGNAL: "signal.created",
+    ArtifactKind.CLUSTER: "cluster.created",
+    ArtifactKind.INTENT: "intent.proposed",
+    ArtifactKind.SPEC: "spec.created",
+    ArtifactKind.CONTRACT: "contract.created",
+    ArtifactKind.DECISION: "decision.recorded",
+}
+_CHANGE = {"A": "added", "M": "modified", "D": "removed"}
+
+
+def drafts_for_changes(
+    changes: Iterable[tuple[str, str]], read: Callable[[str], str | None], commit: str, timestamp: str | None
+) -> list[Draft]:
+    """`git diff --name-status` lines (status, path) under `.intent/` → one event per artifact file.
+
+    An added artifact file announces it (`signal.created`, `spec.created` …, title and
+    parent read from its front matter or first heading); a modified one is
+    `<kind>.updated`, a removed one `<kind>.archived`. A file that names no artifact,
+    or a new one whose required parent cannot be found, becomes `intent.file.changed`.
+    """
+    drafts = []
+    for status, path in changes:
+        change = _CHANGE.get(status[:1])
+        if change is None or not path.startswith(".intent/") or path.startswith(".intent/events/"):
+            continue
+        name = _ARTIFACT_IN_NAME.search(PurePosixPath(path).name)
+        artifact_id = _canonical(name.group(0)) if name else None
+        kind = kind_of_id(artifact_id) if artifact_id else None
+        text = read(path) if change != "removed" else None
+        drafts.append(_file_draft(path, change, kind, artifact_id, text or "", commit, timestamp))
+    return drafts
+
+
+def _file_draft(
+    path: str,
+    change: str,
+    kind: ArtifactKind | None,
+    artifact_id: str | None,
+    text: str,
+    commit: str,
+    when: str | None,
+) -> Draft:
+    data: dict[str, Any] = {"path": path, "change": change, "commit": commit}
+    meta = front_matter(text)
+    title = meta.get("title") or _heading(text)
+    if title:
+        data["title"] = title
+    parent = None
+    if kind is ArtifactKind.SPEC:
+        parent = meta.get("intent_id") or meta.get("intent") or references([text]).get(ArtifactKind.INTENT)
+    elif kind is ArtifactKind.CONTRACT:
+        parent = meta.get("spec_id") or meta.get("spec") or references([text]).get(ArtifactKind.SPEC)
+    if kind is None or artifact_id is None:
+        event = "intent.file.changed"
+    elif change == "added":
+        event = _CREATED.get(kind, f"{kind.value}.created")
+        if kind in (ArtifactKind.SIGNAL, ArtifactKind.INTENT):
+            data.setdefault("title", PurePosixPath(path).stem)  # their announcement needs one
+        if kind is ArtifactKind.SPEC and parent is None:
+            event, data["artifact_id"], artifact_id = "intent.file.changed", artifact_id, None
+    else:
+        event = f"{kind.value}.{'updated' if change == 'modified' else 'archived'}"
+    return Draft(type=event, id=artifact_id, parent=parent, data=data, source=SOURCE, timestamp=when)
+
+
+def front_matter(text: str) -> dict[str, str]:
+    """`key: value` pairs of a leading `---` block (flat scalars only; enough for ids and titles)."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return {}
+    meta: dict[str, str] = {}
+    for line in lines[1:]:
+        if line.strip() in ("---", "..."):
+            break
+        key, sep, value = line.partition(":")
+        value = value.strip().strip("'\"")
+        if sep and key.strip() and value and not key.startswith((" ", "\t", "-")):
+            meta[key.strip().lower()] = value
+    return meta
+
+
+def _heading(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("# "):
+            return _first_line(line[2:])
+    return None
+
+
+def _canonical(artifact_id: str) -> str:
+    prefix, _, rest = artifact_id.partition("-")
+    return f"{prefix.upper()}-{rest}"
+
+
+def draft_line(draft: Draft) -> bytes:
+    """A draft as one JSON line for `intent-observe emit --raw` (which adds the trace context)."""
+    doc = {
+        "event": draft.type,
+        "timestamp": draft.timestamp or format_timestamp(time.time_ns()),
+        "span_id": draft.id,
+        "parent_id": draft.parent,
+        "source": draft.source,
+        "actor": draft.actor,
+        "data": draft.data,
+    }
+    return orjson.dumps(doc) + b"\n"
+
+
+# ------------------------------------------------------------------ workflow entry
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _changed_files(before: str, after: str) -> list[tuple[str, str]]:
+    base = _EMPTY_TREE if not before.strip("0") else before
+    out = _git("diff", "--name-status", "--no-renames", base, after, "--", ".intent")
+    return [(status, path) for status, _, path in (line.partition("\t") for line in out.splitlines()) if path]
+
+
+def _read_at(commit: str) -> Callable[[str], str | None]:
+    def read(path: str) -> str | None:
+        try:
+            return _git("show", f"{commit}:{path}")[:65536]
+        except subprocess.CalledProcessError:
+            return None
+
+    return read
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[0] != "changes":
+        print("usage: python -m intent_observe.sources.github changes BEFORE AFTER", file=sys.stderr)
+        return 2
+    before, after = argv[1], argv[2]
+    when = _git("show", "-s", "--format=%cI", after).strip() or None
+    for draft in drafts_for_changes(_changed_files(before, after), _read_at(after), after, when):
+        sys.stdout.buffer.write(draft_line(draft))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
