@@ -40,14 +40,6 @@ function setupTheme() {
     applyTheme(document.documentElement.dataset.theme || null));
 }
 
-// `/?token=…` sets the auth cookie once; keep the secret out of the address bar and history.
-function forgetTokenInUrl() {
-  const url = new URL(window.location.href);
-  if (!url.searchParams.has("token")) return;
-  url.searchParams.delete("token");
-  window.history.replaceState(null, "", url);
-}
-
 const LIVE_LABELS = { idle: "idle", connecting: "connecting", live: "live", reconnecting: "reconnecting" };
 
 export function setLiveState(state) {
@@ -59,7 +51,6 @@ export function setLiveState(state) {
 
 /** Start a page: theme, then `render(app)`; a failure is shown instead of a blank page. */
 export function startPage(render) {
-  forgetTokenInUrl();
   setupTheme();
   const app = document.getElementById("app");
   Promise.resolve()

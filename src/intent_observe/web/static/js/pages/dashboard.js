@@ -164,7 +164,7 @@ function layout(app, meter) {
     h("div", { class: "row row-2" },
       panel({ title: "Cycle time per stage", iconName: "clock", className: "panel-cycle" },
         h("div", { id: "cycle-body" })),
-      panel({ title: "Trust distribution", iconName: "shield", className: "panel-trust" },
+      panel({ title: "Trust distribution · open signals", iconName: "shield", className: "panel-trust" },
         h("div", { id: "trust-body" }))),
     streamPanel(meter));
 }

@@ -7,6 +7,8 @@ import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js
 
 const TRACE_ID = /^[0-9a-f]{32}$/i;
 const TICKS = 5;
+// Spans of the Intent loop itself; others (e.g. Claude Code's) get their service named in the row.
+const DEFAULT_SERVICE = "intent";
 
 /** Spans in depth-first order from their parent links; parents never seen make roots. */
 export function treeOrder(spans) {
@@ -100,6 +102,7 @@ class Waterfall {
     const name = h("div", { class: "wf-name" }, toggle,
       h("span", { class: `wf-dot fam-${spanFamily(span)}` }),
       h("span", { class: "wf-span-name" }, span.name),
+      span.service && span.service !== DEFAULT_SERVICE ? h("span", { class: "wf-service" }, span.service) : null,
       error ? h("span", { class: "wf-error-icon", title: span.status_message || "error" }, icon("alert", 13)) : null,
       childCount ? h("span", { class: "wf-child-count" }, String(childCount)) : null);
     name.style.paddingLeft = `${8 + depth * 18}px`;

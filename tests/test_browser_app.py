@@ -1,0 +1,534 @@
+"""The Intent Observe web app in headless Chromium, against the real stack.
+
+The parts `intent-observe up` runs (tail adapter → SQLite store → web app) serve a temporary
+repository whose events file this module writes (a small Intent history whose counts are
+known by construction); Playwright drives
+Debian's Chromium through the pages, checks what a person would see, and saves
+screenshots under build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from intent_observe.sources.tail import TailAdapter, TailConfig
+from intent_observe.sources.tail_sink import ConsumerSink
+from intent_observe.store.store import Store
+from intent_observe.web.app import AppContext, create_app
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+XSS_TITLE = "<img src=x onerror=alert(1)>"
+LEVELS = ("L0", "L1", "L2", "L3", "L4")
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (scripts/install-system-deps.sh)"
+)
+
+
+# --------------------------------------------------------------------------- the history
+@dataclass
+class History:
+    """Event lines and what they imply, counted while they are written."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    signals: int = 0
+    intents: list[str] = field(default_factory=list)
+    specs: int = 0
+    contracts_passed: int = 0
+    contracts_failed: int = 0
+    failed_contract: str = ""
+    contracts_of_spec: dict[str, list[str]] = field(default_factory=dict)
+    open_signal_levels: Counter[str] = field(default_factory=Counter)  # never clustered or promoted
+
+    def envelope(self, at: datetime, event: str, ref: str, data: dict[str, Any], source: str) -> None:
+        self.lines.append(
+            {
+                "version": "0.2.0",
+                "event": event,
+                "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "trace_id": None,
+                "span_id": ref,
+                "parent_id": None,
+                "source": source,
+                "actor": "claude-code" if source == "agent" else "dev",
+                "ref": ref,
+                "data": data,
+            }
+        )
+
+    def signal(
+        self, at: datetime, sig: str, title: str, trust: float, source: str, *, stays_open: bool
+    ) -> None:
+        self.envelope(at, "signal.created", sig, {"title": title, "trust_score": trust}, source)
+        self.signals += 1
+        if stays_open:
+            self.open_signal_levels[autonomy_level(trust)] += 1
+
+
+def autonomy_level(trust: float) -> str:
+    """The design page's table: L0 < 0.2 ≤ L1 < 0.4 ≤ L2 < 0.6 ≤ L3 < 0.85 ≤ L4."""
+    for level, floor in (("L4", 0.85), ("L3", 0.6), ("L2", 0.4), ("L1", 0.2)):
+        if trust >= floor:
+            return level
+    return "L0"
+
+
+def _contract_run(h: History, at: datetime, spec: str, contract: str, fail: bool) -> datetime:
+    h.envelope(at, "contract.started", contract, {"contract_id": contract, "spec_id": spec}, "agent")
+    at += timedelta(minutes=6)
+    h.envelope(
+        at,
+        "contract.assertion.passed",
+        contract,
+        {"contract_id": contract, "assertion_id": "assert-1", "assertion_name": "tests_pass"},
+        "agent",
+    )
+    at += timedelta(minutes=3)
+    if fail:
+        h.lines.append(
+            {
+                "event_type": "contract.assertion.failed",
+                "contract_id": contract,
+                "assertion_id": "assert-2",
+                "assertion_name": "lint_passes",
+                "error": "eslint: 3 errors",
+                "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+    else:
+        h.envelope(
+            at,
+            "contract.assertion.passed",
+            contract,
+            {"contract_id": contract, "assertion_id": "assert-2", "assertion_name": "lint_passes"},
+            "agent",
+        )
+    at += timedelta(minutes=2)
+    result = {"assertions_passed": 1 if fail else 2, "assertions_failed": 1 if fail else 0}
+    h.envelope(
+        at, "contract.completed", contract, {"contract_id": contract, "spec_id": spec, **result}, "agent"
+    )
+    if fail:
+        h.contracts_failed += 1
+        h.failed_contract = contract
+    else:
+        h.contracts_passed += 1
+    return at + timedelta(minutes=5)
+
+
+def _intent(h: History, at: datetime, n: int, first_signal: int, fail_second_contract: bool) -> datetime:
+    intent, cluster, spec = f"INT-{n:03d}", f"CL-{n:03d}", f"SPEC-{n:03d}"
+    signals = [f"SIG-{first_signal + k:03d}" for k in range(2)]
+    for k, sig in enumerate(signals):
+        h.signal(
+            at, sig, f"Login flakes on CI, report {first_signal + k}", 0.35 + 0.2 * k, "mcp", stays_open=False
+        )
+        at += timedelta(minutes=30)
+        h.envelope(
+            at, "signal.clustered", sig, {"cluster_id": cluster, "cluster_name": "login flakes"}, "mcp"
+        )
+    at += timedelta(hours=2)
+    for sig in signals:
+        h.envelope(at, "signal.promoted", sig, {"cluster_id": cluster, "intent_id": intent}, "cli")
+    h.envelope(
+        at,
+        "intent.proposed",
+        intent,
+        {"intent_id": intent, "title": f"Reliable login {n}", "signals": signals},
+        "cli",
+    )
+    h.intents.append(intent)
+    at += timedelta(hours=3)
+    contracts = [f"CON-{n}01", f"CON-{n}02"]
+    h.envelope(
+        at,
+        "spec.created",
+        spec,
+        {"intent_id": intent, "title": f"Login spec {n}", "contracts": contracts},
+        "mcp",
+    )
+    h.specs += 1
+    h.contracts_of_spec[spec] = contracts
+    at += timedelta(minutes=20)
+    for k, contract in enumerate(contracts):
+        at = _contract_run(h, at, spec, contract, fail=fail_second_contract and k == 1)
+    return at + timedelta(hours=4)
+
+
+def build_history(now: datetime) -> History:
+    """Three intents (one with a failed contract), three orphan signals, the XSS title, an error."""
+    h = History()
+    at = now - timedelta(hours=40)
+    for n in range(1, 4):
+        at = _intent(h, at, n, first_signal=2 * n - 1, fail_second_contract=n == 2)
+    for k in range(3):
+        h.signal(
+            at,
+            f"SIG-{7 + k:03d}",
+            f"Orphan observation {k}",
+            0.9 if k == 0 else 0.1,
+            "slack",
+            stays_open=True,
+        )
+        at += timedelta(hours=1)
+    h.signal(at, "SIG-010", XSS_TITLE, 0.5, "cli", stays_open=True)
+    at += timedelta(minutes=5)
+    h.envelope(at, "system.error", "system", {"message": "MCP server crashed"}, "mcp")
+    return h
+
+
+def write_lines(path: Path, lines: list[dict[str, Any]]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(json.dumps(line) + "\n")
+
+
+# --------------------------------------------------------------------------- the stack
+@dataclass
+class Stack:
+    base_url: str
+    events: Path
+    history: History
+
+
+def wait_until_stored(base_url: str, events_total: int) -> None:
+    """Until the API answers with every fixture line in the store (bounded: 30 s)."""
+    deadline = time.monotonic() + 30
+    summary: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        try:
+            summary = httpx.get(f"{base_url}/api/summary", timeout=2).json()
+            if summary.get("events_total") == events_total and summary.get("signals"):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the fixture was not stored in 30 s; last summary: {summary}")
+
+
+class Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # runs in a thread: leave signals to pytest
+        pass
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The real parts `intent-observe up` joins: the tail adapter following the events file
+    into the SQLite store, and the app over that store, on an ephemeral loopback port."""
+    repo = tmp_path_factory.mktemp("repo")
+    events = repo / ".intent" / "events" / "events.jsonl"
+    events.parent.mkdir(parents=True)
+    history = build_history(datetime.now(UTC))
+    write_lines(events, history.lines)
+    (repo / ".intent" / "observe").mkdir()
+    store = Store(repo / ".intent" / "observe" / "store.db")
+    adapter = TailAdapter(TailConfig(paths=[str(events)], metric_interval_s=0.5), ConsumerSink(store))
+    tail = threading.Thread(target=adapter.run, name="tail", daemon=True)
+    tail.start()
+    app = create_app(AppContext(store=store, events_path=events, summary_interval_s=1.0))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = Server(uvicorn.Config(app, log_level="warning"))
+    web = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="web", daemon=True)
+    web.start()
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        wait_until_stored(base_url, len(history.lines))
+        yield Stack(base_url, events, history)
+    finally:
+        server.should_exit = True
+        web.join(10)
+        adapter.stop()
+        tail.join(10)
+        store.close()
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@dataclass
+class Watched:
+    """A page plus what must never happen on it: script errors and dialogs."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
+        assert self.errors == [], f"script errors: {self.errors}"
+
+
+def open_page(browser: Any, scheme: str = "dark", width: int = 1440) -> Watched:
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    watched = Watched(page)
+    page.on("pageerror", lambda err: watched.errors.append(str(err)))
+    page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
+
+    def on_dialog(dialog: Any) -> None:
+        watched.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    return watched
+
+
+@pytest.fixture
+def view(browser: Any) -> Iterator[Watched]:
+    watched = open_page(browser)
+    yield watched
+    watched.page.context.close()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def tile_text(page: Any, stat: str, selector: str = ".stat-value") -> str:
+    text: str = page.locator(f'[data-stat="{stat}"] {selector}').inner_text()
+    return text.strip()
+
+
+# --------------------------------------------------------------------------- the tests
+def test_dashboard_shows_the_numbers_the_fixture_implies(stack: Stack, view: Watched) -> None:
+    page, h = view.page, stack.history
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector('[data-stat="signals"]')
+    assert tile_text(page, "signals") == str(h.signals)
+    assert tile_text(page, "intents") == str(len(h.intents))
+    assert tile_text(page, "specs") == str(h.specs)
+    assert tile_text(page, "contracts", ".contracts-passed") == f"{h.contracts_passed} ✓"
+    assert tile_text(page, "contracts", ".contracts-failed") == f"{h.contracts_failed} ✗"
+    assert tile_text(page, "events") == str(len(h.lines))
+    # The stream starts with the newest events: the last line written is on top.
+    page.wait_for_selector("#stream-body tr")
+    assert page.locator("#stream-body tr").first.locator(".type-badge").inner_text() == "system.error"
+    # Three cycle-time stages and five trust levels are drawn.
+    assert page.locator(".cycle-row[data-stage]").count() == 3
+    # Trust: the open signals (the orphans) by autonomy level.
+    levels = {lv: page.locator(f'.trust-col[data-level="{lv}"] .trust-count').inner_text() for lv in LEVELS}
+    assert levels == {lv: str(h.open_signal_levels[lv]) for lv in LEVELS}
+    screenshot(page, "dashboard-dark")
+    view.assert_clean()
+
+
+def test_an_appended_line_appears_in_the_stream_within_a_second(stack: Stack, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector('#live-pill[data-state="live"]')
+    title = f"appended while watching {time.time_ns()}"
+    line = {
+        "event_type": "observation.written",
+        "observation_id": "OBS-900",
+        "title": title,
+        "source": "cli",
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    write_lines(stack.events, [line])
+    stack.history.lines.append(line)
+    row = page.locator("#stream-body tr").filter(has_text=title)
+    row.wait_for(timeout=1000)
+    assert row.locator(".type-badge").inner_text() == "observation.written"
+    # ...and the counts follow without a reload.
+    page.wait_for_function(
+        "n => document.querySelector('[data-stat=\"events\"] .stat-value').textContent === String(n)",
+        arg=len(stack.history.lines),
+        timeout=5000,
+    )
+    screenshot(page, "dashboard-live")
+    view.assert_clean()
+
+
+def _rows(page: Any) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = page.eval_on_selector_all(
+        ".wf-span",
+        "els => els.map(e => ({id: e.dataset.spanId, parent: e.dataset.parentSpanId,"
+        " depth: e.dataset.depth, name: e.dataset.name, error: e.classList.contains('span-error')}))",
+    )
+    return rows
+
+
+def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Stack, view: Watched) -> None:
+    page, h = view.page, stack.history
+    failed_intent = h.intents[1]
+    page.goto(stack.base_url + "/traces")
+    page.locator("#intent-traces .trace-row").filter(has_text=failed_intent).locator("a").click()
+    page.wait_for_selector(".wf-span")
+    rows = _rows(page)
+    by_name = {r["name"]: r for r in rows}
+    spec = f"spec SPEC-{int(failed_intent[4:]):03d}"
+    intent_row, spec_row = by_name[f"intent {failed_intent}"], by_name[spec]
+    assert intent_row["depth"] == "0"
+    assert (spec_row["depth"], spec_row["parent"]) == ("1", intent_row["id"])
+    for contract in h.contracts_of_spec[spec.split()[1]]:
+        row = by_name[f"contract {contract}"]
+        assert (row["depth"], row["parent"]) == ("2", spec_row["id"])
+        # each contract's assertions sit right under it, one level deeper
+        index = rows.index(row)
+        assertions = [r for r in rows[index + 1 : index + 3]]
+        assert [(r["name"], r["depth"], r["parent"]) for r in assertions] == [
+            ("assertion assert-1", "3", row["id"]),
+            ("assertion assert-2", "3", row["id"]),
+        ]
+    # Signals of the intent are nested under it; depth-first order puts parents first.
+    assert all(rows.index(by_name[r["name"]]) > rows.index(intent_row) for r in rows if r["depth"] != "0")
+    failed = by_name[f"contract {h.failed_contract}"]
+    assert failed["error"] is True
+    assert by_name[f"contract {h.contracts_of_spec[spec.split()[1]][0]}"]["error"] is False
+    # An error span's bar is drawn in the error colour.
+    bar = page.locator(f'.wf-span[data-span-id="{failed["id"]}"] .wf-bar')
+    assert _rgb(bar.evaluate("e => getComputedStyle(e).backgroundColor")) == _rgb(_resolved(page, "--err"))
+    # Clicking a span opens its details: attributes and its own log records.
+    page.locator(f'.wf-span[data-span-id="{failed["id"]}"]').click()
+    details = page.locator("#span-details")
+    details.wait_for()
+    assert details.get_attribute("data-span-id") == failed["id"]
+    assert "intent.artifact.id" in details.locator(".span-attrs").inner_text()
+    log_bodies = details.locator(".span-logs .log-body").all_inner_texts()
+    assert any("contract.started" in b for b in log_bodies), log_bodies
+    assert any("contract.completed" in b for b in log_bodies), log_bodies
+    screenshot(page, "trace-waterfall")
+    view.assert_clean()
+
+
+def _rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", css)[:3])
+
+
+def _resolved(page: Any, colour_variable: str) -> str:
+    """The colour a CSS variable resolves to on this page, as the browser computes it."""
+    colour: str = page.evaluate(
+        """name => {
+            const probe = document.createElement("span");
+            probe.style.color = `var(${name})`;
+            document.body.append(probe);
+            const colour = getComputedStyle(probe).color;
+            probe.remove();
+            return colour;
+        }""",
+        colour_variable,
+    )
+    return colour
+
+
+def test_an_event_title_with_markup_shows_as_text(stack: Stack, view: Watched) -> None:
+    page = view.page
+    for path in ("/", "/traces", "/events?q=SIG-010"):
+        page.goto(stack.base_url + path)
+        page.get_by_text(XSS_TITLE).first.wait_for()
+        assert page.locator('img[src="x"]').count() == 0
+    screenshot(page, "events-xss-as-text")
+    page.goto(stack.base_url + "/traces")
+    page.locator("#orphan-list a").filter(has_text=XSS_TITLE).click()
+    page.wait_for_selector(".wf-span")
+    page.locator(".wf-span").first.click()
+    page.locator("#span-details .span-attrs").get_by_text(XSS_TITLE).first.wait_for()
+    assert page.locator('img[src="x"]').count() == 0
+    page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    view.assert_clean()
+
+
+def test_event_search_filters_by_type_glob(stack: Stack, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/events?type=contract.*")
+    page.wait_for_selector("#events-body tr")
+    types = page.locator("#events-body .type-badge").all_inner_texts()
+    expected = [
+        line
+        for line in stack.history.lines
+        if str(line.get("event", line.get("event_type"))).startswith("contract.")
+    ]
+    assert len(types) == len(expected)
+    assert all(t.startswith("contract.") for t in types)
+    screenshot(page, "events-filtered")
+    view.assert_clean()
+
+
+@pytest.mark.parametrize("path", ["/", "/traces", "/events", "/alerts", "/claude"])
+def test_every_page_is_reachable_from_the_navigation(stack: Stack, view: Watched, path: str) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/")
+    page.locator(f'.nav a[href="{path}"]').click()
+    page.wait_for_url(stack.base_url + path)
+    assert page.locator(".nav-link[aria-current='page']").get_attribute("href") == path
+    page.wait_for_selector(".page-header h1")
+    page.wait_for_timeout(200)
+    assert page.locator(".state-error").count() == 0, page.locator("#app").inner_text()
+    name = path.strip("/") or "dashboard"
+    screenshot(page, f"page-{name}-dark")
+    view.assert_clean()
+
+
+def test_light_theme_follows_the_system(stack: Stack, browser: Any) -> None:
+    watched = open_page(browser, scheme="light")
+    page = watched.page
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector('[data-stat="signals"]')
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert sum(_rgb(background)) > 600, background  # a light page, not the dark default
+    screenshot(page, "dashboard-light")
+    page.locator("#theme-toggle").click()  # the switch overrides the system choice
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert sum(_rgb(background)) < 150, background
+    watched.assert_clean()
+    page.context.close()
+
+
+def test_claude_view_explains_how_to_connect_when_nothing_arrived(stack: Stack, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/claude")
+    help_text = page.locator("#claude-connect")
+    help_text.wait_for()
+    assert "CLAUDE_CODE_ENABLE_TELEMETRY=1" in help_text.inner_text()
+    view.assert_clean()
+
+
+def test_static_assets_stay_inside_the_package(stack: Stack) -> None:
+    ok = httpx.get(stack.base_url + "/static/js/dom.js")
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith("text/javascript")
+    for path in (
+        "/static/../pages.py",
+        "/static/%2e%2e/pages.py",
+        "/static/..%2fpages.py",
+        "/static/.hidden",
+    ):
+        assert httpx.get(stack.base_url + path).status_code == 404, path
+    page = httpx.get(stack.base_url + "/")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
