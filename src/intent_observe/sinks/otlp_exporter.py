@@ -157,7 +157,7 @@ class OtlpExporter:
             if outcome.acknowledged:
                 self._on_acknowledged(signal, config, outcome)
                 return ExportResult(outcome.rejected, outcome.message, attempt)
-            self.stats.failed_attempts[signal] += 1
+            self._count(self.stats.failed_attempts, signal, 1)
             self._set_link_state(config, "failing", outcome)
             if not outcome.retryable:
                 raise ExportRejected(
@@ -191,16 +191,20 @@ class OtlpExporter:
                 self._transports[signal] = transport
             return transport
 
+    def _count(self, counter: Counter[Signal], signal: Signal, amount: int) -> None:
+        with self._lock:  # exports of several signals may run on several threads
+            counter[signal] += amount
+
     def _delay(self, attempt: int, outcome: _Outcome) -> float:
         if outcome.retry_after is not None:
             return min(outcome.retry_after, self.retry.max_server_delay_seconds)
         return self.retry.backoff(attempt - 1)
 
     def _on_acknowledged(self, signal: Signal, config: SignalExportConfig, outcome: _Outcome) -> None:
-        self.stats.batches[signal] += 1
+        self._count(self.stats.batches, signal, 1)
         self._set_link_state(config, "connected", outcome)
         if outcome.rejected or outcome.message:
-            self.stats.rejected_items[signal] += outcome.rejected
+            self._count(self.stats.rejected_items, signal, outcome.rejected)
             self._log_partial_success_once(signal, config, outcome)
 
     def _log_partial_success_once(

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 TOKEN_ENV = "INTENT_OBSERVE_TOKEN"
 _START_TIMEOUT_S = 10.0
+_KEEP_ALIVE_S = 30
 
 
 class ReceiverStartError(Exception):
@@ -150,7 +151,13 @@ class OtlpReceiver:
             token=self._token,
         )
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", server_header=False
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            # SDK batch processors send every 5 s: keep their connection open across batches
+            timeout_keep_alive=_KEEP_ALIVE_S,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
