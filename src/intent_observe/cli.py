@@ -15,6 +15,10 @@ COMMANDS: dict[str, str] = {
     "tail": "intent_observe.sources.tail_cmd:tail",
     "emit": "intent_observe.sources.emit_cmd:emit_command",
     "run": "intent_observe.sources.emit_cmd:run_command",
+    "up": "intent_observe.web.up_cmd:up",
+    "status": "intent_observe.web.up_cmd:status",
+    "trace": "intent_observe.web.up_cmd:trace",
+    "events": "intent_observe.web.up_cmd:events",
 }
 
 

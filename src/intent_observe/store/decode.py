@@ -1,0 +1,372 @@
+"""OTLP export requests → the rows the store writes.
+
+Runs on the receiver's worker threads (not the writer's), so decoding happens in
+parallel with writing. Anything unusable (an all-zero trace id, an unsupported
+metric type) is counted as rejected with a reason, for the partial-success answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+CLAUDE_SERVICE = "claude-code"
+CLAUDE_PREFIX = "claude_code."
+UNKNOWN_SERVICE = "unknown_service"
+# Resource attributes `intent-observe run --contract` sets on a wrapped session.
+LINK_ATTRIBUTES = ("intent.contract.id", "intent.spec.id", "intent.id")
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+_DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+_MAX_ATTR_DEPTH = 8
+
+
+def any_value(value: AnyValue, depth: int = 0) -> Any:
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "array_value":
+        if depth >= _MAX_ATTR_DEPTH:
+            return None
+        return [any_value(v, depth + 1) for v in value.array_value.values]
+    if which == "kvlist_value":
+        if depth >= _MAX_ATTR_DEPTH:
+            return None
+        return attributes(value.kvlist_value.values, depth + 1)
+    if which == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, which)
+
+
+def attributes(pairs: Any, depth: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    kv: KeyValue
+    for kv in pairs:
+        out[kv.key] = any_value(kv.value, depth)
+    return out
+
+
+def stable_id(*parts: str | bytes) -> int:
+    """A 63-bit id from content, so the same resource or series always gets the same row."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\x00")
+    return int.from_bytes(h.digest(), "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceInfo:
+    id: int
+    service: str
+    attributes: dict[str, Any]
+    json: str
+
+    @property
+    def row(self) -> tuple[int, str, str]:
+        return (self.id, self.service, self.json)
+
+    def link(self) -> dict[str, str | None]:
+        return {key: _text(self.attributes.get(key)) for key in LINK_ATTRIBUTES}
+
+
+def resource_info(resource: Resource) -> ResourceInfo:
+    attrs = attributes(resource.attributes)
+    doc = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode()
+    service = _text(attrs.get("service.name")) or UNKNOWN_SERVICE
+    return ResourceInfo(stable_id(doc), service, attrs, doc)
+
+
+@dataclass(slots=True)
+class SessionTouch:
+    """A piece of Claude Code telemetry naming its session: extends the session's time span and links."""
+
+    session_id: str
+    time_ns: int
+    contract_id: str | None = None
+    spec_id: str | None = None
+    intent_id: str | None = None
+    trace_id: str | None = None
+    parent_span_id: str | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """Rows from one request, ready for one writer transaction."""
+
+    resources: list[tuple[int, str, str]] = field(default_factory=list)
+    spans: list[tuple[Any, ...]] = field(default_factory=list)
+    logs: list[tuple[Any, ...]] = field(default_factory=list)
+    points: list[MetricPoint] = field(default_factory=list)
+    sessions: list[SessionTouch] = field(default_factory=list)
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def reject(self, count: int, reason: str) -> None:
+        self.rejected += count
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.reasons)
+
+
+@dataclass(slots=True)
+class MetricPoint:
+    series_id: int
+    name: str
+    service: str
+    labels: str  # canonical JSON
+    kind: str  # counter | updown | gauge | histogram
+    unit: str
+    temporality: str  # cumulative | delta | none
+    session_id: str | None
+    start_ns: int
+    time_ns: int
+    value: float
+    histogram: dict[str, Any] | None = None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if text else None
+
+
+def _touch_session(
+    batch: Batch,
+    res: ResourceInfo,
+    attrs: dict[str, Any],
+    time_ns: int,
+    trace: tuple[str, str | None] | None = None,
+) -> None:
+    """Note a session seen in Claude Code telemetry (or any telemetry `run --contract` linked)."""
+    session = _text(attrs.get("session.id")) or _text(res.attributes.get("session.id"))
+    link = res.link()
+    if session is None or (res.service != CLAUDE_SERVICE and not any(link.values())):
+        return
+    touch = SessionTouch(
+        session, time_ns, link["intent.contract.id"], link["intent.spec.id"], link["intent.id"]
+    )
+    if trace is not None:
+        touch.trace_id, touch.parent_span_id = trace
+    batch.sessions.append(touch)
+
+
+# ----------------------------------------------------------------------------- traces
+def decode_traces(request: ExportTraceServiceRequest, received_ns: int) -> Batch:
+    batch = Batch()
+    for resource_spans in request.resource_spans:
+        res = resource_info(resource_spans.resource)
+        batch.resources.append(res.row)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                if len(span.trace_id) != 16 or span.trace_id == _ZERO_TRACE:
+                    batch.reject(1, "span without a valid 16-byte trace id")
+                    continue
+                if len(span.span_id) != 8 or span.span_id == _ZERO_SPAN:
+                    batch.reject(1, "span without a valid 8-byte span id")
+                    continue
+                batch.spans.append(_span_row(batch, res, span, received_ns))
+    return batch
+
+
+def _span_row(batch: Batch, res: ResourceInfo, span: Any, received_ns: int) -> tuple[Any, ...]:
+    attrs = attributes(span.attributes)
+    trace_id = span.trace_id.hex()
+    parent = span.parent_span_id.hex() if len(span.parent_span_id) == 8 else None
+    links = [
+        {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
+        for link in span.links
+        if len(link.trace_id) == 16 and len(link.span_id) == 8
+    ]
+    session = _text(attrs.get("session.id"))
+    _touch_session(batch, res, attrs, span.start_time_unix_nano, (trace_id, parent))
+    end_ns = max(span.end_time_unix_nano, span.start_time_unix_nano)
+    return (
+        trace_id,
+        span.span_id.hex(),
+        parent,
+        span.name,
+        res.service,
+        res.id,
+        span.kind,
+        span.start_time_unix_nano,
+        end_ns,
+        span.status.code,
+        span.status.message or None,
+        1 if attrs.get("intent.artifact.state") == "closed" else 0,
+        _text(attrs.get("intent.artifact.type")),
+        _text(attrs.get("intent.artifact.id")),
+        _text(attrs.get("intent.id")),
+        _text(attrs.get("intent.contract.id")),
+        session,
+        _text(attrs.get("intent.title")),
+        orjson.dumps(attrs, default=str).decode(),
+        orjson.dumps(links).decode() if links else None,
+        received_ns,
+    )
+
+
+# ------------------------------------------------------------------------------- logs
+def decode_logs(request: ExportLogsServiceRequest, received_ns: int) -> Batch:
+    batch = Batch()
+    for resource_logs in request.resource_logs:
+        res = resource_info(resource_logs.resource)
+        batch.resources.append(res.row)
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                batch.logs.append(_log_row(batch, res, record, received_ns))
+    return batch
+
+
+def _event_name(record: Any, attrs: dict[str, Any], body: str, claude: bool) -> str | None:
+    name = record.event_name or _text(attrs.get("event.name"))
+    if name is None and body.startswith(CLAUDE_PREFIX):
+        name = body.split()[0]
+    if claude and name is not None and not name.startswith(CLAUDE_PREFIX):
+        name = CLAUDE_PREFIX + name  # Claude Code's `event.name` attribute omits the prefix
+    return name
+
+
+def _category(res: ResourceInfo, attrs: dict[str, Any], event_name: str | None) -> str:
+    if "intent.event.id" in attrs or "intent.event.type" in attrs:
+        return "intent"
+    if res.service == CLAUDE_SERVICE or (event_name or "").startswith(CLAUDE_PREFIX):
+        return "claude"
+    return "other"
+
+
+def _hex_id(raw: bytes, zero: bytes) -> str | None:
+    return raw.hex() if len(raw) == len(zero) and raw != zero else None
+
+
+def _log_row(batch: Batch, res: ResourceInfo, record: Any, received_ns: int) -> tuple[Any, ...]:
+    attrs = attributes(record.attributes)
+    body_value = any_value(record.body)
+    body = body_value if isinstance(body_value, str) else orjson.dumps(body_value, default=str).decode()
+    claude = res.service == CLAUDE_SERVICE
+    event_name = _event_name(record, attrs, body, claude) or _text(attrs.get("intent.event.type"))
+    category = _category(res, attrs, event_name)
+    time_ns = record.time_unix_nano or record.observed_time_unix_nano or received_ns
+    trace_id = _hex_id(record.trace_id, _ZERO_TRACE)
+    span_id = _hex_id(record.span_id, _ZERO_SPAN)
+    attrs_json = orjson.dumps(attrs, default=str, option=orjson.OPT_SORT_KEYS).decode()
+    key = (
+        _text(attrs.get("intent.event.id"))
+        or hashlib.blake2b(
+            f"{res.id}\x00{time_ns}\x00{trace_id}\x00{span_id}\x00{body}\x00{attrs_json}".encode(),
+            digest_size=16,
+        ).hexdigest()
+    )
+    if category == "claude":
+        _touch_session(batch, res, attrs, time_ns)
+    return (
+        key,
+        category,
+        time_ns,
+        record.observed_time_unix_nano or None,
+        trace_id,
+        span_id,
+        record.severity_number,
+        record.severity_text or None,
+        body,
+        event_name,
+        res.service,
+        res.id,
+        _text(attrs.get("intent.artifact.id")),
+        _text(attrs.get("intent.artifact.type")),
+        _text(attrs.get("intent.source")),
+        _text(attrs.get("intent.actor")),
+        _text(attrs.get("intent.id")),
+        _text(attrs.get("intent.autonomy_level")),
+        _text(attrs.get("session.id")),
+        attrs_json,
+    )
+
+
+# ---------------------------------------------------------------------------- metrics
+def decode_metrics(request: ExportMetricsServiceRequest) -> Batch:
+    batch = Batch()
+    for resource_metrics in request.resource_metrics:
+        res = resource_info(resource_metrics.resource)
+        batch.resources.append(res.row)
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                _decode_metric(batch, res, metric)
+    return batch
+
+
+def _decode_metric(batch: Batch, res: ResourceInfo, metric: metrics_pb2.Metric) -> None:
+    which = metric.WhichOneof("data")
+    if which == "sum":
+        kind = "counter" if metric.sum.is_monotonic else "updown"
+        temporality = "delta" if metric.sum.aggregation_temporality == _DELTA else "cumulative"
+        for dp in metric.sum.data_points:
+            _number_point(batch, res, metric, dp, kind, temporality)
+    elif which == "gauge":
+        for dp in metric.gauge.data_points:
+            _number_point(batch, res, metric, dp, "gauge", "none")
+    elif which == "histogram":
+        temporality = "delta" if metric.histogram.aggregation_temporality == _DELTA else "cumulative"
+        for hp in metric.histogram.data_points:
+            _histogram_point(batch, res, metric, hp, temporality)
+    else:
+        count = _point_count(metric, which)
+        batch.reject(count, f"metric type {which or 'empty'} is not stored ({metric.name})")
+
+
+def _point_count(metric: metrics_pb2.Metric, which: str | None) -> int:
+    if which is None:
+        return 0
+    return len(getattr(metric, which).data_points)
+
+
+def _series(res: ResourceInfo, name: str, attrs: dict[str, Any]) -> tuple[int, str, str | None]:
+    labels = {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in attrs.items()}
+    doc = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
+    # two repositories' adapters send the same series names: keep them apart, sum them on read
+    repository = str(res.attributes.get("intent.repository", ""))
+    return stable_id(name, res.service, repository, doc), doc, _text(attrs.get("session.id"))
+
+
+def _number_point(batch: Batch, res: ResourceInfo, metric: Any, dp: Any, kind: str, temporality: str) -> None:
+    attrs = attributes(dp.attributes)
+    series_id, labels, session = _series(res, metric.name, attrs)
+    value = float(dp.as_int) if dp.WhichOneof("value") == "as_int" else dp.as_double
+    batch.points.append(
+        MetricPoint(
+            series_id, metric.name, res.service, labels, kind, metric.unit, temporality, session,
+            dp.start_time_unix_nano, dp.time_unix_nano, value,
+        )
+    )  # fmt: skip
+    if session is not None:
+        _touch_session(batch, res, attrs, dp.time_unix_nano)
+
+
+def _histogram_point(batch: Batch, res: ResourceInfo, metric: Any, hp: Any, temporality: str) -> None:
+    attrs = attributes(hp.attributes)
+    series_id, labels, session = _series(res, metric.name, attrs)
+    bounds = list(hp.explicit_bounds)
+    counts = list(hp.bucket_counts) or [0] * (len(bounds) + 1)
+    if len(counts) != len(bounds) + 1:
+        batch.reject(1, f"histogram of {metric.name}: {len(counts)} buckets for {len(bounds)} bounds")
+        return
+    histogram = {"bounds": bounds, "counts": counts, "sum": hp.sum, "count": hp.count}
+    batch.points.append(
+        MetricPoint(
+            series_id, metric.name, res.service, labels, "histogram", metric.unit, temporality, session,
+            hp.start_time_unix_nano, hp.time_unix_nano, float(hp.count), histogram,
+        )
+    )  # fmt: skip

@@ -1,0 +1,549 @@
+"""Read-side queries behind the JSON API, the CLI and the alert engine.
+
+Every function takes a read connection (see `Store.read`) and returns plain JSON-able
+data shaped as /tmp/team/web-api.md (the API contract) describes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from intent_observe.metrics import catalog
+from intent_observe.metrics.catalog import AUTONOMY_LEVELS, MetricDef
+
+HOUR_NS = 3600 * 10**9
+SPARKLINE_HOURS = 48
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+_DETAIL_SEPARATOR = " — "
+_CYCLE_STAGES = (
+    ("signal_to_intent", catalog.CYCLE_SIGNAL_TO_INTENT),
+    ("intent_to_spec", catalog.CYCLE_INTENT_TO_SPEC),
+    ("spec_to_complete", catalog.CYCLE_SPEC_TO_COMPLETE),
+)
+# Event types counted when a summary is asked for a time range (event time, not export time).
+_SIGNAL_CREATED = ("signal.created", "signal.captured")
+_INTENT_DEFINED = ("intent.proposed", "intent.accepted", "intent.approved", "signal.promoted")
+_SPEC_CREATED = ("spec.created", "spec.written")
+_CONTRACT_RESULT = ("contract.completed", "contract.verified", "contract.failed")
+_SEVERITY_ERROR = 17
+
+
+def iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') matching `text` anywhere, its own % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def clamp_limit(limit: int | None) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    return max(1, min(int(limit), MAX_LIMIT))
+
+
+# ------------------------------------------------------------------------------ metrics
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str
+    service: str
+    labels: dict[str, str]
+    kind: str
+    unit: str
+    temporality: str
+    time_ns: int
+    value: float
+    histogram: dict[str, Any] | None
+
+
+def current_series(conn: sqlite3.Connection, name_prefix: str = "") -> list[Series]:
+    """The newest value of every live series: a gauge series missing from its metric's newest
+    export is gone (a closed intent's last-event gauge), cumulative and delta series stay."""
+    rows = conn.execute(
+        """SELECT s.name, s.service, s.labels, s.kind, s.unit, s.temporality, s.time_ns, s.value,
+                  s.histogram
+           FROM metric_series s JOIN metric_exports e ON e.name = s.name AND e.service = s.service
+           WHERE s.name >= ?1 AND s.name < ?1 || char(1114111)
+             AND (s.kind != 'gauge' OR s.time_ns >= e.time_ns)
+           ORDER BY s.name, s.labels""",
+        (name_prefix,),
+    )
+    return [
+        Series(n, svc, orjson.loads(lb), k, u, tmp, t, v, orjson.loads(h) if h else None)
+        for n, svc, lb, k, u, tmp, t, v, h in rows
+    ]
+
+
+def metric_total(conn: sqlite3.Connection, metric: MetricDef, **labels: str) -> float:
+    """Sum of the newest values of a metric's live series whose labels match."""
+    return sum(
+        s.value
+        for s in current_series(conn, metric.name)
+        if s.name == metric.name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def metric_value_at(conn: sqlite3.Connection, metric: MetricDef, at_ns: int, **labels: str) -> float:
+    """Sum over matching series of each one's value at `at_ns` (0 for a series not yet seen)."""
+    total = 0.0
+    for series_id, labels_json in conn.execute(
+        "SELECT id, labels FROM metric_series WHERE name = ?", (metric.name,)
+    ):
+        series_labels = orjson.loads(labels_json)
+        if not all(series_labels.get(k) == v for k, v in labels.items()):
+            continue
+        row = conn.execute(
+            "SELECT value FROM metric_points WHERE series_id = ? AND time_ns <= ? "
+            "ORDER BY time_ns DESC LIMIT 1",
+            (series_id, at_ns),
+        ).fetchone()
+        total += row[0] if row else 0.0
+    return total
+
+
+def histogram_quantile(q: float, histogram: dict[str, Any] | None) -> float | None:
+    """Prometheus' histogram_quantile over one cumulative histogram (linear within a bucket)."""
+    if not histogram or not histogram.get("count"):
+        return None
+    bounds, counts = histogram["bounds"], histogram["counts"]
+    rank = q * histogram["count"]
+    cumulative = 0.0
+    for i, count in enumerate(counts):
+        if cumulative + count >= rank and count > 0:
+            if i == len(bounds):  # +Inf bucket: the highest finite bound, as Prometheus answers
+                return float(bounds[-1]) if bounds else None
+            lower = bounds[i - 1] if i > 0 else 0.0
+            return float(lower + (bounds[i] - lower) * (rank - cumulative) / count)
+        cumulative += count
+    return float(bounds[-1]) if bounds else None
+
+
+def _cycle_time(conn: sqlite3.Connection) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    series = {s.name: s for s in current_series(conn, "intent.cycle_time.")}
+    for key, metric in _CYCLE_STAGES:
+        hist = series[metric.name].histogram if metric.name in series else None
+        out[key] = {
+            "median_s": histogram_quantile(0.5, hist),
+            "p95_s": histogram_quantile(0.95, hist),
+            "count": int(hist["count"]) if hist else 0,
+        }
+    return out
+
+
+def _trust(conn: sqlite3.Connection) -> dict[str, int]:
+    levels = dict.fromkeys(AUTONOMY_LEVELS, 0)
+    for s in current_series(conn, catalog.SIGNALS_ACTIVE.name):
+        level = s.labels.get("autonomy_level")
+        if s.name == catalog.SIGNALS_ACTIVE.name and level in levels:
+            levels[level] += int(s.value)
+    return levels
+
+
+# ------------------------------------------------------------------------------ summary
+def summary(
+    conn: sqlite3.Connection, now_ns: int, since: int | None = None, until: int | None = None
+) -> dict[str, Any]:
+    """The dashboard's numbers: the adapter's newest `intent.*` metrics, or for a time range,
+    the events whose event time falls in it."""
+    counts = _counts_in_range(conn, since, until) if since or until else _counts_from_metrics(conn)
+    last = conn.execute("SELECT max(time_ns) FROM logs WHERE category = 'intent'").fetchone()[0]
+    end_hour = (until or now_ns) // HOUR_NS
+    hours = dict(
+        conn.execute(
+            "SELECT hour, count FROM event_hours WHERE hour > ? AND hour <= ?",
+            (end_hour - SPARKLINE_HOURS, end_hour),
+        ).fetchall()
+    )
+    orphans = conn.execute("SELECT count(*) FROM traces WHERE kind = 'orphan'").fetchone()[0]
+    return {
+        **counts,
+        "orphans": orphans,
+        "last_event_ns": last,
+        "cycle_time": _cycle_time(conn),
+        "trust": _trust(conn),
+        "events_per_hour": [
+            {"t_ns": h * HOUR_NS, "count": hours.get(h, 0)}
+            for h in range(end_hour - SPARKLINE_HOURS + 1, end_hour + 1)
+        ],
+    }
+
+
+def _counts_from_metrics(conn: sqlite3.Connection) -> dict[str, int]:
+    events_total = metric_total(conn, catalog.EVENTS_TOTAL)
+    if not events_total:  # no metrics pushed (yet): count the stored event records
+        events_total = conn.execute("SELECT coalesce(sum(count), 0) FROM event_hours").fetchone()[0]
+    return {
+        "signals": int(metric_total(conn, catalog.SIGNALS_TOTAL)),
+        "intents": int(metric_total(conn, catalog.INTENTS_TOTAL)),
+        "specs": int(metric_total(conn, catalog.SPECS_TOTAL)),
+        "contracts_passed": int(metric_total(conn, catalog.CONTRACTS_TOTAL, result="pass")),
+        "contracts_failed": int(metric_total(conn, catalog.CONTRACTS_TOTAL, result="fail")),
+        "events_total": int(events_total),
+    }
+
+
+def _counts_in_range(conn: sqlite3.Connection, since: int | None, until: int | None) -> dict[str, int]:
+    lo, hi = since or 0, until or (1 << 63) - 1
+
+    def distinct(types: tuple[str, ...]) -> int:
+        marks = ",".join("?" * len(types))
+        return int(
+            conn.execute(
+                f"SELECT count(DISTINCT coalesce(artifact_id, record_key)) FROM logs "
+                f"WHERE category = 'intent' AND event_name IN ({marks}) AND time_ns >= ? AND time_ns < ?",
+                (*types, lo, hi),
+            ).fetchone()[0]
+        )
+
+    marks = ",".join("?" * len(_CONTRACT_RESULT))
+    failed, total = conn.execute(
+        f"SELECT coalesce(sum(severity_number >= ? OR event_name = 'contract.failed'), 0), count(*) "
+        f"FROM logs WHERE category = 'intent' AND event_name IN ({marks}) AND time_ns >= ? AND time_ns < ?",
+        (_SEVERITY_ERROR, *_CONTRACT_RESULT, lo, hi),
+    ).fetchone()
+    events = conn.execute(
+        "SELECT count(*) FROM logs WHERE category = 'intent' AND time_ns >= ? AND time_ns < ?", (lo, hi)
+    ).fetchone()[0]
+    return {
+        "signals": distinct(_SIGNAL_CREATED),
+        "intents": distinct(_INTENT_DEFINED),
+        "specs": distinct(_SPEC_CREATED),
+        "contracts_passed": int(total - failed),
+        "contracts_failed": int(failed),
+        "events_total": int(events),
+    }
+
+
+# ------------------------------------------------------------------------------- events
+_EVENT_COLUMNS = (
+    "id, record_key, time_ns, event_name, artifact_id, artifact_type, source, actor, intent_id, "
+    "autonomy_level, body, trace_id, span_id"
+)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    since: int | None = None
+    until: int | None = None
+    type_glob: str | None = None
+    source: str | None = None
+    autonomy_level: str | None = None
+    text: str | None = None
+    limit: int = DEFAULT_LIMIT
+    before_id: int | None = None
+    after_id: int | None = None
+
+
+def _event_where(f: EventFilter) -> tuple[str, list[Any]]:
+    clauses, args = ["category = 'intent'"], []
+    for clause, value in (
+        ("time_ns >= ?", f.since),
+        ("time_ns < ?", f.until),
+        ("event_name GLOB ?", f.type_glob),
+        ("source = ?", f.source),
+        ("autonomy_level = ?", f.autonomy_level),
+        ("id < ?", f.before_id),
+        ("id > ?", f.after_id),
+    ):
+        if value is not None and value != "":
+            clauses.append(clause)
+            args.append(value)
+    if f.text:
+        clauses.append("(body LIKE ? ESCAPE '\\' OR artifact_id LIKE ? ESCAPE '\\')")
+        pattern = like_pattern(f.text)
+        args += [pattern, pattern]
+    return " AND ".join(clauses), args
+
+
+def event_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    rid, key, t, name, art, art_type, source, actor, intent, level, body, trace, span = row
+    _, sep, detail = body.partition(_DETAIL_SEPARATOR)
+    return {
+        "id": rid,
+        "event_id": key,
+        "time_ns": t,
+        "time_iso": iso(t),
+        "type": name,
+        "artifact_id": art,
+        "artifact_type": art_type or "other",
+        "source": source,
+        "actor": actor,
+        "intent_id": intent,
+        "autonomy_level": level,
+        "detail": detail if sep else body,
+        "trace_id": trace,
+        "span_id": span,
+    }
+
+
+def events(conn: sqlite3.Connection, f: EventFilter) -> dict[str, Any]:
+    where, args = _event_where(f)
+    limit = clamp_limit(f.limit)
+    rows = conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM logs WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit + 1)
+    ).fetchall()
+    more = len(rows) > limit
+    items = [event_row(r) for r in rows[:limit]]
+    return {"events": items, "next_before_id": items[-1]["id"] if more and items else None}
+
+
+def events_after(conn: sqlite3.Connection, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Events stored after row `after_id`, oldest first (the live stream's order)."""
+    rows = conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM logs WHERE category = 'intent' AND id > ? ORDER BY id LIMIT ?",
+        (after_id, limit),
+    ).fetchall()
+    return [event_row(r) for r in rows]
+
+
+def last_event_row_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT max(id) FROM logs WHERE category = 'intent'").fetchone()
+    return int(row[0] or 0)
+
+
+# ------------------------------------------------------------------------------- traces
+def traces(conn: sqlite3.Connection, kind: str = "all", text: str | None = None, limit: int = 100) -> dict:
+    clauses, args = [], []
+    if kind in ("intent", "orphan"):
+        clauses.append("kind = ?")
+        args.append(kind)
+    if text:
+        pattern = like_pattern(text)
+        clauses.append(
+            "(root_name LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR intent_id LIKE ? ESCAPE '\\' "
+            "OR trace_id = ?)"
+        )
+        args += [pattern, pattern, pattern, text.lower()]
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = conn.execute(
+        f"SELECT trace_id, intent_id, root_name, title, span_count, error_count, start_ns, end_ns, services "
+        f"FROM traces {where} ORDER BY start_ns DESC LIMIT ?",
+        (*args, clamp_limit(limit)),
+    ).fetchall()
+    return {
+        "traces": [
+            {
+                "trace_id": tid,
+                "intent_id": intent,
+                "root_name": root or "",
+                "title": title,
+                "span_count": count,
+                "error_count": errors,
+                "start_ns": start,
+                "end_ns": end,
+                "duration_ms": (end - start) / 1e6,
+                "services": sorted(orjson.loads(services)),
+            }
+            for tid, intent, root, title, count, errors, start, end, services in rows
+        ]
+    }
+
+
+_STATUS = {0: "unset", 1: "ok", 2: "error"}
+MAX_TRACE_SPANS = 10_000
+MAX_TRACE_LOGS = 10_000
+
+
+def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
+    rows = conn.execute(
+        "SELECT span_id, parent_span_id, name, service, start_ns, end_ns, status_code, status_message, "
+        "attributes, links FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id LIMIT ?",
+        (trace_id, MAX_TRACE_SPANS),
+    ).fetchall()
+    if not rows:
+        return None
+    spans = [
+        {
+            "span_id": sid,
+            "parent_span_id": parent,
+            "name": name,
+            "service": service,
+            "start_ns": start,
+            "end_ns": end,
+            "status": _STATUS.get(code, "unset"),
+            "status_message": message,
+            "attributes": orjson.loads(attrs),
+            "links": orjson.loads(links) if links else [],
+        }
+        for sid, parent, name, service, start, end, code, message, attrs, links in rows
+    ]
+    logs = conn.execute(
+        "SELECT time_ns, span_id, severity_text, severity_number, body, attributes FROM logs "
+        "WHERE trace_id = ? ORDER BY time_ns, id LIMIT ?",
+        (trace_id, MAX_TRACE_LOGS),
+    ).fetchall()
+    return {
+        "trace_id": trace_id,
+        "spans": depth_first(spans),
+        "logs": [
+            {
+                "time_ns": t,
+                "span_id": sid,
+                "severity": text or _severity_name(number),
+                "body": body,
+                "attributes": orjson.loads(attrs),
+            }
+            for t, sid, text, number, body, attrs in logs
+        ],
+    }
+
+
+def _severity_name(number: int) -> str:
+    for floor, name in ((21, "FATAL"), (17, "ERROR"), (13, "WARN"), (9, "INFO"), (5, "DEBUG"), (1, "TRACE")):
+        if number >= floor:
+            return name
+    return "UNSPECIFIED"
+
+
+def depth_first(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Spans ordered root first, each followed by its children (by start time), with `depth`.
+    A span whose parent is not in the trace counts as a root."""
+    ids = {s["span_id"] for s in spans}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for s in spans:  # already sorted by start time
+        parent = s["parent_span_id"] if s["parent_span_id"] in ids else None
+        children.setdefault(parent, []).append(s)
+    ordered: list[dict[str, Any]] = []
+    stack = [(s, 0) for s in reversed(children.get(None, []))]
+    seen: set[str] = set()
+    while stack:
+        span, depth = stack.pop()
+        if span["span_id"] in seen:
+            continue  # a parent cycle in hostile data must not loop
+        seen.add(span["span_id"])
+        ordered.append({**span, "depth": depth})
+        stack.extend((c, depth + 1) for c in reversed(children.get(span["span_id"], [])))
+    # spans caught in a cycle have no root: list them at the top level rather than lose them
+    ordered += [{**s, "depth": 0} for s in spans if s["span_id"] not in seen]
+    return ordered
+
+
+def intent_trace_id(conn: sqlite3.Connection, intent_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT trace_id FROM traces WHERE intent_id = ? AND kind = 'intent' ORDER BY start_ns DESC LIMIT 1",
+        (intent_id,),
+    ).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT trace_id FROM spans WHERE artifact_type = 'intent' AND artifact_id = ? LIMIT 1",
+            (intent_id,),
+        ).fetchone()
+    return row[0] if row else None
+
+
+# ------------------------------------------------------------------------------- claude
+TOKEN_TYPES = ("input", "output", "cacheRead", "cacheCreation")
+
+
+def claude(conn: sqlite3.Connection, limit: int = 200) -> dict[str, Any]:
+    sessions = [_session(conn, row) for row in conn.execute(
+        "SELECT session_id, start_ns, end_ns, contract_id, intent_id, trace_id, parent_span_id "
+        "FROM claude_sessions ORDER BY end_ns DESC LIMIT ?",
+        (clamp_limit(limit),),
+    ).fetchall()]  # fmt: skip
+    totals = _empty_usage()
+    per_contract: dict[str, dict[str, Any]] = {}
+    for s in sessions:
+        _add_usage(totals, s)
+        if s["contract_id"]:
+            entry = per_contract.setdefault(
+                s["contract_id"],
+                {"contract_id": s["contract_id"], "intent_id": s["intent_id"], **_empty_usage()},
+            )
+            _add_usage(entry, s)
+    for entry in [totals, *per_contract.values()]:
+        entry["errors"] = entry["api_errors"]
+    totals["sessions"] = len(sessions)
+    return {"sessions": sessions, "totals": totals, "per_contract": list(per_contract.values())}
+
+
+def _empty_usage() -> dict[str, Any]:
+    return {
+        "tokens": dict.fromkeys(TOKEN_TYPES, 0),
+        "cost_usd": 0.0,
+        "api_requests": 0,
+        "api_errors": 0,
+        "tool_decisions": {"accept": 0, "reject": 0},
+    }
+
+
+def _add_usage(into: dict[str, Any], s: dict[str, Any]) -> None:
+    for key in TOKEN_TYPES:
+        into["tokens"][key] += s["tokens"][key]
+    into["cost_usd"] += s["cost_usd"]
+    into["api_requests"] += s["api_requests"]
+    into["api_errors"] += s["api_errors"]
+    for key in ("accept", "reject"):
+        into["tool_decisions"][key] += s["tool_decisions"][key]
+
+
+def _session(conn: sqlite3.Connection, row: tuple[Any, ...]) -> dict[str, Any]:
+    session_id, start, end, contract_id, intent_id, trace_id, parent = row
+    if contract_id is None:
+        contract_id, intent_id = _linked_contract(conn, trace_id, parent, intent_id)
+    usage = _empty_usage()
+    for name, labels, value in conn.execute(
+        "SELECT name, labels, value FROM metric_series WHERE session_id = ?", (session_id,)
+    ):
+        if name == "claude_code.token.usage":
+            token_type = orjson.loads(labels).get("type")
+            if token_type in usage["tokens"]:
+                usage["tokens"][token_type] += int(value)
+        elif name == "claude_code.cost.usage":
+            usage["cost_usd"] += value
+    for event_name, attrs in conn.execute(
+        "SELECT event_name, attributes FROM logs WHERE session_id = ? AND category = 'claude'",
+        (session_id,),
+    ):
+        if event_name == "claude_code.api_request":
+            usage["api_requests"] += 1
+        elif event_name == "claude_code.api_error":
+            usage["api_errors"] += 1
+        elif event_name == "claude_code.tool_decision":
+            decision = str(orjson.loads(attrs).get("decision", "")).lower()
+            if decision in usage["tool_decisions"]:
+                usage["tool_decisions"][decision] += 1
+    usage["cost_usd"] = round(usage["cost_usd"], 6)
+    return {
+        "session_id": session_id,
+        "start_ns": start,
+        "end_ns": end,
+        "contract_id": contract_id,
+        "intent_id": intent_id,
+        **usage,
+    }
+
+
+def _linked_contract(
+    conn: sqlite3.Connection, trace_id: str | None, parent: str | None, intent_id: str | None
+) -> tuple[str | None, str | None]:
+    """The contract whose span a session's spans nest under (TRACEPARENT), when the resource
+    did not name it."""
+    if trace_id is None or parent is None:
+        return None, intent_id
+    row = conn.execute(
+        "SELECT coalesce(contract_id, CASE WHEN artifact_type = 'contract' THEN artifact_id END), intent_id "
+        "FROM spans WHERE trace_id = ? AND span_id = ?",
+        (trace_id, parent),
+    ).fetchone()
+    if row is None:
+        return None, intent_id
+    return row[0], intent_id or row[1]
+
+
+# ------------------------------------------------------------------------------- status
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    def rows(table: str) -> int:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    return {"spans": rows("spans"), "logs": rows("logs"), "metric_points": rows("metric_points")}

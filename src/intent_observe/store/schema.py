@@ -1,0 +1,83 @@
+"""Opening the store file and bringing its schema up to date.
+
+The schema is the ordered list of `migrations/NNNN_*.sql` files; `PRAGMA user_version`
+records how many have been applied, each in its own transaction, so an interrupted
+upgrade leaves the file at the previous version, never half-migrated.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class StoreError(Exception):
+    """The store file cannot be used (newer schema, corrupt file, unwritable directory)."""
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(version, SQL) of every migration shipped in the package, in order, numbered 1, 2, 3…"""
+    folder = resources.files("intent_observe.store").joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    found.sort()
+    expected = list(range(1, len(found) + 1))
+    if [v for v, _ in found] != expected:
+        raise StoreError(f"migrations are not numbered 1..{len(found)}: {[v for v, _ in found]}")
+    return found
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit); WAL keeps readers unblocked."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA busy_timeout=30000")
+    if readonly:
+        conn.execute("PRAGMA query_only=1")
+    else:
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash; only an OS crash may lose the newest commits.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("PRAGMA cache_size=-32000")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations the file has not seen yet; returns the schema version."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    steps = migrations()
+    if current > len(steps):
+        raise StoreError(
+            f"the store was written by a newer intent-observe (schema {current}, this one knows "
+            f"{len(steps)}); upgrade intent-observe or use another --store"
+        )
+    for version, sql in steps[current:]:
+        # executescript commits first, so BEGIN/COMMIT are spelled out to keep each step atomic
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return len(steps)
+
+
+def open_store_file(path: Path) -> sqlite3.Connection:
+    """The writer's connection to `path`, created and migrated as needed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(path)
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open the store {path}: {exc}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot create the store directory {path.parent}: {exc}") from None
+    return conn

@@ -1,0 +1,100 @@
+"""The embedded store: an OTLP consumer on the write side, SQLite readers on the other.
+
+store = Store(Path(".intent/observe/store.db"))
+receiver = OtlpReceiver(store)            # the store is the receiver's consumer
+rows = store.read(lambda conn: conn.execute("SELECT count(*) FROM spans").fetchone())
+store.close()
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import TypeVar
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from intent_observe.sources.otlp_consumer import ACCEPTED, ConsumerBusy, PartialResult
+from intent_observe.store.decode import Batch, decode_logs, decode_metrics, decode_traces
+from intent_observe.store.schema import connect
+from intent_observe.store.writer import Retention, Writer, WriterClosed
+
+T = TypeVar("T")
+
+DEFAULT_STORE_PATH = Path(".intent/observe/store.db")
+# How long a request may wait for its commit before the client is told to retry.
+_COMMIT_TIMEOUT_S = 30.0
+
+
+class Store:
+    def __init__(self, path: Path, retention: Retention | None = None) -> None:
+        self.path = Path(path)
+        self.writer = Writer(self.path, retention)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    # ------------------------------------------------------------ OtlpConsumer
+    def consume_traces(self, request: ExportTraceServiceRequest) -> PartialResult:
+        return self._write(decode_traces(request, time.time_ns()))
+
+    def consume_logs(self, request: ExportLogsServiceRequest) -> PartialResult:
+        return self._write(decode_logs(request, time.time_ns()))
+
+    def consume_metrics(self, request: ExportMetricsServiceRequest) -> PartialResult:
+        return self._write(decode_metrics(request))
+
+    def _write(self, batch: Batch) -> PartialResult:
+        try:
+            self.writer.write_batch(batch).result(_COMMIT_TIMEOUT_S)
+        except (queue.Full, FutureTimeout):
+            raise ConsumerBusy("the store is busy writing", retry_after_seconds=1.0) from None
+        except WriterClosed:
+            raise ConsumerBusy("the store is shutting down", retry_after_seconds=5.0) from None
+        except sqlite3.Error as exc:
+            raise ConsumerBusy(f"the store could not write: {exc}", retry_after_seconds=5.0) from None
+        if batch.rejected:
+            return PartialResult(batch.rejected, batch.message)
+        return ACCEPTED
+
+    # ----------------------------------------------------------------- readers
+    def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `query` on this thread's read-only connection, in one consistent snapshot."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            return query(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @property
+    def version(self) -> int:
+        return self.writer.version
+
+    def size_bytes(self) -> int:
+        return sum(
+            p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal")) if p.exists()
+        )
+
+    def close(self) -> None:
+        self.writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()

@@ -1,0 +1,375 @@
+"""The store's single writer: one thread, one connection, fed by a bounded queue.
+
+Callers (receiver workers, the in-process adapter, the alert engine) decode on their
+own thread, hand the rows over as a job and wait until the transaction holding it
+has committed, so an OTLP `200 OK` means "on disk". Jobs waiting in the queue are
+committed together (group commit), which is where the throughput comes from. Each
+job runs under its own SAVEPOINT: one bad job fails alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from intent_observe.store.decode import Batch, MetricPoint, SessionTouch
+from intent_observe.store.schema import open_store_file
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], Any]
+
+_MAX_JOBS_PER_COMMIT = 256
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much the store keeps; 0 means no limit. Oldest rows go first."""
+
+    max_age_days: float = 0
+    max_spans: int = 5_000_000
+    max_logs: int = 5_000_000
+    metric_history_days: float = 400
+    interval_seconds: float = 60
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if value < 0:
+                raise ValueError(f"retention {name} must be ≥ 0, got {value!r}")
+
+
+class WriterClosed(Exception):
+    """The writer has stopped (shutdown or a fatal database error)."""
+
+
+class Writer:
+    def __init__(self, path: Path, retention: Retention | None = None, queue_size: int = 128) -> None:
+        self.path = path
+        self.retention = retention or Retention()
+        self._conn = open_store_file(path)
+        self._queue: queue.Queue[Any] = queue.Queue(queue_size)
+        self._version = 0
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._closed = False
+        self._next_retention = 0.0
+        self._thread.start()
+
+    # --------------------------------------------------------------- callers
+    @property
+    def version(self) -> int:
+        """Increases with every commit: readers compare it to know whether anything changed."""
+        return self._version
+
+    def submit(self, job: Callable[[sqlite3.Connection], T], timeout: float | None = 5.0) -> Future[T]:
+        """Queue `job` for the next transaction; raises `queue.Full` when the writer is saturated."""
+        if self._closed:
+            raise WriterClosed("the store is closed")
+        future: Future[T] = Future()
+        self._queue.put((job, future), timeout=timeout)
+        return future
+
+    def run(self, job: Callable[[sqlite3.Connection], T], timeout: float = 60.0) -> T:
+        """Run `job` in the writer's transaction and return its result once committed."""
+        return self.submit(job).result(timeout)
+
+    def write_batch(self, batch: Batch) -> Future[None]:
+        return self.submit(lambda conn: apply_batch(conn, batch))
+
+    def wait_for_change(self, seen_version: int, timeout: float) -> int:
+        """Block until a commit after `seen_version` (or timeout); returns the current version."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._version != seen_version or self._closed, timeout)
+            return self._version
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, then stop the thread and close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put((_STOP, None))
+        self._thread.join(timeout)
+        with self._changed:
+            self._changed.notify_all()
+
+    # ---------------------------------------------------------------- thread
+    def _run(self) -> None:
+        try:
+            while True:
+                jobs = self._take_jobs()
+                stop = any(job is _STOP for job, _ in jobs)
+                self._commit([(job, fut) for job, fut in jobs if job is not _STOP])
+                self._maybe_apply_retention()
+                if stop:
+                    break
+        finally:
+            self._fail_waiting()
+            self._conn.close()
+
+    def _take_jobs(self) -> list[tuple[Any, Future[Any] | None]]:
+        jobs = [self._queue.get()]
+        while len(jobs) < _MAX_JOBS_PER_COMMIT:
+            try:
+                jobs.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return jobs
+
+    def _commit(self, jobs: list[tuple[Any, Future[Any] | None]]) -> None:
+        if not jobs:
+            return
+        conn = self._conn
+        results: list[tuple[Future[Any] | None, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job, future in jobs:
+                results.append((future, *_run_in_savepoint(conn, job)))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("store commit failed: %s", exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            results = [(future, None, exc) for _, future in jobs]
+        for future, value, error in results:
+            if future is None:
+                continue
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
+        with self._changed:
+            self._version += 1
+            self._changed.notify_all()
+
+    def _maybe_apply_retention(self) -> None:
+        now = time.monotonic()
+        if now < self._next_retention:
+            return
+        self._next_retention = now + self.retention.interval_seconds
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            apply_retention(self._conn, self.retention, time.time_ns())
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("store retention failed: %s", exc)
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+
+    def _fail_waiting(self) -> None:
+        while True:
+            try:
+                _, future = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if future is not None:
+                future.set_exception(WriterClosed("the store closed before this write"))
+
+
+def _run_in_savepoint(conn: sqlite3.Connection, job: Job) -> tuple[Any, BaseException | None]:
+    conn.execute("SAVEPOINT job")
+    try:
+        value = job(conn)
+    except Exception as exc:
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return None, exc
+    conn.execute("RELEASE job")
+    return value, None
+
+
+# ------------------------------------------------------------------------ writing rows
+_SPAN_UPSERT = """
+INSERT INTO spans (trace_id, span_id, parent_span_id, name, service, resource_id, kind, start_ns, end_ns,
+    status_code, status_message, closed, artifact_type, artifact_id, intent_id, contract_id, session_id,
+    title, attributes, links, received_ns)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (trace_id, span_id) DO UPDATE SET
+    parent_span_id=excluded.parent_span_id, name=excluded.name, service=excluded.service,
+    resource_id=excluded.resource_id, kind=excluded.kind, start_ns=excluded.start_ns,
+    end_ns=excluded.end_ns, status_code=excluded.status_code, status_message=excluded.status_message,
+    closed=excluded.closed, artifact_type=excluded.artifact_type, artifact_id=excluded.artifact_id,
+    intent_id=excluded.intent_id, contract_id=excluded.contract_id, session_id=excluded.session_id,
+    title=excluded.title, attributes=excluded.attributes, links=excluded.links,
+    received_ns=excluded.received_ns
+-- a span is exported again when its artifact closes: keep the closed / later-ending version
+WHERE excluded.closed > spans.closed
+   OR (excluded.closed = spans.closed AND excluded.end_ns >= spans.end_ns)
+"""
+
+_LOG_INSERT = """
+INSERT OR IGNORE INTO logs (record_key, category, time_ns, observed_ns, trace_id, span_id,
+    severity_number, severity_text, body, event_name, service, resource_id, artifact_id, artifact_type,
+    source, actor, intent_id, autonomy_level, session_id, attributes)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+"""
+
+_TRACE_STATS = """
+SELECT count(*), sum(status_code = 2), min(start_ns), max(end_ns),
+       (SELECT json_group_array(service) FROM (SELECT DISTINCT service FROM spans WHERE trace_id = ?1)),
+       max(CASE WHEN artifact_type = 'intent' THEN artifact_id END), max(intent_id)
+FROM spans WHERE trace_id = ?1
+"""
+
+# The root: a span without a parent in this trace; an intent span wins over a backfilled orphan.
+_TRACE_ROOT = """
+SELECT span_id, name, title, artifact_type FROM spans s
+WHERE trace_id = ?1 AND (parent_span_id IS NULL OR NOT EXISTS
+    (SELECT 1 FROM spans p WHERE p.trace_id = ?1 AND p.span_id = s.parent_span_id))
+ORDER BY artifact_type = 'intent' DESC, start_ns LIMIT 1
+"""
+
+
+def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
+    if batch.resources:
+        conn.executemany("INSERT OR IGNORE INTO resources VALUES (?,?,?)", set(batch.resources))
+    if batch.spans:
+        conn.executemany(_SPAN_UPSERT, batch.spans)
+        for trace_id in {row[0] for row in batch.spans}:
+            refresh_trace(conn, trace_id)
+    if batch.logs:
+        conn.executemany(_LOG_INSERT, batch.logs)
+    if batch.points:
+        write_points(conn, batch.points)
+    for touch in batch.sessions:
+        touch_session(conn, touch)
+
+
+def refresh_trace(conn: sqlite3.Connection, trace_id: str) -> None:
+    count, errors, start, end, services, intent_span_id, intent_attr = conn.execute(
+        _TRACE_STATS, (trace_id,)
+    ).fetchone()
+    if not count:
+        conn.execute("DELETE FROM traces WHERE trace_id = ?", (trace_id,))
+        return
+    root = conn.execute(_TRACE_ROOT, (trace_id,)).fetchone() or (None, "", None, None)
+    intent_id = intent_span_id or intent_attr
+    kind = "intent" if intent_span_id else "orphan" if root[3] in ("signal", "cluster") else "other"
+    conn.execute(
+        "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (trace_id, root[0], root[1], intent_id, root[2], kind, count, errors or 0, start, end, services),
+    )
+
+
+def write_points(conn: sqlite3.Connection, points: list[MetricPoint]) -> None:
+    exported: dict[tuple[str, str], int] = {}
+    for p in points:
+        _write_point(conn, p)
+        key = (p.name, p.service)
+        exported[key] = max(exported.get(key, 0), p.time_ns)
+    conn.executemany(
+        "INSERT INTO metric_exports VALUES (?,?,?) ON CONFLICT (name, service) DO UPDATE "
+        "SET time_ns = max(time_ns, excluded.time_ns)",
+        [(name, service, t) for (name, service), t in exported.items()],
+    )
+
+
+def _write_point(conn: sqlite3.Connection, p: MetricPoint) -> None:
+    row = conn.execute(
+        "SELECT time_ns, value, histogram FROM metric_series WHERE id = ?", (p.series_id,)
+    ).fetchone()
+    value, histogram = p.value, p.histogram
+    if row is not None:
+        old_time, old_value, old_hist = row
+        if p.temporality == "delta":
+            # deltas add up to a running total: what /metrics and the Claude view show
+            value = old_value + p.value
+            histogram = _add_histograms(orjson.loads(old_hist) if old_hist else None, p.histogram)
+        elif p.time_ns < old_time:
+            return  # an older cumulative point arriving late changes nothing
+        if value == old_value and histogram == (orjson.loads(old_hist) if old_hist else None):
+            conn.execute(
+                "UPDATE metric_series SET time_ns = max(time_ns, ?) WHERE id = ?", (p.time_ns, p.series_id)
+            )
+            return
+    hist_json = orjson.dumps(histogram).decode() if histogram is not None else None
+    conn.execute(
+        """INSERT INTO metric_series (id, name, service, labels, kind, unit, temporality, session_id,
+               start_ns, time_ns, value, histogram) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+           ON CONFLICT (id) DO UPDATE SET time_ns = max(time_ns, excluded.time_ns),
+               value = excluded.value, histogram = excluded.histogram, start_ns = excluded.start_ns""",
+        (
+            p.series_id, p.name, p.service, p.labels, p.kind, p.unit, p.temporality, p.session_id,
+            p.start_ns, p.time_ns, value, hist_json,
+        ),
+    )  # fmt: skip
+    conn.execute("INSERT OR REPLACE INTO metric_points VALUES (?,?,?)", (p.series_id, p.time_ns, value))
+
+
+def _add_histograms(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    if old is None or new is None or old["bounds"] != new["bounds"]:
+        return new
+    return {
+        "bounds": new["bounds"],
+        "counts": [a + b for a, b in zip(old["counts"], new["counts"], strict=True)],
+        "sum": old["sum"] + new["sum"],
+        "count": old["count"] + new["count"],
+    }
+
+
+def touch_session(conn: sqlite3.Connection, t: SessionTouch) -> None:
+    conn.execute(
+        """INSERT INTO claude_sessions VALUES (?,?,?,?,?,?,?,?)
+           ON CONFLICT (session_id) DO UPDATE SET
+             start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns),
+             contract_id = coalesce(contract_id, excluded.contract_id),
+             spec_id = coalesce(spec_id, excluded.spec_id),
+             intent_id = coalesce(intent_id, excluded.intent_id),
+             trace_id = coalesce(trace_id, excluded.trace_id),
+             parent_span_id = coalesce(parent_span_id, excluded.parent_span_id)""",
+        (
+            t.session_id, t.time_ns, t.time_ns, t.contract_id, t.spec_id, t.intent_id, t.trace_id,
+            t.parent_span_id,
+        ),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- retention
+_DAY_NS = 86_400 * 10**9
+
+
+def apply_retention(conn: sqlite3.Connection, r: Retention, now_ns: int) -> dict[str, int]:
+    """Delete what is older or beyond the row limits, oldest first; returns rows deleted per table."""
+    deleted = {"spans": 0, "logs": 0, "metric_points": 0}
+    if r.max_age_days:
+        cutoff = now_ns - int(r.max_age_days * _DAY_NS)
+        deleted["spans"] += _delete_spans(conn, "end_ns < ?", (cutoff,))
+        deleted["logs"] += conn.execute("DELETE FROM logs WHERE time_ns < ?", (cutoff,)).rowcount
+    if r.max_spans:
+        excess = conn.execute("SELECT count(*) FROM spans").fetchone()[0] - r.max_spans
+        if excess > 0:
+            deleted["spans"] += _delete_spans(
+                conn, "rowid IN (SELECT rowid FROM spans ORDER BY rowid LIMIT ?)", (excess,)
+            )
+    if r.max_logs:
+        excess = conn.execute("SELECT count(*) FROM logs").fetchone()[0] - r.max_logs
+        if excess > 0:
+            deleted["logs"] += conn.execute(
+                "DELETE FROM logs WHERE id IN (SELECT id FROM logs ORDER BY id LIMIT ?)", (excess,)
+            ).rowcount
+    if r.metric_history_days:
+        cutoff = now_ns - int(r.metric_history_days * _DAY_NS)
+        deleted["metric_points"] = conn.execute(
+            "DELETE FROM metric_points WHERE time_ns < ?", (cutoff,)
+        ).rowcount
+    conn.execute("DELETE FROM event_hours WHERE count <= 0")
+    return deleted
+
+
+def _delete_spans(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> int:
+    traces = [row[0] for row in conn.execute(f"SELECT DISTINCT trace_id FROM spans WHERE {where}", args)]
+    count = conn.execute(f"DELETE FROM spans WHERE {where}", args).rowcount
+    for trace_id in traces:
+        refresh_trace(conn, trace_id)
+    return count

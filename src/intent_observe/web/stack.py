@@ -1,0 +1,261 @@
+"""Everything `intent-observe up` runs in one process, started and stopped in order.
+
+stack = Stack(StackOptions(events=[Path(".intent/events/events.jsonl")]))
+stack.start()        # store → OTLP receiver → tail adapter → alerts → web app; raises UpError
+... stack.url ...
+stack.stop()         # the reverse order; the tail flushes what it has read into the store
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from intent_observe.alerts.engine import AlertEngine
+from intent_observe.alerts.notify import WebhookNotifier
+from intent_observe.sources.otlp_receiver import (
+    TOKEN_ENV,
+    OtlpReceiver,
+    ReceiverConfig,
+    ReceiverStartError,
+    is_loopback,
+)
+from intent_observe.sources.tail import TailAdapter, TailConfig, TailError
+from intent_observe.sources.tail_sink import ConsumerSink, FanoutSink, Sink
+from intent_observe.store.schema import StoreError
+from intent_observe.store.store import Store
+from intent_observe.web.app import AppContext, create_app
+from intent_observe.web.config import ConfigError, ObserveConfig, load_config
+from intent_observe.web.demo import LiveDemo
+
+log = logging.getLogger("intent_observe.up")
+
+STORE_NAME = "store.db"
+TAIL_STATE = "up-tail"  # apart from `intent-observe tail`'s state, so both can run at once
+METRIC_INTERVAL_S = 2.0
+_START_TIMEOUT_S = 10.0
+
+
+class UpError(Exception):
+    """The stack cannot start; the message says why and what to do."""
+
+
+@dataclass
+class StackOptions:
+    events: list[Path]
+    observe_dir: Path = Path(".intent/observe")
+    host: str = "127.0.0.1"
+    port: int = 4040
+    grpc_port: int | None = 4317  # None: no OTLP receiver on that protocol; 0: any free port
+    http_port: int | None = 4318
+    token: str | None = field(default=None, repr=False)
+    forward: Sink | None = None  # also deliver the tail's batches there (a remote OTLP endpoint)
+    live_demo: bool = False
+    config: ObserveConfig | None = None  # default: observe_dir/config.toml
+
+    @property
+    def store_path(self) -> Path:
+        return self.observe_dir / STORE_NAME
+
+
+class Stack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.store: Store | None = None
+        self.receiver: OtlpReceiver | None = None
+        self.adapter: TailAdapter | None = None
+        self.alerts: AlertEngine | None = None
+        self.notifier: WebhookNotifier | None = None
+        self.demo: LiveDemo | None = None
+        self.ctx: AppContext | None = None
+        self._server: uvicorn.Server | None = None
+        self._threads: list[threading.Thread] = []
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.options.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    # ----------------------------------------------------------------- start
+    def start(self) -> None:
+        opts = self.options
+        token = opts.token or os.environ.get(TOKEN_ENV) or None
+        if not is_loopback(opts.host) and not token:
+            raise UpError(
+                f"refusing to listen on {opts.host} without an access token: set {TOKEN_ENV} "
+                "(it then guards the app, the API, /metrics and the OTLP receiver) or use --host 127.0.0.1"
+            )
+        try:
+            config = opts.config or load_config(opts.observe_dir / "config.toml")
+            fresh = not opts.store_path.exists()
+            self.store = Store(opts.store_path, config.store)
+            self._start_receiver(token)
+            self._start_adapter(fresh)
+            self._start_alerts(config)
+            self._start_web(token)
+            if opts.live_demo:
+                self.demo = LiveDemo(opts.events[0])
+                self.demo.start()
+        except (ConfigError, StoreError, ReceiverStartError, TailError, OSError) as exc:
+            self.stop()
+            raise UpError(str(exc)) from None
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_receiver(self, token: str | None) -> None:
+        opts = self.options
+        if opts.grpc_port is None and opts.http_port is None:
+            return
+        assert self.store is not None
+        self.receiver = OtlpReceiver(
+            self.store,
+            ReceiverConfig(host=opts.host, grpc_port=opts.grpc_port, http_port=opts.http_port, token=token),
+        )
+        self.receiver.start()
+
+    def _start_adapter(self, fresh_store: bool) -> None:
+        assert self.store is not None
+        sink: Sink = ConsumerSink(self.store)
+        if self.options.forward is not None:
+            sink = FanoutSink([sink, self.options.forward])
+        state_dir = self.options.observe_dir / TAIL_STATE
+        if fresh_store and state_dir.is_dir():
+            # a new store must get the whole history, whatever an earlier run's checkpoint says
+            shutil.rmtree(state_dir)
+        config = TailConfig(
+            paths=[str(p) for p in self.options.events],
+            state_dir=state_dir,
+            metric_interval_s=METRIC_INTERVAL_S,
+            poll_interval_s=0.25,
+        )
+        self.adapter = TailAdapter(config, sink)
+        self.adapter.open()
+        self._spawn("up-tail", self.adapter.run)
+
+    def _start_alerts(self, config: ObserveConfig) -> None:
+        assert self.store is not None
+        settings = config.alerts
+        self.notifier = WebhookNotifier(
+            settings.webhooks, settings.webhook_timeout_seconds, settings.webhook_retries
+        )
+        self.alerts = AlertEngine(self.store, settings, self.notifier)
+        self.alerts.start()
+
+    def _start_web(self, token: str | None) -> None:
+        assert self.store is not None
+        opts = self.options
+        self.ctx = AppContext(
+            store=self.store,
+            token=token,
+            receiver={
+                "grpc": self.receiver.grpc_port if self.receiver else None,
+                "http": self.receiver.http_port if self.receiver else None,
+            },
+            events_path=opts.events[0],
+            file_status=self.file_status,
+            alerts=self.alerts,
+        )
+        sock = _listening_socket(opts.host, opts.port)
+        config = uvicorn.Config(
+            create_app(self.ctx),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        thread = self._spawn("up-web", lambda: asyncio.run(server.serve(sockets=[sock])))
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not server.started:
+            raise UpError(f"the web app on port {opts.port} did not start")
+        self.port = sock.getsockname()[1]
+
+    def _spawn(self, name: str, target: Any) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def file_status(self) -> list[dict[str, Any]]:
+        if self.adapter is None:
+            return []
+        out = []
+        for tailed in self.adapter.files:
+            size = tailed.follower.size()
+            out.append(
+                {
+                    "path": tailed.path,
+                    "offset": tailed.committed.offset,
+                    "size": size,
+                    "lag_bytes": tailed.lag_bytes(),
+                }
+            )
+        return out
+
+    # ------------------------------------------------------------------ stop
+    def stop(self) -> None:
+        """Stop in reverse order of start; safe to call on a partly started stack."""
+        if self.demo is not None:
+            self.demo.stop()
+        if self.ctx is not None:
+            self.ctx.stopping.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self.alerts is not None:
+            self.alerts.stop()
+        if self.notifier is not None:
+            self.notifier.close()
+        if self.adapter is not None:
+            self.adapter.stop()
+        if self.receiver is not None:
+            self.receiver.stop()
+        for thread in self._threads:
+            thread.join(15)
+        if self.store is not None:
+            self.store.close()
+        self._threads.clear()
+
+    def request_stop(self) -> None:
+        """Ask the web server to end (from a signal handler); `wait()` then returns."""
+        if self._server is not None:
+            self._server.should_exit = True
+
+    def wait(self) -> None:
+        """Block until the web server ends (stop() or a signal)."""
+        for thread in self._threads:
+            if thread.name == "up-web":
+                while thread.is_alive():
+                    thread.join(0.5)
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise UpError(
+            f"cannot listen on {host}:{port} for the web app: {exc} (choose another with --port)"
+        ) from None
+    sock.set_inheritable(False)
+    return sock
