@@ -203,19 +203,28 @@ def drafts_for_changes(
     An added artifact file announces it (`signal.created`, `spec.created` …, title and
     parent read from its front matter or first heading); a modified one is
     `<kind>.updated`, a removed one `<kind>.archived`. A file that names no artifact,
-    or a new one whose required parent cannot be found, becomes `intent.file.changed`.
+    or a new one whose required parent cannot be found, becomes `file.changed`.
     """
     drafts = []
     for status, path in changes:
         change = _CHANGE.get(status[:1])
         if change is None or not path.startswith(".intent/") or path.startswith(".intent/events/"):
             continue
-        name = _ARTIFACT_IN_NAME.search(PurePosixPath(path).name)
-        artifact_id = _canonical(name.group(0)) if name else None
+        text = (read(path) if change != "removed" else None) or ""
+        artifact_id = _artifact_of_file(path, text)
         kind = kind_of_id(artifact_id) if artifact_id else None
-        text = read(path) if change != "removed" else None
-        drafts.append(_file_draft(path, change, kind, artifact_id, text or "", commit, timestamp))
+        drafts.append(_file_draft(path, change, kind, artifact_id, text, commit, timestamp))
     return drafts
+
+
+def _artifact_of_file(path: str, text: str) -> str | None:
+    """The `id:` of its front matter, else the id its file name starts with (slug ids kept whole)."""
+    declared = front_matter(text).get("id", "")
+    for candidate in (declared, PurePosixPath(path).stem):
+        found = _ARTIFACT_IN_NAME.match(candidate)
+        if found is not None:
+            return _canonical(found.group(0))
+    return None
 
 
 def _file_draft(
@@ -238,13 +247,13 @@ def _file_draft(
     elif kind is ArtifactKind.CONTRACT:
         parent = meta.get("spec_id") or meta.get("spec") or references([text]).get(ArtifactKind.SPEC)
     if kind is None or artifact_id is None:
-        event = "intent.file.changed"
+        event = "file.changed"
     elif change == "added":
         event = _CREATED.get(kind, f"{kind.value}.created")
         if kind in (ArtifactKind.SIGNAL, ArtifactKind.INTENT):
             data.setdefault("title", PurePosixPath(path).stem)  # their announcement needs one
         if kind is ArtifactKind.SPEC and parent is None:
-            event, data["artifact_id"], artifact_id = "intent.file.changed", artifact_id, None
+            event, data["artifact_id"], artifact_id = "file.changed", artifact_id, None
     else:
         event = f"{kind.value}.{'updated' if change == 'modified' else 'archived'}"
     return Draft(type=event, id=artifact_id, parent=parent, data=data, source=SOURCE, timestamp=when)
