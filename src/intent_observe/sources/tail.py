@@ -54,7 +54,7 @@ from intent_observe.sources.watch import FileWatcher
 log = logging.getLogger("intent_observe.tail")
 
 DEFAULT_PATH = ".intent/events/events.jsonl"
-BATCH_BYTES = 1 << 20  # input bytes per batch: ~3,500 events, a few MB of OTLP per signal
+BATCH_BYTES = 1 << 18  # input bytes per batch: ~1,400 events, ~2 MB of OTLP per signal
 IN_FLIGHT_BATCHES = 3
 DEFAULT_METRIC_INTERVAL_S = 60.0
 

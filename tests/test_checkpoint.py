@@ -1,0 +1,108 @@
+"""Checkpoints, identity state and dead letters move together, or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from intent_observe.events import Position, Rejected
+from intent_observe.sources import checkpoint, synthetic
+from intent_observe.sources.checkpoint import Checkpoint, FileMark
+from intent_observe.sources.deadletter import DeadLetterFile
+from intent_observe.sources.otlp_signals import WIRES, Signal
+from intent_observe.sources.tail import TailedFile
+from intent_observe.sources.tail_sink import Payload
+
+
+def write(path: Path, count: int) -> None:
+    with path.open("ab") as fh:
+        for raw in synthetic.lines(count):
+            fh.write(raw + b"\n")
+
+
+def test_a_failed_transaction_moves_neither_state_nor_mark(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    write(events, 200)
+    tailed = TailedFile(str(events), "", tmp_path / "state", from_beginning=False)
+    first = tailed.next_batch(4096)
+    assert first is not None
+    tailed.commit(first)
+    second = tailed.next_batch(4096)
+    assert second is not None and second.mark is not None and second.prepared is not None
+    with pytest.raises(RuntimeError), tailed.store.transaction() as conn:
+        second.prepared.apply(conn)
+        checkpoint.write(conn, Checkpoint(second.mark))
+        raise RuntimeError("killed between the two writes")
+    tailed.close()
+    reopened = TailedFile(str(events), "", tmp_path / "state", from_beginning=False)
+    assert reopened.committed == first.mark
+    assert reopened.engine.state.events_seen == first.lines
+    reopened.close()
+
+
+def test_a_restart_continues_with_the_same_records(tmp_path: Path) -> None:
+    """Killed after any commit, the next run yields what one uninterrupted run yields."""
+    events = tmp_path / "events.jsonl"
+    write(events, 600)
+    whole = TailedFile(str(events), "", tmp_path / "whole", from_beginning=False)
+    expected = []
+    while (batch := whole.next_batch(8192)) is not None:
+        whole.commit(batch)
+        expected.append(batch.payload)
+    whole.close()
+    got = []
+    for _ in range(40):  # one batch per run, as if killed right after each commit
+        tailed = TailedFile(str(events), "", tmp_path / "pieces", from_beginning=False)
+        batch = tailed.next_batch(8192)
+        if batch is not None:
+            tailed.commit(batch)
+            got.append(batch.payload)
+        tailed.close()
+        if batch is None:
+            break
+    assert records(got) == records(expected)
+
+
+def records(payloads: list[Payload]) -> list[bytes]:
+    """Every span and log record sent, in order, without the log's observed (read) time."""
+    out = []
+    for payload in payloads:
+        for signal, data in payload.parts:
+            request = WIRES[signal].request_type.FromString(data)
+            if signal is Signal.TRACES:
+                out += [
+                    s.SerializeToString()
+                    for r in request.resource_spans
+                    for x in r.scope_spans
+                    for s in x.spans
+                ]
+            else:
+                for log in (
+                    rec for r in request.resource_logs for x in r.scope_logs for rec in x.log_records
+                ):
+                    log.observed_time_unix_nano = 0
+                    out.append(log.SerializeToString())
+    return out
+
+
+def test_dead_letters_beyond_the_committed_size_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "dl.jsonl"
+    bad = Rejected(Position("events.jsonl", 3, 99), "invalid JSON", b"{oops")
+    dead = DeadLetterFile(path, 0)
+    committed = dead.append([bad])
+    dead.append([bad])  # written, but its batch was never committed
+    dead.close()
+    assert path.read_bytes().count(b"\n") == 2
+    DeadLetterFile(path, committed).close()
+    assert path.read_bytes().count(b"\n") == 1
+
+
+def test_marks_survive_the_round_trip(tmp_path: Path) -> None:
+    from intent_observe.identity.state_db import connect
+
+    conn = connect(tmp_path / "s.sqlite")
+    mark = FileMark("events.jsonl", 1, 2, 30, 4).advanced(b"x\n", b"abc", 1)
+    assert checkpoint.load(conn) is None
+    checkpoint.write(conn, Checkpoint(mark, 12, 34))
+    assert checkpoint.load(conn) == Checkpoint(mark, 12, 34)
