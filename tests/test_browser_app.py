@@ -1,8 +1,8 @@
 """The Intent Observe web app in headless Chromium, against the real stack.
 
-The parts `intent-observe up` runs (tail adapter → SQLite store → web app) serve a temporary
-repository whose events file this module writes (a small Intent history whose counts are
-known by construction); Playwright drives
+The stack `intent-observe up` runs (web/stack.py: store, OTLP receiver, tail adapter, alerts,
+web app) serves a temporary repository whose events file this module writes (a small
+Intent history whose counts are known by construction); Playwright drives
 Debian's Chromium through the pages, checks what a person would see, and saves
 screenshots under build/screenshots/.
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,12 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from intent_observe.sources.tail import TailAdapter, TailConfig
-from intent_observe.sources.tail_sink import ConsumerSink
-from intent_observe.store.store import Store
-from intent_observe.web.app import AppContext, create_app
+from intent_observe.web.stack import Stack as UpStack
+from intent_observe.web.stack import StackOptions
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -212,8 +207,19 @@ def write_lines(path: Path, lines: list[dict[str, Any]]) -> None:
 
 
 # --------------------------------------------------------------------------- the stack
+# What `intent-observe up` reads from .intent/observe/config.toml: rules evaluated twice a
+# second, and a contract failure counted for a day (the fixture's failure is hours old).
+CONFIG_TOML = """
+[alerts]
+interval_seconds = 0.5
+
+[alerts.thresholds]
+failure_window_minutes = 1440
+"""
+
+
 @dataclass
-class Stack:
+class Running:
     base_url: str
     events: Path
     history: History
@@ -224,52 +230,35 @@ def wait_until_stored(base_url: str, events_total: int) -> None:
     deadline = time.monotonic() + 30
     summary: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        try:
-            summary = httpx.get(f"{base_url}/api/summary", timeout=2).json()
-            if summary.get("events_total") == events_total and summary.get("signals"):
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
+        summary = httpx.get(f"{base_url}/api/summary", timeout=5).json()
+        if summary.get("events_total") == events_total and summary.get("signals"):
+            return
         time.sleep(0.1)
     raise RuntimeError(f"the fixture was not stored in 30 s; last summary: {summary}")
 
 
-class Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # runs in a thread: leave signals to pytest
-        pass
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The real parts `intent-observe up` joins: the tail adapter following the events file
-    into the SQLite store, and the app over that store, on an ephemeral loopback port."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """The stack `intent-observe up` starts (store, OTLP receiver, tail adapter, alerts, web
+    app) in a temporary repository, every port an ephemeral one on loopback."""
     repo = tmp_path_factory.mktemp("repo")
     events = repo / ".intent" / "events" / "events.jsonl"
     events.parent.mkdir(parents=True)
     history = build_history(datetime.now(UTC))
     write_lines(events, history.lines)
-    (repo / ".intent" / "observe").mkdir()
-    store = Store(repo / ".intent" / "observe" / "store.db")
-    adapter = TailAdapter(TailConfig(paths=[str(events)], metric_interval_s=0.5), ConsumerSink(store))
-    tail = threading.Thread(target=adapter.run, name="tail", daemon=True)
-    tail.start()
-    app = create_app(AppContext(store=store, events_path=events, summary_interval_s=1.0))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = Server(uvicorn.Config(app, log_level="warning"))
-    web = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="web", daemon=True)
-    web.start()
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    observe = repo / ".intent" / "observe"
+    observe.mkdir()
+    (observe / "config.toml").write_text(CONFIG_TOML)
+    options = StackOptions(events=[events], observe_dir=observe, port=0, grpc_port=0, http_port=0)
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("INTENT_OBSERVE_TOKEN", raising=False)  # the pages are tested without a token
+        up = UpStack(options)
+        up.start()
     try:
-        wait_until_stored(base_url, len(history.lines))
-        yield Stack(base_url, events, history)
+        wait_until_stored(up.url, len(history.lines))
+        yield Running(up.url, events, history)
     finally:
-        server.should_exit = True
-        web.join(10)
-        adapter.stop()
-        tail.join(10)
-        store.close()
-        sock.close()
+        up.stop()
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +315,7 @@ def tile_text(page: Any, stat: str, selector: str = ".stat-value") -> str:
 
 
 # --------------------------------------------------------------------------- the tests
-def test_dashboard_shows_the_numbers_the_fixture_implies(stack: Stack, view: Watched) -> None:
+def test_dashboard_shows_the_numbers_the_fixture_implies(stack: Running, view: Watched) -> None:
     page, h = view.page, stack.history
     page.goto(stack.base_url + "/")
     page.wait_for_selector('[data-stat="signals"]')
@@ -348,7 +337,7 @@ def test_dashboard_shows_the_numbers_the_fixture_implies(stack: Stack, view: Wat
     view.assert_clean()
 
 
-def test_an_appended_line_appears_in_the_stream_within_a_second(stack: Stack, view: Watched) -> None:
+def test_an_appended_line_appears_in_the_stream_within_a_second(stack: Running, view: Watched) -> None:
     page = view.page
     page.goto(stack.base_url + "/")
     page.wait_for_selector('#live-pill[data-state="live"]')
@@ -384,7 +373,7 @@ def _rows(page: Any) -> list[dict[str, str]]:
     return rows
 
 
-def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Stack, view: Watched) -> None:
+def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Running, view: Watched) -> None:
     page, h = view.page, stack.history
     failed_intent = h.intents[1]
     page.goto(stack.base_url + "/traces")
@@ -447,7 +436,7 @@ def _resolved(page: Any, colour_variable: str) -> str:
     return colour
 
 
-def test_an_event_title_with_markup_shows_as_text(stack: Stack, view: Watched) -> None:
+def test_an_event_title_with_markup_shows_as_text(stack: Running, view: Watched) -> None:
     page = view.page
     for path in ("/", "/traces", "/events?q=SIG-010"):
         page.goto(stack.base_url + path)
@@ -464,7 +453,7 @@ def test_an_event_title_with_markup_shows_as_text(stack: Stack, view: Watched) -
     view.assert_clean()
 
 
-def test_event_search_filters_by_type_glob(stack: Stack, view: Watched) -> None:
+def test_event_search_filters_by_type_glob(stack: Running, view: Watched) -> None:
     page = view.page
     page.goto(stack.base_url + "/events?type=contract.*")
     page.wait_for_selector("#events-body tr")
@@ -481,7 +470,7 @@ def test_event_search_filters_by_type_glob(stack: Stack, view: Watched) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/traces", "/events", "/alerts", "/claude"])
-def test_every_page_is_reachable_from_the_navigation(stack: Stack, view: Watched, path: str) -> None:
+def test_every_page_is_reachable_from_the_navigation(stack: Running, view: Watched, path: str) -> None:
     page = view.page
     page.goto(stack.base_url + "/")
     page.locator(f'.nav a[href="{path}"]').click()
@@ -495,7 +484,7 @@ def test_every_page_is_reachable_from_the_navigation(stack: Stack, view: Watched
     view.assert_clean()
 
 
-def test_light_theme_follows_the_system(stack: Stack, browser: Any) -> None:
+def test_light_theme_follows_the_system(stack: Running, browser: Any) -> None:
     watched = open_page(browser, scheme="light")
     page = watched.page
     page.goto(stack.base_url + "/")
@@ -510,7 +499,7 @@ def test_light_theme_follows_the_system(stack: Stack, browser: Any) -> None:
     page.context.close()
 
 
-def test_claude_view_explains_how_to_connect_when_nothing_arrived(stack: Stack, view: Watched) -> None:
+def test_claude_view_explains_how_to_connect_when_nothing_arrived(stack: Running, view: Watched) -> None:
     page = view.page
     page.goto(stack.base_url + "/claude")
     help_text = page.locator("#claude-connect")
@@ -519,7 +508,7 @@ def test_claude_view_explains_how_to_connect_when_nothing_arrived(stack: Stack, 
     view.assert_clean()
 
 
-def test_static_assets_stay_inside_the_package(stack: Stack) -> None:
+def test_static_assets_stay_inside_the_package(stack: Running) -> None:
     ok = httpx.get(stack.base_url + "/static/js/dom.js")
     assert ok.status_code == 200
     assert ok.headers["content-type"].startswith("text/javascript")
