@@ -521,3 +521,34 @@ def test_static_assets_stay_inside_the_package(stack: Running) -> None:
         assert httpx.get(stack.base_url + path).status_code == 404, path
     page = httpx.get(stack.base_url + "/")
     assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def wait_for_api(url: str, ready: Any, what: str, timeout_s: float = 20) -> dict[str, Any]:
+    """Poll a JSON endpoint until `ready(body)` (bounded), so the page is loaded once it is true."""
+    deadline = time.monotonic() + timeout_s
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = httpx.get(url, timeout=5).json()
+        if ready(body):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen in {timeout_s} s; last answer: {body}")
+
+
+def test_the_alerts_page_shows_the_failed_contract_firing(stack: Running, view: Watched) -> None:
+    def contract_failure_firing(body: dict[str, Any]) -> bool:
+        return any(a["name"] == "IntentContractFailure" and a["state"] == "firing" for a in body["alerts"])
+
+    wait_for_api(stack.base_url + "/api/alerts", contract_failure_firing, "the contract-failure alert")
+    page = view.page
+    page.goto(stack.base_url + "/alerts")
+    firing = page.locator('.alert-card[data-alert="IntentContractFailure"][data-state="firing"]')
+    firing.first.wait_for()
+    assert "failed contract" in " ".join(firing.all_inner_texts())
+    assert page.locator(".counter-firing").inner_text().strip().endswith("firing")
+    history = page.locator("#alert-history .timeline-item.is-firing").all_inner_texts()
+    assert any("IntentContractFailure" in item for item in history), history
+    # Rules whose condition does not hold are listed too, inactive.
+    assert page.locator('.alert-card[data-alert="IntentVolumeSurge"][data-state="inactive"]').count() == 1
+    screenshot(page, "alerts-firing")
+    view.assert_clean()

@@ -4,7 +4,7 @@ import { h, icon, mount } from "../dom.js";
 import { fmtAgo, fmtDateTime, fmtSeconds, fmtValue } from "../format.js";
 import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js";
 
-const STATE_ORDER = { firing: 0, resolved: 1, inactive: 2 };
+const STATE_ORDER = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 
 function stateBadge(state) {
@@ -13,10 +13,12 @@ function stateBadge(state) {
 
 function alertCard(alert) {
   const labels = Object.entries(alert.labels || {});
-  return h("article", { class: `alert-card sev-card-${alert.severity} is-${alert.state}`, dataset: { alert: alert.name, state: alert.state } },
+  const disabled = alert.enabled === false;
+  return h("article", { class: ["alert-card", `sev-card-${alert.severity}`, `is-${alert.state}`, disabled ? "is-disabled" : ""],
+    dataset: { alert: alert.name, state: alert.state } },
     h("header", { class: "alert-head" },
       h("div", { class: "alert-name" }, icon(alert.state === "firing" ? "alert" : "bell", 16), h("h3", {}, alert.name)),
-      stateBadge(alert.state)),
+      disabled ? h("span", { class: "state-badge" }, "disabled") : stateBadge(alert.state)),
     h("p", { class: "alert-summary" }, alert.summary || ""),
     h("div", { class: "alert-meta" },
       h("span", { class: `severity severity-${alert.severity}` }, alert.severity),
@@ -27,7 +29,9 @@ function alertCard(alert) {
 }
 
 function sinceText(alert) {
-  if (alert.state === "firing") return `firing for ${fmtSeconds((Date.now() - alert.since_ns / 1e6) / 1000)}`;
+  if (alert.state === "firing" || alert.state === "pending") {
+    return `${alert.state} for ${fmtSeconds((Date.now() - alert.since_ns / 1e6) / 1000)}`;
+  }
   return `${alert.state} ${fmtAgo(alert.since_ns)}`;
 }
 
@@ -66,7 +70,9 @@ startPage(async (app) => {
     const alerts = [...data.alerts].sort((a, b) =>
       (STATE_ORDER[a.state] ?? 3) - (STATE_ORDER[b.state] ?? 3) || (SEVERITY_ORDER[a.severity] ?? 3) - (SEVERITY_ORDER[b.severity] ?? 3));
     mount(app,
-      pageHeader("Alerts", "Rules evaluated continuously on the store; firing alerts are also sent to the configured webhooks.", counters(alerts)),
+      pageHeader("Alerts", "Rules evaluated continuously on the store; firing alerts are also sent to the configured webhooks.",
+        data.evaluated_ns ? h("span", { class: "muted evaluated", title: fmtDateTime(data.evaluated_ns) }, `evaluated ${fmtAgo(data.evaluated_ns)}`) : null,
+        counters(alerts)),
       alerts.length ? h("div", { class: "alert-grid", id: "alert-grid" }, alerts.map(alertCard))
         : emptyState("bell", "No alert rules loaded"),
       panel({ title: "History", iconName: "clock" }, history(data.history || [])));
