@@ -23,6 +23,7 @@ from tailing import (
     expected_from,
     has_all,
     latest_metrics,
+    log_keys,
     metrics_of,
     run_tail,
     tail_env,
@@ -103,6 +104,45 @@ def test_a_second_run_resends_nothing(tmp_path: Path) -> None:
         second = rx.received()
     assert len(first.logs) == 300
     assert len(second.logs) == len(first.logs) and len(second.spans) == len(first.spans)
+
+
+def test_from_beginning_replays_with_the_same_ids(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(200))
+    state = tmp_path / "state"
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        env = tail_env(rx.grpc_endpoint)
+        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
+        first = rx.received()
+        again = run_tail("--once", "--from-beginning", "--state-dir", str(state), str(events), env=env)
+        assert again.returncode == EXIT_OK, again.stderr
+        second = rx.received()
+    assert len(second.logs) == 2 * len(first.logs)  # everything sent again…
+    assert log_keys(second) == log_keys(first) and second.span_ids == first.span_ids  # …with the same ids
+
+
+def test_stopped_while_the_backend_is_down_exits_75_and_loses_nothing(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(100))
+    state = tmp_path / "state"
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        rx.control.refuse_for(60)
+        env = tail_env(rx.grpc_endpoint)
+        tail = TailProcess(
+            "--state-dir",
+            str(state),
+            "--shutdown-timeout",
+            "1",
+            str(events),
+            env=env,
+            log_path=tmp_path / "log",
+        )
+        assert tail.wait_for_log("backing off")
+        assert tail.stop() == 75, tail.log()
+        rx.control.accept()
+        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
+        received = rx.received()
+    assert_exactly(received, expected_from([events]))
 
 
 def test_several_repositories_get_their_own_identity_scope(tmp_path: Path) -> None:

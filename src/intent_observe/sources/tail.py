@@ -151,8 +151,6 @@ class TailedFile:
         self.dead_letter = DeadLetterFile(
             state_dir / f"{stem}.deadletter.jsonl", saved.dead_letter_size if saved else 0
         )
-        if from_beginning:
-            self.dead_letter.append(())  # keep earlier entries: they describe lines still in the file
         self.follower = FileFollower(path, saved.mark if saved else None)
         self.committed = saved.mark if saved else FileMark(path=path)
         extra = {"intent.repository": self.repository} if self.repository else {}
