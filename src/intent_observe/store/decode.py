@@ -108,6 +108,7 @@ class Batch:
     logs: list[tuple[Any, ...]] = field(default_factory=list)
     points: list[MetricPoint] = field(default_factory=list)
     sessions: list[SessionTouch] = field(default_factory=list)
+    promotions: list[tuple[str, str | None]] = field(default_factory=list)  # (orphan trace, intent)
     rejected: int = 0
     reasons: list[str] = field(default_factory=list)
 
@@ -191,6 +192,9 @@ def _span_row(batch: Batch, res: ResourceInfo, span: Any, received_ns: int) -> t
         for link in span.links
         if len(link.trace_id) == 16 and len(link.span_id) == 8
     ]
+    if attrs.get("intent.backfilled") is True:
+        # a signal copied into its intent's trace: the orphan trace it links to is promoted
+        batch.promotions += [(link["trace_id"], _text(attrs.get("intent.id"))) for link in links]
     session = _text(attrs.get("session.id"))
     _touch_session(batch, res, attrs, span.start_time_unix_nano, (trace_id, parent))
     end_ns = max(span.end_time_unix_nano, span.start_time_unix_nano)

@@ -30,8 +30,19 @@ _CYCLE_STAGES = (
 _SIGNAL_CREATED = ("signal.created", "signal.captured")
 _INTENT_DEFINED = ("intent.proposed", "intent.accepted", "intent.approved", "signal.promoted")
 _SPEC_CREATED = ("spec.created", "spec.written")
-_CONTRACT_RESULT = ("contract.completed", "contract.verified", "contract.failed")
-_SEVERITY_ERROR = 17
+_CONTRACT_RESULT = ("contract.completed", "contract.verified", "contract.passed", "contract.failed")
+# A contract result event that reports a failure, read as the identity engine reads it: the
+# event type, a result word, or a count of failed assertions.
+_CONTRACT_FAILED_SQL = """(
+    event_name = 'contract.failed' OR severity_number >= 17
+    OR lower(coalesce(json_extract(attributes, '$."intent.data.result"'),
+                      json_extract(attributes, '$."intent.data.status"'),
+                      json_extract(attributes, '$."intent.data.outcome"'),
+                      json_extract(attributes, '$."intent.data.verdict"'), ''))
+       IN ('fail', 'failed', 'failure', 'error', 'errored', 'red')
+    OR coalesce(json_extract(attributes, '$."intent.data.assertions_failed"'), 0) > 0
+    OR json_extract(attributes, '$."intent.data.passed"') = 0
+)"""
 
 
 def iso(ns: int | None) -> str | None:
@@ -207,9 +218,9 @@ def _counts_in_range(conn: sqlite3.Connection, since: int | None, until: int | N
 
     marks = ",".join("?" * len(_CONTRACT_RESULT))
     failed, total = conn.execute(
-        f"SELECT coalesce(sum(severity_number >= ? OR event_name = 'contract.failed'), 0), count(*) "
-        f"FROM logs WHERE category = 'intent' AND event_name IN ({marks}) AND time_ns >= ? AND time_ns < ?",
-        (_SEVERITY_ERROR, *_CONTRACT_RESULT, lo, hi),
+        f"SELECT coalesce(sum({_CONTRACT_FAILED_SQL}), 0), count(*) FROM logs "
+        f"WHERE category = 'intent' AND event_name IN ({marks}) AND time_ns >= ? AND time_ns < ?",
+        (*_CONTRACT_RESULT, lo, hi),
     ).fetchone()
     events = conn.execute(
         "SELECT count(*) FROM logs WHERE category = 'intent' AND time_ns >= ? AND time_ns < ?", (lo, hi)

@@ -236,7 +236,8 @@ def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
         conn.executemany("INSERT OR IGNORE INTO resources VALUES (?,?,?)", set(batch.resources))
     if batch.spans:
         conn.executemany(_SPAN_UPSERT, batch.spans)
-        for trace_id in {row[0] for row in batch.spans}:
+        touched = {row[0] for row in batch.spans} | _note_promotions(conn, batch.promotions)
+        for trace_id in touched:
             refresh_trace(conn, trace_id)
     if batch.logs:
         conn.executemany(_LOG_INSERT, batch.logs)
@@ -255,11 +256,28 @@ def refresh_trace(conn: sqlite3.Connection, trace_id: str) -> None:
         return
     root = conn.execute(_TRACE_ROOT, (trace_id,)).fetchone() or (None, "", None, None)
     intent_id = intent_span_id or intent_attr
-    kind = "intent" if intent_span_id else "orphan" if root[3] in ("signal", "cluster") else "other"
+    kind = _trace_kind(conn, trace_id, intent_span_id, root[3])
     conn.execute(
         "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (trace_id, root[0], root[1], intent_id, root[2], kind, count, errors or 0, start, end, services),
     )
+
+
+def _trace_kind(
+    conn: sqlite3.Connection, trace_id: str, intent_span: str | None, root_type: str | None
+) -> str:
+    if intent_span:
+        return "intent"
+    if root_type == "signal":
+        promoted = conn.execute("SELECT 1 FROM promoted_orphans WHERE trace_id = ?", (trace_id,)).fetchone()
+        return "promoted" if promoted else "orphan"
+    return "cluster" if root_type == "cluster" else "other"
+
+
+def _note_promotions(conn: sqlite3.Connection, promotions: list[tuple[str, str | None]]) -> set[str]:
+    """Record orphan traces whose signal was backfilled into an intent; returns those trace ids."""
+    conn.executemany("INSERT OR IGNORE INTO promoted_orphans VALUES (?, ?)", promotions)
+    return {trace_id for trace_id, _ in promotions}
 
 
 def write_points(conn: sqlite3.Connection, points: list[MetricPoint]) -> None:

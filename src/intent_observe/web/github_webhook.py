@@ -6,12 +6,11 @@ the events "Pushes" and "Workflow runs". Every delivery must carry a valid
 `X-Hub-Signature-256` (HMAC-SHA256 of the body with the secret, compared in constant
 time); an unsigned or wrongly signed one gets 401 and changes nothing.
 
-What is appended (through the emitter, so trace context follows the identity model):
-- push → `github.push` (repository, ref, commits, head commit, the `.intent/` paths changed);
-- workflow_run completed → `github.workflow_run.completed` (workflow, conclusion, branch,
-  sha, url); a failed run (failure, timed_out, startup_failure) is also an observation:
-  `signal.created` with source `github`, so it can be clustered and promoted like any other.
-- ping → nothing (200). Any other event → nothing (202, "ignored").
+What is appended is `sources/github.py`'s mapping (`drafts_for_delivery`), through the
+emitter so trace context follows the identity model: a push → `github.push` in the trace
+of the artifact it mentions; a completed workflow run → an assertion of the contract it
+names, or for a failed run naming none a `signal.created`; ping → nothing (200); any
+other delivery → nothing (202, "ignored").
 A redelivery (same `X-GitHub-Delivery`) appends nothing again.
 """
 
@@ -24,20 +23,16 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from intent_observe.sources.emit import Draft, EmitError, emitter_for
+from intent_observe.sources.github import drafts_for_delivery
 from intent_observe.web.app import AppContext
 
 SECRET_ENV = "INTENT_OBSERVE_GITHUB_SECRET"
-FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
-MAX_COMMITS = 20
-MAX_PATHS = 50
-SOURCE = "github"
 
 router = APIRouter(tags=["webhooks"])
 _append_lock = threading.Lock()
@@ -74,7 +69,7 @@ async def github_webhook(request: Request) -> JSONResponse:
         ) from None
     if not isinstance(payload, dict):
         raise HTTPException(400, "the body is not a JSON object")
-    drafts = drafts_for(event, payload, delivery)
+    drafts = drafts_for_delivery(event, payload, delivery or None)
     if not drafts:
         return JSONResponse({"ok": True, "ignored": event or "unnamed event"}, status_code=202)
     ctx: AppContext = request.app.state.ctx
@@ -114,77 +109,3 @@ def _record(conn: sqlite3.Connection, delivery: str, event: str) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO webhook_deliveries VALUES (?,?,?)", (delivery[:200], event, time.time_ns())
     )
-
-
-# ---------------------------------------------------------------------- mapping
-def drafts_for(event: str, payload: dict[str, Any], delivery: str) -> list[Draft]:
-    if event == "push":
-        return [_push(payload, delivery)]
-    if event == "workflow_run" and payload.get("action") == "completed":
-        return _workflow_run(payload, delivery)
-    return []
-
-
-def _text(value: Any, limit: int = 500) -> str:
-    return str(value)[:limit] if value is not None else ""
-
-
-def _intent_paths(commits: list[dict[str, Any]]) -> list[str]:
-    paths: set[str] = set()
-    for commit in commits:
-        for key in ("added", "modified", "removed"):
-            paths.update(p for p in commit.get(key) or [] if isinstance(p, str) and p.startswith(".intent/"))
-    return sorted(paths)[:MAX_PATHS]
-
-
-def _push(payload: dict[str, Any], delivery: str) -> Draft:
-    commits = [c for c in payload.get("commits") or [] if isinstance(c, dict)]
-    head = payload.get("head_commit") if isinstance(payload.get("head_commit"), dict) else {}
-    repo = _text((payload.get("repository") or {}).get("full_name"))
-    ref = _text(payload.get("ref"))
-    message = _text((head or {}).get("message")).split("\n", 1)[0]
-    data = {
-        "title": f"push to {repo} {ref}: {message}".strip(),
-        "repository": repo,
-        "ref": ref,
-        "before": _text(payload.get("before")),
-        "after": _text(payload.get("after")),
-        "commits": len(commits),
-        "commit_ids": [_text(c.get("id")) for c in commits[:MAX_COMMITS]],
-        "intent_paths": _intent_paths(commits),
-        "compare": _text(payload.get("compare")),
-        "delivery_id": delivery,
-    }
-    pusher = _text((payload.get("pusher") or {}).get("name")) or None
-    return Draft(type="github.push", data=data, source=SOURCE, actor=pusher)
-
-
-def _workflow_run(payload: dict[str, Any], delivery: str) -> list[Draft]:
-    run = payload.get("workflow_run") if isinstance(payload.get("workflow_run"), dict) else {}
-    assert isinstance(run, dict)
-    repo = _text((payload.get("repository") or {}).get("full_name"))
-    name, conclusion = _text(run.get("name")), _text(run.get("conclusion"))
-    branch = _text(run.get("head_branch"))
-    actor = _text((run.get("actor") or {}).get("login")) or None
-    data = {
-        "title": f"workflow {name} {conclusion or 'completed'} on {branch}",
-        "repository": repo,
-        "workflow": name,
-        "conclusion": conclusion,
-        "branch": branch,
-        "sha": _text(run.get("head_sha")),
-        "run_number": run.get("run_number") if isinstance(run.get("run_number"), int) else None,
-        "url": _text(run.get("html_url")),
-        "delivery_id": delivery,
-    }
-    drafts = [Draft(type="github.workflow_run.completed", data=data, source=SOURCE, actor=actor)]
-    if conclusion in FAILED_CONCLUSIONS:
-        signal = {
-            "title": f"CI workflow {name} {conclusion} on {branch} ({repo})",
-            "workflow": name,
-            "url": data["url"],
-            "sha": data["sha"],
-            "delivery_id": delivery,
-        }
-        drafts.append(Draft(type="signal.created", id="auto", data=signal, source=SOURCE, actor=actor))
-    return drafts

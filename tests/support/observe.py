@@ -1,0 +1,145 @@
+"""A small Intent history with known numbers, and the `up` stack running on ephemeral ports.
+
+The history (times relative to `now`): four signals from three sources, one of them an
+orphan whose title is an HTML injection attempt; three clustered and promoted into
+INT-001; one spec SPEC-001 with two contracts, CON-001 passing and CON-002 failing.
+What it implies, by the design page: 4 signals, 1 intent, 1 spec, contracts 1 ✓ 1 ✗.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from intent_observe.web.stack import Stack, StackOptions
+
+XSS_TITLE = "<img src=x onerror=alert(1)>"
+EXPECTED = {
+    "signals": 4,
+    "intents": 1,
+    "specs": 1,
+    "contracts_passed": 1,
+    "contracts_failed": 1,
+}
+
+
+def _stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def history(now: datetime) -> list[dict[str, Any]]:
+    t0 = now - timedelta(days=3)
+
+    def at(hours: float) -> str:
+        return _stamp(t0 + timedelta(hours=hours))
+
+    def env(
+        hours: float,
+        event: str,
+        span: str,
+        data: dict[str, Any],
+        source: str = "cli",
+        parent: str | None = None,
+    ) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "version": "0.2.0",
+            "event": event,
+            "timestamp": at(hours),
+            "trace_id": None,
+            "span_id": span,
+            "source": source,
+            "actor": "dev",
+            "data": data,
+        }
+        if parent:
+            doc["parent_id"] = parent
+        return doc
+
+    return [
+        env(0, "signal.created", "SIG-001", {"title": "Login test flaky on CI"}, "cli"),
+        {"event_type": "signal.enriched", "signal_id": "SIG-001", "trust_score": 0.3, "timestamp": at(0.5)},
+        env(1, "signal.created", "SIG-002", {"title": "Login timeouts reported"}, "mcp"),
+        env(2, "signal.created", "SIG-003", {"title": "Auth retries exhausted"}, "github"),
+        env(3, "signal.created", "SIG-004", {"title": XSS_TITLE}, "mcp"),
+        {"event_type": "signal.enriched", "signal_id": "SIG-004", "trust_score": 0.7, "timestamp": at(3.5)},
+        {"event_type": "signal.clustered", "signal_id": "SIG-001", "cluster_id": "CL-001", "timestamp": at(4)},
+        {"event_type": "signal.clustered", "signal_id": "SIG-002", "cluster_id": "CL-001", "timestamp": at(4.1)},
+        {"event_type": "signal.clustered", "signal_id": "SIG-003", "cluster_id": "CL-001", "timestamp": at(4.2)},
+        env(6, "intent.proposed", "INT-001", {"intent_id": "INT-001", "cluster_id": "CL-001", "title": "Reliable login", "signals": ["SIG-001", "SIG-002", "SIG-003"]}, "mcp"),
+        env(8, "spec.created", "SPEC-001", {"intent_id": "INT-001", "title": "Retry budget", "contracts": ["CON-001", "CON-002"]}, "mcp", parent="INT-001"),
+        {"event_type": "contract.started", "contract_id": "CON-001", "spec_id": "SPEC-001", "agent": "claude-code", "timestamp": at(9)},
+        {"event_type": "contract.assertion.passed", "contract_id": "CON-001", "assertion_id": "assert-1", "assertion_name": "unit_tests_pass", "timestamp": at(9.2)},
+        {"event_type": "contract.completed", "contract_id": "CON-001", "duration": 1200, "assertions_passed": 1, "assertions_failed": 0, "timestamp": at(9.33)},
+        {"event_type": "contract.started", "contract_id": "CON-002", "spec_id": "SPEC-001", "agent": "claude-code", "timestamp": at(10)},
+        {"event_type": "contract.assertion.failed", "contract_id": "CON-002", "assertion_id": "assert-2", "assertion_name": "lint_passes", "error": "eslint: 3 errors", "timestamp": at(10.1)},
+        {"event_type": "contract.completed", "contract_id": "CON-002", "duration": 600, "assertions_passed": 0, "assertions_failed": 1, "timestamp": at(10.17)},
+    ]  # fmt: skip
+
+
+def write_lines(path: Path, docs: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        for doc in docs:
+            fh.write(json.dumps(doc) + "\n")
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll `check` until it returns something truthy; fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+
+
+def make_repo(root: Path, docs: list[dict[str, Any]] | None = None) -> Path:
+    """A repository directory with `.intent/events/events.jsonl` (written from `docs`)."""
+    events = root / ".intent" / "events" / "events.jsonl"
+    events.parent.mkdir(parents=True, exist_ok=True)
+    events.touch()
+    if docs:
+        write_lines(events, docs)
+    return events
+
+
+@contextlib.contextmanager
+def running_stack(events: Path, **overrides: Any) -> Iterator[Stack]:
+    """`up`'s stack on ephemeral loopback ports, stopped afterwards."""
+    options = StackOptions(
+        events=[events],
+        observe_dir=events.parent.parent / "observe",
+        port=0,
+        grpc_port=0,
+        http_port=0,
+    )
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    stack = Stack(options)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def wait_until_stored(url: str, events: int, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The summary once the adapter has delivered `events` events and pushed its metrics."""
+
+    def ready() -> dict[str, Any] | None:
+        summary = httpx.get(f"{url}/api/summary", headers=headers or {}, timeout=5).json()
+        stored = httpx.get(f"{url}/api/events", params={"limit": 1}, headers=headers or {}, timeout=5).json()
+        full = summary["events_total"] == events and stored["events"]
+        return summary if full and summary["signals"] else None
+
+    result: dict[str, Any] = wait_for(ready, timeout=20)
+    return result
