@@ -7,7 +7,8 @@
 
 The HTTP side is an ASGI app (`OtlpHttpApp`) served by uvicorn on a thread of its own;
 the gRPC side is a grpcio server with its own worker pool. Binding beyond loopback
-without an access token is refused.
+without an access token is refused. With `tls_cert_file`/`tls_key_file` both sides speak
+TLS only, and with `tls_client_ca_file` they also require a client certificate.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import ipaddress
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import grpc
 import uvicorn
@@ -53,6 +57,15 @@ class ReceiverConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # after decompression; also the wire limit
     grpc_workers: int = 8
     http_workers: int = 4
+    tls_cert_file: Path | None = None  # PEM; with tls_key_file, both servers speak TLS only
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None  # PEM; when set, clients must present a certificate it signed
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ReceiverStartError("the receiver's TLS certificate and key must be given together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ReceiverStartError("client certificate checks need the receiver's own TLS certificate")
 
     @classmethod
     def from_env(cls, **overrides: object) -> ReceiverConfig:
@@ -131,8 +144,12 @@ class OtlpReceiver:
             ],
         )
         address = _join_host_port(self.config.host, port)
+        credentials = _grpc_server_credentials(self.config)
         try:
-            bound = server.add_insecure_port(address)
+            if credentials is None:
+                bound = server.add_insecure_port(address)
+            else:
+                bound = server.add_secure_port(address, credentials)
         except RuntimeError as exc:
             raise ReceiverStartError(f"cannot listen for OTLP/gRPC on {address}: {exc}") from None
         if bound == 0:
@@ -158,6 +175,7 @@ class OtlpReceiver:
             server_header=False,
             # SDK batch processors send every 5 s: keep their connection open across batches
             timeout_keep_alive=_KEEP_ALIVE_S,
+            **_uvicorn_tls(self.config),
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
@@ -180,6 +198,29 @@ def _token_for(config: ReceiverConfig) -> BearerToken | None:
             f"refusing to listen on {config.host} without an access token: set {TOKEN_ENV} or bind 127.0.0.1"
         )
     return None
+
+
+def _grpc_server_credentials(config: ReceiverConfig) -> grpc.ServerCredentials | None:
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    client_ca = config.tls_client_ca_file.read_bytes() if config.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(config.tls_key_file.read_bytes(), config.tls_cert_file.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
+def _uvicorn_tls(config: ReceiverConfig) -> dict[str, Any]:
+    if config.tls_cert_file is None:
+        return {}
+    options: dict[str, Any] = {
+        "ssl_certfile": str(config.tls_cert_file),
+        "ssl_keyfile": str(config.tls_key_file),
+    }
+    if config.tls_client_ca_file is not None:
+        options |= {"ssl_ca_certs": str(config.tls_client_ca_file), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return options
 
 
 def _join_host_port(host: str, port: int) -> str:
