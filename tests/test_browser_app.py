@@ -499,12 +499,88 @@ def test_light_theme_follows_the_system(stack: Running, browser: Any) -> None:
     page.context.close()
 
 
-def test_claude_view_explains_how_to_connect_when_nothing_arrived(stack: Running, view: Watched) -> None:
-    page = view.page
+def send_claude_session(grpc_port: int, session_id: str, contract: str, intent: str) -> None:
+    """A Claude-Code-shaped session over OTLP/gRPC with the official SDK exporters: its
+    resource names the contract and intent it worked on (as `intent-observe run` sets it)."""
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.metrics import Counter as SdkCounter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    endpoint = f"127.0.0.1:{grpc_port}"
+    resource = Resource.create(
+        {"service.name": "claude-code", "intent.contract.id": contract, "intent.id": intent}
+    )
+    loggers = LoggerProvider(resource=resource)
+    loggers.add_log_record_processor(
+        SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, insecure=True))
+    )
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(
+            endpoint=endpoint, insecure=True, preferred_temporality={SdkCounter: AggregationTemporality.DELTA}
+        ),
+        export_interval_millis=60_000,
+    )
+    meters = MeterProvider(resource=resource, metric_readers=[reader])
+    session = {"session.id": session_id}
+    logger = loggers.get_logger("com.anthropic.claude_code.events")
+    for name, extra in (
+        ("api_request", {"model": "claude-sonnet-4-5", "cost_usd": 0.006}),
+        ("api_request", {"model": "claude-sonnet-4-5", "cost_usd": 0.0063}),
+        ("api_error", {"error": "overloaded", "status_code": "529"}),
+        ("tool_decision", {"tool_name": "Edit", "decision": "accept"}),
+        ("tool_decision", {"tool_name": "Bash", "decision": "accept"}),
+        ("tool_decision", {"tool_name": "Bash", "decision": "reject"}),
+    ):
+        logger.emit(body=f"claude_code.{name}", attributes={"event.name": name, **session, **extra})
+    meter = meters.get_meter("com.anthropic.claude_code")
+    tokens = meter.create_counter("claude_code.token.usage", unit="tokens")
+    for kind, amount in CLAUDE_TOKENS.items():
+        tokens.add(amount, {**session, "type": kind, "model": "claude-sonnet-4-5"})
+    meter.create_counter("claude_code.cost.usage", unit="USD").add(
+        0.0123, {**session, "model": "claude-sonnet-4-5"}
+    )
+    loggers.shutdown()
+    meters.shutdown()
+
+
+CLAUDE_TOKENS = {"input": 1200, "output": 340, "cacheRead": 5000, "cacheCreation": 0}
+
+
+def test_claude_view_empty_then_a_session_linked_to_its_intent(stack: Running, view: Watched) -> None:
+    page, h = view.page, stack.history
     page.goto(stack.base_url + "/claude")
     help_text = page.locator("#claude-connect")
     help_text.wait_for()
     assert "CLAUDE_CODE_ENABLE_TELEMETRY=1" in help_text.inner_text()
+    screenshot(page, "claude-empty")
+
+    session_id = "5f3c9a1e-7b7d-4e2a-9c11-0d8e2f4a6b7c"
+    contract, intent = h.contracts_of_spec["SPEC-001"][0], h.intents[0]
+    grpc_port = httpx.get(stack.base_url + "/api/status", timeout=5).json()["receiver"]["grpc"]
+    send_claude_session(grpc_port, session_id, contract, intent)
+
+    def session_complete(body: dict[str, Any]) -> bool:
+        return any(s["api_requests"] == 2 and s["cost_usd"] > 0 for s in body["sessions"])
+
+    wait_for_api(stack.base_url + "/api/claude", session_complete, "the Claude Code session")
+    page.reload()
+    row = page.locator(f'#claude-sessions tr[data-session="{session_id}"]')
+    row.wait_for()
+    cells = row.locator("td").all_inner_texts()
+    # Session, Started, Duration, Worked on, Tokens, Cost, Requests, Errors, Tool decisions
+    assert cells[0] == session_id[:8]
+    assert cells[3] == f"{contract} · {intent}"
+    assert cells[4:8] == [f"{sum(CLAUDE_TOKENS.values()):,}", "$0.0123", "2", "1"]
+    assert cells[8].strip() == "2/1"
+    screenshot(page, "claude-session")
+    row.locator("td").nth(3).locator("a").click()
+    page.wait_for_selector(".wf-span")
+    assert page.locator(f'.wf-span[data-name="intent {intent}"]').count() == 1
     view.assert_clean()
 
 
