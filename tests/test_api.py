@@ -61,7 +61,7 @@ def test_the_summary_shows_what_the_fixture_implies(up: Running) -> None:
 
 def test_a_time_range_counts_events_by_event_time(up: Running) -> None:
     start = datetime.fromisoformat(up.docs[10]["timestamp"].replace("Z", "+00:00"))  # spec.created
-    since = int(start.timestamp() * 1e9)
+    since = int(start.timestamp() * 1_000_000) * 1000
     summary = up.get("/api/summary", since=since)
     assert summary["events_total"] == len(up.docs) - 10
     assert (summary["signals"], summary["specs"]) == (0, 1)
@@ -192,7 +192,9 @@ def test_the_stream_pushes_an_appended_event(up: Running) -> None:
     listener.start()
     assert ready.wait(10)
     time.sleep(0.3)  # the stream starts after the newest stored event
-    write_lines(up.events, [{"event_type": "signal.created", "signal_id": "SIG-LIVE", "title": "live one", "source": "cli", "timestamp": datetime.now(UTC).isoformat()}])  # fmt: skip
+    now = datetime.now(UTC).isoformat()
+    live = {"event_type": "signal.created", "signal_id": "SIG-LIVE", "title": "live one", "timestamp": now}
+    write_lines(up.events, [{**live, "source": "cli"}])
     listener.join(10)
     assert [e["artifact_id"] for e in received] == ["SIG-LIVE"]
     assert received[0]["type"] == "signal.created" and received[0]["detail"] == "live one"

@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,46 +41,76 @@ def history(now: datetime) -> list[dict[str, Any]]:
         return _stamp(t0 + timedelta(hours=hours))
 
     def env(
-        hours: float,
-        event: str,
-        span: str,
-        data: dict[str, Any],
-        source: str = "cli",
-        parent: str | None = None,
+        hours: float, event: str, span: str, data: dict[str, Any], source: str, **extra: str
     ) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "version": "0.2.0",
-            "event": event,
-            "timestamp": at(hours),
-            "trace_id": None,
-            "span_id": span,
-            "source": source,
-            "actor": "dev",
-            "data": data,
-        }
-        if parent:
-            doc["parent_id"] = parent
-        return doc
+        doc = {"version": "0.2.0", "event": event, "timestamp": at(hours), "trace_id": None}
+        return {**doc, "span_id": span, "source": source, "actor": "dev", "data": data, **extra}
 
+    def flat(hours: float, event: str, **fields: Any) -> dict[str, Any]:
+        return {"event_type": event, **fields, "timestamp": at(hours)}
+
+    members = ["SIG-001", "SIG-002", "SIG-003"]
+    contract = {"spec_id": "SPEC-001", "agent": "claude-code"}
     return [
         env(0, "signal.created", "SIG-001", {"title": "Login test flaky on CI"}, "cli"),
-        {"event_type": "signal.enriched", "signal_id": "SIG-001", "trust_score": 0.3, "timestamp": at(0.5)},
+        flat(0.5, "signal.enriched", signal_id="SIG-001", trust_score=0.3),
         env(1, "signal.created", "SIG-002", {"title": "Login timeouts reported"}, "mcp"),
         env(2, "signal.created", "SIG-003", {"title": "Auth retries exhausted"}, "github"),
         env(3, "signal.created", "SIG-004", {"title": XSS_TITLE}, "mcp"),
-        {"event_type": "signal.enriched", "signal_id": "SIG-004", "trust_score": 0.7, "timestamp": at(3.5)},
-        {"event_type": "signal.clustered", "signal_id": "SIG-001", "cluster_id": "CL-001", "timestamp": at(4)},
-        {"event_type": "signal.clustered", "signal_id": "SIG-002", "cluster_id": "CL-001", "timestamp": at(4.1)},
-        {"event_type": "signal.clustered", "signal_id": "SIG-003", "cluster_id": "CL-001", "timestamp": at(4.2)},
-        env(6, "intent.proposed", "INT-001", {"intent_id": "INT-001", "cluster_id": "CL-001", "title": "Reliable login", "signals": ["SIG-001", "SIG-002", "SIG-003"]}, "mcp"),
-        env(8, "spec.created", "SPEC-001", {"intent_id": "INT-001", "title": "Retry budget", "contracts": ["CON-001", "CON-002"]}, "mcp", parent="INT-001"),
-        {"event_type": "contract.started", "contract_id": "CON-001", "spec_id": "SPEC-001", "agent": "claude-code", "timestamp": at(9)},
-        {"event_type": "contract.assertion.passed", "contract_id": "CON-001", "assertion_id": "assert-1", "assertion_name": "unit_tests_pass", "timestamp": at(9.2)},
-        {"event_type": "contract.completed", "contract_id": "CON-001", "duration": 1200, "assertions_passed": 1, "assertions_failed": 0, "timestamp": at(9.33)},
-        {"event_type": "contract.started", "contract_id": "CON-002", "spec_id": "SPEC-001", "agent": "claude-code", "timestamp": at(10)},
-        {"event_type": "contract.assertion.failed", "contract_id": "CON-002", "assertion_id": "assert-2", "assertion_name": "lint_passes", "error": "eslint: 3 errors", "timestamp": at(10.1)},
-        {"event_type": "contract.completed", "contract_id": "CON-002", "duration": 600, "assertions_passed": 0, "assertions_failed": 1, "timestamp": at(10.17)},
-    ]  # fmt: skip
+        flat(3.5, "signal.enriched", signal_id="SIG-004", trust_score=0.7),
+        *(
+            flat(4 + i / 10, "signal.clustered", signal_id=sig, cluster_id="CL-001")
+            for i, sig in enumerate(members)
+        ),
+        env(
+            6,
+            "intent.proposed",
+            "INT-001",
+            {"cluster_id": "CL-001", "title": "Reliable login", "signals": members},
+            "mcp",
+        ),
+        env(
+            8,
+            "spec.created",
+            "SPEC-001",
+            {"title": "Retry budget", "contracts": ["CON-001", "CON-002"]},
+            "mcp",
+            parent_id="INT-001",
+        ),
+        flat(9, "contract.started", contract_id="CON-001", **contract),
+        flat(
+            9.2,
+            "contract.assertion.passed",
+            contract_id="CON-001",
+            assertion_id="assert-1",
+            assertion_name="unit_tests_pass",
+        ),
+        flat(
+            9.33,
+            "contract.completed",
+            contract_id="CON-001",
+            duration=1200,
+            assertions_passed=1,
+            assertions_failed=0,
+        ),
+        flat(10, "contract.started", contract_id="CON-002", **contract),
+        flat(
+            10.1,
+            "contract.assertion.failed",
+            contract_id="CON-002",
+            assertion_id="assert-2",
+            assertion_name="lint_passes",
+            error="eslint: 3 errors",
+        ),
+        flat(
+            10.17,
+            "contract.completed",
+            contract_id="CON-002",
+            duration=600,
+            assertions_passed=0,
+            assertions_failed=1,
+        ),
+    ]
 
 
 def write_lines(path: Path, docs: list[dict[str, Any]]) -> None:
