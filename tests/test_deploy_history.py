@@ -1,16 +1,25 @@
 """The dashboard and the alert rules on the metrics the engine derives from the four-month fixture
-history, evaluated by Prometheus's own engine (promtool): the generated queries and rules must agree
-with the derivation on names, labels and label values, not only with hand-written series."""
+history: evaluated by Prometheus's engine (promtool) on the derivation's snapshot, and answered by a
+real Prometheus server scraping the embedded app's /metrics (`intent-observe up` on the history).
+The generated queries and rules must agree with the derivation on names, labels and label values,
+not only with hand-written series."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from tests.support.rotel import free_port
 
 from intent_observe.deploy.dashboard import dashboard
 from intent_observe.deploy.rulefile import rule_groups, to_yaml
@@ -187,3 +196,192 @@ def test_alert_rules_on_the_derived_history(derived: dict[str, Any], tmp_path: P
     }
     result = _promtool(tmp_path, suite)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---- a real Prometheus server scraping the embedded app's /metrics ----
+
+SCRAPE_TIMEOUT_S = 60.0
+
+
+def _wait(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SCRAPE_TIMEOUT_S
+    while not condition():
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen; log:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+
+
+def _get(url: str, **params: str) -> Any:
+    try:
+        response = httpx.get(url, params=params, timeout=5)
+    except httpx.HTTPError:
+        return None
+    return (
+        response.json() if response.headers.get("content-type", "").startswith("application/json") else None
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def app_url(derived: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`intent-observe up` on a repository holding the fixture history, on loopback ports."""
+    repo = tmp_path_factory.mktemp("repo")
+    events = repo / ".intent" / "events" / "events.jsonl"
+    events.parent.mkdir(parents=True)
+    shutil.copy(HISTORY, events)
+    port = free_port()
+    log = repo / "up.log"
+    command = [
+        sys.executable, "-m", "intent_observe.cli", "up", "--port", str(port),
+        "--grpc-port", str(free_port()), "--http-port", str(free_port()), str(events),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_METRIC_EXPORT_INTERVAL"] = "500"  # the app's adapter reports metrics twice a second
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, cwd=repo, env=env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    signals = _total(derived, "intent.signals.total")
+
+    def history_ingested() -> bool:
+        try:
+            text = httpx.get(f"{url}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return False
+        values = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("intent_signals_total")
+        ]
+        return sum(values) == signals and "intent_adapter_lag_bytes 0" in text
+
+    try:
+        _wait(history_ingested, "the app's /metrics showing the whole history", process, log)
+        yield url
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Prometheus (Debian's server, 2.42) scraping the app twice a second, on loopback."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is missing: run scripts/install-system-deps.sh (Debian package prometheus)")
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config = {
+        "global": {"scrape_interval": "500ms", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": "intent-observe", "static_configs": [{"targets": [app_url[len("http://") :]]}]}
+        ],
+    }
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    port = free_port()
+    log = workdir / "prometheus.log"
+    command = [
+        binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]  # fmt: skip
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+
+    def scraped_three_times() -> bool:
+        answer = _get(f"{url}/api/v1/query", query="count_over_time(intent_signals_trust_avg[1m])")
+        return bool(
+            answer and answer["data"]["result"] and float(answer["data"]["result"][0]["value"][1]) >= 3
+        )
+
+    try:
+        _wait(scraped_three_times, "three scrapes of the app", process, log)
+        yield url
+    finally:
+        _stop(process)
+
+
+def _query(prometheus_url: str, expr: str) -> list[tuple[str, float]]:
+    answer = _get(f"{prometheus_url}/api/v1/query", query=expr)
+    assert answer is not None and answer["status"] == "success", (expr, answer)
+    out = []
+    for sample in answer["data"]["result"]:
+        labels = {k: v for k, v in sample["metric"].items() if k not in {"job", "instance"}}
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        out.append((f"{{{inner}}}", float(sample["value"][1])))
+    return sorted(out)
+
+
+def _grafana_substitutions(expr: str) -> str:
+    for variable, value in (("$__rate_interval", "1m"), ("$__range", "1m"), ("$source", ".*")):
+        expr = expr.replace(variable, value)
+    return expr.replace("$event_type", ".*").replace("$autonomy_level", ".*")
+
+
+def _prometheus_targets() -> dict[tuple[str, str], str]:
+    return {
+        (panel["title"], target["refId"]): _grafana_substitutions(target["expr"])
+        for panel in dashboard()["panels"]
+        for target in panel.get("targets", [])
+        if target.get("datasource", {}).get("type") == "prometheus"
+    }
+
+
+def test_prometheus_scraping_the_app_answers_every_panel(
+    derived: dict[str, Any], prometheus_url: str
+) -> None:
+    expected = _expected_panels(derived)
+    targets = _prometheus_targets()
+    for key, samples in expected.items():
+        got = _query(prometheus_url, targets[key])
+        assert got == sorted((labels, float(value)) for labels, value in samples), key
+    # Claude Code reports nothing in this history: its panels are empty, not errors.
+    for key, expr in targets.items():
+        if key[0] in {"Tokens per minute by type", "Cost in range", "Cost per contract", "Sessions in range"}:
+            assert _query(prometheus_url, expr) == [], key
+
+
+def _bucket_bounds(point: dict[str, Any], q: float) -> tuple[float, float]:
+    """The bucket that holds the q-quantile's rank: histogram_quantile must answer inside it."""
+    rank = q * point["count"]
+    lower = 0.0
+    for bound, cumulative in sorted(
+        ((float(b), c) for b, c in point["buckets"].items()), key=lambda bc: bc[0]
+    ):
+        if cumulative >= rank:
+            return lower, bound
+        lower = bound
+    raise AssertionError("no bucket holds the rank")
+
+
+def test_prometheus_cycle_time_quantiles_fall_in_the_derived_buckets(
+    derived: dict[str, Any], prometheus_url: str
+) -> None:
+    targets = _prometheus_targets()
+    queries = [expr for (title, _), expr in sorted(targets.items()) if title == "Cycle time (median · p95)"]
+    stages = [
+        "intent.cycle_time.signal_to_intent",
+        "intent.cycle_time.intent_to_spec",
+        "intent.cycle_time.spec_to_complete",
+    ]
+    expected = [(stage, q) for stage in stages for q in (0.5, 0.95)]
+    assert len(queries) == len(expected)
+    for expr, (stage, q) in zip(queries, expected, strict=True):
+        assert stage.split(".")[-1] in expr and f"histogram_quantile({q}," in expr
+        [(_, value)] = _query(prometheus_url, expr)
+        lower, upper = _bucket_bounds(derived[stage]["points"][0], q)
+        assert lower <= value <= upper, (stage, q, value, lower, upper)
+
+
+def test_prometheus_serves_the_variables_label_values(derived: dict[str, Any], prometheus_url: str) -> None:
+    for label, otel_name in (("source", "intent.events.total"), ("event_type", "intent.events.total")):
+        series = BY_NAME[otel_name].prom_name
+        answer = _get(f"{prometheus_url}/api/v1/label/{label}/values", **{"match[]": series})
+        assert answer is not None
+        assert set(answer["data"]) == {dict(key)[label] for key in _values(derived, otel_name)}
