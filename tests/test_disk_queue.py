@@ -157,7 +157,7 @@ def test_sigkill_mid_put_loses_no_acknowledged_batch_and_leaves_no_torn_one(tmp_
 def test_sigkill_mid_ack_never_resurrects_an_acked_batch(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite"
     with DiskQueue(path, durable=False) as queue:  # quick set-up: no fsync per put
-        all_ids = [queue.put(os.urandom(2000), signal="logs") for _ in range(1500)]
+        all_ids = [queue.put(os.urandom(2000), signal="logs") for _ in range(800)]
     acked = [int(line) for line in _run_and_kill(path, "ack", 0.2) if line != "EMPTY"]
     assert acked, "the child should have acked some batches before the kill"
     with DiskQueue(path) as queue:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
+import grpc
 import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -202,3 +209,82 @@ def test_partial_success_is_returned_counted_and_logged_once(
     assert exporter.stats.rejected_items[Signal.TRACES] == 15
     partial_lines = [r for r in caplog.records if "partly" in r.getMessage()]
     assert len(partial_lines) == 1 and "5 rejected" in partial_lines[0].getMessage()
+
+
+class _ScriptedGrpcBackend:
+    """A real gRPC TraceService that fails the first calls in a scripted way, then accepts."""
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.server = grpc.server(ThreadPoolExecutor(2))
+        handler = grpc.unary_unary_rpc_method_handler(self._export)  # raw bytes in and out
+        service = "opentelemetry.proto.collector.trace.v1.TraceService"
+        self.server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler(service, {"Export": handler})]
+        )
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def _export(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        self.calls += 1
+        failure = self.failures[self.calls - 1] if self.calls <= len(self.failures) else "ok"
+        if failure == "slow":
+            time.sleep(0.5)  # longer than the client's timeout: DEADLINE_EXCEEDED on its side
+        elif failure == "exhausted-retry-info":
+            status = status_pb2.Status(code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], message="quota")
+            status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=Duration(nanos=400_000_000)))
+            context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "quota")
+        elif failure == "aborted":
+            context.abort(grpc.StatusCode.ABORTED, "try again")
+        return b""
+
+
+def test_grpc_retry_info_deadline_and_aborted_are_retried() -> None:
+    backend = _ScriptedGrpcBackend(["slow", "aborted", "exhausted-retry-info"])
+    env = {"OTEL_EXPORTER_OTLP_TIMEOUT": "250"}
+    try:
+        with _exporter(f"http://127.0.0.1:{backend.port}", "grpc", **env) as exporter:
+            started = time.monotonic()
+            result = exporter.export(Signal.TRACES, encoded(Signal.TRACES, "scripted", 1))
+            elapsed = time.monotonic() - started
+    finally:
+        backend.server.stop(0)
+    assert (result.attempts, backend.calls) == (4, 4)
+    assert elapsed >= 0.25 + 0.4  # the timeout, then the server's RetryInfo delay
+    assert exporter.stats.failed_attempts[Signal.TRACES] == 3
+
+
+class _ScriptedHttpBackend(BaseHTTPRequestHandler):
+    answers: ClassVar[list[tuple[int, dict[str, str]]]] = []
+    calls: ClassVar[int] = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        type(self).calls += 1
+        status, headers = self.answers.pop(0) if self.answers else (200, {})
+        self.send_response(status)
+        for name, value in {**headers, "content-length": "0"}.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+        return
+
+
+def test_http_429_with_a_date_and_gateway_errors_are_retried() -> None:
+    in_two_seconds = email.utils.formatdate(time.time() + 2, usegmt=True)
+    _ScriptedHttpBackend.answers = [(429, {"retry-after": in_two_seconds}), (502, {}), (504, {}), (503, {})]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedHttpBackend)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with _exporter(f"http://127.0.0.1:{server.server_port}", "http/protobuf") as exporter:
+            started = time.monotonic()
+            result = exporter.export(Signal.LOGS, encoded(Signal.LOGS, "scripted", 3))
+            elapsed = time.monotonic() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.attempts, _ScriptedHttpBackend.calls) == (5, 5)
+    assert elapsed >= 0.9  # the Retry-After date, at least a second ahead, was waited for
