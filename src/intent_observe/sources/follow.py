@@ -105,6 +105,7 @@ class FileFollower:
         self._next_reset = False
         self._waiting_truncated = False
         self._switched = False
+        self._said_missing = False
         self.notes: list[str] = []  # state changes to log: rotated, truncated, replaced…
 
     # ---------------------------------------------------------------- reading
@@ -213,6 +214,9 @@ class FileFollower:
         try:
             return os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
+            if not self._said_missing:
+                self._said_missing = True
+                self.notes.append(f"{self.path} does not exist (yet): waiting for it")
             return None
 
     def _use(self, fd: int, label: str, mark: FileMark | None = None) -> None:

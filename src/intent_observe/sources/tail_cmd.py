@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import logging
 import signal
 import sys
@@ -46,6 +47,12 @@ Exit codes:
   75  stopped with data not yet acknowledged: it is in the disk queue or will be
       read again; run again to deliver it
 """
+
+
+def queue_file_name(files: list[str]) -> str:
+    """One disk queue per set of followed files, so two tails sharing a --state-dir do not collide."""
+    key = "\x00".join(sorted(str(Path(f).resolve()) for f in files))
+    return f"tail-queue-{hashlib.blake2b(key.encode(), digest_size=4).hexdigest()}.sqlite"
 
 
 def expand_paths(patterns: tuple[str, ...]) -> list[str]:
@@ -164,7 +171,7 @@ def tail(
     )
     queue_dir = state_dir or default_state_dir(files[0])
     try:
-        disk_queue = DiskQueue(queue_dir / "tail-queue.sqlite", max_bytes=queue_max_mb * 1024 * 1024)
+        disk_queue = DiskQueue(queue_dir / queue_file_name(files), max_bytes=queue_max_mb * 1024 * 1024)
         sink = ExporterSink(exporter, disk_queue, spill_after_s=spill_after)
         adapter = TailAdapter(config, sink)
         adapter.open()
