@@ -9,10 +9,11 @@ grpcio's generic deserialization error.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 
 from intent_observe.sources.otlp_auth import BearerToken
@@ -38,8 +39,11 @@ def otlp_grpc_handlers(consumer: OtlpConsumer, token: BearerToken | None) -> lis
     ]
 
 
-def _export_handler(consumer: OtlpConsumer, wire: SignalWire, token: BearerToken | None):  # type: ignore[no-untyped-def]
-    def export(body: bytes, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
+def _export_handler(
+    consumer: OtlpConsumer, wire: SignalWire, token: BearerToken | None
+) -> Callable[[bytes, grpc.ServicerContext], Message]:
+    # context.abort raises, so no path below returns without a response or a status
+    def export(body: bytes, context: grpc.ServicerContext) -> Message:
         if token is not None and not token.accepts(_metadata_value(context, "authorization")):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:

@@ -169,6 +169,7 @@ class OtlpReceiver:
         )
         config = uvicorn.Config(
             app,
+            log_config=None,  # leave the host process's logging (e.g. the web app's uvicorn) alone
             log_level="warning",
             access_log=False,
             lifespan="off",
