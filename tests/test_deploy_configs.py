@@ -259,6 +259,38 @@ def test_compose_pins_every_image_and_publishes_only_on_loopback(compose: dict[s
     assert (DEPLOY / "Dockerfile").is_file()
 
 
+def test_adapter_dockerfile_builds_from_what_its_context_keeps() -> None:
+    """deploy/Dockerfile read by BuildKit's own parser (PyPI `dockerfile`): every COPY source exists and
+    survives Dockerfile.dockerignore, the image runs `intent-observe tail` as a non-root user."""
+    import dockerfile
+
+    commands = dockerfile.parse_file(str(DEPLOY / "Dockerfile"))
+    kept = {
+        line[1:].rstrip("/")
+        for line in (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.startswith("!")
+    }
+    copies = [c for c in commands if c.cmd == "COPY" and not any(f.startswith("--from") for f in c.flags)]
+    sources = {source for c in copies for source in c.value[:-1]}
+    assert sources == {"pyproject.toml", "README.md", "src"}
+    assert sources <= kept
+    assert all((ROOT / source).exists() for source in sources)
+    final_stage = commands[max(i for i, c in enumerate(commands) if c.cmd == "FROM") :]
+    user = [c.value[0] for c in final_stage if c.cmd == "USER"]
+    assert user and user[-1] not in {"root", "0"}
+    entrypoint = next(c.value for c in final_stage if c.cmd == "ENTRYPOINT")
+    assert entrypoint == ("intent-observe",)
+    assert "intent-observe" in _project_scripts()
+    assert next(c.value for c in final_stage if c.cmd == "CMD")[0] == "tail"
+
+
+def _project_scripts() -> set[str]:
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        return set(tomllib.load(handle)["project"]["scripts"])
+
+
 def _bind_sources(service: dict[str, Any]) -> list[tuple[str, str]]:
     binds = []
     for volume in service.get("volumes", []):
