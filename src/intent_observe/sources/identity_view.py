@@ -4,15 +4,21 @@ A writer asks where an artifact sits (its trace, its parent) before appending a 
 The view answers from an `Engine` that starts from the tail adapter's committed state
 when that state describes this very file (its checkpoint mark matches device, inode,
 first bytes and the bytes before the offset) — loaded lazily, read only — and replays
-in memory the lines after the checkpoint; with no usable state it replays the file.
-It is kept current under the writer's lock: `catch_up` reads only the bytes appended
-since the last call. Nothing is ever saved: the adapter's state stays the adapter's.
+in memory the lines after the checkpoint. It is kept current under the writer's lock:
+`catch_up` reads only the bytes appended since the last call.
+
+The adapter's state is never written. When no adapter has read the file (or it lags
+far behind), a long replay is stored in a cache of our own beside it
+(`.intent/observe/emit-<hash>.sqlite`, same format, same checkpoint marks), so the
+next `intent-observe emit` starts from there instead of replaying the whole file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -26,6 +32,8 @@ from intent_observe.identity.state_db import IdentityStore
 from intent_observe.sources import checkpoint
 from intent_observe.sources.checkpoint import FileMark, tail_hash
 
+CACHE_AFTER_LINES = 2_000  # a replay this long is worth storing for the next process
+
 
 class IdentityView:
     def __init__(self, path: Path) -> None:
@@ -33,8 +41,8 @@ class IdentityView:
         self.scope = ""  # a single file's scope, unless the adapter's state says otherwise
         self.engine = Engine(scope=self.scope)
         self.offset = 0  # bytes of the file the engine has seen (always after a newline)
-        self.replayed = 0  # lines replayed since the start (beyond the adapter's checkpoint)
-        self.started_from: Path | None = None  # the adapter state the view started from
+        self.replayed = 0  # lines replayed since the start (beyond the stored checkpoint)
+        self.started_from: Path | None = None  # the stored state the view started from
         self._line = 1
         self._inode: tuple[int, int] | None = None
         self._store: IdentityStore | None = None
@@ -55,35 +63,89 @@ class IdentityView:
             self._store = None
 
     def _start(self, stat: os.stat_result, size: int) -> None:
+        """Start from the committed state furthest into this file: the adapter's, or our cache."""
         self.invalidate()
         self._inode = (stat.st_dev, stat.st_ino)
-        for state_path in sorted(adapter_state_dir(self.path).glob("tail-*.sqlite")):
-            if self._start_from(state_path, stat, size):
-                return
+        found = []
+        for state_path in [*sorted(self.cache_path.parent.glob("tail-*.sqlite")), self.cache_path]:
+            opened = self._open_state(state_path, stat, size)
+            if opened is not None:
+                found.append((opened[1].mark.offset, state_path, opened))
+        if not found:
+            return
+        found.sort(key=lambda item: item[0])
+        for _, _, (store, _) in found[:-1]:
+            store.close()
+        _, state_path, (store, saved) = found[-1]
+        scope = _stored_scope(store) or ""
+        try:
+            state = store.load(scope)
+        except (sqlite3.Error, RuntimeError):
+            store.close()
+            return
+        self._store, self.scope, self.started_from = store, scope, state_path
+        self.engine = Engine(state, scope=scope)
+        self.offset, self._line = saved.mark.offset, saved.mark.line
 
-    def _start_from(self, state_path: Path, stat: os.stat_result, size: int) -> bool:
-        """Start from one adapter state file when its checkpoint is a position in this file."""
+    def _open_state(
+        self, state_path: Path, stat: os.stat_result, size: int
+    ) -> tuple[IdentityStore, checkpoint.Checkpoint] | None:
+        """A state file whose checkpoint is a position in this very file (device, inode, bytes)."""
+        if not state_path.is_file():
+            return None
         try:
             store = IdentityStore(state_path)
         except sqlite3.Error:
-            return False
+            return None
         try:
             saved = checkpoint.load(store.conn)
-            if saved is None or not self._mark_matches(saved.mark, stat, size):
-                store.close()
-                return False
-            scope = _stored_scope(store)
-            state = store.load(scope) if scope is not None else None
-        except (sqlite3.Error, RuntimeError, KeyError, ValueError):
-            store.close()
-            return False
-        if state is None:
-            store.close()
-            return False
-        self._store, self.scope, self.started_from = store, scope or "", state_path
-        self.engine = Engine(state, scope=self.scope)
-        self.offset, self._line = saved.mark.offset, saved.mark.line
-        return True
+            if (
+                saved is not None
+                and _stored_scope(store) is not None
+                and self._mark_matches(saved.mark, stat, size)
+            ):
+                return store, saved
+        except (sqlite3.Error, KeyError, ValueError):
+            pass
+        store.close()
+        return None
+
+    # ------------------------------------------------------------ our own cache
+    @property
+    def cache_path(self) -> Path:
+        digest = hashlib.blake2b(str(self.path.resolve()).encode(), digest_size=4).hexdigest()
+        return adapter_state_dir(self.path) / f"emit-{digest}.sqlite"
+
+    def should_cache(self) -> bool:
+        """Many lines were replayed, and the result can be stored whole (not on top of the adapter's)."""
+        return (
+            self.replayed >= CACHE_AFTER_LINES
+            and self._inode is not None
+            and self.started_from in (None, self.cache_path)
+        )
+
+    def save_cache(self) -> None:
+        """Store the engine with a checkpoint at `offset`, so the next process replays only what follows."""
+        fresh = self.started_from is None
+        store = IdentityStore(self.cache_path) if fresh else self._store
+        assert store is not None
+        store.conn.executescript(checkpoint.SCHEMA)
+        prepared = store.prepare(self.engine)
+        if fresh:
+            prepared = replace(prepared, replace_all=True)  # nothing of an older file survives
+        with store.transaction() as conn:
+            prepared.apply(conn)
+            checkpoint.write(conn, checkpoint.Checkpoint(self._mark()))
+        self._store, self.started_from, self.replayed = store, self.cache_path, 0
+
+    def _mark(self) -> FileMark:
+        assert self._inode is not None
+        with open(self.path, "rb") as fh:
+            head = fh.read(min(self.offset, checkpoint.HEAD_BYTES))
+            fh.seek(max(0, self.offset - checkpoint.TAIL_BYTES))
+            before = fh.read(self.offset - fh.tell())
+        dev, ino = self._inode
+        return FileMark(str(self.path), dev, ino, self.offset, self._line, head, tail_hash(before))
 
     def _mark_matches(self, mark: FileMark, stat: os.stat_result, size: int) -> bool:
         if (mark.dev, mark.ino) != (stat.st_dev, stat.st_ino) or mark.offset > size:
