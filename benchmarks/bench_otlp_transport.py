@@ -135,7 +135,11 @@ def main() -> None:
         for protocol in ("grpc", "http/protobuf"):
             for compression in ("none", "gzip"):
                 for senders in (1, 2):
-                    rate = run_case((grpc_port, http_port), protocol, compression, senders, batches)
+                    # best of two: other work on a shared machine only ever slows a run down
+                    rate = max(
+                        run_case((grpc_port, http_port), protocol, compression, senders, batches)
+                        for _ in "ab"
+                    )
                     print(f"{protocol:<15}{compression:<13}{senders:>8}{rate:>12,.0f}", flush=True)
     finally:
         server.send_signal(signal.SIGTERM)
