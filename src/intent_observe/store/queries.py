@@ -538,13 +538,23 @@ def _session(conn: sqlite3.Connection, row: tuple[Any, ...]) -> dict[str, Any]:
 def _linked_contract(
     conn: sqlite3.Connection, trace_id: str | None, parent: str | None, intent_id: str | None
 ) -> tuple[str | None, str | None]:
-    """The contract whose span a session's spans nest under (TRACEPARENT), when the resource
-    did not name it."""
+    """The nearest contract span above a session's spans (TRACEPARENT), when the resource did
+    not name the contract."""
     if trace_id is None or parent is None:
         return None, intent_id
     row = conn.execute(
-        "SELECT coalesce(contract_id, CASE WHEN artifact_type = 'contract' THEN artifact_id END), intent_id "
-        "FROM spans WHERE trace_id = ? AND span_id = ?",
+        """WITH RECURSIVE up(span_id, parent, contract, intent, depth) AS (
+               SELECT span_id, parent_span_id,
+                      coalesce(contract_id, CASE WHEN artifact_type = 'contract' THEN artifact_id END),
+                      intent_id, 0
+               FROM spans WHERE trace_id = ?1 AND span_id = ?2
+               UNION ALL
+               SELECT s.span_id, s.parent_span_id,
+                      coalesce(s.contract_id, CASE WHEN s.artifact_type = 'contract' THEN s.artifact_id END),
+                      s.intent_id, up.depth + 1
+               FROM spans s JOIN up ON s.trace_id = ?1 AND s.span_id = up.parent
+               WHERE up.contract IS NULL AND up.depth < 32)
+           SELECT contract, intent FROM up WHERE contract IS NOT NULL ORDER BY depth LIMIT 1""",
         (trace_id, parent),
     ).fetchone()
     if row is None:
