@@ -159,7 +159,12 @@ class OtlpReceiver:
         return bound
 
     def _start_http(self, port: int) -> int:
-        sock = _listening_socket(self.config.host, port)
+        try:
+            sock = listening_socket(self.config.host, port)
+        except OSError as exc:
+            raise ReceiverStartError(
+                f"cannot listen for OTLP/HTTP on {self.config.host}:{port}: {exc}"
+            ) from None
         self._http_executor = ThreadPoolExecutor(self.config.http_workers, thread_name_prefix="otlp-http")
         app = OtlpHttpApp(
             self._consumer,
@@ -228,17 +233,18 @@ def _join_host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """A bound, listening TCP socket (port 0: any free port) to hand to uvicorn; OSError if taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    # SO_REUSEADDR lets a restarted receiver take its port back from TIME_WAIT connections
+    # SO_REUSEADDR lets a restarted server take its port back from TIME_WAIT connections
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        sock.listen(1024)
-    except OSError as exc:
+        sock.listen(backlog)
+    except OSError:
         sock.close()
-        raise ReceiverStartError(f"cannot listen for OTLP/HTTP on {host}:{port}: {exc}") from None
+        raise
     sock.set_inheritable(False)
     return sock
 
