@@ -91,7 +91,8 @@ def test_grpc_scheme_decides_tls_and_insecure_only_applies_without_one() -> None
     assert target("https://collector:4317", insecure="true").grpc_uses_tls
     assert target("collector:4317").grpc_uses_tls  # no scheme, INSECURE unset → secure
     assert not target("collector:4317", insecure="TRUE").grpc_uses_tls
-    assert target("https://otlp.example").grpc_target == "otlp.example:4317"
+    assert target("https://otlp.example").grpc_target == "otlp.example:443"
+    assert target("otlp.example").grpc_target == "otlp.example:4317"
     assert target("http://[::1]:5317").grpc_target == "[::1]:5317"
 
 

@@ -108,7 +108,9 @@ class SignalExportConfig:
         if not parts.hostname:
             raise ExportConfigError(f"OTLP gRPC endpoint {self.display_endpoint!r} has no host")
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        return f"{host}:{parts.port or 4317}"
+        # a URL without a port means its scheme's port, as in any URL; a bare host means OTLP's
+        default_port = {"https": 443, "http": 80}.get(parts.scheme.lower(), 4317)
+        return f"{host}:{parts.port or default_port}"
 
     @property
     def grpc_uses_tls(self) -> bool:
