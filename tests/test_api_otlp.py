@@ -87,9 +87,11 @@ def api(stack: Stack, path: str, **params: Any) -> Any:
 def test_sdk_traces_logs_and_metrics_are_stored_and_served(stack: Stack, protocol: str) -> None:
     sdk = Sdk(stack, protocol, {"service.name": f"checkout-{protocol}"})
     tracer = sdk.tracers.get_tracer("test")
-    with tracer.start_as_current_span(f"order {protocol}") as root:
-        with tracer.start_as_current_span("charge card", attributes={"amount": 12.5}):
-            sdk.loggers.get_logger("test").emit(body=f"charged via {protocol}", attributes={"order": 7})
+    with (
+        tracer.start_as_current_span(f"order {protocol}") as root,
+        tracer.start_as_current_span("charge card", attributes={"amount": 12.5}),
+    ):
+        sdk.loggers.get_logger("test").emit(body=f"charged via {protocol}", attributes={"order": 7})
     trace_id = format(root.get_span_context().trace_id, "032x")
     sdk.meters.get_meter("test").create_counter("checkout.orders").add(3, {"shop": "eu"})
     sdk.shutdown()
@@ -141,11 +143,12 @@ def _claude_session(
     parent = TraceContextTextMapPropagator().extract({"traceparent": f"00-{trace_id}-{span_id}-01"})
     attrs = {"session.id": session, "prompt.id": "p-1"}
     tracer = sdk.tracers.get_tracer("com.anthropic.claude_code")
-    with tracer.start_as_current_span("claude_code.interaction", context=parent, attributes=attrs):
-        with tracer.start_as_current_span(
-            "claude_code.llm_request", attributes={**attrs, "model": "claude-sonnet-4-5"}
-        ):
-            pass
+    llm = {**attrs, "model": "claude-sonnet-4-5"}
+    with (
+        tracer.start_as_current_span("claude_code.interaction", context=parent, attributes=attrs),
+        tracer.start_as_current_span("claude_code.llm_request", attributes=llm),
+    ):
+        pass
     logger = sdk.loggers.get_logger("com.anthropic.claude_code.events")
     # Claude Code names events in `event.name` without the prefix; the body carries the full name
     for name, extra in (

@@ -38,8 +38,15 @@ def push(message: str) -> dict[str, Any]:
         "added": [],
         "modified": ["a.py"],
     }
-    return {"ref": "refs/heads/main", "before": "a" * 40, "after": commit["id"], "repository": {"full_name": "acme/app"},
-            "pusher": {"name": "dev"}, "commits": [commit], "head_commit": commit}  # fmt: skip
+    return {
+        "ref": "refs/heads/main",
+        "before": "a" * 40,
+        "after": commit["id"],
+        "repository": {"full_name": "acme/app"},
+        "pusher": {"name": "dev"},
+        "commits": [commit],
+        "head_commit": commit,
+    }
 
 
 def deliver(
