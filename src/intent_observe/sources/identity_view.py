@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,7 @@ from intent_observe.identity.state_db import IdentityStore
 from intent_observe.sources import checkpoint
 from intent_observe.sources.checkpoint import FileMark, tail_hash
 
+_ADAPTER_STATE = re.compile(r"tail-.+-[0-9a-f]{8}\.sqlite")  # not its disk queue (`tail-queue.sqlite`)
 CACHE_AFTER_LINES = 2_000  # a replay this long is worth storing for the next process
 
 
@@ -67,7 +69,10 @@ class IdentityView:
         self.invalidate()
         self._inode = (stat.st_dev, stat.st_ino)
         found = []
-        for state_path in [*sorted(self.cache_path.parent.glob("tail-*.sqlite")), self.cache_path]:
+        adapter_states = [
+            p for p in self.cache_path.parent.glob("tail-*.sqlite") if _ADAPTER_STATE.fullmatch(p.name)
+        ]
+        for state_path in [*sorted(adapter_states), self.cache_path]:
             opened = self._open_state(state_path, stat, size)
             if opened is not None:
                 found.append((opened[1].mark.offset, state_path, opened))
@@ -91,24 +96,13 @@ class IdentityView:
         self, state_path: Path, stat: os.stat_result, size: int
     ) -> tuple[IdentityStore, checkpoint.Checkpoint] | None:
         """A state file whose checkpoint is a position in this very file (device, inode, bytes)."""
-        if not state_path.is_file():
+        saved = _read_checkpoint(state_path)
+        if saved is None or not self._mark_matches(saved.mark, stat, size):
             return None
         try:
-            store = IdentityStore(state_path)
+            return IdentityStore(state_path), saved  # its tables exist: opening creates nothing
         except sqlite3.Error:
             return None
-        try:
-            saved = checkpoint.load(store.conn)
-            if (
-                saved is not None
-                and _stored_scope(store) is not None
-                and self._mark_matches(saved.mark, stat, size)
-            ):
-                return store, saved
-        except (sqlite3.Error, KeyError, ValueError):
-            pass
-        store.close()
-        return None
 
     # ------------------------------------------------------------ our own cache
     @property
@@ -278,6 +272,25 @@ def adapter_state_dir(path: Path) -> Path:
     if parent.name == "events" and parent.parent.name == ".intent":
         return parent.parent / "observe"
     return parent / ".intent-observe"
+
+
+def _read_checkpoint(state_path: Path) -> checkpoint.Checkpoint | None:
+    """The checkpoint of a state file, read without writing to it (None: not a state file)."""
+    if not state_path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{state_path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"tail_checkpoint", "engine", "artifacts", "memberships"} <= tables:
+            return None
+        return checkpoint.load(conn)
+    except (sqlite3.Error, KeyError, ValueError):
+        return None
+    finally:
+        conn.close()
 
 
 def _stored_scope(store: IdentityStore) -> str | None:

@@ -1,0 +1,138 @@
+"""Where the emitter's trace context comes from: the adapter's committed state, our cache, or a replay."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.support.receiver import receiver_in_thread
+
+from intent_observe.events.model import ArtifactKind
+from intent_observe.report import read_history
+from intent_observe.sources import identity_view
+from intent_observe.sources.emit import Draft, Emitter, emit
+from intent_observe.sources.identity_view import IdentityView, adapter_state_dir
+from intent_observe.sources.tail import default_state_dir
+
+
+def build(events: Path, intents: int) -> None:
+    for n in range(1, intents + 1):
+        emit("signal.created", f"SIG-{n:03d}", data={"title": f"signal {n}"}, file=events)
+        emit("signal.promoted", f"SIG-{n:03d}", f"INT-{n:03d}", file=events)
+        emit("intent.proposed", f"INT-{n:03d}", data={"title": f"intent {n}"}, file=events)
+        emit(
+            "spec.created", f"SPEC-{n:03d}", f"INT-{n:03d}", data={"contracts": [f"CON-{n:03d}"]}, file=events
+        )
+        emit("contract.started", f"CON-{n:03d}", file=events)
+
+
+def fresh_view(events: Path) -> IdentityView:
+    view = IdentityView(events)
+    view.catch_up(events.stat().st_size)
+    return view
+
+
+def same_contexts(view: IdentityView, events: Path, contracts: list[str]) -> None:
+    run = read_history([str(events)])
+    for contract in contracts:
+        expected = run.engine.context(ArtifactKind.CONTRACT, contract)
+        assert expected is not None
+        assert view.context(ArtifactKind.CONTRACT, contract) == expected
+
+
+def adapter_rows(state: Path) -> list[tuple[str, bytes]]:
+    db = sqlite3.connect(state)
+    try:
+        rows = db.execute("SELECT name, doc FROM engine UNION ALL SELECT name, doc FROM tail_checkpoint")
+        return sorted(rows.fetchall())
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def events(tmp_path: Path) -> Path:
+    path = tmp_path / "repo" / ".intent" / "events" / "events.jsonl"
+    path.parent.mkdir(parents=True)
+    return path
+
+
+def test_state_dir_is_the_adapters(tmp_path: Path) -> None:
+    for path in (tmp_path / "r" / ".intent" / "events" / "events.jsonl", tmp_path / "loose" / "events.jsonl"):
+        assert adapter_state_dir(path) == default_state_dir(str(path))
+
+
+@pytest.mark.timeout(180)
+def test_emit_starts_from_the_adapters_checkpoint_and_never_writes_its_state(
+    events: Path, tmp_path: Path
+) -> None:
+    build(events, 3)
+    with receiver_in_thread(tmp_path / "receiver") as receiver:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
+        tail = subprocess.run(
+            [sys.executable, "-m", "intent_observe.cli", "tail", "--once", str(events)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert tail.returncode == 0, tail.stderr
+    [state] = adapter_state_dir(events).glob("tail-events-*.sqlite")  # not its disk queue
+    before = adapter_rows(state)
+
+    view = fresh_view(events)
+    assert (view.started_from, view.replayed) == (state, 0)
+    same_contexts(view, events, ["CON-001", "CON-002", "CON-003"])
+
+    emit("contract.assertion.passed", "tests", "CON-002", file=events)
+    emit("contract.completed", "CON-002", data={"result": "pass"}, file=events)
+    build_more = fresh_view(events)
+    assert (build_more.started_from, build_more.replayed) == (state, 2)  # only the lines after the checkpoint
+    assert adapter_rows(state) == before
+    for other in adapter_state_dir(events).glob("*.sqlite"):  # e.g. its disk queue: left as it was
+        if other != state:
+            tables = sqlite3.connect(other).execute("SELECT name FROM sqlite_master WHERE type='table'")
+            assert "artifacts" not in {name for (name,) in tables}
+
+
+def test_a_long_replay_is_cached_for_the_next_process(events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(identity_view, "CACHE_AFTER_LINES", 10)
+    build(events, 4)
+    cache = IdentityView(events).cache_path
+    assert not cache.exists()  # the emitter that wrote every line replayed none
+    newcomer = Emitter(events)  # as a new process: it replays the 20 lines, then caches them
+    newcomer.emit([Draft("decision.recorded", "DEC-001", data={"title": "keep retries"}, source="cli")])
+    assert cache.is_file()
+
+    view = fresh_view(events)
+    assert view.started_from == cache
+    assert view.replayed < 10
+    same_contexts(view, events, ["CON-001", "CON-004"])
+
+    # A different history behind the same path (rewritten, not appended): the cache no longer applies.
+    events.write_bytes(events.read_bytes().splitlines(keepends=True)[0])
+    replaced = fresh_view(events)
+    assert replaced.started_from is None and replaced.replayed == 1
+
+
+def test_with_no_stored_state_the_file_is_replayed(events: Path) -> None:
+    build(events, 2)
+    view = fresh_view(events)
+    assert view.started_from is None and view.replayed == len(events.read_bytes().splitlines())
+    same_contexts(view, events, ["CON-001", "CON-002"])
+
+
+def test_lines_written_by_others_are_seen_before_the_next_emit(events: Path) -> None:
+    build(events, 1)
+    emitter = Emitter(events)
+    # Another writer (a jq script) appends without our lock, between two emits.
+    with events.open("ab") as fh:
+        fh.write(b'{"event_type":"spec.created","spec_id":"SPEC-900","intent_id":"INT-001",')
+        fh.write(b'"contracts":["CON-900"],"timestamp":"2026-03-30T14:45:00Z"}\n')
+    started = emitter.emit([Draft("contract.started", "CON-900", source="cli", actor="dev")])[0]
+    assert started.event["parent_id"] == "SPEC-900"
+    assert started.context is not None and started.context.intent_id == "INT-001"
