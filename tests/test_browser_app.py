@@ -223,6 +223,7 @@ class Running:
     base_url: str
     events: Path
     history: History
+    up: UpStack
 
 
 def wait_until_stored(base_url: str, events_total: int) -> None:
@@ -256,7 +257,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         up.start()
     try:
         wait_until_stored(up.url, len(history.lines))
-        yield Running(up.url, events, history)
+        yield Running(up.url, events, history, up)
     finally:
         up.stop()
 
@@ -337,18 +338,22 @@ def test_dashboard_shows_the_numbers_the_fixture_implies(stack: Running, view: W
     view.assert_clean()
 
 
-def test_an_appended_line_appears_in_the_stream_within_a_second(stack: Running, view: Watched) -> None:
-    page = view.page
-    page.goto(stack.base_url + "/")
-    page.wait_for_selector('#live-pill[data-state="live"]')
-    title = f"appended while watching {time.time_ns()}"
-    line = {
+def _observation(title: str) -> dict[str, Any]:
+    return {
         "event_type": "observation.written",
         "observation_id": "OBS-900",
         "title": title,
         "source": "cli",
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def test_an_appended_line_appears_in_the_stream_within_a_second(stack: Running, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector('#live-pill[data-state="live"]')
+    title = f"appended while watching {time.time_ns()}"
+    line = _observation(title)
     write_lines(stack.events, [line])
     stack.history.lines.append(line)
     row = page.locator("#stream-body tr").filter(has_text=title)
@@ -361,6 +366,37 @@ def test_an_appended_line_appears_in_the_stream_within_a_second(stack: Running, 
         timeout=5000,
     )
     screenshot(page, "dashboard-live")
+    view.assert_clean()
+
+
+def test_the_stream_reconnects_and_shows_what_it_missed(stack: Running, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector('#live-pill[data-state="live"]')
+    # Record every state the live indicator passes through, however briefly.
+    page.evaluate(
+        """() => {
+            window.liveStates = [];
+            const pill = document.getElementById("live-pill");
+            new MutationObserver(() => window.liveStates.push(pill.dataset.state))
+                .observe(pill, { attributes: true, attributeFilter: ["data-state"] });
+        }"""
+    )
+    assert stack.up.ctx is not None
+    stack.up.ctx.stopping.set()  # the server ends every open stream, as on a restart
+    try:
+        page.wait_for_function("() => window.liveStates.includes('reconnecting')", timeout=5000)
+        title = f"written while the stream was down {time.time_ns()}"
+        line = _observation(title)
+        write_lines(stack.events, [line])
+        stack.history.lines.append(line)
+        page.wait_for_timeout(500)  # stored meanwhile, not pushed: no stream is open
+    finally:
+        stack.up.ctx.stopping.clear()
+    row = page.locator("#stream-body tr").filter(has_text=title)
+    row.wait_for(timeout=15000)  # the next attempt, after the backoff, resumes after the last id
+    page.wait_for_selector('#live-pill[data-state="live"]')
+    assert row.count() == 1
     view.assert_clean()
 
 
@@ -453,19 +489,41 @@ def test_an_event_title_with_markup_shows_as_text(stack: Running, view: Watched)
     view.assert_clean()
 
 
-def test_event_search_filters_by_type_glob(stack: Running, view: Watched) -> None:
+def _event_type(line: dict[str, Any]) -> str:
+    return str(line.get("event", line.get("event_type")))
+
+
+def _trust_level(line: dict[str, Any]) -> str | None:
+    trust = (line.get("data") or {}).get("trust_score")
+    return autonomy_level(trust) if isinstance(trust, float) else None
+
+
+# (form control, value chosen, which fixture lines it must leave)
+EVENT_FILTERS = [
+    ("type", "contract.*", lambda line: _event_type(line).startswith("contract.")),
+    ("source", "slack", lambda line: line.get("source") == "slack"),
+    ("autonomy_level", "L0", lambda line: _trust_level(line) == "L0"),
+]
+
+
+@pytest.mark.parametrize(("control", "value", "keeps"), EVENT_FILTERS, ids=[f[0] for f in EVENT_FILTERS])
+def test_event_search_filters(stack: Running, view: Watched, control: str, value: str, keeps: Any) -> None:
     page = view.page
-    page.goto(stack.base_url + "/events?type=contract.*")
+    page.goto(stack.base_url + "/events")
     page.wait_for_selector("#events-body tr")
+    if control == "autonomy_level":
+        page.select_option(f'select[name="{control}"]', value)
+    else:
+        page.fill(f'input[name="{control}"]', value)
+    expected = [line for line in stack.history.lines if keeps(line)]
+    assert 0 < len(expected) < len(stack.history.lines)  # the filter has something to leave out
+    page.wait_for_function(
+        "n => document.querySelectorAll('#events-body tr.event-row').length === n", arg=len(expected)
+    )
     types = page.locator("#events-body .type-badge").all_inner_texts()
-    expected = [
-        line
-        for line in stack.history.lines
-        if str(line.get("event", line.get("event_type"))).startswith("contract.")
-    ]
-    assert len(types) == len(expected)
-    assert all(t.startswith("contract.") for t in types)
-    screenshot(page, "events-filtered")
+    assert sorted(types) == sorted(_event_type(line) for line in expected)
+    assert f"{control}={value}" in page.url.replace("%2A", "*")  # the filter is kept in the address
+    screenshot(page, f"events-filter-{control}")
     view.assert_clean()
 
 
