@@ -568,9 +568,28 @@ def test_embedded_collector_configs_pass_yamllint(rendered: Path, tmp_path: Path
 
 def test_chart_refuses_a_repository_of_an_unknown_team(helm_tools: None, tmp_path: Path) -> None:
     chart = _chart_without_dependencies(tmp_path)
-    result = _helm_template(chart, "--set", "repositories[0].team=nobody")
+    values = tmp_path / "unknown-team.yaml"
+    repository = {"name": "web", "team": "nobody", "git": {"url": "https://example.test/web.git"}}
+    values.write_text(yaml.safe_dump({"repositories": [repository]}), encoding="utf-8")
+    result = _helm_template(chart, "--values", str(values))
     assert result.returncode != 0
     assert 'names team "nobody", which is not in .Values.teams' in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        ("gateway.keepPercentage=150", "/gateway/keepPercentage"),
+        ("teams[0].name=Platform_Team", "/teams/0/name"),
+        ("images.collector.tag=latest", "/images/collector/tag"),
+    ],
+)
+def test_values_schema_refuses_bad_values(
+    helm_tools: None, tmp_path: Path, setting: str, complaint: str
+) -> None:
+    result = _helm_template(_chart_without_dependencies(tmp_path), "--set", setting)
+    assert result.returncode != 0
+    assert complaint in result.stderr
 
 
 def test_unmodified_chart_needs_its_dependencies_to_render(helm_tools: None) -> None:
