@@ -92,33 +92,22 @@ def test_unusable_lines_go_to_the_dead_letter_file_once(tmp_path: Path) -> None:
     ]
 
 
-def test_a_second_run_resends_nothing(tmp_path: Path) -> None:
+def test_a_second_run_resends_nothing_and_from_beginning_resends_the_same_ids(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     write_lines(events, synthetic.lines(300))
     state = tmp_path / "state"
+    received = []
     with receiver_in_thread(tmp_path / "rx") as rx:
         env = tail_env(rx.grpc_endpoint)
-        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
-        first = rx.received()
-        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
-        second = rx.received()
+        for extra in ([], [], ["--from-beginning"]):
+            done = run_tail("--once", *extra, "--state-dir", str(state), str(events), env=env)
+            assert done.returncode == EXIT_OK, done.stderr
+            received.append(rx.received())
+    first, second, replayed = received
     assert len(first.logs) == 300
     assert len(second.logs) == len(first.logs) and len(second.spans) == len(first.spans)
-
-
-def test_from_beginning_replays_with_the_same_ids(tmp_path: Path) -> None:
-    events = tmp_path / "events.jsonl"
-    write_lines(events, synthetic.lines(200))
-    state = tmp_path / "state"
-    with receiver_in_thread(tmp_path / "rx") as rx:
-        env = tail_env(rx.grpc_endpoint)
-        assert run_tail("--once", "--state-dir", str(state), str(events), env=env).returncode == EXIT_OK
-        first = rx.received()
-        again = run_tail("--once", "--from-beginning", "--state-dir", str(state), str(events), env=env)
-        assert again.returncode == EXIT_OK, again.stderr
-        second = rx.received()
-    assert len(second.logs) == 2 * len(first.logs)  # everything sent again…
-    assert log_keys(second) == log_keys(first) and second.span_ids == first.span_ids  # …with the same ids
+    assert len(replayed.logs) == 2 * len(first.logs)  # everything sent again…
+    assert log_keys(replayed) == log_keys(first) and replayed.span_ids == first.span_ids  # …with the same ids
 
 
 def test_stopped_while_the_backend_is_down_exits_75_and_loses_nothing(tmp_path: Path) -> None:

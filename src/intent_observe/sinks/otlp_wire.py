@@ -68,7 +68,7 @@ class _Attributes:
 
     def fields(self, attrs: Mapping[str, AttrValue]) -> list[bytes]:
         by_key = self._by_key
-        out = []
+        out: list[bytes] = []
         append = out.append
         for key, value in attrs.items():
             values = by_key.get(key)

@@ -203,11 +203,7 @@ class FileFollower:
             os.close(fd)
             self._resume = resume
             return False
-        self._use(fd, self.path)
-        if verdict is Verdict.REWRITTEN:
-            self._rewritten()
-        else:
-            self.notes.append(f"{self.path}: not the file of the last run; reading it from its start")
+        self._start_over(fd, verdict, "not the file of the last run; reading it from its start")
         return True
 
     def _open_path(self) -> int | None:
@@ -262,13 +258,16 @@ class FileFollower:
         self._waiting_truncated = False
         if verdict is Verdict.SAME:
             return True  # rewritten with the same content: nothing to do
-        fd = os.dup(self._fd)
+        self._start_over(os.dup(self._fd), verdict, "truncated; continuing from its start")
+        return True
+
+    def _start_over(self, fd: int, verdict: Verdict, why: str) -> None:
+        """Read the path from its start; with a fresh identity state if its history was rewritten."""
         self._use(fd, self.path)
         if verdict is Verdict.REWRITTEN:
             self._rewritten()
         else:
-            self.notes.append(f"{self.path}: truncated; continuing from its start")
-        return True
+            self.notes.append(f"{self.path}: {why}")
 
     def _rewritten(self) -> None:
         self._next_reset = True

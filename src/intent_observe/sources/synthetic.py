@@ -9,7 +9,7 @@ mix them. Deterministic for a given seed, so a test can rebuild the file it expe
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -22,7 +22,7 @@ def _stamp(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _envelope(t: datetime, event: str, span_id: str, data: dict[str, object], source: str) -> bytes:
+def _envelope(t: datetime, event: str, span_id: str, data: Mapping[str, object], source: str) -> bytes:
     doc = {
         "version": "0.2.0",
         "event": event,
