@@ -338,6 +338,38 @@ def test_dashboard_shows_the_numbers_the_fixture_implies(stack: Running, view: W
     view.assert_clean()
 
 
+def _event_type(line: dict[str, Any]) -> str:
+    return str(line.get("event", line.get("event_type")))
+
+
+def _trust_level(line: dict[str, Any]) -> str | None:
+    trust = (line.get("data") or {}).get("trust_score")
+    return autonomy_level(trust) if isinstance(trust, float) else None
+
+
+def _event_time(line: dict[str, Any]) -> datetime:
+    return datetime.strptime(str(line["timestamp"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def test_the_time_range_recounts_the_tiles(stack: Running, view: Watched) -> None:
+    page, lines = view.page, stack.history.lines
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector('[data-stat="signals"]')
+    boundary = datetime.now(UTC) - timedelta(hours=24)
+    # No line sits so near the boundary that the seconds between this and the click could matter.
+    assert all(abs(_event_time(line) - boundary) > timedelta(minutes=10) for line in lines)
+    recent = [line for line in lines if _event_time(line) >= boundary]
+    assert 0 < len(recent) < len(lines)
+    page.locator('.segment[data-key="24h"]').click()
+    page.wait_for_function(
+        "n => document.querySelector('[data-stat=\"events\"] .stat-value').textContent === String(n)",
+        arg=len(recent),
+    )
+    assert tile_text(page, "signals") == str(sum(_event_type(x) == "signal.created" for x in recent))
+    assert tile_text(page, "specs") == str(sum(_event_type(x) == "spec.created" for x in recent))
+    view.assert_clean()
+
+
 def _observation(title: str) -> dict[str, Any]:
     return {
         "event_type": "observation.written",
@@ -487,15 +519,6 @@ def test_an_event_title_with_markup_shows_as_text(stack: Running, view: Watched)
     assert page.locator('img[src="x"]').count() == 0
     page.wait_for_timeout(300)  # an onerror handler would have fired by now
     view.assert_clean()
-
-
-def _event_type(line: dict[str, Any]) -> str:
-    return str(line.get("event", line.get("event_type")))
-
-
-def _trust_level(line: dict[str, Any]) -> str | None:
-    trust = (line.get("data") or {}).get("trust_score")
-    return autonomy_level(trust) if isinstance(trust, float) else None
 
 
 # (form control, value chosen, which fixture lines it must leave)
