@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -57,11 +57,10 @@ def push(store: Store, at_ns: int, *points: Point) -> None:
 
 
 def events(store: Store, times: list[int], event: str = "signal.created") -> None:
-    records = [
-        LogRecord(t, t, "ab" * 16, "01" * 8, 9, "INFO", f"{event} SIG-{t}",
-                  {"intent.event.id": f"{event}-{t}-{i}", "event.name": event, "intent.artifact.id": f"SIG-{t}"})
-        for i, t in enumerate(times)
-    ]  # fmt: skip
+    records = []
+    for i, t in enumerate(times):
+        attrs = {"intent.event.id": f"{event}-{t}-{i}", "event.name": event, "intent.artifact.id": f"SIG-{t}"}
+        records.append(LogRecord(t, t, "ab" * 16, "01" * 8, 9, "INFO", f"{event} SIG-{t}", attrs))  # type: ignore[arg-type]
     store.consume_logs(logs_request(records, RES))
 
 
@@ -177,8 +176,8 @@ def test_thresholds_and_disabled_rules_come_from_the_config(store: Store) -> Non
 
 
 class Hook(BaseHTTPRequestHandler):
-    answers: list[int] = []
-    bodies: list[dict[str, Any]] = []
+    answers: ClassVar[list[int]] = []
+    bodies: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
