@@ -57,6 +57,7 @@ DEFAULT_PATH = ".intent/events/events.jsonl"
 BATCH_BYTES = 1 << 18  # input bytes per batch: ~1,400 events, ~2 MB of OTLP per signal
 IN_FLIGHT_BATCHES = 3
 DEFAULT_METRIC_INTERVAL_S = 60.0
+FAST_POLL_S = 0.05
 
 
 class TailError(Exception):
@@ -278,6 +279,7 @@ class TailAdapter:
         self.started_ns = time.time_ns()
         self.on_batch: Callable[[Batch], None] | None = None  # progress display hook
         self._logged_caught_up = False
+        self._watcher = FileWatcher([], self.wake)
 
     # ----------------------------------------------------------------- control
     def stop(self) -> None:
@@ -300,7 +302,7 @@ class TailAdapter:
         """Follow until stopped; the exit code says how it ended."""
         if not self.files:
             self.open()
-        watcher = FileWatcher([t.path for t in self.files], self.wake)
+        watcher = self._watcher = FileWatcher([t.path for t in self.files], self.wake)
         watcher.start()
         delivery = threading.Thread(target=self._deliver_all, name="tail-delivery", daemon=True)
         delivery.start()
@@ -341,7 +343,10 @@ class TailAdapter:
                 for tailed in self.files:
                     self._enqueue(tailed.final_batch())
                 return
-            self.wake.wait(self.config.poll_interval_s)
+            if not self._watcher.complete:
+                self._watcher.refresh()
+            # without notifications for every directory, poll often enough to stay under 100 ms
+            self.wake.wait(self.config.poll_interval_s if self._watcher.complete else FAST_POLL_S)
 
     def _log_caught_up(self, long_streak: bool) -> None:
         """At INFO after a backlog (start, outage, rotation); live appends log at DEBUG."""

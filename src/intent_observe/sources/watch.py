@@ -31,28 +31,39 @@ class _Handler(FileSystemEventHandler):
 
 
 class FileWatcher:
-    """Sets `wake` whenever one of `paths` (or a sibling named like a rotation of it) changes."""
+    """Sets `wake` whenever one of `paths` (or a sibling named like a rotation of it) changes.
+
+    A directory that does not exist yet is watched as soon as it appears (`refresh`);
+    until then `complete` is False and the reader polls often.
+    """
 
     def __init__(self, paths: list[str], wake: threading.Event) -> None:
         self._observer = Observer()
-        self.watching: list[str] = []
-        by_dir: dict[Path, set[str]] = {}
+        self._wake = wake
+        self._pending: dict[Path, set[str]] = {}
         for path in paths:
             target = Path(path).resolve()
-            by_dir.setdefault(target.parent, set()).add(target.name)
-        for directory, names in by_dir.items():
-            if not directory.is_dir():
-                log.info("%s does not exist yet: polling for it", directory)
-                continue
-            try:
-                self._observer.schedule(_Handler(names, wake), str(directory), recursive=False)
-                self.watching.append(str(directory))
-            except OSError as error:  # inotify watch limit, permissions: polling still works
-                log.warning("cannot watch %s (%s): polling it instead", directory, error)
+            self._pending.setdefault(target.parent, set()).add(target.name)
+
+    @property
+    def complete(self) -> bool:
+        return not self._pending
 
     def start(self) -> None:
-        if self.watching:
-            self._observer.start()
+        self._observer.start()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Watch the directories that exist by now."""
+        for directory, names in list(self._pending.items()):
+            if not directory.is_dir():
+                continue
+            try:
+                self._observer.schedule(_Handler(names, self._wake), str(directory), recursive=False)
+            except OSError as error:  # inotify watch limit, permissions: polling still works
+                log.warning("cannot watch %s (%s): polling it instead", directory, error)
+            del self._pending[directory]
+            self._wake.set()  # the file may have appeared with its directory
 
     def stop(self) -> None:
         if self._observer.is_alive():
