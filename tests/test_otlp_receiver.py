@@ -13,6 +13,8 @@ import httpx
 import orjson
 import pytest
 from google.rpc import error_details_pb2, status_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -23,7 +25,9 @@ from tests.support import ThreadReceiver, receiver_in_thread
 from tests.support.sdk_clients import assert_arrived_intact, send_with_sdk
 
 from intent_observe.sources.otlp_consumer import ACCEPTED, PartialResult
+from intent_observe.sources.otlp_decode import PayloadError, parse_request
 from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig, ReceiverStartError
+from intent_observe.sources.otlp_signals import WIRES
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 JSON = {"content-type": "application/json"}
@@ -311,3 +315,36 @@ def test_a_taken_port_is_a_clear_start_error_and_stop_releases_ports() -> None:
     again = OtlpReceiver(_RejectsUnnamedSpans(), ReceiverConfig(grpc_port=ports[0], http_port=ports[1]))
     again.start()  # the same ports are free again right away
     again.stop()
+
+
+_OTLP_KEYS = st.sampled_from(
+    ["resourceSpans", "scopeSpans", "spans", "traceId", "spanId", "name", "kind", "attributes", "key",
+     "value", "stringValue", "intValue", "startTimeUnixNano", "status", "code", "links", "resourceLogs",
+     "scopeLogs", "logRecords", "body", "resourceMetrics", "scopeMetrics", "metrics", "sum", "dataPoints"]
+)  # fmt: skip
+_JSON_DOCUMENTS = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(_OTLP_KEYS | st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(document=_JSON_DOCUMENTS, body=st.binary(max_size=200))
+def test_any_body_decodes_or_gets_a_payload_error(document: object, body: bytes) -> None:
+    """Whatever arrives, the decoder answers with a message or a 400-class PayloadError, never a crash."""
+    for wire in WIRES.values():
+        for raw, content_type in (
+            (orjson.dumps(document), JSON["content-type"]),
+            (body, PROTOBUF["content-type"]),
+        ):
+            try:
+                parse_request(raw, content_type, wire.request_type)
+            except PayloadError as error:
+                assert error.http_status == 400
