@@ -2,7 +2,7 @@
 
 Each story is one intent's life as the framework writes it: signals created and
 enriched, clustered, promoted; a spec with contracts; contract runs with assertions;
-now and then a decision or a system event. Both line shapes are mixed, as real files
+the intent completed (nine in ten); now and then a decision or a system event. Both line shapes are mixed, as real files
 mix them. Deterministic for a given seed, so a test can rebuild the file it expects.
 """
 
@@ -42,7 +42,7 @@ def _flat(t: datetime, event: str, fields: dict[str, object]) -> bytes:
 
 
 def story(n: int, rng: random.Random, t: datetime) -> Iterator[tuple[datetime, bytes]]:
-    """The lines of intent number `n`, with their times (about 22 lines)."""
+    """The lines of intent number `n`, with their times (about 23 lines)."""
     step = timedelta(minutes=7)
     iid, cid, spec = f"INT-{n:06d}", f"CL-{n:06d}", f"SPEC-{n:06d}"
     signals = [f"SIG-{n:06d}-{k}" for k in range(3)]
@@ -82,6 +82,9 @@ def story(n: int, rng: random.Random, t: datetime) -> Iterator[tuple[datetime, b
         t += timedelta(seconds=30)
         done = {"contract_id": con, "duration": 240, "assertions_passed": 3 - failed}
         yield t, _flat(t, "contract.completed", {**done, "assertions_failed": failed})
+    if n % 10:  # most intents are done once their contracts ran; some stay open
+        t += step
+        yield t, _flat(t, "intent.completed", {"intent_id": iid, "source": "mcp"})
     if n % 5 == 0:
         t += step
         yield t, _envelope(t, "decision.recorded", f"DEC-{n:06d}", {"title": "Keep retries at 2"}, "cli")
