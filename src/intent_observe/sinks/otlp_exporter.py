@@ -148,15 +148,20 @@ class OtlpExporter:
         transport = self._transport(signal)
         stop_event = stop or threading.Event()
         attempt = 0
+        last_failure = ""
         while True:
             attempt += 1
             timeout = _remaining(deadline, config.timeout_seconds)
             if stop_event.is_set() or timeout <= 0:
-                raise ExportAborted(f"{signal.value} batch not acknowledged by {config.display_endpoint}")
+                raise ExportAborted(
+                    f"{signal.value} batch not acknowledged by {config.display_endpoint}"
+                    + (f" (last error: {last_failure})" if last_failure else "")
+                )
             outcome = transport.send(payload, timeout)
             if outcome.acknowledged:
                 self._on_acknowledged(signal, config, outcome)
                 return ExportResult(outcome.rejected, outcome.message, attempt)
+            last_failure = outcome.message
             self._count(self.stats.failed_attempts, signal, 1)
             self._set_link_state(config, "failing", outcome)
             if not outcome.retryable:
