@@ -49,8 +49,8 @@ TEMPO = {"type": "tempo", "uid": "${traces}"}
 SOURCE_MATCH = 'source=~"$source"'
 LEVEL_MATCH = 'autonomy_level=~"$autonomy_level"'
 EVENT_TYPE_MATCH = 'event_type=~"$event_type"'
-PASSED = 'result="pass"'
 EVENT_MATCHERS = f"{SOURCE_MATCH}, {EVENT_TYPE_MATCH}"
+PASSED = 'result="pass"'
 FAILED = 'result="fail"'
 
 
