@@ -67,6 +67,7 @@ class Writer(threading.Thread):
             time.sleep(self.pause)
 
 
+@pytest.mark.timeout(900)
 def test_sigkill_again_and_again_while_replaying_50k_events(
     tmp_path: Path, receiver: ProcessReceiver
 ) -> None:
