@@ -22,10 +22,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from intent_observe.identity.attributes import one_line
-from intent_observe.sources.otlp_receiver import TOKEN_ENV
-
 URL_ENV = "INTENT_OBSERVE_URL"
+# Also read by the receiver and the app (sources.otlp_receiver.TOKEN_ENV); not imported from
+# there so that the client commands start without loading gRPC.
+TOKEN_ENV = "INTENT_OBSERVE_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:4040"
 EVENTS_RELPATH = Path(".intent") / "events" / "events.jsonl"
 OBSERVE_RELPATH = Path(".intent") / "observe"
@@ -266,6 +266,12 @@ def _duration(start: int, end: int) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f}{unit}"
     return f"{seconds:.1f}s" if seconds > 0 else ""
+
+
+def one_line(text: str, limit: int) -> str:
+    from intent_observe.identity.attributes import one_line as shorten
+
+    return shorten(text, limit)
 
 
 def _span_label(span: dict[str, Any]) -> str:

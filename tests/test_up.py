@@ -1,0 +1,149 @@
+"""`intent-observe up` as a real process, and `status` / `trace` / `events` against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.observe import EXPECTED, history, make_repo, wait_until_stored
+
+BIN = Path(sys.executable).parent / "intent-observe"
+READY = re.compile(r"ready in ([0-9.]+) s: (http://127\.0\.0\.1:\d+)")
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INTENT_OBSERVE_"))}
+    return {**env, "COLUMNS": "250", "NO_COLOR": "1"}
+
+
+class Up:
+    def __init__(self, repo: Path, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [str(BIN), "up", "--port", "0", "--grpc-port", "0", "--http-port", "0", *args],
+            cwd=repo,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        self.url = self._wait_ready()
+
+    def _wait_ready(self) -> str:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            match = READY.search(line)
+            if match:
+                return match.group(2)
+        self.stop()
+        raise AssertionError("up did not become ready:\n" + "".join(self.output))
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN), *args], env=_env(), capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, list[dict[str, Any]]]]:
+    repo = tmp_path_factory.mktemp("repo")
+    (repo / ".git").mkdir()
+    docs = history(datetime.now(UTC))
+    make_repo(repo, docs)
+    up = Up(repo)
+    try:
+        wait_until_stored(up.url, len(docs))
+        yield up, docs
+    finally:
+        assert up.stop() == 0
+
+
+def test_status_reports_the_loop(running: tuple[Up, list[dict[str, Any]]]) -> None:
+    up, docs = running
+    result = cli("status", "--url", up.url, "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert {k: doc["summary"][k] for k in EXPECTED} == EXPECTED
+    assert doc["status"]["logs"] == len(docs)
+    human = cli("status", "--url", up.url)
+    assert "signals 4 · intents 1 · specs 1 · contracts 1 ✓ 1 ✗" in human.stdout
+
+
+def test_trace_prints_the_intent_tree(running: tuple[Up, list[dict[str, Any]]]) -> None:
+    up, _ = running
+    result = cli("trace", "INT-001", "--url", up.url)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    intent = next(i for i, line in enumerate(lines) if "intent INT-001" in line)
+    spec = next(i for i, line in enumerate(lines) if "spec SPEC-001" in line)
+    failed = next(line for line in lines if "lint_passes" in line)
+    assert intent < spec and "✗" in failed and "eslint: 3 errors" in failed
+    as_json = json.loads(cli("trace", "INT-001", "--url", up.url, "--json").stdout)
+    by_trace_id = json.loads(cli("trace", as_json["trace_id"], "--url", up.url, "--json").stdout)
+    assert by_trace_id == as_json
+    missing = cli("trace", "INT-404", "--url", up.url)
+    assert missing.returncode != 0 and "no trace for 'INT-404'" in missing.stderr
+
+
+def test_events_filters_by_type_and_age(running: tuple[Up, list[dict[str, Any]]]) -> None:
+    up, docs = running
+    result = cli("events", "--type", "contract.*", "--since", "7d", "--url", up.url, "--json")
+    assert result.returncode == 0, result.stderr
+    types = sorted(e["type"] for e in json.loads(result.stdout)["events"])
+    assert types == sorted(d["event_type"] for d in docs if d.get("event_type", "").startswith("contract."))
+    recent = json.loads(cli("events", "--since", "1h", "--url", up.url, "--json").stdout)
+    assert recent["events"] == []  # the fixture's events are days old
+    table = cli("events", "--type", "spec.*", "--url", up.url)
+    assert "SPEC-001" in table.stdout and "Retry budget" in table.stdout
+
+
+def test_the_clients_say_clearly_when_nothing_runs() -> None:
+    result = cli("status", "--url", "http://127.0.0.1:9")
+    assert result.returncode == 1 and "no intent-observe up answers at http://127.0.0.1:9" in result.stderr
+
+
+def test_auto_demo_in_an_empty_repository_writes_history_and_keeps_appending(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    up = Up(tmp_path, "--auto-demo")
+    try:
+        events = tmp_path / ".intent" / "events" / "events.jsonl"
+        written = len(events.read_text().splitlines())
+        summary = wait_until_stored(up.url, written)
+        assert summary["intents"] > 10 and summary["contracts_failed"] > 0
+
+        def grew() -> bool:
+            return len(events.read_text().splitlines()) > written
+
+        deadline = time.monotonic() + 15
+        while not grew() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert grew()
+    finally:
+        assert up.stop() == 0
+
+
+def test_beyond_loopback_without_a_token_up_exits_with_a_reason(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN), "up", "--host", "0.0.0.0", "--port", "0", "--grpc-port", "0", "--http-port", "0"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and "INTENT_OBSERVE_TOKEN" in result.stderr
