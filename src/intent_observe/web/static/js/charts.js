@@ -81,7 +81,7 @@ export function trustChart(trust) {
   const counts = TRUST_LEVELS.map(([level]) => Number(trust?.[level] ?? 0));
   const total = counts.reduce((a, b) => a + b, 0);
   const max = Math.max(1, ...counts);
-  return h("div", { class: "trust-chart" },
+  const chart = h("div", { class: "trust-chart" },
     TRUST_LEVELS.map(([level, meaning], i) => {
       const bar = h("div", { class: `vbar vbar-${level}` });
       bar.style.height = `${counts[i] ? Math.max(2, (counts[i] / max) * 100) : 0}%`;
@@ -92,6 +92,9 @@ export function trustChart(trust) {
         h("div", { class: "vbar-track" }, bar),
         h("div", { class: "vbar-label" }, h("b", {}, level), h("span", {}, meaning)));
     }));
+  if (total) return chart;
+  return h("div", { class: "trust-wrap" }, chart,
+    h("p", { class: "chart-empty" }, "No open signals: every signal is clustered, promoted or closed."));
 }
 
 /** A filled line through `values` (oldest first), stretched to its box. */

@@ -100,6 +100,13 @@ export class RateMeter {
     this.counts[this.counts.length - 1] += n;
   }
 
+  /** Count an event that happened at `ms` (epoch milliseconds), if it falls in the window. */
+  addAt(ms) {
+    this.advance();
+    const index = this.counts.length - 1 - (this.current - Math.floor(ms / this.bucketMs));
+    if (index >= 0 && index < this.counts.length) this.counts[index] += 1;
+  }
+
   /** Per-second rates, oldest first. */
   series() {
     this.advance();

@@ -133,7 +133,11 @@ function updateRate(meter) {
 async function startStream(meter) {
   const { events } = await getJSON("/api/events", { limit: INITIAL_ROWS });
   const ordered = [...events].sort((a, b) => a.id - b.id);
-  for (const event of ordered) addStreamRow(event, { fresh: false });
+  for (const event of ordered) {
+    addStreamRow(event, { fresh: false });
+    meter.addAt(event.time_ns / 1e6); // events of the last two minutes start the rate off
+  }
+  updateRate(meter);
   document.getElementById("stream-empty").hidden = ordered.length > 0;
   const lastId = ordered.length ? ordered[ordered.length - 1].id : null;
   new LiveStream({

@@ -75,11 +75,27 @@ function render(body, data) {
         tracesTable(data.intents, "No intents yet", "intent-traces")),
       panel({ title: `Orphan signals · ${data.orphans.length}`, iconName: "signal", className: "panel-flush panel-orphans" },
         orphanList(data.orphans))),
-    data.others.length
-      ? panel({ title: `Other traces · ${data.others.length}`, iconName: "layers", className: "panel-flush" },
-        h("p", { class: "panel-note" }, "Clusters not yet promoted, and standalone events such as system errors."),
-        tracesTable(data.others, "", "other-traces"))
-      : null);
+    data.others.length ? otherTraces(data.others) : null);
+}
+
+const REFRESH_MS = 10000;
+const view = { othersOpen: false }; // survives the periodic refresh
+
+// Clusters and standalone events can be many: listed on request, not in the way of intents.
+function otherTraces(others) {
+  const content = h("div", { class: "others-body", hidden: !view.othersOpen },
+    h("p", { class: "panel-note" }, "Clusters not yet promoted, and standalone events such as system errors."),
+    tracesTable(others, "", "other-traces"));
+  const toggle = h("button", { class: "button button-ghost", type: "button", "aria-expanded": String(view.othersOpen) },
+    view.othersOpen ? "Hide" : "Show");
+  toggle.addEventListener("click", () => {
+    content.hidden = !content.hidden;
+    view.othersOpen = !content.hidden;
+    toggle.textContent = content.hidden ? "Show" : "Hide";
+    toggle.setAttribute("aria-expanded", String(!content.hidden));
+  });
+  return panel({ title: `Other traces · ${others.length}`, iconName: "layers", className: "panel-flush", actions: [toggle] },
+    content);
 }
 
 startPage(async (app) => {
@@ -103,4 +119,8 @@ startPage(async (app) => {
     timer = setTimeout(() => refresh().catch(() => {}), 250);
   });
   await refresh();
+  // New intents and signals keep arriving; a hidden tab does not poll.
+  setInterval(() => {
+    if (!document.hidden && document.activeElement !== search) refresh().catch(() => {});
+  }, REFRESH_MS);
 });
