@@ -1,0 +1,93 @@
+"""A real Prometheus (Debian `prometheus`) scrapes `up`'s /metrics and answers PromQL queries
+with the values the fixture implies; `promtool` checks the exposition format."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.support.observe import history, make_repo, running_stack, wait_for, wait_until_stored
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+pytestmark = pytest.mark.skipif(
+    not Path(PROMETHEUS).exists(),
+    reason="Debian prometheus is not installed (scripts/install-system-deps.sh)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def query(base: str, promql: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{base}/api/v1/query", params={"query": promql}, timeout=5)
+    response.raise_for_status()
+    result: list[dict[str, Any]] = response.json()["data"]["result"]
+    return result
+
+
+def test_prometheus_scrapes_the_intent_series(tmp_path: Path) -> None:
+    docs = history(datetime.now(UTC))
+    events = make_repo(tmp_path / "repo", docs)
+    with running_stack(events, grpc_port=None, http_port=None) as stack:
+        wait_until_stored(stack.url, len(docs))
+        exposition = httpx.get(f"{stack.url}/metrics", timeout=5).content
+        lint = subprocess.run(
+            [PROMTOOL, "check", "metrics"], input=exposition, capture_output=True, timeout=60
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+        port = free_port()
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: intent-observe\n"
+            f"    static_configs:\n      - targets: ['127.0.0.1:{stack.port}']\n"
+        )
+        prometheus = subprocess.Popen(
+            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            signals = wait_for(lambda: _answer(base, "sum(intent_signals_total)"), timeout=60, interval=0.5)
+            assert float(signals[0]["value"][1]) == 4
+            failed = query(base, 'intent_contracts_total{result="fail"}')
+            assert [float(r["value"][1]) for r in failed] == [1]
+            assert failed[0]["metric"]["job"] == "intent-observe"
+            by_source = {
+                r["metric"]["source"]: float(r["value"][1]) for r in query(base, "intent_signals_total")
+            }
+            assert by_source == {"cli": 1, "mcp": 2, "github": 1}
+            specs = query(base, "intent_cycle_time_intent_to_spec_seconds_count")
+            assert float(specs[0]["value"][1]) == 1
+            # the spec came 2 h after the intent: in the (1 h, 4 h] bucket
+            within = query(base, 'intent_cycle_time_intent_to_spec_seconds_bucket{le="14400"}')
+            below = query(base, 'intent_cycle_time_intent_to_spec_seconds_bucket{le="3600"}')
+            assert (float(within[0]["value"][1]), float(below[0]["value"][1])) == (1, 0)
+        finally:
+            prometheus.terminate()
+            try:
+                prometheus.wait(20)
+            except subprocess.TimeoutExpired:
+                prometheus.kill()
+                prometheus.wait(10)
+
+
+def _answer(base: str, promql: str) -> list[dict[str, Any]] | None:
+    try:
+        return query(base, promql) or None
+    except httpx.HTTPError:
+        return None  # still starting
