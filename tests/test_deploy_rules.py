@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = ROOT / "deploy" / "rules"
 RULE_FILE = RULES_DIR / "intent-observe.rules.yaml"
 RULE_TESTS = RULES_DIR / "intent-observe.rules.test.yaml"
+WEEK_RULE_TESTS = RULES_DIR / "intent-observe.rules.week.test.yaml"
 CHART_RULE_FILE = ROOT / "deploy" / "helm" / "intent-observe" / "files" / "intent-observe.rules.yaml"
 
 
@@ -81,10 +82,18 @@ def test_promtool_check_rules_rejects_a_broken_rule(promtool: str, tmp_path: Pat
 def test_promtool_unit_tests_fire_and_stay_silent(promtool: str, tmp_path: Path) -> None:
     """The unit tests run against a freshly generated rule file, not only the checked-in copy."""
     (tmp_path / RULE_FILE.name).write_text(rule_file_yaml(), encoding="utf-8")
-    shutil.copy(RULE_TESTS, tmp_path / RULE_TESTS.name)
-    result = _promtool(promtool, "test", "rules", RULE_TESTS.name, cwd=tmp_path)
+    for suite in (RULE_TESTS, WEEK_RULE_TESTS):
+        shutil.copy(suite, tmp_path / suite.name)
+    result = _promtool(promtool, "test", "rules", RULE_TESTS.name, WEEK_RULE_TESTS.name, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+    assert result.stdout.count("SUCCESS") == 2
+    tested = {
+        case["alertname"]
+        for suite in (RULE_TESTS, WEEK_RULE_TESTS)
+        for group in yaml.safe_load(suite.read_text(encoding="utf-8"))["tests"]
+        for case in group["alert_rule_test"]
+    }
+    assert tested == {rule.name for rule in RULES}
 
 
 def test_promtool_unit_tests_fail_when_a_threshold_moves(promtool: str, tmp_path: Path) -> None:
