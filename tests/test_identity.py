@@ -309,3 +309,97 @@ def test_resource_defaults_and_env_overrides() -> None:
     assert attrs["service.name"] == "intent-prod"  # OTEL_SERVICE_NAME wins
     assert attrs["team"] == "a,b"
     assert "service.version" in attrs
+
+
+CATALOG_TYPES = [
+    "signal.created",
+    "signal.captured",
+    "signal.enriched",
+    "signal.scored",
+    "signal.clustered",
+    "signal.promoted",
+    "signal.dismissed",
+    "signal.resolved",
+    "signal.updated",
+    "intent.proposed",
+    "intent.accepted",
+    "intent.approved",
+    "spec.created",
+    "spec.written",
+    "spec.approved",
+    "spec.staged",
+    "contract.started",
+    "contract.assertion.passed",
+    "contract.assertion.failed",
+    "contract.completed",
+    "contract.verified",
+    "contract.failed",
+    "execution.paused",
+    "execution.resumed",
+    "execution.error_retry",
+    "execution.escalated",
+    "human_input.requested",
+    "human_input.received",
+    "approval.requested",
+    "approval.decided",
+    "approval.expired",
+    "intent.approval.requested",
+    "intent.approval.decided",
+    "intent.approval.expired",
+    "intent.approval.elevated",
+    "observation.written",
+    "observation.evaluated",
+    "trace.completed",
+    "decision.recorded",
+    "capability.released",
+    "feature.released",
+    "knowledge.ingested",
+    "knowledge.queried",
+    "knowledge.linted",
+    "system.health",
+    "system.error",
+    "brand.new.type",
+]
+
+
+def test_every_event_type_of_the_catalog_flows_through() -> None:
+    ids_by_kind = {
+        "signal_id": "SIG-1",
+        "cluster_id": "CL-1",
+        "intent_id": "INT-1",
+        "spec_id": "SPEC-1",
+        "contract_id": "CON-1",
+        "assertion_id": "assert-1",
+        "decision_id": "DEC-1",
+    }
+    docs = [
+        {
+            "event_type": t,
+            "timestamp": f"2026-03-01T00:{n // 60:02d}:{n % 60:02d}Z",
+            **ids_by_kind,
+            "trust_score": 0.5,
+            "error": "boom",
+        }
+        for n, t in enumerate(CATALOG_TYPES)
+    ]
+    r = run(docs)
+    assert len(r.logs) == len(CATALOG_TYPES)
+    assert [log.attributes["event.name"] for log in r.logs] == CATALOG_TYPES
+    for log in r.logs:
+        assert r.spans[log.span_id].trace_id == log.trace_id
+    intent = r.one("intent INT-1")
+    for s in r.spans.values():
+        if s.parent_span_id is not None:
+            assert r.spans[s.parent_span_id].trace_id == s.trace_id
+    for name in (
+        "spec SPEC-1",
+        "contract CON-1",
+        "execution.paused",
+        "observation.written",
+        "decision DEC-1",
+    ):
+        span = r.one(name)
+        assert span.trace_id == intent.trace_id, name
+    assert r.one("system.error").error
+    assert r.one("assertion assert-1").error  # its last word was `contract.assertion.failed`
+    assert r.one("brand.new.type").attributes["intent.event.type"] == "brand.new.type"

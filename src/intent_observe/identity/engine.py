@@ -618,6 +618,7 @@ class Engine:
             ev.time_ns,
             error=failed,
             message=one_line(str(error_text)) if failed and error_text else None,
+            reopen=True,  # evaluated again in the same run: the last word counts
         )
         return assertion.key
 
