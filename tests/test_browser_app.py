@@ -573,9 +573,15 @@ def test_light_theme_follows_the_system(stack: Running, browser: Any) -> None:
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert sum(_rgb(background)) > 600, background  # a light page, not the dark default
     screenshot(page, "dashboard-light")
-    page.locator("#theme-toggle").click()  # the switch overrides the system choice
+    page.goto(f"{stack.base_url}/traces/{stack.history.intents[1]}")
+    page.locator(".wf-span.span-error").first.click()
+    screenshot(page, "trace-waterfall-light")
+    page.locator("#theme-toggle").click()  # the switch overrides the system choice...
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert sum(_rgb(background)) < 150, background
+    page.goto(stack.base_url + "/events")  # ...and is remembered from page to page
+    page.wait_for_selector("#events-body tr")
+    assert sum(_rgb(page.evaluate("getComputedStyle(document.body).backgroundColor"))) < 150
     watched.assert_clean()
     page.context.close()
 
@@ -709,3 +715,33 @@ def test_the_alerts_page_shows_the_failed_contract_firing(stack: Running, view: 
     assert page.locator('.alert-card[data-alert="IntentVolumeSurge"][data-state="inactive"]').count() == 1
     screenshot(page, "alerts-firing")
     view.assert_clean()
+
+
+def test_with_a_token_the_app_opens_once_given_it(tmp_path: Path, browser: Any) -> None:
+    events = tmp_path / ".intent" / "events" / "events.jsonl"
+    events.parent.mkdir(parents=True)
+    history = build_history(datetime.now(UTC))
+    write_lines(events, history.lines)
+    token = "s3cret-" + str(time.time_ns())
+    options = StackOptions(
+        events=[events], observe_dir=tmp_path / "observe", port=0, grpc_port=None, http_port=None, token=token
+    )
+    up = UpStack(options)
+    up.start()
+    watched = open_page(browser)
+    page = watched.page
+    try:
+        assert httpx.get(up.url + "/").status_code == 401
+        assert httpx.get(up.url + "/static/js/dom.js").status_code == 401
+        page.goto(f"{up.url}/?token={token}")
+        assert "token" not in page.url  # the secret leaves the address bar
+        page.wait_for_selector('#live-pill[data-state="live"]')  # API and stream carry the cookie
+        page.wait_for_function(
+            "n => document.querySelector('[data-stat=\"events\"] .stat-value').textContent === String(n)",
+            arg=len(history.lines),
+            timeout=30000,
+        )
+        watched.assert_clean()
+    finally:
+        page.context.close()
+        up.stop()

@@ -91,6 +91,7 @@ def render_shell(page: Page) -> str:
   <title>{page.title} · Intent Observe</title>
   <link rel="icon" href="{_asset("img/favicon.svg")}" type="image/svg+xml">
   <link rel="stylesheet" href="{_asset("css/app.css")}">
+  <script src="{_asset("js/theme-init.js")}"></script>
   <script type="module" src="{_asset("js/pages/" + page.script)}"></script>
 </head>
 <body data-page="{page.key}">
