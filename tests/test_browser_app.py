@@ -481,6 +481,16 @@ def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Running, vie
     assert any("contract.started" in b for b in log_bodies), log_bodies
     assert any("contract.completed" in b for b in log_bodies), log_bodies
     screenshot(page, "trace-waterfall")
+    # Double-click zooms the time axis to a span: the contract's bar then spans the timeline.
+    row = page.locator(f'.wf-span[data-span-id="{failed["id"]}"]')
+    row.dblclick()
+    page.locator("#reset-zoom").wait_for()
+    bar, cell = row.locator(".wf-bar").bounding_box(), row.locator(".wf-timeline").bounding_box()
+    assert bar is not None and cell is not None
+    assert bar["width"] > 0.95 * cell["width"], (bar, cell)
+    screenshot(page, "trace-waterfall-zoomed")
+    page.locator("#reset-zoom").click()
+    assert page.locator("#reset-zoom").is_hidden()
     view.assert_clean()
 
 

@@ -35,31 +35,44 @@ function spanFamily(span) {
   return typeFamily(span.attributes?.["intent.artifact.type"] || span.name.split(" ")[0]);
 }
 
-function timeAxis(totalNs) {
+/** Ticks of the visible window: from the trace's start, or when zoomed, the window's start
+ * and then "+" steps (two units of a long offset could not tell the steps apart). */
+function tickLabel(offsetNs, stepNs) {
+  if (!offsetNs) return stepNs ? fmtMs(stepNs / 1e6) : "0";
+  return stepNs ? `+${fmtMs(stepNs / 1e6)}` : fmtMs(offsetNs / 1e6);
+}
+
+function timeAxis(offsetNs, windowNs) {
   return h("div", { class: "wf-axis" },
     Array.from({ length: TICKS }, (_, i) => {
-      const tick = h("span", { class: "wf-tick" }, i ? fmtMs((totalNs * i) / (TICKS - 1) / 1e6) : "0");
+      const tick = h("span", { class: "wf-tick" }, tickLabel(offsetNs, (windowNs * i) / (TICKS - 1)));
       tick.style.left = `${(i / (TICKS - 1)) * 100}%`;
       return tick;
     }));
 }
 
-function spanBar(span, t0, totalNs) {
-  const start = ((span.start_ns - t0) / totalNs) * 100;
-  const width = ((span.end_ns - span.start_ns) / totalNs) * 100;
+/** A span's bar on the window [t0, t0 + windowNs]; the cell clips what falls outside. */
+function spanBar(span, t0, windowNs) {
+  const start = ((span.start_ns - t0) / windowNs) * 100;
+  const width = ((span.end_ns - span.start_ns) / windowNs) * 100;
   const instant = span.end_ns <= span.start_ns;
   const bar = h("span", { class: ["wf-bar", instant ? "wf-instant" : ""] });
-  bar.style.left = `${Math.min(start, 100)}%`;
+  bar.style.left = `${start}%`;
   if (!instant) bar.style.width = `${Math.max(width, 0.25)}%`;
   if (instant) bar.title = "a single event (no duration)";
   if (instant) return h("div", { class: "wf-timeline" }, bar);
+  const end = Math.min(start + Math.max(width, 0), 100);
+  if (end <= 0 || start >= 100) return h("div", { class: "wf-timeline" }, bar); // outside the zoomed window
   const label = h("span", { class: "wf-bar-label mono" }, fmtMs((span.end_ns - span.start_ns) / 1e6));
-  // Labels sit right of the bar, or left of it when the bar ends near the right edge.
-  if (start + Math.max(width, 0) > 78) {
+  // Labels sit right of the bar, left of it when it ends near the right edge, inside when it fills the row.
+  if (start < 12 && end > 78) {
+    label.classList.add("wf-label-inside");
+    label.style.right = `${100 - end + 0.8}%`;
+  } else if (end > 78) {
     label.classList.add("wf-label-left");
-    label.style.right = `${100 - Math.min(start, 100) + 0.6}%`;
+    label.style.right = `${100 - Math.max(start, 0) + 0.6}%`;
   } else {
-    label.style.left = `calc(${Math.min(start + Math.max(width, 0), 100)}% + 6px)`;
+    label.style.left = `calc(${Math.max(end, 0)}% + 6px)`;
   }
   return h("div", { class: "wf-timeline" }, bar, label);
 }
@@ -69,17 +82,36 @@ class Waterfall {
     this.trace = trace;
     this.onSelect = onSelect;
     this.rows = treeOrder(trace.spans);
-    this.t0 = Math.min(...trace.spans.map((sp) => sp.start_ns));
-    const t1 = Math.max(...trace.spans.map((sp) => sp.end_ns));
-    this.totalNs = Math.max(t1 - this.t0, 1);
+    this.traceStart = Math.min(...trace.spans.map((sp) => sp.start_ns));
+    this.traceNs = Math.max(Math.max(...trace.spans.map((sp) => sp.end_ns)) - this.traceStart, 1);
+    this.t0 = this.traceStart; // the visible window: the whole trace until zoomed
+    this.windowNs = this.traceNs;
     this.collapsed = new Set();
     this.rowEls = new Map();
+    this.onZoom = () => {};
+  }
+
+  get zoomed() {
+    return this.t0 !== this.traceStart || this.windowNs !== this.traceNs;
+  }
+
+  /** Show only [startNs, endNs] (a span's own time), or the whole trace again with no arguments. */
+  zoom(startNs = this.traceStart, endNs = this.traceStart + this.traceNs) {
+    this.t0 = startNs;
+    this.windowNs = Math.max(endNs - startNs, 1);
+    this.axis.replaceWith((this.axis = timeAxis(this.t0 - this.traceStart, this.windowNs)));
+    for (const { span } of this.rows) {
+      const row = this.rowEls.get(span.span_id);
+      row.lastChild.replaceWith(spanBar(span, this.t0, this.windowNs));
+    }
+    this.onZoom(this.zoomed);
   }
 
   render() {
     const body = h("div", { class: "wf-body", role: "tree" }, this.rows.map((row) => this.renderRow(row)));
     this.el = h("div", { class: "waterfall", id: "waterfall" },
-      h("div", { class: "wf-row wf-head" }, h("div", { class: "wf-name wf-head-name" }, "Span"), timeAxis(this.totalNs)),
+      h("div", { class: "wf-row wf-head" }, h("div", { class: "wf-name wf-head-name" }, "Span"),
+        (this.axis = timeAxis(0, this.windowNs))),
       h("div", { class: "wf-gridlines", "aria-hidden": "true" },
         Array.from({ length: TICKS }, (_, i) => {
           const line = h("span");
@@ -110,8 +142,11 @@ class Waterfall {
       class: ["wf-row", "wf-span", error ? "span-error" : "", `fam-${spanFamily(span)}`],
       role: "treeitem", tabindex: "0",
       dataset: { spanId: span.span_id, parentSpanId: span.parent_span_id || "", depth: String(depth), name: span.name },
-    }, name, spanBar(span, this.t0, this.totalNs));
+    }, name, spanBar(span, this.t0, this.windowNs));
     row.addEventListener("click", () => this.select(span.span_id));
+    row.addEventListener("dblclick", () => {
+      if (span.end_ns > span.start_ns) this.zoom(span.start_ns, span.end_ns);
+    });
     row.title = `${span.name} · ${span.end_ns > span.start_ns ? fmtMs((span.end_ns - span.start_ns) / 1e6) : "single event"}`;
     row.addEventListener("keydown", (e) => this.onKey(e, row, span.span_id));
     this.rowEls.set(span.span_id, row);
@@ -181,7 +216,7 @@ function logItem(log, spanName) {
   return item;
 }
 
-function detailsPanel(span, trace, close) {
+function detailsPanel(span, trace, close, waterfall) {
   const logs = trace.logs.filter((l) => l.span_id === span.span_id);
   const error = span.status === "error";
   const meta = [
@@ -198,6 +233,10 @@ function detailsPanel(span, trace, close) {
       h("button", { class: "icon-button", type: "button", "aria-label": "Close details", onclick: close }, icon("close", 16))),
     h("div", { class: "panel-body details-body" },
       error ? h("div", { class: "details-error" }, icon("alert", 15), span.status_message || "This span failed") : null,
+      span.end_ns > span.start_ns
+        ? h("button", { class: "button zoom-button", type: "button", onclick: () => waterfall.zoom(span.start_ns, span.end_ns) },
+          icon("search", 14), "Zoom the timeline to this span")
+        : null,
       h("dl", { class: "meta-grid" }, meta.map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])),
       h("h3", { class: "details-heading" }, "Attributes"),
       attributeTable(span.attributes, "span-attrs"),
@@ -245,12 +284,18 @@ startPage(async (app) => {
     for (const el of layout.querySelectorAll(".wf-span.is-selected")) el.classList.remove("is-selected");
   };
   const waterfall = new Waterfall(trace, (span) => {
-    mount(detailsSlot, detailsPanel(span, trace, close));
+    mount(detailsSlot, detailsPanel(span, trace, close, waterfall));
     layout.classList.add("has-details");
   });
+  const resetZoom = h("button", { class: "button button-ghost", type: "button", id: "reset-zoom", hidden: true,
+    onclick: () => waterfall.zoom() }, "Show the whole trace");
+  waterfall.onZoom = (zoomed) => {
+    resetZoom.hidden = !zoomed;
+  };
   const spanNames = new Map(trace.spans.map((sp) => [sp.span_id, sp.name]));
   const logs = [...trace.logs].sort((a, b) => a.time_ns - b.time_ns);
-  mount(layout, panel({ title: "Waterfall", iconName: "layers", className: "panel-flush panel-waterfall" }, waterfall.render()), detailsSlot);
+  mount(layout, panel({ title: "Waterfall", iconName: "layers", className: "panel-flush panel-waterfall",
+    actions: [h("span", { class: "muted wf-hint" }, "double-click a span to zoom"), resetZoom] }, waterfall.render()), detailsSlot);
   mount(app,
     h("a", { class: "back-link", href: "/traces" }, "← All traces"),
     traceHeader(trace, waterfall.rows),
