@@ -264,10 +264,8 @@ class Emitter:
             raise EmitError(
                 f"--id auto needs numbered ids (SIG, CL, INT, SPEC, CON, DEC); {event_type} has none"
             )
-        pattern = re.compile(rf"{prefix}-(\d+)")
-        numbers = [m.group(1) for i in self.view.ids_of(kind) if (m := pattern.fullmatch(i))]
-        width = max([3, *(len(n) for n in numbers)])
-        return f"{prefix}-{max((int(n) for n in numbers), default=0) + 1:0{width}d}"
+        number, width = self.view.highest_number(prefix)
+        return f"{prefix}-{number + 1:0{max(3, width)}d}"
 
     def _known_parent(self, draft: Draft, kind: ArtifactKind, parent_kind: ArtifactKind) -> str | None:
         """A parent the draft names in its data, or the one the history gives its artifact."""

@@ -30,6 +30,7 @@ from intent_observe.sources.emit import (
 # OTLP defaults for a wrapped session: our receiver (or a collector) on the loopback gRPC port.
 OTLP_DEFAULTS = {
     "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+    "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",  # its spans (beta), which TRACEPARENT parents
     "OTEL_METRICS_EXPORTER": "otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_TRACES_EXPORTER": "otlp",

@@ -35,6 +35,8 @@ from intent_observe.sources.checkpoint import FileMark, tail_hash
 
 _ADAPTER_STATE = re.compile(r"tail-.+-[0-9a-f]{8}\.sqlite")  # not its disk queue (`tail-queue.sqlite`)
 CACHE_AFTER_LINES = 2_000  # a replay this long is worth storing for the next process
+_NUMBERED = re.compile(r"([A-Za-z]+)-(\d+)")
+DRAIN_EVERY = 1_000  # lines replayed between two drains: the engine's memory stays bounded
 
 
 class IdentityView:
@@ -48,6 +50,7 @@ class IdentityView:
         self._line = 1
         self._inode: tuple[int, int] | None = None
         self._store: IdentityStore | None = None
+        self._numbers: dict[str, tuple[int, int]] | None = None  # see `highest_number`
 
     # ------------------------------------------------------------ keeping up
     def invalidate(self) -> None:
@@ -55,6 +58,7 @@ class IdentityView:
         self._close_store()
         self.scope, self.engine, self.started_from = "", Engine(scope=""), None
         self.offset, self._line, self._inode, self.replayed = 0, 1, None, 0
+        self._numbers = None
 
     def close(self) -> None:
         self.invalidate()
@@ -181,11 +185,22 @@ class IdentityView:
             if isinstance(parsed, Event):
                 self.process(parsed)
                 self.replayed += 1
+                if self.replayed % DRAIN_EVERY == 0:
+                    self._settle()
+        self._settle()
 
     def process(self, ev: Event) -> None:
         self.engine.process(ev)
+        if self._numbers is not None:
+            for value in _named_ids(ev):
+                self._note_id(value)
         # Log records are not needed here; dropping them keeps memory flat.
         self.engine.state.pending.clear()
+
+    def _settle(self) -> None:
+        """Place what can be placed and let the engine spill to disk, as the adapter does after a
+        batch; the spans it hands back are not ours to export."""
+        self.engine.drain()
 
     # ------------------------------------------------------------ questions
     def _latest(self, kind: ArtifactKind, artifact_id: str) -> Artifact | None:
@@ -203,13 +218,25 @@ class IdentityView:
         art = self._latest(kind, artifact_id)
         return art is not None and "intent.event.type" in art.attrs
 
-    def ids_of(self, kind: ArtifactKind) -> list[str]:
-        """Every id of this kind (keys only: nothing is loaded)."""
-        prefix = f"{kind.value}:"
-        keys = (
-            self.engine.state.artifacts.keys()
-        )  # a SpillingTable: keys() lists spilled and committed ones too
-        return [key[len(prefix) :] for key in keys if key.startswith(prefix)]
+    def highest_number(self, prefix: str) -> tuple[int, int]:
+        """The highest N of any `PREFIX-N` id the history names, and the widest N written (0, 0: none).
+
+        One scan of the keys on first use; after that every processed event updates it.
+        """
+        if self._numbers is None:
+            self._numbers = {}
+            for key in self.engine.state.artifacts.keys():  # noqa: SIM118 - a SpillingTable
+                self._note_id(key.partition(":")[2])
+        return self._numbers.get(prefix.upper(), (0, 0))
+
+    def _note_id(self, value: str) -> None:
+        assert self._numbers is not None
+        found = _NUMBERED.fullmatch(value)
+        if found is None:
+            return
+        prefix, digits = found.group(1).upper(), found.group(2)
+        number, width = self._numbers.get(prefix, (0, 0))
+        self._numbers[prefix] = (max(number, int(digits)), max(width, len(digits)))
 
     def parent_of(self, kind: ArtifactKind, artifact_id: str, parent_kind: ArtifactKind) -> str | None:
         art = self._latest(kind, artifact_id)
@@ -272,6 +299,24 @@ def adapter_state_dir(path: Path) -> Path:
     if parent.name == "events" and parent.parent.name == ".intent":
         return parent.parent / "observe"
     return parent / ".intent-observe"
+
+
+def _named_ids(ev: Event) -> list[str]:
+    """Every id an event names: the artifacts the engine creates or touches for it."""
+    named = [
+        ev.artifact_id,
+        ev.parent_id,
+        ev.intent_id,
+        ev.spec_id,
+        ev.contract_id,
+        ev.cluster_id,
+        ev.signal_id,
+    ]
+    for key in ("signals", "contracts"):
+        listed = ev.payload.get(key)
+        if isinstance(listed, list):
+            named.extend(item for item in listed if isinstance(item, str))
+    return [value for value in named if value]
 
 
 def _read_checkpoint(state_path: Path) -> checkpoint.Checkpoint | None:
