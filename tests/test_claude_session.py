@@ -14,12 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 from tests.support.receiver import receiver_in_thread
 from tests.support.recording import Received
 
 from intent_observe.report import read_history
 from intent_observe.sources.emit import emit
+from intent_observe.sources.emit_cmd import OTLP_DEFAULTS
 
 SESSION = r"""
 import os
@@ -175,3 +177,12 @@ def test_a_wrapped_session_nests_under_its_contract(tmp_path: Path) -> None:
     lines = [line for line in events.read_text().splitlines() if "CON-091" in line]
     assert '"contract.started"' in lines[-2] and '"contract.completed"' in lines[-1]
     assert '"exit_code":0' in lines[-1] and '"result":"pass"' in lines[-1]
+
+
+def test_the_documented_claude_settings_turn_on_what_run_sets() -> None:
+    """The README's `.claude/settings.json` snippet is valid JSON and names run's own defaults."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Connect your sources", 1)[1].split("\n## ", 1)[0]
+    snippet = section.split("```json\n", 1)[1].split("```", 1)[0]
+    settings = orjson.loads(snippet)
+    assert settings["env"] == OTLP_DEFAULTS
