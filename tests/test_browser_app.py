@@ -96,36 +96,30 @@ def autonomy_level(trust: float) -> str:
     return "L0"
 
 
+def _assertion(h: History, at: datetime, contract: str, n: int, name: str, passed: bool) -> None:
+    """One assertion result: passes as an envelope, a failure in the flat catalog shape."""
+    if passed:
+        data = {"contract_id": contract, "assertion_id": f"assert-{n}", "assertion_name": name}
+        h.envelope(at, "contract.assertion.passed", contract, data, "agent")
+        return
+    h.lines.append(
+        {
+            "event_type": "contract.assertion.failed",
+            "contract_id": contract,
+            "assertion_id": f"assert-{n}",
+            "assertion_name": name,
+            "error": "eslint: 3 errors",
+            "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+
+
 def _contract_run(h: History, at: datetime, spec: str, contract: str, fail: bool) -> datetime:
     h.envelope(at, "contract.started", contract, {"contract_id": contract, "spec_id": spec}, "agent")
     at += timedelta(minutes=6)
-    h.envelope(
-        at,
-        "contract.assertion.passed",
-        contract,
-        {"contract_id": contract, "assertion_id": "assert-1", "assertion_name": "tests_pass"},
-        "agent",
-    )
+    _assertion(h, at, contract, 1, "tests_pass", passed=True)
     at += timedelta(minutes=3)
-    if fail:
-        h.lines.append(
-            {
-                "event_type": "contract.assertion.failed",
-                "contract_id": contract,
-                "assertion_id": "assert-2",
-                "assertion_name": "lint_passes",
-                "error": "eslint: 3 errors",
-                "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-        )
-    else:
-        h.envelope(
-            at,
-            "contract.assertion.passed",
-            contract,
-            {"contract_id": contract, "assertion_id": "assert-2", "assertion_name": "lint_passes"},
-            "agent",
-        )
+    _assertion(h, at, contract, 2, "lint_passes", passed=not fail)
     at += timedelta(minutes=2)
     result = {"assertions_passed": 1 if fail else 2, "assertions_failed": 1 if fail else 0}
     h.envelope(

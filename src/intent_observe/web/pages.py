@@ -7,6 +7,7 @@ title cannot become markup. Assets ship inside the package; nothing loads from t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,40 +121,27 @@ def render_shell(page: Page) -> str:
 """
 
 
-def _page_response(page: Page) -> HTMLResponse:
-    return HTMLResponse(render_shell(page), headers=PAGE_HEADERS)
+# Path → page. `/traces/{trace_id}`: the id (a trace id or an intent id such as INT-015) is
+# read by the browser code from the address, never echoed into the HTML.
+PAGE_ROUTES: dict[str, Page] = {
+    "/": DASHBOARD,
+    "/traces": TRACES,
+    "/traces/{trace_id}": TRACE,
+    "/events": EVENTS,
+    "/alerts": ALERTS,
+    "/claude": CLAUDE,
+}
 
 
-@router.get("/", response_class=HTMLResponse)
-def dashboard_page() -> HTMLResponse:
-    return _page_response(DASHBOARD)
+def _page_endpoint(page: Page) -> Callable[[], HTMLResponse]:
+    def endpoint() -> HTMLResponse:
+        return HTMLResponse(render_shell(page), headers=PAGE_HEADERS)
+
+    return endpoint
 
 
-@router.get("/traces", response_class=HTMLResponse)
-def traces_page() -> HTMLResponse:
-    return _page_response(TRACES)
-
-
-@router.get("/traces/{trace_id}", response_class=HTMLResponse)
-def trace_page(trace_id: str) -> HTMLResponse:
-    # The id is read by the browser code from the URL, never echoed into the HTML.
-    del trace_id
-    return _page_response(TRACE)
-
-
-@router.get("/events", response_class=HTMLResponse)
-def events_page() -> HTMLResponse:
-    return _page_response(EVENTS)
-
-
-@router.get("/alerts", response_class=HTMLResponse)
-def alerts_page() -> HTMLResponse:
-    return _page_response(ALERTS)
-
-
-@router.get("/claude", response_class=HTMLResponse)
-def claude_page() -> HTMLResponse:
-    return _page_response(CLAUDE)
+for _path, _page in PAGE_ROUTES.items():
+    router.add_api_route(_path, _page_endpoint(_page), methods=["GET"], response_class=HTMLResponse)
 
 
 def resolve_asset(asset_path: str) -> Path:

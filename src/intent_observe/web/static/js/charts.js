@@ -127,3 +127,14 @@ export function columns(values, { height = 36, className = "" } = {}) {
       height: bh.toFixed(2) });
   }));
 }
+
+/** A thin two-part bar: the share of `good` (green) and `bad` (red). */
+export function ratioBar(good, bad, title) {
+  const total = good + bad;
+  const part = (cls, n) => {
+    const el = h("span", { class: cls });
+    el.style.width = total ? `${(n / total) * 100}%` : "0";
+    return el;
+  };
+  return h("div", { class: "ratio-bar", title }, part("ratio-pass", good), part("ratio-fail", bad));
+}

@@ -1,5 +1,6 @@
 // What every page shares: theme switch, the live indicator, panels, empty and error states.
 import { h, icon, mount } from "./dom.js";
+import { fmtInt } from "./format.js";
 
 const THEME_KEY = "intent-observe-theme";
 
@@ -102,4 +103,18 @@ export function segmented(options, selected, onChange, label) {
 /** Link to a trace page: by trace id, or by intent id (the trace page resolves it). */
 export function traceHref(traceIdOrIntent) {
   return `/traces/${encodeURIComponent(traceIdOrIntent)}`;
+}
+
+/** A stat tile: label with icon, a big value, a foot line; a link when `href` is given. */
+export function statTile({ key, iconName, label, value, foot, href = null, className = "" }) {
+  return h(href ? "a" : "div", { class: ["stat-tile", `stat-${key}`, className], href, dataset: { stat: key } },
+    h("div", { class: "stat-label" }, icon(iconName, 15), h("span", {}, label)),
+    h("div", { class: "stat-value" }, value),
+    h("div", { class: "stat-foot" }, foot));
+}
+
+/** "12 ✓  3 ✗" as two coloured counts. */
+export function passFail(good, bad, [goodTitle, badTitle] = ["passed", "failed"]) {
+  return [h("span", { class: "contracts-passed", title: goodTitle }, fmtInt(good), h("small", {}, " ✓")),
+    h("span", { class: "contracts-failed", title: badTitle }, fmtInt(bad), h("small", {}, " ✗"))];
 }

@@ -1,9 +1,10 @@
 // Claude Code: sessions, tokens, cost, tool decisions and API errors from its own
 // OpenTelemetry export, linked to the contract and intent it worked on when known.
 import { getJSON } from "../api.js";
-import { h, icon, mount } from "../dom.js";
+import { ratioBar } from "../charts.js";
+import { h, mount } from "../dom.js";
 import { fmtAgo, fmtCompact, fmtDateTime, fmtInt, fmtSeconds, fmtUsd } from "../format.js";
-import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js";
+import { emptyState, pageHeader, panel, passFail, startPage, statTile, traceHref } from "../shell.js";
 
 const TOKEN_KINDS = [["input", "input"], ["output", "output"], ["cacheRead", "cache read"], ["cacheCreation", "cache write"]];
 
@@ -43,21 +44,10 @@ function connectHelp() {
       " link to the trace of that contract's intent."));
 }
 
-function tile(label, iconName, value, foot) {
-  return h("div", { class: "stat-tile stat-claude" },
-    h("div", { class: "stat-label" }, icon(iconName, 15), h("span", {}, label)),
-    h("div", { class: "stat-value" }, value), h("div", { class: "stat-foot" }, foot));
-}
+const decisionBar = (accept, reject) => ratioBar(accept, reject, `${accept} accepted, ${reject} rejected`);
 
-function decisionBar(accept, reject) {
-  const total = accept + reject;
-  const bar = h("div", { class: "ratio-bar", title: `${accept} accepted, ${reject} rejected` });
-  const a = h("span", { class: "ratio-pass" });
-  a.style.width = total ? `${(accept / total) * 100}%` : "0";
-  const r = h("span", { class: "ratio-fail" });
-  r.style.width = total ? `${(reject / total) * 100}%` : "0";
-  bar.append(a, r);
-  return bar;
+function tile(label, iconName, value, foot) {
+  return statTile({ key: label.toLowerCase().replace(/\W+/g, "-"), iconName, label, value, foot, className: "stat-claude" });
 }
 
 function tiles(sessions, totals) {
@@ -68,9 +58,8 @@ function tiles(sessions, totals) {
     tile("Cost", "activity", fmtUsd(totals.cost_usd), h("span", { class: "muted" }, `${fmtUsd(sessions.length ? totals.cost_usd / sessions.length : 0)} per session`)),
     tile("API errors", "alert", h("span", { class: totals.api_errors ? "contracts-failed" : "" }, fmtInt(totals.api_errors)),
       h("span", { class: "muted" }, `of ${fmtInt(totals.api_requests)} requests`)),
-    tile("Tool decisions", "check", [h("span", { class: "contracts-passed" }, fmtInt(totals.accept), h("small", {}, " ✓")),
-      h("span", { class: "contracts-failed" }, fmtInt(totals.reject), h("small", {}, " ✗"))],
-    [decisionBar(totals.accept, totals.reject), h("span", { class: "muted" }, "accepted · rejected")]));
+    tile("Tool decisions", "check", passFail(totals.accept, totals.reject, ["accepted", "rejected"]),
+      [decisionBar(totals.accept, totals.reject), h("span", { class: "muted" }, "accepted · rejected")]));
 }
 
 function workLink(contractId, intentId) {

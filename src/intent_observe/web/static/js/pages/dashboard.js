@@ -1,10 +1,10 @@
 // The default dashboard: loop counts, cycle time, trust distribution, live event stream.
 import { getJSON, RANGES, sinceForRange } from "../api.js";
-import { columns, cycleTimeChart, sparkline, trustChart } from "../charts.js";
-import { h, icon, mount } from "../dom.js";
+import { columns, cycleTimeChart, ratioBar, sparkline, trustChart } from "../charts.js";
+import { h, mount } from "../dom.js";
 import { eventRow, eventTableHead } from "../event-row.js";
 import { fmtAgo, fmtCompact, fmtInt } from "../format.js";
-import { emptyState, pageHeader, panel, segmented, setLiveState, startPage } from "../shell.js";
+import { emptyState, pageHeader, panel, passFail, segmented, setLiveState, startPage, statTile } from "../shell.js";
 import { LiveStream, RateMeter } from "../stream.js";
 
 const STREAM_ROWS = 200;
@@ -21,36 +21,26 @@ const TILE_LINKS = {
   events: "/events",
 };
 
-function statTile(key, iconName, label, value, foot) {
-  return h("a", { class: `stat-tile stat-${key}`, href: TILE_LINKS[key], dataset: { stat: key } },
-    h("div", { class: "stat-label" }, icon(iconName, 15), h("span", {}, label)),
-    h("div", { class: "stat-value" }, value),
-    h("div", { class: "stat-foot" }, foot));
+function tile(key, iconName, label, value, foot) {
+  return statTile({ key, iconName, label, value, foot, href: TILE_LINKS[key] });
 }
 
 function contractsTile(passed, failed) {
   const total = passed + failed;
-  const ratio = h("div", { class: "ratio-bar", title: `${passed} passed, ${failed} failed` });
-  const pass = h("span", { class: "ratio-pass" });
-  pass.style.width = total ? `${(passed / total) * 100}%` : "0";
-  const fail = h("span", { class: "ratio-fail" });
-  fail.style.width = total ? `${(failed / total) * 100}%` : "0";
-  ratio.append(pass, fail);
-  return statTile("contracts", "contract", "Contracts",
-    [h("span", { class: "contracts-passed", title: "passed" }, fmtInt(passed), h("small", {}, " ✓")),
-      h("span", { class: "contracts-failed", title: "failed" }, fmtInt(failed), h("small", {}, " ✗"))],
-    [ratio, h("span", { class: "muted" }, total ? `${Math.round((passed / total) * 100)}% pass rate` : "no evaluations yet")]);
+  return tile("contracts", "contract", "Contracts", passFail(passed, failed),
+    [ratioBar(passed, failed, `${passed} passed, ${failed} failed`),
+      h("span", { class: "muted" }, total ? `${Math.round((passed / total) * 100)}% pass rate` : "no evaluations yet")]);
 }
 
 function renderTiles(summary) {
   const perHour = (summary.events_per_hour || []).map((b) => b.count);
   return h("div", { class: "stat-row" },
-    statTile("signals", "signal", "Signals", fmtInt(summary.signals),
+    tile("signals", "signal", "Signals", fmtInt(summary.signals),
       h("span", { class: "muted" }, `${fmtInt(summary.orphans)} orphan${summary.orphans === 1 ? "" : "s"}`)),
-    statTile("intents", "intent", "Intents", fmtInt(summary.intents), h("span", { class: "muted" }, "promoted clusters")),
-    statTile("specs", "spec", "Specs", fmtInt(summary.specs), h("span", { class: "muted" }, "under intents")),
+    tile("intents", "intent", "Intents", fmtInt(summary.intents), h("span", { class: "muted" }, "promoted clusters")),
+    tile("specs", "spec", "Specs", fmtInt(summary.specs), h("span", { class: "muted" }, "under intents")),
     contractsTile(summary.contracts_passed ?? 0, summary.contracts_failed ?? 0),
-    statTile("events", "activity", "Events", fmtCompact(summary.events_total),
+    tile("events", "activity", "Events", fmtCompact(summary.events_total),
       [columns(perHour, { className: "tile-columns" }),
         h("span", { class: "muted" }, `last 48 h · last event ${fmtAgo(summary.last_event_ns)}`)]));
 }
