@@ -18,11 +18,13 @@ import orjson
 import pytest
 from tests.support.receiver import receiver_in_thread
 from tests.support.recording import Received
+from tests.tailing import run_tail, tail_env
 
 from intent_observe.report import read_history
 from intent_observe.sources.emit import emit
 from intent_observe.sources.emit_cmd import OTLP_DEFAULTS
 
+CLI = [sys.executable, "-m", "intent_observe.cli"]
 SESSION = r"""
 import os
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -108,17 +110,7 @@ def test_a_wrapped_session_nests_under_its_contract(tmp_path: Path) -> None:
             OTEL_RESOURCE_ATTRIBUTES="team=payments",
         )
         wrapped = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "intent_observe.cli",
-                "run",
-                "--contract",
-                "CON-091",
-                "--",
-                sys.executable,
-                str(script),
-            ],
+            [*CLI, "run", "--contract", "CON-091", "--", sys.executable, str(script)],
             cwd=repo,
             env=env,
             capture_output=True,
@@ -129,17 +121,7 @@ def test_a_wrapped_session_nests_under_its_contract(tmp_path: Path) -> None:
         received = receiver.wait_for(_session_arrived)
 
         # The Intent file itself, shipped by the real adapter to the same receiver.
-        tail_env = {k: v for k, v in env.items() if not k.startswith("OTEL_")}
-        tail_env.update(
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="grpc"
-        )
-        tail = subprocess.run(
-            [sys.executable, "-m", "intent_observe.cli", "tail", "--once", str(events)],
-            env=tail_env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        tail = run_tail("--once", str(events), env=tail_env(receiver.grpc_endpoint))
         assert tail.returncode == 0, tail.stderr
         history = read_history([str(events)])
         contract = history.engine.state.artifacts["contract:CON-091"]

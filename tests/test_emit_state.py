@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.support.receiver import receiver_in_thread
+from tests.tailing import run_tail, tail_env
 
 from intent_observe.events.model import ArtifactKind
 from intent_observe.report import read_history
@@ -71,15 +69,7 @@ def test_emit_starts_from_the_adapters_checkpoint_and_never_writes_its_state(
 ) -> None:
     build(events, 3)
     with receiver_in_thread(tmp_path / "receiver") as receiver:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.grpc_endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
-        tail = subprocess.run(
-            [sys.executable, "-m", "intent_observe.cli", "tail", "--once", str(events)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        tail = run_tail("--once", str(events), env=tail_env(receiver.grpc_endpoint))
         assert tail.returncode == 0, tail.stderr
     [state] = adapter_state_dir(events).glob("tail-events-*.sqlite")  # not its disk queue
     before = adapter_rows(state)

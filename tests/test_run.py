@@ -18,6 +18,7 @@ from intent_observe.report import read_history
 from intent_observe.sources.emit import emit
 from intent_observe.sources.emit_cmd import session_environment
 
+RUN = [sys.executable, "-m", "intent_observe.cli", "run"]
 CONTEXT = TraceContext(
     trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
     span_id="00f067aa0ba902b7",
@@ -51,7 +52,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def run_cli(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "intent_observe.cli", "run", *args],
+        [*RUN, *args],
         cwd=repo,
         env=env or clean_env(),
         capture_output=True,
@@ -150,19 +151,7 @@ for _ in range(600):
 def test_sigterm_reaches_the_child_once_and_its_status_is_kept(repo: Path, tmp_path: Path) -> None:
     marker = tmp_path / "signals"
     wrapper = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "intent_observe.cli",
-            "run",
-            "--contract",
-            "CON-091",
-            "--",
-            sys.executable,
-            "-c",
-            TRAPPING_CHILD,
-            str(marker),
-        ],
+        [*RUN, "--contract", "CON-091", "--", sys.executable, "-c", TRAPPING_CHILD, str(marker)],
         cwd=repo,
         env=clean_env(),
         stderr=subprocess.PIPE,

@@ -36,6 +36,7 @@ import orjson
 
 from intent_observe.events import Event, Rejected
 from intent_observe.events.model import ArtifactKind, Position
+from intent_observe.events.parse import _TYPED_ID_FIELD as TYPED_ID_FIELD  # the parser's, shared
 from intent_observe.events.parse import MAX_LINE_BYTES, clean_id, kind_of_id, kind_of_type, parse_line
 from intent_observe.events.timestamps import TimestampError, parse_timestamp
 from intent_observe.identity import ids
@@ -54,15 +55,6 @@ ID_PREFIX = {
     ArtifactKind.SPEC: "SPEC",
     ArtifactKind.CONTRACT: "CON",
     ArtifactKind.DECISION: "DEC",
-}
-TYPED_ID_FIELD = {
-    ArtifactKind.SIGNAL: "signal_id",
-    ArtifactKind.CLUSTER: "cluster_id",
-    ArtifactKind.INTENT: "intent_id",
-    ArtifactKind.SPEC: "spec_id",
-    ArtifactKind.CONTRACT: "contract_id",
-    ArtifactKind.ASSERTION: "assertion_id",
-    ArtifactKind.DECISION: "decision_id",
 }
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

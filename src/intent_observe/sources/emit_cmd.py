@@ -215,11 +215,13 @@ def session_environment(base: Mapping[str, str], context: TraceContext | None) -
     ]
     env["OTEL_RESOURCE_ATTRIBUTES"] = ",".join(part for part in (existing.strip(" ,"), *added) if part)
     env["TRACEPARENT"] = context.traceparent
-    for key, value in (("INTENT_CONTRACT_ID", context.contract_id), ("INTENT_SPEC_ID", context.spec_id)):
-        if value is not None:
-            env[key] = value
-    if context.intent_id is not None:
-        env["INTENT_ID"] = context.intent_id
+    for name, known in (
+        ("INTENT_CONTRACT_ID", context.contract_id),
+        ("INTENT_SPEC_ID", context.spec_id),
+        ("INTENT_ID", context.intent_id),
+    ):
+        if known is not None:
+            env[name] = known
     return env
 
 
