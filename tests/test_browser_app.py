@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -552,6 +553,37 @@ def test_event_search_filters(stack: Running, view: Watched, control: str, value
     assert f"{control}={value}" in page.url.replace("%2A", "*")  # the filter is kept in the address
     screenshot(page, f"events-filter-{control}")
     view.assert_clean()
+
+
+def test_the_events_page_offers_new_events_without_reordering(stack: Running, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/events")
+    page.wait_for_selector('#live-pill[data-state="live"]')
+    title = f"arrived while searching {time.time_ns()}"
+    line = _observation(title)
+    write_lines(stack.events, [line])
+    stack.history.lines.append(line)
+    banner = page.locator("#new-events")
+    banner.wait_for(timeout=5000)
+    assert "1 new event arrived" in banner.inner_text()
+    assert page.locator("#events-body tr").filter(has_text=title).count() == 0  # not slipped in
+    banner.click()
+    page.locator("#events-body tr").first.filter(has_text=title).wait_for()
+    assert banner.is_hidden()
+    view.assert_clean()
+
+
+def test_an_unknown_or_hostile_trace_address_shows_as_text(stack: Running, view: Watched) -> None:
+    page = view.page
+    hostile = "<img src=x onerror=alert(1)>"
+    page.goto(f"{stack.base_url}/traces/{quote(hostile)}")
+    page.get_by_text("No such trace").wait_for()
+    assert page.locator("code").filter(has_text=hostile).count() == 1
+    assert page.locator('img[src="x"]').count() == 0
+    page.wait_for_timeout(300)
+    assert view.dialogs == []
+    # The one console error is the browser reporting the API's 404, which the page handled.
+    assert all("404" in e for e in view.errors), view.errors
 
 
 @pytest.mark.parametrize("path", ["/", "/traces", "/events", "/alerts", "/claude"])

@@ -4,7 +4,8 @@ import { getJSON, RANGES, sinceForRange } from "../api.js";
 import { h, icon, mount } from "../dom.js";
 import { eventRow, eventTableHead, levelBadge } from "../event-row.js";
 import { fmtInt } from "../format.js";
-import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js";
+import { emptyState, pageHeader, panel, setLiveState, startPage, traceHref } from "../shell.js";
+import { LiveStream } from "../stream.js";
 
 const PAGE_SIZE = 100;
 const TYPE_SUGGESTIONS = ["signal.*", "intent.*", "spec.*", "contract.*", "contract.assertion.failed",
@@ -156,6 +157,29 @@ class Results {
   }
 }
 
+// New events do not reorder the results under the reader's eyes: a banner offers them.
+function newEventsBanner(onRefresh) {
+  const count = h("span", {});
+  const banner = h("button", { class: "new-events", type: "button", id: "new-events", hidden: true }, icon("activity", 14), count,
+    h("span", { class: "new-events-action" }, "Refresh results"));
+  let pending = 0;
+  banner.addEventListener("click", () => {
+    pending = 0;
+    banner.hidden = true;
+    onRefresh();
+  });
+  const arrived = () => {
+    pending += 1;
+    count.textContent = `${pending} new event${pending === 1 ? "" : "s"} arrived`;
+    banner.hidden = false;
+  };
+  const reset = () => {
+    pending = 0;
+    banner.hidden = true;
+  };
+  return { banner, arrived, reset };
+}
+
 startPage(async (app) => {
   const filters = readFilters();
   const resultsEl = h("div", { class: "events-results" });
@@ -163,14 +187,18 @@ startPage(async (app) => {
   let timer = null;
   const search = () => {
     writeFilters(filters);
+    live.reset();
     results.load(filters).catch((err) => mount(resultsEl, emptyState("alert", "Search failed", h("p", {}, err.message))));
   };
+  const live = newEventsBanner(search);
   const onChange = (name, value, debounce) => {
     filters[name] = value;
     clearTimeout(timer);
     if (debounce) timer = setTimeout(search, 250);
     else search();
   };
-  mount(app, pageHeader("Events", "Every line of the events files, newest first."), filterBar(filters, onChange), resultsEl);
+  mount(app, pageHeader("Events", "Every line of the events files, newest first.", live.banner),
+    filterBar(filters, onChange), resultsEl);
   await results.load(filters);
+  new LiveStream({ onEvent: live.arrived, onState: setLiveState }).start();
 });

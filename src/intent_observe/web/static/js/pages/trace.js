@@ -269,9 +269,23 @@ async function fetchTrace(id) {
   return TRACE_ID.test(id) ? getJSON(`/api/traces/${id}`) : getJSON(`/api/intents/${encodeURIComponent(id)}`);
 }
 
+function notFound(id) {
+  return emptyState("layers", "No such trace",
+    h("p", {}, "Nothing in the store is called ", h("code", {}, id),
+      ": neither a trace id (32 hexadecimal characters) nor an intent id such as INT-015."),
+    h("a", { class: "button", href: "/traces" }, "All traces"));
+}
+
 startPage(async (app) => {
   const id = decodeURIComponent(window.location.pathname.split("/").filter(Boolean)[1] || "");
-  const trace = await fetchTrace(id);
+  let trace;
+  try {
+    trace = await fetchTrace(id);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    mount(app, notFound(id));
+    return;
+  }
   if (!trace.spans?.length) {
     mount(app, emptyState("layers", "This trace has no spans"));
     return;
