@@ -272,6 +272,7 @@ class Watched:
     page: Any
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
 
     def assert_clean(self) -> None:
         assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
@@ -283,6 +284,7 @@ def open_page(browser: Any, scheme: str = "dark", width: int = 1440) -> Watched:
     page = context.new_page()
     watched = Watched(page)
     page.on("pageerror", lambda err: watched.errors.append(str(err)))
+    page.on("request", lambda request: watched.requests.append(request.url))
     page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
 
     def on_dialog(dialog: Any) -> None:
@@ -598,6 +600,10 @@ def test_every_page_is_reachable_from_the_navigation(stack: Running, view: Watch
     assert page.locator(".state-error").count() == 0, page.locator("#app").inner_text()
     name = path.strip("/") or "dashboard"
     screenshot(page, f"page-{name}-dark")
+    # Everything the page loads (scripts, styles, fonts, icons, API) comes from the app itself.
+    foreign = [u for u in view.requests if not u.startswith((stack.base_url + "/", "data:"))]
+    assert foreign == [], foreign
+    assert any("/static/fonts/" in u for u in view.requests)  # the vendored fonts are used
     view.assert_clean()
 
 
