@@ -36,7 +36,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from intent_observe.events import Event, Rejected, iter_lines, parse_line
-from intent_observe.identity.engine import Engine, Output
+from intent_observe.identity.engine import Engine, EngineState, Output, artifact_table, membership_table
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
@@ -56,6 +56,9 @@ log = logging.getLogger("intent_observe.tail")
 DEFAULT_PATH = ".intent/events/events.jsonl"
 BATCH_BYTES = 1 << 18  # input bytes per batch: ~1,400 events, ~2 MB of OTLP per signal
 IN_FLIGHT_BATCHES = 3
+# Identity-state entries kept in memory (the rest spill to disk): 5,000 instead of the engine's
+# default 25,000 keeps the adapter near 140 MB RSS at the same speed (measured on 150k events).
+CACHED_ARTIFACTS = 5_000
 DEFAULT_METRIC_INTERVAL_S = 60.0
 FAST_POLL_S = 0.05
 
@@ -143,10 +146,10 @@ class TailedFile:
         self.store = IdentityStore(state_dir / f"{stem}.sqlite")
         saved = None if from_beginning else checkpoint.load(self.store.conn)
         try:
-            state = self.store.load(scope) if saved is not None else None
+            state = self.store.load(scope, cache_limit=CACHED_ARTIFACTS) if saved is not None else None
         except RuntimeError as error:
             raise TailError(str(error)) from None
-        self.engine = Engine(state, scope=scope) if state is not None else Engine(scope=scope)
+        self.engine = Engine(state or _fresh_state(scope))
         self.fresh = saved is None  # a first run or --from-beginning: state starts empty
         self.metrics_start_ns = saved.metrics_start_ns if saved else time.time_ns()
         self.dead_letter = DeadLetterFile(
@@ -168,7 +171,7 @@ class TailedFile:
         if chunk is None:
             return None
         if chunk.reset:
-            self.engine = Engine(scope=self.scope)
+            self.engine = Engine(_fresh_state(self.scope))
             self.metrics_start_ns = time.time_ns()
             self.fresh = True
         rejected, lines = self._process(chunk)
@@ -244,6 +247,14 @@ class TailedFile:
         self.dead_letter.close()
         self.store.close()
         self._lock.close()
+
+
+def _fresh_state(scope: str) -> EngineState:
+    return EngineState(
+        scope=scope,
+        artifacts=artifact_table(limit=CACHED_ARTIFACTS),
+        memberships=membership_table(limit=CACHED_ARTIFACTS),
+    )
 
 
 def _exclusive_lock(lock_path: Path, events_path: str) -> IO[bytes]:
