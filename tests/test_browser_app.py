@@ -63,6 +63,8 @@ class History:
     failed_contract: str = ""
     contracts_of_spec: dict[str, list[str]] = field(default_factory=dict)
     open_signal_levels: Counter[str] = field(default_factory=Counter)  # never clustered or promoted
+    promoted_signals: int = 0  # each one measures signal → intent
+    complete_specs: int = 0  # every contract passed: each one measures spec → complete
 
     def envelope(self, at: datetime, event: str, ref: str, data: dict[str, Any], source: str) -> None:
         self.lines.append(
@@ -148,6 +150,7 @@ def _intent(h: History, at: datetime, n: int, first_signal: int, fail_second_con
     at += timedelta(hours=2)
     for sig in signals:
         h.envelope(at, "signal.promoted", sig, {"cluster_id": cluster, "intent_id": intent}, "cli")
+    h.promoted_signals += len(signals)
     h.envelope(
         at,
         "intent.proposed",
@@ -170,6 +173,7 @@ def _intent(h: History, at: datetime, n: int, first_signal: int, fail_second_con
     at += timedelta(minutes=20)
     for k, contract in enumerate(contracts):
         at = _contract_run(h, at, spec, contract, fail=fail_second_contract and k == 1)
+    h.complete_specs += 0 if fail_second_contract else 1
     return at + timedelta(hours=4)
 
 
@@ -326,8 +330,18 @@ def test_dashboard_shows_the_numbers_the_fixture_implies(stack: Running, view: W
     # The stream starts with the newest events: the last line written is on top.
     page.wait_for_selector("#stream-body tr")
     assert page.locator("#stream-body tr").first.locator(".type-badge").inner_text() == "system.error"
-    # Three cycle-time stages and five trust levels are drawn.
-    assert page.locator(".cycle-row[data-stage]").count() == 3
+    orphans = sum(h.open_signal_levels.values())
+    assert tile_text(page, "signals", ".stat-foot") == f"{orphans} orphans"
+    # Cycle time: how many of each stage the history completed (first spec per intent).
+    measured = {
+        stage: page.locator(f'.cycle-row[data-stage="{stage}"] .cycle-count').inner_text()
+        for stage in ("signal_to_intent", "intent_to_spec", "spec_to_complete")
+    }
+    assert measured == {
+        "signal_to_intent": f"{h.promoted_signals} measured",
+        "intent_to_spec": f"{len(h.intents)} measured",
+        "spec_to_complete": f"{h.complete_specs} measured",
+    }
     # Trust: the open signals (the orphans) by autonomy level.
     levels = {lv: page.locator(f'.trust-col[data-level="{lv}"] .trust-count').inner_text() for lv in LEVELS}
     assert levels == {lv: str(h.open_signal_levels[lv]) for lv in LEVELS}
@@ -442,6 +456,10 @@ def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Running, vie
     page, h = view.page, stack.history
     failed_intent = h.intents[1]
     page.goto(stack.base_url + "/traces")
+    page.wait_for_selector("#intent-traces .trace-row")
+    # Intents are listed with their span count; the orphan signals apart.
+    assert sorted(page.locator("#intent-traces .trace-id-label").all_inner_texts()) == sorted(h.intents)
+    assert page.locator("#orphan-list .orphan").count() == sum(h.open_signal_levels.values())
     page.locator("#intent-traces .trace-row").filter(has_text=failed_intent).locator("a").click()
     page.wait_for_selector(".wf-span")
     rows = _rows(page)
