@@ -37,6 +37,10 @@ class DeadLetterFile:
             self.size += len(data)
         return self.size
 
+    def clear(self) -> None:
+        os.ftruncate(self._fd, 0)
+        self.size = 0
+
     def close(self) -> None:
         os.close(self._fd)
 

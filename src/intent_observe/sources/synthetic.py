@@ -2,8 +2,9 @@
 
 Each story is one intent's life as the framework writes it: signals created and
 enriched, clustered, promoted; a spec with contracts; contract runs with assertions;
-the intent completed (nine in ten); now and then a decision or a system event. Both line shapes are mixed, as real files
-mix them. Deterministic for a given seed, so a test can rebuild the file it expects.
+the intent completed (nine in ten); now and then a decision or a system event. Both
+line shapes are mixed, as real files mix them. Deterministic for a given seed, so a
+test can rebuild the file it expects.
 """
 
 from __future__ import annotations

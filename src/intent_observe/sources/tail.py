@@ -144,7 +144,8 @@ class TailedFile:
         state_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _exclusive_lock(state_dir / f"{stem}.lock", path)
         self.store = IdentityStore(state_dir / f"{stem}.sqlite")
-        saved = None if from_beginning else checkpoint.load(self.store.conn)
+        last = checkpoint.load(self.store.conn)
+        saved = None if from_beginning else last
         try:
             state = self.store.load(scope, cache_limit=CACHED_ARTIFACTS) if saved is not None else None
         except RuntimeError as error:
@@ -152,8 +153,9 @@ class TailedFile:
         self.engine = Engine(state or _fresh_state(scope))
         self.fresh = saved is None  # a first run or --from-beginning: state starts empty
         self.metrics_start_ns = saved.metrics_start_ns if saved else time.time_ns()
+        # entries of a replayed history are dropped when its first batch commits, not before
         self.dead_letter = DeadLetterFile(
-            state_dir / f"{stem}.deadletter.jsonl", saved.dead_letter_size if saved else 0
+            state_dir / f"{stem}.deadletter.jsonl", last.dead_letter_size if last else 0
         )
         self.follower = FileFollower(path, saved.mark if saved else None)
         self.committed = saved.mark if saved else FileMark(path=path)
@@ -228,6 +230,8 @@ class TailedFile:
     def commit(self, batch: Batch) -> None:
         """Called once the batch is safe: state, mark and dead letters move together."""
         assert batch.prepared is not None and batch.mark is not None
+        if batch.prepared.replace_all:
+            self.dead_letter.clear()  # a new history: its bad lines are written again as it is read
         dead_letter_size = self.dead_letter.append(batch.rejected)
         with self.store.transaction() as conn:
             batch.prepared.apply(conn)
