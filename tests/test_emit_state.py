@@ -65,7 +65,7 @@ def test_state_dir_is_the_adapters(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(180)
 def test_emit_starts_from_the_adapters_checkpoint_and_never_writes_its_state(
-    events: Path, tmp_path: Path
+    events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build(events, 3)
     with receiver_in_thread(tmp_path / "receiver") as receiver:
@@ -83,8 +83,17 @@ def test_emit_starts_from_the_adapters_checkpoint_and_never_writes_its_state(
     build_more = fresh_view(events)
     assert (build_more.started_from, build_more.replayed) == (state, 2)  # only the lines after the checkpoint
     assert adapter_rows(state) == before
+
+    # The adapter lags (it is not running): a long replay is cached on a copy of its state.
+    monkeypatch.setattr(identity_view, "CACHE_AFTER_LINES", 2)  # the two lines above
+    build_extra = Emitter(events)
+    build_extra.emit([Draft("decision.recorded", "DEC-001", data={"title": "bounded"}, source="cli")])
+    cached = fresh_view(events)
+    assert (cached.started_from, cached.replayed) == (cached.cache_path, 0)
+    same_contexts(cached, events, ["CON-001", "CON-002", "CON-003"])
+    assert adapter_rows(state) == before
     for other in adapter_state_dir(events).glob("*.sqlite"):  # e.g. its disk queue: left as it was
-        if other != state:
+        if other not in (state, cached.cache_path):
             tables = sqlite3.connect(other).execute("SELECT name FROM sqlite_master WHERE type='table'")
             assert "artifacts" not in {name for (name,) in tables}
 

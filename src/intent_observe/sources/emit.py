@@ -23,7 +23,6 @@ import fcntl
 import getpass
 import os
 import re
-import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -185,20 +184,11 @@ class Emitter:
             if self.fsync:
                 os.fsync(fd)
             self.view.wrote(size, sum(len(p) for p in payloads), os.fstat(fd).st_size)
-        if self.view.should_cache():
-            self._save_cache(results)
+        self.view.cache_if_worth()  # outside the lock: the cache pairs state and offset itself
+        if self.view.cache_error is not None and results:
+            results[-1].warnings.append(self.view.cache_error)
+            self.view.cache_error = None
         return results
-
-    def _save_cache(self, results: list[Emitted]) -> None:
-        """Outside the lock (the cache pairs state and offset itself); a failure costs only speed."""
-        try:
-            self.view.save_cache()
-        except (sqlite3.Error, OSError) as exc:
-            self.view.invalidate()
-            if results:
-                results[-1].warnings.append(
-                    f"identity cache not saved ({exc}); the next emit replays the file"
-                )
 
     # --------------------------------------------------------------- one draft
     def _prepare(self, draft: Draft, allow_reuse: bool, skip_existing: bool) -> Emitted:

@@ -49,8 +49,12 @@ class IdentityView:
         self.started_from: Path | None = None  # the stored state the view started from
         self._line = 1
         self._inode: tuple[int, int] | None = None
-        self._store: IdentityStore | None = None
+        self._store: IdentityStore | None = None  # the committed state the engine reads lazily
+        self._cache: IdentityStore | None = None  # our cache, once written to
+        self._base_offset = 0  # the checkpoint the view started from
         self._numbers: dict[str, tuple[int, int]] | None = None  # see `highest_number`
+        self._caching = True
+        self.cache_error: str | None = None
 
     # ------------------------------------------------------------ keeping up
     def invalidate(self) -> None:
@@ -64,9 +68,9 @@ class IdentityView:
         self.invalidate()
 
     def _close_store(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        for store in {id(s): s for s in (self._store, self._cache) if s is not None}.values():
+            store.close()
+        self._store = self._cache = None
 
     def _start(self, stat: os.stat_result, size: int) -> None:
         """Start from the committed state furthest into this file: the adapter's, or our cache."""
@@ -95,6 +99,7 @@ class IdentityView:
         self._store, self.scope, self.started_from = store, scope, state_path
         self.engine = Engine(state, scope=scope)
         self.offset, self._line = saved.mark.offset, saved.mark.line
+        self._base_offset = saved.mark.offset
 
     def _open_state(
         self, state_path: Path, stat: os.stat_result, size: int
@@ -115,26 +120,57 @@ class IdentityView:
         return adapter_state_dir(self.path) / f"emit-{digest}.sqlite"
 
     def should_cache(self) -> bool:
-        """Many lines were replayed, and the result can be stored whole (not on top of the adapter's)."""
-        return (
-            self.replayed >= CACHE_AFTER_LINES
-            and self._inode is not None
-            and self.started_from in (None, self.cache_path)
-        )
+        """Enough lines were replayed beyond the stored checkpoint to be worth keeping."""
+        return self._caching and self.replayed >= CACHE_AFTER_LINES and self._inode is not None
+
+    def cache_if_worth(self) -> None:
+        """Save the cache when `should_cache`; a failure only costs speed and is kept in `cache_error`."""
+        if not self.should_cache():
+            return
+        try:
+            self.save_cache()
+        except (sqlite3.Error, OSError) as exc:
+            self.cache_error = f"identity cache not saved ({exc}); the next emit replays more"
+            self._caching = False
 
     def save_cache(self) -> None:
-        """Store the engine with a checkpoint at `offset`, so the next process replays only what follows."""
-        fresh = self.started_from is None
-        store = IdentityStore(self.cache_path) if fresh else self._store
-        assert store is not None
+        """Store the engine with a checkpoint at `offset`, so the next process replays only what follows.
+        Saved every few thousand replayed lines, so a long replay never serialises it all at once."""
+        store, replace_all = self._cache_store()
         store.conn.executescript(checkpoint.SCHEMA)
         prepared = store.prepare(self.engine)
-        if fresh:
+        if replace_all:
             prepared = replace(prepared, replace_all=True)  # nothing of an older file survives
         with store.transaction() as conn:
             prepared.apply(conn)
             checkpoint.write(conn, checkpoint.Checkpoint(self._mark()))
-        self._store, self.started_from, self.replayed = store, self.cache_path, 0
+        self.replayed = 0
+
+    def _cache_store(self) -> tuple[IdentityStore, bool]:
+        """Our cache, opened once, and whether its rows must all be replaced by this first save."""
+        if self._cache is not None:
+            return self._cache, False
+        if self.started_from == self.cache_path:
+            self._cache = self._store
+            assert self._cache is not None
+            return self._cache, False
+        store = IdentityStore(self.cache_path)
+        if self.started_from is not None:
+            self._seed(store, self.started_from)
+        self._cache = store
+        return store, self.started_from is None
+
+    def _seed(self, store: IdentityStore, adapter_state: Path) -> None:
+        """Copy the adapter's state we started from into our cache; our changes go on top of it."""
+        source = sqlite3.connect(f"{adapter_state.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            source.backup(store.conn)
+        finally:
+            source.close()
+        saved = checkpoint.load(store.conn)
+        if saved is None or saved.mark.offset != self._base_offset:
+            store.close()
+            raise sqlite3.DatabaseError("the adapter committed meanwhile: its state is not our base any more")
 
     def _mark(self) -> FileMark:
         assert self._inode is not None
@@ -167,8 +203,9 @@ class IdentityView:
             fh.seek(self.offset)
             data = fh.read(size - self.offset)
         terminate = bool(data) and not data.endswith(b"\n")
-        self._feed(data + b"\n" if terminate else data)
-        self.offset += len(data)
+        start = self.offset
+        self._feed(data + b"\n" if terminate else data, end_of_lines=start + data.rfind(b"\n") + 1)
+        self.offset = start + len(data)
         return terminate
 
     def wrote(self, size_before: int, written: int, size_after: int) -> None:
@@ -178,15 +215,21 @@ class IdentityView:
         else:
             self.invalidate()
 
-    def _feed(self, data: bytes) -> None:
+    def _feed(self, data: bytes, end_of_lines: int) -> None:
+        """The lines of `data` (read at `offset`) into the engine; `end_of_lines`: after the last newline."""
         for raw, position in iter_lines(data, str(self.path), self.offset, self._line):
             self._line = position.line + 1
             parsed = parse_line(raw, position)
-            if isinstance(parsed, Event):
-                self.process(parsed)
-                self.replayed += 1
-                if self.replayed % DRAIN_EVERY == 0:
-                    self._settle()
+            if not isinstance(parsed, Event):
+                continue
+            self.process(parsed)
+            self.replayed += 1
+            if self.replayed % DRAIN_EVERY == 0:
+                self._settle()
+                line_end = position.offset + len(raw) + 1
+                if line_end <= end_of_lines:  # a checkpoint only ever follows a newline of the file
+                    self.offset = line_end
+                    self.cache_if_worth()
         self._settle()
 
     def process(self, ev: Event) -> None:
