@@ -381,3 +381,28 @@ def test_package_exports_emit(repo: Path) -> None:
     import intent_observe
 
     assert intent_observe.emit is emit
+
+
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from intent_observe.sources.emit import EmitError, emit
+events = Path(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (events.stat().st_size + 100, resource.RLIM_INFINITY))
+try:
+    emit("signal.created", "SIG-002", data={"title": "x" * 1000}, file=events)
+except EmitError as exc:
+    print(exc)
+"""
+
+
+def test_a_failed_append_leaves_no_half_line(repo: Path) -> None:
+    emit("signal.created", "SIG-001", data={"title": "first"}, repo=repo)
+    before = events_file(repo).read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(events_file(repo))], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cannot append to" in result.stdout
+    assert events_file(repo).read_bytes() == before

@@ -179,16 +179,24 @@ class Emitter:
             payloads = [_line_bytes(line) for result in results for line in result.lines]
             if terminate and payloads:
                 payloads[0] = b"\n" + payloads[0]  # a line left without newline stays apart from ours
-            for payload in payloads:
-                _write_all(fd, payload)
-            if self.fsync:
-                os.fsync(fd)
-            self.view.wrote(size, sum(len(p) for p in payloads), os.fstat(fd).st_size)
+            self._append(fd, size, payloads)
         self.view.cache_if_worth()  # outside the lock: the cache pairs state and offset itself
         if self.view.cache_error is not None and results:
             results[-1].warnings.append(self.view.cache_error)
             self.view.cache_error = None
         return results
+
+    def _append(self, fd: int, size: int, payloads: list[bytes]) -> None:
+        try:
+            for payload in payloads:
+                _write_all(fd, payload)
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, size)  # a full disk leaves no half line behind
+            self.view.invalidate()
+            raise EmitError(f"cannot append to {self.path}: {exc.strerror or exc}") from None
+        self.view.wrote(size, sum(len(p) for p in payloads), os.fstat(fd).st_size)
 
     # --------------------------------------------------------------- one draft
     def _prepare(self, draft: Draft, allow_reuse: bool, skip_existing: bool) -> Emitted:
