@@ -646,7 +646,28 @@ def test_light_theme_follows_the_system(stack: Running, browser: Any) -> None:
     page.context.close()
 
 
-def send_claude_session(grpc_port: int, session_id: str, contract: str, intent: str) -> None:
+def send_claude_spans(endpoint: str, resource: Any, session_id: str, traceparent: str) -> None:
+    """The session's spans, parented by TRACEPARENT on the contract's span (as `run` passes it)."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    tracers = TracerProvider(resource=resource)
+    tracers.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True)))
+    parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    tracer = tracers.get_tracer("com.anthropic.claude_code")
+    session = {"session.id": session_id}
+    interaction = tracer.start_as_current_span("claude_code.interaction", context=parent, attributes=session)
+    tool = tracer.start_as_current_span("claude_code.tool", attributes={"tool_name": "Bash"})
+    with interaction, tool:
+        time.sleep(0.01)
+    tracers.shutdown()
+
+
+def send_claude_session(
+    grpc_port: int, session_id: str, contract: str, intent: str, traceparent: str
+) -> None:
     """A Claude-Code-shaped session over OTLP/gRPC with the official SDK exporters: its
     resource names the contract and intent it worked on (as `intent-observe run` sets it)."""
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -693,6 +714,7 @@ def send_claude_session(grpc_port: int, session_id: str, contract: str, intent: 
     )
     loggers.shutdown()
     meters.shutdown()
+    send_claude_spans(endpoint, resource, session_id, traceparent)
 
 
 CLAUDE_TOKENS = {"input": 1200, "output": 340, "cacheRead": 5000, "cacheCreation": 0}
@@ -709,7 +731,10 @@ def test_claude_view_empty_then_a_session_linked_to_its_intent(stack: Running, v
     session_id = "5f3c9a1e-7b7d-4e2a-9c11-0d8e2f4a6b7c"
     contract, intent = h.contracts_of_spec["SPEC-001"][0], h.intents[0]
     grpc_port = httpx.get(stack.base_url + "/api/status", timeout=5).json()["receiver"]["grpc"]
-    send_claude_session(grpc_port, session_id, contract, intent)
+    trace = httpx.get(f"{stack.base_url}/api/intents/{intent}", timeout=5).json()
+    contract_span = next(sp for sp in trace["spans"] if sp["name"] == f"contract {contract}")
+    traceparent = f"00-{trace['trace_id']}-{contract_span['span_id']}-01"
+    send_claude_session(grpc_port, session_id, contract, intent, traceparent)
 
     def session_complete(body: dict[str, Any]) -> bool:
         return any(s["api_requests"] == 2 and s["cost_usd"] > 0 for s in body["sessions"])
@@ -728,6 +753,13 @@ def test_claude_view_empty_then_a_session_linked_to_its_intent(stack: Running, v
     row.locator("td").nth(3).locator("a").click()
     page.wait_for_selector(".wf-span")
     assert page.locator(f'.wf-span[data-name="intent {intent}"]').count() == 1
+    # The session's own spans sit under the contract it worked on, named by their service.
+    interaction = page.locator('.wf-span[data-name="claude_code.interaction"]')
+    assert interaction.get_attribute("data-parent-span-id") == contract_span["span_id"]
+    assert interaction.locator(".wf-service").inner_text() == "claude-code"
+    tool = page.locator('.wf-span[data-name="claude_code.tool"]')
+    assert tool.get_attribute("data-parent-span-id") == interaction.get_attribute("data-span-id")
+    screenshot(page, "trace-with-claude-session")
     view.assert_clean()
 
 

@@ -32,6 +32,7 @@ export function treeOrder(spans) {
 }
 
 function spanFamily(span) {
+  if (span.service && span.service !== DEFAULT_SERVICE) return "external"; // e.g. Claude Code's own spans
   return typeFamily(span.attributes?.["intent.artifact.type"] || span.name.split(" ")[0]);
 }
 
