@@ -18,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1 import trace_pb2
 
 CLAUDE_SERVICE = "claude-code"
 CLAUDE_PREFIX = "claude_code."
@@ -30,28 +31,32 @@ _DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 _MAX_ATTR_DEPTH = 8
 
 
+_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
+
+
 def any_value(value: AnyValue, depth: int = 0) -> Any:
     which = value.WhichOneof("value")
+    if which in _SCALARS:
+        return getattr(value, which)
     if which is None:
         return None
-    if which == "array_value":
-        if depth >= _MAX_ATTR_DEPTH:
-            return None
-        return [any_value(v, depth + 1) for v in value.array_value.values]
-    if which == "kvlist_value":
-        if depth >= _MAX_ATTR_DEPTH:
-            return None
-        return attributes(value.kvlist_value.values, depth + 1)
     if which == "bytes_value":
         return value.bytes_value.hex()
-    return getattr(value, which)
+    if depth >= _MAX_ATTR_DEPTH:
+        return None
+    if which == "array_value":
+        return [any_value(v, depth + 1) for v in value.array_value.values]
+    return attributes(value.kvlist_value.values, depth + 1)
 
 
 def attributes(pairs: Any, depth: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     kv: KeyValue
     for kv in pairs:
-        out[kv.key] = any_value(kv.value, depth)
+        value = kv.value
+        which = value.WhichOneof("value")
+        # the common case inline: one attribute costs one oneof check and one read
+        out[kv.key] = getattr(value, which) if which in _SCALARS else any_value(value, depth)
     return out
 
 
@@ -70,20 +75,25 @@ class ResourceInfo:
     service: str
     attributes: dict[str, Any]
     json: str
+    link: dict[str, str | None]  # the ids `run --contract` puts on a wrapped session's resource
+    session_id: str | None
 
     @property
     def row(self) -> tuple[int, str, str]:
         return (self.id, self.service, self.json)
 
-    def link(self) -> dict[str, str | None]:
-        return {key: _text(self.attributes.get(key)) for key in LINK_ATTRIBUTES}
+    @property
+    def names_session(self) -> bool:
+        """Whether telemetry under this resource may belong to a session worth listing."""
+        return self.service == CLAUDE_SERVICE or any(self.link.values())
 
 
 def resource_info(resource: Resource) -> ResourceInfo:
     attrs = attributes(resource.attributes)
     doc = orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS).decode()
     service = _text(attrs.get("service.name")) or UNKNOWN_SERVICE
-    return ResourceInfo(stable_id(doc), service, attrs, doc)
+    link = {key: _text(attrs.get(key)) for key in LINK_ATTRIBUTES}
+    return ResourceInfo(stable_id(doc), service, attrs, doc, link, _text(attrs.get("session.id")))
 
 
 @dataclass(slots=True)
@@ -153,10 +163,12 @@ def _touch_session(
     trace: tuple[str, str | None] | None = None,
 ) -> None:
     """Note a session seen in Claude Code telemetry (or any telemetry `run --contract` linked)."""
-    session = _text(attrs.get("session.id")) or _text(res.attributes.get("session.id"))
-    link = res.link()
-    if session is None or (res.service != CLAUDE_SERVICE and not any(link.values())):
+    if not res.names_session:
         return
+    session = _text(attrs.get("session.id")) or res.session_id
+    if session is None:
+        return
+    link = res.link
     touch = SessionTouch(
         session, time_ns, link["intent.contract.id"], link["intent.spec.id"], link["intent.id"]
     )
@@ -183,21 +195,32 @@ def decode_traces(request: ExportTraceServiceRequest, received_ns: int) -> Batch
     return batch
 
 
+# The span attributes the store keeps in columns (for lists, links and sessions).
+_SPAN_COLUMNS = frozenset(
+    {
+        "intent.artifact.state",
+        "intent.artifact.type",
+        "intent.artifact.id",
+        "intent.id",
+        "intent.contract.id",
+        "intent.title",
+        "intent.backfilled",
+        "session.id",
+    }
+)
+
+
 def _span_row(batch: Batch, res: ResourceInfo, span: Any, received_ns: int) -> tuple[Any, ...]:
-    attrs = attributes(span.attributes)
+    # only the attributes kept in columns are read here; the rest stay in the span's protobuf
+    attrs = {kv.key: any_value(kv.value) for kv in span.attributes if kv.key in _SPAN_COLUMNS}
     trace_id = span.trace_id.hex()
     parent = span.parent_span_id.hex() if len(span.parent_span_id) == 8 else None
-    links = [
-        {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
-        for link in span.links
-        if len(link.trace_id) == 16 and len(link.span_id) == 8
-    ]
     if attrs.get("intent.backfilled") is True:
         # a signal copied into its intent's trace: the orphan trace it links to is promoted
-        batch.promotions += [(link["trace_id"], _text(attrs.get("intent.id"))) for link in links]
+        intent = _text(attrs.get("intent.id"))
+        batch.promotions += [(link.trace_id.hex(), intent) for link in span.links if len(link.trace_id) == 16]
     session = _text(attrs.get("session.id"))
     _touch_session(batch, res, attrs, span.start_time_unix_nano, (trace_id, parent))
-    end_ns = max(span.end_time_unix_nano, span.start_time_unix_nano)
     return (
         trace_id,
         span.span_id.hex(),
@@ -207,7 +230,7 @@ def _span_row(batch: Batch, res: ResourceInfo, span: Any, received_ns: int) -> t
         res.id,
         span.kind,
         span.start_time_unix_nano,
-        end_ns,
+        max(span.end_time_unix_nano, span.start_time_unix_nano),
         span.status.code,
         span.status.message or None,
         1 if attrs.get("intent.artifact.state") == "closed" else 0,
@@ -217,10 +240,22 @@ def _span_row(batch: Batch, res: ResourceInfo, span: Any, received_ns: int) -> t
         _text(attrs.get("intent.contract.id")),
         session,
         _text(attrs.get("intent.title")),
-        orjson.dumps(attrs, default=str).decode(),
-        orjson.dumps(links).decode() if links else None,
+        span.SerializeToString(),
         received_ns,
     )
+
+
+def span_details(proto: bytes | None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """A stored span's attributes and links, decoded from its protobuf."""
+    if not proto:
+        return {}, []
+    span = trace_pb2.Span.FromString(proto)
+    links = [
+        {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
+        for link in span.links
+        if len(link.trace_id) == 16 and len(link.span_id) == 8
+    ]
+    return attributes(span.attributes), links
 
 
 # ------------------------------------------------------------------------------- logs

@@ -15,6 +15,7 @@ import orjson
 
 from intent_observe.metrics import catalog
 from intent_observe.metrics.catalog import AUTONOMY_LEVELS, MetricDef
+from intent_observe.store.decode import span_details
 
 HOUR_NS = 3600 * 10**9
 SPARKLINE_HOURS = 48
@@ -368,26 +369,28 @@ MAX_TRACE_LOGS = 10_000
 def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
     rows = conn.execute(
         "SELECT span_id, parent_span_id, name, service, start_ns, end_ns, status_code, status_message, "
-        "attributes, links FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id LIMIT ?",
+        "proto FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id LIMIT ?",
         (trace_id, MAX_TRACE_SPANS),
     ).fetchall()
     if not rows:
         return None
-    spans = [
-        {
-            "span_id": sid,
-            "parent_span_id": parent,
-            "name": name,
-            "service": service,
-            "start_ns": start,
-            "end_ns": end,
-            "status": _STATUS.get(code, "unset"),
-            "status_message": message,
-            "attributes": orjson.loads(attrs),
-            "links": orjson.loads(links) if links else [],
-        }
-        for sid, parent, name, service, start, end, code, message, attrs, links in rows
-    ]
+    spans = []
+    for sid, parent, name, service, start, end, code, message, proto in rows:
+        attrs, links = span_details(proto)
+        spans.append(
+            {
+                "span_id": sid,
+                "parent_span_id": parent,
+                "name": name,
+                "service": service,
+                "start_ns": start,
+                "end_ns": end,
+                "status": _STATUS.get(code, "unset"),
+                "status_message": message,
+                "attributes": attrs,
+                "links": links,
+            }
+        )
     logs = conn.execute(
         "SELECT time_ns, span_id, severity_text, severity_number, body, attributes FROM logs "
         "WHERE trace_id = ? ORDER BY time_ns, id LIMIT ?",

@@ -193,16 +193,15 @@ def _run_in_savepoint(conn: sqlite3.Connection, job: Job) -> tuple[Any, BaseExce
 _SPAN_UPSERT = """
 INSERT INTO spans (trace_id, span_id, parent_span_id, name, service, resource_id, kind, start_ns, end_ns,
     status_code, status_message, closed, artifact_type, artifact_id, intent_id, contract_id, session_id,
-    title, attributes, links, received_ns)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    title, proto, received_ns)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (trace_id, span_id) DO UPDATE SET
     parent_span_id=excluded.parent_span_id, name=excluded.name, service=excluded.service,
     resource_id=excluded.resource_id, kind=excluded.kind, start_ns=excluded.start_ns,
     end_ns=excluded.end_ns, status_code=excluded.status_code, status_message=excluded.status_message,
     closed=excluded.closed, artifact_type=excluded.artifact_type, artifact_id=excluded.artifact_id,
     intent_id=excluded.intent_id, contract_id=excluded.contract_id, session_id=excluded.session_id,
-    title=excluded.title, attributes=excluded.attributes, links=excluded.links,
-    received_ns=excluded.received_ns
+    title=excluded.title, proto=excluded.proto, received_ns=excluded.received_ns
 -- a span is exported again when its artifact closes: keep the closed / later-ending version
 WHERE excluded.closed > spans.closed
    OR (excluded.closed = spans.closed AND excluded.end_ns >= spans.end_ns)
@@ -215,19 +214,23 @@ INSERT OR IGNORE INTO logs (record_key, category, time_ns, observed_ns, trace_id
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
 
+# Per touched trace: counts, time span, services, the intent it belongs to.
 _TRACE_STATS = """
-SELECT count(*), sum(status_code = 2), min(start_ns), max(end_ns),
-       (SELECT json_group_array(service) FROM (SELECT DISTINCT service FROM spans WHERE trace_id = ?1)),
-       max(CASE WHEN artifact_type = 'intent' THEN artifact_id END), max(intent_id)
-FROM spans WHERE trace_id = ?1
+WITH touched(trace_id) AS (SELECT value FROM json_each(?1))
+SELECT s.trace_id, count(*), sum(s.status_code = 2), min(s.start_ns), max(s.end_ns),
+       json_group_array(DISTINCT s.service),
+       max(CASE WHEN s.artifact_type = 'intent' THEN s.artifact_id END), max(s.intent_id)
+FROM spans s JOIN touched t ON s.trace_id = t.trace_id
+GROUP BY s.trace_id
 """
 
-# The root: a span without a parent in this trace; an intent span wins over a backfilled orphan.
-_TRACE_ROOT = """
-SELECT span_id, name, title, artifact_type FROM spans s
-WHERE trace_id = ?1 AND (parent_span_id IS NULL OR NOT EXISTS
-    (SELECT 1 FROM spans p WHERE p.trace_id = ?1 AND p.span_id = s.parent_span_id))
-ORDER BY artifact_type = 'intent' DESC, start_ns LIMIT 1
+# Root candidates: spans without a parent in their trace.
+_TRACE_ROOTS = """
+WITH touched(trace_id) AS (SELECT value FROM json_each(?1))
+SELECT s.trace_id, s.span_id, s.name, s.title, s.artifact_type, s.start_ns
+FROM spans s JOIN touched t ON s.trace_id = t.trace_id
+WHERE s.parent_span_id IS NULL OR NOT EXISTS
+    (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)
 """
 
 
@@ -236,9 +239,7 @@ def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
         conn.executemany("INSERT OR IGNORE INTO resources VALUES (?,?,?)", set(batch.resources))
     if batch.spans:
         conn.executemany(_SPAN_UPSERT, batch.spans)
-        touched = {row[0] for row in batch.spans} | _note_promotions(conn, batch.promotions)
-        for trace_id in touched:
-            refresh_trace(conn, trace_id)
+        refresh_traces(conn, {row[0] for row in batch.spans} | _note_promotions(conn, batch.promotions))
     if batch.logs:
         conn.executemany(_LOG_INSERT, batch.logs)
     if batch.points:
@@ -247,29 +248,53 @@ def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
         touch_session(conn, touch)
 
 
-def refresh_trace(conn: sqlite3.Connection, trace_id: str) -> None:
-    count, errors, start, end, services, intent_span_id, intent_attr = conn.execute(
-        _TRACE_STATS, (trace_id,)
-    ).fetchone()
-    if not count:
-        conn.execute("DELETE FROM traces WHERE trace_id = ?", (trace_id,))
+def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
+    """Recompute the `traces` rows of the given traces from their spans, in three statements."""
+    if not trace_ids:
         return
-    root = conn.execute(_TRACE_ROOT, (trace_id,)).fetchone() or (None, "", None, None)
-    intent_id = intent_span_id or intent_attr
-    kind = _trace_kind(conn, trace_id, intent_span_id, root[3])
-    conn.execute(
-        "INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (trace_id, root[0], root[1], intent_id, root[2], kind, count, errors or 0, start, end, services),
-    )
+    touched = orjson.dumps(sorted(trace_ids)).decode()
+    roots: dict[str, tuple[Any, ...]] = {}
+    for trace_id, *root in conn.execute(_TRACE_ROOTS, (touched,)):
+        # an intent span wins over a backfilled orphan; otherwise the earliest root
+        key = (root[3] != "intent", root[4])
+        if trace_id not in roots or key < (roots[trace_id][3] != "intent", roots[trace_id][4]):
+            roots[trace_id] = tuple(root)
+    promoted = {
+        row[0]
+        for row in conn.execute(
+            "SELECT trace_id FROM promoted_orphans WHERE trace_id IN (SELECT value FROM json_each(?))",
+            (touched,),
+        )
+    }
+    rows = []
+    for trace_id, count, errors, start, end, services, intent_span, intent_attr in conn.execute(
+        _TRACE_STATS, (touched,)
+    ).fetchall():
+        span_id, name, title, art_type, _ = roots.get(trace_id, (None, "", None, None, 0))
+        kind = _trace_kind(intent_span, art_type, trace_id in promoted)
+        row = (
+            trace_id,
+            span_id,
+            name,
+            intent_span or intent_attr,
+            title,
+            kind,
+            count,
+            errors or 0,
+            start,
+            end,
+        )
+        rows.append((*row, services))
+    conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    gone = trace_ids - {row[0] for row in rows}
+    if gone:
+        conn.executemany("DELETE FROM traces WHERE trace_id = ?", [(t,) for t in gone])
 
 
-def _trace_kind(
-    conn: sqlite3.Connection, trace_id: str, intent_span: str | None, root_type: str | None
-) -> str:
+def _trace_kind(intent_span: str | None, root_type: str | None, promoted: bool) -> str:
     if intent_span:
         return "intent"
     if root_type == "signal":
-        promoted = conn.execute("SELECT 1 FROM promoted_orphans WHERE trace_id = ?", (trace_id,)).fetchone()
         return "promoted" if promoted else "orphan"
     return "cluster" if root_type == "cluster" else "other"
 
@@ -388,6 +413,5 @@ def apply_retention(conn: sqlite3.Connection, r: Retention, now_ns: int) -> dict
 def _delete_spans(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> int:
     traces = [row[0] for row in conn.execute(f"SELECT DISTINCT trace_id FROM spans WHERE {where}", args)]
     count = conn.execute(f"DELETE FROM spans WHERE {where}", args).rowcount
-    for trace_id in traces:
-        refresh_trace(conn, trace_id)
+    refresh_traces(conn, set(traces))
     return count

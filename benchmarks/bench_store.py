@@ -1,0 +1,290 @@
+"""The embedded store behind `intent-observe up`: ingest rate, API latency at scale, start-up, memory.
+
+    .venv/bin/python -m benchmarks store
+
+1. Spans per second the store commits when fed over OTLP/gRPC: the store and the real
+   receiver run in a child process (as in `up`); this process sends adapter-shaped spans
+   with our exporter from two threads. Each export returns only after its commit.
+2. Dashboard API latency (p50/p95 over real HTTP) with 1,000,000 Intent events stored
+   (plus 200,000 spans, their traces and the intent.* metrics), per endpoint.
+3. Time from starting `intent-observe up` (a process) to its app answering /api/summary,
+   in a repository with the demo history.
+4. Memory: resident set size of the store process after (1) and of `up` after (3).
+Targets: ≥ 20,000 spans/s; p95 < 100 ms; ready < 3 s.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from benchmarks.bench_otlp_transport import SPANS_PER_BATCH, realistic_batch
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCHES = 30
+EVENTS = 1_000_000
+SPANS = 200_000
+REQUESTS_PER_ENDPOINT = 40
+
+
+# ------------------------------------------------------------------------ 1. ingest
+def serve(store_dir: str) -> None:
+    """Child: the store and the OTLP receiver; prints ports, stops on SIGTERM, prints span count and RSS."""
+    from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
+    from intent_observe.store.store import Store
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    store = Store(Path(store_dir) / "store.db")
+    with OtlpReceiver(store, ReceiverConfig(grpc_port=0, http_port=None)) as receiver:
+        print(receiver.grpc_port, flush=True)
+        stop.wait()
+    spans = store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0])
+    rss = psutil.Process().memory_info().rss
+    store.close()
+    print(spans, rss, flush=True)
+
+
+def ingest_rate() -> tuple[float, int, int]:
+    from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
+    from intent_observe.sinks.otlp_exporter import OtlpExporter
+    from intent_observe.sources.otlp_signals import Signal
+
+    batches = [realistic_batch(b) for b in range(BATCHES + 1)]
+    with tempfile.TemporaryDirectory() as tmp:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench_store", "serve", tmp],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        options = ExporterOptions(endpoint=f"http://127.0.0.1:{port}", protocol="grpc", compression="none")
+        with OtlpExporter(load_export_config({}, options)) as exporter:
+            exporter.export(Signal.TRACES, batches[0])  # connect and create the file outside the timing
+
+            def send(share: list[bytes]) -> None:
+                for payload in share:
+                    exporter.export(Signal.TRACES, payload)
+
+            work = batches[1:]
+            threads = [threading.Thread(target=send, args=(work[i::2],)) for i in range(2)]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - started
+        child.send_signal(signal.SIGTERM)
+        stored, rss = (int(x) for x in child.stdout.readline().split())
+        child.wait(60)
+    return BATCHES * SPANS_PER_BATCH / elapsed, stored, rss
+
+
+# ----------------------------------------------------------------- 2. API at scale
+_TYPES = (
+    ("signal.created", 0.22), ("signal.enriched", 0.18), ("signal.clustered", 0.12),
+    ("intent.proposed", 0.03), ("spec.created", 0.03), ("contract.started", 0.08),
+    ("contract.assertion.passed", 0.16),
+    ("contract.assertion.failed", 0.02), ("contract.completed", 0.08), ("decision.recorded", 0.04),
+    ("system.health", 0.04),
+)  # fmt: skip
+_SOURCES = ("cli", "mcp", "github", "agent")
+SPAN_PROTO = trace_pb2.Span(
+    attributes=[KeyValue(key="intent.title", value=AnyValue(string_value="A title"))]
+).SerializeToString()
+
+
+def build_large_store(path: Path) -> list[str]:
+    """EVENTS Intent log records and SPANS spans, written by the store's writer; returns some trace ids."""
+    from intent_observe.metrics.derive import snapshot
+    from intent_observe.report import read_history
+    from intent_observe.sinks.otlp_encode import metrics_request, resource
+    from intent_observe.store.decode import Batch
+    from intent_observe.store.store import Store
+    from intent_observe.store.writer import apply_batch
+
+    rng = random.Random(11)
+    names = [t for t, _ in _TYPES]
+    weights = [w for _, w in _TYPES]
+    now = time.time_ns()
+    start = now - 180 * 86_400 * 10**9
+    step = (now - start) // EVENTS
+    store = Store(path)
+    res_id = 1
+    traces = [f"{rng.getrandbits(128):032x}" for _ in range(SPANS // 10)]
+    for chunk in range(0, EVENTS, 50_000):
+        batch = Batch(resources=[(res_id, "intent", '{"service.name":"intent"}')])
+        for n in range(chunk, min(chunk + 50_000, EVENTS)):
+            kind = rng.choices(names, weights)[0]
+            trace = traces[n % len(traces)]
+            art = f"{kind.split('.')[0].upper()[:3]}-{n // 40:06d}"
+            attrs = f'{{"event.name":"{kind}","intent.artifact.id":"{art}","intent.event.id":"{n:032x}"}}'
+            batch.logs.append(
+                (f"{n:032x}", "intent", start + n * step, now, trace, f"{n:016x}", 9, "INFO",
+                 f"{kind} {art} — a plausible one-line summary of event {n}", kind, "intent", res_id, art,
+                 kind.split(".")[0], rng.choice(_SOURCES), "agent", f"INT-{n // 400:05d}",
+                 rng.choice(("L0", "L1", "L2", "L3", "L4", None)), None, attrs)
+            )  # fmt: skip
+        store.writer.run(lambda c, b=batch: apply_batch(c, b), timeout=600)
+    for chunk in range(0, SPANS, 20_000):
+        batch = Batch()
+        for n in range(chunk, min(chunk + 20_000, SPANS)):
+            trace = traces[n // 10]
+            first = n % 10 == 0
+            kind = "intent" if first else rng.choice(("signal", "spec", "contract", "assertion"))
+            parent = None if first else f"{n - n % 10 + 1:016x}"
+            begin = start + n * step * 5
+            artifact = f"INT-{n // 10:05d}" if first else f"X-{n}"
+            batch.spans.append(
+                (trace, f"{n + 1:016x}", parent, f"{kind} X-{n}", "intent", res_id, 1, begin,
+                 begin + 3_600 * 10**9, 2 if n % 17 == 0 else 0, None, 1, kind, artifact,
+                 f"INT-{n // 10:05d}", None, None, "A title", SPAN_PROTO, now)
+            )  # fmt: skip
+        store.writer.run(lambda c, b=batch: apply_batch(c, b), timeout=600)
+    fixture = ROOT / "tests" / "fixtures" / "history.jsonl"
+    points = snapshot(read_history([str(fixture)]).engine.state)
+    store.consume_metrics(metrics_request(points, resource({"service.name": "intent"}), start, now))
+    store.close()
+    return traces[:: len(traces) // 20]
+
+
+def api_latency() -> dict[str, tuple[float, float]]:
+    import asyncio
+
+    import uvicorn
+
+    from intent_observe.store.store import Store
+    from intent_observe.web.app import AppContext, create_app
+    from intent_observe.web.stack import _listening_socket
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "store.db"
+        started = time.perf_counter()
+        sample_traces = build_large_store(path)
+        took = time.perf_counter() - started
+        size = path.stat().st_size / 1e6
+        print(
+            f"  built a store of {EVENTS:,} events and {SPANS:,} spans in {took:.0f} s ({size:.0f} MB)",
+            flush=True,
+        )
+        store = Store(path)
+        sock = _listening_socket("127.0.0.1", 0)
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(AppContext(store=store)), log_level="warning", lifespan="off")
+        )
+        thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.01)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        endpoints: dict[str, list[tuple[str, dict[str, Any]]]] = {
+            "/api/summary": [("/api/summary", {})],
+            "/api/summary?since=7d": [("/api/summary", {"since": time.time_ns() - 7 * 86_400 * 10**9})],
+            "/api/events": [("/api/events", {})],
+            "/api/events?type=contract.*": [("/api/events", {"type": "contract.*"})],
+            "/api/events?source=mcp&autonomy_level=L3": [
+                ("/api/events", {"source": "mcp", "autonomy_level": "L3"})
+            ],
+            "/api/events (paging back)": [("/api/events", {"before_id": EVENTS // 2})],
+            "/api/traces?kind=intent&limit=500": [("/api/traces", {"kind": "intent", "limit": 500})],
+            "/api/traces/{id}": [(f"/api/traces/{t}", {}) for t in sample_traces],
+            "/api/alerts": [("/api/alerts", {})],
+            "/api/claude": [("/api/claude", {})],
+            "/metrics": [("/metrics", {})],
+        }
+        results = {}
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for label, calls in endpoints.items():
+                timings = []
+                for i in range(REQUESTS_PER_ENDPOINT + 3):
+                    path_, params = calls[i % len(calls)]
+                    t0 = time.perf_counter()
+                    response = client.get(path_, params=params)
+                    elapsed = (time.perf_counter() - t0) * 1000
+                    response.raise_for_status()
+                    if i >= 3:  # the first requests warm the page cache
+                        timings.append(elapsed)
+                timings.sort()
+                results[label] = (statistics.median(timings), timings[int(len(timings) * 0.95) - 1])
+        server.should_exit = True
+        thread.join(10)
+        store.close()
+    return results
+
+
+# ------------------------------------------------------------------- 3. up → ready
+EPHEMERAL_PORTS = ("--port", "0", "--grpc-port", "0", "--http-port", "0")
+READY = re.compile(r"ready in ([0-9.]+) s: (http://127\.0\.0\.1:\d+)")
+
+
+def up_ready(runs: int = 3) -> tuple[list[float], int]:
+    from intent_observe.web.demo import write_history
+
+    times, rss = [], 0
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            repo = Path(tmp)
+            (repo / ".git").mkdir()
+            write_history(repo / ".intent" / "events" / "events.jsonl")
+            env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+            started = time.perf_counter()
+            child = subprocess.Popen(
+                [str(Path(sys.executable).parent / "intent-observe"), "up", *EPHEMERAL_PORTS],
+                cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            assert child.stdout is not None
+            url = None
+            while url is None:
+                line = child.stdout.readline()
+                if not line:
+                    raise RuntimeError("up exited before it was ready")
+                match = READY.search(line)
+                url = match.group(2) if match else None
+            httpx.get(f"{url}/api/summary", timeout=10).raise_for_status()
+            times.append(time.perf_counter() - started)
+            time.sleep(2)  # let the history land, then measure the settled process
+            rss = max(rss, psutil.Process(child.pid).memory_info().rss)
+            child.send_signal(signal.SIGTERM)
+            child.wait(30)
+    return times, rss
+
+
+def main() -> None:
+    rate, stored, store_rss = ingest_rate()
+    print(f"store ingest over OTLP/gRPC: {rate:,.0f} spans/s committed ({stored:,} stored; target ≥ 20,000)")
+    print(f"  store process RSS after ingest: {store_rss / 2**20:.0f} MiB")
+    print(
+        f"dashboard API with {EVENTS:,} events stored (p50 / p95 over {REQUESTS_PER_ENDPOINT} requests;",
+        end="",
+    )
+    print(" target p95 < 100 ms):")
+    for label, (p50, p95) in api_latency().items():
+        print(f"  {label:45s} {p50:7.1f} ms  {p95:7.1f} ms")
+    times, up_rss = up_ready()
+    print(f"intent-observe up → app answering (demo history): median {statistics.median(times):.2f} s "
+          f"(runs: {', '.join(f'{t:.2f}' for t in times)}; target < 3 s)")  # fmt: skip
+    print(f"  up process RSS with the demo history loaded: {up_rss / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2])
+    else:
+        main()
