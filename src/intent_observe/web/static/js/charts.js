@@ -3,7 +3,7 @@ import { h, s } from "./dom.js";
 import { fmtInt, fmtSeconds } from "./format.js";
 
 /** A "nice" upper bound for an axis (1, 2, 2.5, 5 × 10^k, or whole hours/days for durations). */
-export function niceMax(value, durations = false) {
+function niceMax(value, durations = false) {
   if (!value || value <= 0) return 1;
   if (durations) {
     const steps = [60, 300, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 172800, 259200,
@@ -41,7 +41,7 @@ function hbar(kind, value, max, label) {
     h("span", { class: "hbar-value" }, value === null || value === undefined ? "no data" : fmtSeconds(value)));
 }
 
-export const STAGES = [
+const STAGES = [
   ["signal_to_intent", "Signal → Intent"],
   ["intent_to_spec", "Intent → Spec"],
   ["spec_to_complete", "Spec → Complete"],

@@ -3,7 +3,7 @@ import { h } from "./dom.js";
 import { fmtClock, fmtDateTime, isFailureType, typeFamily } from "./format.js";
 import { traceHref } from "./shell.js";
 
-export function typeBadge(type) {
+function typeBadge(type) {
   return h("span", { class: ["type-badge", `fam-${typeFamily(type)}`, isFailureType(type) ? "is-failure" : ""] },
     type || "unknown");
 }

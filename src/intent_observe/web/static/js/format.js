@@ -46,7 +46,7 @@ export function fmtMs(ms) {
   return fmtSeconds(ms / 1000);
 }
 
-export function nsToDate(ns) {
+function nsToDate(ns) {
   return new Date(Number(ns) / NS_PER_MS);
 }
 

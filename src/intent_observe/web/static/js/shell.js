@@ -73,7 +73,7 @@ export function panel({ title, iconName, actions = [], className = "", id = null
     h("div", { class: "panel-body" }, body));
 }
 
-export function errorState(err) {
+function errorState(err) {
   return h("div", { class: "state state-error", role: "alert" },
     icon("alert", 28),
     h("h3", {}, "Could not load this view"),

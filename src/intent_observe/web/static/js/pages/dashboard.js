@@ -10,7 +10,7 @@ import { LiveStream, RateMeter } from "../stream.js";
 const STREAM_ROWS = 200;
 const INITIAL_ROWS = 50;
 
-const state = { range: "all", summary: null, refreshTimer: null, paused: false, held: [] };
+const state = { range: "all", refreshTimer: null, paused: false, held: [] };
 
 // Where a click on each tile leads: the view that lists what it counts.
 const TILE_LINKS = {
@@ -46,7 +46,6 @@ function renderTiles(summary) {
 }
 
 function renderSummary(summary) {
-  state.summary = summary;
   mount(document.getElementById("tiles"), renderTiles(summary));
   mount(document.getElementById("cycle-body"), cycleTimeChart(summary.cycle_time));
   mount(document.getElementById("trust-body"), trustChart(summary.trust));
@@ -114,6 +113,17 @@ function addStreamRow(event, { fresh }) {
   document.getElementById("stream-empty").hidden = true;
 }
 
+// A backlog arrives as hundreds of events a second: redraw the rate once per frame at most.
+let ratePending = false;
+function scheduleRateUpdate(meter) {
+  if (ratePending) return;
+  ratePending = true;
+  requestAnimationFrame(() => {
+    ratePending = false;
+    updateRate(meter);
+  });
+}
+
 function updateRate(meter) {
   const rate = meter.recentRate();
   document.getElementById("rate-value").textContent = `${rate.toFixed(rate >= 10 ? 0 : 1)} ev/s`;
@@ -135,7 +145,7 @@ async function startStream(meter) {
     onEvent: (event) => {
       receiveLive(event);
       meter.add();
-      updateRate(meter);
+      scheduleRateUpdate(meter);
       scheduleSummaryRefresh();
     },
     onSummary: (summary) => {

@@ -11,7 +11,7 @@ const TICKS = 5;
 const DEFAULT_SERVICE = "intent";
 
 /** Spans in depth-first order from their parent links; parents never seen make roots. */
-export function treeOrder(spans) {
+function treeOrder(spans) {
   const ids = new Set(spans.map((sp) => sp.span_id));
   const children = new Map();
   for (const sp of spans) {
