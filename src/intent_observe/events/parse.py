@@ -52,7 +52,7 @@ _ID_SHAPE_KINDS = (
     ArtifactKind.DECISION,
 )
 
-_TYPED_ID_FIELD = {
+TYPED_ID_FIELD = {
     ArtifactKind.SIGNAL: "signal_id",
     ArtifactKind.CLUSTER: "cluster_id",
     ArtifactKind.INTENT: "intent_id",
@@ -187,7 +187,7 @@ def _title(payload: dict[str, Any]) -> str | None:
 def _references(doc: dict[str, Any], fields: dict[str, Any]) -> dict[ArtifactKind, str]:
     """Which artifact of each kind this line names: typed `*_id` fields first, then id shapes."""
     refs: dict[ArtifactKind, str] = {}
-    for kind, key in _TYPED_ID_FIELD.items():
+    for kind, key in TYPED_ID_FIELD.items():
         if key in fields:
             value = clean_id(fields[key])
             if value is not None:

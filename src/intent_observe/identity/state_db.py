@@ -110,7 +110,7 @@ class IdentityStore:
 
     def _keys(self, table: str) -> Callable[[], Iterator[str]]:
         conn = self._read_conn()
-        return lambda: (key for (key,) in conn.execute(f"SELECT key FROM {table} ORDER BY key"))
+        return lambda: (key for (key,) in conn.execute(f"SELECT key FROM {table}"))
 
     def _read_conn(self) -> sqlite3.Connection:
         """A second connection: lookups never run inside the writer's open transaction."""

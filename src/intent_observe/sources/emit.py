@@ -35,8 +35,14 @@ import orjson
 
 from intent_observe.events import Event, Rejected
 from intent_observe.events.model import ArtifactKind, Position
-from intent_observe.events.parse import _TYPED_ID_FIELD as TYPED_ID_FIELD  # the parser's, shared
-from intent_observe.events.parse import MAX_LINE_BYTES, clean_id, kind_of_id, kind_of_type, parse_line
+from intent_observe.events.parse import (
+    MAX_LINE_BYTES,
+    TYPED_ID_FIELD,
+    clean_id,
+    kind_of_id,
+    kind_of_type,
+    parse_line,
+)
 from intent_observe.events.timestamps import TimestampError, parse_timestamp
 from intent_observe.identity import ids
 from intent_observe.identity.engine import TraceContext
