@@ -64,14 +64,14 @@ def assert_exactly(received: Received, expected: Expected) -> None:
 
 
 def latest_metrics(received: Received) -> dict[str, Any]:
-    """The newest exported value of every intent.* series, in `metrics.derive.as_json` form."""
+    """The intent.* series of the last metrics export (a closed intent's gauge series ends
+    with it), in the shape `metrics_of` gives."""
+    points = [p for p in received.points if p["metric"] in DOMAIN_NAMES]
+    last = max((p["time_ns"] for p in points), default=0)
     newest: dict[tuple[str, str], dict[str, Any]] = {}
-    for point in received.points:
-        if point["metric"] not in DOMAIN_NAMES:
-            continue
-        key = (point["metric"], repr(sorted(point["attributes"].items())))
-        if key not in newest or point["time_ns"] >= newest[key]["time_ns"]:
-            newest[key] = point
+    for point in points:
+        if point["time_ns"] == last:
+            newest[(point["metric"], repr(sorted(point["attributes"].items())))] = point
     out: dict[str, Any] = {}
     for (name, _), point in sorted(newest.items()):
         entry = out.setdefault(name, [])

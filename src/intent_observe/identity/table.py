@@ -149,10 +149,10 @@ class SpillingTable(Generic[V]):
             self._outside = KeyFilter()
         for key in victims:
             self._outside.add(key)
-        spill.executemany(
-            "INSERT OR REPLACE INTO spill (key, doc) VALUES (?, ?)",
-            [(key, self._encode(self._hot.pop(key))) for key in victims],
-        )
+        rows = [(key, self._encode(self._hot.pop(key))) for key in victims]
+        spill.execute("BEGIN")  # one transaction, not one per row (autocommit connection)
+        spill.executemany("INSERT OR REPLACE INTO spill (key, doc) VALUES (?, ?)", rows)
+        spill.execute("COMMIT")
 
     def _spill_db(self) -> sqlite3.Connection:
         if self._spill is None:
