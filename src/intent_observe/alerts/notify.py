@@ -94,7 +94,7 @@ class WebhookNotifier:
         """POST `body` to `url` until it is accepted or the retries run out; True when delivered."""
         delay = self.first_backoff_s
         for attempt in range(self.retries + 1):
-            wait: float | None = delay
+            wait: float = delay
             try:
                 response = self._client.post(url, json=body)
                 if response.is_success:
