@@ -137,8 +137,9 @@ class FileFollower:
         return self._at_end(size)
 
     @property
-    def offset(self) -> int:
-        return self._mark.offset
+    def mark(self) -> FileMark:
+        """The read position: every line before it has been handed out in a chunk."""
+        return self._mark
 
     def size(self) -> int:
         try:

@@ -186,7 +186,7 @@ class TailedFile:
         return self._batch(self.engine.finalize(), self.follower_mark(), [], 0)
 
     def follower_mark(self) -> FileMark:
-        return self.follower._mark  # the read position: all of it is in the batches handed out
+        return self.follower.mark
 
     def _process(self, chunk: Chunk) -> tuple[list[Rejected], int]:
         observed = time.time_ns()
