@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 LEVELS = ("L0", "L1", "L2", "L3", "L4")
+HTTP_TIMEOUT_S = 30  # generous: the machine may be busy with other suites
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (scripts/install-system-deps.sh)"
@@ -230,7 +231,7 @@ def wait_until_stored(base_url: str, events_total: int) -> None:
     deadline = time.monotonic() + 30
     summary: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        summary = httpx.get(f"{base_url}/api/summary", timeout=5).json()
+        summary = httpx.get(f"{base_url}/api/summary", timeout=HTTP_TIMEOUT_S).json()
         if summary.get("events_total") == events_total and summary.get("signals"):
             return
         time.sleep(0.1)
@@ -730,8 +731,8 @@ def test_claude_view_empty_then_a_session_linked_to_its_intent(stack: Running, v
 
     session_id = "5f3c9a1e-7b7d-4e2a-9c11-0d8e2f4a6b7c"
     contract, intent = h.contracts_of_spec["SPEC-001"][0], h.intents[0]
-    grpc_port = httpx.get(stack.base_url + "/api/status", timeout=5).json()["receiver"]["grpc"]
-    trace = httpx.get(f"{stack.base_url}/api/intents/{intent}", timeout=5).json()
+    grpc_port = httpx.get(stack.base_url + "/api/status", timeout=HTTP_TIMEOUT_S).json()["receiver"]["grpc"]
+    trace = httpx.get(f"{stack.base_url}/api/intents/{intent}", timeout=HTTP_TIMEOUT_S).json()
     contract_span = next(sp for sp in trace["spans"] if sp["name"] == f"contract {contract}")
     traceparent = f"00-{trace['trace_id']}-{contract_span['span_id']}-01"
     send_claude_session(grpc_port, session_id, contract, intent, traceparent)
@@ -764,7 +765,7 @@ def test_claude_view_empty_then_a_session_linked_to_its_intent(stack: Running, v
 
 
 def test_static_assets_stay_inside_the_package(stack: Running) -> None:
-    ok = httpx.get(stack.base_url + "/static/js/dom.js")
+    ok = httpx.get(stack.base_url + "/static/js/dom.js", timeout=HTTP_TIMEOUT_S)
     assert ok.status_code == 200
     assert ok.headers["content-type"].startswith("text/javascript")
     for path in (
@@ -773,8 +774,8 @@ def test_static_assets_stay_inside_the_package(stack: Running) -> None:
         "/static/..%2fpages.py",
         "/static/.hidden",
     ):
-        assert httpx.get(stack.base_url + path).status_code == 404, path
-    page = httpx.get(stack.base_url + "/")
+        assert httpx.get(stack.base_url + path, timeout=HTTP_TIMEOUT_S).status_code == 404, path
+    page = httpx.get(stack.base_url + "/", timeout=HTTP_TIMEOUT_S)
     assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
@@ -783,7 +784,7 @@ def wait_for_api(url: str, ready: Any, what: str, timeout_s: float = 20) -> dict
     deadline = time.monotonic() + timeout_s
     body: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        body = httpx.get(url, timeout=5).json()
+        body = httpx.get(url, timeout=HTTP_TIMEOUT_S).json()
         if ready(body):
             return body
         time.sleep(0.2)
@@ -823,8 +824,8 @@ def test_with_a_token_the_app_opens_once_given_it(tmp_path: Path, browser: Any) 
     watched = open_page(browser)
     page = watched.page
     try:
-        assert httpx.get(up.url + "/").status_code == 401
-        assert httpx.get(up.url + "/static/js/dom.js").status_code == 401
+        assert httpx.get(up.url + "/", timeout=HTTP_TIMEOUT_S).status_code == 401
+        assert httpx.get(up.url + "/static/js/dom.js", timeout=HTTP_TIMEOUT_S).status_code == 401
         page.goto(f"{up.url}/?token={token}")
         assert "token" not in page.url  # the secret leaves the address bar
         page.wait_for_selector('#live-pill[data-state="live"]')  # API and stream carry the cookie
