@@ -197,7 +197,7 @@ class FileFollower:
                 os.close(fd)
             self._finish_copy(sibling, resume)
             return True
-        if fd is None:
+        if fd is None or verdict is None:
             self._resume = resume  # neither the file nor a copy: wait for it
             return False
         if verdict is Verdict.UNDECIDED:
