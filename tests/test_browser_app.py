@@ -560,6 +560,8 @@ def test_event_search_filters(stack: Running, view: Watched, control: str, value
     page = view.page
     page.goto(stack.base_url + "/events")
     page.wait_for_selector("#events-body tr")
+    page.keyboard.press("/")  # the search shortcut
+    assert page.evaluate("document.activeElement.name") == "q"
     if control == "autonomy_level":
         page.select_option(f'select[name="{control}"]', value)
     else:

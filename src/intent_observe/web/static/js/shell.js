@@ -51,8 +51,21 @@ export function setLiveState(state) {
 }
 
 /** Start a page: theme, then `render(app)`; a failure is shown instead of a blank page. */
+// "/" jumps to the page's search box, as in most tools of the kind.
+function setupSearchShortcut() {
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target.closest("input, textarea, select, [contenteditable]")) return;
+    const search = document.querySelector('#app input[type="search"]');
+    if (!search) return;
+    e.preventDefault();
+    search.focus();
+  });
+}
+
 export function startPage(render) {
   setupTheme();
+  setupSearchShortcut();
   const app = document.getElementById("app");
   Promise.resolve()
     .then(() => render(app))

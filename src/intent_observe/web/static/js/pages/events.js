@@ -73,7 +73,7 @@ function filterBar(filters, onChange) {
   to.addEventListener("change", () => onChange("to", to.value, false));
   const q = input("q", { type: "search", placeholder: "Search text, ids, titles…", class: "input input-search", "aria-label": "Search" });
   return h("div", { class: "filter-bar panel" },
-    h("div", { class: "filter-search search-wrap" }, icon("search", 15), q),
+    h("div", { class: "filter-search search-wrap" }, icon("search", 15), q, h("kbd", { title: "Press / to search" }, "/")),
     field("Event type", [input("type", { placeholder: "e.g. contract.*", list: "type-suggestions" }),
       h("datalist", { id: "type-suggestions" }, TYPE_SUGGESTIONS.map((t) => h("option", { value: t })))]),
     field("Source", [input("source", { placeholder: "any", list: "source-suggestions" }), h("datalist", { id: "source-suggestions" })]),

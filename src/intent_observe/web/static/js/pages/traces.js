@@ -104,7 +104,7 @@ startPage(async (app) => {
     value: params.get("q") || "", "aria-label": "Search traces" });
   const body = h("div", { class: "traces-body" });
   mount(app, pageHeader("Traces", "Each intent is a trace: its signals, specs, contracts and assertions as spans.",
-    h("div", { class: "search-wrap" }, icon("search", 15), search)), body);
+    h("div", { class: "search-wrap" }, icon("search", 15), search, h("kbd", { title: "Press / to search" }, "/"))), body);
   let timer = null;
   const refresh = async () => {
     const q = search.value.trim();
