@@ -403,3 +403,33 @@ def test_every_event_type_of_the_catalog_flows_through() -> None:
     assert r.one("system.error").error
     assert r.one("assertion assert-1").error  # its last word was `contract.assertion.failed`
     assert r.one("brand.new.type").attributes["intent.event.type"] == "brand.new.type"
+
+
+def test_a_signal_event_naming_no_signal_creates_none() -> None:
+    docs = [
+        sig(1, "SIG-1"),
+        clustered(2, "SIG-1", "CL-1"),
+        {
+            "event": "signal.promoted",
+            "timestamp": T.format(3),
+            "ref": "INT-1",
+            "data": {"cluster_id": "CL-1"},
+        },
+        {
+            "event_type": "signal.enriched",
+            "signal_id": "unknown",
+            "trust_score": 0.5,
+            "timestamp": T.format(4),
+        },
+    ]
+    engine = Engine()
+    for ev in events_of(docs):
+        engine.process(ev)
+    out = engine.finalize()
+    assert sum(engine.state.metrics.signals.values()) == 1
+    r = run(docs)
+    assert (
+        r.one("signal SIG-1", **{"intent.backfilled": True}).parent_span_id == r.one("intent INT-1").span_id
+    )
+    assert not r.named("signal (no id)")
+    assert len(out.logs) == 4

@@ -388,6 +388,8 @@ class Engine:
 
     # --------------------------------------------------------------- handlers
     def _on_signal(self, ev: Event) -> str:
+        if ev.artifact_id is None and not ev.type.endswith(_CREATION_SUFFIXES):
+            return self._on_signal_without_id(ev)
         sig = self._artifact(ArtifactKind.SIGNAL, ev.artifact_id, ev, creating=True)
         self._count_signal(sig, ev.source)
         self._seen(sig, ev)
@@ -408,6 +410,21 @@ class Engine:
                 self._promote_cluster(self._cluster(ev.cluster_id, ev), intent, ev)
             home = self._join(sig, intent, "intent", ev.time_ns).key
         return home
+
+    def _on_signal_without_id(self, ev: Event) -> str:
+        """A signal event naming no signal: it says something of its intent or cluster, if any.
+
+        Only a creation event makes an anonymous signal; anything else would count a
+        signal that was never created.
+        """
+        if ev.type == "signal.promoted" and ev.intent_id is not None:
+            intent = self._intent(ev.intent_id, ev, defining=True)
+            if ev.cluster_id is not None:
+                self._promote_cluster(self._cluster(ev.cluster_id, ev), intent, ev)
+            return intent.key
+        if ev.cluster_id is not None:
+            return self._cluster(ev.cluster_id, ev).key
+        return self._on_other(ev)
 
     def _count_signal(self, sig: Artifact, source: str | None) -> None:
         if not sig.counted:
