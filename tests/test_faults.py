@@ -28,6 +28,7 @@ from tailing import (
     expected_from,
     has_all,
     latest_metrics,
+    log_keys,
     metrics_of,
     run_tail,
     tail_env,
@@ -175,6 +176,31 @@ def test_truncation(tmp_path: Path, receiver: ProcessReceiver) -> None:
         assert tail.stop() == EXIT_OK, tail.log()
     assert_exactly(received, expected)
     assert "truncated" in tail.log()
+
+
+def test_a_checkout_of_another_history(tmp_path: Path, receiver: ProcessReceiver) -> None:
+    """git replaces the file: same first line, another history after it. Replayed with a fresh
+    identity state; lines both histories share keep their ids."""
+    events = tmp_path / "events.jsonl"
+    lines = list(synthetic.lines(400))
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    write_lines(old, lines[:300])
+    write_lines(new, lines[:150] + list(synthetic.lines(200, seed=99, first_intent=5000)))
+    shutil.copyfile(old, events)
+    tail = follow(tmp_path, receiver.grpc_endpoint, events)
+    try:
+        receiver.wait_for(has_all(expected_from([old])), timeout_s=30)
+        checkout = tmp_path / "checkout.tmp"
+        shutil.copyfile(new, checkout)
+        checkout.replace(events)
+        before, after = expected_from([old]), expected_from([new])
+        received = receiver.wait_for(has_all(after), timeout_s=30)
+    finally:
+        assert tail.stop() == EXIT_OK, tail.log()
+    assert "replaced by another history" in tail.log()
+    assert received.span_ids == before.span_ids | after.span_ids
+    assert log_keys(received) == before.logs | after.logs
+    assert len(before.logs & after.logs) >= 100  # the shared lines: sent twice, with the same ids
 
 
 def test_a_writer_appending_in_many_small_partial_writes(tmp_path: Path, receiver: ProcessReceiver) -> None:
