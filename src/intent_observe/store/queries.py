@@ -6,6 +6,7 @@ data shaped as /tmp/team/web-api.md (the API contract) describes.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +51,9 @@ def iso(ns: int | None) -> str | None:
     if ns is None:
         return None
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def like_pattern(text: str) -> str:
@@ -261,7 +265,12 @@ def _event_where(f: EventFilter) -> tuple[str, list[Any]]:
     for clause, value in (
         ("time_ns >= ?", f.since),
         ("time_ns < ?", f.until),
-        ("event_name GLOB ?", f.type_glob),
+        # an exact type walks its (type, id) index; a pattern walks ids newest first and filters,
+        # which finds the first page at once for any type that is not rare
+        (
+            "event_name = ?" if f.type_glob and not _GLOB_CHARS.search(f.type_glob) else "+event_name GLOB ?",
+            f.type_glob,
+        ),
         ("source = ?", f.source),
         ("autonomy_level = ?", f.autonomy_level),
         ("id < ?", f.before_id),
