@@ -33,14 +33,16 @@ class KeyFilter:
 
     def _slots(self, key: str) -> tuple[int, int, int]:
         h = hash(key)
-        return h & self._mask, (h >> 25) & self._mask, hash((key, 1)) & self._mask
+        mask = self._mask
+        return h & mask, (h >> 25) & mask, ((h >> 50) ^ (h * 0x9E3779B1)) & mask
 
     def add(self, key: str) -> None:
         for slot in self._slots(key):
             self._bits[slot >> 3] |= 1 << (slot & 7)
 
     def __contains__(self, key: str) -> bool:
-        return all(self._bits[slot >> 3] & (1 << (slot & 7)) for slot in self._slots(key))
+        bits = self._bits
+        return all(bits[slot >> 3] & 1 << (slot & 7) for slot in self._slots(key))
 
 
 class SpillingTable(Generic[V]):
