@@ -266,6 +266,8 @@ def test_one_log_record_per_event_on_its_span() -> None:
         assert len(str(log.attributes["intent.event.id"])) == 32
     failed = next(log for log in r.logs if log.attributes["event.name"] == "contract.assertion.failed")
     assert failed.severity_text == "WARN"
+    completed_failed = next(log for log in r.logs if log.attributes["event.name"] == "contract.completed")
+    assert completed_failed.severity_text == "ERROR"  # it reported a failed assertion
     assert failed.attributes["intent.contract.id"] == "CON-1" and failed.attributes["intent.id"] == "INT-1"
     promo = next(log for log in r.logs if log.attributes["event.name"] == "signal.promoted")
     assert r.spans[promo.span_id].attributes.get("intent.backfilled") is True

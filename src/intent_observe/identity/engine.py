@@ -591,7 +591,7 @@ class Engine:
                 self.state.metrics.running_contracts += 1
             if contract.spec is not None:
                 self._in_progress(self.state.artifacts[contract.spec])
-        result = _contract_result(ev, contract)
+        result = _contract_result(ev)
         if result is not None:
             self.state.metrics.contract_result(result)
             if contract.running:
@@ -916,7 +916,7 @@ def _fingerprint(ev: Event) -> str | None:
     return " ".join(title.split()).casefold()[:200] if title else None
 
 
-def _contract_result(ev: Event, contract: Artifact) -> str | None:
+def _contract_result(ev: Event) -> str | None:
     if ev.type in _CONTRACT_PASS:
         return "pass"
     if ev.type in _CONTRACT_FAIL:
@@ -945,7 +945,9 @@ def _error_text(ev: Event) -> str | None:
 
 
 def _severity(ev: Event) -> tuple[int, str]:
-    if ev.type == "system.error" or ev.type == "contract.failed":
+    if ev.type in ("system.error", "contract.failed"):
+        return SEVERITY_ERROR
+    if ev.type == "contract.completed" and _contract_result(ev) == "fail":
         return SEVERITY_ERROR
     if ev.type.endswith((".failed", ".dismissed", ".expired", ".escalated", ".error_retry")):
         return SEVERITY_WARN
