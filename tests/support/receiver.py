@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.endpoints import LoopbackEndpoints
 from tests.support.recording import Received, ReceiverControl, RecordingConsumer, read_received
 
 from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
@@ -27,21 +28,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT_S = 20.0
 
 
-class RecordingReceiver:
+class RecordingReceiver(LoopbackEndpoints):
     def __init__(self, workdir: Path) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.db_path = workdir / "received.sqlite"
         self.control = ReceiverControl(workdir / "receiver.control")
         self.grpc_port = 0
         self.http_port = 0
-
-    @property
-    def grpc_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.grpc_port}"
-
-    @property
-    def http_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
 
     def received(self) -> Received:
         return read_received(self.db_path)

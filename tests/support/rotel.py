@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.support.endpoints import LoopbackEndpoints
+
 _READY_TIMEOUT_S = 15.0
 
 
@@ -43,7 +45,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class RotelCollector:
+class RotelCollector(LoopbackEndpoints):
     def __init__(self, export_to: str, workdir: Path, export_protocol: str = "grpc") -> None:
         self.grpc_port = free_port()
         self.http_port = free_port()
@@ -58,14 +60,6 @@ class RotelCollector:
             "--batch-timeout", "50ms",
         ]  # fmt: skip
         self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def grpc_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.grpc_port}"
-
-    @property
-    def http_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> None:
         with self.log_path.open("ab") as log_file:
