@@ -26,7 +26,6 @@ one transaction and a restart continues exactly where the last commit left off.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,9 +184,6 @@ class Output:
     spans: list[SpanRecord] = field(default_factory=list)
     logs: list[LogRecord] = field(default_factory=list)
 
-    def __bool__(self) -> bool:
-        return bool(self.spans or self.logs)
-
 
 class Engine:
     """Feed events with `process`, collect spans and logs with `drain`."""
@@ -201,10 +197,6 @@ class Engine:
         self._relations: dict[str, dict[str, AttrValue]] = {}  # placed artifact key → relation attrs
 
     # ------------------------------------------------------------------ input
-    def process_all(self, events: Iterable[Event]) -> None:
-        for ev in events:
-            self.process(ev)
-
     def process(self, ev: Event, observed_ns: int | None = None) -> None:
         st = self.state
         st.events_seen += 1
@@ -763,9 +755,9 @@ class Engine:
             return art.contract or art.spec or art.intent
         return None
 
-    def _emit_if_ready(self, key: str, out: Output, *, force: bool) -> None:
+    def _emit_if_ready(self, key: str, out: Output) -> None:
         art = self.state.artifacts.get(key)
-        if art is None or not self._place(key, force=force):
+        if art is None or not self._place(key, force=False):
             return
         version = [art.closed, art.error, art.end_ns if art.closed else None, art.first_ns, art.revision]
         if art.emitted == version:
@@ -775,7 +767,7 @@ class Engine:
 
     def _collect_new_spans(self, out: Output) -> None:
         for key in sorted(self.dirty):
-            self._emit_if_ready(key, out, force=False)
+            self._emit_if_ready(key, out)
         self.dirty.clear()
         waiting: list[str] = []
         for key in self.state.members_pending:
@@ -783,7 +775,7 @@ class Engine:
             if self.state.artifacts[member.container].trace_id is None:
                 waiting.append(key)
                 continue
-            self._emit_if_ready(member.signal, out, force=False)
+            self._emit_if_ready(member.signal, out)
             out.spans.append(self._member_span(member))
         self.state.members_pending = waiting
 
