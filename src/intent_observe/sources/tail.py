@@ -54,8 +54,8 @@ from intent_observe.sources.watch import FileWatcher
 log = logging.getLogger("intent_observe.tail")
 
 DEFAULT_PATH = ".intent/events/events.jsonl"
-BATCH_BYTES = 1 << 18  # input bytes per batch: ~1,400 events, ~2 MB of OTLP per signal
-IN_FLIGHT_BATCHES = 3
+BATCH_BYTES = 1 << 16  # input bytes per batch: ~350 events, ~0.5 MB of OTLP per signal
+IN_FLIGHT_BATCHES = 2
 # Identity-state entries kept in memory (the rest spill to disk): 5,000 instead of the engine's
 # default 25,000 keeps the adapter near 140 MB RSS at the same speed (measured on 150k events).
 CACHED_ARTIFACTS = 5_000
