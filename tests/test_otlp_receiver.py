@@ -26,7 +26,12 @@ from tests.support.sdk_clients import assert_arrived_intact, send_with_sdk
 
 from intent_observe.sources.otlp_consumer import ACCEPTED, PartialResult
 from intent_observe.sources.otlp_decode import PayloadError, parse_request
-from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig, ReceiverStartError
+from intent_observe.sources.otlp_receiver import (
+    OtlpReceiver,
+    ReceiverConfig,
+    ReceiverStartError,
+    listening_socket,
+)
 from intent_observe.sources.otlp_signals import WIRES
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -348,3 +353,11 @@ def test_any_body_decodes_or_gets_a_payload_error(document: object, body: bytes)
                 parse_request(raw, content_type, wire.request_type)
             except PayloadError as error:
                 assert error.http_status == 400
+
+
+def test_accepted_http_connections_do_not_wait_for_delayed_acks() -> None:
+    listener = listening_socket("127.0.0.1", 0)
+    with listener, socket.create_connection(listener.getsockname()[:2]):
+        accepted, _ = listener.accept()
+        with accepted:  # an answer written as headers, then body, goes out at once
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -239,6 +239,10 @@ def listening_socket(host: str, port: int, backlog: int = 1024) -> socket.socket
     sock = socket.socket(family, socket.SOCK_STREAM)
     # SO_REUSEADDR lets a restarted server take its port back from TIME_WAIT connections
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # inherited by accepted connections (asyncio sets it only on sockets created with
+    # IPPROTO_TCP): an answer written as headers then body must not wait for the client's
+    # delayed ACK (Nagle)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
         sock.listen(backlog)
