@@ -5,6 +5,10 @@ own thread, hand the rows over as a job and wait until the transaction holding i
 has committed, so an OTLP `200 OK` means "on disk". Jobs waiting in the queue are
 committed together (group commit), which is where the throughput comes from. Each
 job runs under its own SAVEPOINT: one bad job fails alone.
+
+The writer never checkpoints the WAL itself: copying WAL pages into the database file
+and syncing it is milliseconds of I/O every few thousand rows, which a second thread
+(`_Checkpointer`, its own connection) does while the writer goes on appending.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any, TypeVar
 import orjson
 
 from intent_observe.store.decode import Batch, MetricPoint, SessionTouch
-from intent_observe.store.schema import open_store_file
+from intent_observe.store.schema import connect, open_store_file
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,9 @@ Job = Callable[[sqlite3.Connection], Any]
 
 _MAX_JOBS_PER_COMMIT = 256
 _STOP = object()
+# A checkpoint once this many rows changed since the last one, or a second after a smaller change.
+_CHECKPOINT_ROWS = 4_000
+_CHECKPOINT_IDLE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,8 @@ class Writer:
         self.path = path
         self.retention = retention or Retention()
         self._conn = open_store_file(path)
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job, off this thread
+        self._checkpointer = _Checkpointer(path)
         self._queue: queue.Queue[Any] = queue.Queue(queue_size)
         self._version = 0
         self._changed = threading.Condition()
@@ -116,7 +125,8 @@ class Writer:
                     break
         finally:
             self._fail_waiting()
-            self._conn.close()
+            self._checkpointer.close()
+            self._conn.close()  # the last connection: SQLite checkpoints what is left
 
     def _take_jobs(self) -> list[tuple[Any, Future[Any] | None]]:
         jobs = [self._queue.get()]
@@ -131,6 +141,7 @@ class Writer:
         if not jobs:
             return
         conn = self._conn
+        changes = conn.total_changes
         results: list[tuple[Future[Any] | None, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -142,6 +153,7 @@ class Writer:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             results = [(future, None, exc) for _, future in jobs]
+        self._checkpointer.note(conn.total_changes - changes)
         for future, value, error in results:
             if future is None:
                 continue
@@ -175,6 +187,44 @@ class Writer:
                 return
             if future is not None:
                 future.set_exception(WriterClosed("the store closed before this write"))
+
+
+class _Checkpointer:
+    """Checkpoints the WAL on a thread and connection of its own (PASSIVE: never blocks the writer)."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.Lock()
+        self._pending = 0  # rows changed since the last checkpoint
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
+        self._thread.start()
+
+    def note(self, rows: int) -> None:
+        """Called by the writer after each commit."""
+        with self._lock:
+            self._pending += rows
+            if self._pending >= _CHECKPOINT_ROWS:
+                self._wake.set()
+
+    def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+        self._conn.close()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(_CHECKPOINT_IDLE_S)
+            with self._lock:
+                self._wake.clear()
+                pending, self._pending = self._pending, 0
+            if pending and not self._stopping:
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    log.warning("store checkpoint failed: %s", exc)
 
 
 def _run_in_savepoint(conn: sqlite3.Connection, job: Job) -> tuple[Any, BaseException | None]:
