@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import glob
 import hashlib
 import logging
@@ -33,6 +34,7 @@ from intent_observe.sources.tail_sink import SPILL_AFTER_S, ExporterSink
 log = logging.getLogger("intent_observe.tail")
 
 EXIT_CONFIG = 3
+_GC_THRESHOLD = 20_000  # allocations between young-generation collections (CPython: 700)
 PROGRESS_MIN_BYTES = 32 * 1024 * 1024  # a replay this large shows a progress bar (on a terminal)
 
 EPILOG = """\b
@@ -179,6 +181,7 @@ def tail(
         log.error("%s", error)
         sys.exit(EXIT_STATE)
     _handle_signals(adapter)
+    _tune_gc()
     try:
         with _progress(adapter):
             code = adapter.run()
@@ -187,6 +190,14 @@ def tail(
     if code == EXIT_OK:
         log.info("stopped cleanly")
     sys.exit(code)
+
+
+def _tune_gc() -> None:
+    """Fewer cyclic collections: the adapter allocates many short-lived containers and makes
+    no cycles on its hot path, so CPython's default (a collection every 700 allocations) spent
+    ~6% of the replay CPU scanning the identity cache. Start-up objects are frozen out of it."""
+    gc.freeze()
+    gc.set_threshold(_GC_THRESHOLD, 10, 10)
 
 
 def _setup_logging(verbose: bool) -> None:
