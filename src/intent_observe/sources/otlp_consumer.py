@@ -9,7 +9,7 @@ so well-behaved clients back off and resend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -47,6 +47,24 @@ class OtlpConsumer(Protocol):
     def consume_logs(self, request: ExportLogsServiceRequest) -> PartialResult: ...
 
     def consume_metrics(self, request: ExportMetricsServiceRequest) -> PartialResult: ...
+
+
+@runtime_checkable
+class BodyConsumer(Protocol):
+    """A consumer that also takes a request still serialized (protobuf), to decode it where it likes."""
+
+    def consume_body(self, signal: str, body: bytes) -> PartialResult:
+        """Raises protobuf's DecodeError for a malformed body."""
+        ...
+
+
+def deliver_body(consumer: OtlpConsumer, wire: SignalWire, body: bytes) -> PartialResult:
+    """Hand a protobuf-encoded request to the consumer, parsed here unless it takes the bytes.
+
+    Raises protobuf's DecodeError for a malformed body (nothing has been consumed then)."""
+    if isinstance(consumer, BodyConsumer):
+        return consumer.consume_body(wire.signal.value, body)
+    return deliver(consumer, wire, wire.request_type.FromString(body))
 
 
 def deliver(consumer: OtlpConsumer, wire: SignalWire, request: Message) -> PartialResult:

@@ -2,8 +2,9 @@
 
 Registered as generic handlers under the official service names (one handler per
 row of the signal table instead of three servicer classes). Requests arrive as raw
-bytes and are parsed here, so a malformed message gets INVALID_ARGUMENT rather than
-grpcio's generic deserialization error.
+bytes and are parsed here (or by the consumer, when it takes bytes: the store decodes
+large requests in another process), so a malformed message gets INVALID_ARGUMENT
+rather than grpcio's generic deserialization error.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 
 from intent_observe.sources.otlp_auth import BearerToken
-from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver
+from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver_body
 from intent_observe.sources.otlp_signals import WIRES, SignalWire
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,9 @@ def _export_handler(
         if token is not None and not token.accepts(_metadata_value(context, "authorization")):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            request = wire.request_type.FromString(body)
+            result = deliver_body(consumer, wire, body)
         except DecodeError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid protobuf message: {exc}")
-        try:
-            result = deliver(consumer, wire, request)
         except ConsumerBusy as busy:
             _abort_retry_later(context, busy)
         except Exception:

@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import Executor
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from grpc import StatusCode
 
 from intent_observe.sources.otlp_auth import BearerToken
-from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver
+from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver, deliver_body
 from intent_observe.sources.otlp_decode import (
     JSON,
+    PROTOBUF,
     SUPPORTED_CONTENT_TYPES,
     PayloadError,
     decompress,
@@ -128,8 +130,12 @@ class OtlpHttpApp:
         """Runs in a worker thread: decode, hand to the consumer, encode the answer."""
         try:
             raw = decompress(body, encoding, self._max_body_bytes)
-            request = parse_request(raw, content_type, wire.request_type)
-            result = deliver(self._consumer, wire, request)
+            if content_type == PROTOBUF:
+                result = deliver_body(self._consumer, wire, raw)
+            else:
+                result = deliver(self._consumer, wire, parse_request(raw, content_type, wire.request_type))
+        except DecodeError as exc:
+            raise _Answer(400, f"invalid protobuf body: {exc}") from None
         except PayloadError as exc:
             raise _Answer(exc.http_status, exc.message) from None
         except ConsumerBusy as busy:

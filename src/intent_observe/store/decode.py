@@ -177,6 +177,19 @@ def _touch_session(
     batch.sessions.append(touch)
 
 
+def decode_body(signal: str, body: bytes, received_ns: int) -> Batch:
+    """A serialized Export*ServiceRequest of `signal` ("traces", "logs", "metrics") → rows.
+
+    What the decoding process runs (see decode_pool); raises protobuf's DecodeError."""
+    if signal == "traces":
+        return decode_traces(ExportTraceServiceRequest.FromString(body), received_ns)
+    if signal == "logs":
+        return decode_logs(ExportLogsServiceRequest.FromString(body), received_ns)
+    if signal == "metrics":
+        return decode_metrics(ExportMetricsServiceRequest.FromString(body))
+    raise ValueError(f"no such OTLP signal: {signal!r}")
+
+
 # ----------------------------------------------------------------------------- traces
 def decode_traces(request: ExportTraceServiceRequest, received_ns: int) -> Batch:
     batch = Batch()

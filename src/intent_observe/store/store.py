@@ -23,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from intent_observe.sources.otlp_consumer import ACCEPTED, ConsumerBusy, PartialResult
 from intent_observe.store.decode import Batch, decode_logs, decode_metrics, decode_traces
+from intent_observe.store.decode_pool import DecodePool
 from intent_observe.store.schema import connect
 from intent_observe.store.writer import Retention, Writer, WriterClosed
 
@@ -34,9 +35,11 @@ _COMMIT_TIMEOUT_S = 30.0
 
 
 class Store:
-    def __init__(self, path: Path, retention: Retention | None = None) -> None:
+    def __init__(self, path: Path, retention: Retention | None = None, *, decode_processes: int = 1) -> None:
+        """`decode_processes`: child processes decoding large OTLP requests (0: decode in the caller)."""
         self.path = Path(path)
         self.writer = Writer(self.path, retention)
+        self.decoder = DecodePool(decode_processes)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -50,6 +53,16 @@ class Store:
 
     def consume_metrics(self, request: ExportMetricsServiceRequest) -> PartialResult:
         return self._write(decode_metrics(request))
+
+    def consume_body(self, signal: str, body: bytes) -> PartialResult:
+        """A serialized Export*ServiceRequest, as the receiver got it (large ones decode in a child
+        process); raises protobuf's DecodeError for a malformed body, before anything is written."""
+        received_ns = time.time_ns()
+        try:
+            batch = self.decoder.decode(signal, body, received_ns, _COMMIT_TIMEOUT_S)
+        except FutureTimeout:
+            raise ConsumerBusy("the store is busy decoding", retry_after_seconds=1.0) from None
+        return self._write(batch)
 
     def _write(self, batch: Batch) -> PartialResult:
         try:
@@ -93,6 +106,7 @@ class Store:
         )
 
     def close(self) -> None:
+        self.decoder.close()
         self.writer.close()
         with self._readers_lock:
             for conn in self._readers:

@@ -1,0 +1,148 @@
+"""The store behind the real OTLP receiver: large requests are decoded in a child process and
+still answered only once committed; malformed ones are refused; a decoding process that dies
+is replaced; the WAL is checkpointed beside the writer, not by it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import psutil
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.store.decode_pool import DEFAULT_MIN_BYTES
+from intent_observe.store.store import Store
+
+TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+PROTOBUF = {"content-type": "application/x-protobuf"}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Store, OtlpReceiver]]:
+    store = Store(tmp_path / "store.db")
+    try:
+        with OtlpReceiver(store, ReceiverConfig(grpc_port=0, http_port=0)) as receiver:
+            yield store, receiver
+    finally:
+        store.close()
+
+
+def large_request(first: int, count: int = 1000, bad_ids: int = 0) -> bytes:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.add(key="service.name").value.string_value = "intent"
+    scope = resource_spans.scope_spans.add()
+    for n in range(first, first + count):
+        span = scope.spans.add(
+            trace_id=(n // 10 + 1).to_bytes(16, "big"),
+            span_id=(n + 1).to_bytes(8, "big"),
+            name=f"contract CON-{n:06d}",
+            start_time_unix_nano=1_700_000_000_000_000_000 + n,
+            end_time_unix_nano=1_700_000_060_000_000_000 + n,
+        )
+        for key, value in (("intent.artifact.type", "contract"), ("intent.id", f"INT-{n // 10:05d}")):
+            span.attributes.add(key=key).value.string_value = value
+    for _ in range(bad_ids):
+        scope.spans.add(trace_id=bytes(16), span_id=b"\x01" * 8, name="no trace id")
+    body = request.SerializeToString()
+    assert len(body) >= DEFAULT_MIN_BYTES  # large enough for the decoding process
+    return body
+
+
+def grpc_export(receiver: OtlpReceiver, body: bytes) -> ExportTraceServiceResponse:
+    with grpc.insecure_channel(f"127.0.0.1:{receiver.grpc_port}") as channel:
+        call = channel.unary_unary(TRACE_METHOD, request_serializer=None, response_deserializer=None)
+        return ExportTraceServiceResponse.FromString(call(body, timeout=30))
+
+
+def http_export(receiver: OtlpReceiver, body: bytes) -> httpx.Response:
+    url = f"http://127.0.0.1:{receiver.http_port}/v1/traces"
+    return httpx.post(url, content=body, headers=PROTOBUF, timeout=30)
+
+
+def stored_spans(store: Store) -> int:
+    return int(store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0]))
+
+
+def test_large_requests_are_decoded_in_a_child_process_and_answered_once_stored(
+    served: tuple[Store, OtlpReceiver],
+) -> None:
+    store, receiver = served
+    small = ExportTraceServiceRequest.FromString(large_request(0))
+    del small.resource_spans[0].scope_spans[0].spans[5:]
+    assert grpc_export(receiver, small.SerializeToString()) == ExportTraceServiceResponse()
+    assert store.decoder.pids() == []  # a small request is decoded by the receiver's thread
+
+    assert grpc_export(receiver, large_request(0)) == ExportTraceServiceResponse()
+    assert stored_spans(store) == 1000  # the answer came after the commit
+    children = store.decoder.pids()
+    assert len(children) == 1 and children[0] != os.getpid()
+    assert psutil.Process(children[0]).ppid() == os.getpid()
+
+    assert http_export(receiver, large_request(1000)).status_code == 200
+    assert stored_spans(store) == 2000
+    assert grpc_export(receiver, large_request(1000)) == ExportTraceServiceResponse()  # redelivered
+    assert stored_spans(store) == 2000
+    traces = store.read(lambda c: c.execute("SELECT count(*), sum(span_count) FROM traces").fetchone())
+    assert traces == (200, 2000)
+
+    partial = grpc_export(receiver, large_request(2000, bad_ids=2)).partial_success
+    assert (partial.rejected_spans, partial.error_message) == (2, "span without a valid 16-byte trace id")
+    assert stored_spans(store) == 3000
+    assert store.decoder.pids() == children
+
+
+def test_a_malformed_large_body_is_refused_and_nothing_is_stored(served: tuple[Store, OtlpReceiver]) -> None:
+    store, receiver = served
+    # field 1 declares ~2 GB but the body ends long before
+    garbage = b"\x0a\xff\xff\xff\xff\x07" + b"\x00" * DEFAULT_MIN_BYTES
+    with pytest.raises(grpc.RpcError) as refused:
+        grpc_export(receiver, garbage)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    response = http_export(receiver, garbage)
+    assert response.status_code == 400
+    assert store.decoder.pids()  # it was the decoding process that found the body malformed
+    assert stored_spans(store) == 0
+
+
+def test_a_decoding_process_that_dies_is_replaced(served: tuple[Store, OtlpReceiver]) -> None:
+    store, receiver = served
+    assert grpc_export(receiver, large_request(0)) == ExportTraceServiceResponse()
+    (first,) = store.decoder.pids()
+    os.kill(first, signal.SIGKILL)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(first).wait(10)
+    # the request that finds it dead is decoded by the receiver's thread; the next one starts another
+    assert grpc_export(receiver, large_request(1000)) == ExportTraceServiceResponse()
+    assert grpc_export(receiver, large_request(2000)) == ExportTraceServiceResponse()
+    assert stored_spans(store) == 3000
+    (second,) = store.decoder.pids()
+    assert second != first
+
+
+def test_the_wal_is_checkpointed_while_the_store_stays_open(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = Store(path, decode_processes=0)
+    try:
+        empty = path.stat().st_size
+        for first in range(0, 6000, 1000):
+            store.consume_body("traces", large_request(first))
+        # the writer only appends to the WAL; the checkpointer copies the pages into the file
+        deadline = time.monotonic() + 30
+        while path.stat().st_size <= empty and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_size > empty
+        assert stored_spans(store) == 6000
+    finally:
+        store.close()
