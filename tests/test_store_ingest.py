@@ -1,6 +1,7 @@
 """The store behind the real OTLP receiver: large requests are decoded in a child process and
 still answered only once committed; malformed ones are refused; a decoding process that dies
-is replaced; the WAL is checkpointed beside the writer, not by it."""
+is replaced; the WAL is checkpointed beside the writer, not by it; a trace's row computed from
+the batch that created it equals the row recomputed from its stored spans."""
 
 from __future__ import annotations
 
@@ -15,14 +16,19 @@ import grpc
 import httpx
 import psutil
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.store.decode import Batch
 from intent_observe.store.decode_pool import DEFAULT_MIN_BYTES
+from intent_observe.store.schema import open_store_file
 from intent_observe.store.store import Store
+from intent_observe.store.writer import apply_batch, refresh_traces
 
 TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -146,3 +152,94 @@ def test_the_wal_is_checkpointed_while_the_store_stays_open(tmp_path: Path) -> N
         assert stored_spans(store) == 6000
     finally:
         store.close()
+
+
+TRACES = [f"{n:032x}" for n in range(1, 4)]
+SPAN_IDS = [f"{n:016x}" for n in range(1, 5)]
+
+
+def _span_row(
+    trace: str,
+    span: str,
+    parent: str | None,
+    start: int,
+    length: int,
+    status: int,
+    closed: int,
+    art_type: str | None,
+    art_id: str | None,
+    intent: str | None,
+    service: str,
+    title: str | None,
+) -> tuple[object, ...]:
+    """A row as decode_traces makes it (the columns a trace's row is computed from vary)."""
+    return (
+        trace,
+        span,
+        parent,
+        "a name",
+        service,
+        1,
+        1,
+        start,
+        start + length,
+        status,
+        None,
+        closed,
+        art_type,
+        art_id,
+        intent,
+        None,
+        None,
+        title,
+        b"",
+        0,
+    )
+
+
+SPAN_ROWS = st.builds(
+    _span_row,
+    st.sampled_from(TRACES),
+    st.sampled_from(SPAN_IDS),
+    st.none() | st.sampled_from([*SPAN_IDS, "ff" * 8]),
+    st.integers(0, 4),
+    st.integers(0, 3),
+    st.sampled_from([0, 1, 2]),
+    st.sampled_from([0, 1]),
+    st.none() | st.sampled_from(["intent", "signal", "cluster", "contract"]),
+    st.none() | st.sampled_from(["A1", "A2"]),
+    st.none() | st.sampled_from(["I1", "I2"]),
+    st.sampled_from(["intent", "claude-code"]),
+    st.none() | st.just("T"),
+)
+BATCHES = st.lists(
+    st.builds(
+        lambda spans, promoted: Batch(spans=spans, promotions=[(t, "I1") for t in promoted]),
+        st.lists(SPAN_ROWS, max_size=12),
+        st.lists(st.sampled_from(TRACES), max_size=1),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=BATCHES)
+def test_trace_rows_from_a_batch_equal_rows_recomputed_from_stored_spans(
+    tmp_path: Path, batches: list[Batch]
+) -> None:
+    conn = open_store_file(tmp_path / f"traces-{time.monotonic_ns()}.db")
+    try:
+        for batch in batches:
+            conn.execute("BEGIN")
+            apply_batch(conn, batch)
+            conn.execute("COMMIT")
+        written = conn.execute("SELECT * FROM traces ORDER BY trace_id").fetchall()
+        conn.execute("BEGIN")
+        refresh_traces(conn, set(TRACES))
+        assert conn.execute("SELECT * FROM traces ORDER BY trace_id").fetchall() == written
+        stored = {row[0] for row in conn.execute("SELECT DISTINCT trace_id FROM spans")}
+        assert {row[0] for row in written} == stored
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()

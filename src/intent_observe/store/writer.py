@@ -14,6 +14,7 @@ and syncing it is milliseconds of I/O every few thousand rows, which a second th
 from __future__ import annotations
 
 import logging
+import operator
 import queue
 import sqlite3
 import threading
@@ -264,32 +265,24 @@ INSERT OR IGNORE INTO logs (record_key, category, time_ns, observed_ns, trace_id
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
 
-# Per touched trace: counts, time span, services, the intent it belongs to.
-_TRACE_STATS = """
-WITH touched(trace_id) AS (SELECT value FROM json_each(?1))
-SELECT s.trace_id, count(*), sum(s.status_code = 2), min(s.start_ns), max(s.end_ns),
-       json_group_array(DISTINCT s.service),
-       max(CASE WHEN s.artifact_type = 'intent' THEN s.artifact_id END), max(s.intent_id)
-FROM spans s JOIN touched t ON s.trace_id = t.trace_id
-GROUP BY s.trace_id
+# What a trace's row is computed from, per span, in span id order:
+# (trace_id, span_id, parent_span_id, name, service, start_ns, end_ns, status_code, artifact_type,
+#  artifact_id, intent_id, title)
+_TRACE_SPANS = """
+SELECT trace_id, span_id, parent_span_id, name, service, start_ns, end_ns, status_code, artifact_type,
+       artifact_id, intent_id, title
+FROM spans WHERE trace_id IN (SELECT value FROM json_each(?)) ORDER BY trace_id, span_id
 """
-
-# Root candidates: spans without a parent in their trace.
-_TRACE_ROOTS = """
-WITH touched(trace_id) AS (SELECT value FROM json_each(?1))
-SELECT s.trace_id, s.span_id, s.name, s.title, s.artifact_type, s.start_ns
-FROM spans s JOIN touched t ON s.trace_id = t.trace_id
-WHERE s.parent_span_id IS NULL OR NOT EXISTS
-    (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id)
-"""
+_Summary = tuple[Any, ...]
+# those columns of a row written by _SPAN_UPSERT
+_summary = operator.itemgetter(0, 1, 2, 3, 4, 7, 8, 9, 12, 13, 14, 17)
 
 
 def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
     if batch.resources:
         conn.executemany("INSERT OR IGNORE INTO resources VALUES (?,?,?)", set(batch.resources))
     if batch.spans:
-        conn.executemany(_SPAN_UPSERT, batch.spans)
-        refresh_traces(conn, {row[0] for row in batch.spans} | _note_promotions(conn, batch.promotions))
+        _write_spans(conn, batch)
     if batch.logs:
         conn.executemany(_LOG_INSERT, batch.logs)
     if batch.points:
@@ -298,47 +291,103 @@ def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
         touch_session(conn, touch)
 
 
+def _write_spans(conn: sqlite3.Connection, batch: Batch) -> None:
+    """Upsert the spans, then bring their traces' rows up to date.
+
+    A trace with no span stored before this batch (most of them, under load) gets its row
+    from the batch's rows, without reading back what was just written; any other trace is
+    recomputed from all its stored spans."""
+    trace_ids = {row[0] for row in batch.spans}
+    stored = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT trace_id FROM spans WHERE trace_id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(sorted(trace_ids)).decode(),),
+        )
+    }
+    conn.executemany(_SPAN_UPSERT, batch.spans)
+    promoted = _note_promotions(conn, batch.promotions)
+    fresh: dict[str, dict[str, tuple[Any, ...]]] = {}
+    for row in batch.spans:
+        if row[0] in stored or row[0] in promoted:
+            continue
+        spans = fresh.setdefault(row[0], {})
+        kept = spans.get(row[1])
+        # the upsert's rule, for a span sent twice in one batch: the closed / later-ending version wins
+        if kept is None or row[11] > kept[11] or (row[11] == kept[11] and row[8] >= kept[8]):
+            spans[row[1]] = row
+    if fresh:
+        _write_trace_rows(
+            conn, {trace: [_summary(spans[key]) for key in sorted(spans)] for trace, spans in fresh.items()}
+        )
+    refresh_traces(conn, (trace_ids - fresh.keys()) | promoted)
+
+
 def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
-    """Recompute the `traces` rows of the given traces from their spans, in three statements."""
+    """Recompute the `traces` rows of the given traces from their stored spans (none: no row)."""
     if not trace_ids:
         return
-    touched = orjson.dumps(sorted(trace_ids)).decode()
-    roots: dict[str, tuple[Any, ...]] = {}
-    for trace_id, *root in conn.execute(_TRACE_ROOTS, (touched,)):
-        # an intent span wins over a backfilled orphan; otherwise the earliest root
-        key = (root[3] != "intent", root[4])
-        if trace_id not in roots or key < (roots[trace_id][3] != "intent", roots[trace_id][4]):
-            roots[trace_id] = tuple(root)
+    spans: dict[str, list[_Summary]] = {trace_id: [] for trace_id in trace_ids}
+    for span in conn.execute(_TRACE_SPANS, (orjson.dumps(sorted(trace_ids)).decode(),)):
+        spans[span[0]].append(span)
+    _write_trace_rows(conn, {trace_id: found for trace_id, found in spans.items() if found})
+    gone = [(trace_id,) for trace_id, found in spans.items() if not found]
+    if gone:
+        conn.executemany("DELETE FROM traces WHERE trace_id = ?", gone)
+
+
+def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[_Summary]]) -> None:
     promoted = {
         row[0]
         for row in conn.execute(
             "SELECT trace_id FROM promoted_orphans WHERE trace_id IN (SELECT value FROM json_each(?))",
-            (touched,),
+            (orjson.dumps(sorted(spans)).decode(),),
         )
     }
-    rows = []
-    for trace_id, count, errors, start, end, services, intent_span, intent_attr in conn.execute(
-        _TRACE_STATS, (touched,)
-    ).fetchall():
-        span_id, name, title, art_type, _ = roots.get(trace_id, (None, "", None, None, 0))
-        kind = _trace_kind(intent_span, art_type, trace_id in promoted)
-        row = (
-            trace_id,
-            span_id,
-            name,
-            intent_span or intent_attr,
-            title,
-            kind,
-            count,
-            errors or 0,
-            start,
-            end,
-        )
-        rows.append((*row, services))
+    rows = [_trace_row(trace_id, found, trace_id in promoted) for trace_id, found in spans.items()]
     conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-    gone = trace_ids - {row[0] for row in rows}
-    if gone:
-        conn.executemany("DELETE FROM traces WHERE trace_id = ?", [(t,) for t in gone])
+
+
+def _trace_row(trace_id: str, spans: list[_Summary], promoted: bool) -> tuple[Any, ...]:
+    """A trace's row from its spans (in span id order): counts, time span, services, root, intent."""
+    present = {span[1] for span in spans}
+    root: _Summary | None = None
+    root_key: tuple[bool, int] | None = None
+    errors = 0
+    start, end = spans[0][5], spans[0][6]
+    services: dict[str, None] = {}  # in order of first appearance
+    intent_span: str | None = None  # the artifact id of an intent span
+    intent_attr: str | None = None  # else the intent.id attribute
+    for span in spans:
+        _, _, parent, _, service, span_start, span_end, status, art_type, art_id, intent, _ = span
+        errors += status == 2
+        start, end = min(start, span_start), max(end, span_end)
+        services[service] = None
+        if art_type == "intent" and art_id is not None and (intent_span is None or art_id > intent_span):
+            intent_span = art_id
+        if intent is not None and (intent_attr is None or intent > intent_attr):
+            intent_attr = intent
+        if parent is None or parent not in present:
+            # a root: an intent span wins over a backfilled orphan; otherwise the earliest root
+            key = (art_type != "intent", span_start)
+            if root_key is None or key < root_key:
+                root, root_key = span, key
+    root_id, root_name, root_title, root_type = (None, "", None, None)
+    if root is not None:
+        root_id, root_name, root_title, root_type = root[1], root[3], root[11], root[8]
+    return (
+        trace_id,
+        root_id,
+        root_name,
+        intent_span or intent_attr,
+        root_title,
+        _trace_kind(intent_span, root_type, promoted),
+        len(spans),
+        errors,
+        start,
+        end,
+        orjson.dumps(list(services)).decode(),
+    )
 
 
 def _trace_kind(intent_span: str | None, root_type: str | None, promoted: bool) -> str:
