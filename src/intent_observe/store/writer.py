@@ -265,17 +265,14 @@ INSERT OR IGNORE INTO logs (record_key, category, time_ns, observed_ns, trace_id
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
 
-# What a trace's row is computed from, per span, in span id order:
-# (trace_id, span_id, parent_span_id, name, service, start_ns, end_ns, status_code, artifact_type,
-#  artifact_id, intent_id, title)
+# A trace's spans, for its row, in span id order and in the layout of _SPAN_UPSERT's rows
+# (the columns a trace's row does not need are NULL): batch rows and stored rows alike.
 _TRACE_SPANS = """
-SELECT trace_id, span_id, parent_span_id, name, service, start_ns, end_ns, status_code, artifact_type,
-       artifact_id, intent_id, title
+SELECT trace_id, span_id, parent_span_id, name, service, NULL, NULL, start_ns, end_ns, status_code, NULL,
+       NULL, artifact_type, artifact_id, intent_id, NULL, NULL, title
 FROM spans WHERE trace_id IN (SELECT value FROM json_each(?)) ORDER BY trace_id, span_id
 """
-_Summary = tuple[Any, ...]
-# those columns of a row written by _SPAN_UPSERT
-_summary = operator.itemgetter(0, 1, 2, 3, 4, 7, 8, 9, 12, 13, 14, 17)
+_trace_and_span = operator.itemgetter(0, 1)
 
 
 def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
@@ -307,19 +304,21 @@ def _write_spans(conn: sqlite3.Connection, batch: Batch) -> None:
     }
     conn.executemany(_SPAN_UPSERT, batch.spans)
     promoted = _note_promotions(conn, batch.promotions)
-    fresh: dict[str, dict[str, tuple[Any, ...]]] = {}
-    for row in batch.spans:
-        if row[0] in stored or row[0] in promoted:
+    fresh: dict[str, list[tuple[Any, ...]]] = {}
+    # sorted by trace and span id; stable, so a span sent twice keeps its order
+    for row in sorted(batch.spans, key=_trace_and_span):
+        trace_id = row[0]
+        if trace_id in stored or trace_id in promoted:
             continue
-        spans = fresh.setdefault(row[0], {})
-        kept = spans.get(row[1])
-        # the upsert's rule, for a span sent twice in one batch: the closed / later-ending version wins
-        if kept is None or row[11] > kept[11] or (row[11] == kept[11] and row[8] >= kept[8]):
-            spans[row[1]] = row
+        spans = fresh.get(trace_id)
+        if spans is None:
+            fresh[trace_id] = [row]
+        elif spans[-1][1] != row[1]:
+            spans.append(row)
+        elif row[11] > spans[-1][11] or (row[11] == spans[-1][11] and row[8] >= spans[-1][8]):
+            spans[-1] = row  # the upsert's rule for a span sent twice: the closed / later-ending version
     if fresh:
-        _write_trace_rows(
-            conn, {trace: [_summary(spans[key]) for key in sorted(spans)] for trace, spans in fresh.items()}
-        )
+        _write_trace_rows(conn, fresh)
     refresh_traces(conn, (trace_ids - fresh.keys()) | promoted)
 
 
@@ -327,7 +326,7 @@ def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
     """Recompute the `traces` rows of the given traces from their stored spans (none: no row)."""
     if not trace_ids:
         return
-    spans: dict[str, list[_Summary]] = {trace_id: [] for trace_id in trace_ids}
+    spans: dict[str, list[tuple[Any, ...]]] = {trace_id: [] for trace_id in trace_ids}
     for span in conn.execute(_TRACE_SPANS, (orjson.dumps(sorted(trace_ids)).decode(),)):
         spans[span[0]].append(span)
     _write_trace_rows(conn, {trace_id: found for trace_id, found in spans.items() if found})
@@ -336,7 +335,7 @@ def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
         conn.executemany("DELETE FROM traces WHERE trace_id = ?", gone)
 
 
-def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[_Summary]]) -> None:
+def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[tuple[Any, ...]]]) -> None:
     promoted = {
         row[0]
         for row in conn.execute(
@@ -348,23 +347,27 @@ def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[_Summary]]
     conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
 
-def _trace_row(trace_id: str, spans: list[_Summary], promoted: bool) -> tuple[Any, ...]:
+def _trace_row(trace_id: str, spans: list[tuple[Any, ...]], promoted: bool) -> tuple[Any, ...]:
     """A trace's row from its spans (in span id order): counts, time span, services, root, intent."""
     present = {span[1] for span in spans}
-    root: _Summary | None = None
+    root: tuple[Any, ...] | None = None
     root_key: tuple[bool, int] | None = None
     errors = 0
-    start, end = spans[0][5], spans[0][6]
+    start, end = spans[0][7], spans[0][8]
     services: dict[str, None] = {}  # in order of first appearance
     intent_span: str | None = None  # the artifact id of an intent span
     intent_attr: str | None = None  # else the intent.id attribute
     for span in spans:
-        _, _, parent, _, service, span_start, span_end, status, art_type, art_id, intent, _ = span
-        errors += status == 2
-        start, end = min(start, span_start), max(end, span_end)
-        services[service] = None
-        if art_type == "intent" and art_id is not None and (intent_span is None or art_id > intent_span):
-            intent_span = art_id
+        parent, span_start, art_type, intent = span[2], span[7], span[12], span[14]
+        if span[9] == 2:
+            errors += 1
+        if span_start < start:
+            start = span_start
+        if span[8] > end:
+            end = span[8]
+        services[span[4]] = None
+        if art_type == "intent" and span[13] is not None and (intent_span is None or span[13] > intent_span):
+            intent_span = span[13]
         if intent is not None and (intent_attr is None or intent > intent_attr):
             intent_attr = intent
         if parent is None or parent not in present:
@@ -374,7 +377,7 @@ def _trace_row(trace_id: str, spans: list[_Summary], promoted: bool) -> tuple[An
                 root, root_key = span, key
     root_id, root_name, root_title, root_type = (None, "", None, None)
     if root is not None:
-        root_id, root_name, root_title, root_type = root[1], root[3], root[11], root[8]
+        root_id, root_name, root_title, root_type = root[1], root[3], root[17], root[12]
     return (
         trace_id,
         root_id,
