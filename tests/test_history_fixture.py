@@ -157,6 +157,40 @@ def test_restart_half_way_changes_nothing(run: Run, cut: int, tmp_path: Path) ->
     assert _fingerprint(resumed_run) == _fingerprint(run)
 
 
+def test_state_saved_by_version_2_is_upgraded_in_place(run: Run, tmp_path: Path) -> None:
+    """Version 2 kept each open intent's newest event time in the core row; a restart from such a
+    state moves it to its own table and ends exactly where one whole read ends."""
+    events = [e for e in parse_file(HISTORY) if isinstance(e, Event)]
+    cut = len(events) // 2
+    store = IdentityStore(tmp_path / "identity.db")
+    first = Engine(store.load())
+    resumed_run = Run(first)
+    for ev in events[:cut]:
+        first.process(ev)
+    out = first.drain()
+    resumed_run.take(out.spans, out.logs)
+    store.save(first)
+    activity = dict(store.conn.execute("SELECT key, last_ns FROM intent_activity"))
+    assert activity, "the fixture has open intents half-way"
+    core = json.loads(store.conn.execute("SELECT doc FROM engine WHERE name='core'").fetchone()[0])
+    core["version"], core["metrics"]["intent_last_ns"] = 2, activity  # as version 2 wrote it
+    store.conn.execute("UPDATE engine SET doc = ? WHERE name = 'core'", (json.dumps(core),))
+    store.conn.execute("DELETE FROM intent_activity")
+    store.close()
+
+    store = IdentityStore(tmp_path / "identity.db")
+    second = Engine(store.load())
+    assert dict(store.conn.execute("SELECT key, last_ns FROM intent_activity")) == activity
+    upgraded = json.loads(store.conn.execute("SELECT doc FROM engine WHERE name='core'").fetchone()[0])
+    assert upgraded["version"] == 3 and "intent_last_ns" not in upgraded["metrics"]
+    for ev in events[cut:]:
+        second.process(ev)
+    out = second.finalize()
+    resumed_run.take(out.spans, out.logs)
+    resumed_run.engine = second
+    assert _fingerprint(resumed_run) == _fingerprint(run)
+
+
 def test_incremental_drains_give_the_same_metrics_and_spans(run: Run) -> None:
     """Draining after every event (as a live tail does) ends where one whole read ends."""
     engine = Engine()

@@ -193,6 +193,7 @@ class Engine:
         self.dirty: set[str] = set()  # artifact keys whose span may need (re-)export
         self.changed: set[str] = set()  # artifact keys changed since the last `take_changed`
         self.changed_members: set[str] = set()
+        self.changed_activity: set[str] = set()  # intent keys whose `intent_last_ns` entry changed
         self._attrs: dict[str, AttrValue] = {}  # attributes of the event being processed
         self._relations: dict[str, dict[str, AttrValue]] = {}  # placed artifact key → relation attrs
 
@@ -207,6 +208,7 @@ class Engine:
         owner = self._owning_intent(home)
         if owner is not None and (intent := st.artifacts[owner]).defined and not intent.closed:
             st.metrics.intent_activity(owner, ev.time_ns)
+            self.changed_activity.add(owner)
         st.pending.append(PendingLog(home, self._log_record(ev, observed_ns)))
 
     # ----------------------------------------------------------------- output
@@ -256,11 +258,13 @@ class Engine:
             contract_id=_str_or_none(relations.get("intent.contract.id")),
         )
 
-    def take_changed(self) -> tuple[set[str], set[str]]:
-        """Artifact and membership keys changed since the last call: what a durable save must write."""
+    def take_changed(self) -> tuple[set[str], set[str], set[str]]:
+        """Artifact, membership and intent-activity keys changed since the last call: what a
+        durable save must write."""
         changed, self.changed = self.changed, set()
         members, self.changed_members = self.changed_members, set()
-        return changed, members
+        activity, self.changed_activity = self.changed_activity, set()
+        return changed, members, activity
 
     # -------------------------------------------------------------- artifacts
     def _artifact(
@@ -695,6 +699,7 @@ class Engine:
         elif art.kind == "intent" and art.defined:
             m.intents_active -= 1
             m.intent_last_ns.pop(art.key, None)
+            self.changed_activity.add(art.key)
 
     # -------------------------------------------------------------- placement
     def _owning_intent(self, key: str) -> str | None:

@@ -32,8 +32,12 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS memberships (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS engine (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS intent_activity (key TEXT PRIMARY KEY, last_ns INTEGER NOT NULL);
 """
-_STATE_VERSION = 2
+# 3: each open intent's newest event time has a row of its own in `intent_activity` instead of
+# a map in the core row, which was re-serialised with every batch and grew with open intents.
+_STATE_VERSION = 3
+_UPSERT_ACTIVITY = "INSERT OR REPLACE INTO intent_activity (key, last_ns) VALUES (?, ?)"
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -74,6 +78,8 @@ class IdentityStore:
         if row is None:
             return EngineState(scope=scope)
         core = orjson.loads(row[0])
+        if core.get("version") == 2:
+            core = self._upgrade_from_2(core)
         if core.get("version") != _STATE_VERSION:
             raise RuntimeError(
                 f"{self.path}: identity state version {core.get('version')} is not {_STATE_VERSION}"
@@ -96,7 +102,17 @@ class IdentityStore:
         state.events_seen = core["events_seen"]
         state.pending = [PendingLog(p["home"], LogRecord(**p["record"])) for p in core["pending"]]
         state.metrics = _metrics_from(core["metrics"])
+        state.metrics.intent_last_ns = dict(self.conn.execute("SELECT key, last_ns FROM intent_activity"))
         return state
+
+    def _upgrade_from_2(self, core: dict[str, Any]) -> dict[str, Any]:
+        """Version 2 kept `intent_last_ns` in the core row: move it to its table, once."""
+        activity = core["metrics"].pop("intent_last_ns", {})
+        core["version"] = _STATE_VERSION
+        with self.transaction() as conn:
+            conn.executemany(_UPSERT_ACTIVITY, activity.items())
+            conn.execute("UPDATE engine SET doc = ? WHERE name = 'core'", (orjson.dumps(core),))
+        return core
 
     def _reader(self, table: str) -> Callable[[str], bytes | None]:
         conn = self._read_conn()
@@ -129,7 +145,8 @@ class IdentityStore:
         and still commit exactly the state that batch left behind once it is acknowledged.
         """
         state = engine.state
-        changed, members = engine.take_changed()
+        changed, members, activity = engine.take_changed()
+        last_ns = state.metrics.intent_last_ns
         core = {
             "version": _STATE_VERSION,
             "scope": state.scope,
@@ -138,11 +155,13 @@ class IdentityStore:
             "unplaced": sorted(state.unplaced),
             "events_seen": state.events_seen,
             "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
-            "metrics": state.metrics,
+            "metrics": {f.name: getattr(state.metrics, f.name) for f in _CORE_METRIC_FIELDS},
         }
         return PreparedWrite(
             artifacts=[(k, orjson.dumps(state.artifacts[k])) for k in changed if k in state.artifacts],
             memberships=[(key, orjson.dumps(state.memberships[key])) for key in members],
+            activity=[(key, last_ns[key]) for key in activity if key in last_ns],
+            inactive=[(key,) for key in activity if key not in last_ns],
             core=orjson.dumps(core, default=_encode_default),
         )
 
@@ -157,6 +176,8 @@ class PreparedWrite:
 
     artifacts: list[tuple[str, bytes]]
     memberships: list[tuple[str, bytes]]
+    activity: list[tuple[str, int]]  # intent key → newest event, for open intents that changed
+    inactive: list[tuple[str]]  # intents closed since: their activity rows go
     core: bytes
     replace_all: bool = False  # a fresh state: drop every stored artifact and membership first
 
@@ -164,8 +185,11 @@ class PreparedWrite:
         if self.replace_all:
             conn.execute("DELETE FROM artifacts")
             conn.execute("DELETE FROM memberships")
+            conn.execute("DELETE FROM intent_activity")
         conn.executemany("INSERT OR REPLACE INTO artifacts (key, doc) VALUES (?, ?)", self.artifacts)
         conn.executemany("INSERT OR REPLACE INTO memberships (key, doc) VALUES (?, ?)", self.memberships)
+        conn.executemany(_UPSERT_ACTIVITY, self.activity)
+        conn.executemany("DELETE FROM intent_activity WHERE key = ?", self.inactive)
         conn.execute("INSERT OR REPLACE INTO engine (name, doc) VALUES ('core', ?)", (self.core,))
 
 
@@ -173,6 +197,9 @@ def _encode_default(value: Any) -> Any:
     if isinstance(value, set):
         return sorted(value)
     raise TypeError(f"cannot store {type(value).__name__}")
+
+
+_CORE_METRIC_FIELDS = tuple(f for f in fields(MetricState) if f.name != "intent_last_ns")
 
 
 def _metrics_from(doc: dict[str, Any]) -> MetricState:
