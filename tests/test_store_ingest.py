@@ -129,7 +129,7 @@ def test_a_decoding_process_that_dies_is_replaced(served: tuple[Store, OtlpRecei
     os.kill(first, signal.SIGKILL)
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(first).wait(10)
-    # the request that finds it dead is decoded by the receiver's thread; the next one starts another
+    # the next large request starts another (one that finds it dying is decoded in the receiver)
     assert grpc_export(receiver, large_request(1000)) == ExportTraceServiceResponse()
     assert grpc_export(receiver, large_request(2000)) == ExportTraceServiceResponse()
     assert stored_spans(store) == 3000
@@ -139,7 +139,7 @@ def test_a_decoding_process_that_dies_is_replaced(served: tuple[Store, OtlpRecei
 
 def test_the_wal_is_checkpointed_while_the_store_stays_open(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
-    store = Store(path, decode_processes=0)
+    store = Store(path, decode_in_child=False)
     try:
         empty = path.stat().st_size
         for first in range(0, 6000, 1000):

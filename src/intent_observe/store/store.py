@@ -35,11 +35,13 @@ _COMMIT_TIMEOUT_S = 30.0
 
 
 class Store:
-    def __init__(self, path: Path, retention: Retention | None = None, *, decode_processes: int = 1) -> None:
-        """`decode_processes`: child processes decoding large OTLP requests (0: decode in the caller)."""
+    def __init__(
+        self, path: Path, retention: Retention | None = None, *, decode_in_child: bool = True
+    ) -> None:
+        """`decode_in_child`: large OTLP requests are decoded by a child process (else by the caller)."""
         self.path = Path(path)
         self.writer = Writer(self.path, retention)
-        self.decoder = DecodePool(decode_processes)
+        self.decoder = DecodePool(decode_in_child)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -60,7 +62,7 @@ class Store:
         received_ns = time.time_ns()
         try:
             batch = self.decoder.decode(signal, body, received_ns, _COMMIT_TIMEOUT_S)
-        except FutureTimeout:
+        except TimeoutError:
             raise ConsumerBusy("the store is busy decoding", retry_after_seconds=1.0) from None
         return self._write(batch)
 
