@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
 from intent_observe.store.decode import Batch
-from intent_observe.store.decode_pool import DEFAULT_MIN_BYTES
+from intent_observe.store.decode_pool import DEFAULT_MIN_BYTES, DecodePool
 from intent_observe.store.schema import open_store_file
 from intent_observe.store.store import Store
 from intent_observe.store.writer import apply_batch, refresh_traces
@@ -135,6 +135,19 @@ def test_a_decoding_process_that_dies_is_replaced(served: tuple[Store, OtlpRecei
     assert stored_spans(store) == 3000
     (second,) = store.decoder.pids()
     assert second != first
+
+
+def test_a_decoding_process_that_does_not_answer_in_time_is_stopped() -> None:
+    pool = DecodePool()
+    try:
+        with pytest.raises(TimeoutError):
+            pool.decode("traces", large_request(0), 0, timeout=0)
+        assert pool.pids() == []  # its late answer can never be read for another request
+        assert len(pool.decode("traces", large_request(0), 0, timeout=30).spans) == 1000
+        assert len(pool.pids()) == 1
+    finally:
+        pool.close()
+    assert pool.pids() == []
 
 
 def test_the_wal_is_checkpointed_while_the_store_stays_open(tmp_path: Path) -> None:
