@@ -7,6 +7,7 @@ Exits at the end of its input, that is when the parent closes the pipe or dies.
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import struct
@@ -37,7 +38,9 @@ def write_message(stream: BinaryIO, payload: bytes) -> None:
 def main() -> None:
     # Ctrl-C reaches the whole process group; stopping is the parent's call (it closes the pipe)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    # the answers get a descriptor of their own: anything printed by mistake goes to stderr
+    source, sink = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     while (message := read_message(source)) is not None:
         signal_name, body, received_ns = pickle.loads(message)
         try:
