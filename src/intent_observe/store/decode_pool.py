@@ -93,14 +93,19 @@ class DecodePool:
         self._stop_worker()
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": _PACKAGE_ROOT + (os.pathsep + path if path else "")}
-        self._worker = subprocess.Popen(
-            [sys.executable, "-m", "intent_observe.store.decode_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            bufsize=0,
-            env=env,
-            close_fds=True,
-        )
+        try:
+            self._worker = subprocess.Popen(
+                [sys.executable, "-m", "intent_observe.store.decode_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
+                env=env,
+                close_fds=True,
+            )
+        except OSError as exc:
+            log.warning("cannot start the OTLP decoding process (%s); decoding in the receiver", exc)
+            self.enabled = False
+            return None
         return self._worker
 
     def _stop_worker(self) -> None:
