@@ -10,8 +10,8 @@
    (plus 200,000 spans, their traces and the intent.* metrics), per endpoint.
 3. Time from starting `intent-observe up` (a process) to its app answering /api/summary,
    in a repository with the demo history.
-4. Memory: resident set size of the store process (and of its child processes: decoding,
-   multiprocessing's resource tracker) after (1) and of `up` after (3).
+4. Memory: resident set size of the store process (and of its decoding process) after (1)
+   and of `up` after (3).
 Targets: ≥ 20,000 spans/s; p95 < 100 ms; ready < 3 s.
 """
 
@@ -68,7 +68,7 @@ def serve(store_dir: str) -> None:
 
 
 def ingest_rate() -> tuple[float, int, int, int]:
-    """(spans/s committed, spans stored, store process RSS, RSS of its child processes)"""
+    """(spans/s committed, spans stored, store process RSS, its decoding process's RSS)"""
     from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
     from intent_observe.sinks.otlp_exporter import OtlpExporter
     from intent_observe.sources.otlp_signals import Signal
@@ -311,7 +311,7 @@ def main() -> None:
     print(f"store ingest over OTLP/gRPC: {rate:,.0f} spans/s committed ({stored:,} stored; target ≥ 20,000)")
     print(
         f"  RSS after ingest: store process {store_rss / 2**20:.0f} MiB, "
-        f"its child processes (decoding, resource tracker) {decoder_rss / 2**20:.0f} MiB"
+        f"its decoding process {decoder_rss / 2**20:.0f} MiB"
     )
     print(
         f"dashboard API with {EVENTS:,} events stored (p50 / p95 over {REQUESTS_PER_ENDPOINT} requests;",
