@@ -138,23 +138,30 @@ def test_restart_half_way_changes_nothing(run: Run, cut: int, tmp_path: Path) ->
     """Process part of the file, save, start a new engine from the saved state, finish."""
     events = [e for e in parse_file(HISTORY) if isinstance(e, Event)]
     store = IdentityStore(tmp_path / "identity.db")
-    first = Engine(store.load())
-    resumed_run = Run(first)
-    for ev in events[:cut]:
-        first.process(ev)
-    out = first.drain()
-    resumed_run.take(out.spans, out.logs)
-    store.save(first)
+    resumed_run = _read_and_save(store, events[:cut])
     store.close()
-
-    store = IdentityStore(tmp_path / "identity.db")
-    second = Engine(store.load())
-    for ev in events[cut:]:
-        second.process(ev)
-    out = second.finalize()
-    resumed_run.take(out.spans, out.logs)
-    resumed_run.engine = second
+    _finish_from_saved(resumed_run, IdentityStore(tmp_path / "identity.db"), events[cut:])
     assert _fingerprint(resumed_run) == _fingerprint(run)
+
+
+def _read_and_save(store: IdentityStore, events: list[Event]) -> Run:
+    engine = Engine(store.load())
+    part = Run(engine)
+    for ev in events:
+        engine.process(ev)
+    out = engine.drain()
+    part.take(out.spans, out.logs)
+    store.save(engine)
+    return part
+
+
+def _finish_from_saved(part: Run, store: IdentityStore, events: list[Event]) -> None:
+    engine = Engine(store.load())
+    for ev in events:
+        engine.process(ev)
+    out = engine.finalize()
+    part.take(out.spans, out.logs)
+    part.engine = engine
 
 
 def test_state_saved_by_version_2_is_upgraded_in_place(run: Run, tmp_path: Path) -> None:
@@ -163,13 +170,7 @@ def test_state_saved_by_version_2_is_upgraded_in_place(run: Run, tmp_path: Path)
     events = [e for e in parse_file(HISTORY) if isinstance(e, Event)]
     cut = len(events) // 2
     store = IdentityStore(tmp_path / "identity.db")
-    first = Engine(store.load())
-    resumed_run = Run(first)
-    for ev in events[:cut]:
-        first.process(ev)
-    out = first.drain()
-    resumed_run.take(out.spans, out.logs)
-    store.save(first)
+    resumed_run = _read_and_save(store, events[:cut])
     activity = dict(store.conn.execute("SELECT key, last_ns FROM intent_activity"))
     assert activity, "the fixture has open intents half-way"
     core = json.loads(store.conn.execute("SELECT doc FROM engine WHERE name='core'").fetchone()[0])
@@ -179,15 +180,11 @@ def test_state_saved_by_version_2_is_upgraded_in_place(run: Run, tmp_path: Path)
     store.close()
 
     store = IdentityStore(tmp_path / "identity.db")
-    second = Engine(store.load())
+    store.load()  # the upgrade happens here, before anything is processed
     assert dict(store.conn.execute("SELECT key, last_ns FROM intent_activity")) == activity
     upgraded = json.loads(store.conn.execute("SELECT doc FROM engine WHERE name='core'").fetchone()[0])
     assert upgraded["version"] == 3 and "intent_last_ns" not in upgraded["metrics"]
-    for ev in events[cut:]:
-        second.process(ev)
-    out = second.finalize()
-    resumed_run.take(out.spans, out.logs)
-    resumed_run.engine = second
+    _finish_from_saved(resumed_run, store, events[cut:])
     assert _fingerprint(resumed_run) == _fingerprint(run)
 
 
