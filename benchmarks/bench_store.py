@@ -244,7 +244,12 @@ def api_latency() -> dict[str, tuple[float, float]]:
             "/api/events?type=system.* (4 %)": [("/api/events", {"type": "system.*"})],
             "/api/events?q=<text> (full scan)": [("/api/events", {"q": "no such text anywhere"})],
             "/api/traces?kind=intent&limit=500": [("/api/traces", {"kind": "intent", "limit": 500})],
+            "/api/traces?kind=all&limit=500": [("/api/traces", {"kind": "all", "limit": 500})],
+            "/api/traces?kind=orphan&limit=500": [("/api/traces", {"kind": "orphan", "limit": 500})],
+            "/api/traces?kind=all&q=<an intent>": [("/api/traces", {"kind": "all", "q": "INT-01234"})],
             "/api/traces/{id}": [(f"/api/traces/{t}", {}) for t in sample_traces],
+            "/api/intents/{id}": [(f"/api/intents/INT-{n:05d}", {}) for n in range(0, SPANS // 10, 997)],
+            "/api/intents/{id} (absent: 404)": [("/api/intents/INT-99999", {})],
             "/api/alerts": [("/api/alerts", {})],
             "/api/claude": [("/api/claude", {})],
             "/metrics": [("/metrics", {})],
@@ -258,7 +263,8 @@ def api_latency() -> dict[str, tuple[float, float]]:
                     t0 = time.perf_counter()
                     response = client.get(path_, params=params)
                     elapsed = (time.perf_counter() - t0) * 1000
-                    response.raise_for_status()
+                    if not (response.status_code == 404 and "404" in label):
+                        response.raise_for_status()
                     if i >= 3:  # the first requests warm the page cache
                         timings.append(elapsed)
                 timings.sort()
