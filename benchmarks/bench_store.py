@@ -241,6 +241,7 @@ def api_latency() -> dict[str, tuple[float, float]]:
                 ("/api/events", {"source": "mcp", "autonomy_level": "L3"})
             ],
             "/api/events (paging back)": [("/api/events", {"before_id": EVENTS // 2})],
+            "/api/events?since=30d": [("/api/events", {"since": time.time_ns() - 30 * 86_400 * 10**9})],
             "/api/events?type=system.* (4 %)": [("/api/events", {"type": "system.*"})],
             "/api/events?q=<text> (full scan)": [("/api/events", {"q": "no such text anywhere"})],
             "/api/traces?kind=intent&limit=500": [("/api/traces", {"kind": "intent", "limit": 500})],
@@ -253,6 +254,7 @@ def api_latency() -> dict[str, tuple[float, float]]:
             "/api/alerts": [("/api/alerts", {})],
             "/api/claude": [("/api/claude", {})],
             "/metrics": [("/metrics", {})],
+            "/api/status (counts every row)": [("/api/status", {})],
         }
         results = {}
         with httpx.Client(base_url=base, timeout=30) as client:
