@@ -346,9 +346,11 @@ def traces(conn: sqlite3.Connection, kind: str = "all", text: str | None = None,
         )
         args += [pattern, pattern, pattern, text.lower()]
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    # newest first, walking traces_kind_start (one kind) or traces_start (all): never a sort of the
+    # table; trace_id breaks ties, in the order both indexes already hold
     rows = conn.execute(
         f"SELECT trace_id, intent_id, root_name, title, span_count, error_count, start_ns, end_ns, services "
-        f"FROM traces {where} ORDER BY start_ns DESC LIMIT ?",
+        f"FROM traces {where} ORDER BY start_ns DESC, trace_id DESC LIMIT ?",
         (*args, clamp_limit(limit)),
     ).fetchall()
     return {
@@ -452,6 +454,9 @@ def depth_first(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def intent_trace_id(conn: sqlite3.Connection, intent_id: str) -> str | None:
+    """The trace of an intent: the newest trace whose row names it (traces_intent_kind_start), else
+    a trace holding its intent span (spans_intent_artifact): a trace's row names one intent, the
+    greatest id, when spans of two intents share the trace."""
     row = conn.execute(
         "SELECT trace_id FROM traces WHERE intent_id = ? AND kind = 'intent' ORDER BY start_ns DESC LIMIT 1",
         (intent_id,),

@@ -1,0 +1,191 @@
+"""The trace list and the intent lookup on a real SQLite store file: what they return, and that
+SQLite answers them from an index (EXPLAIN QUERY PLAN), never by sorting or scanning a whole table."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from intent_observe.identity.records import SpanRecord
+from intent_observe.sinks.otlp_encode import resource, trace_request
+from intent_observe.store import queries
+from intent_observe.store.schema import migrations
+from intent_observe.store.store import Store
+
+RES = resource({"service.name": "intent"})
+KINDS = ("intent", "orphan", "all")
+TEXTS = (None, "INT-0", "signal", "no such text", "0a" * 16)
+
+
+def root(trace: int, start: int, art_type: str, art_id: str, **attrs: str) -> SpanRecord:
+    return SpanRecord(
+        f"{trace:032x}",
+        f"{trace:015x}1",
+        None,
+        f"{art_type} {art_id}",
+        start,
+        start + 1_000,
+        False,
+        None,
+        {
+            "intent.artifact.type": art_type,
+            "intent.artifact.id": art_id,
+            "intent.title": f"T {art_id}",
+            **attrs,
+        },
+    )
+
+
+def child(parent: SpanRecord, n: int, art_type: str, art_id: str) -> SpanRecord:
+    attrs = {"intent.artifact.type": art_type, "intent.artifact.id": art_id}
+    return SpanRecord(
+        parent.trace_id, f"{int(parent.trace_id, 16):015x}{n + 1:x}", parent.span_id, f"{art_type} {art_id}",
+        parent.start_ns + n, parent.end_ns, False, None, attrs,
+    )  # fmt: skip
+
+
+def fill(store: Store) -> None:
+    """Intent, orphan, cluster and other traces, with start times shared by several traces, an
+    intent whose trace is shared with another intent, and an intent span with no trace row of its own."""
+    spans = []
+    for n in range(1, 31):
+        start = 1_000_000 * (n // 8)  # eight traces per start time, two of each kind: ties
+        kind = ("intent", "signal", "cluster", "decision")[n % 4]
+        top = root(n, start, kind, f"{kind[:3].upper()}-{n:03d}" if kind != "intent" else f"INT-{n:03d}")
+        spans += [top, child(top, 1, "spec", f"SPEC-{n:03d}")]
+    # INT-900 and INT-901 in one trace: its row names INT-901 only
+    shared = root(99, 5_000_000, "intent", "INT-900")
+    spans += [shared, child(shared, 1, "intent", "INT-901")]
+    # a trace whose spans carry intent.id but no intent span: its row names INT-950, kind other
+    spans.append(root(98, 6_000_000, "contract", "CON-950", **{"intent.id": "INT-950"}))
+    store.consume_traces(trace_request(spans, RES))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    s = Store(tmp_path_factory.mktemp("plans") / "store.db")
+    fill(s)
+    yield s
+    s.close()
+
+
+class Recorder:
+    """A read connection that keeps every statement run through it, to explain them afterwards."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        self.statements.append((sql, tuple(args)))
+        return self.conn.execute(sql, args)
+
+
+def plans(store: Store, query: Any) -> list[str]:
+    """The EXPLAIN QUERY PLAN lines of every statement `query` runs."""
+
+    def run(conn: sqlite3.Connection) -> list[str]:
+        recorder = Recorder(conn)
+        query(recorder)
+        return [
+            " ; ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+            for sql, args in recorder.statements
+        ]
+
+    return store.read(run)
+
+
+def all_trace_rows(store: Store) -> list[tuple[Any, ...]]:
+    return store.read(
+        lambda c: c.execute("SELECT trace_id, kind, intent_id, start_ns FROM traces").fetchall()
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("text", TEXTS)
+def test_the_trace_list_walks_an_index_for_every_kind_and_filter(store: Store, kind: str, text: str) -> None:
+    (plan,) = plans(store, lambda c: queries.traces(c, kind, text, 500))
+    assert "TEMP B-TREE" not in plan
+    index = "traces_start" if kind == "all" else "traces_kind_start"
+    assert f"USING INDEX {index}" in plan
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_trace_list_is_newest_first_with_ties_in_trace_id_order(store: Store, kind: str) -> None:
+    rows = all_trace_rows(store)
+    expected = sorted(
+        (r for r in rows if kind == "all" or r[1] == kind), key=lambda r: (r[3], r[0]), reverse=True
+    )
+    assert len({r[3] for r in expected}) < len(expected)  # the fixture has ties
+    for limit in (1, 4, 500):
+        listed = store.read(lambda c, lim=limit: queries.traces(c, kind, None, lim))
+        assert [t["trace_id"] for t in listed["traces"]] == [r[0] for r in expected[:limit]]
+
+
+def test_a_text_filter_keeps_every_match_of_each_kind(store: Store) -> None:
+    intents = store.read(lambda c: queries.traces(c, "intent", "INT-0", 500))["traces"]
+    assert sorted(t["intent_id"] for t in intents) == [f"INT-{n:03d}" for n in range(4, 31, 4)]
+    everything = store.read(lambda c: queries.traces(c, "all", "INT-0", 500))["traces"]
+    assert [t["trace_id"] for t in everything] == [t["trace_id"] for t in intents]
+    shared = store.read(lambda c: queries.traces(c, "all", "INT-901", 500))["traces"]
+    assert [t["trace_id"] for t in shared] == [f"{99:032x}"]
+    by_id = store.read(lambda c: queries.traces(c, "all", f"{98:032X}", 500))["traces"]
+    assert [(t["trace_id"], t["intent_id"]) for t in by_id] == [(f"{98:032x}", "INT-950")]
+
+
+def test_an_intent_is_found_by_index_whether_its_trace_row_names_it_or_not(store: Store) -> None:
+    for intent in ("INT-004", "INT-900", "INT-901", "INT-950", "INT-999"):
+        for plan in plans(store, lambda c, i=intent: queries.intent_trace_id(c, i)):
+            assert plan.startswith("SEARCH ") and "TEMP B-TREE" not in plan, plan
+    found = {i: store.read(lambda c, i=i: queries.intent_trace_id(c, i)) for i in ("INT-004", "INT-028")}
+    assert found == {"INT-004": f"{4:032x}", "INT-028": f"{28:032x}"}
+    # the shared trace's row names INT-901; INT-900 is found through its intent span
+    assert store.read(lambda c: queries.intent_trace_id(c, "INT-901")) == f"{99:032x}"
+    assert store.read(lambda c: queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
+    # no intent span: an intent.id attribute alone does not make a trace that intent's trace
+    assert store.read(lambda c: queries.intent_trace_id(c, "INT-950")) is None
+    assert store.read(lambda c: queries.intent_trace_id(c, "INT-999")) is None
+
+
+def test_an_intent_seen_in_two_traces_resolves_to_the_newest(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.db")
+    try:
+        store.consume_traces(trace_request([root(1, 5_000, "intent", "INT-1")], RES))
+        store.consume_traces(trace_request([root(2, 9_000, "intent", "INT-1")], RES))
+        store.consume_traces(trace_request([root(3, 7_000, "intent", "INT-1")], RES))
+        assert store.read(lambda c: queries.intent_trace_id(c, "INT-1")) == f"{2:032x}"
+    finally:
+        store.close()
+
+
+def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = Store(path)
+    fill(store)
+    kinds = {k: store.read(lambda c, k=k: queries.traces(c, k, None, 500)) for k in KINDS}
+    store.close()
+    # the file as version 6 left it: none of migration 7's indexes, traces_intent on intent_id
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(
+        "DROP INDEX traces_start; DROP INDEX traces_intent_kind_start; DROP INDEX spans_intent_artifact;"
+        "CREATE INDEX traces_intent ON traces (intent_id) WHERE intent_id IS NOT NULL;"
+        "PRAGMA user_version=6;"
+    )
+    conn.close()
+    store = Store(path)
+    try:
+        version = store.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
+        assert version == len(migrations())
+        indexes = store.read(
+            lambda c: {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        )
+        assert {"traces_start", "traces_intent_kind_start", "spans_intent_artifact"} <= indexes
+        assert "traces_intent" not in indexes
+        assert {k: store.read(lambda c, k=k: queries.traces(c, k, None, 500)) for k in KINDS} == kinds
+        assert store.read(lambda c: queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
+    finally:
+        store.close()
