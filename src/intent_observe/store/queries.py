@@ -310,12 +310,35 @@ def event_row(row: tuple[Any, ...]) -> dict[str, Any]:
 def events(conn: sqlite3.Connection, f: EventFilter) -> dict[str, Any]:
     where, args = _event_where(f)
     limit = clamp_limit(f.limit)
-    rows = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM logs WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit + 1)
-    ).fetchall()
+    ranged = f.since is not None or f.until is not None
+    rows = _newest_in_time_range(conn, f, where, args, limit + 1) if ranged else None
+    if rows is None:
+        rows = conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM logs WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit + 1)
+        ).fetchall()
     more = len(rows) > limit
     items = [event_row(r) for r in rows[:limit]]
     return {"events": items, "next_before_id": items[-1]["id"] if more and items else None}
+
+
+_RECENT_WINDOW = 20_000  # rows, newest first, searched before the time index is used
+
+
+def _newest_in_time_range(
+    conn: sqlite3.Connection, f: EventFilter, where: str, args: list[Any], wanted: int
+) -> list[Any] | None:
+    """A time range ("last 30 days") can hold most of the store: walking its time index and sorting
+    it by id took 0.55 s at a million events. The newest rows by id usually hold the first page,
+    so they are searched first; when they hold `wanted` matches, those are the answer (any other
+    match has a smaller id). Otherwise (a narrow or old range) None: the time index is the way."""
+    below, below_args = ("AND id < ?", [f.before_id]) if f.before_id is not None else ("", [])
+    rows = conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM (SELECT {_EVENT_COLUMNS}, category FROM logs INDEXED BY "
+        f"logs_category_id WHERE category = 'intent' {below} ORDER BY id DESC LIMIT ?) "
+        f"WHERE {where} ORDER BY id DESC LIMIT ?",
+        (*below_args, _RECENT_WINDOW, *args, wanted),
+    ).fetchall()
+    return rows if len(rows) == wanted else None
 
 
 def events_after(conn: sqlite3.Connection, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
