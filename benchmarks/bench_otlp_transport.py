@@ -42,7 +42,7 @@ def realistic_batch(batch: int) -> bytes:
     for index in range(SPANS_PER_BATCH):
         n = batch * SPANS_PER_BATCH + index
         span = scope.spans.add(
-            trace_id=n.to_bytes(16, "big"),
+            trace_id=(n + 1).to_bytes(16, "big"),  # never the invalid all-zero id
             span_id=(n + 1).to_bytes(8, "big"),
             parent_span_id=(n // 7 + 1).to_bytes(8, "big"),
             name=f"contract CON-{n:06d}",
