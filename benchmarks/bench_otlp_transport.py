@@ -101,9 +101,17 @@ def run_case(
     ports: tuple[int, int], protocol: str, compression: str, senders: int, batches: list[bytes]
 ) -> float:
     port = ports[0] if protocol == "grpc" else ports[1]
+    return export_rate(port, protocol, compression, senders, batches[0], batches)
+
+
+def export_rate(
+    port: int, protocol: str, compression: str, senders: int, warmup: bytes, batches: list[bytes]
+) -> float:
+    """Spans per second that `senders` threads export to 127.0.0.1:`port`, each answered; `warmup`
+    is sent first, outside the timing (connecting, creating files)."""
     options = ExporterOptions(endpoint=f"http://127.0.0.1:{port}", protocol=protocol, compression=compression)
     with OtlpExporter(load_export_config({}, options)) as exporter:
-        exporter.export(Signal.TRACES, batches[0])  # connect outside the timing
+        exporter.export(Signal.TRACES, warmup)
 
         def send(share: list[bytes]) -> None:
             for payload in share:

@@ -37,7 +37,7 @@ import psutil
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from benchmarks.bench_otlp_transport import SPANS_PER_BATCH, realistic_batch
+from benchmarks.bench_otlp_transport import export_rate, realistic_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = 30
@@ -69,10 +69,6 @@ def serve(store_dir: str) -> None:
 
 def ingest_rate() -> tuple[float, int, int, int]:
     """(spans/s committed, spans stored, store process RSS, its decoding process's RSS)"""
-    from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
-    from intent_observe.sinks.otlp_exporter import OtlpExporter
-    from intent_observe.sources.otlp_signals import Signal
-
     batches = [realistic_batch(b) for b in range(BATCHES + 1)]
     with tempfile.TemporaryDirectory() as tmp:
         child = subprocess.Popen(
@@ -83,26 +79,11 @@ def ingest_rate() -> tuple[float, int, int, int]:
         )
         assert child.stdout is not None
         port = int(child.stdout.readline())
-        options = ExporterOptions(endpoint=f"http://127.0.0.1:{port}", protocol="grpc", compression="none")
-        with OtlpExporter(load_export_config({}, options)) as exporter:
-            exporter.export(Signal.TRACES, batches[0])  # connect and create the file outside the timing
-
-            def send(share: list[bytes]) -> None:
-                for payload in share:
-                    exporter.export(Signal.TRACES, payload)
-
-            work = batches[1:]
-            threads = [threading.Thread(target=send, args=(work[i::2],)) for i in range(2)]
-            started = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - started
+        rate = export_rate(port, "grpc", "none", 2, batches[0], batches[1:])
         child.send_signal(signal.SIGTERM)
         stored, rss, decoder_rss = (int(x) for x in child.stdout.readline().split())
         child.wait(60)
-    return BATCHES * SPANS_PER_BATCH / elapsed, stored, rss, decoder_rss
+    return rate, stored, rss, decoder_rss
 
 
 # ----------------------------------------------------------------- 2. API at scale
