@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from tests.support.processes import stop_process
 from tests.support.rotel import free_port
 
 from intent_observe.deploy.dashboard import dashboard
@@ -221,16 +222,6 @@ def _get(url: str, **params: str) -> Any:
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 @pytest.fixture(scope="module")
 def app_url(derived: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`intent-observe up` on a repository holding the fixture history, on loopback ports."""
@@ -267,7 +258,7 @@ def app_url(derived: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         _wait(history_ingested, "the app's /metrics showing the whole history", process, log)
         yield url
     finally:
-        _stop(process)
+        stop_process(process, signal.SIGINT, grace_s=20)
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +295,7 @@ def prometheus_url(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         _wait(scraped_three_times, "three scrapes of the app", process, log)
         yield url
     finally:
-        _stop(process)
+        stop_process(process, signal.SIGINT, grace_s=20)
 
 
 def _query(prometheus_url: str, expr: str) -> list[tuple[str, float]]:

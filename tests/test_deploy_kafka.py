@@ -23,6 +23,7 @@ import pytest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, MetricsData
 from opentelemetry.proto.trace.v1.trace_pb2 import Status, TracesData
+from tests.support.processes import stop_process
 from tests.support.rotel import _listening, free_port, rotel_binary
 from tests.tailing import DOMAIN_NAMES, Expected, expected_from, metrics_of, run_tail, tail_env
 
@@ -46,16 +47,6 @@ def _wait_listening(process: subprocess.Popen[bytes], ports: list[int], log: Pat
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{process.args[0]} did not start:\n{log.read_text(errors='replace')[-2000:]}")
         time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def _clean_env() -> dict[str, str]:
@@ -94,7 +85,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             assert created.returncode == 0, created.stderr
         yield f"127.0.0.1:{port}"
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @dataclass
@@ -134,7 +125,7 @@ def rotel(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rot
         _wait_listening(process, [grpc_port, http_port], log)
         yield Rotel(grpc_port, process)
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _send_with_the_adapter(endpoint: str, workdir: Path) -> None:

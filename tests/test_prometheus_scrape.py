@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.support.observe import history, make_repo, running_stack, wait_for, wait_until_stored
+from tests.support.processes import stop_process
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -78,12 +79,7 @@ def test_prometheus_scrapes_the_intent_series(tmp_path: Path) -> None:
             below = query(base, 'intent_cycle_time_intent_to_spec_seconds_bucket{le="3600"}')
             assert (float(within[0]["value"][1]), float(below[0]["value"][1])) == (1, 0)
         finally:
-            prometheus.terminate()
-            try:
-                prometheus.wait(20)
-            except subprocess.TimeoutExpired:
-                prometheus.kill()
-                prometheus.wait(10)
+            stop_process(prometheus, grace_s=20)
 
 
 def _answer(base: str, promql: str) -> list[dict[str, Any]] | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.endpoints import LoopbackEndpoints
+from tests.support.processes import stop_process
 from tests.support.recording import Received, ReceiverControl, RecordingConsumer, read_received
 
 from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
@@ -100,12 +100,8 @@ class ProcessReceiver(RecordingReceiver):
         self.start()
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self._process is not None:
+            stop_process(self._process)
 
 
 def _read_line(process: subprocess.Popen[str], timeout_s: float) -> str:

@@ -9,7 +9,6 @@ Receives OTLP gRPC + HTTP on free loopback ports and exports OTLP/gRPC (or HTTP)
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.endpoints import LoopbackEndpoints
+from tests.support.processes import stop_process
 
 _READY_TIMEOUT_S = 15.0
 
@@ -75,14 +75,8 @@ class RotelCollector(LoopbackEndpoints):
 
     def stop(self) -> None:
         """SIGTERM lets rotel flush what it batched; SIGKILL if it hangs."""
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(5)
+        if self._process is not None:
+            stop_process(self._process)
 
 
 def _listening(port: int) -> bool:
