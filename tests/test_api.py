@@ -16,10 +16,7 @@ import pytest
 from tests.support.observe import (
     EXPECTED,
     XSS_TITLE,
-    history,
-    make_repo,
-    running_stack,
-    wait_until_stored,
+    stack_with_history,
     write_lines,
 )
 
@@ -39,10 +36,7 @@ class Running:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    docs = history(datetime.now(UTC))
-    events = make_repo(tmp_path_factory.mktemp("repo"), docs)
-    with running_stack(events) as stack:
-        wait_until_stored(stack.url, len(docs))
+    with stack_with_history(tmp_path_factory.mktemp("repo")) as (stack, events, docs):
         yield Running(stack, events, docs)
 
 

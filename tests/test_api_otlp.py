@@ -6,7 +6,6 @@ TRACEPARENT) that shows up under the contract it worked on."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -25,7 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from tests.support.observe import history, make_repo, running_stack, wait_for, wait_until_stored
+from tests.support.observe import stack_with_history, wait_for
 
 from intent_observe.web.stack import Stack
 
@@ -34,10 +33,7 @@ DELTA = {Counter: AggregationTemporality.DELTA}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    docs = history(datetime.now(UTC))
-    events = make_repo(tmp_path_factory.mktemp("repo"), docs)
-    with running_stack(events) as running:
-        wait_until_stored(running.url, len(docs))
+    with stack_with_history(tmp_path_factory.mktemp("repo")) as (running, _, _):
         yield running
 
 

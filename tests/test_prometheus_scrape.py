@@ -6,13 +6,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.support.observe import history, make_repo, running_stack, wait_for, wait_until_stored
+from tests.support.observe import stack_with_history, wait_for
 from tests.support.processes import stop_process
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -39,10 +38,7 @@ def query(base: str, promql: str) -> list[dict[str, Any]]:
 
 
 def test_prometheus_scrapes_the_intent_series(tmp_path: Path) -> None:
-    docs = history(datetime.now(UTC))
-    events = make_repo(tmp_path / "repo", docs)
-    with running_stack(events, grpc_port=None, http_port=None) as stack:
-        wait_until_stored(stack.url, len(docs))
+    with stack_with_history(tmp_path / "repo", grpc_port=None, http_port=None) as (stack, _, _):
         exposition = httpx.get(f"{stack.url}/metrics", timeout=5).content
         lint = subprocess.run(
             [PROMTOOL, "check", "metrics"], input=exposition, capture_output=True, timeout=60

@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,17 @@ def running_stack(events: Path, **overrides: Any) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+@contextlib.contextmanager
+def stack_with_history(repo: Path, **overrides: Any) -> Iterator[tuple[Stack, Path, list[dict[str, Any]]]]:
+    """`running_stack` over a new repository holding `history()`: (stack, events file, lines),
+    once every line is stored."""
+    docs = history(datetime.now(UTC))
+    events = make_repo(repo, docs)
+    with running_stack(events, **overrides) as stack:
+        wait_until_stored(stack.url, len(docs))
+        yield stack, events, docs
 
 
 def wait_until_stored(url: str, events: int, headers: dict[str, str] | None = None) -> dict[str, Any]:
