@@ -382,24 +382,27 @@ def test_the_time_range_recounts_the_tiles(stack: Running, view: Watched) -> Non
     view.assert_clean()
 
 
-def _observation(title: str) -> dict[str, Any]:
-    return {
+def _append_observation(stack: Running, what: str) -> str:
+    """Append an observation line to the watched file (and to the history the tests expect);
+    its title, unique to this call."""
+    title = f"{what} {time.time_ns()}"
+    line = {
         "event_type": "observation.written",
         "observation_id": "OBS-900",
         "title": title,
         "source": "cli",
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    write_lines(stack.events, [line])
+    stack.history.lines.append(line)
+    return title
 
 
 def test_an_appended_line_appears_in_the_stream_within_a_second(stack: Running, view: Watched) -> None:
     page = view.page
     page.goto(stack.base_url + "/")
     page.wait_for_selector('#live-pill[data-state="live"]')
-    title = f"appended while watching {time.time_ns()}"
-    line = _observation(title)
-    write_lines(stack.events, [line])
-    stack.history.lines.append(line)
+    title = _append_observation(stack, "appended while watching")
     row = page.locator("#stream-body tr").filter(has_text=title)
     row.wait_for(timeout=1000)
     assert row.locator(".type-badge").inner_text() == "observation.written"
@@ -430,10 +433,7 @@ def test_the_stream_reconnects_and_shows_what_it_missed(stack: Running, view: Wa
     stack.up.ctx.stopping.set()  # the server ends every open stream, as on a restart
     try:
         page.wait_for_function("() => window.liveStates.includes('reconnecting')", timeout=5000)
-        title = f"written while the stream was down {time.time_ns()}"
-        line = _observation(title)
-        write_lines(stack.events, [line])
-        stack.history.lines.append(line)
+        title = _append_observation(stack, "written while the stream was down")
         page.wait_for_timeout(500)  # stored meanwhile, not pushed: no stream is open
     finally:
         stack.up.ctx.stopping.clear()
@@ -582,10 +582,7 @@ def test_the_events_page_offers_new_events_without_reordering(stack: Running, vi
     page = view.page
     page.goto(stack.base_url + "/events")
     page.wait_for_selector('#live-pill[data-state="live"]')
-    title = f"arrived while searching {time.time_ns()}"
-    line = _observation(title)
-    write_lines(stack.events, [line])
-    stack.history.lines.append(line)
+    title = _append_observation(stack, "arrived while searching")
     banner = page.locator("#new-events")
     banner.wait_for(timeout=5000)
     assert "1 new event arrived" in banner.inner_text()
