@@ -305,18 +305,17 @@ def _write_spans(conn: sqlite3.Connection, batch: Batch) -> None:
     conn.executemany(_SPAN_UPSERT, batch.spans)
     promoted = _note_promotions(conn, batch.promotions)
     fresh: dict[str, list[tuple[Any, ...]]] = {}
-    # sorted by trace and span id; stable, so a span sent twice keeps its order
+    repeated: set[str] = set()
     for row in sorted(batch.spans, key=_trace_and_span):
         trace_id = row[0]
         if trace_id in stored or trace_id in promoted:
             continue
-        spans = fresh.get(trace_id)
-        if spans is None:
-            fresh[trace_id] = [row]
-        elif spans[-1][1] != row[1]:
-            spans.append(row)
-        elif row[11] > spans[-1][11] or (row[11] == spans[-1][11] and row[8] >= spans[-1][8]):
-            spans[-1] = row  # the upsert's rule for a span sent twice: the closed / later-ending version
+        spans = fresh.setdefault(trace_id, [])
+        if spans and spans[-1][1] == row[1]:
+            repeated.add(trace_id)  # a span sent twice: the upsert chose the version stored
+        spans.append(row)
+    for trace_id in repeated:
+        del fresh[trace_id]  # recomputed from what is stored, below
     if fresh:
         _write_trace_rows(conn, fresh)
     refresh_traces(conn, (trace_ids - fresh.keys()) | promoted)
