@@ -73,7 +73,6 @@ def test_flat_shape() -> None:
         ("intent.proposed", ArtifactKind.INTENT),
         ("intent.accepted", ArtifactKind.INTENT),
         ("intent.approved", ArtifactKind.INTENT),
-        ("intent.approval.requested", ArtifactKind.INTENT),
         ("spec.created", ArtifactKind.SPEC),
         ("spec.written", ArtifactKind.SPEC),
         ("spec.approved", ArtifactKind.SPEC),
@@ -85,9 +84,11 @@ def test_flat_shape() -> None:
         ("contract.assertion.passed", ArtifactKind.ASSERTION),
         ("contract.assertion.failed", ArtifactKind.ASSERTION),
         ("decision.recorded", ArtifactKind.DECISION),
-        ("intent.approval.decided", ArtifactKind.INTENT),
-        ("intent.approval.expired", ArtifactKind.INTENT),
-        ("intent.approval.elevated", ArtifactKind.INTENT),
+        # an approval is about an intent (a span under it), never one of its own events
+        ("intent.approval.requested", ArtifactKind.OTHER),
+        ("intent.approval.decided", ArtifactKind.OTHER),
+        ("intent.approval.expired", ArtifactKind.OTHER),
+        ("intent.approval.elevated", ArtifactKind.OTHER),
         ("execution.paused", ArtifactKind.OTHER),
         ("execution.resumed", ArtifactKind.OTHER),
         ("execution.error_retry", ArtifactKind.OTHER),
@@ -226,3 +227,44 @@ def test_event_id_is_stable_and_ignores_surrounding_whitespace() -> None:
     c = parse('{"event":"x.y","timestamp":"2026-01-02"}')
     assert a.event_id == b.event_id != c.event_id
     assert len(a.event_id) == 32
+
+
+def test_links_where_real_writers_put_them() -> None:
+    ev = parse(
+        '{"event":"spec.written","timestamp":"2026-04-06T14:01:00Z","span_id":"SPEC-7","parent_id":null,'
+        '"data":{"intent":"INT-9","cluster":"CLU-002","signals":["SIG-1","unknown",3,"SIG-1","SIG-2"],'
+        '"contracts":["CON-A","CON-B"],"file":"./.intent/specs/SPEC-7-x.md"}}'
+    )
+    assert (ev.artifact_id, ev.intent_id, ev.cluster_id) == ("SPEC-7", "INT-9", "CLU-002")
+    assert ev.signals == ("SIG-1", "SIG-2")  # placeholders, non-strings and repeats dropped
+    assert ev.contracts == ("CON-A", "CON-B")
+    assert ev.file == ".intent/specs/SPEC-7-x.md"
+
+
+def test_typed_id_fields_win_over_short_links() -> None:
+    ev = parse(
+        '{"event_type":"contract.started","contract_id":"CON-1","spec_id":"SPEC-1",'
+        '"spec":"SPEC-2","timestamp":"2026-01-01T00:00:00Z"}'
+    )
+    assert ev.spec_id == "SPEC-1"
+
+
+def test_clu_cluster_ids_are_told_by_their_shape() -> None:
+    ev = parse(
+        '{"event":"signal.clustered","timestamp":"2026-01-01T00:00:00Z","span_id":"SIG-3",'
+        '"parent_id":"CLU-004"}'
+    )
+    assert (ev.artifact_id, ev.cluster_id) == ("SIG-3", "CLU-004")
+
+
+def test_a_source_object_is_read_not_dropped() -> None:
+    ev = parse(
+        '{"event":"signal.created","timestamp":"2026-01-01T00:00:00Z","span_id":"SIG-3",'
+        '"source":{"type":"slack","channel":"#ops"}}'
+    )
+    assert ev.source == "slack"
+    flat = parse(
+        '{"event_type":"signal.created","signal_id":"SIG-4","timestamp":"2026-01-01T00:00:00Z",'
+        '"source":{"channel":"#ops"}}'
+    )
+    assert flat.source is None and flat.payload["source"] == {"channel": "#ops"}

@@ -54,6 +54,9 @@ class Event:
     trust: float | None = None
     autonomy_level: str | None = None
     title: str | None = None  # the payload's title, name or summary, when it has one
+    file: str | None = None  # the artifact's Markdown file (`data.file`): its identity where given
+    signals: tuple[str, ...] = ()  # member signals a line names (`signals: [...]`)
+    contracts: tuple[str, ...] = ()  # contracts a spec lists (`contracts: [...]`)
     payload: dict[str, Any] = field(default_factory=dict)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import posixpath
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -27,9 +28,11 @@ _ENVELOPE_KEYS = frozenset(
 )
 _PLACEHOLDER_IDS = frozenset({"", "unknown", "null", "none", "n/a", "na", "-", "undefined", "nil", "?"})
 
-# Event type prefix → artifact kind (longest prefix first).
+# Event type prefix → artifact kind (longest prefix first). An approval of an intent is an
+# event *about* the intent (a span under it), not one of its own: it must not redefine it.
 _KIND_BY_PREFIX: tuple[tuple[str, ArtifactKind], ...] = (
     ("contract.assertion.", ArtifactKind.ASSERTION),
+    ("intent.approval.", ArtifactKind.OTHER),
     ("signal.", ArtifactKind.SIGNAL),
     ("cluster.", ArtifactKind.CLUSTER),
     ("intent.", ArtifactKind.INTENT),
@@ -40,7 +43,7 @@ _KIND_BY_PREFIX: tuple[tuple[str, ArtifactKind], ...] = (
 
 # The usual id shapes, used to tell which of span_id / ref / parent_id names what.
 _ID_SHAPE = re.compile(
-    r"(?i)(?:(sig)[-_]|(cl|cluster)[-_]|(int)[-_]|(spec)[-_]|(con|contract)[-_]|(assert)|(dec)[-_])"
+    r"(?i)(?:(sig)[-_]|(clu?|cluster)[-_]|(int)[-_]|(spec)[-_]|(con|contract)[-_]|(assert)|(dec)[-_])"
 )
 _ID_SHAPE_KINDS = (
     ArtifactKind.SIGNAL,
@@ -61,6 +64,19 @@ TYPED_ID_FIELD = {
     ArtifactKind.ASSERTION: "assertion_id",
     ArtifactKind.DECISION: "decision_id",
 }
+
+
+# Links as real writers put them beside the typed `*_id` fields: `data.intent`, `data.spec`, …
+LINK_FIELD = {
+    ArtifactKind.SIGNAL: "signal",
+    ArtifactKind.CLUSTER: "cluster",
+    ArtifactKind.INTENT: "intent",
+    ArtifactKind.SPEC: "spec",
+    ArtifactKind.CONTRACT: "contract",
+}
+# What names a writer: the first text among these keys of a `source` object.
+_SOURCE_NAME_KEYS = ("name", "type", "kind", "surface", "tool", "system", "id")
+MAX_LISTED_IDS = 256
 
 
 class LineError(ValueError):
@@ -148,6 +164,7 @@ def _parse(raw: bytes, position: Position) -> Event:
     refs = _references(doc, fields)
     artifact_id = _artifact_id(kind, doc, refs, fields)
     trust = _trust(fields)
+    signals = _id_list(payload.get("signals"))
     level = _autonomy(fields.get("autonomy_level"))
     if level is None and trust is not None:
         level = autonomy_level(trust)
@@ -167,11 +184,14 @@ def _parse(raw: bytes, position: Position) -> Event:
         cluster_id=refs.get(ArtifactKind.CLUSTER),
         signal_id=refs.get(ArtifactKind.SIGNAL),
         trace_hint=_text(fields.get("trace_id")),
-        source=_text(fields.get("source")),
+        source=_source(fields.get("source")),
         actor=_text(doc.get("actor")) or _text(payload.get("agent")) or _text(payload.get("author")),
         trust=trust,
         autonomy_level=level,
         title=_title(payload),
+        file=_file(fields.get("file")),
+        signals=signals,
+        contracts=_id_list(payload.get("contracts")),
         payload=payload,
     )
 
@@ -189,6 +209,11 @@ def _references(doc: dict[str, Any], fields: dict[str, Any]) -> dict[ArtifactKin
     refs: dict[ArtifactKind, str] = {}
     for kind, key in TYPED_ID_FIELD.items():
         if key in fields:
+            value = clean_id(fields[key])
+            if value is not None:
+                refs[kind] = value
+    for kind, key in LINK_FIELD.items():
+        if kind not in refs and isinstance(fields.get(key), str):
             value = clean_id(fields[key])
             if value is not None:
                 refs[kind] = value
@@ -218,6 +243,33 @@ def _artifact_id(
         if value is not None and kind_of_id(value) is None:
             return value
     return None
+
+
+def _id_list(value: object) -> tuple[str, ...]:
+    """The ids a list names (`signals`, `contracts`), placeholders dropped, at most 256."""
+    if not isinstance(value, list):
+        return ()
+    ids = (clean_id(item) for item in value[:MAX_LISTED_IDS] if isinstance(item, str))
+    return tuple(dict.fromkeys(i for i in ids if i is not None))
+
+
+def _file(value: object) -> str | None:
+    """The artifact's file, normalised so `./.intent/x.md` and `.intent/x.md` are one file."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    path = posixpath.normpath(value.strip().replace("\\", "/"))
+    return path.removeprefix("./")
+
+
+def _source(value: object) -> str | None:
+    """A writer's name; a `source` object is read for its name, not dropped."""
+    if isinstance(value, dict):
+        for key in _SOURCE_NAME_KEYS:
+            text = _text(value.get(key))
+            if text is not None:
+                return text
+        return None
+    return _text(value)
 
 
 def _text(value: object) -> str | None:
