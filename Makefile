@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSSTAMP := .build/.system-deps
 
-.PHONY: up test bench lint install system-deps clean
+.PHONY: up test bench lint install system-deps deploy-tools clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,8 +25,12 @@ $(SYSSTAMP): scripts/install-system-deps.sh
 
 system-deps: $(SYSSTAMP)
 
+# The Collector (built from Go modules), Claude Code, Helm and Grafana's schema; cached under .build/.
+deploy-tools: $(SYSSTAMP)
+	bash scripts/install-deploy-tools.sh all
+
 ## test: installs what the tests need, then runs every test
-test: $(STAMP) $(SYSSTAMP)
+test: $(STAMP) $(SYSSTAMP) deploy-tools
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
 

