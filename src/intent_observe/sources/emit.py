@@ -11,10 +11,11 @@ from the identity engine fed with the same file (`IdentityView`). A promotion al
 writes one backfill `signal.promoted` per member signal that joins the intent, so the
 log itself shows every signal inside the intent's trace.
 
-Appends are safe with several writers: under an exclusive `flock` on the file, the
-view catches up with what others wrote, the ids are checked against it, and each line
-goes out in one `os.write` on an `O_APPEND` descriptor. Bad input raises `EmitError`
-before anything is written.
+Appends are safe with several writers: under an exclusive `flock` on the file and on
+`events.jsonl.lock` (the lock the Intent framework's own writers take, `flock -x` on
+that file), the view catches up with what others wrote, the ids are checked against it,
+and each line goes out in one `os.write` on an `O_APPEND` descriptor. Bad input raises
+`EmitError` before anything is written.
 """
 
 from __future__ import annotations
@@ -46,21 +47,15 @@ from intent_observe.events.parse import (
 from intent_observe.events.timestamps import TimestampError, parse_timestamp
 from intent_observe.identity import ids
 from intent_observe.identity.engine import TraceContext
+from intent_observe.sources.artifact_ids import PREFIXES
 from intent_observe.sources.identity_view import IdentityView
 
 SCHEMA_VERSION = "0.2.0"
 EVENTS_RELPATH = Path(".intent") / "events" / "events.jsonl"
-AUTO_ID = "auto"
+AUTO_ID = "auto"  # the next id in the repository's style (numbered or ULID)
+ULID_ID = "ulid"  # a new ULID id, whatever the repository's style
 MAX_ID_CHARS = 200
-
-ID_PREFIX = {
-    ArtifactKind.SIGNAL: "SIG",
-    ArtifactKind.CLUSTER: "CL",
-    ArtifactKind.INTENT: "INT",
-    ArtifactKind.SPEC: "SPEC",
-    ArtifactKind.CONTRACT: "CON",
-    ArtifactKind.DECISION: "DEC",
-}
+FRAMEWORK_LOCK_SUFFIX = ".lock"  # the framework's writers: `flock -x 200` on 200>events.jsonl.lock
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -120,6 +115,7 @@ class Draft:
     actor: str | None = None
     timestamp: str | None = None  # any accepted form; written as UTC `Z` with microseconds
     trace_id: str | None = None  # explicit trace id; else the identity model's
+    origin: str | None = None  # where it was read ("line 3"), named in its errors
 
 
 @dataclass(slots=True)
@@ -167,21 +163,31 @@ class Emitter:
         self._lock = threading.Lock()
 
     def emit(
-        self, drafts: Sequence[Draft], *, allow_reuse: bool = False, skip_existing: bool = False
+        self,
+        drafts: Sequence[Draft],
+        *,
+        allow_reuse: bool = False,
+        skip_existing: bool = False,
+        lenient: bool = False,
+        write: bool = True,
     ) -> list[Emitted]:
         """Validate and write the drafts in order; all or nothing.
 
         An announcement whose id is taken is refused, unless `allow_reuse` (written anyway)
-        or `skip_existing` (left out, with a warning: replaying a batch is then harmless).
+        or `skip_existing` (left out when the same file announced it before, with a warning:
+        replaying a batch is then harmless). `lenient` writes what other writers really write
+        (no id, no parent, no title) with a warning instead of refusing it. Every draft is
+        checked: the `EmitError` names each refused one. `write=False` only checks.
         """
-        with self._lock, _locked_append(self.path) as fd:
+        with self._lock, _framework_lock(self.path), _locked_append(self.path) as fd:
             size = os.fstat(fd).st_size
             terminate = self.view.catch_up(size)
-            try:
-                results = [self._prepare(draft, allow_reuse, skip_existing) for draft in drafts]
-            except EmitError:
+            results, errors = self._prepare_all(drafts, allow_reuse, skip_existing, lenient)
+            if errors or not write:
                 self.view.invalidate()  # the engine saw events that will not be written
-                raise
+                if errors:
+                    raise EmitError("\n".join(errors))
+                return results
             payloads = [_line_bytes(line) for result in results for line in result.lines]
             if terminate and payloads:
                 payloads[0] = b"\n" + payloads[0]  # a line left without newline stays apart from ours
@@ -205,12 +211,23 @@ class Emitter:
         self.view.wrote(size, sum(len(p) for p in payloads), os.fstat(fd).st_size)
 
     # --------------------------------------------------------------- one draft
-    def _prepare(self, draft: Draft, allow_reuse: bool, skip_existing: bool) -> Emitted:
+    def _prepare_all(
+        self, drafts: Sequence[Draft], allow_reuse: bool, skip_existing: bool, lenient: bool
+    ) -> tuple[list[Emitted], list[str]]:
+        results, errors = [], []
+        for draft in drafts:
+            try:
+                results.append(self._prepare(draft, allow_reuse, skip_existing, lenient))
+            except EmitError as exc:
+                errors.append(f"{draft.origin}: {exc}" if draft.origin else str(exc))
+        return results, errors
+
+    def _prepare(self, draft: Draft, allow_reuse: bool, skip_existing: bool, lenient: bool) -> Emitted:
         rule = rule_for(draft.type)
         kind = kind_of_type(draft.type)
-        draft = self._resolved(draft, kind, rule, allow_reuse or skip_existing)
         warnings: list[str] = []
-        if skip_existing and rule.creates and draft.id is not None and self.view.exists(kind, draft.id):
+        draft = self._resolved(draft, kind, rule, allow_reuse or skip_existing, warnings if lenient else None)
+        if skip_existing and rule.creates and draft.id is not None and self._announced_before(kind, draft):
             return Emitted(self.path, [], None, [f"skipped {draft.type} {draft.id}: already announced"])
         envelope = self._envelope(draft, kind, rule, warnings)
         members_before = self._intent_members(envelope)
@@ -219,29 +236,35 @@ class Emitter:
         context = self.view.context(kind, draft.id) if draft.id is not None else None
         return Emitted(self.path, lines, context, warnings)
 
-    def _resolved(self, draft: Draft, kind: ArtifactKind, rule: Rule, allow_reuse: bool) -> Draft:
-        """The draft checked, with `auto` ids and known parents filled in."""
+    def _resolved(
+        self, draft: Draft, kind: ArtifactKind, rule: Rule, allow_reuse: bool, lenient: list[str] | None
+    ) -> Draft:
+        """The draft checked, with `auto` ids and known parents filled in.
+
+        With `lenient` (a list for the warnings), a missing id, parent or title is noted there
+        instead of refusing the draft: lines other writers wrote that way are history too."""
         if not _EVENT_TYPE.fullmatch(draft.type):
             raise EmitError(f"event type {draft.type!r} is not of the form 'noun.verb' (e.g. signal.created)")
         draft = replace(draft, data=dict(draft.data))
-        if draft.id == AUTO_ID:
-            draft.id = self._next_id(kind, draft.type)
+        if draft.id in (AUTO_ID, ULID_ID):
+            draft.id = self._next_id(kind, draft.type, ulid=True if draft.id == ULID_ID else None)
         if draft.id is None and kind is not ArtifactKind.OTHER:
-            hint = f" (e.g. --id {ID_PREFIX[kind]}-001, or --id auto)" if kind in ID_PREFIX else ""
-            raise EmitError(f"{draft.type} needs the id of its {kind.value}{hint}")
+            hint = f" (e.g. --id {_prefix(kind)}-001, or --id auto)" if kind in PREFIXES else ""
+            _missing(f"{draft.type} needs the id of its {kind.value}{hint}", lenient)
         for label, value in (("id", draft.id), ("parent", draft.parent)):
-            _check_id(label, value)
+            _check_id(label, value, lenient)
         if draft.parent is None and rule.parent is not None:
             draft.parent = self._known_parent(draft, kind, rule.parent)
         if draft.parent is None and rule.parent_required:
             assert rule.parent is not None
-            raise EmitError(
+            _missing(
                 f"{draft.type} {draft.id} needs its parent {rule.parent.value} "
-                f"(--parent {ID_PREFIX.get(rule.parent, 'ID')}-…)"
+                f"(--parent {_prefix(rule.parent)}-…)",
+                lenient,
             )
         _check_parent_kind(draft, rule)
         if rule.title_required and not _has_text(draft.data.get("title")):
-            raise EmitError(f"{draft.type} {draft.id} needs a title (--data title='…')")
+            _missing(f"{draft.type} {draft.id} needs a title (--data title='…')", lenient)
         if rule.creates and not allow_reuse and draft.id is not None and self.view.exists(kind, draft.id):
             raise EmitError(
                 f"{kind.value} id {draft.id} is already in use in {self.path}; "
@@ -254,14 +277,27 @@ class Emitter:
                 draft.data["cluster_id"] = cluster
         return draft
 
-    def _next_id(self, kind: ArtifactKind, event_type: str) -> str:
-        prefix = ID_PREFIX.get(kind)
-        if prefix is None:
-            raise EmitError(
-                f"--id auto needs numbered ids (SIG, CL, INT, SPEC, CON, DEC); {event_type} has none"
-            )
-        number, width = self.view.highest_number(prefix)
-        return f"{prefix}-{number + 1:0{max(3, width)}d}"
+    def _next_id(self, kind: ArtifactKind, event_type: str, *, ulid: bool | None) -> str:
+        styles = self.view.id_styles()
+        while True:
+            found = styles.next_id(kind, ulid=ulid)
+            if found is None:
+                raise EmitError(
+                    f"--id auto needs an artifact kind with ids (SIG, CLU, INT, SPEC, CON, DEC); "
+                    f"{event_type} has none"
+                )
+            if not self.view.exists(kind, found):  # a ULID taken twice: draw again
+                return found
+
+    def _announced_before(self, kind: ArtifactKind, draft: Draft) -> bool:
+        """The same announcement was written before: the id, from the same artifact file (if any).
+
+        A second file declaring a taken id is an artifact of its own (its file is its identity)."""
+        if not self.view.exists(kind, draft.id or ""):
+            return False
+        file = draft.data.get("file")
+        files = self.view.files_of(kind, draft.id or "")
+        return file is None or not files or file in files
 
     def _known_parent(self, draft: Draft, kind: ArtifactKind, parent_kind: ArtifactKind) -> str | None:
         """A parent the draft names in its data, or the one the history gives its artifact."""
@@ -351,13 +387,14 @@ class Emitter:
 
 
 # ------------------------------------------------------------------ checks
-def _check_id(label: str, value: str | None) -> None:
+def _check_id(label: str, value: str | None, lenient: list[str] | None) -> None:
     if value is None:
         return
     if not value.strip() or clean_id(value) is None:
         raise EmitError(f"{label} {value!r} names nothing; give a real id")
     if _CONTROL.search(value) or len(value) > MAX_ID_CHARS:
-        raise EmitError(f"{label} {value[:40]!r}… must be one line of at most {MAX_ID_CHARS} characters")
+        # Other writers' ids with newlines are kept exactly (the readers escape them); ours never have any.
+        _missing(f"{label} {value[:40]!r}… must be one line of at most {MAX_ID_CHARS} characters", lenient)
 
 
 def _check_parent_kind(draft: Draft, rule: Rule) -> None:
@@ -367,7 +404,7 @@ def _check_parent_kind(draft: Draft, rule: Rule) -> None:
     if shape is not None and shape is not rule.parent:
         raise EmitError(
             f"{draft.type} --parent must name its {rule.parent.value} "
-            f"({ID_PREFIX.get(rule.parent, '')}-…), not the {shape.value} {draft.parent}"
+            f"({_prefix(rule.parent)}-…), not the {shape.value} {draft.parent}"
         )
 
 
@@ -384,6 +421,17 @@ def _link_ids(draft: Draft, kind: ArtifactKind, rule: Rule) -> None:
         if given is not None and given != value:
             raise EmitError(f"data.{key}={given!r} contradicts {value!r}; give it once")
         draft.data[key] = value
+
+
+def _prefix(kind: ArtifactKind) -> str:
+    return PREFIXES.get(kind, ("ID",))[0]
+
+
+def _missing(reason: str, lenient: list[str] | None) -> None:
+    """Refuse the draft, or (lenient) note why it is incomplete and let it through."""
+    if lenient is None:
+        raise EmitError(reason)
+    lenient.append(f"{reason}; written as given")
 
 
 def _has_text(value: object) -> bool:
@@ -437,6 +485,25 @@ def _line_bytes(envelope: dict[str, Any]) -> bytes:
 
 
 # ------------------------------------------------------------------ appending
+@contextmanager
+def _framework_lock(path: Path) -> Iterator[None]:
+    """The Intent framework's writer lock (`events.jsonl.lock`), held exclusively.
+
+    Taken before our own lock on the file, by every emitter, so the two never deadlock;
+    a symbolic link in its place is refused, never followed."""
+    lock_path = path.with_name(path.name + FRAMEWORK_LOCK_SUFFIX)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise EmitError(f"cannot take the writers' lock {lock_path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 @contextmanager
 def _locked_append(path: Path) -> Iterator[int]:
     """An O_APPEND descriptor on the file, held under an exclusive flock."""
@@ -500,7 +567,8 @@ def emit(
 ) -> Emitted:
     """Append one event (and its backfill lines) to the repository's events.jsonl.
 
-    `id="auto"` takes the next free id of the event's kind (SIG-…, INT-…). Raises
+    `id="auto"` takes the next free id of the event's kind in the repository's style
+    (SIG-042, or a ULID where its ids are ULIDs); `id="ulid"` a ULID id. Raises
     `EmitError` with the reason when the event is incomplete or its id is taken.
     """
     path = Path(file) if file is not None else events_path(Path(repo) if repo is not None else None)
@@ -525,7 +593,9 @@ def draft_from_line(raw: bytes, number: int) -> Draft:
         raise EmitError(f"line {number}: empty")
     if isinstance(parsed, Rejected):
         raise EmitError(f"line {number}: {parsed.reason}")
-    return _draft_from_event(parsed, orjson.loads(raw))
+    draft = _draft_from_event(parsed, orjson.loads(raw))
+    draft.origin = f"line {number}"
+    return draft
 
 
 def _draft_from_event(ev: Event, doc: dict[str, Any]) -> Draft:

@@ -87,7 +87,10 @@ def _report(results: Sequence[Emitted], as_json: bool) -> None:
 @click.command("emit")
 @click.argument("event_type", metavar="TYPE", required=False)
 @click.option(
-    "--id", "artifact_id", help="The artifact's id (SIG-001, SPEC-042…); 'auto' takes the next free one."
+    "--id",
+    "artifact_id",
+    help="The artifact's id (SIG-001, SPEC-042…); 'auto' takes the next free one in the repository's "
+    "style (numbered, or a ULID where its ids are ULIDs); 'ulid' a new ULID id.",
 )
 @click.option("--parent", help="Its parent artifact: the intent of a spec, the spec of a contract…")
 @click.option(
@@ -106,7 +109,10 @@ def _report(results: Sequence[Emitted], as_json: bool) -> None:
 )
 @click.option("--trace-id", help="An explicit trace id (default: the one the identity model gives).")
 @click.option(
-    "--raw", is_flag=True, help="Read JSON lines (either shape) from stdin, validate and append them."
+    "--raw",
+    is_flag=True,
+    help="Read JSON lines (either shape) from stdin, validate and append them; lines other writers "
+    "write without id, parent or title are taken as they are (with a warning).",
 )
 @click.option("--allow-reuse", is_flag=True, help="Accept an id that an earlier event already announced.")
 @click.option(
@@ -135,7 +141,7 @@ def emit_command(
 
     \b
       intent-observe emit signal.created --id auto --data title='Login test flaky'
-      intent-observe emit signal.clustered --id SIG-001 --parent CL-001
+      intent-observe emit signal.clustered --id SIG-001 --parent CLU-001
       intent-observe emit signal.promoted --id SIG-001 --parent INT-001
       intent-observe emit intent.proposed --id INT-001 --data title='Reliable login'
       intent-observe emit spec.created --id SPEC-001 --parent INT-001 --data 'contracts=["CON-001"]'
@@ -147,23 +153,23 @@ def emit_command(
     """
     if raw == (event_type is not None):
         raise click.UsageError("give an event TYPE, or --raw to read JSON lines from stdin (not both)")
-    if raw:
-        drafts = _drafts_from_stdin(source)
-    else:
-        assert event_type is not None
-        drafts = [
-            Draft(
-                type=event_type,
-                id=artifact_id,
-                parent=parent,
-                data=parse_data(data),
-                source=source,
-                actor=actor or default_actor(),
-                timestamp=timestamp,
-                trace_id=trace_id,
-            )
-        ]
     emitter = _emitter(file, fsync)
+    if raw:
+        _emit_raw(emitter, source, allow_reuse, skip_existing, as_json)
+        return
+    assert event_type is not None
+    drafts = [
+        Draft(
+            type=event_type,
+            id=artifact_id,
+            parent=parent,
+            data=parse_data(data),
+            source=source,
+            actor=actor or default_actor(),
+            timestamp=timestamp,
+            trace_id=trace_id,
+        )
+    ]
     try:
         results = emitter.emit(drafts, allow_reuse=allow_reuse, skip_existing=skip_existing)
     except EmitError as exc:
@@ -171,7 +177,32 @@ def emit_command(
     _report(results, as_json)
 
 
-def _drafts_from_stdin(default_source: str) -> list[Draft]:
+def _emit_raw(emitter: Emitter, source: str, allow_reuse: bool, skip_existing: bool, as_json: bool) -> None:
+    """All of stdin or nothing; every bad line is named, the unreadable and the refused alike."""
+    drafts, errors = _drafts_from_stdin(source)
+    if not drafts and not errors:
+        raise click.ClickException("no JSON lines on stdin")
+    results: list[Emitted] = []
+    try:
+        if drafts:
+            results = emitter.emit(
+                drafts, allow_reuse=allow_reuse, skip_existing=skip_existing, lenient=True, write=not errors
+            )
+    except EmitError as exc:
+        errors.extend(str(exc).splitlines())
+    if errors:
+        errors.sort(key=_line_number)
+        raise click.ClickException("\n".join([*errors, "nothing was written"]))
+    _report(results, as_json)
+
+
+def _line_number(error: str) -> int:
+    """`line 12: …` → 12, so the report follows stdin's order."""
+    number = error.removeprefix("line ").partition(":")[0]
+    return int(number) if number.isdigit() else 0
+
+
+def _drafts_from_stdin(default_source: str) -> tuple[list[Draft], list[str]]:
     drafts, errors = [], []
     for number, raw in enumerate(sys.stdin.buffer, start=1):
         if not raw.strip():
@@ -183,11 +214,7 @@ def _drafts_from_stdin(default_source: str) -> list[Draft]:
             continue
         draft.source = draft.source or default_source
         drafts.append(draft)
-    if errors:
-        raise click.ClickException("\n".join([*errors, "nothing was written"]))
-    if not drafts:
-        raise click.ClickException("no JSON lines on stdin")
-    return drafts
+    return drafts, errors
 
 
 # ---------------------------------------------------------------------- run

@@ -31,11 +31,11 @@ from intent_observe.identity import ids
 from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.sources import checkpoint
+from intent_observe.sources.artifact_ids import IdStyles
 from intent_observe.sources.checkpoint import FileMark, tail_hash
 
 _ADAPTER_STATE = re.compile(r"tail-.+-[0-9a-f]{8}\.sqlite")  # not its disk queue (`tail-queue.sqlite`)
 CACHE_AFTER_LINES = 2_000  # a replay this long is worth storing for the next process
-_NUMBERED = re.compile(r"([A-Za-z]+)-(\d+)")
 DRAIN_EVERY = 1_000  # lines replayed between two drains: the engine's memory stays bounded
 
 
@@ -52,7 +52,7 @@ class IdentityView:
         self._store: IdentityStore | None = None  # the committed state the engine reads lazily
         self._cache: IdentityStore | None = None  # our cache, once written to
         self._base_offset = 0  # the checkpoint the view started from
-        self._numbers: dict[str, tuple[int, int]] | None = None  # see `highest_number`
+        self._id_styles: IdStyles | None = None  # see `id_styles`
         self._caching = True
         self.cache_error: str | None = None
 
@@ -62,7 +62,7 @@ class IdentityView:
         self._close_store()
         self.scope, self.engine, self.started_from = "", Engine(scope=""), None
         self.offset, self._line, self._inode, self.replayed = 0, 1, None, 0
-        self._numbers = None
+        self._id_styles = None
 
     def close(self) -> None:
         self.invalidate()
@@ -234,9 +234,9 @@ class IdentityView:
 
     def process(self, ev: Event) -> None:
         self.engine.process(ev)
-        if self._numbers is not None:
+        if self._id_styles is not None:
             for value in _named_ids(ev):
-                self._note_id(value)
+                self._id_styles.note(value)
         # Log records are not needed here; dropping them keeps memory flat.
         self.engine.state.pending.clear()
 
@@ -261,25 +261,26 @@ class IdentityView:
         art = self._latest(kind, artifact_id)
         return art is not None and "intent.event.type" in art.attrs
 
-    def highest_number(self, prefix: str) -> tuple[int, int]:
-        """The highest N of any `PREFIX-N` id the history names, and the widest N written (0, 0: none).
+    def files_of(self, kind: ArtifactKind, artifact_id: str) -> set[str]:
+        """The artifact files (`data.file`) named by the announcements of an id, every occurrence."""
+        artifacts = self.engine.state.artifacts
+        first = artifacts.get(f"{kind.value}:{artifact_id}")
+        if first is None:
+            return set()
+        keys = [first.key, *(f"{first.key}#{n}" for n in range(2, first.occurrences + 1))]
+        files = (artifacts[key].attrs.get("intent.data.file") for key in keys if key in artifacts)
+        return {str(file) for file in files if file is not None}
+
+    def id_styles(self) -> IdStyles:
+        """The styles of the ids the history names (numbered, ULID; which prefix per kind).
 
         One scan of the keys on first use; after that every processed event updates it.
         """
-        if self._numbers is None:
-            self._numbers = {}
+        if self._id_styles is None:
+            self._id_styles = IdStyles()
             for key in self.engine.state.artifacts.keys():  # noqa: SIM118 - a SpillingTable
-                self._note_id(key.partition(":")[2])
-        return self._numbers.get(prefix.upper(), (0, 0))
-
-    def _note_id(self, value: str) -> None:
-        assert self._numbers is not None
-        found = _NUMBERED.fullmatch(value)
-        if found is None:
-            return
-        prefix, digits = found.group(1).upper(), found.group(2)
-        number, width = self._numbers.get(prefix, (0, 0))
-        self._numbers[prefix] = (max(number, int(digits)), max(width, len(digits)))
+                self._id_styles.note(key.partition(":")[2])
+        return self._id_styles
 
     def parent_of(self, kind: ArtifactKind, artifact_id: str, parent_kind: ArtifactKind) -> str | None:
         art = self._latest(kind, artifact_id)
