@@ -15,15 +15,21 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support.chart import (
+    CHART,
+    HELM,
+    chart_without_dependencies,
+    collector_configs,
+    helm_template,
+    install_helm_tools,
+)
 from tests.support.otelcol import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 PHASE1 = DEPLOY / "phase1"
 PHASE2 = DEPLOY / "phase2"
-CHART = DEPLOY / "helm" / "intent-observe"
 BUILD = ROOT / ".build"
-HELM = BUILD / "helm" / "helm"
 HELM_PYTHON = BUILD / "helm-venv" / "bin" / "python"
 VENV_BIN = Path(sys.executable).parent
 COMPOSE = [
@@ -48,7 +54,7 @@ def _require(tool: str) -> str:
 
 @pytest.fixture(scope="module")
 def helm_tools() -> None:
-    result = _run(["bash", str(ROOT / "scripts" / "install-deploy-tools.sh"), "helm"])
+    result = install_helm_tools()
     if result.returncode != 0:
         pytest.fail(f"could not install the Helm tools:\n{result.stdout}\n{result.stderr}")
 
@@ -328,23 +334,9 @@ def test_chart_declares_tempo_mimir_and_loki_as_dependencies() -> None:
         assert dependency["repository"] == "https://grafana.github.io/helm-charts"
 
 
-def _chart_without_dependencies(tmp_path: Path) -> Path:
-    """The chart's own templates, rendered apart from the Grafana subcharts, which cannot be fetched here."""
-    copy = tmp_path / "intent-observe"
-    shutil.copytree(CHART, copy)
-    chart_yaml = _yaml(copy / "Chart.yaml")
-    del chart_yaml["dependencies"]
-    (copy / "Chart.yaml").write_text(yaml.safe_dump(chart_yaml), encoding="utf-8")
-    return copy
-
-
-def _helm_template(chart: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return _run([str(HELM), "template", "intent", str(chart), "--namespace", "observe", *extra])
-
-
 @pytest.fixture(scope="module")
 def rendered(helm_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    chart = _chart_without_dependencies(tmp_path_factory.mktemp("chart"))
+    chart = chart_without_dependencies(tmp_path_factory.mktemp("chart"))
     values = chart.parent / "two-teams.yaml"
     values.write_text(
         yaml.safe_dump(
@@ -361,7 +353,7 @@ def rendered(helm_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Path
         ),
         encoding="utf-8",
     )
-    result = _helm_template(chart, "--values", str(values))
+    result = helm_template(chart, "--values", str(values))
     assert result.returncode == 0, result.stderr
     output = chart.parent / "rendered.yaml"
     output.write_text(result.stdout, encoding="utf-8")
@@ -390,12 +382,7 @@ def _objects(rendered: Path) -> list[dict[str, Any]]:
 
 
 def _collector_configs(rendered: Path, component: str) -> dict[str, dict[str, Any]]:
-    return {
-        o["metadata"]["name"]: yaml.safe_load(o["data"]["collector.yaml"])
-        for o in _objects(rendered)
-        if o["kind"] == "ConfigMap"
-        and o["metadata"]["labels"].get("app.kubernetes.io/component") == component
-    }
+    return collector_configs(_objects(rendered), component)
 
 
 def test_agents_export_to_kafka_keyed_by_trace_id(rendered: Path) -> None:
@@ -500,11 +487,11 @@ def test_embedded_collector_configs_pass_yamllint(rendered: Path, tmp_path: Path
 
 
 def test_chart_refuses_a_repository_of_an_unknown_team(helm_tools: None, tmp_path: Path) -> None:
-    chart = _chart_without_dependencies(tmp_path)
+    chart = chart_without_dependencies(tmp_path)
     values = tmp_path / "unknown-team.yaml"
     repository = {"name": "web", "team": "nobody", "git": {"url": "https://example.test/web.git"}}
     values.write_text(yaml.safe_dump({"repositories": [repository]}), encoding="utf-8")
-    result = _helm_template(chart, "--values", str(values))
+    result = helm_template(chart, "--values", str(values))
     assert result.returncode != 0
     assert 'names team "nobody", which is not in .Values.teams' in result.stderr
 
@@ -520,7 +507,7 @@ def test_chart_refuses_a_repository_of_an_unknown_team(helm_tools: None, tmp_pat
 def test_values_schema_refuses_bad_values(
     helm_tools: None, tmp_path: Path, setting: str, complaint: str
 ) -> None:
-    result = _helm_template(_chart_without_dependencies(tmp_path), "--set", setting)
+    result = helm_template(chart_without_dependencies(tmp_path), "--set", setting)
     assert result.returncode != 0
     assert complaint in result.stderr
 
@@ -528,6 +515,6 @@ def test_values_schema_refuses_bad_values(
 def test_unmodified_chart_needs_its_dependencies_to_render(helm_tools: None) -> None:
     """Documents why the rendering above strips the dependencies: the Grafana chart repository is
     out of reach here, and Helm refuses to render a chart whose declared dependencies are missing."""
-    result = _helm_template(CHART)
+    result = helm_template(CHART)
     assert result.returncode != 0
     assert "missing in charts/ directory: tempo-distributed, mimir-distributed, loki" in result.stderr

