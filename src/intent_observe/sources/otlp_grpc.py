@@ -5,18 +5,24 @@ row of the signal table instead of three servicer classes). Requests arrive as r
 bytes and are parsed here (or by the consumer, when it takes bytes: the store decodes
 large requests in another process), so a malformed message gets INVALID_ARGUMENT
 rather than grpcio's generic deserialization error.
+
+Each method is registered as request-streaming although clients call it unary (the wire
+is the same): grpcio receives a unary request before calling its handler, a streaming
+one only when the handler asks for it. So the token is checked, and the request's share
+of the admission budget taken, before a byte of the message is received.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 
+from intent_observe.sources.otlp_admission import Admission, AdmissionRefused
 from intent_observe.sources.otlp_auth import BearerToken
 from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver_body
 from intent_observe.sources.otlp_signals import WIRES, SignalWire
@@ -24,13 +30,15 @@ from intent_observe.sources.otlp_signals import WIRES, SignalWire
 log = logging.getLogger(__name__)
 
 
-def otlp_grpc_handlers(consumer: OtlpConsumer, token: BearerToken | None) -> list[grpc.GenericRpcHandler]:
+def otlp_grpc_handlers(
+    consumer: OtlpConsumer, token: BearerToken | None, admission: Admission, max_message_bytes: int
+) -> list[grpc.GenericRpcHandler]:
     return [
         grpc.method_handlers_generic_handler(
             wire.grpc_service,
             {
-                "Export": grpc.unary_unary_rpc_method_handler(
-                    _export_handler(consumer, wire, token),
+                "Export": grpc.stream_unary_rpc_method_handler(
+                    _export_handler(consumer, wire, token, admission, max_message_bytes),
                     request_deserializer=None,  # raw bytes; parsed in the handler
                     response_serializer=wire.response_type.SerializeToString,
                 )
@@ -41,24 +49,46 @@ def otlp_grpc_handlers(consumer: OtlpConsumer, token: BearerToken | None) -> lis
 
 
 def _export_handler(
-    consumer: OtlpConsumer, wire: SignalWire, token: BearerToken | None
-) -> Callable[[bytes, grpc.ServicerContext], Message]:
+    consumer: OtlpConsumer,
+    wire: SignalWire,
+    token: BearerToken | None,
+    admission: Admission,
+    max_message_bytes: int,
+) -> Callable[[Iterator[bytes], grpc.ServicerContext], Message]:
     # context.abort raises, so no path below returns without a response or a status
-    def export(body: bytes, context: grpc.ServicerContext) -> Message:
+    def export(messages: Iterator[bytes], context: grpc.ServicerContext) -> Message:
         if token is not None and not token.accepts(_metadata_value(context, "authorization")):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         try:
-            result = deliver_body(consumer, wire, body)
-        except DecodeError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid protobuf message: {exc}")
-        except ConsumerBusy as busy:
-            _abort_retry_later(context, busy)
-        except Exception:
-            log.exception("OTLP consumer failed on a %s request", wire.signal.value)
-            context.abort(grpc.StatusCode.INTERNAL, "internal error while storing the data")
-        return wire.response(result.rejected, result.message)
+            share = admission.admit(max_message_bytes)
+        except AdmissionRefused as refused:
+            _abort_retry_later(
+                context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused.reason, refused.retry_after_s
+            )
+        try:
+            return _receive_and_deliver(consumer, wire, messages, context)
+        finally:
+            admission.release(share)
 
     return export
+
+
+def _receive_and_deliver(
+    consumer: OtlpConsumer, wire: SignalWire, messages: Iterator[bytes], context: grpc.ServicerContext
+) -> Message:
+    body = next(messages, None)
+    if body is None:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message")
+    try:
+        result = deliver_body(consumer, wire, body)
+    except DecodeError as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid protobuf message: {exc}")
+    except ConsumerBusy as busy:
+        _abort_retry_later(context, grpc.StatusCode.UNAVAILABLE, busy.reason, busy.retry_after_seconds)
+    except Exception:
+        log.exception("OTLP consumer failed on a %s request", wire.signal.value)
+        context.abort(grpc.StatusCode.INTERNAL, "internal error while storing the data")
+    return wire.response(result.rejected, result.message)
 
 
 def _metadata_value(context: grpc.ServicerContext, key: str) -> str | None:
@@ -68,11 +98,13 @@ def _metadata_value(context: grpc.ServicerContext, key: str) -> str | None:
     return None
 
 
-def _abort_retry_later(context: grpc.ServicerContext, busy: ConsumerBusy) -> None:
-    """UNAVAILABLE with a RetryInfo detail, the form OTLP clients read their backoff from."""
+def _abort_retry_later(
+    context: grpc.ServicerContext, code: grpc.StatusCode, reason: str, retry_after_s: float
+) -> None:
+    """`code` with a RetryInfo detail, the form OTLP clients read their backoff from."""
     delay = Duration()
-    delay.FromNanoseconds(int(busy.retry_after_seconds * 1e9))
-    status = status_pb2.Status(code=grpc.StatusCode.UNAVAILABLE.value[0], message=busy.reason)
+    delay.FromNanoseconds(int(retry_after_s * 1e9))
+    status = status_pb2.Status(code=code.value[0], message=reason)
     status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
     context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
-    context.abort(grpc.StatusCode.UNAVAILABLE, busy.reason)
+    context.abort(code, reason)

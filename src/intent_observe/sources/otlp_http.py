@@ -2,6 +2,12 @@
 
 Plain ASGI (no framework) keeps the per-request cost low; decoding and the consumer
 run in a worker thread so a large body never stalls the event loop.
+
+Before a byte of the body is read: the path, method, token and Content-Length are
+checked and the request's share of the admission budget is taken (429 + Retry-After
+when none comes free). The body must then arrive without pausing longer than
+`body_idle_timeout_s` and within `body_timeout_s` (408), so a slow sender cannot hold
+its share for ever.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from grpc import StatusCode
 
+from intent_observe.sources.otlp_admission import Admission, AdmissionRefused, Share
 from intent_observe.sources.otlp_auth import BearerToken
 from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver, deliver_body
 from intent_observe.sources.otlp_decode import (
@@ -43,8 +50,11 @@ _GRPC_CODE_FOR_HTTP = {
     401: StatusCode.UNAUTHENTICATED,
     404: StatusCode.NOT_FOUND,
     405: StatusCode.UNIMPLEMENTED,
+    408: StatusCode.DEADLINE_EXCEEDED,
+    411: StatusCode.INVALID_ARGUMENT,
     413: StatusCode.RESOURCE_EXHAUSTED,
     415: StatusCode.INVALID_ARGUMENT,
+    429: StatusCode.RESOURCE_EXHAUSTED,
     500: StatusCode.INTERNAL,
     503: StatusCode.UNAVAILABLE,
 }
@@ -60,6 +70,10 @@ class _Answer(Exception):
         self.headers = headers or []
 
 
+DEFAULT_BODY_IDLE_TIMEOUT_S = 10.0
+DEFAULT_BODY_TIMEOUT_S = 60.0
+
+
 class OtlpHttpApp:
     def __init__(
         self,
@@ -68,11 +82,17 @@ class OtlpHttpApp:
         *,
         max_body_bytes: int,
         token: BearerToken | None = None,
+        admission: Admission | None = None,
+        body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S,
+        body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     ) -> None:
         self._consumer = consumer
         self._executor = executor
         self._max_body_bytes = max_body_bytes
         self._token = token
+        self._admission = admission or Admission()
+        self._body_idle_timeout_s = body_idle_timeout_s
+        self._body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -83,18 +103,41 @@ class OtlpHttpApp:
         headers = _header_map(scope)
         content_type = media_type(headers.get(b"content-type", b"").decode("latin-1"))
         answer_type = content_type if content_type in SUPPORTED_CONTENT_TYPES else JSON
+        encoding = headers.get(b"content-encoding", b"").decode("latin-1")
         try:
             wire = self._check_request(scope, headers, content_type)
-            body = await self._read_body(receive, headers)
-            loop = asyncio.get_running_loop()
-            encoding = headers.get(b"content-encoding", b"").decode("latin-1")
-            response = await loop.run_in_executor(
-                self._executor, self._handle, wire, body, encoding, content_type
-            )
+            share = await self._admit(self._share_size(headers, encoding))
+            try:
+                body = await self._read_body(receive)
+                loop = asyncio.get_running_loop()
+                response = await loop.run_in_executor(
+                    self._executor, self._handle, wire, body, encoding, content_type
+                )
+            finally:
+                self._admission.release(share)
         except _Answer as answer:
             await _respond_error(send, answer, answer_type)
             return
         await _respond(send, 200, response, answer_type, [])
+
+    def _share_size(self, headers: dict[bytes, bytes], encoding: str) -> int:
+        """What the body may cost in memory: its declared length (the cap when undeclared),
+        plus the cap again when it arrives compressed (it is inflated beside itself)."""
+        declared = headers.get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            raise _Answer(400, "Content-Length must be a number of bytes")
+        size = int(declared) if declared is not None else self._max_body_bytes
+        if size > self._max_body_bytes:
+            raise _Answer(413, f"body exceeds {self._max_body_bytes} bytes")
+        compressed = encoding.strip().lower() not in ("", "identity")
+        return size + (self._max_body_bytes if compressed else 0)
+
+    async def _admit(self, nbytes: int) -> Share:
+        try:
+            return await self._admission.admit_async(nbytes)
+        except AdmissionRefused as refused:
+            retry_after = [(b"retry-after", str(refused.retry_after_s).encode())]
+            raise _Answer(429, refused.reason, retry_after) from None
 
     def _check_request(self, scope: Scope, headers: dict[bytes, bytes], content_type: str) -> SignalWire:
         wire = WIRE_BY_HTTP_PATH.get(scope["path"])
@@ -108,14 +151,12 @@ class OtlpHttpApp:
             raise _Answer(415, "Content-Type must be application/x-protobuf or application/json")
         return wire
 
-    async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
-            raise _Answer(413, f"body exceeds {self._max_body_bytes} bytes")
+    async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + self._body_timeout_s
         while True:
-            message = await receive()
+            message = await self._next_part(receive, deadline)
             if message["type"] == "http.disconnect":
                 raise _Answer(400, "client disconnected before sending the whole body")
             chunk = message.get("body", b"")
@@ -125,6 +166,14 @@ class OtlpHttpApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+    async def _next_part(self, receive: Receive, deadline: float) -> MutableMapping[str, Any]:
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(min(self._body_idle_timeout_s, max(0.0, left))):
+                return await receive()
+        except TimeoutError:
+            raise _Answer(408, "the request body arrived too slowly", [(b"connection", b"close")]) from None
 
     def _handle(self, wire: SignalWire, body: bytes, encoding: str, content_type: str) -> bytes:
         """Runs in a worker thread: decode, hand to the consumer, encode the answer."""

@@ -31,10 +31,12 @@ from typing import Any
 import grpc
 import uvicorn
 
+from intent_observe.sources import otlp_admission
+from intent_observe.sources.otlp_admission import Admission
 from intent_observe.sources.otlp_auth import BearerToken
 from intent_observe.sources.otlp_consumer import OtlpConsumer
 from intent_observe.sources.otlp_grpc import otlp_grpc_handlers
-from intent_observe.sources.otlp_http import OtlpHttpApp
+from intent_observe.sources.otlp_http import DEFAULT_BODY_IDLE_TIMEOUT_S, DEFAULT_BODY_TIMEOUT_S, OtlpHttpApp
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,9 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 TOKEN_ENV = "INTENT_OBSERVE_TOKEN"
 _START_TIMEOUT_S = 10.0
 _KEEP_ALIVE_S = 30
+# Connections (HTTP) and calls (gRPC) held open at once, waiting included; beyond: 503 / RESOURCE_EXHAUSTED.
+_MAX_CONNECTIONS = 256
+_MAX_GRPC_CALLS = 64
 
 
 class ReceiverStartError(Exception):
@@ -57,6 +62,12 @@ class ReceiverConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # after decompression; also the wire limit
     grpc_workers: int = 8
     http_workers: int = 4
+    # the admission budget both protocols share (see otlp_admission)
+    max_requests_in_flight: int = otlp_admission.DEFAULT_MAX_REQUESTS
+    max_bytes_in_flight: int = otlp_admission.DEFAULT_MAX_BYTES
+    admission_wait_s: float = otlp_admission.DEFAULT_WAIT_S
+    body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S  # OTLP/HTTP: longest pause in a body
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S  # OTLP/HTTP: the whole body
     tls_cert_file: Path | None = None  # PEM; with tls_key_file, both servers speak TLS only
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # PEM; when set, clients must present a certificate it signed
@@ -88,6 +99,9 @@ class OtlpReceiver:
         self.config = config or ReceiverConfig()
         self._consumer = consumer
         self._token = _token_for(self.config)
+        self.admission = Admission(
+            self.config.max_requests_in_flight, self.config.max_bytes_in_flight, self.config.admission_wait_s
+        )
         self._grpc_server: grpc.Server | None = None
         self._http_server: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
@@ -135,12 +149,16 @@ class OtlpReceiver:
         cap = self.config.max_body_bytes
         server = grpc.server(
             ThreadPoolExecutor(self.config.grpc_workers, thread_name_prefix="otlp-grpc"),
-            handlers=otlp_grpc_handlers(self._consumer, self._token),
+            handlers=otlp_grpc_handlers(self._consumer, self._token, self.admission, cap),
+            maximum_concurrent_rpcs=_MAX_GRPC_CALLS,
             options=[
                 # checked by grpc core after decompression, so it also caps gzip bombs
                 ("grpc.max_receive_message_length", cap),
                 # never share the port with another process that is already listening
                 ("grpc.so_reuseport", 0),
+                # without BDP probing, grpc core does not read ahead into calls still waiting for
+                # admission (with it, 40 waiting 16 MiB calls cost 800 MiB before any was admitted)
+                ("grpc.http2.bdp_probe", 0),
             ],
         )
         address = _join_host_port(self.config.host, port)
@@ -171,6 +189,9 @@ class OtlpReceiver:
             self._http_executor,
             max_body_bytes=self.config.max_body_bytes,
             token=self._token,
+            admission=self.admission,
+            body_idle_timeout_s=self.config.body_idle_timeout_s,
+            body_timeout_s=self.config.body_timeout_s,
         )
         config = uvicorn.Config(
             app,
@@ -179,6 +200,7 @@ class OtlpReceiver:
             access_log=False,
             lifespan="off",
             server_header=False,
+            limit_concurrency=_MAX_CONNECTIONS,
             # SDK batch processors send every 5 s: keep their connection open across batches
             timeout_keep_alive=_KEEP_ALIVE_S,
             **_uvicorn_tls(self.config),

@@ -69,7 +69,12 @@ class DecodePool:
                 self._stop_worker()  # it may still answer: never read that answer for another request
                 raise
         if status == "error":
-            raise value
+            # raised from here, the exception's traceback holds this frame, whose locals hold the
+            # exception: a cycle keeping `body` (up to 16 MiB) alive until the collector runs
+            try:
+                raise value
+            finally:
+                del value, body
         batch: Batch = value
         return batch
 
