@@ -21,6 +21,10 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 SUPPORTED_CONTENT_TYPES = (PROTOBUF, JSON)
 
+# Deeper JSON is refused before it is parsed into messages: a request with attribute values
+# nested ten levels deep is about 50 levels deep, and the store keeps 8 levels of them.
+MAX_JSON_DEPTH = 64
+
 # Field names (both spellings the OTLP/JSON spec allows) whose values are hex-encoded bytes.
 _HEX_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 
@@ -92,18 +96,21 @@ def parse_otlp_json(body: bytes, request_type: type[Message]) -> Message:
     return message
 
 
-def _hex_ids_to_base64(node: Any) -> Any:
-    """Rewrite OTLP/JSON hex ids into the base64 that protobuf's JSON parser expects.
+def _hex_ids_to_base64(node: Any, depth: int = 0) -> Any:
+    """Rewrite OTLP/JSON hex ids into the base64 that protobuf's JSON parser expects, refusing
+    JSON nested deeper than MAX_JSON_DEPTH (the parsers after this one recurse per level).
 
     OTLP messages have no map fields, so user data never becomes a JSON object key:
     matching on key names cannot touch attribute values.
     """
-    if isinstance(node, list):
-        return [_hex_ids_to_base64(item) for item in node]
-    if not isinstance(node, dict):
+    if not isinstance(node, list | dict):
         return node
+    if depth >= MAX_JSON_DEPTH:
+        raise PayloadError(400, f"OTLP/JSON body nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(item, depth + 1) for item in node]
     return {
-        key: _hex_to_base64(key, value) if key in _HEX_ID_FIELDS else _hex_ids_to_base64(value)
+        key: _hex_to_base64(key, value) if key in _HEX_ID_FIELDS else _hex_ids_to_base64(value, depth + 1)
         for key, value in node.items()
     }
 

@@ -2,12 +2,14 @@
 
 Runs on the receiver's worker threads (not the writer's), so decoding happens in
 parallel with writing. Anything unusable (an all-zero trace id, an unsupported
-metric type) is counted as rejected with a reason, for the partial-success answer.
+metric type, a time SQLite cannot hold) is counted as rejected with a reason, for the
+partial-success answer: the items around it are stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,13 @@ _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 _MAX_ATTR_DEPTH = 8
+# OTLP times and counts are unsigned 64-bit; SQLite integers are signed: from 2^63 on they
+# cannot be stored (nor are they a time before the year 2262).
+MAX_STORABLE = 2**63 - 1
+
+
+def storable(*values: int) -> bool:
+    return all(value <= MAX_STORABLE for value in values)
 
 
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
@@ -208,6 +217,9 @@ def decode_traces(request: ExportTraceServiceRequest, received_ns: int) -> Batch
                 if len(span_id) != 8 or span_id == _ZERO_SPAN:
                     batch.reject(1, "span without a valid 8-byte span id")
                     continue
+                if not storable(span.start_time_unix_nano, span.end_time_unix_nano):
+                    batch.reject(1, "span with a start or end time of 2^63 ns or later")
+                    continue
                 rows.append(_span_row(batch, res, touches, span, trace_id.hex(), span_id.hex(), received_ns))
     return batch
 
@@ -295,6 +307,9 @@ def decode_logs(request: ExportLogsServiceRequest, received_ns: int) -> Batch:
         batch.resources.append(res.row)
         for scope_logs in resource_logs.scope_logs:
             for record in scope_logs.log_records:
+                if not storable(record.time_unix_nano, record.observed_time_unix_nano):
+                    batch.reject(1, "log record with a time of 2^63 ns or later")
+                    continue
                 batch.logs.append(_log_row(batch, res, record, received_ns))
     return batch
 
@@ -410,6 +425,9 @@ def _series(res: ResourceInfo, name: str, attrs: dict[str, Any]) -> tuple[int, s
 
 
 def _number_point(batch: Batch, res: ResourceInfo, metric: Any, dp: Any, kind: str, temporality: str) -> None:
+    if not storable(dp.start_time_unix_nano, dp.time_unix_nano):
+        batch.reject(1, f"data point of {metric.name} with a time of 2^63 ns or later")
+        return
     attrs = attributes(dp.attributes)
     series_id, labels, session = _series(res, metric.name, attrs)
     value = float(dp.as_int) if dp.WhichOneof("value") == "as_int" else dp.as_double
@@ -424,13 +442,14 @@ def _number_point(batch: Batch, res: ResourceInfo, metric: Any, dp: Any, kind: s
 
 
 def _histogram_point(batch: Batch, res: ResourceInfo, metric: Any, hp: Any, temporality: str) -> None:
+    problem = _histogram_problem(hp)
+    if problem:
+        batch.reject(1, f"histogram of {metric.name}: {problem}")
+        return
     attrs = attributes(hp.attributes)
     series_id, labels, session = _series(res, metric.name, attrs)
     bounds = list(hp.explicit_bounds)
     counts = list(hp.bucket_counts) or [0] * (len(bounds) + 1)
-    if len(counts) != len(bounds) + 1:
-        batch.reject(1, f"histogram of {metric.name}: {len(counts)} buckets for {len(bounds)} bounds")
-        return
     histogram = {"bounds": bounds, "counts": counts, "sum": hp.sum, "count": hp.count}
     batch.points.append(
         MetricPoint(
@@ -438,3 +457,15 @@ def _histogram_point(batch: Batch, res: ResourceInfo, metric: Any, hp: Any, temp
             hp.start_time_unix_nano, hp.time_unix_nano, float(hp.count), histogram,
         )
     )  # fmt: skip
+
+
+def _histogram_problem(hp: Any) -> str | None:
+    """Why a histogram point cannot be stored, or None."""
+    bounds = hp.explicit_bounds
+    if hp.bucket_counts and len(hp.bucket_counts) != len(bounds) + 1:
+        return f"{len(hp.bucket_counts)} buckets for {len(bounds)} bounds"
+    if not all(math.isfinite(bound) for bound in bounds):
+        return "a bucket bound that is not a finite number"
+    if not storable(hp.start_time_unix_nano, hp.time_unix_nano, hp.count, *hp.bucket_counts):
+        return "a time or count of 2^63 or more"
+    return None

@@ -6,6 +6,7 @@ data shaped as /tmp/team/web-api.md (the API contract) describes.
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import orjson
 from intent_observe.metrics import catalog
 from intent_observe.metrics.catalog import AUTONOMY_LEVELS, MetricDef
 from intent_observe.store.decode import span_details
+from intent_observe.store.values import from_column, load_histogram
 
 HOUR_NS = 3600 * 10**9
 SPARKLINE_HOURS = 48
@@ -94,17 +96,20 @@ def current_series(conn: sqlite3.Connection, name_prefix: str = "") -> list[Seri
         (name_prefix,),
     )
     return [
-        Series(n, svc, orjson.loads(lb), k, u, tmp, t, v, orjson.loads(h) if h else None)
+        Series(n, svc, orjson.loads(lb), k, u, tmp, t, from_column(v), load_histogram(h))
         for n, svc, lb, k, u, tmp, t, v, h in rows
     ]
 
 
 def metric_total(conn: sqlite3.Connection, metric: MetricDef, **labels: str) -> float:
-    """Sum of the newest values of a metric's live series whose labels match."""
+    """Sum of the newest finite values of a metric's live series whose labels match (a NaN or
+    infinite value, which any OTLP client may send, says nothing about a total)."""
     return sum(
         s.value
         for s in current_series(conn, metric.name)
-        if s.name == metric.name and all(s.labels.get(k) == v for k, v in labels.items())
+        if s.name == metric.name
+        and math.isfinite(s.value)
+        and all(s.labels.get(k) == v for k, v in labels.items())
     )
 
 
@@ -122,7 +127,7 @@ def metric_value_at(conn: sqlite3.Connection, metric: MetricDef, at_ns: int, **l
             "ORDER BY time_ns DESC LIMIT 1",
             (series_id, at_ns),
         ).fetchone()
-        total += row[0] if row else 0.0
+        total += from_column(row[0]) if row else 0.0
     return total
 
 
@@ -160,7 +165,7 @@ def _trust(conn: sqlite3.Connection) -> dict[str, int]:
     levels = dict.fromkeys(AUTONOMY_LEVELS, 0)
     for s in current_series(conn, catalog.SIGNALS_ACTIVE.name):
         level = s.labels.get("autonomy_level")
-        if s.name == catalog.SIGNALS_ACTIVE.name and level in levels:
+        if s.name == catalog.SIGNALS_ACTIVE.name and level in levels and math.isfinite(s.value):
             levels[level] += int(s.value)
     return levels
 
@@ -543,9 +548,12 @@ def _session(conn: sqlite3.Connection, row: tuple[Any, ...]) -> dict[str, Any]:
     if contract_id is None:
         contract_id, intent_id = _linked_contract(conn, trace_id, parent, intent_id)
     usage = _empty_usage()
-    for name, labels, value in conn.execute(
+    for name, labels, stored in conn.execute(
         "SELECT name, labels, value FROM metric_series WHERE session_id = ?", (session_id,)
     ):
+        value = from_column(stored)
+        if not math.isfinite(value):
+            continue  # a NaN or infinite count or cost adds nothing that can be shown
         if name == "claude_code.token.usage":
             token_type = orjson.loads(labels).get("type")
             if token_type in usage["tokens"]:

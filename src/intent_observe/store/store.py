@@ -68,15 +68,17 @@ class Store:
 
     def _write(self, batch: Batch) -> PartialResult:
         try:
-            self.writer.write_batch(batch).result(_COMMIT_TIMEOUT_S)
+            refused = self.writer.write_batch(batch).result(_COMMIT_TIMEOUT_S)
         except (queue.Full, FutureTimeout):
             raise ConsumerBusy("the store is busy writing", retry_after_seconds=1.0) from None
         except WriterClosed:
             raise ConsumerBusy("the store is shutting down", retry_after_seconds=5.0) from None
         except sqlite3.Error as exc:
             raise ConsumerBusy(f"the store could not write: {exc}", retry_after_seconds=5.0) from None
-        if batch.rejected:
-            return PartialResult(batch.rejected, batch.message)
+        for reason in refused.reasons:
+            batch.reject(0, reason)
+        if batch.rejected or refused.count:
+            return PartialResult(batch.rejected + refused.count, batch.message)
         return ACCEPTED
 
     # ----------------------------------------------------------------- readers

@@ -19,7 +19,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ import orjson
 
 from intent_observe.store.decode import Batch, MetricPoint, SessionTouch
 from intent_observe.store.schema import connect, open_store_file
+from intent_observe.store.values import dump_histogram, from_column, load_histogram, to_column
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,8 @@ class Writer:
         """Run `job` in the writer's transaction and return its result once committed."""
         return self.submit(job).result(timeout)
 
-    def write_batch(self, batch: Batch) -> Future[None]:
-        return self.submit(lambda conn: apply_batch(conn, batch))
+    def write_batch(self, batch: Batch) -> Future[Refused]:
+        return self.submit(lambda conn: apply_batch_isolating(conn, batch))
 
     def wait_for_change(self, seen_version: int, timeout: float) -> int:
         """Block until a commit after `seen_version` (or timeout); returns the current version."""
@@ -275,6 +276,62 @@ FROM spans WHERE trace_id IN (SELECT value FROM json_each(?)) ORDER BY trace_id,
 _trace_and_span = operator.itemgetter(0, 1)
 
 
+# Errors raised by what a row holds, not by the database (a full disk, a lock): the row is
+# refused for good and its neighbours are stored.
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, ValueError, TypeError)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Rows of a batch the store could not hold, and why (none: everything was stored)."""
+
+    count: int = 0
+    reasons: tuple[str, ...] = ()
+
+
+def apply_batch_isolating(conn: sqlite3.Connection, batch: Batch) -> Refused:
+    """`apply_batch`; when a row's content makes it fail, again row by row, each row in a
+    savepoint of its own, so that only the bad rows are refused."""
+    conn.execute("SAVEPOINT batch")
+    try:
+        apply_batch(conn, batch)
+    except _ROW_ERRORS as error:
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+        log.warning("a batch failed on one of its rows (%s); storing it row by row", error)
+        return _apply_row_by_row(conn, batch)
+    conn.execute("RELEASE batch")
+    return Refused()
+
+
+def _apply_row_by_row(conn: sqlite3.Connection, batch: Batch) -> Refused:
+    count, reasons = 0, []
+    for kind, single in _single_row_batches(batch):
+        conn.execute("SAVEPOINT row")
+        try:
+            apply_batch(conn, single)
+        except _ROW_ERRORS as error:
+            conn.execute("ROLLBACK TO row")
+            count += 1
+            reason = f"a {kind} the store cannot hold: {error}"
+            if reason not in reasons:
+                reasons.append(reason)
+        conn.execute("RELEASE row")
+    return Refused(count, tuple(reasons))
+
+
+def _single_row_batches(batch: Batch) -> Iterator[tuple[str, Batch]]:
+    resources = batch.resources
+    for span in batch.spans:
+        yield "span", Batch(resources=resources, spans=[span], promotions=batch.promotions)
+    for log_row in batch.logs:
+        yield "log record", Batch(resources=resources, logs=[log_row])
+    for point in batch.points:
+        yield "data point", Batch(resources=resources, points=[point])
+    for touch in batch.sessions:
+        yield "session", Batch(sessions=[touch])
+
+
 def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
     if batch.resources:
         conn.executemany("INSERT OR IGNORE INTO resources VALUES (?,?,?)", set(batch.resources))
@@ -425,19 +482,21 @@ def _write_point(conn: sqlite3.Connection, p: MetricPoint) -> None:
     ).fetchone()
     value, histogram = p.value, p.histogram
     if row is not None:
-        old_time, old_value, old_hist = row
+        old_time, stored_value, stored_hist = row
+        old_value, old_hist = from_column(stored_value), load_histogram(stored_hist)
         if p.temporality == "delta":
             # deltas add up to a running total: what /metrics and the Claude view show
             value = old_value + p.value
-            histogram = _add_histograms(orjson.loads(old_hist) if old_hist else None, p.histogram)
+            histogram = _add_histograms(old_hist, p.histogram)
         elif p.time_ns < old_time:
             return  # an older cumulative point arriving late changes nothing
-        if value == old_value and histogram == (orjson.loads(old_hist) if old_hist else None):
+        if value == old_value and histogram == old_hist:
             conn.execute(
                 "UPDATE metric_series SET time_ns = max(time_ns, ?) WHERE id = ?", (p.time_ns, p.series_id)
             )
             return
-    hist_json = orjson.dumps(histogram).decode() if histogram is not None else None
+    hist_json = dump_histogram(histogram) if histogram is not None else None
+    stored = to_column(value)
     conn.execute(
         """INSERT INTO metric_series (id, name, service, labels, kind, unit, temporality, session_id,
                start_ns, time_ns, value, histogram) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
@@ -445,10 +504,10 @@ def _write_point(conn: sqlite3.Connection, p: MetricPoint) -> None:
                value = excluded.value, histogram = excluded.histogram, start_ns = excluded.start_ns""",
         (
             p.series_id, p.name, p.service, p.labels, p.kind, p.unit, p.temporality, p.session_id,
-            p.start_ns, p.time_ns, value, hist_json,
+            p.start_ns, p.time_ns, stored, hist_json,
         ),
     )  # fmt: skip
-    conn.execute("INSERT OR REPLACE INTO metric_points VALUES (?,?,?)", (p.series_id, p.time_ns, value))
+    conn.execute("INSERT OR REPLACE INTO metric_points VALUES (?,?,?)", (p.series_id, p.time_ns, stored))
 
 
 def _add_histograms(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
