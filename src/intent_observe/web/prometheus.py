@@ -18,7 +18,11 @@ from intent_observe.store.queries import Series
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 EXPORTED_PREFIX = "intent."
-_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
+_NOT_IN_METRIC_NAME = re.compile(r"[^a-zA-Z0-9_:]")
+_NOT_IN_LABEL_NAME = re.compile(r"[^a-zA-Z0-9_]")
+# Label names a histogram's own lines use; a series label of that name is renamed.
+_HISTOGRAM_LABELS = frozenset({"le"})
+_HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 _KIND_OF_STORED = {
     "counter": Kind.COUNTER,
     "updown": Kind.GAUGE,
@@ -26,21 +30,50 @@ _KIND_OF_STORED = {
     "histogram": Kind.HISTOGRAM,
 }
 
+Labels = tuple[tuple[str, str], ...]
+
 
 def definition(series: Series) -> MetricDef:
     known = BY_NAME.get(series.name)
     if known is not None:
         return known
-    return MetricDef(series.name, _KIND_OF_STORED.get(series.kind, Kind.GAUGE), "", series.unit or "1")
+    kind = _KIND_OF_STORED.get(series.kind, Kind.GAUGE)
+    # the help line names the metric as it was sent, before its name was sanitised
+    return MetricDef(series.name, kind, f"OTel metric {series.name}", series.unit or "1")
 
 
-def label_name(name: str) -> str:
-    clean = _LABEL_NAME.sub("_", name)
+# ---- the one sanitiser: every name, label and text written into the exposition passes here
+def metric_name(name: str) -> str:
+    clean = _NOT_IN_METRIC_NAME.sub("_", name)
     return clean if clean and not clean[0].isdigit() else "_" + clean
 
 
+def label_name(name: str) -> str:
+    clean = _NOT_IN_LABEL_NAME.sub("_", name)
+    if not clean or clean[0].isdigit():
+        clean = "_" + clean
+    # `__`-names are Prometheus' own (`__name__`): a series label may not take one
+    return "_" + clean.lstrip("_") if clean.startswith("__") else clean
+
+
 def escape_label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    text = value.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot be sent
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def help_text(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def series_labels(labels: dict[str, Any], kind: Kind) -> Labels:
+    """Sanitised, sorted label pairs; of two labels that sanitise to the same name, the first is kept."""
+    out: dict[str, str] = {}
+    for key, value in sorted(labels.items()):
+        name = label_name(key)
+        if kind is Kind.HISTOGRAM and name in _HISTOGRAM_LABELS:
+            name = "_" + name
+        out.setdefault(name, str(value))
+    return tuple(sorted(out.items()))
 
 
 def number(value: float) -> str:
@@ -58,20 +91,34 @@ def _labels(pairs: Iterable[tuple[str, str]]) -> str:
     return "{" + inner + "}" if inner else ""
 
 
-def _merge(series: list[Series]) -> dict[str, dict[tuple[tuple[str, str], ...], Any]]:
-    """prom name → label set → value (float) or histogram dict, summed across repositories."""
-    merged: dict[str, dict[tuple[tuple[str, str], ...], Any]] = {}
+def _families(series: list[Series]) -> dict[str, tuple[MetricDef, dict[Labels, Any]]]:
+    """prom name → (its definition, label set → value or histogram), summed across repositories.
+
+    A name reached by series of another kind (two OTel names sanitised alike) keeps the kind
+    it was first seen with; the others are left out, as are names that a histogram's own
+    `_bucket`/`_sum`/`_count` lines use: each name is one family, as the format requires."""
+    families: dict[str, tuple[MetricDef, dict[Labels, Any]]] = {}
     for s in series:
         metric = definition(s)
-        key = tuple(sorted((label_name(k), str(v)) for k, v in s.labels.items()))
-        values = merged.setdefault(metric.prom_name, {})
+        name = metric_name(metric.prom_name)
+        known = families.get(name)
+        if known is not None and known[0].kind is not metric.kind:
+            continue
+        values = families.setdefault(name, (metric, {}))[1]
+        key = series_labels(s.labels, metric.kind)
         if metric.kind is Kind.HISTOGRAM:
             values[key] = _add_histogram(values.get(key), s.histogram)
         elif metric.unit == "s" and metric.kind is Kind.GAUGE:
             values[key] = max(values.get(key, -math.inf), s.value)  # a timestamp: the newest
         else:
             values[key] = values.get(key, 0.0) + s.value
-    return merged
+    taken = {
+        name + suffix
+        for name, (metric, _) in families.items()
+        if metric.kind is Kind.HISTOGRAM
+        for suffix in _HISTOGRAM_SUFFIXES
+    }
+    return {name: family for name, family in families.items() if name not in taken}
 
 
 def _add_histogram(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -88,12 +135,10 @@ def _add_histogram(old: dict[str, Any] | None, new: dict[str, Any] | None) -> di
 def render(series: list[Series]) -> str:
     """The exposition text for every `intent.*` series given."""
     wanted = [s for s in series if s.name.startswith(EXPORTED_PREFIX)]
-    defs = {definition(s).prom_name: definition(s) for s in wanted}
     lines: list[str] = []
-    for prom_name, values in sorted(_merge(wanted).items()):
-        metric = defs[prom_name]
+    for prom_name, (metric, values) in sorted(_families(wanted).items()):
         if metric.description:
-            lines.append(f"# HELP {prom_name} {metric.description.replace(chr(10), ' ')}")
+            lines.append(f"# HELP {prom_name} {help_text(metric.description)}")
         lines.append(f"# TYPE {prom_name} {metric.kind.value}")
         for labels, value in sorted(values.items()):
             if metric.kind is Kind.HISTOGRAM:
@@ -103,9 +148,7 @@ def render(series: list[Series]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _histogram_lines(
-    name: str, labels: tuple[tuple[str, str], ...], hist: dict[str, Any] | None
-) -> list[str]:
+def _histogram_lines(name: str, labels: Labels, hist: dict[str, Any] | None) -> list[str]:
     if not hist:
         return []
     out, cumulative = [], 0
