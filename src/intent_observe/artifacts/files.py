@@ -1,0 +1,411 @@
+"""The artifact files under `.intent/`, read from their YAML front matter.
+
+In a real Intent repository the status of an artifact (resolved, promoted, shipped) and
+some of its links (a spec's intent) live only in its Markdown file's front matter:
+
+    ---
+    id: SPEC-004
+    status: draft            # comments are YAML's, not part of the value
+    intent: INT-009
+    contracts: [CON-KE-001, CON-KE-002]
+    trust_score: 0.72
+    autonomy_level: L3
+    ---
+
+`parse_artifact(path, text)` reads one file; `read_artifacts(repo)` every file under
+`.intent/` (the event log and our own `observe/` state aside), each either read or
+skipped with a reason. The file is the artifact's identity: two files declaring the
+same id are two artifacts, and a file that declares no id is still one. Reading is
+tolerant: front matter that is not valid YAML is read line by line, values that are not
+what their key promises (prose where an id belongs, a trust of "high") are left out
+with a note, never an exception.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from intent_observe.events.model import ArtifactKind
+
+INTENT_DIR = ".intent"
+MAX_READ_BYTES = 256 * 1024  # front matter sits at the top; a huge file is read this far
+MAX_ID_CHARS = 200
+
+# `.intent/<directory>/…` → the kind of artifact its files are (subdirectories included).
+KIND_OF_DIRECTORY: dict[str, ArtifactKind] = {
+    "signals": ArtifactKind.SIGNAL,
+    "intents": ArtifactKind.INTENT,
+    "specs": ArtifactKind.SPEC,
+    "contracts": ArtifactKind.CONTRACT,
+    "clusters": ArtifactKind.CLUSTER,
+    "decisions": ArtifactKind.DECISION,
+}
+# Not artifact files, and not worth listing one by one: the event log and our own state.
+_NOT_ARTIFACT_DIRECTORIES = frozenset({"events", "observe"})
+
+# Front matter keys, in order of preference, for each thing read.
+_LINK_KEYS: dict[str, tuple[str, ...]] = {
+    "intent": ("intent", "intent_id", "related_intents", "promoted_to", "parent_intent"),
+    "signals": ("signals", "signal_ids", "source_signals"),
+    "contracts": ("contracts", "contract_ids"),
+    "spec": ("spec", "spec_id", "specs"),
+    "cluster": ("cluster", "cluster_id"),
+}
+_TRUST_KEYS = ("trust", "trust_score")
+_AUTONOMY_KEYS = ("autonomy_level", "autonomy")
+
+# A status that says the artifact's work is over (a word of it: `v1.0-shipped` is shipped).
+CLOSED_STATUS_WORDS = frozenset(
+    {
+        "resolved",
+        "promoted",
+        "dismissed",
+        "archived",
+        "closed",
+        "done",
+        "completed",
+        "complete",
+        "shipped",
+        "superseded",
+        "rejected",
+        "withdrawn",
+        "abandoned",
+        "merged",
+    }
+)
+
+_ID_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9][A-Za-z0-9._-]*")
+_ID_IN_NAME = re.compile(r"(SIG|CLU|CL|INT|SPEC|CON|DEC)-[A-Za-z0-9][A-Za-z0-9._-]*", re.IGNORECASE)
+# Ids that are placeholders of a template: SIG-XXX, INT-NNN, SIG-{{id}}, <id>, SIG-YYYY-MM-DD-slug.
+_PLACEHOLDER = re.compile(r"(?i)-(?:x{3,}|n{3,}|yyyy)(?:$|[-_])|\{\{|\}\}|\$\{|<[^>]*>")
+_AUTONOMY = re.compile(r"(?i)L([0-4])")
+_TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
+_TEMPLATE_DIRECTORIES = frozenset({"template", "templates", "_templates"})
+_TEMPLATE_NAME = re.compile(r"(?i)^_?template(?:$|[-_.])|[-_.]template$")
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The ids an artifact's front matter names, by relation (each in the order written)."""
+
+    intent: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
+    contracts: tuple[str, ...] = ()
+    spec: tuple[str, ...] = ()
+    cluster: tuple[str, ...] = ()  # an id, or a cluster's name where no cluster file has that name
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactFile:
+    """What one artifact file says about its artifact."""
+
+    path: str  # relative to the repository, POSIX: ".intent/specs/SPEC-004-x.md" (as events' data.file)
+    kind: ArtifactKind
+    id: str | None  # None: the file declares none; its path is its identity
+    status: str | None  # as written: "resolved", "v1.0-shipped", "needs-shaping"…
+    title: str | None
+    trust: float | None  # 0.0–1.0
+    autonomy_level: str | None  # "L0"–"L4"
+    links: Links = field(default_factory=Links)
+    name: str | None = None  # a cluster's `name:`, which signals' `cluster:` may give instead of its id
+    notes: tuple[str, ...] = ()  # what was read leniently or left out, and why
+
+    @property
+    def closed(self) -> bool:
+        """The status says the artifact's work is over (resolved, promoted, shipped, dismissed…)."""
+        return self.status is not None and any(
+            word in CLOSED_STATUS_WORDS for word in re.split(r"[^a-z0-9.]+", self.status.lower())
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file under `.intent/` that is not an artifact file, and why."""
+
+    path: str
+    reason: str
+
+
+# ------------------------------------------------------------------ one file
+def parse_artifact(path: str, text: str) -> ArtifactFile | Skipped:
+    """One file's reading. `path` is relative to the repository (`.intent/signals/x.md`)."""
+    pure = PurePosixPath(path)
+    kind = kind_of_path(pure)
+    if kind is None:
+        return Skipped(path, "not under an artifact directory (" + ", ".join(KIND_OF_DIRECTORY) + ")")
+    if pure.suffix.lower() not in (".md", ".markdown"):
+        return Skipped(path, "not a Markdown file")
+    if _is_template_path(pure):
+        return Skipped(path, "a template (by its name or directory)")
+    block, body = split_front_matter(text)
+    if block is None:
+        return _without_front_matter(path, pure, kind, body)
+    meta, notes = load_front_matter(block)
+    if meta is None:
+        return Skipped(path, notes[0])
+    declared = _declared_id(meta, kind)
+    if declared is not None and _PLACEHOLDER.search(declared):
+        return Skipped(path, f"a template (its id {declared[:60]!r} is a placeholder)")
+    own_id = declared if declared is not None and is_id(declared) else None
+    if declared is not None and own_id is None:
+        notes.append(f"id {declared[:60]!r} is not an id; the file is the artifact's only identity")
+    return ArtifactFile(
+        path=path,
+        kind=kind,
+        id=own_id,
+        status=_text(meta.get("status"), "status", notes),
+        title=_text(meta.get("title"), "title", notes) or heading(body),
+        trust=_trust(meta, notes),
+        autonomy_level=_autonomy(meta, notes),
+        links=_links(meta, kind, notes),
+        name=_text(meta.get("name"), "name", notes) if kind is ArtifactKind.CLUSTER else None,
+        notes=tuple(notes),
+    )
+
+
+def kind_of_path(path: PurePosixPath) -> ArtifactKind | None:
+    parts = path.parts
+    if len(parts) < 3 or parts[0] != INTENT_DIR:
+        return None
+    return KIND_OF_DIRECTORY.get(parts[1])
+
+
+def _is_template_path(path: PurePosixPath) -> bool:
+    return any(part.lower() in _TEMPLATE_DIRECTORIES for part in path.parts[2:-1]) or bool(
+        _TEMPLATE_NAME.search(path.stem)
+    )
+
+
+def _without_front_matter(
+    path: str, pure: PurePosixPath, kind: ArtifactKind, body: str
+) -> ArtifactFile | Skipped:
+    """A file with no front matter is an artifact when its name carries an id (`SIG-042-x.md`)."""
+    named = _ID_IN_NAME.match(pure.stem)
+    if named is None:
+        return Skipped(path, "no front matter, and its name carries no id")
+    own_id = _canonical(pure.stem)
+    if _PLACEHOLDER.search(own_id):
+        return Skipped(path, f"a template (its name {pure.name!r} is a placeholder)")
+    return ArtifactFile(path, kind, own_id, None, heading(body), None, None, notes=("no front matter",))
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """(the YAML between a leading `---` and the next `---` or `...`, the rest); (None, text) if none."""
+    text = text.removeprefix("\ufeff")
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        return None, text
+    for index, line in enumerate(lines[1:], start=1):
+        if line.rstrip() in ("---", "..."):
+            return "".join(lines[1:index]), "".join(lines[index + 1 :])
+    return None, text  # never closed: a horizontal rule, not front matter
+
+
+def load_front_matter(block: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The front matter as plain data (dates as ISO text), and notes; (None, [reason]) when unusable."""
+    try:
+        loaded = yaml.load(block, Loader=_Loader)  # _Loader is a safe loader
+    except yaml.YAMLError as exc:
+        problem = str(exc).splitlines()[0]
+        return _line_by_line(block), [f"front matter is not valid YAML ({problem}); read line by line"]
+    if loaded is None:
+        return {}, []
+    if not isinstance(loaded, Mapping):
+        return None, ["front matter is not a mapping of keys to values"]
+    notes = [f"{key}: given {count} times; the last is read" for key, count in _repeated_keys(block)]
+    return {str(key).strip().lower(): _plain(value) for key, value in loaded.items()}, notes
+
+
+def _repeated_keys(block: str) -> list[tuple[str, int]]:
+    """Top-level keys written more than once (YAML readers keep the last; a grep finds the first)."""
+    keys = [match.group(1) for match in _TOP_LEVEL_KEY.finditer(block)]
+    return [(key, keys.count(key)) for key in dict.fromkeys(keys) if keys.count(key) > 1]
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's when present), with no further types."""
+
+
+def _plain(value: Any) -> Any:
+    """YAML values as JSON-like data: dates and times as ISO 8601 text."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _line_by_line(block: str) -> dict[str, Any]:
+    """Top-level `key: value` lines of front matter YAML refused (an unquoted `: ` in a title…)."""
+    meta: dict[str, Any] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip() or line[:1] in (" ", "\t", "-", "#"):
+            continue
+        meta[key.strip().lower()] = _scalar(value)
+    return meta
+
+
+def _scalar(value: str) -> Any:
+    """One value of a line: its own YAML when it parses (`[a, b]`, `0.8`, `'x'`), else its text
+    with any `# comment` removed."""
+    value = re.sub(r"\s+#.*$", "", value).strip()
+    try:
+        return _plain(yaml.load(value, Loader=_Loader))
+    except yaml.YAMLError:
+        return value.strip("'\"")
+
+
+def heading(body: str) -> str | None:
+    for line in body.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip() or None
+    return None
+
+
+# ------------------------------------------------------------------ values
+def _declared_id(meta: Mapping[str, Any], kind: ArtifactKind) -> str | None:
+    """What `id:` (else `<kind>_id:`) says, as text; None when neither says anything."""
+    for key in ("id", f"{kind.value}_id"):
+        value = meta.get(key)
+        if value is not None and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def is_id(value: str) -> bool:
+    return len(value) <= MAX_ID_CHARS and _ID_SHAPE.fullmatch(value) is not None
+
+
+def _text(value: Any, key: str, notes: list[str]) -> str | None:
+    if value is None or isinstance(value, Mapping | list):
+        if value is not None:
+            notes.append(f"{key}: a {type(value).__name__} where text belongs; left out")
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _trust(meta: Mapping[str, Any], notes: list[str]) -> float | None:
+    for key in _TRUST_KEYS:
+        value = meta.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+            return float(value)
+        notes.append(f"{key}: {value!r} is not a trust score in 0.0–1.0; left out")
+    return None
+
+
+def _autonomy(meta: Mapping[str, Any], notes: list[str]) -> str | None:
+    for key in _AUTONOMY_KEYS:
+        value = meta.get(key)
+        if value is None or value == "":
+            continue
+        found = _AUTONOMY.fullmatch(str(value).strip())
+        if found is not None:
+            return f"L{found.group(1)}"
+        notes.append(f"{key}: {value!r} is not an autonomy level L0–L4; left out")
+    return None
+
+
+def _links(meta: Mapping[str, Any], kind: ArtifactKind, notes: list[str]) -> Links:
+    own_key = f"{kind.value}_id"
+    found: dict[str, tuple[str, ...]] = {}
+    for relation, keys in _LINK_KEYS.items():
+        ids: list[str] = []
+        for key in keys:
+            if key != own_key and key in meta:
+                ids.extend(_link_ids(meta[key], key, relation, notes))
+        found[relation] = tuple(dict.fromkeys(ids))
+    return Links(**found)
+
+
+def _link_ids(value: Any, key: str, relation: str, notes: list[str]) -> Iterator[str]:
+    """The ids a value names: a list, one id, or ids separated by commas; prose is no link."""
+    items = value if isinstance(value, list) else str(value).split(",") if value is not None else []
+    for item in items:
+        text = str(item).strip().strip("'\"") if item is not None else ""
+        if not text:
+            continue
+        if is_id(text) or (relation == "cluster" and _is_name(text)):
+            yield text
+        else:
+            notes.append(f"{key}: {text[:60]!r} is not an id; not a link")
+
+
+def _is_name(text: str) -> bool:
+    return len(text) <= MAX_ID_CHARS and re.fullmatch(r"[\w.-]+", text) is not None
+
+
+def _canonical(artifact_id: str) -> str:
+    prefix, _, rest = artifact_id.partition("-")
+    return f"{prefix.upper()}-{rest}"
+
+
+# ------------------------------------------------------------------ a repository
+def read_artifacts(repo: Path) -> tuple[list[ArtifactFile], list[Skipped]]:
+    """Every file under `repo/.intent/` (but `events/` and `observe/`): artifacts, and the rest
+    with the reason each is not one; both sorted by path. Symbolic links are not followed."""
+    artifacts: list[ArtifactFile] = []
+    skipped: list[Skipped] = []
+    for relative, full in files_under(repo):
+        result = read_artifact_file(relative, full)
+        if isinstance(result, ArtifactFile):
+            artifacts.append(result)
+        else:
+            skipped.append(result)
+    return resolve_cluster_names(artifacts), skipped
+
+
+def read_artifact_file(relative: str, full: Path) -> ArtifactFile | Skipped:
+    if full.is_symlink():
+        return Skipped(relative, "a symbolic link (not followed)")
+    try:
+        with full.open("rb") as handle:
+            raw = handle.read(MAX_READ_BYTES)
+    except OSError as exc:
+        return Skipped(relative, f"unreadable: {exc.strerror or exc}")
+    if b"\x00" in raw:
+        return Skipped(relative, "not text")
+    return parse_artifact(relative, raw.decode("utf-8", errors="replace"))
+
+
+def files_under(repo: Path) -> Iterator[tuple[str, Path]]:
+    root = repo / INTENT_DIR
+    if not root.is_dir() or root.is_symlink():
+        return
+    for directory, subdirectories, files in os.walk(root):
+        here = Path(directory)
+        if here == root:
+            subdirectories[:] = [d for d in subdirectories if d not in _NOT_ARTIFACT_DIRECTORIES]
+        subdirectories.sort()
+        for name in sorted(files):
+            full = here / name
+            yield full.relative_to(repo).as_posix(), full
+
+
+def resolve_cluster_names(artifacts: Iterable[ArtifactFile]) -> list[ArtifactFile]:
+    """Signals name their cluster by its `name:` as often as by its id: names become ids where a
+    cluster file has both."""
+    listed = list(artifacts)
+    ids_by_name = {
+        art.name: art.id for art in listed if art.kind is ArtifactKind.CLUSTER and art.name and art.id
+    }
+    out = []
+    for art in listed:
+        clusters = tuple(ids_by_name.get(value, value) for value in art.links.cluster)
+        if clusters != art.links.cluster:
+            art = replace(art, links=replace(art.links, cluster=clusters))
+        out.append(art)
+    return out
