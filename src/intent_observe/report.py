@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intent_observe.events import Event, Rejected, parse_file
-from intent_observe.identity.engine import Engine
-from intent_observe.identity.records import LogRecord, SpanRecord
+from intent_observe.identity.engine import Artifact, Engine
+from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
 from intent_observe.metrics.derive import as_json, snapshot
 
 _DRAIN_EVERY = 1000
@@ -85,8 +85,9 @@ def _duration_s(span: SpanRecord) -> float:
     return round((span.end_ns - span.start_ns) / 1e9, 6)
 
 
-def _artifact_entry(span: SpanRecord, depth: int) -> dict[str, Any]:
+def _artifact_entry(span: SpanRecord, depth: int, arts: dict[str, Artifact]) -> dict[str, Any]:
     attrs = span.attributes
+    art = arts.get(span.span_id)
     return {
         "id": attrs.get("intent.artifact.id"),
         "type": attrs.get("intent.artifact.type"),
@@ -96,12 +97,17 @@ def _artifact_entry(span: SpanRecord, depth: int) -> dict[str, Any]:
         "depth": depth,
         "start_ns": span.start_ns,
         "duration_s": _duration_s(span),
-        "state": attrs.get("intent.artifact.state"),
+        "phase": attrs.get("intent.phase"),
+        "state": _state(art) if art is not None else attrs.get("intent.artifact.state"),
         "status": "error" if span.error else "ok",
         "status_message": span.status_message,
         "backfilled": bool(attrs.get("intent.backfilled", False)),
-        "title": attrs.get("intent.title"),
+        "title": art.title if art is not None and art.title is not None else attrs.get("intent.title"),
     }
+
+
+def _state(art: Artifact) -> str:
+    return "closed" if art.closed else "open"
 
 
 def trace_tree(spans: list[SpanRecord]) -> list[tuple[SpanRecord, int]]:
@@ -124,40 +130,50 @@ def trace_tree(spans: list[SpanRecord]) -> list[tuple[SpanRecord, int]]:
     return ordered
 
 
+# Every trace is listed under the kind of its root artifact, each under a stable key.
+_TRACE_KEYS = {
+    "intent": "intents",
+    "cluster": "clusters",
+    "spec": "specs",
+    "contract": "contracts",
+    "assertion": "assertions",
+    "decision": "decisions",
+    "other": "events",
+}
+
+
 def build_report(run: Run) -> dict[str, Any]:
     """The stable JSON document of `inspect --json`."""
-    intents: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {key: {} for key in _TRACE_KEYS.values()}
     orphans: list[dict[str, Any]] = []
     traces = run.by_trace()
-    for art in sorted(run.engine.state.artifacts.values(), key=lambda a: a.key):  # one scan, no re-caching
-        if art.trace_id is None:
+    roots = sorted(
+        (a for a in run.engine.state.artifacts.values() if a.trace_id is not None), key=lambda a: a.key
+    )  # one scan, no re-caching
+    arts = {a.span_id: a for a in roots}
+    for art in roots:
+        if art.parent_span is not None:
             continue
-        if art.kind == "intent":
-            intents[art.key.removeprefix("intent:")] = {
-                "trace_id": art.trace_id,
-                "title": art.attrs.get("intent.title"),
-                "state": "closed" if art.closed else "open",
-                "placeholder": art.placeholder,
-                "artifacts": [_artifact_entry(s, d) for s, d in trace_tree(traces[art.trace_id])],
-            }
-        elif art.kind == "signal" and art.intent is None:
-            orphans.append(
-                {
-                    "id": art.id,
-                    "key": art.key,
-                    "trace_id": art.trace_id,
-                    "span_id": art.span_id,
-                    "title": art.attrs.get("intent.title"),
-                    "status": art.inactive or "active",
-                    "cluster": art.cluster.removeprefix("cluster:") if art.cluster else None,
-                }
-            )
+        if art.kind == "signal":
+            if art.intent is None:
+                orphans.append(_orphan(art))
+            continue
+        assert art.trace_id is not None
+        groups[_TRACE_KEYS[art.kind]][_trace_key(art)] = {
+            "trace_id": art.trace_id,
+            "type": art.kind,
+            "title": _title(art),
+            "file": art.file,
+            "state": _state(art),
+            "placeholder": art.placeholder,
+            "artifacts": [_artifact_entry(s, d, arts) for s, d in trace_tree(traces[art.trace_id])],
+        }
     return {
         "lines": run.lines,
         "events": run.engine.state.events_seen,
         "spans": len(run.spans),
         "logs": run.log_count,
-        "intents": intents,
+        **groups,
         "orphans": orphans,
         "rejected": [
             {
@@ -169,4 +185,27 @@ def build_report(run: Run) -> dict[str, Any]:
             for r in run.rejected
         ],
         "metrics": as_json(snapshot(run.engine.state)),
+    }
+
+
+def _title(art: Artifact) -> AttrValue | None:
+    """The newest title; a standalone event is known by its type."""
+    return art.title or art.attrs.get("intent.title") or (art.name if art.kind == "other" else None)
+
+
+def _trace_key(art: Artifact) -> str:
+    """An intent, spec, … by its id (`#2` for another artifact of a reused id); an event by its own."""
+    return art.key.split(":", 1)[1]
+
+
+def _orphan(art: Artifact) -> dict[str, Any]:
+    return {
+        "id": art.id,
+        "key": art.key,
+        "trace_id": art.trace_id,
+        "span_id": art.span_id,
+        "title": art.title or art.attrs.get("intent.title"),
+        "file": art.file,
+        "status": art.inactive or "active",
+        "cluster": art.cluster.removeprefix("cluster:") if art.cluster else None,
     }

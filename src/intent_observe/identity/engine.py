@@ -11,17 +11,26 @@ The model of the seed, exactly:
 |                              | orphan and cluster spans                                     |
 | spec                         | the intent's trace, parent = the intent span                 |
 | contract                     | the intent's trace, parent = the spec span                   |
-| contract execution, asserts  | the intent's trace, parent = the contract span               |
+| contract execution, asserts  | the intent's trace, parent = the contract (run) span         |
 
-Artifacts are spans; every event is a log record on its artifact's span. A span is
-*placed* (trace and parent fixed for good) once its ancestors are known; events whose
-ancestors have not appeared yet (a contract before its spec) wait, durably, until
-they do or until `finalize()` decides with what is known. A placed span is exported
-at once, and once more with the same ids when its artifact closes (contract
-completed, spec's contracts all passed), so it carries a real duration.
+Identity: the file a line names (`data.file`) is its artifact's identity where given: one id
+from one file is one artifact whatever its title says, the same id from two files is two
+artifacts, and a line naming no file joins the newest artifact of its id.
 
-All state is plain data (`EngineState`), so it can be saved with the checkpoint in
-one transaction and a restart continues exactly where the last commit left off.
+Export: **a span id is sent once, final.** Backends keep the first copy of a span (Tempo) or
+every copy (Jaeger), and an ended OpenTelemetry span is immutable, so nothing is re-sent:
+
+- each artifact is *announced* by one span, built the moment its place (trace and parent) is
+  known, from what it was announced with; children parent to it at once;
+- a phase with a real duration is a span of its own, built when the phase ends, under the
+  artifact: each contract run (started → completed), a spec's, an intent's and a cluster's
+  lifecycle (announced → closed);
+- everything else an artifact lives through travels as its log records.
+
+Every span is built right after the event that fixes it (a sequence point), never at `drain`,
+so how a history is cut into batches, killed or resumed never changes a byte of any span.
+
+All state is plain data (`EngineState`), saved with the tail's checkpoint in one transaction.
 """
 
 from __future__ import annotations
@@ -47,8 +56,6 @@ from intent_observe.identity.table import SpillingTable
 from intent_observe.metrics.catalog import autonomy_level
 from intent_observe.metrics.state import UNSCORED, MetricState
 
-# Event types that announce an artifact (and so may start a new occurrence of a reused id).
-_CREATION_SUFFIXES = (".created", ".captured", ".proposed", ".written", ".started", ".recorded")
 _SIGNAL_INACTIVE = {
     "signal.clustered": "clustered",
     "signal.promoted": "promoted",
@@ -66,18 +73,26 @@ _INTENT_CLOSERS = frozenset(
         "intent.done",
     }
 )
-# Kept from the event that opened the artifact; later events do not rename what it is.
-_FIRST_EVENT_ONLY = frozenset({"intent.event.type", "intent.artifact.id", "intent.artifact.type"})
+_INTENT_FAILURES = frozenset({"intent.rejected", "intent.abandoned"})
+_SPEC_CLOSERS = frozenset({"spec.completed", "spec.done", "spec.closed"})
+_SPEC_IN_PROGRESS = frozenset({"spec.approved", "spec.executing"})
+# Events that only mention artifacts: they never create one, and an intent's staleness is
+# about its own work, not about someone asking after it.
+_MENTION_PREFIXES = ("knowledge.",)
 _RELATIONS_CACHE = 20_000
 _RELATION_ATTR = {"intent": "intent.id", "spec": "intent.spec.id", "contract": "intent.contract.id"}
 _CONTRACT_PASS = frozenset({"contract.verified", "contract.passed"})
 _CONTRACT_FAIL = frozenset({"contract.failed"})
-_FAIL_WORDS = frozenset({"fail", "failed", "failure", "error", "errored", "red"})
+_FAIL_WORDS = frozenset({"fail", "failed", "failure", "error", "errored", "red", "regressed"})
+_DENIED_WORDS = frozenset({"denied", "deny", "rejected", "reject", "declined", "refused", "no"})
+_APPROVAL_DECISIONS = frozenset({"approval.decided", "intent.approval.decided"})
+_LONG_LIVED = frozenset({"intent", "spec", "contract", "cluster"})  # their state lives in phases
+_MAX_DURATION_S = 10**8
 
 
 @dataclass(slots=True)
 class Artifact:
-    """One span-worthy thing. `key` is unique: kind, id and occurrence of a reused id."""
+    """One span-worthy thing. `key` is unique: kind, id and occurrence (one per file)."""
 
     key: str
     kind: str
@@ -86,40 +101,45 @@ class Artifact:
     first_ns: int
     last_ns: int
     name: str
-    attrs: dict[str, AttrValue]
-    intent: str | None = None  # owning intent key (specs, contracts via spec, events)
+    attrs: dict[str, AttrValue]  # what its span is announced with
+    title: str | None = None  # the newest title: a new title renames, never splits
+    file: str | None = None
+    files: dict[str, str] | None = None  # first occurrence: file → occurrence key
+    latest: str | None = None  # first occurrence: key of the newest occurrence
+    occurrences: int = 1
+    intent: str | None = None  # owning intent key (specs, standalone events)
     spec: str | None = None  # contracts
     contract: str | None = None  # assertions, execution events
     cluster: str | None = None
-    defined: bool = False  # intents: an event of their own has been seen
+    defined: bool = False  # intents: an event of their own (or a promotion) has been seen
     defined_ns: int | None = None
     claimed_trace: str | None = None  # intents and clusters: a UUID from the events
     trace_id: str | None = None  # set once placed; never changes after
     parent_span: str | None = None
+    announced: bool = False
     closed: bool = False
     end_ns: int | None = None
     error: bool = False
     status_message: str | None = None
-    emitted: list[Any] | None = None  # the version last exported (see `_version`)
-    revision: int = 0  # bumped when its own events change its attributes
-    runs: int = 0  # contracts: contract.started count
+    runs: int = 0  # contracts: runs begun (started, or completed without a start)
     running: bool = False
+    run_start_ns: int | None = None
     approved: bool = False
-    contracts: list[str] = field(default_factory=list)  # specs
+    contracts: list[str] = field(default_factory=list)  # specs: contracts attached
+    listed: list[str] = field(default_factory=list)  # specs: contracts the spec itself lists
     passed: list[str] = field(default_factory=list)  # specs: contracts passed
     members: list[str] = field(default_factory=list)  # intents and clusters: signal keys
     inactive: str | None = None  # signals: why no longer active
     trust: float | None = None
     level: str | None = None
-    fingerprint: str | None = None
     first_spec_ns: int | None = None  # intents: when their first spec appeared
     placeholder: bool = False
     in_progress: bool = False  # specs: approved or executing, not complete
     counted: bool = False  # signals, specs: counted in their `*.total` metric
     observed: bool = False  # intents, specs: their cycle time observed
     bare: bool = False  # known only because another artifact's event named it
-    latest: str | None = None  # first occurrence of a reused id: key of the newest occurrence
-    occurrences: int = 1
+    evaluations: int = 0  # assertions: evaluations in the same run
+    run: int = 0  # assertions: the contract run they were evaluated in
 
 
 @dataclass(slots=True)
@@ -132,8 +152,22 @@ class Membership:
     role: str  # "cluster" | "intent"
     time_ns: int
     span_id: str
-    attrs: dict[str, AttrValue]  # the signal's attributes when it joined
+    attrs: dict[str, AttrValue]  # the signal's announced attributes
     observed: bool = False  # signal → intent cycle time observed
+
+
+@dataclass(slots=True)
+class Phase:
+    """A closed phase of an artifact (a contract run, a lifecycle): its span, once placed."""
+
+    owner: str  # artifact key
+    span_id: str
+    name: str
+    start_ns: int
+    end_ns: int
+    error: bool
+    status_message: str | None
+    attrs: dict[str, AttrValue]
 
 
 @dataclass(slots=True)
@@ -157,6 +191,7 @@ class EngineState:
     memberships: SpillingTable[Membership] = field(default_factory=membership_table)
     unplaced: set[str] = field(default_factory=set)  # artifact keys whose trace is not fixed yet
     members_pending: list[str] = field(default_factory=list)  # memberships not yet exported
+    phases: list[Phase] = field(default_factory=list)  # closed phases whose owner is not placed
     claimed: dict[str, str] = field(default_factory=dict)  # trace id → intent/cluster key
     pending: list[PendingLog] = field(default_factory=list)
     metrics: MetricState = field(default_factory=MetricState)
@@ -186,14 +221,15 @@ class Output:
 
 
 class Engine:
-    """Feed events with `process`, collect spans and logs with `drain`."""
+    """Feed events with `process`, collect spans and logs with `drain` (before saving state)."""
 
     def __init__(self, state: EngineState | None = None, scope: str = "") -> None:
         self.state = state if state is not None else EngineState(scope=scope)
-        self.dirty: set[str] = set()  # artifact keys whose span may need (re-)export
+        self.dirty: set[str] = set()  # artifact keys whose place may have become known
         self.changed: set[str] = set()  # artifact keys changed since the last `take_changed`
         self.changed_members: set[str] = set()
         self.changed_activity: set[str] = set()  # intent keys whose `intent_last_ns` entry changed
+        self._spans: list[SpanRecord] = []  # built at sequence points, handed over by `drain`
         self._attrs: dict[str, AttrValue] = {}  # attributes of the event being processed
         self._relations: dict[str, dict[str, AttrValue]] = {}  # placed artifact key → relation attrs
 
@@ -205,23 +241,28 @@ class Engine:
         st.metrics.count_event(ev)
         handler = _HANDLERS.get(ev.kind, Engine._on_other)
         home = handler(self, ev)
-        owner = self._owning_intent(home)
-        if owner is not None and (intent := st.artifacts[owner]).defined and not intent.closed:
-            st.metrics.intent_activity(owner, ev.time_ns)
-            self.changed_activity.add(owner)
+        if not ev.type.startswith(_MENTION_PREFIXES):
+            self._note_activity(home, ev.time_ns)
         st.pending.append(PendingLog(home, self._log_record(ev, observed_ns)))
+        self._settle(force=False)
+
+    def _note_activity(self, home: str, time_ns: int) -> None:
+        owner = self._owning_intent(home)
+        if owner is not None and (intent := self.state.artifacts[owner]).defined and not intent.closed:
+            self.state.metrics.intent_activity(owner, time_ns)
+            self.changed_activity.add(owner)
 
     # ----------------------------------------------------------------- output
     def drain(self) -> Output:
-        """Spans and logs whose place is known; the rest keep waiting."""
-        out = Output()
+        """Spans built so far and logs whose place is known; the rest keep waiting."""
+        out = Output(spans=self._spans)
+        self._spans = []
         waiting: list[PendingLog] = []
         for item in self.state.pending:
-            if self._place_home(item.home, force=False):
+            if self._home_placed(item.home):
                 out.logs.append(self._finish_log(item))
             else:
                 waiting.append(item)
-        self._collect_new_spans(out)
         self.state.pending = waiting
         self.state.artifacts.trim()
         self.state.memberships.trim()
@@ -229,15 +270,9 @@ class Engine:
 
     def finalize(self) -> Output:
         """Place everything still waiting, with what is known (placeholders for parents never seen)."""
-        out = self.drain()
-        for item in self.state.pending:
-            self._place_home(item.home, force=True)
-            out.logs.append(self._finish_log(item))
-        self.state.pending = []
-        for key in sorted(self.state.unplaced):
-            self._place(key, force=True)
-        self._collect_new_spans(out)
-        return out
+        self.dirty.update(self.state.unplaced)
+        self._settle(force=True)
+        return self.drain()
 
     def context(self, kind: ArtifactKind, artifact_id: str) -> TraceContext | None:
         """Where the newest artifact of this kind and id sits, once it is placed (else None)."""
@@ -245,9 +280,8 @@ class Engine:
         if first is None:
             return None
         art = self.state.artifacts[first.latest] if first.latest else first
-        if not self._place(art.key, force=False):
+        if art.trace_id is None:
             return None
-        assert art.trace_id is not None
         relations = self._relation_attrs(art)
         return TraceContext(
             trace_id=art.trace_id,
@@ -268,30 +302,53 @@ class Engine:
 
     # -------------------------------------------------------------- artifacts
     def _artifact(
-        self, kind: ArtifactKind, raw_id: str | None, ev: Event, *, creating: bool, base: str | None = None
+        self, kind: ArtifactKind, raw_id: str | None, ev: Event, *, key: str | None = None
     ) -> Artifact:
+        """The artifact an event names: by its file where the event is its own and names one,
+        else the newest artifact of the id."""
         st = self.state
         if raw_id is None:
-            key = f"{kind}:~{ev.event_id}"
-            existing = st.artifacts.get(key)
-            return existing if existing is not None else self._new_artifact(key, kind, None, ev)
-        alias = base or f"{kind}:{raw_id}"
+            anonymous = f"{kind}:~{ev.event_id}"
+            existing = st.artifacts.get(anonymous)
+            return existing if existing is not None else self._new_artifact(anonymous, kind, None, ev)
+        alias = key or f"{kind}:{raw_id}"
         first = st.artifacts.get(alias)
         if first is None:
-            return self._new_artifact(alias, kind, raw_id, ev)
-        art = st.artifacts[first.latest] if first.latest else first
-        if not (creating and self._is_new_occurrence(art, ev)):
+            art = self._new_artifact(alias, kind, raw_id, ev)
+            if self._own_file(kind, raw_id, ev):
+                art.file = ev.file
+                art.files = {ev.file: alias}  # type: ignore[dict-item]
             return art
-        first.occurrences += 1
-        first.latest = f"{alias}#{first.occurrences}"
+        newest = st.artifacts[first.latest] if first.latest else first
+        file = ev.file if self._own_file(kind, raw_id, ev) else None
+        if file is None:
+            return newest
+        files = first.files if first.files is not None else {}
+        known = files.get(file)
+        if known is not None:
+            return newest if known == newest.key else st.artifacts[known]
+        if newest.file is None:  # announced before without a file: this is its file
+            newest.file = file
+        else:  # the same id from another file: another artifact
+            first.occurrences += 1
+            first.latest = f"{alias}#{first.occurrences}"
+            newest = self._new_artifact(first.latest, kind, raw_id, ev)
+            newest.file = file
+        files[file] = newest.key
+        first.files = files
         self._touch(first)
-        return self._new_artifact(first.latest, kind, raw_id, ev)
+        return newest
+
+    @staticmethod
+    def _own_file(kind: ArtifactKind, raw_id: str, ev: Event) -> bool:
+        return ev.file is not None and ev.kind is kind and ev.artifact_id == raw_id
 
     def _new_artifact(self, key: str, kind: ArtifactKind, raw_id: str | None, ev: Event) -> Artifact:
         label = one_line(raw_id, 80) if raw_id is not None else "(no id)"
+        own = ev.kind is kind
         # An artifact first named by another kind's event (a spec listing its contracts)
-        # starts bare; its own events fill it in (`_seen`).
-        attrs = dict(self._attrs) if ev.kind is kind else {}
+        # starts bare; its first own event fills it in, if its span is not announced yet.
+        attrs = dict(self._attrs) if own else {}
         attrs["intent.artifact.type"] = str(kind)
         if raw_id is not None:
             attrs["intent.artifact.id"] = raw_id
@@ -304,89 +361,91 @@ class Engine:
             last_ns=ev.time_ns,
             name=f"{kind} {label}",
             attrs=attrs,
-            fingerprint=_fingerprint(ev) if ev.kind is kind else None,
-            bare=ev.kind is not kind,
+            title=ev.title if own else None,
+            bare=not own,
         )
         self.state.artifacts[key] = art
         self.state.unplaced.add(key)
         self._touch(art)
         return art
 
-    @staticmethod
-    def _is_new_occurrence(art: Artifact, ev: Event) -> bool:
-        """A reused id names a different artifact when a creation event says something else."""
-        if not ev.type.endswith(_CREATION_SUFFIXES):
-            return False
-        fingerprint = _fingerprint(ev)
-        if fingerprint is not None and art.fingerprint is not None and fingerprint != art.fingerprint:
-            return True
-        if art.kind == "spec" and ev.intent_id is not None and art.intent is not None:
-            return art.intent != f"intent:{ev.intent_id}" and not art.intent.startswith(
-                f"intent:{ev.intent_id}#"
-            )
-        return False
-
     def _touch(self, art: Artifact) -> None:
         self.dirty.add(art.key)
         self.changed.add(art.key)
 
     def _seen(self, art: Artifact, ev: Event) -> None:
-        """Note an event of or about `art`; its own events fill in its attributes."""
+        """Note an event of or about `art`; its own first event fills in a bare artifact."""
         art.last_ns = max(art.last_ns, ev.time_ns)
         if ev.kind == art.kind:
-            if art.bare:
+            if art.bare and not art.announced:
                 self._unbare(art, ev)
-            attrs, changed = art.attrs, False
-            for key, value in self._attrs.items():
-                if attrs.get(key) != value and key not in _FIRST_EVENT_ONLY:
-                    attrs[key] = value
-                    changed = True
-            art.revision += changed
+            if ev.title is not None:
+                art.title = ev.title
         self._touch(art)
 
-    @staticmethod
-    def _unbare(art: Artifact, ev: Event) -> None:
-        """Named before only by another artifact's event: its own first event is its start."""
+    def _unbare(self, art: Artifact, ev: Event) -> None:
         art.bare = False
         art.first_ns = ev.time_ns
-        art.fingerprint = _fingerprint(ev)
+        attrs = dict(self._attrs)
+        attrs["intent.artifact.type"] = art.kind
+        if art.id is not None:
+            attrs["intent.artifact.id"] = art.id
+        attrs["intent.event.type"] = ev.type
+        art.attrs = attrs
 
     def _intent(self, raw_id: str, ev: Event, *, defining: bool) -> Artifact:
-        art = self._artifact(ArtifactKind.INTENT, raw_id, ev, creating=ev.kind is ArtifactKind.INTENT)
+        art = self._artifact(ArtifactKind.INTENT, raw_id, ev)
         if defining and not art.defined:
-            if art.bare:
-                self._unbare(art, ev)
-            art.defined = True
-            if not art.closed:
-                self.state.metrics.intents_active += 1
-            art.defined_ns = ev.time_ns
-            self.state.metrics.intent_defined()
-            hinted = ids.trace_id_from_hint(ev.trace_hint)
-            if hinted is not None and hinted not in self.state.claimed:
-                self.state.claimed[hinted] = art.key
-                art.claimed_trace = hinted
-            for signal in art.members:
-                member = self.state.memberships[f"intent-member:{signal}@{art.key}"]
-                self._observe_signal_to_intent(member)
-            self._observe_intent_to_spec(art)
+            self._define_intent(art, ev)
         self._seen(art, ev)
         return art
 
-    def _intent_for(self, ev: Event) -> Artifact | None:
+    def _define_intent(self, art: Artifact, ev: Event) -> None:
+        if art.bare and ev.kind is ArtifactKind.INTENT:
+            self._unbare(art, ev)
+        elif art.bare:  # promoted before it was proposed: the promotion may carry its title
+            art.first_ns = ev.time_ns
+            title = ev.payload.get("intent_title")
+            if isinstance(title, str) and title.strip():
+                art.attrs["intent.title"] = one_line(title, 1024)
+                art.title = title
+        art.defined = True
+        if not art.closed:
+            self.state.metrics.intents_active += 1
+        art.defined_ns = ev.time_ns
+        self.state.metrics.intent_defined()
+        hinted = ids.trace_id_from_hint(ev.trace_hint)
+        if hinted is not None and hinted not in self.state.claimed:
+            self.state.claimed[hinted] = art.key
+            art.claimed_trace = hinted
+        for signal in art.members:
+            member = self.state.memberships[f"intent-member:{signal}@{art.key}"]
+            self._observe_signal_to_intent(member)
+        self._observe_intent_to_spec(art)
+
+    def _intent_for(self, ev: Event, *, create: bool = True) -> Artifact | None:
         """The intent an event names: by id, else by a trace id an intent has claimed."""
         if ev.intent_id is not None:
-            return self._intent(ev.intent_id, ev, defining=False)
+            if create:
+                return self._intent(ev.intent_id, ev, defining=False)
+            return self._existing(ArtifactKind.INTENT, ev.intent_id)
         hinted = ids.trace_id_from_hint(ev.trace_hint)
         owner = self.state.claimed.get(hinted) if hinted else None
         if owner is not None and owner.startswith("intent:"):
             return self.state.artifacts[owner]
         return None
 
+    def _existing(self, kind: ArtifactKind, raw_id: str) -> Artifact | None:
+        first = self.state.artifacts.get(f"{kind}:{raw_id}")
+        if first is None:
+            return None
+        return self.state.artifacts[first.latest] if first.latest else first
+
     # --------------------------------------------------------------- handlers
     def _on_signal(self, ev: Event) -> str:
-        if ev.artifact_id is None and not ev.type.endswith(_CREATION_SUFFIXES):
+        if ev.artifact_id is None and not ev.type.endswith((".created", ".captured")):
             return self._on_signal_without_id(ev)
-        sig = self._artifact(ArtifactKind.SIGNAL, ev.artifact_id, ev, creating=True)
+        sig = self._artifact(ArtifactKind.SIGNAL, ev.artifact_id, ev)
         self._count_signal(sig, ev.source)
         self._seen(sig, ev)
         if ev.trust is not None or ev.autonomy_level is not None:
@@ -398,6 +457,7 @@ class Engine:
         if ev.type == "signal.clustered" and ev.cluster_id is not None:
             cluster = self._cluster(ev.cluster_id, ev)
             home = self._join(sig, cluster, "cluster", ev.time_ns).key
+            self._join_members(ev, cluster, "cluster", skip=sig.key)
             if cluster.intent is not None:
                 self._join(sig, self.state.artifacts[cluster.intent], "intent", ev.time_ns)
         if ev.type == "signal.promoted" and ev.intent_id is not None:
@@ -405,6 +465,7 @@ class Engine:
             if ev.cluster_id is not None:
                 self._promote_cluster(self._cluster(ev.cluster_id, ev), intent, ev)
             home = self._join(sig, intent, "intent", ev.time_ns).key
+            self._join_members(ev, intent, "intent", skip=sig.key)
         return home
 
     def _on_signal_without_id(self, ev: Event) -> str:
@@ -417,10 +478,23 @@ class Engine:
             intent = self._intent(ev.intent_id, ev, defining=True)
             if ev.cluster_id is not None:
                 self._promote_cluster(self._cluster(ev.cluster_id, ev), intent, ev)
+            self._join_members(ev, intent, "intent")
             return intent.key
         if ev.cluster_id is not None:
-            return self._cluster(ev.cluster_id, ev).key
+            cluster = self._cluster(ev.cluster_id, ev)
+            if ev.type == "signal.clustered":
+                self._join_members(ev, cluster, "cluster")
+            return cluster.key
         return self._on_other(ev)
+
+    def _join_members(self, ev: Event, container: Artifact, role: str, skip: str | None = None) -> None:
+        """Signals a line lists in `signals: [...]` join the cluster or intent it names."""
+        for signal_id in ev.signals:
+            sig = self._artifact(ArtifactKind.SIGNAL, signal_id, ev)
+            if sig.key == skip:
+                continue
+            self._count_signal(sig, ev.source)
+            self._join(sig, container, role, ev.time_ns)
 
     def _count_signal(self, sig: Artifact, source: str | None) -> None:
         if not sig.counted:
@@ -451,8 +525,8 @@ class Engine:
             self._touch(sig)
 
     def _cluster(self, raw_id: str, ev: Event) -> Artifact:
-        cluster = self._artifact(ArtifactKind.CLUSTER, raw_id, ev, creating=False)
-        if cluster.claimed_trace is None and cluster.trace_id is None:
+        cluster = self._artifact(ArtifactKind.CLUSTER, raw_id, ev)
+        if cluster.claimed_trace is None and not cluster.announced:
             hinted = ids.cluster_trace_from_hint(ev.trace_hint)
             if hinted is not None and hinted not in self.state.claimed:
                 self.state.claimed[hinted] = cluster.key
@@ -463,9 +537,7 @@ class Engine:
     def _promote_cluster(self, cluster: Artifact, intent: Artifact, ev: Event) -> None:
         if cluster.intent is None:
             cluster.intent = intent.key
-            cluster.closed = True
-            cluster.end_ns = max(ev.time_ns, cluster.first_ns)
-            self._touch(cluster)
+            self._close(cluster, ev)
         for signal in cluster.members:
             self._join(self.state.artifacts[signal], intent, "intent", ev.time_ns)
 
@@ -517,22 +589,18 @@ class Engine:
         if ev.artifact_id is None:
             return self._on_other(ev)
         intent = self._intent(ev.artifact_id, ev, defining=True)
-        signals = ev.payload.get("signals")
-        if isinstance(signals, list):
-            for raw in signals:
-                signal_id = raw if isinstance(raw, str) else None
-                if signal_id:
-                    sig = self._artifact(ArtifactKind.SIGNAL, signal_id, ev, creating=False)
-                    self._count_signal(sig, ev.source)
-                    self._join(sig, intent, "intent", ev.time_ns)
+        for signal_id in ev.signals:
+            sig = self._artifact(ArtifactKind.SIGNAL, signal_id, ev)
+            self._count_signal(sig, ev.source)
+            self._join(sig, intent, "intent", ev.time_ns)
         if ev.cluster_id is not None:
             self._promote_cluster(self._cluster(ev.cluster_id, ev), intent, ev)
         if ev.type in _INTENT_CLOSERS:
-            self._close(intent, ev.time_ns, error=ev.type in ("intent.rejected", "intent.abandoned"))
+            self._close(intent, ev, error=ev.type in _INTENT_FAILURES)
         return intent.key
 
     def _on_spec(self, ev: Event) -> str:
-        spec = self._artifact(ArtifactKind.SPEC, ev.artifact_id, ev, creating=True)
+        spec = self._artifact(ArtifactKind.SPEC, ev.artifact_id, ev)
         self._seen(spec, ev)
         if not spec.counted:
             spec.counted = True
@@ -544,15 +612,16 @@ class Engine:
             if intent.first_spec_ns is None:
                 intent.first_spec_ns = spec.first_ns
                 self._observe_intent_to_spec(intent)
-        if ev.type == "spec.approved":
+        if ev.type in _SPEC_IN_PROGRESS:
             spec.approved = True
             self._in_progress(spec)
-        contracts = ev.payload.get("contracts")
-        if isinstance(contracts, list):
-            for raw in contracts:
-                if isinstance(raw, str) and raw.strip():
-                    contract = self._artifact(ArtifactKind.CONTRACT, raw, ev, creating=False)
-                    self._attach_contract(contract, spec)
+        for contract_id in ev.contracts:
+            contract = self._artifact(ArtifactKind.CONTRACT, contract_id, ev)
+            if contract.key not in spec.listed:
+                spec.listed.append(contract.key)
+            self._attach_contract(contract, spec)
+        if ev.type in _SPEC_CLOSERS:
+            self._complete_spec(spec, ev)
         return spec.key
 
     def _attach_contract(self, contract: Artifact, spec: Artifact) -> None:
@@ -573,121 +642,172 @@ class Engine:
             self._touch(spec)
 
     def _on_contract(self, ev: Event) -> str:
-        contract = self._artifact(
-            ArtifactKind.CONTRACT, ev.artifact_id, ev, creating=ev.type == "contract.started"
-        )
+        contract = self._artifact(ArtifactKind.CONTRACT, ev.artifact_id, ev)
         self._seen(contract, ev)
         if ev.spec_id is not None:
-            spec = self._artifact(ArtifactKind.SPEC, ev.spec_id, ev, creating=False)
+            spec = self._artifact(ArtifactKind.SPEC, ev.spec_id, ev)
             self._attach_contract(contract, spec)
         if ev.type == "contract.started":
-            contract.runs += 1
-            if not contract.running:
-                contract.running = True
-                self.state.metrics.running_contracts += 1
-            if contract.spec is not None:
-                self._in_progress(self.state.artifacts[contract.spec])
+            self._start_run(contract, ev)
         result = _contract_result(ev)
         if result is not None:
-            self.state.metrics.contract_result(result)
-            if contract.running:
-                contract.running = False
-                self.state.metrics.running_contracts -= 1
-            duration = ev.payload.get("duration")
-            if contract.runs == 0 and isinstance(duration, int | float) and 0 < duration < 10**8:
-                contract.first_ns = min(contract.first_ns, ev.time_ns - int(duration * 1e9))
-            failed = result == "fail"
-            message = (
-                f"{ev.payload.get('assertions_failed', '')} assertions failed".strip() if failed else None
-            )
-            self._close(contract, ev.time_ns, error=failed, message=message, reopen=True)
-            if not failed and contract.spec is not None:
-                self._contract_passed(self.state.artifacts[contract.spec], contract, ev.time_ns)
+            self._finish_run(contract, ev, result)
         return contract.key
 
-    def _contract_passed(self, spec: Artifact, contract: Artifact, time_ns: int) -> None:
+    def _start_run(self, contract: Artifact, ev: Event) -> None:
+        if contract.running:  # started again before it completed: the old run ends here
+            self._end_run(contract, ev, outcome="restarted", error=False, message=None)
+        contract.runs += 1
+        contract.running = True
+        contract.run_start_ns = ev.time_ns
+        self.state.metrics.running_contracts += 1
+        if contract.spec is not None:
+            self._in_progress(self.state.artifacts[contract.spec])
+
+    def _finish_run(self, contract: Artifact, ev: Event, result: str) -> None:
+        self.state.metrics.contract_result(result)
+        if not contract.running:  # completed with no start seen: a run of its own
+            contract.runs += 1
+            contract.running = True
+            contract.run_start_ns = ev.time_ns - _duration_ns(ev)
+            self.state.metrics.running_contracts += 1
+        failed = result == "fail"
+        message = _error_text(ev) or (
+            one_line(f"{ev.payload.get('assertions_failed')} assertion(s) failed") if failed else None
+        )
+        self._end_run(contract, ev, outcome=result, error=failed, message=message)
+        if not failed and contract.spec is not None:
+            self._contract_passed(self.state.artifacts[contract.spec], contract, ev)
+
+    def _end_run(
+        self, contract: Artifact, ev: Event, *, outcome: str, error: bool, message: str | None
+    ) -> None:
+        start = contract.run_start_ns if contract.run_start_ns is not None else ev.time_ns
+        attrs = dict(self._attrs)
+        attrs["intent.contract.run"] = contract.runs
+        attrs["intent.contract.result"] = outcome
+        self._add_phase(
+            contract,
+            f"run{contract.runs}",
+            f"{contract.name} · run {contract.runs}",
+            start,
+            ev.time_ns,
+            error=error,
+            message=message,
+            attrs=attrs,
+        )
+        contract.running = False
+        contract.run_start_ns = None
+        contract.closed, contract.end_ns, contract.error = True, max(ev.time_ns, start), error
+        self.state.metrics.running_contracts -= 1
+        self._touch(contract)
+
+    def _contract_passed(self, spec: Artifact, contract: Artifact, ev: Event) -> None:
         if contract.key not in spec.passed:
             spec.passed.append(contract.key)
-        if not spec.closed and spec.contracts and all(c in spec.passed for c in spec.contracts):
-            self._close(spec, time_ns)
-            self.state.metrics.observe_spec_to_complete(time_ns - spec.first_ns)
+        if spec.listed and all(c in spec.passed for c in spec.listed):
+            self._complete_spec(spec, ev)
+
+    def _complete_spec(self, spec: Artifact, ev: Event) -> None:
+        if not spec.closed:
+            self._close(spec, ev)
+            self.state.metrics.observe_spec_to_complete(ev.time_ns - spec.first_ns)
 
     def _on_assertion(self, ev: Event) -> str:
         contract = None
         if ev.contract_id is not None:
-            contract = self._artifact(ArtifactKind.CONTRACT, ev.contract_id, ev, creating=False)
+            contract = self._artifact(ArtifactKind.CONTRACT, ev.contract_id, ev)
             self._seen(contract, ev)
         scope = contract.key if contract is not None else "~"
         run = contract.runs if contract is not None else 0
-        base = f"assertion:{scope}/run{run}/{ev.artifact_id}" if ev.artifact_id is not None else None
-        assertion = self._artifact(ArtifactKind.ASSERTION, ev.artifact_id, ev, creating=False, base=base)
+        key = None
+        if ev.artifact_id is not None:
+            key = f"assertion:{scope}/run{run}/{ev.artifact_id}"
+            earlier = self.state.artifacts.get(key)
+            if earlier is not None and earlier.first_ns != ev.time_ns:  # evaluated again: a new span
+                earlier.evaluations += 1
+                self._touch(earlier)
+                key = f"{key}#{earlier.evaluations + 1}"
+        assertion = self._artifact(ArtifactKind.ASSERTION, ev.artifact_id, ev, key=key)
         assertion.contract = contract.key if contract is not None else None
+        assertion.run = run
         failed = ev.type.endswith(".failed")
         self.state.metrics.assertion_result("fail" if failed else "pass")
         error_text = ev.payload.get("error") or ev.payload.get("evidence")
         self._seen(assertion, ev)
-        self._close(
-            assertion,
-            ev.time_ns,
-            error=failed,
-            message=one_line(str(error_text)) if failed and error_text else None,
-            reopen=True,  # evaluated again in the same run: the last word counts
-        )
+        if not assertion.closed:
+            assertion.closed, assertion.end_ns, assertion.error = True, ev.time_ns, failed
+            assertion.status_message = one_line(str(error_text)) if failed and error_text else None
         return assertion.key
 
     def _on_decision(self, ev: Event) -> str:
-        decision = self._artifact(ArtifactKind.DECISION, ev.artifact_id, ev, creating=True)
+        decision = self._artifact(ArtifactKind.DECISION, ev.artifact_id, ev)
         self._seen(decision, ev)
         self._relate(decision, ev)
         if not decision.closed:
-            self._close(decision, ev.time_ns)
+            decision.closed, decision.end_ns = True, decision.first_ns
         return decision.key
 
     def _on_cluster(self, ev: Event) -> str:
         if ev.artifact_id is None:
             return self._on_other(ev)
-        return self._cluster(ev.artifact_id, ev).key
+        cluster = self._cluster(ev.artifact_id, ev)
+        self._join_members(ev, cluster, "cluster")
+        return cluster.key
 
     def _on_other(self, ev: Event) -> str:
         """A standalone event: a span of its own, under the artifact it names, if any."""
         span = self._new_artifact(f"event:{ev.event_id}", ArtifactKind.OTHER, None, ev)
         span.name = ev.type
-        self._relate(span, ev)
-        self._close(span, ev.time_ns, error=ev.type == "system.error", message=_error_text(ev))
+        self._relate(span, ev, create=not ev.type.startswith(_MENTION_PREFIXES))
+        span.closed, span.end_ns = True, ev.time_ns
+        span.error, span.status_message = _standalone_status(ev)
         if ev.type == "trace.completed" and span.intent is not None:
-            intent = self.state.artifacts[span.intent]
-            self._close(intent, ev.time_ns)
+            self._close(self.state.artifacts[span.intent], ev)
         return span.key
 
-    def _relate(self, art: Artifact, ev: Event) -> None:
+    def _relate(self, art: Artifact, ev: Event, *, create: bool = True) -> None:
+        """Link an event's own span to the contract, spec or intent it names (an event that only
+        mentions them links only to artifacts that exist)."""
         if ev.contract_id is not None:
-            contract = self._artifact(ArtifactKind.CONTRACT, ev.contract_id, ev, creating=False)
-            self._seen(contract, ev)
-            art.contract = contract.key
-        elif ev.spec_id is not None:
-            art.spec = self._artifact(ArtifactKind.SPEC, ev.spec_id, ev, creating=False).key
-        else:
-            intent = self._intent_for(ev)
-            if intent is not None:
-                art.intent = intent.key
+            contract = self._named(ArtifactKind.CONTRACT, ev.contract_id, ev, create)
+            if contract is not None:
+                art.contract = contract.key
+                return
+        if ev.spec_id is not None:
+            spec = self._named(ArtifactKind.SPEC, ev.spec_id, ev, create)
+            if spec is not None:
+                art.spec = spec.key
+                return
+        intent = self._intent_for(ev, create=create)
+        if intent is not None:
+            art.intent = intent.key
 
-    def _close(
-        self,
-        art: Artifact,
-        time_ns: int,
-        *,
-        error: bool = False,
-        message: str | None = None,
-        reopen: bool = False,
-    ) -> None:
-        if art.closed and not reopen:
+    def _named(self, kind: ArtifactKind, raw_id: str, ev: Event, create: bool) -> Artifact | None:
+        art = self._artifact(kind, raw_id, ev) if create else self._existing(kind, raw_id)
+        if art is not None and create:
+            self._seen(art, ev)
+        return art
+
+    def _close(self, art: Artifact, ev: Event, *, error: bool = False) -> None:
+        """A long-lived artifact completes: its lifecycle span, announced → now."""
+        if art.closed:
             return
-        if not art.closed:
-            self._closing(art)
-        art.closed = True
-        art.end_ns = max(time_ns, art.first_ns)
-        art.error = error
-        art.status_message = message
+        self._closing(art)
+        art.closed, art.end_ns, art.error = True, max(ev.time_ns, art.first_ns), error
+        art.status_message = _error_text(ev) if error else None
+        start = art.defined_ns if art.kind == "intent" and art.defined_ns is not None else art.first_ns
+        attrs: dict[str, AttrValue] = {"intent.phase.end_event": ev.type}
+        self._add_phase(
+            art,
+            "lifecycle",
+            f"{art.name} · lifecycle",
+            start,
+            art.end_ns,
+            error=error,
+            message=art.status_message,
+            attrs=attrs,
+        )
         self._touch(art)
 
     def _closing(self, art: Artifact) -> None:
@@ -700,6 +820,35 @@ class Engine:
             m.intents_active -= 1
             m.intent_last_ns.pop(art.key, None)
             self.changed_activity.add(art.key)
+
+    def _add_phase(
+        self,
+        art: Artifact,
+        label: str,
+        name: str,
+        start_ns: int,
+        end_ns: int,
+        *,
+        error: bool,
+        message: str | None,
+        attrs: dict[str, AttrValue],
+    ) -> None:
+        attrs["intent.artifact.type"] = art.kind
+        if art.id is not None:
+            attrs["intent.artifact.id"] = art.id
+        attrs["intent.phase"] = "run" if label.startswith("run") else label
+        attrs["intent.artifact.state"] = "closed"
+        phase = Phase(
+            owner=art.key,
+            span_id=self._phase_span_id(art, label),
+            name=name,
+            start_ns=min(start_ns, end_ns),
+            end_ns=end_ns,
+            error=error,
+            status_message=message,
+            attrs=attrs,
+        )
+        self.state.phases.append(phase)
 
     # -------------------------------------------------------------- placement
     def _owning_intent(self, key: str) -> str | None:
@@ -718,15 +867,28 @@ class Engine:
             art = self.state.artifacts[parent]
         return None
 
-    def _place_home(self, home: str, *, force: bool) -> bool:
+    def _home_placed(self, home: str) -> bool:
         member = self.state.memberships.get(home)
-        if member is not None:
-            return self._place(member.container, force=force)
-        return self._place(home, force=force)
+        key = member.container if member is not None else home
+        return self.state.artifacts[key].trace_id is not None
+
+    def _settle(self, *, force: bool) -> None:
+        """Place what can be placed now and build the spans that became final: called right after
+        each event (and by `finalize`), so a span never depends on where a batch ended."""
+        if self.dirty:
+            for key in sorted(self.dirty):
+                self._place(key, force=force)
+            self.dirty.clear()
+        if self.state.members_pending:
+            self._announce_members()
+        if self.state.phases:
+            self._flush_phases()
 
     def _place(self, key: str, *, force: bool) -> bool:
         """Fix an artifact's trace and parent once its ancestors are known (or when forced)."""
-        art = self.state.artifacts[key]
+        art = self.state.artifacts.get(key)
+        if art is None:
+            return False
         if art.trace_id is not None:
             return True
         parent_key = self._parent_key(art)
@@ -739,15 +901,24 @@ class Engine:
                 art.trace_id = art.claimed_trace or ids.uuid_trace_id(scope, art.kind, art.key)
         elif parent_key is not None and self._place(parent_key, force=force):
             parent = self.state.artifacts[parent_key]
-            art.trace_id, art.parent_span = parent.trace_id, parent.span_id
-        elif force or (parent_key is None and art.kind in ("decision", "other")):
+            art.trace_id, art.parent_span = parent.trace_id, self._parent_span(art, parent)
+        elif force or (parent_key is None and art.kind != "intent" and not art.bare):
             art.trace_id = ids.derived_trace_id(scope, "root", art.key)
         else:
             return False
         self.state.unplaced.discard(key)
-        self.dirty.add(key)
         self.changed.add(key)
+        self._announce(art)
         return True
+
+    def _parent_span(self, art: Artifact, parent: Artifact) -> str:
+        """Assertions sit under the run they were evaluated in."""
+        if art.kind == "assertion" and art.run:
+            return self._phase_span_id(parent, f"run{art.run}")
+        return parent.span_id
+
+    def _phase_span_id(self, art: Artifact, label: str) -> str:
+        return ids.span_id(self.state.scope, "phase", art.key, label)
 
     def _parent_key(self, art: Artifact) -> str | None:
         if art.kind == "spec":
@@ -760,29 +931,40 @@ class Engine:
             return art.contract or art.spec or art.intent
         return None
 
-    def _emit_if_ready(self, key: str, out: Output) -> None:
-        art = self.state.artifacts.get(key)
-        if art is None or not self._place(key, force=False):
-            return
-        version = [art.closed, art.error, art.end_ns if art.closed else None, art.first_ns, art.revision]
-        if art.emitted == version:
-            return
-        art.emitted = version
-        out.spans.append(self._span(art))
-
-    def _collect_new_spans(self, out: Output) -> None:
-        for key in sorted(self.dirty):
-            self._emit_if_ready(key, out)
-        self.dirty.clear()
+    def _announce_members(self) -> None:
         waiting: list[str] = []
         for key in self.state.members_pending:
             member = self.state.memberships[key]
-            if self.state.artifacts[member.container].trace_id is None:
+            container = self.state.artifacts[member.container]
+            if container.trace_id is None:
                 waiting.append(key)
                 continue
-            self._emit_if_ready(member.signal, out)
-            out.spans.append(self._member_span(member))
+            self._spans.append(self._member_span(member))
         self.state.members_pending = waiting
+
+    def _flush_phases(self) -> None:
+        waiting: list[Phase] = []
+        for phase in self.state.phases:
+            owner = self.state.artifacts[phase.owner]
+            if owner.trace_id is None:
+                waiting.append(phase)
+                continue
+            attrs = phase.attrs
+            attrs.update(self._relation_attrs(owner))
+            self._spans.append(
+                SpanRecord(
+                    trace_id=owner.trace_id,
+                    span_id=phase.span_id,
+                    parent_span_id=owner.span_id,
+                    name=phase.name,
+                    start_ns=phase.start_ns,
+                    end_ns=phase.end_ns,
+                    error=phase.error,
+                    status_message=phase.status_message,
+                    attributes=attrs,
+                )
+            )
+        self.state.phases = waiting
 
     # ----------------------------------------------------------------- records
     def _relation_attrs(self, art: Artifact) -> dict[str, AttrValue]:
@@ -806,31 +988,41 @@ class Engine:
             self._relations[art.key] = attrs
         return attrs
 
-    def _span(self, art: Artifact) -> SpanRecord:
+    def _announce(self, art: Artifact) -> None:
+        """The artifact's one span, built now that its place is known; never sent again."""
         assert art.trace_id is not None
+        art.announced = True
         attrs = dict(art.attrs)
         attrs.update(self._relation_attrs(art))
-        attrs["intent.artifact.state"] = "closed" if art.closed else "open"
+        if art.kind not in _LONG_LIVED:  # an instant is final as it happens
+            attrs["intent.artifact.state"] = "closed"
         if art.placeholder:
             attrs["intent.artifact.placeholder"] = True
+        if art.bare:
+            attrs["intent.artifact.bare"] = True
+        if art.file is not None:
+            attrs["intent.artifact.file"] = art.file
         if art.kind == "cluster":
             attrs["intent.cluster.trace"] = f"cluster-{ids.uuid_form(art.trace_id)}"
-        end = art.end_ns if art.closed and art.end_ns is not None else art.first_ns
-        return SpanRecord(
-            trace_id=art.trace_id,
-            span_id=art.span_id,
-            parent_span_id=art.parent_span,
-            name=art.name,
-            start_ns=art.first_ns,
-            end_ns=max(end, art.first_ns),
-            error=art.error,
-            status_message=art.status_message,
-            attributes=attrs,
+        instant_end = art.end_ns if art.kind not in _LONG_LIVED and art.end_ns is not None else art.first_ns
+        self._spans.append(
+            SpanRecord(
+                trace_id=art.trace_id,
+                span_id=art.span_id,
+                parent_span_id=art.parent_span,
+                name=art.name,
+                start_ns=art.first_ns,
+                end_ns=max(instant_end, art.first_ns),
+                error=art.error and art.kind not in _LONG_LIVED,
+                status_message=art.status_message if art.kind not in _LONG_LIVED else None,
+                attributes=attrs,
+            )
         )
 
     def _member_span(self, member: Membership) -> SpanRecord:
         sig = self.state.artifacts[member.signal]
         container = self.state.artifacts[member.container]
+        self._place(sig.key, force=True)
         assert sig.trace_id is not None and container.trace_id is not None
         attrs = dict(member.attrs)
         links = [SpanLink(sig.trace_id, sig.span_id, {"intent.link": "orphan"})]
@@ -908,9 +1100,16 @@ def _str_or_none(value: AttrValue | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _fingerprint(ev: Event) -> str | None:
-    title = ev.title
-    return " ".join(title.split()).casefold()[:200] if title else None
+def _duration_ns(ev: Event) -> int:
+    """A completion's own account of how long its run took (`duration`, seconds), else 0."""
+    duration = ev.payload.get("duration")
+    if (
+        isinstance(duration, int | float)
+        and not isinstance(duration, bool)
+        and 0 < duration < _MAX_DURATION_S
+    ):
+        return int(duration * 1e9)
+    return 0
 
 
 def _contract_result(ev: Event) -> str | None:
@@ -931,6 +1130,32 @@ def _contract_result(ev: Event) -> str | None:
     if isinstance(passed, bool):
         return "pass" if passed else "fail"
     return "pass"
+
+
+def _standalone_status(ev: Event) -> tuple[bool, str | None]:
+    """ERROR for a system error, a failing evaluation verdict and a denied approval."""
+    if ev.type == "system.error":
+        return True, _error_text(ev)
+    if ev.type == "observation.evaluated" and _says(ev, ("verdict", "result", "status"), _FAIL_WORDS):
+        return True, _error_text(ev) or _first(ev, ("verdict", "result", "status"))
+    if ev.type in _APPROVAL_DECISIONS:
+        denied = _says(ev, ("decision", "status", "outcome", "result", "verdict"), _DENIED_WORDS)
+        if denied or ev.payload.get("approved") is False:
+            return True, _error_text(ev) or "denied"
+    return False, None
+
+
+def _says(ev: Event, keys: tuple[str, ...], words: frozenset[str]) -> bool:
+    value = _first(ev, keys)
+    return value is not None and value.strip().lower() in words
+
+
+def _first(ev: Event, keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = ev.payload.get(key)
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def _error_text(ev: Event) -> str | None:

@@ -21,6 +21,7 @@ from intent_observe.identity.engine import (
     Engine,
     EngineState,
     PendingLog,
+    Phase,
     artifact_table,
     membership_table,
 )
@@ -34,9 +35,10 @@ CREATE TABLE IF NOT EXISTS memberships (key TEXT PRIMARY KEY, doc BLOB NOT NULL)
 CREATE TABLE IF NOT EXISTS engine (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS intent_activity (key TEXT PRIMARY KEY, last_ns INTEGER NOT NULL);
 """
-# 3: each open intent's newest event time has a row of its own in `intent_activity` instead of
-# a map in the core row, which was re-serialised with every batch and grew with open intents.
-_STATE_VERSION = 3
+# 3: each open intent's newest event time has a row of its own in `intent_activity`.
+# 4: artifacts are identified by their file, spans are sent once (announced + phases): a state
+# of an earlier version cannot be carried over, the history is read again from its start.
+_STATE_VERSION = 4
 _UPSERT_ACTIVITY = "INSERT OR REPLACE INTO intent_activity (key, last_ns) VALUES (?, ?)"
 
 
@@ -48,6 +50,10 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
+
+
+class StaleState(RuntimeError):
+    """The saved state was written under other identity rules: it must be rebuilt from the log."""
 
 
 class IdentityStore:
@@ -78,8 +84,11 @@ class IdentityStore:
         if row is None:
             return EngineState(scope=scope)
         core = orjson.loads(row[0])
-        if core.get("version") == 2:
-            core = self._upgrade_from_2(core)
+        if isinstance(core.get("version"), int) and core["version"] < _STATE_VERSION:
+            raise StaleState(
+                f"{self.path}: identity state version {core['version']} was written under earlier "
+                f"identity rules (now {_STATE_VERSION})"
+            )
         if core.get("version") != _STATE_VERSION:
             raise RuntimeError(
                 f"{self.path}: identity state version {core.get('version')} is not {_STATE_VERSION}"
@@ -101,18 +110,10 @@ class IdentityStore:
         state.members_pending = core["members_pending"]
         state.events_seen = core["events_seen"]
         state.pending = [PendingLog(p["home"], LogRecord(**p["record"])) for p in core["pending"]]
+        state.phases = [Phase(**p) for p in core["phases"]]
         state.metrics = _metrics_from(core["metrics"])
         state.metrics.intent_last_ns = dict(self.conn.execute("SELECT key, last_ns FROM intent_activity"))
         return state
-
-    def _upgrade_from_2(self, core: dict[str, Any]) -> dict[str, Any]:
-        """Version 2 kept `intent_last_ns` in the core row: move it to its table, once."""
-        activity = core["metrics"].pop("intent_last_ns", {})
-        core["version"] = _STATE_VERSION
-        with self.transaction() as conn:
-            conn.executemany(_UPSERT_ACTIVITY, activity.items())
-            conn.execute("UPDATE engine SET doc = ? WHERE name = 'core'", (orjson.dumps(core),))
-        return core
 
     def _reader(self, table: str) -> Callable[[str], bytes | None]:
         conn = self._read_conn()
@@ -155,6 +156,7 @@ class IdentityStore:
             "unplaced": sorted(state.unplaced),
             "events_seen": state.events_seen,
             "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
+            "phases": [asdict(p) for p in state.phases],
             "metrics": {f.name: getattr(state.metrics, f.name) for f in _CORE_METRIC_FIELDS},
         }
         return PreparedWrite(

@@ -37,7 +37,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from intent_observe.events import Event, Rejected, iter_lines, parse_line
 from intent_observe.identity.engine import Engine, EngineState, Output, artifact_table, membership_table
-from intent_observe.identity.state_db import IdentityStore, PreparedWrite
+from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
 from intent_observe.sinks import otlp_wire
@@ -148,6 +148,9 @@ class TailedFile:
         saved = None if from_beginning else last
         try:
             state = self.store.load(scope, cache_limit=CACHED_ARTIFACTS) if saved is not None else None
+        except StaleState as stale:
+            log.warning("%s: reading %s again from its start", stale, path)
+            saved, state = None, None
         except RuntimeError as error:
             raise TailError(str(error)) from None
         self.engine = Engine(state or _fresh_state(scope))
