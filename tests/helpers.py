@@ -25,10 +25,10 @@ def events_of(docs: list[dict[str, Any]], file: str = "events.jsonl") -> list[Ev
 
 class Result:
     def __init__(self, spans: list[SpanRecord], logs: list[LogRecord]) -> None:
-        self.all_spans = spans
         self.spans: dict[str, SpanRecord] = {}
         for s in spans:
-            self.spans[s.span_id] = s  # newest version wins, as a store keyed on ids keeps it
+            assert s.span_id not in self.spans, f"span {s.span_id} ({s.name}) sent twice"
+            self.spans[s.span_id] = s
         self.logs = logs
 
     def named(self, name: str) -> list[SpanRecord]:
@@ -42,6 +42,15 @@ class Result:
     def parent_of(self, span: SpanRecord) -> SpanRecord:
         assert span.parent_span_id is not None, span.name
         return self.spans[span.parent_span_id]
+
+    def children(self, span: SpanRecord) -> list[SpanRecord]:
+        return sorted(
+            (s for s in self.spans.values() if s.parent_span_id == span.span_id), key=lambda s: s.start_ns
+        )
+
+    def phase(self, span: SpanRecord, phase: str) -> list[SpanRecord]:
+        """The phase spans (`run`, `lifecycle`) under an artifact's announced span."""
+        return [s for s in self.children(span) if s.attributes.get("intent.phase") == phase]
 
 
 def run(docs: list[dict[str, Any]], engine: Engine | None = None) -> Result:

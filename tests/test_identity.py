@@ -118,7 +118,8 @@ def test_promotion_uses_the_intent_uuid_and_backfills_every_member() -> None:
     assert intent.trace_id == uuid.UUID(UUID).hex
     assert intent.parent_span_id is None
     cluster = r.one("cluster CL-1")
-    assert cluster.end_ns > cluster.start_ns  # clustered → promoted
+    [formed_to_promoted] = r.phase(cluster, "lifecycle")
+    assert formed_to_promoted.end_ns - formed_to_promoted.start_ns == 86400 * 10**9  # clustered → promoted
     for sid in ("SIG-1", "SIG-2"):  # SIG-2 was never named by the promotion: the cluster brings it
         backfilled = r.one(f"signal {sid}", **{"intent.backfilled": True})
         assert backfilled.trace_id == intent.trace_id
@@ -146,24 +147,72 @@ def test_spec_contract_assertion_nesting_durations_and_status() -> None:
     assert spec_span.trace_id == contract.trace_id == intent.trace_id
     assert r.parent_of(spec_span) is intent
     assert r.parent_of(contract) is spec_span
-    assert contract.end_ns - contract.start_ns == 5 * 60 * 10**9  # started → completed
-    assert contract.error and contract.attributes["intent.artifact.state"] == "closed"
+    [run_1] = r.phase(contract, "run")  # the run is a span of its own, sent when it ended
+    assert run_1.name == "contract CON-1 · run 1"
+    assert run_1.end_ns - run_1.start_ns == 5 * 60 * 10**9  # started → completed
+    assert run_1.error and run_1.attributes["intent.artifact.state"] == "closed"
+    assert not contract.error and "intent.artifact.state" not in contract.attributes  # announced only
     ok, bad = r.one("assertion assert-1"), r.one("assertion assert-2")
-    assert r.parent_of(ok) is contract and r.parent_of(bad) is contract
+    assert r.parent_of(ok) is run_1 and r.parent_of(bad) is run_1
     assert not ok.error and bad.error and bad.status_message == "boom"
     assert bad.attributes["intent.contract.id"] == "CON-1"
     assert bad.attributes["intent.spec.id"] == "SPEC-1"
     assert bad.attributes["intent.id"] == "INT-1"
-    assert spec_span.attributes["intent.artifact.state"] == "open"  # its contract failed
+    assert r.phase(spec_span, "lifecycle") == []  # its contract failed: still open
+
+
+def test_each_run_of_a_contract_is_its_own_span_with_its_assertions() -> None:
+    docs = [*LOOP, started("2026-03-06T10:00:00Z", "CON-1", "SPEC-1")]
+    docs += [assertion("2026-03-06T10:01:00Z", "CON-1", "assert-2", True)]
+    docs += [completed("2026-03-06T10:03:00Z", "CON-1")]
+    r = run(docs)
+    first, second = r.phase(r.one("contract CON-1"), "run")
+    assert (first.error, second.error) == (True, False)
+    assert second.end_ns - second.start_ns == 3 * 60 * 10**9
+    assert [s.name for s in r.children(second)] == ["assertion assert-2"]
+    assert r.phase(r.one("spec SPEC-1"), "lifecycle")  # its one contract passed on the rerun
 
 
 def test_spec_closes_when_all_contracts_pass_with_a_real_duration() -> None:
     docs = [*LOOP[:5], spec(4, "SPEC-1", "INT-1", ["CON-1", "CON-2"])]
     docs += [started("2026-03-05T10:00:00Z", "CON-1", "SPEC-1"), completed("2026-03-05T11:00:00Z", "CON-1")]
+    passed_one = run(docs)
+    assert passed_one.phase(passed_one.one("spec SPEC-1"), "lifecycle") == []  # one of two passed
     docs += [started("2026-03-06T10:00:00Z", "CON-2", "SPEC-1"), completed("2026-03-06T12:00:00Z", "CON-2")]
-    s = run(docs).one("spec SPEC-1")
-    assert s.attributes["intent.artifact.state"] == "closed"
-    assert s.end_ns - s.start_ns == (2 * 86400 + 2 * 3600) * 10**9
+    r = run(docs)
+    [done] = r.phase(r.one("spec SPEC-1"), "lifecycle")
+    assert done.end_ns - done.start_ns == (2 * 86400 + 2 * 3600) * 10**9
+    assert done.attributes["intent.phase.end_event"] == "contract.completed"
+
+
+def test_a_verified_contract_does_not_close_a_spec_whose_other_contracts_have_not_passed() -> None:
+    docs = [*LOOP[:5], spec(4, "SPEC-1", "INT-1", ["CON-1", "CON-2", "CON-3"])]
+    verified = [
+        {
+            "event_type": "contract.verified",
+            "contract_id": c,
+            "spec_id": "SPEC-1",
+            "timestamp": T.format(5 + k),
+        }
+        for k, c in enumerate(["CON-1", "CON-2", "CON-3"])
+    ]
+    for k in (1, 2):
+        r = run(docs + verified[:k])
+        assert r.phase(r.one("spec SPEC-1"), "lifecycle") == [], k
+    r = run(docs + verified)
+    [done] = r.phase(r.one("spec SPEC-1"), "lifecycle")
+    assert done.end_ns == run(docs + verified).spans[done.span_id].end_ns
+
+
+def test_spec_completed_and_intent_completed_close_them() -> None:
+    docs = [*LOOP[:6]]
+    docs += [{"event_type": "spec.completed", "spec_id": "SPEC-1", "timestamp": T.format(6)}]
+    docs += [{"event_type": "intent.completed", "intent_id": "INT-1", "timestamp": T.format(7)}]
+    r = run(docs)
+    [spec_done] = r.phase(r.one("spec SPEC-1"), "lifecycle")
+    [intent_done] = r.phase(r.one("intent INT-1"), "lifecycle")
+    assert spec_done.end_ns - spec_done.start_ns == 2 * 86400 * 10**9
+    assert intent_done.end_ns - intent_done.start_ns == 4 * 86400 * 10**9  # promoted → completed
 
 
 def test_execution_events_and_system_error() -> None:
@@ -203,9 +252,8 @@ def test_out_of_order_contract_before_spec_before_intent() -> None:
         engine.process(ev)
     out = engine.drain()
     later = out.spans + engine.finalize().spans
-    assert {(s.trace_id, s.span_id, s.parent_span_id) for s in later} == {
-        (s.trace_id, s.span_id, s.parent_span_id) for s in in_order.spans.values()
-    }
+    key = lambda s: (s.trace_id, s.span_id, s.parent_span_id)  # noqa: E731
+    assert {key(s) for s in later} == {key(s) for s in in_order.spans.values()}
     assert len(out.logs) == len(LOOP)
 
 
@@ -216,16 +264,30 @@ def test_parent_never_seen_gets_a_placeholder_that_is_exported() -> None:
     assert r.parent_of(r.one("spec SPEC-9")) is placeholder
 
 
-def test_reused_id_with_other_content_is_a_new_artifact_and_reannouncement_is_not() -> None:
+def test_the_file_is_the_identity_a_title_never_splits() -> None:
     docs = [
-        sig(1, "SIG-006", "nightly OOM"),
-        sig(2, "SIG-006", "nightly OOM"),
-        sig(5, "SIG-006", "login flake"),
+        sig(1, "SIG-006", "nightly OOM", file=".intent/signals/a.md"),
+        sig(2, "SIG-006", "Nightly “OOM” (edited)", file=".intent/signals/a.md"),  # renamed
+        sig(3, "SIG-006", "login flake", file=".intent/signals/b.md"),  # another file: another signal
+        sig(4, "SIG-006", "nightly OOM", file="./.intent/signals/a.md"),  # back to the first
+        sig(5, "SIG-006", "a CLI line naming no file"),  # joins the newest
     ]
     r = run(docs)
-    spans = r.named("signal SIG-006")
-    assert len(spans) == 2 and len({s.trace_id for s in spans}) == 2
-    assert {s.attributes["intent.title"] for s in spans} == {"nightly OOM", "login flake"}
+    first, second = sorted(r.named("signal SIG-006"), key=lambda s: s.start_ns)
+    assert first.trace_id != second.trace_id
+    assert first.attributes["intent.title"] == "nightly OOM"  # announced once, as it first was
+    assert first.attributes["intent.artifact.file"] == ".intent/signals/a.md"
+    assert second.attributes["intent.artifact.file"] == ".intent/signals/b.md"
+    homes = [log.span_id for log in r.logs]
+    assert homes == [first.span_id, first.span_id, second.span_id, first.span_id, second.span_id]
+
+
+def test_a_line_without_a_file_then_with_one_is_one_artifact() -> None:
+    docs = [sig(1, "SIG-031", "from the CLI"), sig(2, "SIG-031", "from the Action", file="s/SIG-031.md")]
+    docs += [sig(3, "SIG-031", "another signal, same id", file="s/other.md")]
+    r = run(docs)
+    assert len(r.named("signal SIG-031")) == 2
+    assert [log.span_id for log in r.logs][:2] == [r.named("signal SIG-031")[0].span_id] * 2
 
 
 def test_unknown_ids_never_merge() -> None:
@@ -248,10 +310,7 @@ def test_slug_trace_ids_and_contested_uuids_never_merge_intents() -> None:
 
 
 def test_span_ids_unique_and_every_parent_exported() -> None:
-    r = run([*LOOP, sig(9, "SIG-1", "different content, same id")])
-    by_id: dict[str, tuple[str, str]] = {}
-    for s in r.all_spans:  # versions of one span keep their identity
-        assert by_id.setdefault(s.span_id, (s.trace_id, s.name)) == (s.trace_id, s.name)
+    r = run([*LOOP, sig(9, "SIG-1", "different content, same id")])  # `run` fails on a span sent twice
     for s in r.spans.values():
         if s.parent_span_id is not None:
             assert r.spans[s.parent_span_id].trace_id == s.trace_id
@@ -403,7 +462,8 @@ def test_every_event_type_of_the_catalog_flows_through() -> None:
         span = r.one(name)
         assert span.trace_id == intent.trace_id, name
     assert r.one("system.error").error
-    assert r.one("assertion assert-1").error  # its last word was `contract.assertion.failed`
+    first, again = sorted(r.named("assertion assert-1"), key=lambda s: s.start_ns)  # each evaluation
+    assert (first.error, again.error) == (False, True)
     assert r.one("brand.new.type").attributes["intent.event.type"] == "brand.new.type"
 
 

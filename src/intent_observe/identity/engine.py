@@ -190,6 +190,7 @@ class EngineState:
     artifacts: SpillingTable[Artifact] = field(default_factory=artifact_table)
     memberships: SpillingTable[Membership] = field(default_factory=membership_table)
     unplaced: set[str] = field(default_factory=set)  # artifact keys whose trace is not fixed yet
+    waiting: dict[str, list[str]] = field(default_factory=dict)  # parent key → unplaced children
     members_pending: list[str] = field(default_factory=list)  # memberships not yet exported
     phases: list[Phase] = field(default_factory=list)  # closed phases whose owner is not placed
     claimed: dict[str, str] = field(default_factory=dict)  # trace id → intent/cluster key
@@ -885,7 +886,8 @@ class Engine:
             self._flush_phases()
 
     def _place(self, key: str, *, force: bool) -> bool:
-        """Fix an artifact's trace and parent once its ancestors are known (or when forced)."""
+        """Fix an artifact's trace and parent once its ancestors are known (or when forced); the
+        artifacts that waited for it follow at once."""
         art = self.state.artifacts.get(key)
         if art is None:
             return False
@@ -900,15 +902,23 @@ class Engine:
             else:
                 art.trace_id = art.claimed_trace or ids.uuid_trace_id(scope, art.kind, art.key)
         elif parent_key is not None and self._place(parent_key, force=force):
+            if art.trace_id is not None:  # placed meanwhile, as one that waited for its parent
+                return True
             parent = self.state.artifacts[parent_key]
             art.trace_id, art.parent_span = parent.trace_id, self._parent_span(art, parent)
         elif force or (parent_key is None and art.kind != "intent" and not art.bare):
             art.trace_id = ids.derived_trace_id(scope, "root", art.key)
         else:
+            if parent_key is not None:
+                waiting = self.state.waiting.setdefault(parent_key, [])
+                if key not in waiting:
+                    waiting.append(key)
             return False
         self.state.unplaced.discard(key)
         self.changed.add(key)
         self._announce(art)
+        for child in self.state.waiting.pop(key, ()):
+            self._place(child, force=force)
         return True
 
     def _parent_span(self, art: Artifact, parent: Artifact) -> str:

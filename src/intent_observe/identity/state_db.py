@@ -106,6 +106,7 @@ class IdentityStore:
             limit=cache_limit, backing=self._reader("memberships"), backing_keys=self._keys("memberships")
         )
         state.unplaced = set(core["unplaced"])
+        state.waiting = core["waiting"]
         state.claimed = core["claimed"]
         state.members_pending = core["members_pending"]
         state.events_seen = core["events_seen"]
@@ -154,6 +155,7 @@ class IdentityStore:
             "claimed": state.claimed,
             "members_pending": state.members_pending,
             "unplaced": sorted(state.unplaced),
+            "waiting": state.waiting,
             "events_seen": state.events_seen,
             "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
             "phases": [asdict(p) for p in state.phases],
