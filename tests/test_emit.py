@@ -120,12 +120,13 @@ def test_emitted_history_reads_as_one_complete_trace(repo: Path) -> None:
         assert (name, 1) in tree
     assert ("signal SIG-009", 1) not in tree
     assert ("contract CON-001", 2) in tree and ("contract CON-002", 2) in tree
-    assert ("assertion lint", 3) in tree
+    assert ("contract CON-002 · run 1", 3) in tree
+    assert ("assertion lint", 4) in tree  # under the run it was evaluated in
     assert sum(1 for name, _ in tree if name.startswith("assertion")) == 3
     # Every log record sits in a trace: the intent's, or (orphan signals) the signal's own.
     assert all(record.trace_id for record in run.logs)
     spans = {span.name: span for span in run.spans.values() if span.trace_id == intent.trace_id}
-    assert spans["contract CON-002"].error and not spans["contract CON-001"].error
+    assert spans["contract CON-002 · run 1"].error and not spans["contract CON-001 · run 1"].error
 
 
 def test_promotion_backfills_every_member_signal_once(repo: Path) -> None:

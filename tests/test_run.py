@@ -98,10 +98,11 @@ def test_child_sees_its_contract_and_exit_status_is_passed_on(repo: Path) -> Non
     result = run_cli(repo, "--contract", "CON-091", "--", sys.executable, "-c", probe)
     assert result.returncode == 3, result.stderr
     traceparent, attributes = result.stdout.splitlines()
-    contract = read_history([str(repo / ".intent" / "events" / "events.jsonl")]).engine.state.artifacts[
-        "contract:CON-091"
-    ]
-    assert traceparent == f"00-{contract.trace_id}-{contract.span_id}-01"
+    run = read_history([str(repo / ".intent" / "events" / "events.jsonl")])
+    contract = run.engine.state.artifacts["contract:CON-091"]
+    [contract_run] = [s for s in run.spans.values() if s.parent_span_id == contract.span_id]
+    assert contract_run.name == "contract CON-091 · run 1"
+    assert traceparent == f"00-{contract.trace_id}-{contract_run.span_id}-01"  # the child's work: in the run
     assert attributes == "intent.contract.id=CON-091,intent.spec.id=SPEC-042,intent.id=INT-015"
     started, completed = events_of(repo)[-2:]
     assert (started["event"], started["parent_id"], started["data"]["agent"]) == (
@@ -112,9 +113,7 @@ def test_child_sees_its_contract_and_exit_status_is_passed_on(repo: Path) -> Non
     assert completed["event"] == "contract.completed"
     assert completed["data"]["exit_code"] == 3 and completed["data"]["result"] == "fail"
     assert completed["data"]["duration"] >= 0
-    run = read_history([str(repo / ".intent" / "events" / "events.jsonl")])
-    span = run.spans[contract.span_id]
-    assert span.error and span.attributes["intent.artifact.state"] == "closed"
+    assert contract_run.error and contract_run.attributes["intent.artifact.state"] == "closed"
 
 
 def test_unknown_contract_is_refused_before_the_command_runs(repo: Path, tmp_path: Path) -> None:

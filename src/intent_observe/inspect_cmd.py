@@ -30,20 +30,46 @@ def _fmt_duration(seconds: float) -> str:
 
 
 def _label(entry: dict[str, Any]) -> str:
-    mark = _MARK[entry["status"]] if entry["type"] in ("contract", "assertion", "other") else ""
+    decided = entry["phase"] is not None or entry["type"] in ("assertion", "other")
+    mark = _MARK[entry["status"]] if decided else ""
     parts = [f"[bold]{escape(one_line(entry['name'], 80))}[/]"]
-    if entry["title"]:
+    if entry["title"] and entry["phase"] is None:
         parts.append(f"[dim]{escape(one_line(str(entry['title']), 70))}[/]")
     duration = _fmt_duration(entry["duration_s"])
     if duration:
         parts.append(f"[cyan]{duration}[/]")
-    if entry["state"] == "open" and entry["type"] in ("intent", "spec", "contract"):
+    long_lived = entry["type"] in ("intent", "spec", "contract")
+    if entry["state"] == "open" and entry["phase"] is None and long_lived:
         parts.append("[yellow]open[/]")
     if entry["backfilled"]:
         parts.append("[magenta]backfilled[/]")
     if entry["status"] == "error" and entry["status_message"]:
         parts.append(f"[red]{escape(one_line(entry['status_message'], 80))}[/]")
     return " ".join(p for p in ([mark] if mark else []) + parts)
+
+
+# Trace groups of the report, in the order a reader wants them.
+_GROUPS = (
+    ("intents", "intents"),
+    ("specs", "specs with no intent"),
+    ("contracts", "contracts with no spec"),
+    ("clusters", "cluster traces"),
+    ("decisions", "decisions"),
+    ("assertions", "assertions with no contract"),
+    ("other_events", "other events"),
+)
+
+
+def _trace(key: str, trace: dict[str, Any]) -> Tree:
+    root = Tree(f"[bold blue]{escape(one_line(key, 60))}[/] [dim]trace {trace['trace_id']}[/]")
+    nodes = {0: root}
+    for entry in trace["artifacts"]:
+        parent = nodes.get(entry["depth"] - 1, root) if entry["depth"] else root
+        if entry["depth"] == 0 and entry["parent_span_id"] is None and len(nodes) == 1:
+            root.label = f"{root.label} {_label(entry)}"
+            continue
+        nodes[entry["depth"]] = parent.add(_label(entry))
+    return root
 
 
 def _render(doc: dict[str, Any], console: Console) -> None:
@@ -53,17 +79,12 @@ def _render(doc: dict[str, Any], console: Console) -> None:
         f"[bold]{len(doc['orphans'])}[/] orphan signals · [bold]{doc['spans']}[/] spans · "
         f"[{'red' if doc['rejected'] else 'green'}]{len(doc['rejected'])} unusable lines[/]"
     )
-    for key, intent in doc["intents"].items():
-        root = Tree(f"[bold blue]{escape(one_line(key, 60))}[/] [dim]trace {intent['trace_id']}[/]")
-        nodes = {0: root}
-        for entry in intent["artifacts"]:
-            parent = nodes.get(entry["depth"] - 1, root) if entry["depth"] else root
-            if entry["type"] == "intent" and entry["depth"] == 0:
-                root.label = f"{root.label} {_label(entry)}"
-                nodes[0] = root
-                continue
-            nodes[entry["depth"]] = parent.add(_label(entry))
-        console.print(root)
+    for group, heading in _GROUPS:
+        if doc[group] and group != "intents":
+            console.print(f"[bold underline]{heading}[/] ({len(doc[group])})")
+        for key, trace in doc[group].items():
+            console.print(_trace(key, trace))
+
     if doc["orphans"]:
         table = Table(title="Orphan signals", title_justify="left")
         for column in ("signal", "status", "cluster", "trace id", "title"):
@@ -112,10 +133,12 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
     """Show what intent-observe makes of event files, before shipping them anywhere.
 
     Reads FILES as one history, in the order given, and prints every intent trace
-    (intent → signals → specs → contracts → assertions, with durations and
-    pass/fail), the orphan signals, the metric values and the unusable lines with
-    their reasons. With --json, the same as one JSON document (keys: intents,
-    orphans, rejected, metrics, …); the same input always prints the same bytes.
+    (intent → signals → specs → contracts → runs → assertions, with durations and
+    pass/fail), every other trace (specs with no intent, clusters, decisions, other
+    events), the orphan signals, the metric values and the unusable lines with their
+    reasons. With --json, the same as one JSON document (keys: intents, specs,
+    contracts, clusters, decisions, assertions, other_events, orphans, rejected,
+    metrics, …); the same input always prints the same bytes.
 
     Exit status: 0 when every line was usable, 1 when some were rejected.
     """

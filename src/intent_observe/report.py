@@ -30,7 +30,7 @@ _REPORTED = frozenset(
 
 @dataclass
 class Run:
-    """Everything one read of a history produced: final span versions, logs, rejected lines."""
+    """Everything one read of a history produced: spans, logs, rejected lines."""
 
     engine: Engine
     spans: dict[str, SpanRecord] = field(default_factory=dict)  # span id → newest version
@@ -39,11 +39,15 @@ class Run:
     lines: int = 0
     keep_logs: bool = True
     log_count: int = 0
+    resent: int = 0  # span ids that arrived a second time (kept: the first, as Tempo keeps it)
 
     def take(self, spans: Iterable[SpanRecord], logs: list[LogRecord]) -> None:
         for span in spans:
             if not self.keep_logs:  # a summary run: keep only what the report shows
                 span.attributes = {k: v for k, v in span.attributes.items() if k in _REPORTED}
+            if span.span_id in self.spans:  # never expected: a span id is sent once, final
+                self.resent += 1
+                continue
             self.spans[span.span_id] = span
         self.log_count += len(logs)
         if self.keep_logs:
@@ -138,7 +142,7 @@ _TRACE_KEYS = {
     "contract": "contracts",
     "assertion": "assertions",
     "decision": "decisions",
-    "other": "events",
+    "other": "other_events",
 }
 
 
@@ -172,6 +176,7 @@ def build_report(run: Run) -> dict[str, Any]:
         "lines": run.lines,
         "events": run.engine.state.events_seen,
         "spans": len(run.spans),
+        "spans_resent": run.resent,
         "logs": run.log_count,
         **groups,
         "orphans": orphans,

@@ -276,7 +276,8 @@ class Engine:
         return self.drain()
 
     def context(self, kind: ArtifactKind, artifact_id: str) -> TraceContext | None:
-        """Where the newest artifact of this kind and id sits, once it is placed (else None)."""
+        """Where the newest artifact of this kind and id sits, once it is placed (else None); for
+        a running contract, its current run."""
         first = self.state.artifacts.get(f"{kind}:{artifact_id}")
         if first is None:
             return None
@@ -284,10 +285,14 @@ class Engine:
         if art.trace_id is None:
             return None
         relations = self._relation_attrs(art)
+        if art.kind == "contract" and art.running:  # a running contract's work sits under its run
+            span_id, parent = self._phase_span_id(art, f"run{art.runs}"), art.span_id
+        else:
+            span_id, parent = art.span_id, art.parent_span
         return TraceContext(
             trace_id=art.trace_id,
-            span_id=art.span_id,
-            parent_span_id=art.parent_span,
+            span_id=span_id,
+            parent_span_id=parent,
             intent_id=_str_or_none(relations.get("intent.id")),
             spec_id=_str_or_none(relations.get("intent.spec.id")),
             contract_id=_str_or_none(relations.get("intent.contract.id")),

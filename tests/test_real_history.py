@@ -1,0 +1,91 @@
+"""The one real Intent history known (the framework's own `.intent/`, in ../shared): what a new
+user sees when they run `inspect` on it. Expected figures come from reading its lines here, not
+from the engine."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from intent_observe.report import Run, build_report, read_history
+
+_TREE = "data/intent-upstream/tree/.intent/events/events.jsonl"
+# ../shared beside the project's root (a worktree elsewhere: INTENT_OBSERVE_SHARED names it).
+_SHARED = [Path(os.environ.get("INTENT_OBSERVE_SHARED", Path(__file__).resolve().parents[2] / "shared"))]
+EVENTS = next(
+    (p / _TREE for p in [*_SHARED, Path("/work/shared")] if (p / _TREE).exists()), _SHARED[0] / _TREE
+)
+
+pytestmark = pytest.mark.skipif(not EVENTS.exists(), reason=f"the real history is not at {EVENTS}")
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    return read_history([str(EVENTS)])
+
+
+def _lines() -> list[dict[str, object]]:
+    return [json.loads(line) for line in EVENTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_ten_intents_each_one_trace_and_nothing_rejected(run: Run) -> None:
+    report = build_report(run)
+    proposed = {line["span_id"] for line in _lines() if line["event"] == "intent.proposed"}
+    assert len(proposed) == 10
+    assert sorted(report["intents"]) == sorted(proposed)  # no `INT-004#2`: one trace per intent
+    assert len({i["trace_id"] for i in report["intents"].values()}) == 10
+    assert report["metrics"]["intent.intents.total"]["points"][0]["value"] == 10
+    assert report["rejected"] == []
+    assert report["events"] == len(_lines())
+
+
+def test_int_004_holds_its_signal_its_spec_once_and_the_five_contracts(run: Run) -> None:
+    int4 = build_report(run)["intents"]["INT-004"]
+    by_id: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for entry in int4["artifacts"]:
+        by_id[str(entry["id"])].append(entry)
+    assert int4["artifacts"][0]["name"] == "intent INT-004"
+    [signal] = by_id["SIG-031"]
+    assert signal["backfilled"] and signal["depth"] == 1
+    [spec] = by_id["SPEC-002"]  # announced three times (CLI, then the Action twice): one spec
+    assert spec["depth"] == 1 and spec["type"] == "spec"
+    contracts = sorted(str(e["id"]) for e in int4["artifacts"] if e["type"] == "contract")
+    assert contracts == [f"CON-WS-00{n}" for n in range(1, 6)]
+    assert all(e["parent_span_id"] == spec["span_id"] for e in int4["artifacts"] if e["type"] == "contract")
+    specs = [a for a in run.engine.state.artifacts.values() if a.kind == "spec" and a.id == "SPEC-002"]
+    assert len(specs) == 1
+
+
+def test_a_reused_signal_id_is_split_by_its_files_and_only_by_them(run: Run) -> None:
+    files: dict[str, set[str]] = defaultdict(set)
+    for line in _lines():
+        if str(line["event"]).startswith("signal.") and line["event"] in (
+            "signal.created",
+            "signal.captured",
+        ):
+            data = line["data"]
+            assert isinstance(data, dict)
+            file = data.get("file")
+            files[str(line["span_id"])].add(str(file).removeprefix("./") if file else "")
+    signals: dict[str, int] = defaultdict(int)
+    for art in run.engine.state.artifacts.values():
+        if art.kind == "signal" and art.id is not None:
+            signals[art.id] += 1
+    files.pop("unknown", None)  # names no signal: each such line is one of its own
+    for signal_id, named in files.items():
+        distinct = len(named - {""}) or 1
+        assert signals[signal_id] == distinct, (signal_id, sorted(named))
+    assert signals["SIG-033"] == 3  # three files declare it
+    assert signals["SIG-006"] == 2  # two files, one of them announced twice
+
+
+def test_every_span_sent_once_and_every_parent_exported(run: Run) -> None:
+    assert run.resent == 0
+    for span in run.spans.values():
+        if span.parent_span_id:
+            assert run.spans[span.parent_span_id].trace_id == span.trace_id
+    assert len(run.logs) == len(_lines())
