@@ -113,10 +113,12 @@ def test_a_trace_is_nested_depth_first(up: Running) -> None:
     assert depth["intent INT-001"] == 0
     assert depth["spec SPEC-001"] == 1 and depth["signal SIG-001"] == 1
     assert depth["contract CON-001"] == depth["contract CON-002"] == 2
-    assert by_name["contract CON-002"]["status"] == "error"
+    failed_run = by_name["contract CON-002 · run 1"]  # each run a span of its own, under its contract
+    assert failed_run["status"] == "error" and failed_run["depth"] == 3
+    assert failed_run["parent_span_id"] == by_name["contract CON-002"]["span_id"]
     failed = [s for s in doc["spans"] if s["name"].startswith("assertion") and s["status"] == "error"]
-    assert len(failed) == 1 and failed[0]["depth"] == 3
-    assert failed[0]["parent_span_id"] == by_name["contract CON-002"]["span_id"]
+    assert len(failed) == 1 and failed[0]["depth"] == 4
+    assert failed[0]["parent_span_id"] == failed_run["span_id"]
     # depth-first: every span comes after its parent
     position = {s["span_id"]: i for i, s in enumerate(doc["spans"])}
     for s in doc["spans"]:

@@ -130,9 +130,11 @@ def test_a_wrapped_session_nests_under_its_contract(tmp_path: Path) -> None:
     by_name = {span["name"]: span for span in received.spans}
     contract_span = next(s for s in received.spans if s["span_id"] == contract.span_id)
     assert contract_span["name"] == "contract CON-091"
-    assert contract_span["attributes"]["intent.artifact.state"] == "closed"
+    contract_run = by_name["contract CON-091 · run 1"]  # the wrapped command's run, sent when it ended
+    assert contract_run["parent_span_id"] == contract.span_id
+    assert contract_run["attributes"]["intent.artifact.state"] == "closed"
     interaction = by_name["claude_code.interaction"]
-    assert interaction["parent_span_id"] == contract.span_id
+    assert interaction["parent_span_id"] == contract_run["span_id"]
     assert interaction["trace_id"] == contract.trace_id == contract_span["trace_id"]
     for child in ("claude_code.llm_request", "claude_code.tool"):
         assert by_name[child]["parent_span_id"] == interaction["span_id"]

@@ -12,6 +12,7 @@ import orjson
 import pytest
 import yaml
 
+from intent_observe.events import ArtifactKind
 from intent_observe.report import read_history
 from intent_observe.sources.emit import EmitError, Emitter, emit
 from intent_observe.sources.github import drafts_for_delivery, front_matter, references
@@ -126,9 +127,10 @@ def test_ci_on_a_contract_branch_is_an_assertion_of_the_contract(
         "CON-091",
     )
     run = read_history([str(events)])
-    contract = run.engine.state.artifacts["contract:CON-091"]
+    place = run.engine.context(ArtifactKind.CONTRACT, "CON-091")  # its current run, if running
+    assert place is not None
     assertion = next(s for s in run.spans.values() if s.name == "assertion ci/CI")
-    assert (assertion.trace_id, assertion.parent_span_id) == (contract.trace_id, contract.span_id)
+    assert (assertion.trace_id, assertion.parent_span_id) == (place.trace_id, place.span_id)
     assert assertion.error is (verdict == "failed")
 
 
