@@ -132,6 +132,7 @@ def test_templates_and_files_that_only_look_like_artifacts_are_skipped() -> None
     for placeholder in ("SIG-XXX", "INT-NNN", "SIG-{{ulid}}", "SPEC-<id>", "SIG-YYYY-MM-DD-slug"):
         assert "placeholder" in skipped(".intent/signals/new.md", f"---\nid: {placeholder}\n---\n")
     assert "placeholder" in skipped(".intent/signals/SIG-XXX-title.md", "# SIG-XXX: title\n")
+    assert "placeholder" in skipped(".intent/intents/INT-NNN.md", "---\nstatus: proposed\n---\n")
     assert "no front matter" in skipped(".intent/signals/external/README.md", "# How to add a signal\n")
     assert "not a Markdown file" in skipped(".intent/signals/index.json", "{}")
     assert "not under an artifact directory" in skipped(".intent/notes/SIG-001.md", text)
@@ -142,9 +143,11 @@ def test_templates_and_files_that_only_look_like_artifacts_are_skipped() -> None
     )
 
 
-def test_a_file_without_front_matter_whose_name_is_an_id() -> None:
+def test_a_file_whose_front_matter_names_no_id_has_the_id_of_its_name() -> None:
     signal = read(".intent/signals/sig-2026-05-26-slow-ci.md", "Some text\n\n# CI takes 40 minutes\n")
     assert (signal.id, signal.title, signal.status) == ("SIG-2026-05-26-slow-ci", "CI takes 40 minutes", None)
+    spec = read(".intent/specs/SPEC-042.md", "---\nintent_id: INT-015\n---\n")
+    assert (spec.id, spec.links.intent) == ("SPEC-042", ("INT-015",))
 
 
 def test_yaml_that_does_not_parse_is_read_line_by_line() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,10 @@ import yaml
 from intent_observe.events import ArtifactKind
 from intent_observe.report import read_history
 from intent_observe.sources.emit import EmitError, Emitter, emit
-from intent_observe.sources.github import drafts_for_delivery, front_matter, references
+from intent_observe.sources.github import drafts_for_changes, drafts_for_delivery, references
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW = REPO_ROOT / "deploy" / "github" / "intent-events.yml"
+WORKFLOW = REPO_ROOT / "deploy" / "github" / "intent-observe-events.yml"
 BIN = Path(sys.executable).parent
 
 
@@ -160,10 +161,52 @@ def test_deliveries_that_mean_nothing_map_to_nothing() -> None:
     assert cancelled[0].type == "github.workflow_run.completed" and cancelled[0].parent == "CON-091"
 
 
-def test_front_matter_reads_flat_keys() -> None:
-    text = "---\ntitle: 'Retry login'\nintent_id: INT-015\ntags:\n  - a\n---\n# Heading\n"
-    assert front_matter(text) == {"title": "Retry login", "intent_id": "INT-015"}
-    assert front_matter("# no front matter") == {}
+def reader(files: dict[str, str]) -> Callable[[str], str | None]:
+    return files.get
+
+
+def test_changed_files_map_their_front_matter_fully() -> None:
+    after = {
+        ".intent/signals/templates/signal.md": "---\nid: SIG-XXX\nstatus: open\n---\n",
+        ".intent/intents/_template.md": "---\nid: INT-NNN\n---\n",
+        ".intent/signals/SIG-070-retries.md": "---\nid: SIG-070\nstatus: resolved  # fixed in 2.3\n"
+        "trust: 0.9\nautonomy_level: L4\ncluster: reliability\n---\n",
+        ".intent/intents/INT-013-a.md": "---\nid: INT-013\ntitle: Retrieval\nsignals: [SIG-070]\n---\n",
+        ".intent/intents/INT-013-b.md": "---\nid: INT-013\ntitle: Safety\nstatus: v1.0-shipped\n---\n",
+        ".intent/specs/SPEC-009.md": "---\nid: SPEC-009\nintent: INT-013\ncontracts: [CON-1, CON-2]\n---\n"
+        "Mentions INT-999 in prose only.\n",
+        ".intent/signals/SIG-071.md": "---\nid: SIG-071\nstatus: promoted\nrelated_intents: [INT-013]\n---\n",
+    }
+    before = {
+        ".intent/signals/SIG-071.md": "---\nid: SIG-071\nstatus: open\n---\n",
+        ".intent/signals/SIG-072.md": "---\nid: SIG-072\nstatus: open\n---\n",
+    }
+    changes = [("A", path) for path in after if not path.endswith("SIG-071.md")]
+    changes += [("M", ".intent/signals/SIG-071.md"), ("D", ".intent/signals/SIG-072.md")]
+    drafts = drafts_for_changes(changes, reader(after), "c0ffee", "2026-04-02T10:00:00Z", reader(before))
+    got = [(d.type, d.id, d.parent, d.data["file"].rpartition("/")[2]) for d in drafts]
+    assert got == [
+        ("file.changed", None, None, "signal.md"),
+        ("file.changed", None, None, "_template.md"),
+        ("signal.created", "SIG-070", None, "SIG-070-retries.md"),
+        ("signal.resolved", "SIG-070", None, "SIG-070-retries.md"),
+        ("intent.proposed", "INT-013", None, "INT-013-a.md"),
+        ("intent.proposed", "INT-013", None, "INT-013-b.md"),
+        ("intent.completed", "INT-013", None, "INT-013-b.md"),
+        ("spec.created", "SPEC-009", "INT-013", "SPEC-009.md"),
+        ("signal.updated", "SIG-071", None, "SIG-071.md"),
+        ("signal.promoted", "SIG-071", "INT-013", "SIG-071.md"),
+        ("signal.archived", "SIG-072", None, "SIG-072.md"),
+    ]
+    created = drafts[2].data
+    assert (created["status"], created["trust_score"], created["autonomy_level"], created["cluster"]) == (
+        "resolved",
+        0.9,
+        "L4",
+        "reliability",
+    )
+    assert drafts[4].data["signals"] == ["SIG-070"] and drafts[7].data["contracts"] == ["CON-1", "CON-2"]
+    assert "template" in drafts[0].data["not_an_artifact"]
 
 
 # ------------------------------------------------------------------ the workflow, run for real

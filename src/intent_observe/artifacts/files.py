@@ -121,9 +121,12 @@ class ArtifactFile:
     @property
     def closed(self) -> bool:
         """The status says the artifact's work is over (resolved, promoted, shipped, dismissed…)."""
-        return self.status is not None and any(
-            word in CLOSED_STATUS_WORDS for word in re.split(r"[^a-z0-9.]+", self.status.lower())
-        )
+        return any(word in CLOSED_STATUS_WORDS for word in status_words(self.status))
+
+
+def status_words(status: str | None) -> list[str]:
+    """The words of a status, lower-cased: `v1.0-shipped` → v1.0, shipped."""
+    return re.split(r"[^a-z0-9.]+", status.lower()) if status else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +157,13 @@ def parse_artifact(path: str, text: str) -> ArtifactFile | Skipped:
     declared = _declared_id(meta, kind)
     if declared is not None and _PLACEHOLDER.search(declared):
         return Skipped(path, f"a template (its id {declared[:60]!r} is a placeholder)")
+    if declared is None and _has_placeholder_name(pure):
+        return Skipped(path, f"a template (its name {pure.name!r} is a placeholder)")
     own_id = declared if declared is not None and is_id(declared) else None
     if declared is not None and own_id is None:
         notes.append(f"id {declared[:60]!r} is not an id; the file is the artifact's only identity")
+    elif declared is None:
+        own_id = id_in_name(pure)
     return ArtifactFile(
         path=path,
         kind=kind,
@@ -188,12 +195,11 @@ def _without_front_matter(
     path: str, pure: PurePosixPath, kind: ArtifactKind, body: str
 ) -> ArtifactFile | Skipped:
     """A file with no front matter is an artifact when its name carries an id (`SIG-042-x.md`)."""
-    named = _ID_IN_NAME.match(pure.stem)
-    if named is None:
-        return Skipped(path, "no front matter, and its name carries no id")
-    own_id = _canonical(pure.stem)
-    if _PLACEHOLDER.search(own_id):
+    if _has_placeholder_name(pure):
         return Skipped(path, f"a template (its name {pure.name!r} is a placeholder)")
+    own_id = id_in_name(pure)
+    if own_id is None:
+        return Skipped(path, "no front matter, and its name carries no id")
     return ArtifactFile(path, kind, own_id, None, heading(body), None, None, notes=("no front matter",))
 
 
@@ -348,8 +354,17 @@ def _is_name(text: str) -> bool:
     return len(text) <= MAX_ID_CHARS and re.fullmatch(r"[\w.-]+", text) is not None
 
 
-def _canonical(artifact_id: str) -> str:
-    prefix, _, rest = artifact_id.partition("-")
+def _has_placeholder_name(path: PurePosixPath) -> bool:
+    """`SIG-XXX-title.md`, `INT-NNN.md`: a template's name."""
+    return _ID_IN_NAME.match(path.stem) is not None and _PLACEHOLDER.search(path.stem) is not None
+
+
+def id_in_name(path: PurePosixPath) -> str | None:
+    """The id a file name starts with, kept whole (`sig-2026-05-26-slow-ci.md` → SIG-2026-05-26-slow-ci);
+    None for names that carry none, or a placeholder (`SIG-XXX-title.md`)."""
+    if _ID_IN_NAME.match(path.stem) is None or _PLACEHOLDER.search(path.stem) or not is_id(path.stem):
+        return None
+    prefix, _, rest = path.stem.partition("-")
     return f"{prefix.upper()}-{rest}"
 
 

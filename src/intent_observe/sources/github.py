@@ -3,7 +3,7 @@
 Pure functions: they read a payload (or a list of changed files) and return `Draft`s;
 the caller appends them with `Emitter.emit`, which fills the trace context. The
 webhook endpoint (`web/github_webhook.py`) calls `drafts_for_delivery`; the GitHub
-Actions workflow (`deploy/github/intent-events.yml`) runs `python -m
+Actions workflow (`deploy/github/intent-observe-events.yml`) runs `python -m
 intent_observe.sources.github changes BEFORE AFTER | intent-observe emit --raw`.
 
 Deliveries:
@@ -30,15 +30,13 @@ from typing import Any
 
 import orjson
 
+from intent_observe.artifacts.files import ArtifactFile, Skipped, parse_artifact, status_words
 from intent_observe.events.model import ArtifactKind
 from intent_observe.events.parse import kind_of_id, kind_of_type
 from intent_observe.sources.emit import TYPED_ID_FIELD, Draft, format_timestamp
 
 SOURCE = "github"
 _REFERENCE = re.compile(r"(?<![A-Za-z0-9])(CON|SPEC|INT)-(\d+[A-Za-z0-9]*)", re.IGNORECASE)
-_ARTIFACT_IN_NAME = re.compile(
-    r"(?<![A-Za-z0-9])(SIG|CL|INT|SPEC|CON|DEC)-[A-Za-z0-9][A-Za-z0-9_-]*", re.IGNORECASE
-)
 _SPECIFICITY = (ArtifactKind.CONTRACT, ArtifactKind.SPEC, ArtifactKind.INTENT)
 _FAILED = frozenset({"failure", "timed_out", "startup_failure"})
 _PASSED = frozenset({"success"})
@@ -193,98 +191,141 @@ _CREATED = {
     ArtifactKind.DECISION: "decision.recorded",
 }
 _CHANGE = {"A": "added", "M": "modified", "D": "removed"}
+# A status word (`v1.0-shipped` → shipped) → the event the catalog has for it, per kind.
+_STATUS_EVENTS: dict[ArtifactKind, dict[str, str]] = {
+    ArtifactKind.SIGNAL: {
+        "resolved": "signal.resolved",
+        "done": "signal.resolved",
+        "closed": "signal.resolved",
+        "dismissed": "signal.dismissed",
+        "rejected": "signal.dismissed",
+        "archived": "signal.archived",
+        "superseded": "signal.archived",
+        "promoted": "signal.promoted",
+    },
+    ArtifactKind.INTENT: {
+        "shipped": "intent.completed",
+        "completed": "intent.completed",
+        "complete": "intent.completed",
+        "done": "intent.completed",
+        "closed": "intent.closed",
+        "rejected": "intent.rejected",
+        "abandoned": "intent.abandoned",
+        "archived": "intent.archived",
+    },
+}
+
+Reader = Callable[[str], str | None]
 
 
 def drafts_for_changes(
-    changes: Iterable[tuple[str, str]], read: Callable[[str], str | None], commit: str, timestamp: str | None
+    changes: Iterable[tuple[str, str]],
+    read: Reader,
+    commit: str,
+    timestamp: str | None,
+    read_before: Reader | None = None,
 ) -> list[Draft]:
-    """`git diff --name-status` lines (status, path) under `.intent/` → one event per artifact file.
+    """`git diff --name-status` lines (status, path) under `.intent/` → events, from the front matter
+    of each file (`intent_observe.artifacts.files`, the one reader of it).
 
-    An added artifact file announces it (`signal.created`, `spec.created` …, title and
-    parent read from its front matter or first heading); a modified one is
-    `<kind>.updated`, a removed one `<kind>.archived`. A file that names no artifact,
-    or a new one whose required parent cannot be found, becomes `file.changed`.
+    An added artifact file announces its artifact (`signal.created`, `spec.created`…, with
+    its status, links, trust and autonomy); a modified one is `<kind>.updated`, a removed
+    one `<kind>.archived`. A status the catalog has an event for (a signal resolved, an
+    intent shipped) adds that event when it is new. The file is the artifact's identity
+    (`data.file`): a second file declaring the same id is another artifact. Files that are
+    no artifact (templates, notes, a README) become `file.changed`.
     """
     drafts = []
     for status, path in changes:
         change = _CHANGE.get(status[:1])
         if change is None or not path.startswith(".intent/") or path.startswith(".intent/events/"):
             continue
-        text = (read(path) if change != "removed" else None) or ""
-        artifact_id = _artifact_of_file(path, text)
-        kind = kind_of_id(artifact_id) if artifact_id else None
-        drafts.append(_file_draft(path, change, kind, artifact_id, text, commit, timestamp))
+        now = _reading(path, read) if change != "removed" else None
+        before = _reading(path, read_before) if read_before is not None and change != "added" else None
+        base = {"file": path, "change": change, "commit": commit}
+        drafts.extend(_file_drafts(path, change, now, before, base, timestamp))
     return drafts
 
 
-def _artifact_of_file(path: str, text: str) -> str | None:
-    """The `id:` of its front matter, else the id its file name starts with (slug ids kept whole)."""
-    declared = front_matter(text).get("id", "")
-    for candidate in (declared, PurePosixPath(path).stem):
-        found = _ARTIFACT_IN_NAME.match(candidate)
-        if found is not None:
-            return _canonical(found.group(0))
-    return None
+def _reading(path: str, read: Reader) -> ArtifactFile | Skipped | None:
+    text = read(path)
+    return parse_artifact(path, text) if text is not None else None
 
 
-def _file_draft(
+def _file_drafts(
     path: str,
     change: str,
-    kind: ArtifactKind | None,
-    artifact_id: str | None,
-    text: str,
-    commit: str,
+    now: ArtifactFile | Skipped | None,
+    before: ArtifactFile | Skipped | None,
+    base: dict[str, Any],
     when: str | None,
+) -> list[Draft]:
+    if change == "removed":
+        gone = before if isinstance(before, ArtifactFile) else parse_artifact(path, "")
+        if not isinstance(gone, ArtifactFile):
+            return [_not_an_artifact(path, gone, base, when)]
+        return [_draft_of(f"{gone.kind.value}.archived", gone, None, base, when)]
+    if not isinstance(now, ArtifactFile):
+        return [_not_an_artifact(path, now, base, when)]
+    data = {**base, **_front_matter_data(now)}
+    if now.kind in (ArtifactKind.SIGNAL, ArtifactKind.INTENT):
+        data.setdefault("title", PurePosixPath(path).stem)  # their announcement wants one
+    event = _CREATED[now.kind] if change == "added" else f"{now.kind.value}.updated"
+    drafts = [_draft_of(event, now, _parent(now), data, when)]
+    previous = before.status if isinstance(before, ArtifactFile) else None
+    status_event = _status_event(now)
+    if status_event is not None and now.status != previous:
+        drafts.append(_draft_of(status_event, now, _parent(now, status_event), base, when))
+    return drafts
+
+
+def _not_an_artifact(
+    path: str, reading: ArtifactFile | Skipped | None, base: dict[str, Any], when: str | None
 ) -> Draft:
-    data: dict[str, Any] = {"path": path, "change": change, "commit": commit}
-    meta = front_matter(text)
-    title = meta.get("title") or _heading(text)
-    if title:
-        data["title"] = title
-    parent = None
-    if kind is ArtifactKind.SPEC:
-        parent = meta.get("intent_id") or meta.get("intent") or references([text]).get(ArtifactKind.INTENT)
-    elif kind is ArtifactKind.CONTRACT:
-        parent = meta.get("spec_id") or meta.get("spec") or references([text]).get(ArtifactKind.SPEC)
-    if kind is None or artifact_id is None:
-        event = "file.changed"
-    elif change == "added":
-        event = _CREATED.get(kind, f"{kind.value}.created")
-        if kind in (ArtifactKind.SIGNAL, ArtifactKind.INTENT):
-            data.setdefault("title", PurePosixPath(path).stem)  # their announcement needs one
-        if kind is ArtifactKind.SPEC and parent is None:
-            event, data["artifact_id"], artifact_id = "file.changed", artifact_id, None
-    else:
-        event = f"{kind.value}.{'updated' if change == 'modified' else 'archived'}"
-    return Draft(type=event, id=artifact_id, parent=parent, data=data, source=SOURCE, timestamp=when)
+    data = dict(base)
+    if isinstance(reading, Skipped):
+        data["not_an_artifact"] = reading.reason
+    return Draft(type="file.changed", data=data, source=SOURCE, timestamp=when)
 
 
-def front_matter(text: str) -> dict[str, str]:
-    """`key: value` pairs of a leading `---` block (flat scalars only; enough for ids and titles)."""
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        return {}
-    meta: dict[str, str] = {}
-    for line in lines[1:]:
-        if line.strip() in ("---", "..."):
-            break
-        key, sep, value = line.partition(":")
-        value = value.strip().strip("'\"")
-        if sep and key.strip() and value and not key.startswith((" ", "\t", "-")):
-            meta[key.strip().lower()] = value
-    return meta
+def _front_matter_data(art: ArtifactFile) -> dict[str, Any]:
+    """What the front matter says, under the payload keys the event catalog uses."""
+    links = art.links
+    fields: dict[str, Any] = {
+        "title": art.title,
+        "status": art.status,
+        "trust_score": art.trust,
+        "autonomy_level": art.autonomy_level,
+        "signals": list(links.signals) or None,
+        "contracts": list(links.contracts) or None,
+        "cluster": links.cluster[0] if links.cluster else None,
+        "specs": list(links.spec) if art.kind is not ArtifactKind.CONTRACT and links.spec else None,
+        "intents": list(links.intent) if art.kind is not ArtifactKind.SPEC and links.intent else None,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
 
 
-def _heading(text: str) -> str | None:
-    for line in text.splitlines():
-        if line.startswith("# "):
-            return _first_line(line[2:])
+def _status_event(art: ArtifactFile) -> str | None:
+    events = _STATUS_EVENTS.get(art.kind, {})
+    found = next((events[word] for word in status_words(art.status) if word in events), None)
+    if found == "signal.promoted" and not art.links.intent:
+        return None  # promoted into what, the file does not say
+    return found
+
+
+def _parent(art: ArtifactFile, event: str | None = None) -> str | None:
+    """The parent the front matter gives: a spec's intent, a contract's spec, a promoted signal's intent."""
+    if art.kind is ArtifactKind.SPEC or event == "signal.promoted":
+        return art.links.intent[0] if art.links.intent else None
+    if art.kind is ArtifactKind.CONTRACT:
+        return art.links.spec[0] if art.links.spec else None
     return None
 
 
-def _canonical(artifact_id: str) -> str:
-    prefix, _, rest = artifact_id.partition("-")
-    return f"{prefix.upper()}-{rest}"
+def _draft_of(
+    event: str, art: ArtifactFile, parent: str | None, data: dict[str, Any], when: str | None
+) -> Draft:
+    return Draft(type=event, id=art.id, parent=parent, data=dict(data), source=SOURCE, timestamp=when)
 
 
 def draft_line(draft: Draft) -> bytes:
@@ -331,7 +372,9 @@ def main(argv: list[str]) -> int:
         return 2
     before, after = argv[1], argv[2]
     when = _git("show", "-s", "--format=%cI", after).strip() or None
-    for draft in drafts_for_changes(_changed_files(before, after), _read_at(after), after, when):
+    read_before = _read_at(before) if before.strip("0") else None
+    changed = _changed_files(before, after)
+    for draft in drafts_for_changes(changed, _read_at(after), after, when, read_before):
         sys.stdout.buffer.write(draft_line(draft))
     return 0
 
