@@ -57,12 +57,18 @@ def drafts_for_delivery(
 
 
 def _push(payload: Mapping[str, Any], delivery: str | None) -> Draft:
-    commits = [c for c in payload.get("commits") or [] if isinstance(c, Mapping)]
+    commits = [c for c in _list(payload.get("commits")) if isinstance(c, Mapping)]
     head = _mapping(payload.get("head_commit"))
     texts = [str(payload.get("ref") or ""), *(str(c.get("message") or "") for c in commits)]
     refs = references(texts)
     changed = sorted(
-        {p for c in commits for key in ("added", "modified", "removed") for p in c.get(key) or []}
+        {
+            path
+            for c in commits
+            for key in ("added", "modified", "removed")
+            for path in _list(c.get(key))
+            if isinstance(path, str)
+        }
     )
     data: dict[str, Any] = {
         "repository": _repository(payload),
@@ -75,7 +81,7 @@ def _push(payload: Mapping[str, Any], delivery: str | None) -> Draft:
             "message": _first_line(head.get("message")),
             "url": head.get("url"),
         },
-        "intent_files": [p for p in changed if str(p).startswith(".intent/")][:MAX_PATHS],
+        "intent_files": [p for p in changed if p.startswith(".intent/")][:MAX_PATHS],
         "forced": bool(payload.get("forced")),
         **_typed(refs),
     }
@@ -172,6 +178,11 @@ def _repository(payload: Mapping[str, Any]) -> str | None:
 
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> list[Any]:
+    """A payload field GitHub sends as an array; anything else (from a hand-made delivery) is empty."""
+    return value if isinstance(value, list) else []
 
 
 def _first_line(value: object) -> str | None:

@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 from grpc import StatusCode
 
 from intent_observe.sources.otlp_admission import Admission, AdmissionRefused, Share
-from intent_observe.sources.otlp_auth import BearerToken
+from intent_observe.sources.otlp_auth import BearerToken, host_header_is_loopback
 from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver, deliver_body
 from intent_observe.sources.otlp_decode import (
     JSON,
@@ -54,6 +54,7 @@ _GRPC_CODE_FOR_HTTP = {
     411: StatusCode.INVALID_ARGUMENT,
     413: StatusCode.RESOURCE_EXHAUSTED,
     415: StatusCode.INVALID_ARGUMENT,
+    421: StatusCode.PERMISSION_DENIED,
     429: StatusCode.RESOURCE_EXHAUSTED,
     500: StatusCode.INTERNAL,
     503: StatusCode.UNAVAILABLE,
@@ -83,6 +84,7 @@ class OtlpHttpApp:
         max_body_bytes: int,
         token: BearerToken | None = None,
         admission: Admission | None = None,
+        loopback_only: bool = False,
         body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S,
         body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     ) -> None:
@@ -91,6 +93,7 @@ class OtlpHttpApp:
         self._max_body_bytes = max_body_bytes
         self._token = token
         self._admission = admission or Admission()
+        self._loopback_only = loopback_only  # then Host must name loopback (no DNS rebinding)
         self._body_idle_timeout_s = body_idle_timeout_s
         self._body_timeout_s = body_timeout_s
 
@@ -145,6 +148,8 @@ class OtlpHttpApp:
             raise _Answer(404, f"no OTLP endpoint at {scope['path'][:200]!r}")
         if scope["method"] != "POST":
             raise _Answer(405, "use POST", [(b"allow", b"POST")])
+        if self._loopback_only and not host_header_is_loopback(headers.get(b"host")):
+            raise _Answer(421, "this receiver listens on loopback: the Host header must name it so")
         if self._token is not None and not self._token.accepts(headers.get(b"authorization")):
             raise _Answer(401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")])
         if content_type not in SUPPORTED_CONTENT_TYPES:

@@ -14,7 +14,6 @@ TLS only, and with `tls_client_ca_file` they also require a client certificate.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import socket
@@ -33,7 +32,7 @@ import uvicorn
 
 from intent_observe.sources import otlp_admission
 from intent_observe.sources.otlp_admission import Admission
-from intent_observe.sources.otlp_auth import BearerToken
+from intent_observe.sources.otlp_auth import BearerToken, is_loopback
 from intent_observe.sources.otlp_consumer import OtlpConsumer
 from intent_observe.sources.otlp_grpc import otlp_grpc_handlers
 from intent_observe.sources.otlp_http import DEFAULT_BODY_IDLE_TIMEOUT_S, DEFAULT_BODY_TIMEOUT_S, OtlpHttpApp
@@ -83,15 +82,6 @@ class ReceiverConfig:
         """Defaults, with the access token from INTENT_OBSERVE_TOKEN unless given."""
         overrides.setdefault("token", os.environ.get(TOKEN_ENV) or None)
         return cls(**overrides)  # type: ignore[arg-type]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost may resolve anywhere
 
 
 class OtlpReceiver:
@@ -190,6 +180,7 @@ class OtlpReceiver:
             max_body_bytes=self.config.max_body_bytes,
             token=self._token,
             admission=self.admission,
+            loopback_only=is_loopback(self.config.host),
             body_idle_timeout_s=self.config.body_idle_timeout_s,
             body_timeout_s=self.config.body_timeout_s,
         )

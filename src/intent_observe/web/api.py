@@ -28,8 +28,12 @@ STREAM_BATCH = 500
 HEARTBEAT_S = 15.0
 MAX_TEXT = 200
 
+# SQLite integers are signed 64-bit: a larger number would fail in the query, not be refused here
+MAX_INTEGER = 2**63 - 1
+
 Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
-Nanos = Annotated[int | None, Query(ge=0)]
+Nanos = Annotated[int | None, Query(ge=0, le=MAX_INTEGER)]
+RowId = Annotated[int | None, Query(ge=0, le=MAX_INTEGER)]
 Text = Annotated[str | None, Query(max_length=MAX_TEXT)]
 
 
@@ -62,7 +66,7 @@ def events(
     autonomy_level: Text = None,
     q: Text = None,
     limit: Limit = queries.DEFAULT_LIMIT,
-    before_id: Annotated[int | None, Query(ge=0)] = None,
+    before_id: RowId = None,
 ) -> JSONBytes:
     """Intent events, newest first; `type` is a glob such as `contract.*`; page with `before_id`."""
     f = EventFilter(since, until, type or None, source, autonomy_level, q, limit, before_id)
@@ -149,7 +153,7 @@ def metrics(request: Request) -> Response:
 
 
 @router.get("/api/stream", tags=["api"])
-async def stream(request: Request, after_id: Annotated[int | None, Query(ge=0)] = None) -> StreamingResponse:
+async def stream(request: Request, after_id: RowId = None) -> StreamingResponse:
     """Server-Sent Events: `intent-event` for each new event, `summary` every few seconds."""
     ctx = _ctx(request)
     start = (

@@ -23,7 +23,7 @@ import orjson
 from fastapi import FastAPI
 
 from intent_observe import __version__
-from intent_observe.sources.otlp_auth import BearerToken
+from intent_observe.sources.otlp_auth import BearerToken, host_header_is_loopback
 from intent_observe.store.store import Store
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -43,6 +43,7 @@ class AppContext:
 
     store: Store
     token: str | None = field(default=None, repr=False)
+    loopback_only: bool = False  # listening on loopback: requests must name it in Host (DNS rebinding)
     receiver: dict[str, int | None] = field(default_factory=lambda: {"grpc": None, "http": None})
     events_path: Path | None = None  # where webhook deliveries are appended
     file_status: Callable[[], list[dict[str, Any]]] = list  # the tail adapter's files and lag
@@ -61,6 +62,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         version=__version__,
         description="The embedded Intent Observe store as a JSON API: summary, events, traces, "
         "alerts, Claude Code sessions, a live event stream and Prometheus metrics.",
+        # FastAPI's Swagger UI and ReDoc load from a CDN: /docs is the app's own page instead
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.include_router(api.router)
@@ -70,7 +74,26 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if ctx.token:
         app.add_middleware(TokenGuard, token=BearerToken(ctx.token))
+    if ctx.loopback_only:
+        app.add_middleware(LoopbackHostGuard)
     return app
+
+
+class LoopbackHostGuard:
+    """421 for a request whose Host header does not name loopback: a web page of another
+    domain resolving to 127.0.0.1 (DNS rebinding) must not read the API or post webhooks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not host_header_is_loopback(
+            dict(scope.get("headers") or []).get(b"host")
+        ):
+            detail = "this server listens on loopback: open it as http://127.0.0.1:<port> or localhost"
+            await _json_response(send, 421, {"detail": detail})
+            return
+        await self.app(scope, receive, send)
 
 
 def _include_pages(app: FastAPI) -> None:

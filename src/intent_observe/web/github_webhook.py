@@ -11,7 +11,9 @@ emitter so trace context follows the identity model: a push → `github.push` in
 of the artifact it mentions; a completed workflow run → an assertion of the contract it
 names, or for a failed run naming none a `signal.created`; ping → nothing (200); any
 other delivery → nothing (202, "ignored").
-A redelivery (same `X-GitHub-Delivery`) appends nothing again.
+A delivery whose signed body was already appended appends nothing again: the replay check
+is keyed on a hash of the body the signature covers, not on the unsigned
+`X-GitHub-Delivery` header (a redelivery from GitHub's settings page sends the same body).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from intent_observe.sources.github import drafts_for_delivery
 from intent_observe.web.app import AppContext
 
 SECRET_ENV = "INTENT_OBSERVE_GITHUB_SECRET"
+MAX_DELIVERY_ID = 200  # kept in the event's data for reference; GitHub's are 36-character GUIDs
 
 router = APIRouter(tags=["webhooks"])
 _append_lock = threading.Lock()
@@ -69,17 +72,27 @@ async def github_webhook(request: Request) -> JSONResponse:
         ) from None
     if not isinstance(payload, dict):
         raise HTTPException(400, "the body is not a JSON object")
-    drafts = drafts_for_delivery(event, payload, delivery or None)
+    try:
+        drafts = drafts_for_delivery(event, payload, delivery[:MAX_DELIVERY_ID] or None)
+    except (TypeError, ValueError, AttributeError):
+        raise HTTPException(
+            422, f"the {event or 'unnamed'} delivery is not shaped as GitHub sends it"
+        ) from None
     if not drafts:
         return JSONResponse({"ok": True, "ignored": event or "unnamed event"}, status_code=202)
     ctx: AppContext = request.app.state.ctx
     if ctx.events_path is None:
         raise HTTPException(503, "this server follows no events file to append to")
-    written = await _append_once(ctx, delivery, event, drafts)
+    written = await _append_once(ctx, body_key(body), event, drafts)
     return JSONResponse({"ok": True, "appended": written})
 
 
-async def _append_once(ctx: AppContext, delivery: str, event: str, drafts: list[Draft]) -> list[str]:
+def body_key(body: bytes) -> str:
+    """What a delivery is remembered by: its signed body, which a replay cannot change."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+async def _append_once(ctx: AppContext, key: str, event: str, drafts: list[Draft]) -> list[str]:
     from fastapi.concurrency import run_in_threadpool
 
     assert ctx.events_path is not None
@@ -87,25 +100,24 @@ async def _append_once(ctx: AppContext, delivery: str, event: str, drafts: list[
 
     def work() -> list[str]:
         with _append_lock:
-            if delivery and ctx.store.read(lambda c: _seen(c, delivery)):
+            if ctx.store.read(lambda c: _seen(c, key)):
                 return []
             try:
                 results = emitter_for(path).emit(drafts)
             except EmitError as exc:
                 raise HTTPException(422, f"cannot append the event: {exc}") from None
-            if delivery:
-                ctx.store.writer.run(lambda c: _record(c, delivery, event))
+            ctx.store.writer.run(lambda c: _record(c, key, event))
             return [str(line.get("event")) for r in results for line in r.lines]
 
     return await run_in_threadpool(work)
 
 
-def _seen(conn: sqlite3.Connection, delivery: str) -> bool:
-    row = conn.execute("SELECT 1 FROM webhook_deliveries WHERE delivery_id = ?", (delivery,)).fetchone()
+def _seen(conn: sqlite3.Connection, key: str) -> bool:
+    row = conn.execute("SELECT 1 FROM webhook_deliveries WHERE delivery_id = ?", (key,)).fetchone()
     return row is not None
 
 
-def _record(conn: sqlite3.Connection, delivery: str, event: str) -> None:
+def _record(conn: sqlite3.Connection, key: str, event: str) -> None:
     conn.execute(
-        "INSERT OR IGNORE INTO webhook_deliveries VALUES (?,?,?)", (delivery[:200], event, time.time_ns())
+        "INSERT OR IGNORE INTO webhook_deliveries VALUES (?,?,?)", (key, event[:100], time.time_ns())
     )

@@ -55,6 +55,7 @@ TRACE = Page("traces", "Trace", "trace.js")
 EVENTS = Page("events", "Events", "events.js")
 ALERTS = Page("alerts", "Alerts", "alerts.js")
 CLAUDE = Page("claude", "Claude Code", "claude.js")
+DOCS = Page("docs", "API", "docs.js")  # the OpenAPI reference, in place of Swagger UI from a CDN
 
 # (page key, link, label) in navigation order.
 NAVIGATION: tuple[tuple[str, str, str], ...] = (
@@ -130,6 +131,7 @@ PAGE_ROUTES: dict[str, Page] = {
     "/events": EVENTS,
     "/alerts": ALERTS,
     "/claude": CLAUDE,
+    "/docs": DOCS,
 }
 
 
@@ -147,7 +149,9 @@ for _path, _page in PAGE_ROUTES.items():
 def resolve_asset(asset_path: str) -> Path:
     """The file under STATIC_DIR that `asset_path` names, or 404: never a file outside it."""
     parts = asset_path.split("/")
-    if any(part in ("", ".", "..") or part.startswith(".") or "\\" in part for part in parts):
+    if "\x00" in asset_path or any(
+        part in ("", ".", "..") or part.startswith(".") or "\\" in part for part in parts
+    ):
         raise HTTPException(status_code=404)
     candidate = STATIC_DIR.joinpath(*parts).resolve()
     if not candidate.is_relative_to(STATIC_DIR) or not candidate.is_file():

@@ -92,6 +92,10 @@ class Stack:
     def start(self) -> None:
         opts = self.options
         token = opts.token or os.environ.get(TOKEN_ENV) or None
+        if token is not None and not token.strip():
+            raise UpError(
+                f"{TOKEN_ENV} is set but blank: give it a secret (e.g. `openssl rand -hex 24`) or unset it"
+            )
         if not is_loopback(opts.host) and not token:
             raise UpError(
                 f"refusing to listen on {opts.host} without an access token: set {TOKEN_ENV} "
@@ -160,6 +164,7 @@ class Stack:
         self.ctx = AppContext(
             store=self.store,
             token=token,
+            loopback_only=is_loopback(opts.host),
             receiver={
                 "grpc": self.receiver.grpc_port if self.receiver else None,
                 "http": self.receiver.http_port if self.receiver else None,
