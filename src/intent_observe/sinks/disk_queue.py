@@ -15,6 +15,7 @@ catches storage corruption on read. One process at a time: a lock file refuses a
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+from intent_observe.safe_files import open_regular, private_dir, private_file
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_ENTRIES = 100_000
@@ -81,10 +84,10 @@ class DiskQueue:
         self.path = path
         self.max_bytes = max_bytes
         self.max_entries = max_entries
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         self._lock_file = _exclusive_lock(path.with_name(path.name + ".lock"))
         self._lock = threading.Lock()
-        self._db = _open(path, durable)
+        self._db = _open(private_file(path), durable)
         entries, size = self._db.execute(
             "SELECT count(*), coalesce(sum(length(payload)), 0) FROM batches"
         ).fetchone()
@@ -171,7 +174,7 @@ def _open(path: Path, durable: bool) -> sqlite3.Connection:
 
 
 def _exclusive_lock(lock_path: Path) -> IO[bytes]:
-    handle = lock_path.open("ab")
+    handle = os.fdopen(open_regular(lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -41,13 +41,18 @@ class FileMark:
 
     def advanced(self, data: bytes, before: bytes, lines: int) -> FileMark:
         """The mark after `data` (whole lines read at `offset`; `before` = the bytes preceding it)."""
-        head = self.head if len(self.head) >= HEAD_BYTES else (self.head + data)[:HEAD_BYTES]
+        return self.advanced_over(len(data), data[:HEAD_BYTES], data[-TAIL_BYTES:], before, lines)
+
+    def advanced_over(self, length: int, first: bytes, last: bytes, before: bytes, lines: int) -> FileMark:
+        """The mark after `length` bytes of whole lines, known by their `first` and `last` bytes
+        (up to HEAD_BYTES and TAIL_BYTES of them): a line skipped unread moves the mark too."""
+        head = self.head if len(self.head) >= HEAD_BYTES else (self.head + first)[:HEAD_BYTES]
         return replace(
             self,
-            offset=self.offset + len(data),
+            offset=self.offset + length,
             line=self.line + lines,
             head=head,
-            tail=tail_hash(before[-TAIL_BYTES:] + data[-TAIL_BYTES:]),
+            tail=tail_hash(before[-TAIL_BYTES:] + last[-TAIL_BYTES:]),
         )
 
     def to_doc(self) -> dict[str, object]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 
 from intent_observe.events.model import Rejected
+from intent_observe.safe_files import open_regular, private_dir
 
 MAX_RAW_CHARS = 64 * 1024  # a rejected line longer than this is kept in part, and says so
 
@@ -22,8 +23,8 @@ MAX_RAW_CHARS = 64 * 1024  # a rejected line longer than this is kept in part, a
 class DeadLetterFile:
     def __init__(self, path: Path, committed_size: int) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        private_dir(path.parent)
+        self._fd = open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         if os.fstat(self._fd).st_size > committed_size:
             os.ftruncate(self._fd, committed_size)
         self.size = os.fstat(self._fd).st_size

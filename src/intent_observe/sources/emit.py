@@ -47,6 +47,7 @@ from intent_observe.events.parse import (
 from intent_observe.events.timestamps import TimestampError, parse_timestamp
 from intent_observe.identity import ids
 from intent_observe.identity.engine import TraceContext
+from intent_observe.safe_files import UnsafeFileError, open_regular
 from intent_observe.sources.artifact_ids import PREFIXES
 from intent_observe.sources.identity_view import IdentityView
 
@@ -506,9 +507,13 @@ def _framework_lock(path: Path) -> Iterator[None]:
 
 @contextmanager
 def _locked_append(path: Path) -> Iterator[int]:
-    """An O_APPEND descriptor on the file, held under an exclusive flock."""
+    """An O_APPEND descriptor on the file, held under an exclusive flock; a symbolic link, a
+    FIFO or a directory in its place is refused (it could lead a write out of the repository)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except UnsafeFileError as exc:
+        raise EmitError(f"cannot append: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield fd

@@ -32,11 +32,13 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from intent_observe.sources.checkpoint import TAIL_BYTES, FileMark, tail_hash
+from intent_observe.safe_files import UnsafeFileError, open_regular
+from intent_observe.sources.checkpoint import HEAD_BYTES, TAIL_BYTES, FileMark, tail_hash
 
 log = logging.getLogger(__name__)
 
-LONGEST_LINE = 64 * 1024 * 1024  # a longer run of bytes without a newline waits, unread
+LONGEST_LINE = 64 * 1024 * 1024  # a longer line is skipped unread and dead-lettered by offset and length
+_SCAN_BLOCK = 1 << 20  # looking for the end of a long line reads this much at a time
 ROTATION_GRACE_S = 0.25  # a writer may still finish its line in a file just renamed away
 
 
@@ -48,6 +50,16 @@ class Verdict(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class OversizedLine:
+    """A line longer than LONGEST_LINE, skipped without being read whole."""
+
+    offset: int
+    line: int
+    length: int  # bytes, its newline included
+    head: bytes  # its first bytes, to recognise it by
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     data: bytes  # complete lines, each ending with a newline
     file: str  # the path the lines are read from, as their positions name it
@@ -55,6 +67,7 @@ class Chunk:
     line: int  # line number of data's first line
     mark: FileMark  # the checkpoint once these lines are delivered
     reset: bool = False  # history rewritten: a fresh identity state before these lines
+    oversized: OversizedLine | None = None  # data is empty then: the mark moves past this line
 
 
 def _pread(fd: int, size: int, offset: int) -> bytes:
@@ -103,9 +116,11 @@ class FileFollower:
         self._before = b""  # the bytes just before the read offset (for the next mark's hash)
         self._finishing_since: float | None = None  # old file after rotation: when it stopped growing
         self._next_reset = False
+        self._scanned: tuple[int, int] = (-1, 0)  # (line start, where the search for its end got to)
         self._waiting_truncated = False
         self._switched = False
         self._said_missing = False
+        self.problem: str | None = None  # why the path cannot be read now (a link, a FIFO…), for status
         self.notes: list[str] = []  # state changes to log: rotated, truncated, replaced…
 
     # ---------------------------------------------------------------- reading
@@ -143,7 +158,7 @@ class FileFollower:
 
     def size(self) -> int:
         try:
-            return os.stat(self.path).st_size
+            return os.lstat(self.path).st_size
         except OSError:
             return 0
 
@@ -155,16 +170,48 @@ class FileFollower:
     def _read(self, size: int, max_bytes: int) -> Chunk | None:
         assert self._fd is not None
         start = self._mark.offset
-        want = min(max_bytes, size - start)
-        data = _pread(self._fd, want, start)
+        data = _pread(self._fd, min(max_bytes, size - start), start)
         end = data.rfind(b"\n")
-        while end < 0 and len(data) == want and start + want < size and want < LONGEST_LINE:
-            want = min(want * 4, size - start, LONGEST_LINE)  # one long line: read all of it
-            data = _pread(self._fd, want, start)
-            end = data.rfind(b"\n")
-        if end < 0:
+        if end >= 0:
+            return self._chunk(data[: end + 1])
+        newline = self._end_of_line(start, start + len(data), size)
+        if newline < 0:
             return None  # a half-written line: wait for its newline
-        return self._chunk(data[: end + 1])
+        length = newline + 1 - start
+        if length > LONGEST_LINE:
+            return self._skip(length)
+        return self._chunk(_pread(self._fd, length, start))  # one long line, read whole
+
+    def _end_of_line(self, start: int, scan_from: int, size: int) -> int:
+        """Offset of the newline ending the line at `start`, or -1 while it has none. Bytes
+        already searched on an earlier poll are not read again, nor held in memory."""
+        assert self._fd is not None
+        line_start, scanned = self._scanned
+        position = max(scan_from, scanned) if line_start == start else scan_from
+        while position < size:
+            block = _pread(self._fd, min(_SCAN_BLOCK, size - position), position)
+            if not block:
+                break
+            found = block.find(b"\n")
+            if found >= 0:
+                return position + found
+            position += len(block)
+        self._scanned = (start, position)
+        return -1
+
+    def _skip(self, length: int) -> Chunk:
+        """Move past an over-long line without reading it whole; the chunk names it for the dead letters."""
+        assert self._fd is not None
+        start = self._mark.offset
+        first = _pread(self._fd, HEAD_BYTES, start)
+        last = _pread(self._fd, TAIL_BYTES, start + length - TAIL_BYTES)
+        line = OversizedLine(start, self._mark.line, length, first)
+        mark = self._mark.advanced_over(length, first, last, self._before, 1)
+        chunk = Chunk(b"", self._label, start, self._mark.line, mark, self._next_reset, line)
+        self._next_reset = False
+        self._before = last
+        self._mark = mark
+        return chunk
 
     def _chunk(self, data: bytes, unterminated: bool = False) -> Chunk:
         """`unterminated`: the last line of a finished file, counted although it has no newline."""
@@ -208,13 +255,22 @@ class FileFollower:
         return True
 
     def _open_path(self) -> int | None:
+        """The path opened for reading, or None while it is missing or unusable (a symbolic link,
+        a directory, a FIFO: never followed or read; the problem is noted once and kept for status)."""
         try:
-            return os.open(self.path, os.O_RDONLY)
+            fd = open_regular(self.path, os.O_RDONLY)
         except FileNotFoundError:
             if not self._said_missing:
                 self._said_missing = True
                 self.notes.append(f"{self.path} does not exist (yet): waiting for it")
             return None
+        except UnsafeFileError as error:
+            if self.problem != error.strerror:
+                self.problem = error.strerror
+                self.notes.append(f"cannot follow {error.strerror}; waiting for a regular file")
+            return None
+        self.problem = None
+        return fd
 
     def _use(self, fd: int, label: str, mark: FileMark | None = None) -> None:
         """Read `fd` from `mark` (None: from its start)."""
@@ -342,7 +398,7 @@ class FileFollower:
         candidates = sorted(_siblings(self.path), key=lambda p: (_inode_of(p) != (mark.dev, mark.ino), p))
         for candidate in candidates:
             try:
-                fd = os.open(candidate, os.O_RDONLY)
+                fd = open_regular(candidate, os.O_RDONLY)
             except OSError:
                 continue
             try:
@@ -353,7 +409,7 @@ class FileFollower:
         return None
 
     def _finish_copy(self, copy: str, mark: FileMark) -> None:
-        fd = os.open(copy, os.O_RDONLY)
+        fd = open_regular(copy, os.O_RDONLY)
         self._use(fd, copy, mark)
         self._finishing_since = None
 
@@ -376,5 +432,7 @@ def _siblings(path: str) -> list[str]:
     return [
         os.path.join(target.parent, e.name)
         for e in entries
-        if e.name.startswith(prefixes) and not e.name.endswith((".gz", ".zst", ".bz2", ".xz")) and e.is_file()
+        if e.name.startswith(prefixes)
+        and not e.name.endswith((".gz", ".zst", ".bz2", ".xz"))
+        and e.is_file(follow_symlinks=False)
     ]

@@ -35,11 +35,12 @@ from typing import IO
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from intent_observe.events import Event, Rejected, iter_lines, parse_line
+from intent_observe.events import Event, Position, Rejected, iter_lines, parse_line
 from intent_observe.identity.engine import Engine, EngineState, Output, artifact_table, membership_table
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
+from intent_observe.safe_files import open_regular, private_dir, private_file
 from intent_observe.sinks import otlp_wire
 from intent_observe.sinks.otlp_encode import metrics_request, resource
 from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected
@@ -47,7 +48,7 @@ from intent_observe.sinks.resource import resource_attributes
 from intent_observe.sources import checkpoint
 from intent_observe.sources.checkpoint import Checkpoint, FileMark
 from intent_observe.sources.deadletter import DeadLetterFile
-from intent_observe.sources.follow import Chunk, FileFollower
+from intent_observe.sources.follow import LONGEST_LINE, Chunk, FileFollower, OversizedLine
 from intent_observe.sources.tail_sink import Payload, Sink
 from intent_observe.sources.watch import FileWatcher
 
@@ -141,9 +142,9 @@ class TailedFile:
         self.scope = scope
         self.repository = repository_name(path)
         stem = _state_stem(path, scope)
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
         self._lock = _exclusive_lock(state_dir / f"{stem}.lock", path)
-        self.store = IdentityStore(state_dir / f"{stem}.sqlite")
+        self.store = IdentityStore(private_file(state_dir / f"{stem}.sqlite"))
         last = checkpoint.load(self.store.conn)
         saved = None if from_beginning else last
         try:
@@ -205,6 +206,9 @@ class TailedFile:
                 process(item, observed)
             else:
                 rejected.append(item)
+        if chunk.oversized is not None:
+            lines += 1
+            rejected.append(_oversized_rejection(chunk.file, chunk.oversized))
         self.lines_read += lines
         self.lines_rejected += len(rejected)
         return rejected, lines
@@ -256,6 +260,12 @@ class TailedFile:
         self._lock.close()
 
 
+def _oversized_rejection(file: str, line: OversizedLine) -> Rejected:
+    reason = f"line of {line.length} bytes, over the {LONGEST_LINE}-byte limit: skipped unread"
+    log.warning("%s:%d (byte %d): %s", file, line.line, line.offset, reason)
+    return Rejected(Position(file, line.line, line.offset), reason, line.head)
+
+
 def _fresh_state(scope: str) -> EngineState:
     return EngineState(
         scope=scope,
@@ -265,7 +275,7 @@ def _fresh_state(scope: str) -> EngineState:
 
 
 def _exclusive_lock(lock_path: Path, events_path: str) -> IO[bytes]:
-    handle = lock_path.open("ab")
+    handle = os.fdopen(open_regular(lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

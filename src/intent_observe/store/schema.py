@@ -12,6 +12,8 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
+from intent_observe.safe_files import UnsafeFileError, private_file
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -74,11 +76,12 @@ def migrate(conn: sqlite3.Connection) -> int:
 def open_store_file(path: Path) -> sqlite3.Connection:
     """The writer's connection to `path`, created and migrated as needed."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(path)
+        conn = connect(private_file(path))
         migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the store {path}: {exc}") from None
+    except UnsafeFileError as exc:
+        raise StoreError(f"cannot use the store: {exc.strerror}") from None
     except OSError as exc:
         raise StoreError(f"cannot create the store directory {path.parent}: {exc}") from None
     return conn

@@ -18,7 +18,7 @@ from intent_observe import __version__
 from intent_observe.store import queries
 from intent_observe.store.queries import EventFilter
 from intent_observe.web.app import AppContext
-from intent_observe.web.prometheus import CONTENT_TYPE, render
+from intent_observe.web.prometheus import CONTENT_TYPE, render, render_tail_health
 
 router = APIRouter()
 
@@ -140,6 +140,7 @@ def status(request: Request) -> JSONBytes:
             **counts,
             "receiver": ctx.receiver,
             "files": ctx.file_status(),
+            "tail": ctx.tail_status(),
             "uptime_s": round(time.monotonic() - ctx.started, 3),
         }
     )
@@ -148,13 +149,15 @@ def status(request: Request) -> JSONBytes:
 @router.get("/metrics", tags=["metrics"])
 def metrics(request: Request) -> Response:
     """The `intent_*` series in the Prometheus text format, for any Prometheus to scrape."""
-    series = _ctx(request).store.read(lambda c: queries.current_series(c, "intent."))
-    return Response(render(series), media_type=CONTENT_TYPE)
+    ctx = _ctx(request)
+    series = ctx.store.read(lambda c: queries.current_series(c, "intent."))
+    return Response(render(series) + render_tail_health(ctx.tail_status()), media_type=CONTENT_TYPE)
 
 
 @router.get("/api/stream", tags=["api"])
 async def stream(request: Request, after_id: RowId = None) -> StreamingResponse:
-    """Server-Sent Events: `intent-event` for each new event, `summary` every few seconds."""
+    """Server-Sent Events: `intent-event` for each new event; `summary` and `health` (the tail's,
+    as in /api/status) every few seconds."""
     ctx = _ctx(request)
     start = (
         after_id
@@ -199,6 +202,7 @@ async def _event_stream(request: Request, ctx: AppContext, after_id: int) -> Asy
             next_summary = now + ctx.summary_interval_s
             data = await run_in_threadpool(ctx.store.read, lambda c: queries.summary(c, ctx.clock_ns()))
             yield sse("summary", data)
+            yield sse("health", {"tail": ctx.tail_status()})
             last_sent = now
         elif now - last_sent > HEARTBEAT_S:
             yield b": keep-alive\n\n"

@@ -28,6 +28,7 @@ from intent_observe.store.store import Store
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 TOKEN_COOKIE = "token"
+NO_TAIL: dict[str, Any] = {"state": "off", "ok": True, "restarts": 0, "error": None}
 # Authenticated by its own HMAC signature: GitHub cannot send our bearer token.
 UNGUARDED_PATHS = frozenset({"/webhooks/github"})
 
@@ -47,6 +48,7 @@ class AppContext:
     receiver: dict[str, int | None] = field(default_factory=lambda: {"grpc": None, "http": None})
     events_path: Path | None = None  # where webhook deliveries are appended
     file_status: Callable[[], list[dict[str, Any]]] = list  # the tail adapter's files and lag
+    tail_status: Callable[[], dict[str, Any]] = lambda: {"state": "off", "ok": True}
     alerts: Any = None  # the AlertEngine, when running
     started: float = field(default_factory=time.monotonic)
     stopping: threading.Event = field(default_factory=threading.Event)

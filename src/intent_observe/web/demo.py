@@ -8,6 +8,7 @@ written, a line every couple of seconds, so every panel of the app moves.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -17,7 +18,10 @@ from pathlib import Path
 
 import orjson
 
+from intent_observe.safe_files import open_regular
 from intent_observe.sources import synthetic
+
+log = logging.getLogger(__name__)
 
 HISTORY_INTENTS = 36
 HISTORY_DAYS = 21
@@ -55,7 +59,7 @@ def write_history(path: Path, now: datetime | None = None) -> int:
     """Append the demo history to `path` (created with its directories); returns lines written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         for raw in history(now or datetime.now(UTC)):
             os.write(fd, raw + b"\n")
@@ -88,11 +92,15 @@ class LiveDemo:
             for _, raw in synthetic.story(n, self._rng, datetime.now(UTC)):
                 if self._stop.wait(self._rng.uniform(*LIVE_INTERVAL_S)):
                     return
-                self._append(_restamped(raw, datetime.now(UTC)))
+                try:
+                    self._append(_restamped(raw, datetime.now(UTC)))
+                except OSError as error:  # the file was replaced by a link or a FIFO, or the disk is full
+                    log.warning("the live demo stops: %s", error)
+                    return
 
     def _append(self, raw: bytes) -> None:
         # one write on an O_APPEND descriptor: a line never interleaves with another writer's
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, raw + b"\n")
         finally:

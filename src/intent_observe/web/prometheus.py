@@ -33,6 +33,20 @@ _KIND_OF_STORED = {
 Labels = tuple[tuple[str, str], ...]
 
 
+# The tail's health as `up` serves it (not part of the catalog: no adapter exports these).
+TAIL_UP = MetricDef(
+    "intent.observe.tail.up",
+    Kind.GAUGE,
+    "1 while the tail adapter follows every events file, 0 while it is down or a file cannot be read",
+    "1",
+)
+TAIL_RESTARTS = MetricDef(
+    "intent.observe.tail.restarts", Kind.COUNTER, "Times the tail adapter was restarted after a failure", "1"
+)
+# sent by no client: a stored series of one of these names is left out
+_RESERVED = frozenset(metric.prom_name for metric in (TAIL_UP, TAIL_RESTARTS))
+
+
 def definition(series: Series) -> MetricDef:
     known = BY_NAME.get(series.name)
     if known is not None:
@@ -118,7 +132,7 @@ def _families(series: list[Series]) -> dict[str, tuple[MetricDef, dict[Labels, A
         if metric.kind is Kind.HISTOGRAM
         for suffix in _HISTOGRAM_SUFFIXES
     }
-    return {name: family for name, family in families.items() if name not in taken}
+    return {name: family for name, family in families.items() if name not in taken | _RESERVED}
 
 
 def _add_histogram(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -158,3 +172,12 @@ def _histogram_lines(name: str, labels: Labels, hist: dict[str, Any] | None) -> 
     out.append(f"{name}_sum{_labels(labels)} {number(float(hist['sum']))}")
     out.append(f"{name}_count{_labels(labels)} {number(float(hist['count']))}")
     return out
+
+
+def render_tail_health(status: dict[str, Any]) -> str:
+    lines = []
+    for metric, value in ((TAIL_UP, 1.0 if status["ok"] else 0.0), (TAIL_RESTARTS, status["restarts"])):
+        name = metric_name(metric.prom_name)
+        lines += [f"# HELP {name} {help_text(metric.description)}", f"# TYPE {name} {metric.kind.value}"]
+        lines.append(f"{name} {number(float(value))}")
+    return "\n".join(lines) + "\n"

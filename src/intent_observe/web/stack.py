@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import socket
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ log = logging.getLogger("intent_observe.up")
 STORE_NAME = "store.db"
 TAIL_STATE = "up-tail"  # apart from `intent-observe tail`'s state, so both can run at once
 METRIC_INTERVAL_S = 2.0
+TAIL_RESTART_FIRST_S = 1.0
+TAIL_RESTART_MAX_S = 60.0
 _START_TIMEOUT_S = 10.0
 
 
@@ -68,6 +71,44 @@ class StackOptions:
         return self.observe_dir / STORE_NAME
 
 
+@dataclass
+class TailHealth:
+    """Whether the tail adapter's thread runs, how often it was restarted, and its last failure."""
+
+    state: str = "starting"  # running | restarting | stopped
+    restarts: int = 0
+    error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def running(self) -> None:
+        with self._lock:
+            self.state = "running"
+
+    def failed(self, error: str) -> None:
+        log.error("the tail adapter stopped: %s; restarting it", error)
+        with self._lock:
+            self.state, self.error = "restarting", error
+            self.restarts += 1
+
+    def stopped(self) -> None:
+        with self._lock:
+            self.state = "stopped"
+
+    def doc(self) -> dict[str, Any]:
+        with self._lock:
+            return {"state": self.state, "restarts": self.restarts, "error": self.error}
+
+
+def _run_until_failure(adapter: TailAdapter) -> str:
+    """Run the adapter; what ended it (while `up` was not stopping, any end is a failure)."""
+    try:
+        code = adapter.run()
+    except Exception as exc:
+        log.exception("the tail adapter failed")
+        return f"{type(exc).__name__}: {exc}"
+    return f"the tail adapter ended (exit code {code})"
+
+
 class Stack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
@@ -80,6 +121,8 @@ class Stack:
         self.ctx: AppContext | None = None
         self._server: uvicorn.Server | None = None
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self.tail_health = TailHealth()
         self.port: int | None = None
 
     @property
@@ -131,23 +174,51 @@ class Stack:
         self.receiver.start()
 
     def _start_adapter(self, fresh_store: bool) -> None:
-        assert self.store is not None
-        sink: Sink = ConsumerSink(self.store)
-        if self.options.forward is not None:
-            sink = FanoutSink([sink, self.options.forward])
         state_dir = self.options.observe_dir / TAIL_STATE
         if fresh_store and state_dir.is_dir():
             # a new store must get the whole history, whatever an earlier run's checkpoint says
             shutil.rmtree(state_dir)
+        self.adapter = self._new_adapter()
+        self._spawn("up-tail", self._supervise_tail)
+
+    def _new_adapter(self) -> TailAdapter:
+        assert self.store is not None
+        sink: Sink = ConsumerSink(self.store)
+        if self.options.forward is not None:
+            sink = FanoutSink([sink, self.options.forward])
         config = TailConfig(
             paths=[str(p) for p in self.options.events],
-            state_dir=state_dir,
+            state_dir=self.options.observe_dir / TAIL_STATE,
             metric_interval_s=METRIC_INTERVAL_S,
             poll_interval_s=0.25,
         )
-        self.adapter = TailAdapter(config, sink)
-        self.adapter.open()
-        self._spawn("up-tail", self.adapter.run)
+        adapter = TailAdapter(config, sink)
+        adapter.open()
+        return adapter
+
+    def _supervise_tail(self) -> None:
+        """The tail adapter's thread. When the adapter fails (or ends while `up` runs) the failure
+        is logged and shown (/api/status, /metrics, the pages' live pill), and a new adapter
+        starts from the last checkpoint after a pause growing from 1 s to a minute."""
+        delay = TAIL_RESTART_FIRST_S
+        adapter = self.adapter
+        while True:
+            if adapter is not None:
+                self.tail_health.running()
+                error = _run_until_failure(adapter)
+                if self._stopping.is_set():
+                    self.tail_health.stopped()
+                    return
+                self.tail_health.failed(error)
+            if self._stopping.wait(delay):
+                self.tail_health.stopped()
+                return
+            delay = min(delay * 2, TAIL_RESTART_MAX_S)
+            try:
+                adapter = self.adapter = self._new_adapter()
+            except (TailError, OSError, RuntimeError, sqlite3.Error) as exc:
+                adapter = None
+                self.tail_health.failed(f"cannot restart: {exc}")
 
     def _start_alerts(self, config: ObserveConfig) -> None:
         assert self.store is not None
@@ -171,6 +242,7 @@ class Stack:
             },
             events_path=opts.events[0],
             file_status=self.file_status,
+            tail_status=self.tail_status,
             alerts=self.alerts,
         )
         sock = _listening_socket(opts.host, opts.port)
@@ -210,9 +282,16 @@ class Stack:
                     "offset": tailed.committed.offset,
                     "size": size,
                     "lag_bytes": tailed.lag_bytes(),
+                    "problem": tailed.follower.problem,  # e.g. the path is a FIFO: not followed
                 }
             )
         return out
+
+    def tail_status(self) -> dict[str, Any]:
+        """The tail's health for /api/status, /metrics and the pages: `ok` is false while its
+        thread is down or a followed path cannot be read."""
+        problems = [f["problem"] for f in self.file_status() if f["problem"]]
+        return self.tail_health.doc() | {"ok": self.tail_health.state == "running" and not problems}
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:
@@ -227,6 +306,7 @@ class Stack:
             self.alerts.stop()
         if self.notifier is not None:
             self.notifier.close()
+        self._stopping.set()
         if self.adapter is not None:
             self.adapter.stop()
         if self.receiver is not None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -115,6 +116,7 @@ def up(
     http://127.0.0.1:4040. Alerts and retention: .intent/observe/config.toml.
     Stop with Ctrl-C.
     """
+    from intent_observe.safe_files import check_regular_or_absent
     from intent_observe.web.demo import has_events, write_history
     from intent_observe.web.stack import Stack, StackOptions, UpError
 
@@ -126,15 +128,22 @@ def up(
     events = list(paths) or [root / EVENTS_RELPATH]
     observe = observe_dir or (root / OBSERVE_RELPATH)
     console = Console(stderr=True, highlight=False)
-    live_demo = demo or (auto_demo and not has_events(events[0]))
-    if live_demo and not has_events(events[0]):
-        lines = write_history(events[0])
-        console.print(f"demo: wrote {lines} events of history to {escape(str(events[0]))}")
-    for path in events:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
-            console.print(f"created an empty {escape(str(path))}: append events to it, or run `up --demo`")
+    try:
+        _check_inside(root, [*([] if paths else events), *([] if observe_dir else [observe])])
+        for path in events:
+            check_regular_or_absent(path)
+        live_demo = demo or (auto_demo and not has_events(events[0]))
+        if live_demo and not has_events(events[0]):
+            lines = write_history(events[0])
+            console.print(f"demo: wrote {lines} events of history to {escape(str(events[0]))}")
+        for path in events:
+            if _created(path):
+                console.print(
+                    f"created an empty {escape(str(path))}: append events to it, or run `up --demo`"
+                )
+    except OSError as exc:
+        console.print(f"[red]intent-observe up: {escape(str(exc.strerror or exc))}[/]")
+        sys.exit(2)
     options = StackOptions(
         events=events,
         observe_dir=observe,
@@ -159,6 +168,31 @@ def up(
     finally:
         console.print("stopping…")
         stack.stop()
+
+
+def _check_inside(root: Path, defaults: list[Path]) -> None:
+    """The repository's own events file and observe directory must stay inside it: a cloned
+    repository whose `.intent/` links elsewhere must not make `up` read or write there."""
+    from intent_observe.safe_files import UnsafeFileError, inside
+
+    for path in defaults:
+        if not inside(path, root):
+            raise UnsafeFileError(
+                errno.EXDEV,
+                f"{path} leads out of the repository {root} through a symbolic link; "
+                "name the file you mean as an argument (or --observe-dir)",
+            )
+
+
+def _created(path: Path) -> bool:
+    """Create `path` empty (and its directory) unless it exists; never through a symbolic link."""
+    from intent_observe.safe_files import open_regular
+
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(open_regular(path, os.O_WRONLY | os.O_CREAT, 0o644))
+    return True
 
 
 def _print_ready(console: Console, stack: Any, seconds: float) -> None:

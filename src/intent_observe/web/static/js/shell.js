@@ -41,13 +41,15 @@ function setupTheme() {
     applyTheme(document.documentElement.dataset.theme || null));
 }
 
-const LIVE_LABELS = { idle: "idle", connecting: "connecting", live: "live", reconnecting: "reconnecting" };
+const LIVE_LABELS = { idle: "idle", connecting: "connecting", live: "live", reconnecting: "reconnecting",
+  "tail-down": "tail down" };
 
-export function setLiveState(state) {
+export function setLiveState(state, detail = null) {
   const pill = document.getElementById("live-pill");
   if (!pill) return;
   pill.dataset.state = state;
   pill.querySelector(".live-label").textContent = LIVE_LABELS[state] || state;
+  pill.title = detail ? `Live stream: ${detail}` : "Live stream";
 }
 
 /** Start a page: theme, then `render(app)`; a failure is shown instead of a blank page. */

@@ -13,6 +13,7 @@ export class LiveStream {
     this.source = null;
     this.timer = null;
     this.closed = false;
+    this.tail = null;
   }
 
   start() {
@@ -28,10 +29,11 @@ export class LiveStream {
     this.source = source;
     source.addEventListener("open", () => {
       this.delay = 500;
-      this.onState("live");
+      this.showLive();
     });
     source.addEventListener("intent-event", (msg) => this.receiveEvent(msg));
     source.addEventListener("summary", (msg) => this.receiveSummary(msg));
+    source.addEventListener("health", (msg) => this.receiveHealth(msg));
     source.addEventListener("error", () => this.reconnectLater());
   }
 
@@ -47,6 +49,23 @@ export class LiveStream {
       this.afterId = event.id;
     }
     this.onEvent(event);
+  }
+
+  // The tail adapter's health: while it is down the stream is open but nothing new arrives,
+  // so the pill says so instead of "live".
+  receiveHealth(msg) {
+    try {
+      this.tail = JSON.parse(msg.data).tail;
+    } catch {
+      return;
+    }
+    this.showLive();
+  }
+
+  showLive() {
+    const tail = this.tail;
+    if (tail && tail.ok === false) this.onState("tail-down", tail.error || "an events file cannot be read");
+    else this.onState("live");
   }
 
   receiveSummary(msg) {
