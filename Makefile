@@ -3,20 +3,34 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CORE := $(VENV)/.core-built
 SYSSTAMP := .build/.system-deps
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find crates -name '*.rs' -o -name Cargo.toml)
+# maturin's build backend runs the `maturin` of the venv, found on PATH
+PIP := PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip
+# clippy checks the Python bindings too; pyo3 asks this interpreter what to build for
+CARGO := PYO3_PYTHON=$(abspath $(BIN)/python) cargo
 
-.PHONY: up test bench lint install system-deps deploy-tools clean
+.PHONY: up test bench lint install system-deps deploy-tools clean rust-check
 
+# The package, editable, with the compiled core (crates/core, release profile) built by
+# maturin into src/intent_observe/_core.*.so. Needs a Rust toolchain (rustup); without
+# one, install a wheel built elsewhere (README: "The compiled core").
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -U pip wheel
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -U pip wheel 'maturin>=1.9,<2'
+	$(PIP) install -q --no-build-isolation -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# the core again whenever a Rust source changed
+$(CORE): $(STAMP) $(RUST_SOURCES)
+	$(PIP) install -q --no-build-isolation --no-deps -e .
+	touch $(CORE)
+
+install: $(CORE)
 
 ## up: the whole stack on this machine (demo history when the repository has no events)
-up: $(STAMP)
+up: $(CORE)
 	$(BIN)/intent-observe up --auto-demo
 
 $(SYSSTAMP): scripts/install-system-deps.sh
@@ -30,19 +44,24 @@ deploy-tools: $(SYSSTAMP)
 	bash scripts/install-deploy-tools.sh all
 
 ## test: installs what the tests need, then runs every test
-test: $(STAMP) $(SYSSTAMP) deploy-tools
+test: $(CORE) $(SYSSTAMP) deploy-tools rust-check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
 
+# the core's own checks: clippy (warnings are errors) and its unit tests
+rust-check: $(STAMP)
+	$(CARGO) clippy --quiet --all-features --all-targets -- -D warnings
+	$(CARGO) test --quiet
+
 ## bench: throughput, latency and memory figures, side by side with their baselines
-bench: $(STAMP)
+bench: $(CORE)
 	$(BIN)/python -m benchmarks
 
 ## lint: ruff and mypy
-lint: $(STAMP)
+lint: $(CORE) rust-check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build $(VENV) target src/intent_observe/_core.*.so

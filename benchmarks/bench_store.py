@@ -129,9 +129,11 @@ def bulk_insert(path: Path, insert: str, rows: Iterable[tuple[Any, ...]]) -> Non
 
 def build_large_store(path: Path) -> list[str]:
     """EVENTS Intent log records and SPANS spans in the store's schema; returns some trace ids."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    from intent_observe._core import Encoder
     from intent_observe.metrics.derive import snapshot
     from intent_observe.report import read_history
-    from intent_observe.sinks.otlp_encode import metrics_request, resource
     from intent_observe.store.decode import Batch
     from intent_observe.store.store import Store
     from intent_observe.store.writer import _LOG_INSERT, _SPAN_UPSERT, apply_batch, refresh_traces
@@ -179,7 +181,8 @@ def build_large_store(path: Path) -> list[str]:
     )
     fixture = ROOT / "tests" / "fixtures" / "history.jsonl"
     points = snapshot(read_history([str(fixture)]).engine.state)
-    store.consume_metrics(metrics_request(points, resource({"service.name": "intent"}), start, now))
+    metrics = Encoder({"service.name": "intent"}, "0").metrics(points, start, now)
+    store.consume_metrics(ExportMetricsServiceRequest.FromString(metrics))
     store.close()
     return traces[:: len(traces) // 20]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from tests.support.requests import logs_request, metrics_request
 
 from intent_observe.alerts.engine import AlertEngine, Transition, alerts_view
 from intent_observe.alerts.notify import WebhookNotifier
@@ -17,7 +18,6 @@ from intent_observe.alerts.rules import RULES, Thresholds
 from intent_observe.identity.records import LogRecord
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point
-from intent_observe.sinks.otlp_encode import logs_request, metrics_request, resource
 from intent_observe.store.store import Store
 from intent_observe.web.config import AlertSettings, ConfigError, RuleSettings, load_config, parse_config
 
@@ -25,7 +25,6 @@ NS = 10**9
 HOUR = 3600 * NS
 DAY = 24 * HOUR
 NOW = 1_800_000_000 * NS
-RES = resource({"service.name": "intent"})
 AT_ONCE = {rule.name: RuleSettings(for_seconds=0) for rule in RULES}
 
 
@@ -53,7 +52,7 @@ def engine(
 
 
 def push(store: Store, at_ns: int, *points: Point) -> None:
-    store.consume_metrics(metrics_request(list(points), RES, NOW - 30 * DAY, at_ns))
+    store.consume_metrics(metrics_request(list(points), NOW - 30 * DAY, at_ns))
 
 
 def events(store: Store, times: list[int], event: str = "signal.created") -> None:
@@ -61,7 +60,7 @@ def events(store: Store, times: list[int], event: str = "signal.created") -> Non
     for i, t in enumerate(times):
         attrs = {"intent.event.id": f"{event}-{t}-{i}", "event.name": event, "intent.artifact.id": f"SIG-{t}"}
         records.append(LogRecord(t, t, "ab" * 16, "01" * 8, 9, "INFO", f"{event} SIG-{t}", attrs))  # type: ignore[arg-type]
-    store.consume_logs(logs_request(records, RES))
+    store.consume_logs(logs_request(records))
 
 
 def firing(store: Store, eng: AlertEngine) -> dict[str, list[dict[str, Any]]]:

@@ -15,16 +15,16 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
+from tests.support.requests import INTENT, key_values, logs_request, resource, trace_request
 
 from intent_observe.identity.records import LogRecord, SpanRecord
-from intent_observe.sinks.otlp_encode import key_values, logs_request, resource, trace_request
 from intent_observe.store import queries
 from intent_observe.store.schema import StoreError, migrations
 from intent_observe.store.store import Store
 from intent_observe.store.writer import Retention, apply_retention
 
 TRACE = "ab" * 16
-RES = resource({"service.name": "intent"})
+RES = resource(INTENT)
 
 
 def span(span_id: str, end_ns: int, state: str, parent: str | None = None, **extra: object) -> SpanRecord:
@@ -57,23 +57,23 @@ def stored_span(store: Store, span_id: str) -> tuple[int, int]:
 
 
 def test_a_span_exported_open_then_closed_keeps_the_closed_version(store: Store) -> None:
-    store.consume_traces(trace_request([span("01" * 8, 2_000, "open")], RES))
-    store.consume_traces(trace_request([span("01" * 8, 9_000, "closed")], RES))
+    store.consume_traces(trace_request([span("01" * 8, 2_000, "open")]))
+    store.consume_traces(trace_request([span("01" * 8, 9_000, "closed")]))
     assert stored_span(store, "01" * 8) == (9_000, 1)
     # a late duplicate of the open version (redelivery) must not undo the close
-    store.consume_traces(trace_request([span("01" * 8, 12_000, "open")], RES))
+    store.consume_traces(trace_request([span("01" * 8, 12_000, "open")]))
     assert stored_span(store, "01" * 8) == (9_000, 1)
     assert store.read(queries.counts)["spans"] == 1
 
 
 def test_among_equal_states_the_later_end_wins(store: Store) -> None:
-    store.consume_traces(trace_request([span("02" * 8, 5_000, "open")], RES))
-    store.consume_traces(trace_request([span("02" * 8, 3_000, "open")], RES))
+    store.consume_traces(trace_request([span("02" * 8, 5_000, "open")]))
+    store.consume_traces(trace_request([span("02" * 8, 3_000, "open")]))
     assert stored_span(store, "02" * 8) == (5_000, 0)
 
 
 def test_a_redelivered_event_is_stored_once(store: Store) -> None:
-    request = logs_request([log("e1" * 16), log("e2" * 16)], RES)
+    request = logs_request([log("e1" * 16), log("e2" * 16)])
     store.consume_logs(request)
     store.consume_logs(request)
     assert store.read(queries.counts)["logs"] == 2
@@ -145,8 +145,8 @@ def test_delta_metrics_accumulate_per_series(store: Store) -> None:
 
 def test_retention_deletes_the_oldest_rows_beyond_the_limits(store: Store) -> None:
     spans = [span(f"{i:016x}", 2_000 + i, "closed") for i in range(1, 11)]
-    store.consume_traces(trace_request(spans, RES))
-    store.consume_logs(logs_request([log(f"{i:032x}") for i in range(1, 8)], RES))
+    store.consume_traces(trace_request(spans))
+    store.consume_logs(logs_request([log(f"{i:032x}") for i in range(1, 8)]))
     deleted = store.writer.run(
         lambda c: apply_retention(c, Retention(max_spans=4, max_logs=5), time.time_ns())
     )
@@ -161,7 +161,7 @@ def test_retention_by_age_uses_event_time(store: Store) -> None:
     now = time.time_ns()
     old, new = log("0a" * 16), log("0b" * 16)
     old.time_ns, new.time_ns = now - 40 * 86_400 * 10**9, now - 86_400 * 10**9
-    store.consume_logs(logs_request([old, new], RES))
+    store.consume_logs(logs_request([old, new]))
     store.writer.run(lambda c: apply_retention(c, Retention(max_age_days=30), now))
     keys = store.read(lambda c: [r[0] for r in c.execute("SELECT record_key FROM logs")])
     assert keys == ["0b" * 16]
@@ -183,7 +183,7 @@ def test_migrations_are_numbered_and_a_newer_file_is_refused(tmp_path: Path) -> 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     first = Store(path)
-    first.consume_logs(logs_request([log("cd" * 16)], RES))
+    first.consume_logs(logs_request([log("cd" * 16)]))
     first.close()
     second = Store(path)
     try:
@@ -196,15 +196,16 @@ KILLED_WRITER = r"""
 import sys
 from pathlib import Path
 from intent_observe.identity.records import LogRecord
-from intent_observe.sinks.otlp_encode import logs_request, resource
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from intent_observe._core import Encoder
 from intent_observe.store.store import Store
 store = Store(Path(sys.argv[1]))
-res = resource({"service.name": "intent"})
+encoder = Encoder({"service.name": "intent"}, "0")
 n = 0
 while True:
     batch = [LogRecord(n + i, n + i, "ab" * 16, "01" * 8, 9, "INFO", "x" * 200,
                        {"intent.event.id": f"{n + i:032x}"}) for i in range(500)]
-    store.consume_logs(logs_request(batch, res))   # returns once committed
+    store.consume_logs(ExportLogsServiceRequest.FromString(encoder.logs(batch)))   # returns once committed
     n += 500
     print(n, flush=True)
 """

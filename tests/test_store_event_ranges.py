@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.requests import logs_request
 
 from intent_observe.identity.records import LogRecord
-from intent_observe.sinks.otlp_encode import logs_request, resource
 from intent_observe.store import queries
 from intent_observe.store.queries import EventFilter
 from intent_observe.store.store import Store
@@ -48,9 +48,8 @@ def record(n: int) -> LogRecord:
 def conn(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
     path: Path = tmp_path_factory.mktemp("ranges") / "store.db"
     store = Store(path)
-    res = resource({"service.name": "intent"})
     for start in range(0, ROWS, 50):  # several requests: ids in ingest order
-        store.consume_logs(logs_request([record(n) for n in range(start, start + 50)], res))
+        store.consume_logs(logs_request([record(n) for n in range(start, start + 50)]))
     store.close()
     return sqlite3.connect(path)
 

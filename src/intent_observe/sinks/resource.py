@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from urllib.parse import unquote
 
 from intent_observe import __version__
+from intent_observe._core import Encoder
 
 DEFAULT_SERVICE_NAME = "intent"
 
@@ -40,3 +41,8 @@ def resource_attributes(
     if service:
         attrs["service.name"] = service
     return attrs
+
+
+def otlp_encoder(extra: Mapping[str, str] | None = None) -> Encoder:
+    """The core's OTLP encoder for our resource (`extra` attributes added, the environment honoured)."""
+    return Encoder(resource_attributes(extra=extra), __version__)

@@ -32,19 +32,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-
 from intent_observe.events import Event, Position, Rejected, iter_lines, parse_line
 from intent_observe.identity.engine import Engine, EngineState, Output, artifact_table, membership_table
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
 from intent_observe.safe_files import open_regular, private_dir, private_file
-from intent_observe.sinks import otlp_wire
-from intent_observe.sinks.otlp_encode import metrics_request, resource
 from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected
-from intent_observe.sinks.resource import resource_attributes
+from intent_observe.sinks.resource import otlp_encoder
 from intent_observe.sources import checkpoint
 from intent_observe.sources.checkpoint import Checkpoint, FileMark
 from intent_observe.sources.deadletter import DeadLetterFile
@@ -164,8 +159,7 @@ class TailedFile:
         self.follower = FileFollower(path, saved.mark if saved else None)
         self.committed = saved.mark if saved else FileMark(path=path)
         extra = {"intent.repository": self.repository} if self.repository else {}
-        self.resource: Resource = resource(resource_attributes(extra=extra))
-        self._resource_field = otlp_wire.resource_field(self.resource)
+        self.encoder = otlp_encoder(extra)
         self.lines_read = 0
         self.lines_rejected = 0
 
@@ -230,8 +224,8 @@ class TailedFile:
         )
 
     def _encode(self, out: Output) -> Payload:
-        traces = otlp_wire.trace_request(out.spans, self._resource_field) if out.spans else None
-        logs = otlp_wire.logs_request(out.logs, self._resource_field) if out.logs else None
+        traces = self.encoder.traces(out.spans) if out.spans else None
+        logs = self.encoder.logs(out.logs) if out.logs else None
         return Payload.of(traces=traces, logs=logs)
 
     def commit(self, batch: Batch) -> None:
@@ -477,13 +471,9 @@ class TailAdapter:
     # ---------------------------------------------------------------- metrics
     def _metrics_batch(self) -> Batch:
         now = time.time_ns()
-        request = ExportMetricsServiceRequest()
-        for tailed in self.files:
-            part = metrics_request(tailed.metric_points(), tailed.resource, tailed.metrics_start_ns, now)
-            request.resource_metrics.extend(part.resource_metrics)
-        health = metrics_request(self.health_points(), resource(resource_attributes()), self.started_ns, now)
-        request.resource_metrics.extend(health.resource_metrics)
-        return Batch(Payload.of(metrics=request.SerializeToString()))
+        parts = [t.encoder.metrics(t.metric_points(), t.metrics_start_ns, now) for t in self.files]
+        parts.append(otlp_encoder().metrics(self.health_points(), self.started_ns, now))
+        return Batch(Payload.of(metrics=b"".join(parts)))  # one request: each part adds its resource
 
     def health_points(self) -> list[Point]:
         """The adapter's own `intent.adapter.*` metrics."""

@@ -1,0 +1,342 @@
+//! Span, log and metric records → OTLP `Export*ServiceRequest` protobuf bytes.
+//!
+//! Only the fields our records use are written, in field-number order, so the same record
+//! always encodes to the same bytes. Spans and logs write a few fields even at their
+//! default value (a span's name, times and status, a log's body), as the requests this
+//! project has always sent did: the bytes of a redelivered batch do not change.
+
+use std::borrow::Cow;
+
+use crate::wire::{put_bytes, put_double, put_fixed64, put_message, put_varint_field, tag};
+
+/// UTF-8 text as the caller holds it (borrowed where it can be).
+pub type Text<'a> = Cow<'a, [u8]>;
+
+pub enum AnyValue<'a> {
+    Str(Text<'a>),
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+}
+
+pub struct KeyValue<'a> {
+    pub key: Text<'a>,
+    pub value: AnyValue<'a>,
+}
+
+pub struct Link<'a> {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub attributes: Vec<KeyValue<'a>>,
+}
+
+pub struct Span<'a> {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub parent_span_id: Option<[u8; 8]>,
+    pub name: Text<'a>,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub attributes: Vec<KeyValue<'a>>,
+    pub links: Vec<Link<'a>>,
+    /// `Some(message)` for status ERROR (an empty message is left out), `None` for UNSET.
+    pub error: Option<Text<'a>>,
+}
+
+pub struct Log<'a> {
+    pub time_ns: u64,
+    pub observed_ns: u64,
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub severity_number: i32,
+    pub severity_text: Text<'a>,
+    pub body: Text<'a>,
+    pub attributes: Vec<KeyValue<'a>>,
+    /// `LogRecord.event_name`; empty leaves the field out.
+    pub event_name: Text<'a>,
+}
+
+pub struct Histogram<'a> {
+    pub count: u64,
+    pub sum: f64,
+    pub bucket_counts: &'a [u64],
+    pub explicit_bounds: &'a [f64],
+}
+
+pub enum PointValue<'a> {
+    /// A cumulative monotonic sum.
+    Counter(i64),
+    Gauge(f64),
+    /// A cumulative explicit-bucket histogram.
+    Histogram(Histogram<'a>),
+}
+
+pub struct MetricPoint<'a> {
+    pub name: Text<'a>,
+    pub description: Text<'a>,
+    pub unit: Text<'a>,
+    pub labels: Vec<KeyValue<'a>>,
+    pub value: PointValue<'a>,
+}
+
+/// What every request of one resource starts with: the encoded `Resource` and
+/// `InstrumentationScope` fields, computed once per resource.
+pub struct Envelope {
+    resource: Vec<u8>,
+    scope: Vec<u8>,
+}
+
+impl Envelope {
+    pub fn new(resource: &[KeyValue], scope_name: &str, scope_version: &str) -> Envelope {
+        let mut resource_field = Vec::new();
+        put_message(&mut resource_field, 1, |out| put_attributes(out, 1, resource));
+        let mut scope = Vec::new();
+        put_message(&mut scope, 1, |out| {
+            put_str(out, 1, scope_name.as_bytes());
+            put_str(out, 2, scope_version.as_bytes());
+        });
+        Envelope { resource: resource_field, scope }
+    }
+
+    /// A request holding one `Resource{Spans,Logs,Metrics}` → one `Scope*` → `items`.
+    /// The three signals nest the same way (resource = 1, scope list = 2, scope = 1, items = 2).
+    fn request(&self, items: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(items.len() + self.resource.len() + self.scope.len() + 16);
+        put_message(&mut out, 1, |resource_x| {
+            resource_x.extend_from_slice(&self.resource);
+            put_message(resource_x, 2, |scope_x| {
+                scope_x.extend_from_slice(&self.scope);
+                scope_x.extend_from_slice(items);
+            });
+        });
+        out
+    }
+
+    pub fn trace_request(&self, spans: &[u8]) -> Vec<u8> {
+        self.request(spans)
+    }
+
+    pub fn logs_request(&self, logs: &[u8]) -> Vec<u8> {
+        self.request(logs)
+    }
+
+    /// An `ExportMetricsServiceRequest`; requests for several resources concatenate into one.
+    pub fn metrics_request(&self, points: &[MetricPoint], start_ns: u64, time_ns: u64) -> Vec<u8> {
+        let mut metrics = Vec::new();
+        for metric in group_by_metric(points) {
+            put_message(&mut metrics, 2, |out| put_metric(out, &metric, start_ns, time_ns));
+        }
+        self.request(&metrics)
+    }
+}
+
+/// Appends one span as a `ScopeSpans.spans` item; `Envelope::trace_request` wraps them.
+pub fn put_span(out: &mut Vec<u8>, span: &Span) {
+    put_message(out, 2, |out| {
+        put_bytes(out, 1, &span.trace_id);
+        put_bytes(out, 2, &span.span_id);
+        if let Some(parent) = &span.parent_span_id {
+            put_bytes(out, 4, parent);
+        }
+        put_bytes(out, 5, &span.name);
+        put_varint_field(out, 6, 1); // SPAN_KIND_INTERNAL
+        put_fixed64(out, 7, span.start_ns);
+        put_fixed64(out, 8, span.end_ns);
+        put_attributes(out, 9, &span.attributes);
+        for link in &span.links {
+            put_message(out, 13, |out| {
+                put_bytes(out, 1, &link.trace_id);
+                put_bytes(out, 2, &link.span_id);
+                put_attributes(out, 4, &link.attributes);
+            });
+        }
+        put_message(out, 15, |status| {
+            if let Some(message) = &span.error {
+                put_str(status, 2, message);
+                put_varint_field(status, 3, 2); // STATUS_CODE_ERROR
+            }
+        });
+    });
+}
+
+/// Appends one log record as a `ScopeLogs.log_records` item; `Envelope::logs_request` wraps them.
+pub fn put_log(out: &mut Vec<u8>, log: &Log) {
+    put_message(out, 2, |out| {
+        put_fixed64(out, 1, log.time_ns);
+        if log.severity_number != 0 {
+            put_varint_field(out, 2, log.severity_number as i64 as u64);
+        }
+        put_str(out, 3, &log.severity_text);
+        put_message(out, 5, |body| put_bytes(body, 1, &log.body));
+        put_attributes(out, 6, &log.attributes);
+        out.push(tag(8, 5)); // flags, fixed32: 1 = sampled
+        out.extend_from_slice(&1u32.to_le_bytes());
+        put_bytes(out, 9, &log.trace_id);
+        put_bytes(out, 10, &log.span_id);
+        put_fixed64(out, 11, log.observed_ns);
+        put_str(out, 12, &log.event_name);
+    });
+}
+
+/// A string field, left out when empty (proto3's default).
+fn put_str(out: &mut Vec<u8>, field: u8, text: &[u8]) {
+    if !text.is_empty() {
+        put_bytes(out, field, text);
+    }
+}
+
+fn put_attributes(out: &mut Vec<u8>, field: u8, attributes: &[KeyValue]) {
+    for attribute in attributes {
+        put_message(out, field, |kv| {
+            put_bytes(kv, 1, &attribute.key);
+            put_message(kv, 2, |value| put_any_value(value, &attribute.value));
+        });
+    }
+}
+
+fn put_any_value(out: &mut Vec<u8>, value: &AnyValue) {
+    match value {
+        AnyValue::Str(text) => put_bytes(out, 1, text),
+        AnyValue::Bool(flag) => put_varint_field(out, 2, u64::from(*flag)),
+        AnyValue::Int(n) => put_varint_field(out, 3, *n as u64),
+        AnyValue::Double(x) => put_double(out, 4, *x),
+    }
+}
+
+/// One `Metric` and the points it holds, in the order its first point came.
+struct GroupedMetric<'p, 'a> {
+    first: &'p MetricPoint<'a>,
+    points: Vec<&'p MetricPoint<'a>>,
+}
+
+fn group_by_metric<'p, 'a>(points: &'p [MetricPoint<'a>]) -> Vec<GroupedMetric<'p, 'a>> {
+    let mut metrics: Vec<GroupedMetric> = Vec::new();
+    for point in points {
+        match metrics.iter_mut().find(|m| m.first.name == point.name) {
+            Some(metric) => metric.points.push(point),
+            None => metrics.push(GroupedMetric { first: point, points: vec![point] }),
+        }
+    }
+    metrics
+}
+
+fn put_metric(out: &mut Vec<u8>, metric: &GroupedMetric, start_ns: u64, time_ns: u64) {
+    put_str(out, 1, &metric.first.name);
+    put_str(out, 2, &metric.first.description);
+    put_str(out, 3, &metric.first.unit);
+    let (field, cumulative, monotonic) = match metric.first.value {
+        PointValue::Gauge(_) => (5, false, false),
+        PointValue::Counter(_) => (7, true, true),
+        PointValue::Histogram(_) => (9, true, false),
+    };
+    put_message(out, field, |data| {
+        for point in &metric.points {
+            put_message(data, 1, |out| put_point(out, point, start_ns, time_ns));
+        }
+        if cumulative {
+            put_varint_field(data, 2, 2); // AGGREGATION_TEMPORALITY_CUMULATIVE
+        }
+        if monotonic {
+            put_varint_field(data, 3, 1);
+        }
+    });
+}
+
+fn put_point(out: &mut Vec<u8>, point: &MetricPoint, start_ns: u64, time_ns: u64) {
+    match &point.value {
+        PointValue::Gauge(value) => {
+            put_fixed64_nonzero(out, 3, time_ns);
+            put_double(out, 4, *value);
+            put_attributes(out, 7, &point.labels);
+        }
+        PointValue::Counter(value) => {
+            put_fixed64_nonzero(out, 2, start_ns);
+            put_fixed64_nonzero(out, 3, time_ns);
+            put_fixed64(out, 6, *value as u64); // as_int, sfixed64
+            put_attributes(out, 7, &point.labels);
+        }
+        PointValue::Histogram(histogram) => {
+            put_fixed64_nonzero(out, 2, start_ns);
+            put_fixed64_nonzero(out, 3, time_ns);
+            put_fixed64_nonzero(out, 4, histogram.count);
+            put_double(out, 5, histogram.sum);
+            put_packed(out, 6, histogram.bucket_counts.iter().map(|n| n.to_le_bytes()));
+            put_packed(out, 7, histogram.explicit_bounds.iter().map(|x| x.to_bits().to_le_bytes()));
+            put_attributes(out, 9, &point.labels);
+        }
+    }
+}
+
+fn put_fixed64_nonzero(out: &mut Vec<u8>, field: u8, value: u64) {
+    if value != 0 {
+        put_fixed64(out, field, value);
+    }
+}
+
+/// A packed repeated 64-bit field, left out when empty.
+fn put_packed(out: &mut Vec<u8>, field: u8, items: impl ExactSizeIterator<Item = [u8; 8]>) {
+    if items.len() == 0 {
+        return;
+    }
+    put_message(out, field, |out| items.for_each(|item| out.extend_from_slice(&item)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Text<'_> {
+        Cow::Borrowed(s.as_bytes())
+    }
+
+    fn span(error: Option<Text<'static>>) -> Span<'static> {
+        Span {
+            trace_id: [0xAB; 16],
+            span_id: [0xCD; 8],
+            parent_span_id: None,
+            name: text("x"),
+            start_ns: 1,
+            end_ns: 2,
+            attributes: vec![KeyValue { key: text("k"), value: AnyValue::Int(-1) }],
+            links: Vec::new(),
+            error,
+        }
+    }
+
+    #[test]
+    fn a_span_with_an_unset_status_keeps_an_empty_status_field() {
+        let mut out = Vec::new();
+        put_span(&mut out, &span(None));
+        assert!(out.ends_with(&[0x7A, 0x00]));
+    }
+
+    #[test]
+    fn an_error_status_writes_its_message_then_its_code() {
+        let mut out = Vec::new();
+        put_span(&mut out, &span(Some(text("boom"))));
+        assert!(out.ends_with(&[0x7A, 0x08, 0x12, 0x04, b'b', b'o', b'o', b'm', 0x18, 0x02]));
+    }
+
+    #[test]
+    fn a_negative_int_is_a_ten_byte_varint() {
+        let mut out = Vec::new();
+        put_any_value(&mut out, &AnyValue::Int(-5));
+        assert_eq!(out.len(), 11);
+        assert_eq!(out[0], 0x18);
+    }
+
+    #[test]
+    fn points_of_one_metric_share_one_metric_message() {
+        let point = |value| MetricPoint {
+            name: text("m"),
+            description: text(""),
+            unit: text("1"),
+            labels: Vec::new(),
+            value: PointValue::Counter(value),
+        };
+        let points = [point(1), point(2)];
+        let grouped = group_by_metric(&points);
+        assert_eq!(grouped.len(), 1);
+        assert_eq!(grouped[0].points.len(), 2);
+    }
+}

@@ -1,0 +1,94 @@
+//! Protobuf wire primitives: varints, fixed-width fields and length-delimited fields.
+//!
+//! Written by hand rather than through generated message types: our records are borrowed
+//! straight from Python objects (or, later, from the Rust engine) and written once, so a
+//! message struct per span would only be an extra copy. Every field number we write is
+//! below 16, so a tag is one byte.
+
+/// `(field << 3) | wire type`, for fields 1–15.
+pub const fn tag(field: u8, wire_type: u8) -> u8 {
+    (field << 3) | wire_type
+}
+
+pub const VARINT: u8 = 0;
+pub const FIXED64: u8 = 1;
+pub const LEN: u8 = 2;
+
+/// A protobuf varint: 7 bits a byte, low bits first. An int64 is written as its u64 bits.
+pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+pub fn put_fixed64(out: &mut Vec<u8>, field: u8, value: u64) {
+    out.push(tag(field, FIXED64));
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+pub fn put_double(out: &mut Vec<u8>, field: u8, value: f64) {
+    put_fixed64(out, field, value.to_bits());
+}
+
+pub fn put_varint_field(out: &mut Vec<u8>, field: u8, value: u64) {
+    out.push(tag(field, VARINT));
+    put_varint(out, value);
+}
+
+pub fn put_bytes(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
+    out.push(tag(field, LEN));
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// A length-delimited field whose body `write` appends. Room for a one-byte length (a body
+/// under 128 bytes, most of ours) is kept in front; a longer body moves to make room for
+/// the rest of its length, which is cheaper than sizing every nested message twice.
+pub fn put_message(out: &mut Vec<u8>, field: u8, write: impl FnOnce(&mut Vec<u8>)) {
+    out.push(tag(field, LEN));
+    out.push(0);
+    let start = out.len();
+    write(out);
+    let length = out.len() - start;
+    if length < 0x80 {
+        out[start - 1] = length as u8;
+        return;
+    }
+    let mut prefix = Vec::with_capacity(10);
+    put_varint(&mut prefix, length as u64);
+    out[start - 1] = prefix[0];
+    out.splice(start..start, prefix.into_iter().skip(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(n: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_varint(&mut out, n);
+        out
+    }
+
+    #[test]
+    fn varints_as_protobuf_writes_them() {
+        assert_eq!(varint(0), [0]);
+        assert_eq!(varint(127), [127]);
+        assert_eq!(varint(128), [0x80, 1]);
+        assert_eq!(varint(300), [0xAC, 0x02]);
+        assert_eq!(varint(-1i64 as u64), [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]);
+    }
+
+    #[test]
+    fn a_nested_message_gets_its_length_in_front() {
+        let mut out = vec![0xAA];
+        put_message(&mut out, 2, |body| body.extend_from_slice(&[7; 200]));
+        assert_eq!(&out[..4], &[0xAA, 0x12, 0xC8, 0x01]);
+        assert_eq!(out.len(), 4 + 200);
+        let mut empty = Vec::new();
+        put_message(&mut empty, 15, |_| {});
+        assert_eq!(empty, [0x7A, 0x00]);
+    }
+}
