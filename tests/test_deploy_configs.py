@@ -442,7 +442,8 @@ def test_rendered_workloads_match_teams_and_repositories(rendered: Path) -> None
     ]
     assert ledger_args(objects) == ["tail", "--state-dir=/state", "/repo/.intent/events/events.jsonl"]
     ledger = statefulsets["intent-intent-observe-agent-ledger"]["spec"]["template"]["spec"]
-    assert ledger["volumes"][1]["persistentVolumeClaim"] == {"claimName": "ledger-checkout", "readOnly": True}
+    repo_volume = next(v for v in ledger["volumes"] if v["name"] == "repo")
+    assert repo_volume["persistentVolumeClaim"] == {"claimName": "ledger-checkout", "readOnly": True}
     job = next(o for o in objects if o["kind"] == "Job")
     loaded = sorted(
         arg for c in job["spec"]["template"]["spec"]["containers"] for arg in c["args"] if "--id=" in arg

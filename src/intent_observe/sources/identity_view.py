@@ -339,7 +339,7 @@ class IdentityView:
 def adapter_state_dir(path: Path) -> Path:
     """Where `intent-observe tail` keeps a file's state: `tail.default_state_dir`, without importing
     the adapter and its exporters (half a second per `emit`); a test keeps the two equal."""
-    parent = path.resolve().parent
+    parent = Path(os.path.abspath(path)).parent
     if parent.name == "events" and parent.parent.name == ".intent":
         return parent.parent / "observe"
     return parent / ".intent-observe"

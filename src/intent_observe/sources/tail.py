@@ -94,23 +94,30 @@ def metric_interval_from_env(env: dict[str, str] | None = None) -> float:
     return value if value > 0 else DEFAULT_METRIC_INTERVAL_S
 
 
+def absolute(path: str) -> Path:
+    """The path made absolute without resolving symlinks: names derived from it (state files,
+    repository) stay the same when a symlink in it moves, as git-sync's `current` link does on
+    every commit."""
+    return Path(os.path.abspath(path))
+
+
 def repository_name(path: str) -> str:
     """`…/<repo>/.intent/events/events.jsonl` → `<repo>`; otherwise the file's directory name."""
-    parent = Path(path).resolve().parent
+    parent = absolute(path).parent
     if parent.name == "events" and parent.parent.name == ".intent":
         return parent.parent.parent.name
     return parent.name
 
 
 def default_state_dir(path: str) -> Path:
-    parent = Path(path).resolve().parent
+    parent = absolute(path).parent
     if parent.name == "events" and parent.parent.name == ".intent":
         return parent.parent / "observe"
     return parent / ".intent-observe"
 
 
 def _state_stem(path: str, scope: str) -> str:
-    digest = hashlib.blake2b(str(Path(path).resolve()).encode(), digest_size=4).hexdigest()
+    digest = hashlib.blake2b(str(absolute(path)).encode(), digest_size=4).hexdigest()
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", scope or Path(path).stem)[:40]
     return f"tail-{slug}-{digest}"
 

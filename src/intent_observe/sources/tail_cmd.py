@@ -26,6 +26,7 @@ from intent_observe.sources.tail import (
     TailAdapter,
     TailConfig,
     TailError,
+    absolute,
     default_state_dir,
     metric_interval_from_env,
 )
@@ -53,7 +54,7 @@ Exit codes:
 
 def queue_file_name(files: list[str]) -> str:
     """One disk queue per set of followed files, so two tails sharing a --state-dir do not collide."""
-    key = "\x00".join(sorted(str(Path(f).resolve()) for f in files))
+    key = "\x00".join(sorted(str(absolute(f)) for f in files))
     return f"tail-queue-{hashlib.blake2b(key.encode(), digest_size=4).hexdigest()}.sqlite"
 
 
