@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tests.support.recording import Received
 
+from intent_observe.identity.records import SpanRecord
 from intent_observe.metrics.catalog import DOMAIN_METRICS
 from intent_observe.metrics.derive import as_json, snapshot
 from intent_observe.report import Run, read_history
@@ -31,6 +33,43 @@ class Expected:
     span_ids: set[str]
     logs: set[tuple[str, str, str]]  # (intent.event.id, trace id, span id)
     run: Run
+
+    def span_contents(self) -> dict[str, SpanContent]:
+        return {span_id: span_content(span) for span_id, span in self.run.spans.items()}
+
+
+# What a backend shows of a span: where it sits, when, its status, attributes and links.
+SpanContent = tuple[str, str, str, int, int, bool, str, str]
+
+
+def span_content(span: SpanRecord) -> SpanContent:
+    links = sorted((link.trace_id, link.span_id) for link in span.links)
+    attrs = orjson.dumps(span.attributes, option=orjson.OPT_SORT_KEYS).decode()
+    return (
+        span.trace_id,
+        span.parent_span_id or "",
+        span.name,
+        span.start_ns,
+        span.end_ns,
+        span.error,
+        attrs,
+        orjson.dumps(links).decode(),
+    )
+
+
+def received_content(span: dict[str, Any]) -> SpanContent:
+    links = sorted((link["trace_id"], link["span_id"]) for link in span["links"])
+    attrs = orjson.dumps(span["attributes"], option=orjson.OPT_SORT_KEYS).decode()
+    return (
+        span["trace_id"],
+        span["parent_span_id"],
+        span["name"],
+        span["start_ns"],
+        span["end_ns"],
+        span["status_code"] == 2,
+        attrs,
+        orjson.dumps(links).decode(),
+    )
 
 
 def expected_from(paths: Iterable[Path], scope: str = "") -> Expected:
@@ -53,7 +92,8 @@ def has_all(expected: Expected):  # type: ignore[no-untyped-def]
 
 
 def assert_exactly(received: Received, expected: Expected) -> None:
-    """The receiver holds exactly the expected span ids and log records: nothing lost, nothing extra."""
+    """The receiver holds exactly the expected span ids and log records: nothing lost, nothing extra,
+    and every copy of a span, however often it was delivered, is the span a clean read makes."""
     got_logs = log_keys(received)
     missing_spans = expected.span_ids - received.span_ids
     extra_spans = received.span_ids - expected.span_ids
@@ -61,6 +101,14 @@ def assert_exactly(received: Received, expected: Expected) -> None:
     missing_logs = expected.logs - got_logs
     extra_logs = got_logs - expected.logs
     assert not missing_logs and not extra_logs, (len(missing_logs), len(extra_logs))
+    assert_spans_final(received, expected)
+
+
+def assert_spans_final(received: Received, expected: Expected) -> None:
+    """No span id arrives with content other than the clean run's (a span is sent once, final)."""
+    contents = expected.span_contents()
+    differing = [s["span_id"] for s in received.spans if received_content(s) != contents.get(s["span_id"])]
+    assert not differing, (len(differing), differing[:3])
 
 
 def latest_metrics(received: Received) -> dict[str, Any]:
