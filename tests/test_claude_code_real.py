@@ -95,6 +95,18 @@ def _session_complete(stack: Stack, api: MessagesStandIn) -> Callable[[], dict[s
     return check
 
 
+def _ancestors_below(spans: list[dict[str, Any]], span: dict[str, Any], top: str) -> list[dict[str, Any]]:
+    """The spans between `span` and its ancestor `top` (which must be one)."""
+    by_id = {s["span_id"]: s for s in spans}
+    chain: list[dict[str, Any]] = []
+    parent = span["parent_span_id"]
+    while parent != top:
+        assert parent in by_id, f"{span['name']} is not under {top}"
+        chain.append(by_id[parent])
+        parent = by_id[parent]["parent_span_id"]
+    return chain
+
+
 def _assert_nested_and_counted(stack: Stack, api: MessagesStandIn, result: dict[str, Any]) -> None:
     session = wait_for(_session_complete(stack, api), timeout=60)
     assert [reply.kind for reply in api.replies] == ["tool_use", "text"]
@@ -108,7 +120,9 @@ def _assert_nested_and_counted(stack: Stack, api: MessagesStandIn, result: dict[
     for span in spans:
         by_name.setdefault(span["name"], []).append(span)
     [interaction] = by_name["claude_code.interaction"]
-    assert interaction["parent_span_id"] == contract["span_id"]
+    # Its parent is the contract's span, or a phase of it (the wrapped command's run) under that span.
+    between = _ancestors_below(spans, interaction, contract["span_id"])
+    assert all(span["name"].startswith("contract CON-001") for span in between), between
     requests = by_name["claude_code.llm_request"]
     assert len(requests) == len(api.replies)
     assert {s["parent_span_id"] for s in requests} == {interaction["span_id"]}
