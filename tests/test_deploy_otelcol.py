@@ -151,3 +151,5 @@ def test_adapter_through_the_collector_delivers_every_record(
     resources = [r["resource"] for r in (*received.spans, *received.logs, *received.points)]
     assert {r.get("deployment.environment.name") for r in resources} == {environment}
     assert {r["service.name"] for r in resources} == {"intent"}
+    # INTERNAL spans of one service: nothing for a service graph (deploy/phase2/tempo.yaml has none).
+    assert {s["kind"] for s in received.spans} == {1}  # SPAN_KIND_INTERNAL
