@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from tests.support.observe import EXPECTED, history, make_repo, wait_until_stored
+from tests.support.observe import EXPECTED, history, make_repo, wait_for, wait_until_stored
 
 BIN = Path(sys.executable).parent / "intent-observe"
 READY = re.compile(r"ready in ([0-9.]+) s: (http://127\.0\.0\.1:\d+)")
@@ -127,7 +128,13 @@ def test_auto_demo_in_an_empty_repository_writes_history_and_keeps_appending(tmp
     try:
         events = tmp_path / ".intent" / "events" / "events.jsonl"
         written = len(events.read_text().splitlines())
-        summary = wait_until_stored(up.url, written)
+
+        def history_stored() -> dict[str, Any] | None:
+            # The live loop keeps appending: the history is in once the count reaches it.
+            summary: dict[str, Any] = httpx.get(f"{up.url}/api/summary", timeout=5).json()
+            return summary if summary["events_total"] >= written and summary["signals"] else None
+
+        summary = wait_for(history_stored, timeout=20)
         assert summary["intents"] > 10 and summary["contracts_failed"] > 0
 
         def grew() -> bool:

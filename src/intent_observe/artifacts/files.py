@@ -66,6 +66,7 @@ _AUTONOMY_KEYS = ("autonomy_level", "autonomy")
 CLOSED_STATUS_WORDS = frozenset(
     {
         "resolved",
+        "clustered",  # a signal in a cluster is no longer an open observation of its own
         "promoted",
         "dismissed",
         "archived",

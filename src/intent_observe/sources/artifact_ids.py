@@ -32,10 +32,11 @@ PREFIXES: dict[ArtifactKind, tuple[str, ...]] = {
 }
 
 
-def new_ulid(now_ms: int | None = None) -> str:
-    """26 Crockford base32 characters: 10 of milliseconds since the epoch, 16 of randomness."""
+def new_ulid(now_ms: int | None = None, entropy: bytes | None = None) -> str:
+    """26 Crockford base32 characters: 10 of milliseconds since the epoch, 16 of randomness
+    (`entropy`, 10 bytes, for a reproducible one; else the system's)."""
     ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | int.from_bytes(entropy if entropy is not None else os.urandom(10), "big")
     chars = []
     for _ in range(26):
         value, digit = divmod(value, 32)
