@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from click.testing import CliRunner
+from tests.test_artifact_files import REAL_TREE
 
 from intent_observe.cli import main
+from intent_observe.events import Rejected, parse_file
 from intent_observe.sources.emit import EmitError, emit
 
 # What the framework's shell tools do: the id chosen and the line appended under
@@ -108,6 +112,14 @@ def test_a_symlinked_lock_file_is_refused(events: Path, tmp_path: Path) -> None:
         emit("signal.created", "SIG-001", data={"title": "t"}, file=events)
     assert outside.read_text() == "keep me\n"
     assert not events.exists() or events.read_bytes() == b""
+
+
+def test_a_fifo_in_place_of_the_lock_file_is_refused_without_blocking(events: Path) -> None:
+    os.mkfifo(str(events) + ".lock")
+    started = time.monotonic()
+    with pytest.raises(EmitError, match="writers' lock"):
+        emit("signal.created", "SIG-001", data={"title": "t"}, file=events)
+    assert time.monotonic() - started < 5
 
 
 ULID = re.compile(r"SIG-[0-9A-HJKMNP-TV-Z]{26}")
@@ -217,6 +229,18 @@ def test_skip_existing_keeps_a_second_file_declaring_the_same_id(events: Path) -
     files = [line["data"]["file"] for line in lines_of(events)]
     assert files == [".intent/signals/SIG-033-one.md", ".intent/signals/SIG-033-other.md"]
     assert "skipped signal.created SIG-033" in result.stderr
+
+
+@pytest.mark.skipif(not REAL_TREE.is_dir(), reason="the real Intent tree is not on this machine")
+def test_raw_takes_every_line_the_framework_wrote(events: Path) -> None:
+    """The real history, piped in as its writers wrote it: nothing refused (re-announcements of
+    the same file skipped), and what is written reads back without a rejected line."""
+    real_log = (REAL_TREE / ".intent" / "events" / "events.jsonl").read_bytes()
+    result = run_raw(events, real_log, "--skip-existing")
+    assert result.exit_code == 0, result.stderr[-2000:]
+    written = events.read_bytes().splitlines()
+    assert 0 < len(written) <= len(real_log.splitlines())
+    assert not [item for item in parse_file(str(events)) if isinstance(item, Rejected)]
 
 
 def test_the_lock_file_is_the_one_the_framework_names(events: Path) -> None:

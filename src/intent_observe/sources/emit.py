@@ -26,7 +26,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +47,7 @@ from intent_observe.events.parse import (
 from intent_observe.events.timestamps import TimestampError, parse_timestamp
 from intent_observe.identity import ids
 from intent_observe.identity.engine import TraceContext
-from intent_observe.safe_files import UnsafeFileError, open_regular
+from intent_observe.safe_files import open_regular
 from intent_observe.sources.artifact_ids import PREFIXES
 from intent_observe.sources.identity_view import IdentityView
 
@@ -487,38 +487,31 @@ def _line_bytes(envelope: dict[str, Any]) -> bytes:
 
 # ------------------------------------------------------------------ appending
 @contextmanager
-def _framework_lock(path: Path) -> Iterator[None]:
-    """The Intent framework's writer lock (`events.jsonl.lock`), held exclusively.
-
-    Taken before our own lock on the file, by every emitter, so the two never deadlock;
-    a symbolic link in its place is refused, never followed."""
-    lock_path = path.with_name(path.name + FRAMEWORK_LOCK_SUFFIX)
+def _held(path: Path, flags: int, purpose: str) -> Iterator[int]:
+    """`path` opened as a regular file and held under an exclusive flock. A symbolic link, a FIFO
+    or a directory in its place is refused (it could lead a write out of the repository)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = open_regular(path, flags, 0o644)
     except OSError as exc:
-        raise EmitError(f"cannot take the writers' lock {lock_path}: {exc.strerror or exc}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-@contextmanager
-def _locked_append(path: Path) -> Iterator[int]:
-    """An O_APPEND descriptor on the file, held under an exclusive flock; a symbolic link, a
-    FIFO or a directory in its place is refused (it could lead a write out of the repository)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    except UnsafeFileError as exc:
-        raise EmitError(f"cannot append: {exc.strerror}") from None
+        raise EmitError(f"cannot {purpose}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield fd
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _framework_lock(path: Path) -> AbstractContextManager[int]:
+    """The Intent framework's writer lock (`events.jsonl.lock`), taken by every emitter before its
+    own lock on the file (so the two never deadlock)."""
+    lock_path = path.with_name(path.name + FRAMEWORK_LOCK_SUFFIX)
+    return _held(lock_path, os.O_WRONLY | os.O_CREAT, f"take the writers' lock {lock_path.name}")
+
+
+def _locked_append(path: Path) -> AbstractContextManager[int]:
+    """An O_APPEND descriptor on the file, held under an exclusive flock."""
+    return _held(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append")
 
 
 def _write_all(fd: int, payload: bytes) -> None:
