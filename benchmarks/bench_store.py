@@ -136,7 +136,7 @@ def build_large_store(path: Path) -> list[str]:
     from intent_observe.report import read_history
     from intent_observe.store.decode import Batch
     from intent_observe.store.store import Store
-    from intent_observe.store.writer import _LOG_INSERT, _SPAN_UPSERT, apply_batch, refresh_traces
+    from intent_observe.store.writer import _LOG_INSERT, _SPAN_INSERT, apply_batch, refresh_traces
 
     rng = random.Random(11)
     names = [t for t, _ in _TYPES]
@@ -171,9 +171,9 @@ def build_large_store(path: Path) -> list[str]:
         spans.append(
             (trace, f"{n + 1:016x}", parent, f"{kind} X-{n}", "intent", res_id, 1, begin,
              begin + 3_600 * 10**9, 2 if n % 17 == 0 else 0, None, 1, kind, artifact,
-             f"INT-{n // 10:05d}", None, None, "A title", SPAN_PROTO, now)
+             f"INT-{n // 10:05d}", None, None, "A title", SPAN_PROTO, now, None)
         )  # fmt: skip
-    bulk_insert(path, _SPAN_UPSERT, spans)
+    bulk_insert(path, _SPAN_INSERT, spans)
     store = Store(path)
     store.writer.run(lambda c: refresh_traces(c, set(traces)), timeout=600)
     store.writer.run(

@@ -128,6 +128,43 @@ def test_a_trace_is_nested_depth_first(up: Running) -> None:
     assert up.get("/api/intents/INT-001")["trace_id"] == trace_id
 
 
+def _event_ns(doc: dict[str, Any]) -> int:
+    moment = datetime.fromisoformat(doc["timestamp"].replace("Z", "+00:00"))
+    return int(moment.timestamp() * 1_000_000) * 1000
+
+
+def test_a_trace_shows_each_artifacts_state_and_its_phases(up: Running) -> None:
+    (listed,) = up.get("/api/traces", kind="intent")["traces"]
+    assert listed["state"] == "open"  # INT-001 was proposed; nothing completed it
+    spans = {s["name"]: s for s in up.get(f"/api/traces/{listed['trace_id']}")["spans"]}
+    states = {name: spans[name]["state"] for name in ("intent INT-001", "spec SPEC-001", "signal SIG-001")}
+    # the spec lists two contracts and one of them failed: it stays open; a signal is an instant
+    assert states == {"intent INT-001": "open", "spec SPEC-001": "open", "signal SIG-001": "closed"}
+    for contract, result in (("CON-001", "pass"), ("CON-002", "fail")):
+        announced, run = spans[f"contract {contract}"], spans[f"contract {contract} · run 1"]
+        started, completed = (
+            _event_ns(d)
+            for d in up.docs
+            if d.get("contract_id") == contract
+            and d["event_type"] in ("contract.started", "contract.completed")
+        )
+        assert (run["start_ns"], run["end_ns"]) == (started, completed)  # the run's real duration
+        assert (announced["state"], announced["status"], announced["phases"]) == (
+            "closed",
+            "unset",
+            [run["span_id"]],
+        )
+        assert (run["phase"], run["state"], run["attributes"]["intent.contract.result"]) == (
+            "run",
+            "closed",
+            result,
+        )
+        assert run["status"] == ("error" if result == "fail" else "unset")
+        assert announced["until_ns"] == run["end_ns"]  # a closed contract lives until its last run ends
+    newest = max(_event_ns(d) for d in up.docs if d["timestamp"])
+    assert spans["intent INT-001"]["until_ns"] == newest  # open: up to the newest event under it
+
+
 def test_unknown_and_malformed_ids(up: Running) -> None:
     assert up.http.get("/api/intents/INT-999").status_code == 404
     assert up.http.get("/api/traces/" + "0" * 32).status_code == 404

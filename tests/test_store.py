@@ -1,4 +1,5 @@
-"""The embedded store on real SQLite files: upserts, idempotent logs, metrics, retention, migrations."""
+"""The embedded store on real SQLite files: spans (first copy kept, artifact state derived from phase
+spans), idempotent logs, metrics, retention, migrations."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 from tests.support.requests import INTENT, key_values, logs_request, resource, trace_request
 
-from intent_observe.identity.records import LogRecord, SpanRecord
+from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
 from intent_observe.store import queries
 from intent_observe.store.schema import StoreError, migrations
 from intent_observe.store.store import Store
@@ -56,20 +57,102 @@ def stored_span(store: Store, span_id: str) -> tuple[int, int]:
     return row
 
 
-def test_a_span_exported_open_then_closed_keeps_the_closed_version(store: Store) -> None:
-    store.consume_traces(trace_request([span("01" * 8, 2_000, "open")]))
-    store.consume_traces(trace_request([span("01" * 8, 9_000, "closed")]))
-    assert stored_span(store, "01" * 8) == (9_000, 1)
-    # a late duplicate of the open version (redelivery) must not undo the close
-    store.consume_traces(trace_request([span("01" * 8, 12_000, "open")]))
-    assert stored_span(store, "01" * 8) == (9_000, 1)
+def test_the_first_copy_of_a_span_is_kept(store: Store) -> None:
+    # A span is final once sent, and Tempo keeps the first copy it reads: so do we. A copy with
+    # other content (a bug upstream) changes nothing, nor does an identical redelivery.
+    first = span("01" * 8, 2_000, "closed")
+    store.consume_traces(trace_request([first]))
+    store.consume_traces(trace_request([span("01" * 8, 9_000, "open")]))
+    store.consume_traces(trace_request([first]))
+    assert stored_span(store, "01" * 8) == (2_000, 1)
     assert store.read(queries.counts)["spans"] == 1
 
 
-def test_among_equal_states_the_later_end_wins(store: Store) -> None:
-    store.consume_traces(trace_request([span("02" * 8, 5_000, "open")]))
-    store.consume_traces(trace_request([span("02" * 8, 3_000, "open")]))
-    assert stored_span(store, "02" * 8) == (5_000, 0)
+def announced(span_id: str, kind: str, art_id: str, start: int, parent: str | None = None) -> SpanRecord:
+    """A long-lived artifact's announced span: an instant, no state of its own."""
+    attrs: dict[str, AttrValue] = {"intent.artifact.type": kind, "intent.artifact.id": art_id}
+    if kind == "intent":
+        attrs["intent.title"] = "Reliable login"
+    return SpanRecord(TRACE, span_id, parent, f"{kind} {art_id}", start, start, False, None, attrs)
+
+
+def phase(
+    span_id: str, of: SpanRecord, label: str, start: int, end: int, *, error: bool = False
+) -> SpanRecord:
+    """A phase of an artifact (a contract run, a lifecycle): a closed child span with a duration."""
+    attrs: dict[str, AttrValue] = {
+        "intent.artifact.type": str(of.attributes["intent.artifact.type"]),
+        "intent.artifact.id": str(of.attributes["intent.artifact.id"]),
+        "intent.phase": "run" if label.startswith("run") else label,
+        "intent.artifact.state": "closed",
+    }
+    return SpanRecord(TRACE, span_id, of.span_id, f"{of.name} · {label}", start, end, error, None, attrs)
+
+
+def spans_by_name(store: Store) -> dict[str, dict[str, object]]:
+    doc = store.read(lambda c: queries.trace(c, TRACE))
+    assert doc is not None
+    return {s["name"]: s for s in doc["spans"]}
+
+
+def test_a_phase_span_closes_its_artifact_whichever_arrives_first(store: Store) -> None:
+    intent = announced("10" * 8, "intent", "INT-1", 1_000)
+    spec = announced("20" * 8, "spec", "SPEC-1", 2_000, intent.span_id)
+    first, second = (announced(f"{n}0" * 8, "contract", f"CON-{n}", 3_000, spec.span_id) for n in (3, 4))
+    store.consume_traces(trace_request([intent, spec, first]))
+    store.consume_traces(trace_request([phase("31" * 8, first, "run1", 3_000, 8_000)]))
+    # the second contract's run reaches the store before the contract's own span
+    store.consume_traces(trace_request([phase("41" * 8, second, "run1", 3_000, 6_000, error=True)]))
+    store.consume_traces(trace_request([second]))
+    spans = spans_by_name(store)
+    assert {name: s["state"] for name, s in spans.items()} == {
+        "intent INT-1": "open",
+        "spec SPEC-1": "open",
+        "contract CON-3": "closed",
+        "contract CON-3 · run1": "closed",
+        "contract CON-4": "closed",
+        "contract CON-4 · run1": "closed",
+    }
+    run = spans["contract CON-4 · run1"]
+    assert (run["phase"], run["status"], run["parent_span_id"]) == ("run", "error", second.span_id)
+    assert spans["contract CON-4"]["status"] == "unset"  # the run failed, not the announcement
+    assert spans["contract CON-4"]["phases"] == ["41" * 8]
+    stored = store.read(lambda c: c.execute("SELECT span_id, closed FROM spans ORDER BY span_id").fetchall())
+    assert dict(stored) == {"10" * 8: 0, "20" * 8: 0, "30" * 8: 1, "31" * 8: 1, "40" * 8: 1, "41" * 8: 1}
+
+
+def test_an_artifact_lives_until_its_last_phase_or_while_open_until_its_newest_event(store: Store) -> None:
+    intent = announced("10" * 8, "intent", "INT-1", 1_000)
+    spec = announced("20" * 8, "spec", "SPEC-1", 2_000, intent.span_id)
+    contract = announced("30" * 8, "contract", "CON-1", 3_000, spec.span_id)
+    runs = [phase("31" * 8, contract, "run1", 3_000, 5_000), phase("32" * 8, contract, "run2", 6_000, 9_000)]
+    store.consume_traces(trace_request([intent, spec, contract, *runs]))
+    progress = log("e1" * 16)  # a spec's progress travels as a log record on its span
+    progress.time_ns, progress.span_id = 12_000, spec.span_id
+    store.consume_logs(logs_request([progress]))
+    spans = spans_by_name(store)
+    assert spans["contract CON-1"]["until_ns"] == 9_000  # closed: to the end of its last run
+    assert spans["spec SPEC-1"]["until_ns"] == 12_000  # open: to its newest event
+    assert spans["intent INT-1"]["until_ns"] == 12_000  # open: the newest event under it
+    assert spans["contract CON-1 · run2"]["until_ns"] == 9_000
+
+
+def test_a_trace_row_takes_its_duration_from_every_span_and_its_state_from_the_root(store: Store) -> None:
+    intent = announced("10" * 8, "intent", "INT-1", 1_000)
+    spec = announced("20" * 8, "spec", "SPEC-1", 2_000, intent.span_id)
+    store.consume_traces(trace_request([intent, spec, phase("21" * 8, spec, "lifecycle", 2_000, 50_000)]))
+
+    def listed() -> dict[str, object]:
+        (row,) = store.read(lambda c: queries.traces(c, "intent"))["traces"]
+        return row
+
+    row = listed()
+    assert (row["intent_id"], row["root_name"], row["title"]) == ("INT-1", "intent INT-1", "Reliable login")
+    assert (row["state"], row["span_count"], row["duration_ms"]) == ("open", 3, (50_000 - 1_000) / 1e6)
+    store.consume_traces(trace_request([phase("11" * 8, intent, "lifecycle", 1_000, 70_000)]))
+    row = listed()
+    assert (row["state"], row["span_count"], row["duration_ms"]) == ("closed", 4, (70_000 - 1_000) / 1e6)
+    assert store.read(lambda c: queries.intent_trace_id(c, "INT-1")) == TRACE
 
 
 def test_a_redelivered_event_is_stored_once(store: Store) -> None:
@@ -178,6 +261,31 @@ def test_migrations_are_numbered_and_a_newer_file_is_refused(tmp_path: Path) -> 
     conn.close()
     with pytest.raises(StoreError, match="newer intent-observe"):
         Store(path)
+
+
+def test_a_store_of_the_previous_schema_gets_its_trace_states_from_its_root_spans(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version, sql in migrations()[:7]:  # the schema before artifact state was derived
+        conn.executescript(f"BEGIN;{sql}\nPRAGMA user_version={version};COMMIT;")
+    conn.execute("INSERT INTO resources VALUES (1, 'intent', '{}')")
+    for trace_id, closed, art_type in (("a" * 32, 1, "intent"), ("b" * 32, 0, "intent"), ("c" * 32, 0, None)):
+        conn.execute(
+            "INSERT INTO spans (trace_id, span_id, name, service, resource_id, kind, start_ns, end_ns, "
+            "status_code, closed, artifact_type, received_ns) "
+            "VALUES (?, '01', 'x', 'intent', 1, 1, 1, 2, 0, ?, ?, 0)",
+            (trace_id, closed, art_type),
+        )
+        conn.execute(
+            "INSERT INTO traces VALUES (?, '01', 'x', NULL, NULL, 'intent', 1, 0, 1, 2, '[]')", (trace_id,)
+        )
+    conn.close()
+    store = Store(path)
+    try:
+        states = store.read(lambda c: {t["trace_id"][0]: t["state"] for t in queries.traces(c)["traces"]})
+        assert states == {"a": "closed", "b": "open", "c": None}
+    finally:
+        store.close()
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:

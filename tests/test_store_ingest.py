@@ -184,6 +184,7 @@ def _span_row(
     intent: str | None,
     service: str,
     title: str | None,
+    phase: str | None,
 ) -> tuple[object, ...]:
     """A row as decode_traces makes it (the columns a trace's row is computed from vary)."""
     return (
@@ -207,6 +208,7 @@ def _span_row(
         title,
         b"",
         0,
+        phase,
     )
 
 
@@ -224,6 +226,7 @@ SPAN_ROWS = st.builds(
     st.none() | st.sampled_from(["I1", "I2"]),
     st.sampled_from(["intent", "claude-code"]),
     st.none() | st.just("T"),
+    st.none() | st.sampled_from(["run", "lifecycle"]),
 )
 BATCHES = st.lists(
     st.builds(

@@ -15,6 +15,7 @@ from intent_observe.identity.records import SpanRecord
 from intent_observe.store import queries
 from intent_observe.store.schema import migrations
 from intent_observe.store.store import Store
+from intent_observe.store.writer import _CLOSE_IF_PHASED, _CLOSE_PARENT
 
 KINDS = ("intent", "orphan", "all")
 TEXTS = (None, "INT-0", "signal", "no such text", "0a" * 16)
@@ -167,11 +168,14 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
     fill(store)
     kinds = {k: store.read(lambda c, k=k: queries.traces(c, k, None, 500)) for k in KINDS}
     store.close()
-    # the file as version 6 left it: none of migration 7's indexes, traces_intent on intent_id
+    # the file as version 6 left it: none of migration 7's indexes, traces_intent on intent_id, and
+    # none of migration 8's derived artifact state
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(
         "DROP INDEX traces_start; DROP INDEX traces_intent_kind_start; DROP INDEX spans_intent_artifact;"
         "CREATE INDEX traces_intent ON traces (intent_id) WHERE intent_id IS NOT NULL;"
+        "DROP INDEX spans_phase_parent; ALTER TABLE spans DROP COLUMN phase;"
+        "ALTER TABLE traces DROP COLUMN root_state;"
         "PRAGMA user_version=6;"
     )
     conn.close()
@@ -188,3 +192,13 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
         assert store.read(lambda c: queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("statement", [_CLOSE_PARENT, _CLOSE_IF_PHASED])
+def test_deriving_an_artifacts_state_searches_by_key_and_index(store: Store, statement: str) -> None:
+    plan = store.read(
+        lambda c: [row[3] for row in c.execute("EXPLAIN QUERY PLAN " + statement, ("ab" * 16, "01" * 8))]
+    )
+    assert plan and all(line.startswith(("SEARCH ", "CORRELATED SCALAR", "SCALAR")) for line in plan), plan
+    if statement == _CLOSE_IF_PHASED:
+        assert any("spans_phase_parent" in line for line in plan), plan

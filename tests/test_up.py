@@ -98,6 +98,13 @@ def test_trace_prints_the_intent_tree(running: tuple[Up, list[dict[str, Any]]]) 
     spec = next(i for i, line in enumerate(lines) if "spec SPEC-001" in line)
     failed = next(line for line in lines if "lint_passes" in line)
     assert intent < spec and "✗" in failed and "eslint: 3 errors" in failed
+    # INT-001 and SPEC-001 are still open (CON-002 failed); each contract's run passed or failed
+    assert "open" in lines[intent] and "open" in lines[spec]
+    runs = {
+        run: next(line for line in lines if f"contract {run} · run 1" in line)
+        for run in ("CON-001", "CON-002")
+    }
+    assert "✓" in runs["CON-001"] and "✗" in runs["CON-002"]
     as_json = json.loads(cli("trace", "INT-001", "--url", up.url, "--json").stdout)
     by_trace_id = json.loads(cli("trace", as_json["trace_id"], "--url", up.url, "--json").stdout)
     assert by_trace_id == as_json

@@ -234,6 +234,7 @@ _SPAN_COLUMNS = frozenset(
         "intent.contract.id",
         "intent.title",
         "intent.backfilled",
+        "intent.phase",
         "session.id",
     }
 )
@@ -283,6 +284,7 @@ def _span_row(
         _text(get("intent.title")),
         span.SerializeToString(),
         received_ns,
+        _text(get("intent.phase")),
     )
 
 

@@ -377,8 +377,8 @@ def traces(conn: sqlite3.Connection, kind: str = "all", text: str | None = None,
     # newest first, walking traces_kind_start (one kind) or traces_start (all): never a sort of the
     # table; trace_id breaks ties, in the order both indexes already hold
     rows = conn.execute(
-        f"SELECT trace_id, intent_id, root_name, title, span_count, error_count, start_ns, end_ns, services "
-        f"FROM traces {where} ORDER BY start_ns DESC, trace_id DESC LIMIT ?",
+        f"SELECT trace_id, intent_id, root_name, title, span_count, error_count, start_ns, end_ns, services, "
+        f"root_state FROM traces {where} ORDER BY start_ns DESC, trace_id DESC LIMIT ?",
         (*args, clamp_limit(limit)),
     ).fetchall()
     return {
@@ -388,6 +388,7 @@ def traces(conn: sqlite3.Connection, kind: str = "all", text: str | None = None,
                 "intent_id": intent,
                 "root_name": root or "",
                 "title": title,
+                "state": state,
                 "span_count": count,
                 "error_count": errors,
                 "start_ns": start,
@@ -395,7 +396,7 @@ def traces(conn: sqlite3.Connection, kind: str = "all", text: str | None = None,
                 "duration_ms": (end - start) / 1e6,
                 "services": sorted(orjson.loads(services)),
             }
-            for tid, intent, root, title, count, errors, start, end, services in rows
+            for tid, intent, root, title, count, errors, start, end, services, state in rows
         ]
     }
 
@@ -408,13 +409,14 @@ MAX_TRACE_LOGS = 10_000
 def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
     rows = conn.execute(
         "SELECT span_id, parent_span_id, name, service, start_ns, end_ns, status_code, status_message, "
-        "proto FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id LIMIT ?",
+        "closed, artifact_type, phase, proto FROM spans WHERE trace_id = ? "
+        "ORDER BY start_ns, span_id LIMIT ?",
         (trace_id, MAX_TRACE_SPANS),
     ).fetchall()
     if not rows:
         return None
     spans = []
-    for sid, parent, name, service, start, end, code, message, proto in rows:
+    for sid, parent, name, service, start, end, code, message, closed, art_type, phase, proto in rows:
         attrs, links = span_details(proto)
         spans.append(
             {
@@ -426,29 +428,59 @@ def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
                 "end_ns": end,
                 "status": _STATUS.get(code, "unset"),
                 "status_message": message,
+                # an Intent artifact's state (derived: closed once a phase span of it is stored)
+                "state": None if art_type is None else "closed" if closed else "open",
+                "phase": phase,
                 "attributes": attrs,
                 "links": links,
             }
         )
-    logs = conn.execute(
-        "SELECT time_ns, span_id, severity_text, severity_number, body, attributes FROM logs "
-        "WHERE trace_id = ? ORDER BY time_ns, id LIMIT ?",
-        (trace_id, MAX_TRACE_LOGS),
-    ).fetchall()
-    return {
-        "trace_id": trace_id,
-        "spans": depth_first(spans),
-        "logs": [
-            {
-                "time_ns": t,
-                "span_id": sid,
-                "severity": text or _severity_name(number),
-                "body": body,
-                "attributes": orjson.loads(attrs),
-            }
-            for t, sid, text, number, body, attrs in logs
-        ],
-    }
+    logs = [
+        {
+            "time_ns": t,
+            "span_id": sid,
+            "severity": text or _severity_name(number),
+            "body": body,
+            "attributes": orjson.loads(attrs),
+        }
+        for t, sid, text, number, body, attrs in conn.execute(
+            "SELECT time_ns, span_id, severity_text, severity_number, body, attributes FROM logs "
+            "WHERE trace_id = ? ORDER BY time_ns, id LIMIT ?",
+            (trace_id, MAX_TRACE_LOGS),
+        )
+    ]
+    ordered = depth_first(spans)
+    add_lifetimes(ordered, logs)
+    return {"trace_id": trace_id, "spans": ordered, "logs": logs}
+
+
+def add_lifetimes(ordered: list[dict[str, Any]], logs: list[dict[str, Any]]) -> None:
+    """Give each span (depth-first, as `depth_first` orders them) its `phases` (the ids of its phase
+    spans) and `until_ns`, where its life as the waterfall draws it ends: a closed artifact's last
+    phase; an open artifact's newest event (a span or log record of it or under it, as progress
+    travels as log records); any other span's own end."""
+    by_id = {s["span_id"]: s for s in ordered}
+    newest = {sid: s["end_ns"] for sid, s in by_id.items()}
+    for log in logs:
+        sid = log["span_id"]
+        if sid in newest and log["time_ns"] > newest[sid]:
+            newest[sid] = log["time_ns"]
+    for span in ordered:
+        span["phases"] = []
+    for span in reversed(ordered):  # descendants before their ancestors
+        parent = by_id.get(span["parent_span_id"])
+        if parent is None:
+            continue
+        newest[parent["span_id"]] = max(newest[parent["span_id"]], newest[span["span_id"]])
+        if span["phase"] is not None:
+            parent["phases"].insert(0, span["span_id"])
+    for span in ordered:
+        if span["phases"]:
+            span["until_ns"] = max(by_id[p]["end_ns"] for p in span["phases"])
+        elif span["state"] == "open":
+            span["until_ns"] = newest[span["span_id"]]
+        else:
+            span["until_ns"] = span["end_ns"]
 
 
 def _severity_name(number: int) -> str:

@@ -242,22 +242,30 @@ def _run_in_savepoint(conn: sqlite3.Connection, job: Job) -> tuple[Any, BaseExce
 
 
 # ------------------------------------------------------------------------ writing rows
-_SPAN_UPSERT = """
+# Spans are final once sent (an ended OpenTelemetry span is immutable): the first copy of a span id is
+# kept, as Tempo keeps it, and a redelivered copy changes nothing.
+_SPAN_INSERT = """
 INSERT INTO spans (trace_id, span_id, parent_span_id, name, service, resource_id, kind, start_ns, end_ns,
     status_code, status_message, closed, artifact_type, artifact_id, intent_id, contract_id, session_id,
-    title, proto, received_ns)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-ON CONFLICT (trace_id, span_id) DO UPDATE SET
-    parent_span_id=excluded.parent_span_id, name=excluded.name, service=excluded.service,
-    resource_id=excluded.resource_id, kind=excluded.kind, start_ns=excluded.start_ns,
-    end_ns=excluded.end_ns, status_code=excluded.status_code, status_message=excluded.status_message,
-    closed=excluded.closed, artifact_type=excluded.artifact_type, artifact_id=excluded.artifact_id,
-    intent_id=excluded.intent_id, contract_id=excluded.contract_id, session_id=excluded.session_id,
-    title=excluded.title, proto=excluded.proto, received_ns=excluded.received_ns
--- a span is exported again when its artifact closes: keep the closed / later-ending version
-WHERE excluded.closed > spans.closed
-   OR (excluded.closed = spans.closed AND excluded.end_ns >= spans.end_ns)
+    title, proto, received_ns, phase)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (trace_id, span_id) DO NOTHING
 """
+# A phase span (a run, a lifecycle) closes the artifact it belongs to, its parent: read from the stored
+# copy, which may be an earlier one than the batch's.
+_CLOSE_PARENT = """
+UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND closed = 0 AND span_id = (
+    SELECT parent_span_id FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND phase IS NOT NULL)
+"""
+# An artifact stored after one of its phase spans is closed too (spans_phase_parent finds the phase).
+_CLOSE_IF_PHASED = """
+UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND span_id = ?2 AND closed = 0
+    AND EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = ?1 AND p.parent_span_id = ?2 AND p.phase IS NOT NULL)
+"""
+# Positions in a span row (decode._span_row's layout, _SPAN_INSERT's order).
+_PARENT, _START, _END, _STATUS, _CLOSED, _ART_TYPE, _ART_ID, _INTENT, _TITLE, _PHASE = (
+    2, 7, 8, 9, 11, 12, 13, 14, 17, 20
+)  # fmt: skip
 
 _LOG_INSERT = """
 INSERT OR IGNORE INTO logs (record_key, category, time_ns, observed_ns, trace_id, span_id,
@@ -266,11 +274,11 @@ INSERT OR IGNORE INTO logs (record_key, category, time_ns, observed_ns, trace_id
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 """
 
-# A trace's spans, for its row, in span id order and in the layout of _SPAN_UPSERT's rows
+# A trace's spans, for its row, in span id order and in the layout of _SPAN_INSERT's rows
 # (the columns a trace's row does not need are NULL): batch rows and stored rows alike.
 _TRACE_SPANS = """
 SELECT trace_id, span_id, parent_span_id, name, service, NULL, NULL, start_ns, end_ns, status_code, NULL,
-       NULL, artifact_type, artifact_id, intent_id, NULL, NULL, title
+       closed, artifact_type, artifact_id, intent_id, NULL, NULL, title, NULL, NULL, phase
 FROM spans WHERE trace_id IN (SELECT value FROM json_each(?)) ORDER BY trace_id, span_id
 """
 _trace_and_span = operator.itemgetter(0, 1)
@@ -346,7 +354,8 @@ def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
 
 
 def _write_spans(conn: sqlite3.Connection, batch: Batch) -> None:
-    """Upsert the spans, then bring their traces' rows up to date.
+    """Insert the spans (first copy kept), derive the state of the artifacts their phases close,
+    then bring their traces' rows up to date.
 
     A trace with no span stored before this batch (most of them, under load) gets its row
     from the batch's rows, without reading back what was just written; any other trace is
@@ -359,7 +368,8 @@ def _write_spans(conn: sqlite3.Connection, batch: Batch) -> None:
             (orjson.dumps(sorted(trace_ids)).decode(),),
         )
     }
-    conn.executemany(_SPAN_UPSERT, batch.spans)
+    conn.executemany(_SPAN_INSERT, batch.spans)
+    _close_phased_artifacts(conn, batch.spans, stored)
     promoted = _note_promotions(conn, batch.promotions)
     fresh: dict[str, list[tuple[Any, ...]]] = {}
     repeated: set[str] = set()
@@ -369,13 +379,29 @@ def _write_spans(conn: sqlite3.Connection, batch: Batch) -> None:
             continue
         spans = fresh.setdefault(trace_id, [])
         if spans and spans[-1][1] == row[1]:
-            repeated.add(trace_id)  # a span sent twice: the upsert chose the version stored
+            repeated.add(trace_id)  # a span sent twice: its first copy is the one stored
         spans.append(row)
     for trace_id in repeated:
         del fresh[trace_id]  # recomputed from what is stored, below
     if fresh:
         _write_trace_rows(conn, fresh)
     refresh_traces(conn, (trace_ids - fresh.keys()) | promoted)
+
+
+def _close_phased_artifacts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], stored: set[str]) -> None:
+    """Mark closed the artifacts a phase span of this batch belongs to, and the open artifacts of
+    this batch whose phase was stored before them (only possible in a trace stored before)."""
+    closing = [(row[0], row[1]) for row in rows if row[_PHASE] is not None and row[_PARENT] is not None]
+    if closing:
+        conn.executemany(_CLOSE_PARENT, closing)
+    if stored:
+        late = [
+            (row[0], row[1])
+            for row in rows
+            if not row[_CLOSED] and row[_ART_TYPE] is not None and row[0] in stored
+        ]
+        if late:
+            conn.executemany(_CLOSE_IF_PHASED, late)
 
 
 def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
@@ -400,40 +426,48 @@ def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[tuple[Any,
         )
     }
     rows = [_trace_row(trace_id, found, trace_id in promoted) for trace_id, found in spans.items()]
-    conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
 
 def _trace_row(trace_id: str, spans: list[tuple[Any, ...]], promoted: bool) -> tuple[Any, ...]:
-    """A trace's row from its spans (in span id order): counts, time span, services, root, intent."""
+    """A trace's row from its spans (in span id order): counts, time span (phases included),
+    services, root, intent, and whether the root artifact is open or closed."""
     present = {span[1] for span in spans}
     root: tuple[Any, ...] | None = None
-    root_key: tuple[bool, int] | None = None
+    root_key: tuple[bool, bool, int] | None = None
     errors = 0
-    start, end = spans[0][7], spans[0][8]
+    start, end = spans[0][_START], spans[0][_END]
     services: dict[str, None] = {}  # in order of first appearance
     intent_span: str | None = None  # the artifact id of an intent span
     intent_attr: str | None = None  # else the intent.id attribute
+    phased: set[str] = set()  # artifacts (span ids) with a phase span in the trace: closed
     for span in spans:
-        parent, span_start, art_type, intent = span[2], span[7], span[12], span[14]
-        if span[9] == 2:
+        parent, span_start, art_type, intent = span[_PARENT], span[_START], span[_ART_TYPE], span[_INTENT]
+        if span[_STATUS] == 2:
             errors += 1
         if span_start < start:
             start = span_start
-        if span[8] > end:
-            end = span[8]
+        if span[_END] > end:
+            end = span[_END]
         services[span[4]] = None
-        if art_type == "intent" and span[13] is not None and (intent_span is None or span[13] > intent_span):
-            intent_span = span[13]
+        if span[_PHASE] is not None and parent is not None:
+            phased.add(parent)
+        art_id = span[_ART_ID]
+        if art_type == "intent" and art_id is not None and (intent_span is None or art_id > intent_span):
+            intent_span = art_id
         if intent is not None and (intent_attr is None or intent > intent_attr):
             intent_attr = intent
         if parent is None or parent not in present:
-            # a root: an intent span wins over a backfilled orphan; otherwise the earliest root
-            key = (art_type != "intent", span_start)
+            # a root: an intent span wins over a backfilled orphan, an artifact over a phase whose
+            # artifact is not stored yet; otherwise the earliest root
+            key = (art_type != "intent", span[_PHASE] is not None, span_start)
             if root_key is None or key < root_key:
                 root, root_key = span, key
-    root_id, root_name, root_title, root_type = (None, "", None, None)
+    root_id, root_name, root_title, root_type, root_state = (None, "", None, None, None)
     if root is not None:
-        root_id, root_name, root_title, root_type = root[1], root[3], root[17], root[12]
+        root_id, root_name, root_title, root_type = root[1], root[3], root[_TITLE], root[_ART_TYPE]
+        if root_type is not None:
+            root_state = "closed" if root[_CLOSED] or root_id in phased else "open"
     return (
         trace_id,
         root_id,
@@ -446,6 +480,7 @@ def _trace_row(trace_id: str, spans: list[tuple[Any, ...]], promoted: bool) -> t
         start,
         end,
         orjson.dumps(list(services)).decode(),
+        root_state,
     )
 
 

@@ -309,7 +309,8 @@ def one_line(text: str, limit: int) -> str:
 
 
 def _span_label(span: dict[str, Any]) -> str:
-    mark = {"error": "[red]✗[/] ", "ok": "[green]✓[/] "}.get(span["status"], "")
+    passed = span.get("phase") == "run" and span["attributes"].get("intent.contract.result") == "pass"
+    mark = {"error": "[red]✗[/] ", "ok": "[green]✓[/] "}.get(span["status"], "[green]✓[/] " if passed else "")
     title = span["attributes"].get("intent.title")
     parts = [f"{mark}[bold]{escape(one_line(span['name'], 80))}[/]"]
     if title:
@@ -319,6 +320,8 @@ def _span_label(span: dict[str, Any]) -> str:
     duration = _duration(span["start_ns"], span["end_ns"])
     if duration:
         parts.append(f"[cyan]{duration}[/]")
+    if span.get("state") == "open":  # a long-lived artifact nothing has closed yet
+        parts.append("[yellow]open[/]")
     if span["status"] == "error" and span.get("status_message"):
         parts.append(f"[red]{escape(one_line(span['status_message'], 80))}[/]")
     return " ".join(parts)
