@@ -9,7 +9,9 @@ One persistent gRPC channel or HTTP connection pool per signal. Retryable answer
 429/502/503/504, refused or dropped connections) are retried with exponential backoff
 and full jitter, honouring RetryInfo / Retry-After, until acknowledged, until `stop` is
 set or `deadline` passes (`ExportAborted`), or a permanent error (`ExportRejected`).
-Partial success is returned to the caller and counted, not retried.
+Partial success is returned to the caller and counted, not retried; so is Loki's 400 for log
+records older than it accepts (it stored the others): the refused records come back in
+`ExportResult.refused` (`sinks.loki_partial`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 from intent_observe import __version__
+from intent_observe.sinks.loki_partial import RefusedRecord, too_old_records
 from intent_observe.sinks.otlp_config import GRPC, ExportConfig, SignalExportConfig
 from intent_observe.sources.otlp_signals import WIRES, Signal, SignalWire
 
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"intent-observe/{__version__}"
 _MAX_ERROR_TEXT = 300
+_MAX_LOKI_ANSWER = 64 * 1024  # where a refusal's reason is looked for
 _RETRYABLE_GRPC = frozenset(
     {
         grpc.StatusCode.CANCELLED,
@@ -68,6 +72,7 @@ class ExportResult:
     rejected: int  # items the backend refused in a partial-success answer (0 when all were accepted)
     message: str  # the backend's partial-success message
     attempts: int
+    refused: tuple[RefusedRecord, ...] = ()  # the refused log records, where the answer tells which
 
 
 @dataclass(frozen=True)
@@ -101,10 +106,11 @@ class _Outcome:
     message: str = ""
     retryable: bool = False
     retry_after: float | None = None
+    refused: tuple[RefusedRecord, ...] = ()
 
     @classmethod
-    def ok(cls, rejected: int = 0, message: str = "") -> _Outcome:
-        return cls(True, rejected, message)
+    def ok(cls, rejected: int = 0, message: str = "", refused: tuple[RefusedRecord, ...] = ()) -> _Outcome:
+        return cls(True, rejected, message, refused=refused)
 
     @classmethod
     def retry(cls, reason: str, retry_after: float | None = None) -> _Outcome:
@@ -160,7 +166,7 @@ class OtlpExporter:
             outcome = transport.send(payload, timeout)
             if outcome.acknowledged:
                 self._on_acknowledged(signal, config, outcome)
-                return ExportResult(outcome.rejected, outcome.message, attempt)
+                return ExportResult(outcome.rejected, outcome.message, attempt, outcome.refused)
             last_failure = outcome.message
             self._count(self.stats.failed_attempts, signal, 1)
             self._set_link_state(config, "failing", outcome)
@@ -355,6 +361,10 @@ class _HttpTransport:
         reason = f"HTTP {response.status_code}: {_http_error_text(response)}"
         if response.status_code in _RETRYABLE_HTTP:
             return _Outcome.retry(reason, _retry_after_seconds(response.headers.get("retry-after")))
+        if response.status_code == 400 and self._wire.signal is Signal.LOGS:
+            refused = too_old_records(payload, response.text[:_MAX_LOKI_ANSWER])
+            if refused:
+                return _Outcome.ok(len(refused), reason, refused)
         return _Outcome.fatal(reason)
 
     def _acknowledged(self, body: bytes) -> _Outcome:

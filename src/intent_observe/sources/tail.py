@@ -38,6 +38,7 @@ from intent_observe.identity.state_db import IdentityStore, PreparedWrite, Stale
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
 from intent_observe.safe_files import open_regular, private_dir, private_file
+from intent_observe.sinks.loki_partial import RefusedRecord
 from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected
 from intent_observe.sinks.resource import otlp_encoder
 from intent_observe.sources import checkpoint
@@ -169,6 +170,7 @@ class TailedFile:
         self.encoder = otlp_encoder(extra)
         self.lines_read = 0
         self.lines_rejected = 0
+        self.records_refused = 0  # by the backend (delivery thread); lines_rejected: the reader's
 
     def next_batch(self, max_bytes: int) -> Batch | None:
         chunk = self.follower.poll(max_bytes)
@@ -234,6 +236,11 @@ class TailedFile:
         traces = self.encoder.traces(out.spans) if out.spans else None
         logs = self.encoder.logs(out.logs) if out.logs else None
         return Payload.of(traces=traces, logs=logs)
+
+    def refused(self, batch: Batch, records: list[RefusedRecord]) -> None:
+        """Records the backend refused while taking the rest of the batch join its dead letters."""
+        batch.rejected += [Rejected(Position(r.file, r.line, r.offset), r.reason, b"") for r in records]
+        self.records_refused += len(records)
 
     def commit(self, batch: Batch) -> None:
         """Called once the batch is safe: state, mark and dead letters move together."""
@@ -411,8 +418,9 @@ class TailAdapter:
             if batch is None:
                 return
             try:
-                self.sink.deliver(batch.payload, self._abort)
+                refused = self.sink.deliver(batch.payload, self._abort)
                 if batch.source is not None:
+                    batch.source.refused(batch, refused)
                     batch.source.commit(batch)
             except ExportAborted:
                 return  # shutting down: the lines stay unacknowledged and are read again next run
@@ -441,6 +449,9 @@ class TailAdapter:
                 return time.monotonic() < deadline
             return True
 
+        # The final metrics count the records the backend refused too: taken once it has answered.
+        while self._fatal is None and patient() and self._unacknowledged():
+            time.sleep(0.05)
         for item in [] if self._fatal is not None else [self._metrics_batch(), None]:
             while patient():
                 try:
@@ -460,6 +471,10 @@ class TailAdapter:
             )
             self._abort.set()
             delivery.join(5)
+
+    def _unacknowledged(self) -> bool:
+        with self._in_flight_lock:
+            return bool(self._in_flight)
 
     def _exit_code(self) -> int:
         if isinstance(self._fatal, ExportRejected):
@@ -488,7 +503,10 @@ class TailAdapter:
             oldest = min((b.read_at for b in self._in_flight), default=None)
         points = [
             Point(catalog.ADAPTER_LINES_READ, value=sum(t.lines_read for t in self.files)),
-            Point(catalog.ADAPTER_LINES_REJECTED, value=sum(t.lines_rejected for t in self.files)),
+            Point(
+                catalog.ADAPTER_LINES_REJECTED,
+                value=sum(t.lines_rejected + t.records_refused for t in self.files),
+            ),
             Point(catalog.ADAPTER_QUEUE_DEPTH, value=self.sink.queue_depth()),
             Point(catalog.ADAPTER_LAG_BYTES, value=sum(t.lag_bytes() for t in self.files)),
             Point(

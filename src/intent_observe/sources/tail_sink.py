@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from intent_observe.sinks.disk_queue import DiskQueue, QueueFull
+from intent_observe.sinks.loki_partial import RefusedRecord
 from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected, OtlpExporter
 from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer
 from intent_observe.sources.otlp_signals import WIRES, Signal
@@ -46,7 +47,10 @@ class Payload:
 
 
 class Sink(Protocol):
-    def deliver(self, payload: Payload, stop: threading.Event) -> None: ...
+    def deliver(self, payload: Payload, stop: threading.Event) -> list[RefusedRecord]:
+        """Returns once the batch is safe, with the records the backend refused while it took the
+        rest (Loki's too-old log entries): the caller dead-letters them with the batch."""
+        ...
 
     def failures(self) -> dict[str, int]:
         """Failed delivery attempts so far, by signal (for `intent.adapter.export_failures`)."""
@@ -68,7 +72,7 @@ class ConsumerSink:
         self.consumer = consumer
         self._failures: dict[str, int] = {}
 
-    def deliver(self, payload: Payload, stop: threading.Event) -> None:
+    def deliver(self, payload: Payload, stop: threading.Event) -> list[RefusedRecord]:
         for signal, data in payload.parts:
             wire = WIRES[signal]
             request = wire.request_type.FromString(data)
@@ -84,6 +88,7 @@ class ConsumerSink:
                 log.warning(
                     "the store refused %d %s items: %s", result.rejected, signal.value, result.message
                 )
+        return []
 
     def failures(self) -> dict[str, int]:
         return dict(self._failures)
@@ -119,16 +124,19 @@ class ExporterSink:
             self._drainer = threading.Thread(target=self._drain, name="tail-disk-queue", daemon=True)
             self._drainer.start()
 
-    def deliver(self, payload: Payload, stop: threading.Event) -> None:
+    def deliver(self, payload: Payload, stop: threading.Event) -> list[RefusedRecord]:
+        """A batch that goes through the disk queue is answered later: its refused records are
+        counted and logged then (`_drain`), not returned."""
         parts = list(payload.parts)
+        refused: list[RefusedRecord] = []
         while parts:
             signal, data = parts[0]
             if self.queue is not None and self.queue.depth().entries:
                 self._spill(parts, stop)
-                return
+                return refused
             deadline = time.monotonic() + self.spill_after_s if self.queue is not None else None
             try:
-                self.exporter.export(signal, data, stop=stop, deadline=deadline)
+                refused += self.exporter.export(signal, data, stop=stop, deadline=deadline).refused
             except ExportAborted:
                 if stop.is_set() or self.queue is None:
                     raise
@@ -136,8 +144,9 @@ class ExporterSink:
                     "backend unavailable for %.0f s: keeping batches in the disk queue", self.spill_after_s
                 )
                 self._spill(parts, stop)
-                return
+                return refused
             parts.pop(0)
+        return refused
 
     def _spill(self, parts: list[tuple[Signal, bytes]], stop: threading.Event) -> None:
         assert self.queue is not None
@@ -199,9 +208,8 @@ class FanoutSink:
     def __init__(self, sinks: Sequence[Sink]) -> None:
         self.sinks = list(sinks)
 
-    def deliver(self, payload: Payload, stop: threading.Event) -> None:
-        for sink in self.sinks:
-            sink.deliver(payload, stop)
+    def deliver(self, payload: Payload, stop: threading.Event) -> list[RefusedRecord]:
+        return [record for sink in self.sinks for record in sink.deliver(payload, stop)]
 
     def failures(self) -> dict[str, int]:
         total: dict[str, int] = {}
