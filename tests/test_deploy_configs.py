@@ -209,7 +209,7 @@ def test_adapter_dockerfile_builds_from_what_its_context_keeps() -> None:
     }
     copies = [c for c in commands if c.cmd == "COPY" and not any(f.startswith("--from") for f in c.flags)]
     sources = {source for c in copies for source in c.value[:-1]}
-    assert sources == {"pyproject.toml", "README.md", "src"}
+    assert sources == {"pyproject.toml", "README.md", "Cargo.toml", "Cargo.lock", "crates", "src"}
     assert sources <= kept
     assert all((ROOT / source).exists() for source in sources)
     final_stage = commands[max(i for i, c in enumerate(commands) if c.cmd == "FROM") :]
