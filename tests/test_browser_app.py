@@ -448,9 +448,16 @@ def _rows(page: Any) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = page.eval_on_selector_all(
         ".wf-span",
         "els => els.map(e => ({id: e.dataset.spanId, parent: e.dataset.parentSpanId,"
-        " depth: e.dataset.depth, name: e.dataset.name, error: e.classList.contains('span-error')}))",
+        " depth: e.dataset.depth, name: e.dataset.name, state: e.dataset.state, phase: e.dataset.phase,"
+        " error: e.classList.contains('span-error')}))",
     )
     return rows
+
+
+def _box(locator: Any) -> dict[str, float]:
+    box: dict[str, float] | None = locator.bounding_box()
+    assert box is not None
+    return box
 
 
 def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Running, view: Watched) -> None:
@@ -458,8 +465,10 @@ def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Running, vie
     failed_intent = h.intents[1]
     page.goto(stack.base_url + "/traces")
     page.wait_for_selector("#intent-traces .trace-row")
-    # Intents are listed with their span count; the orphan signals apart.
+    # Intents are listed with their span count; the orphan signals apart. Nothing completes an
+    # intent in this history: each one is listed as open.
     assert sorted(page.locator("#intent-traces .trace-id-label").all_inner_texts()) == sorted(h.intents)
+    assert page.locator("#intent-traces .trace-state").all_inner_texts() == ["open"] * len(h.intents)
     assert page.locator("#orphan-list .orphan").count() == sum(h.open_signal_levels.values())
     page.locator("#intent-traces .trace-row").filter(has_text=failed_intent).locator("a").click()
     page.wait_for_selector(".wf-span")
@@ -467,47 +476,104 @@ def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Running, vie
     by_name = {r["name"]: r for r in rows}
     spec = f"spec SPEC-{int(failed_intent[4:]):03d}"
     intent_row, spec_row = by_name[f"intent {failed_intent}"], by_name[spec]
-    assert intent_row["depth"] == "0"
-    assert (spec_row["depth"], spec_row["parent"]) == ("1", intent_row["id"])
+    assert (intent_row["depth"], intent_row["state"]) == ("0", "open")
+    # one of the spec's contracts failed, so not all of them passed: the spec is still open
+    assert (spec_row["depth"], spec_row["parent"], spec_row["state"]) == ("1", intent_row["id"], "open")
     for contract in h.contracts_of_spec[spec.split()[1]]:
         row = by_name[f"contract {contract}"]
-        assert (row["depth"], row["parent"]) == ("2", spec_row["id"])
-        # each contract's assertions sit right under it, one level deeper
+        assert (row["depth"], row["parent"], row["state"]) == ("2", spec_row["id"], "closed")
+        # each contract's run sits right under it, one level deeper, and the run's assertions under it
         index = rows.index(row)
-        assertions = [r for r in rows[index + 1 : index + 3]]
+        run, *assertions = rows[index + 1 : index + 4]
+        assert (run["name"], run["depth"], run["parent"], run["phase"]) == (
+            f"contract {contract} · run 1",
+            "3",
+            row["id"],
+            "run",
+        )
         assert [(r["name"], r["depth"], r["parent"]) for r in assertions] == [
-            ("assertion assert-1", "3", row["id"]),
-            ("assertion assert-2", "3", row["id"]),
+            ("assertion assert-1", "4", run["id"]),
+            ("assertion assert-2", "4", run["id"]),
         ]
     # Signals of the intent are nested under it; depth-first order puts parents first.
     assert all(rows.index(by_name[r["name"]]) > rows.index(intent_row) for r in rows if r["depth"] != "0")
+    passed = h.contracts_of_spec[spec.split()[1]][0]
     failed = by_name[f"contract {h.failed_contract}"]
-    assert failed["error"] is True
-    assert by_name[f"contract {h.contracts_of_spec[spec.split()[1]][0]}"]["error"] is False
-    # An error span's bar is drawn in the error colour.
-    bar = page.locator(f'.wf-span[data-span-id="{failed["id"]}"] .wf-bar')
+    failed_run, passed_run = (by_name[f"contract {c} · run 1"] for c in (h.failed_contract, passed))
+    # the run failed, not the contract's announcement; each run shows how it ended
+    assert (failed_run["error"], failed["error"], passed_run["error"]) == (True, False, False)
+    marks = {
+        r["id"]: page.locator(f'.wf-span[data-span-id="{r["id"]}"] .wf-run-mark').inner_text()
+        for r in (failed_run, passed_run)
+    }
+    assert marks == {failed_run["id"]: "✗", passed_run["id"]: "✓"}
+    # A failed run's bar is drawn in the error colour.
+    bar = page.locator(f'.wf-span[data-span-id="{failed_run["id"]}"] .wf-bar')
     assert _rgb(bar.evaluate("e => getComputedStyle(e).backgroundColor")) == _rgb(_resolved(page, "--err"))
-    # Clicking a span opens its details: attributes and its own log records.
+    # The open intent carries an "open" pill and its bar runs to its newest event, the last
+    # contract's completion: the end of the trace's time axis.
+    assert page.locator(".wf-span .wf-state").all_inner_texts() == ["open", "open"]  # the intent, the spec
+    intent_el = page.locator(f'.wf-span[data-span-id="{intent_row["id"]}"]')
+    intent_bar, timeline = _box(intent_el.locator(".wf-bar.wf-open")), _box(intent_el.locator(".wf-timeline"))
+    assert abs(intent_bar["x"] + intent_bar["width"] - (timeline["x"] + timeline["width"])) < 2
+    # Clicking the failed contract opens its details: closed, its run ✗, its own log records.
     page.locator(f'.wf-span[data-span-id="{failed["id"]}"]').click()
     details = page.locator("#span-details")
     details.wait_for()
     assert details.get_attribute("data-span-id") == failed["id"]
     assert "intent.artifact.id" in details.locator(".span-attrs").inner_text()
+    assert "closed" in details.locator(".meta-grid").inner_text()
+    assert details.locator(".phase-link").all_inner_texts()[0].startswith("✗\nrun 1")
     log_bodies = details.locator(".span-logs .log-body").all_inner_texts()
     assert any("contract.started" in b for b in log_bodies), log_bodies
     assert any("contract.completed" in b for b in log_bodies), log_bodies
     screenshot(page, "trace-waterfall")
-    # Double-click zooms the time axis to a span: the contract's bar then spans the timeline.
-    row = page.locator(f'.wf-span[data-span-id="{failed["id"]}"]')
+    # Its phase selects the run's row; double-click zooms the time axis to the run: its bar then
+    # spans the timeline.
+    details.locator(".phase-link").first.click()
+    assert details.get_attribute("data-span-id") == failed_run["id"]
+    row = page.locator(f'.wf-span[data-span-id="{failed_run["id"]}"]')
     row.dblclick()
     page.locator("#reset-zoom").wait_for()
-    bar, cell = row.locator(".wf-bar").bounding_box(), row.locator(".wf-timeline").bounding_box()
-    assert bar is not None and cell is not None
+    bar, cell = _box(row.locator(".wf-bar")), _box(row.locator(".wf-timeline"))
     assert bar["width"] > 0.95 * cell["width"], (bar, cell)
     screenshot(page, "trace-waterfall-zoomed")
     page.locator("#reset-zoom").click()
     assert page.locator("#reset-zoom").is_hidden()
     view.assert_clean()
+
+
+def test_a_spec_whose_contracts_all_passed_shows_its_lifecycle(stack: Running, view: Watched) -> None:
+    page, h = view.page, stack.history
+    intent = h.intents[0]
+    spec = f"spec SPEC-{int(intent[4:]):03d}"
+    page.goto(f"{stack.base_url}/traces/{intent}")
+    page.wait_for_selector(".wf-span")
+    rows = _rows(page)
+    by_name = {r["name"]: r for r in rows}
+    spec_row, lifecycle = by_name[spec], by_name[f"{spec} · lifecycle"]
+    assert spec_row["state"] == "closed"
+    # the lifecycle is the spec's first child, from its creation to the last contract's completion
+    assert rows[rows.index(spec_row) + 1] == lifecycle
+    assert (lifecycle["parent"], lifecycle["phase"]) == (spec_row["id"], "lifecycle")
+    doc = httpx.get(f"{stack.base_url}/api/intents/{intent}", timeout=HTTP_TIMEOUT_S).json()
+    span = next(s for s in doc["spans"] if s["span_id"] == lifecycle["id"])
+    created = next(
+        line for line in h.lines if line.get("event") == "spec.created" and line["ref"] == spec[5:]
+    )
+    completions = [line for line in h.lines if line.get("event") == "contract.completed"]
+    last = next(
+        line for line in completions if line["data"]["contract_id"] == h.contracts_of_spec[spec[5:]][-1]
+    )
+    assert (span["start_ns"], span["end_ns"]) == (_ns(created["timestamp"]), _ns(last["timestamp"]))
+    # 20 minutes to the first run, two runs of 11 minutes 5 minutes apart (_intent, _contract_run)
+    assert page.locator(f'.wf-span[data-span-id="{lifecycle["id"]}"] .wf-bar-label').inner_text() == "47 m"
+    assert page.locator(f'.wf-span[data-span-id="{spec_row["id"]}"] .wf-state').count() == 0  # not open
+    view.assert_clean()
+
+
+def _ns(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()) * 10**9
 
 
 def _rgb(css: str) -> tuple[int, ...]:

@@ -1,5 +1,9 @@
 // One trace as a waterfall: spans nested under their parents, time bars on a shared
 // axis, error spans in red; a click opens the span's attributes and log records.
+// Each span is sent once, final: a long-lived artifact (intent, spec, contract, cluster) is an
+// instant announcement, and its phases (contract runs, a lifecycle) are child spans with real
+// durations. Its row draws its life from the API's `until_ns`: to its last phase once closed,
+// striped up to its newest event while open.
 import { getJSON } from "../api.js";
 import { h, icon, mount } from "../dom.js";
 import { fmtDateTime, fmtMs, fmtValue, typeFamily } from "../format.js";
@@ -10,7 +14,29 @@ const TICKS = 5;
 // Spans of the Intent loop itself; others (e.g. Claude Code's) get their service named in the row.
 const DEFAULT_SERVICE = "intent";
 
-/** Spans in depth-first order from their parent links; parents never seen make roots. */
+/** Where a span's bar ends: an artifact's life (see the header), any other span's own end. */
+const untilNs = (span) => Math.max(span.end_ns, span.until_ns ?? span.end_ns);
+
+/** A phase row is named under its artifact by what follows " · ": "run 1", "lifecycle". */
+function phaseLabel(span) {
+  const at = span.name.lastIndexOf(" · ");
+  return at >= 0 ? span.name.slice(at + 3) : span.name;
+}
+
+/** ✓ or ✗ for a contract run, from its result (a run's status is ERROR only when it failed). */
+function runMark(span) {
+  if (span.phase !== "run") return null;
+  const passed = span.status !== "error" && span.attributes?.["intent.contract.result"] !== "fail";
+  return h("span", { class: ["wf-run-mark", passed ? "wf-run-pass" : "wf-run-fail"], title: passed ? "passed" : "failed" },
+    passed ? "✓" : "✗");
+}
+
+function stateOf(span) {
+  return span.state === "open" ? h("span", { class: "wf-state", title: "Nothing has closed it yet: its bar runs to its newest event" }, "open") : null;
+}
+
+/** Spans in depth-first order from their parent links; parents never seen make roots. An
+ * artifact's phases come first among its children, in time order. */
 function treeOrder(spans) {
   const ids = new Set(spans.map((sp) => sp.span_id));
   const children = new Map();
@@ -21,7 +47,8 @@ function treeOrder(spans) {
   }
   const ordered = [];
   const visit = (parent, depth) => {
-    const kids = (children.get(parent) || []).sort((a, b) => a.start_ns - b.start_ns || a.name.localeCompare(b.name));
+    const kids = (children.get(parent) || []).sort((a, b) =>
+      (a.phase ? 0 : 1) - (b.phase ? 0 : 1) || a.start_ns - b.start_ns || a.name.localeCompare(b.name));
     for (const sp of kids) {
       ordered.push({ span: sp, depth, childCount: (children.get(sp.span_id) || []).length });
       visit(sp.span_id, depth + 1);
@@ -52,19 +79,32 @@ function timeAxis(offsetNs, windowNs) {
     }));
 }
 
+/** How a span's bar is drawn: a phase or any plain span solid, an artifact's life lighter (its
+ * phases carry the durations), striped while the artifact is open. */
+function barStyle(span) {
+  if (span.state === "open") return "wf-open";
+  return span.phases?.length ? "wf-life" : "";
+}
+
+function barTitle(span) {
+  if (span.state === "open") return "open: from its announcement to its newest event";
+  return span.phases?.length ? "from its announcement to the end of its last phase" : null;
+}
+
 /** A span's bar on the window [t0, t0 + windowNs]; the cell clips what falls outside. */
 function spanBar(span, t0, windowNs) {
+  const until = untilNs(span);
   const start = ((span.start_ns - t0) / windowNs) * 100;
-  const width = ((span.end_ns - span.start_ns) / windowNs) * 100;
-  const instant = span.end_ns <= span.start_ns;
-  const bar = h("span", { class: ["wf-bar", instant ? "wf-instant" : ""] });
+  const width = ((until - span.start_ns) / windowNs) * 100;
+  const instant = until <= span.start_ns;
+  const bar = h("span", { class: ["wf-bar", instant ? "wf-instant" : barStyle(span)] });
   bar.style.left = `${start}%`;
   if (!instant) bar.style.width = `${Math.max(width, 0.25)}%`;
-  if (instant) bar.title = "a single event (no duration)";
+  bar.title = instant ? "a single event (no duration)" : barTitle(span) || "";
   if (instant) return h("div", { class: "wf-timeline" }, bar);
   const end = Math.min(start + Math.max(width, 0), 100);
   if (end <= 0 || start >= 100) return h("div", { class: "wf-timeline" }, bar); // outside the zoomed window
-  const label = h("span", { class: "wf-bar-label mono" }, fmtMs((span.end_ns - span.start_ns) / 1e6));
+  const label = h("span", { class: "wf-bar-label mono" }, fmtMs((until - span.start_ns) / 1e6));
   // Labels sit right of the bar, left of it when it ends near the right edge, inside when it fills the row.
   if (start < 12 && end > 78) {
     label.classList.add("wf-label-inside");
@@ -78,13 +118,28 @@ function spanBar(span, t0, windowNs) {
   return h("div", { class: "wf-timeline" }, bar, label);
 }
 
+/** A row's name cell: a phase is named by what it is under its artifact ("run 1" ✓, "lifecycle"),
+ * an open artifact carries an "open" pill. */
+function nameCell(span, toggle, childCount) {
+  const failed = span.status === "error" && span.phase !== "run"; // a run shows ✗ instead
+  return h("div", { class: "wf-name" }, toggle,
+    h("span", { class: ["wf-dot", `fam-${spanFamily(span)}`, span.phase ? "wf-dot-phase" : ""] }),
+    runMark(span),
+    h("span", { class: ["wf-span-name", span.phase ? "wf-phase-name" : ""], title: span.name },
+      span.phase ? phaseLabel(span) : span.name),
+    stateOf(span),
+    span.service && span.service !== DEFAULT_SERVICE ? h("span", { class: "wf-service" }, span.service) : null,
+    failed ? h("span", { class: "wf-error-icon", title: span.status_message || "error" }, icon("alert", 13)) : null,
+    childCount ? h("span", { class: "wf-child-count" }, String(childCount)) : null);
+}
+
 class Waterfall {
   constructor(trace, onSelect) {
     this.trace = trace;
     this.onSelect = onSelect;
     this.rows = treeOrder(trace.spans);
     this.traceStart = Math.min(...trace.spans.map((sp) => sp.start_ns));
-    this.traceNs = Math.max(Math.max(...trace.spans.map((sp) => sp.end_ns)) - this.traceStart, 1);
+    this.traceNs = Math.max(Math.max(...trace.spans.map(untilNs)) - this.traceStart, 1);
     this.t0 = this.traceStart; // the visible window: the whole trace until zoomed
     this.windowNs = this.traceNs;
     this.collapsed = new Set();
@@ -132,23 +187,19 @@ class Waterfall {
       e.stopPropagation();
       this.toggle(span.span_id, toggle);
     });
-    const name = h("div", { class: "wf-name" }, toggle,
-      h("span", { class: `wf-dot fam-${spanFamily(span)}` }),
-      h("span", { class: "wf-span-name" }, span.name),
-      span.service && span.service !== DEFAULT_SERVICE ? h("span", { class: "wf-service" }, span.service) : null,
-      error ? h("span", { class: "wf-error-icon", title: span.status_message || "error" }, icon("alert", 13)) : null,
-      childCount ? h("span", { class: "wf-child-count" }, String(childCount)) : null);
+    const name = nameCell(span, toggle, childCount);
     name.style.paddingLeft = `${8 + depth * 18}px`;
     const row = h("div", {
-      class: ["wf-row", "wf-span", error ? "span-error" : "", `fam-${spanFamily(span)}`],
+      class: ["wf-row", "wf-span", error ? "span-error" : "", `fam-${spanFamily(span)}`, span.phase ? "wf-phase" : ""],
       role: "treeitem", tabindex: "0",
-      dataset: { spanId: span.span_id, parentSpanId: span.parent_span_id || "", depth: String(depth), name: span.name },
+      dataset: { spanId: span.span_id, parentSpanId: span.parent_span_id || "", depth: String(depth), name: span.name,
+        state: span.state || "", phase: span.phase || "" },
     }, name, spanBar(span, this.t0, this.windowNs));
     row.addEventListener("click", () => this.select(span.span_id));
     row.addEventListener("dblclick", () => {
-      if (span.end_ns > span.start_ns) this.zoom(span.start_ns, span.end_ns);
+      if (untilNs(span) > span.start_ns) this.zoom(span.start_ns, untilNs(span));
     });
-    row.title = `${span.name} · ${span.end_ns > span.start_ns ? fmtMs((span.end_ns - span.start_ns) / 1e6) : "single event"}`;
+    row.title = `${span.name} · ${durationText(span)}`;
     row.addEventListener("keydown", (e) => this.onKey(e, row, span.span_id));
     this.rowEls.set(span.span_id, row);
     return row;
@@ -217,6 +268,23 @@ function logItem(log, spanName) {
   return item;
 }
 
+/** A span's duration in words; an artifact's is its life (open: so far). */
+function durationText(span) {
+  const life = untilNs(span) - span.start_ns;
+  if (span.state === "open") return life > 0 ? `${fmtMs(life / 1e6)} so far` : "just announced";
+  return life > 0 ? fmtMs(life / 1e6) : "instant";
+}
+
+/** An artifact's phases in the details: each one selects its row. */
+function phaseList(span, trace, waterfall) {
+  const phases = trace.spans.filter((sp) => span.phases?.includes(sp.span_id));
+  if (!phases.length) return null;
+  return [h("h3", { class: "details-heading" }, `Phases · ${phases.length}`),
+    h("ul", { class: "phase-list" }, phases.map((phase) => h("li", {},
+      h("button", { class: "phase-link", type: "button", onclick: () => waterfall.select(phase.span_id) },
+        runMark(phase), h("span", {}, phaseLabel(phase)), h("span", { class: "muted mono" }, durationText(phase))))))];
+}
+
 function detailsPanel(span, trace, close, waterfall) {
   const logs = trace.logs.filter((l) => l.span_id === span.span_id);
   const error = span.status === "error";
@@ -225,20 +293,22 @@ function detailsPanel(span, trace, close, waterfall) {
     ["Parent", span.parent_span_id || "— (root)"],
     ["Service", span.service || "—"],
     ["Start", fmtDateTime(span.start_ns)],
-    ["Duration", span.end_ns > span.start_ns ? fmtMs((span.end_ns - span.start_ns) / 1e6) : "instant"],
+    ["Duration", durationText(span)],
+    span.state ? ["State", span.state] : null,
     ["Status", span.status + (span.status_message ? ` — ${span.status_message}` : "")],
-  ];
+  ].filter(Boolean);
   return h("aside", { class: "panel span-details", id: "span-details", dataset: { spanId: span.span_id } },
     h("header", { class: "panel-header" },
       h("h2", { class: "panel-title" }, h("span", { class: `wf-dot fam-${spanFamily(span)}` }), h("span", { class: "details-name" }, span.name)),
       h("button", { class: "icon-button", type: "button", "aria-label": "Close details", onclick: close }, icon("close", 16))),
     h("div", { class: "panel-body details-body" },
       error ? h("div", { class: "details-error" }, icon("alert", 15), span.status_message || "This span failed") : null,
-      span.end_ns > span.start_ns
-        ? h("button", { class: "button zoom-button", type: "button", onclick: () => waterfall.zoom(span.start_ns, span.end_ns) },
+      untilNs(span) > span.start_ns
+        ? h("button", { class: "button zoom-button", type: "button", onclick: () => waterfall.zoom(span.start_ns, untilNs(span)) },
           icon("search", 14), "Zoom the timeline to this span")
         : null,
       h("dl", { class: "meta-grid" }, meta.map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)])),
+      phaseList(span, trace, waterfall),
       h("h3", { class: "details-heading" }, "Attributes"),
       attributeTable(span.attributes, "span-attrs"),
       span.links?.length ? [h("h3", { class: "details-heading" }, "Links"),
@@ -251,19 +321,20 @@ function detailsPanel(span, trace, close, waterfall) {
 function traceHeader(trace, rows) {
   const root = rows[0]?.span;
   const t0 = Math.min(...trace.spans.map((sp) => sp.start_ns));
-  const t1 = Math.max(...trace.spans.map((sp) => sp.end_ns));
+  const t1 = Math.max(...trace.spans.map(untilNs));
   const errors = trace.spans.filter((sp) => sp.status === "error").length;
   const title = root?.attributes?.["intent.title"];
   const chips = [
     ["Trace", h("span", { class: "mono", id: "trace-id" }, trace.trace_id)],
     ["Spans", String(trace.spans.length)],
     ["Errors", h("span", { class: errors ? "error-count" : "" }, String(errors))],
+    root?.state ? ["State", h("span", { id: "trace-state" }, root.state)] : null,
     ["Duration", fmtMs((t1 - t0) / 1e6)],
     ["Started", fmtDateTime(t0)],
   ];
   document.title = `${root ? root.name : "Trace"} · Intent Observe`;
   return pageHeader(root ? root.name : "Trace", title || null,
-    h("div", { class: "chips" }, chips.map(([k, v]) => h("span", { class: "chip" }, h("span", { class: "chip-key" }, k), v))));
+    h("div", { class: "chips" }, chips.filter(Boolean).map(([k, v]) => h("span", { class: "chip" }, h("span", { class: "chip-key" }, k), v))));
 }
 
 async function fetchTrace(id) {

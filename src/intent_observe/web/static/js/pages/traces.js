@@ -12,11 +12,19 @@ function durationCell(trace, maxMs) {
       h("span", { class: "dur-value mono" }, trace.duration_ms > 0 ? fmtMs(trace.duration_ms) : "instant")));
 }
 
+/** Whether the trace's root artifact is still open (nothing closed it: its life goes on) or closed. */
+function stateLabel(trace) {
+  if (!trace.state) return null;
+  return h("span", { class: ["trace-state", trace.state === "open" ? "wf-state" : "trace-closed muted"],
+    title: trace.state === "open" ? "still open: nothing has completed it" : "closed" }, trace.state);
+}
+
 function traceName(trace) {
   const id = trace.intent_id || trace.root_name;
   return h("td", { class: "col-name" },
     h("a", { class: "trace-link", href: traceHref(trace.trace_id) },
       h("span", { class: "trace-id-label mono" }, id)),
+    stateLabel(trace),
     trace.title ? h("span", { class: "trace-title" }, trace.title) : null);
 }
 
