@@ -6,11 +6,8 @@ not only with hand-written series."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from tests.support.processes import stop_process
-from tests.support.rotel import free_port
+from tests.support.prometheus import running_prometheus
+from tests.support.up import UpProcess, up_env
 
 from intent_observe.deploy.dashboard import dashboard
 from intent_observe.deploy.rulefile import rule_groups, to_yaml
@@ -204,11 +201,13 @@ def test_alert_rules_on_the_derived_history(derived: dict[str, Any], tmp_path: P
 SCRAPE_TIMEOUT_S = 60.0
 
 
-def _wait(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait(
+    condition: Callable[[], bool], what: str, alive: Callable[[], bool], log: Callable[[], str]
+) -> None:
     deadline = time.monotonic() + SCRAPE_TIMEOUT_S
     while not condition():
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen; log:\n{log.read_text(errors='replace')[-3000:]}")
+        if not alive() or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen; log:\n{log()[-3000:]}")
         time.sleep(0.2)
 
 
@@ -224,27 +223,18 @@ def _get(url: str, **params: str) -> Any:
 
 @pytest.fixture(scope="module")
 def app_url(derived: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`intent-observe up` on a repository holding the fixture history, on loopback ports."""
+    """`intent-observe up` on a repository holding the fixture history, on loopback ports it chose."""
     repo = tmp_path_factory.mktemp("repo")
     events = repo / ".intent" / "events" / "events.jsonl"
     events.parent.mkdir(parents=True)
     shutil.copy(HISTORY, events)
-    port = free_port()
-    log = repo / "up.log"
-    command = [
-        sys.executable, "-m", "intent_observe.cli", "up", "--port", str(port),
-        "--grpc-port", str(free_port()), "--http-port", str(free_port()), str(events),
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env["OTEL_METRIC_EXPORT_INTERVAL"] = "500"  # the app's adapter reports metrics twice a second
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, cwd=repo, env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
+    # the app's adapter reports metrics twice a second
+    up = UpProcess(repo, str(events), env=up_env(OTEL_METRIC_EXPORT_INTERVAL="500"))
     signals = _total(derived, "intent.signals.total")
 
     def history_ingested() -> bool:
         try:
-            text = httpx.get(f"{url}/metrics", timeout=5).text
+            text = httpx.get(f"{up.url}/metrics", timeout=5).text
         except httpx.HTTPError:
             return False
         values = [
@@ -255,17 +245,16 @@ def app_url(derived: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         return sum(values) == signals and "intent_adapter_lag_bytes 0" in text
 
     try:
-        _wait(history_ingested, "the app's /metrics showing the whole history", process, log)
-        yield url
+        _wait(history_ingested, "the app's /metrics showing the whole history", up.alive, up.log)
+        yield up.url
     finally:
-        stop_process(process, signal.SIGINT, grace_s=20)
+        up.stop()
 
 
 @pytest.fixture(scope="module")
 def prometheus_url(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Prometheus (Debian's server, 2.42) scraping the app twice a second, on loopback."""
-    binary = shutil.which("prometheus")
-    if binary is None:
+    if shutil.which("prometheus") is None:
         pytest.fail("prometheus is missing: run scripts/install-system-deps.sh (Debian package prometheus)")
     workdir = tmp_path_factory.mktemp("prometheus")
     config = {
@@ -275,27 +264,17 @@ def prometheus_url(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
         ],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = free_port()
-    log = workdir / "prometheus.log"
-    command = [
-        binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]  # fmt: skip
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
+    with running_prometheus(workdir / "prometheus.yml", workdir) as prometheus:
 
-    def scraped_three_times() -> bool:
-        answer = _get(f"{url}/api/v1/query", query="count_over_time(intent_signals_trust_avg[1m])")
-        return bool(
-            answer and answer["data"]["result"] and float(answer["data"]["result"][0]["value"][1]) >= 3
-        )
+        def scraped_three_times() -> bool:
+            query = "count_over_time(intent_signals_trust_avg[1m])"
+            answer = _get(f"{prometheus.url}/api/v1/query", query=query)
+            return bool(
+                answer and answer["data"]["result"] and float(answer["data"]["result"][0]["value"][1]) >= 3
+            )
 
-    try:
-        _wait(scraped_three_times, "three scrapes of the app", process, log)
-        yield url
-    finally:
-        stop_process(process, signal.SIGINT, grace_s=20)
+        _wait(scraped_three_times, "three scrapes of the app", prometheus.alive, prometheus.log)
+        yield prometheus.url
 
 
 def _query(prometheus_url: str, expr: str) -> list[tuple[str, float]]:

@@ -30,8 +30,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from tests.support import ThreadReceiver, receiver_in_thread
 from tests.support.chart import collector_configs, install_helm_tools, render
 from tests.support.otelcol import Collector, running_collector
+from tests.support.ports import PortTaken, on_free_ports, says_address_in_use
 from tests.support.processes import stop_process
-from tests.support.rotel import _listening, free_port
+from tests.support.rotel import _listening
 from tests.tailing import (
     Expected,
     assert_exactly,
@@ -84,16 +85,29 @@ def _tansu_binary() -> str:
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tansu broker on 127.0.0.1 with memory storage and the three topics, four partitions each."""
     tansu = _tansu_binary()
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("tansu") / "tansu.log"
-    command = [tansu, "broker", "--listener-url", url, "--advertised-listener-url", url]
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [*command, "--storage-engine", "memory://tansu/"], env=_clean_env(), stdout=out, stderr=out
-        )
+
+    def start(ports: list[int]) -> tuple[subprocess.Popen[bytes], int]:
+        url = f"tcp://127.0.0.1:{ports[0]}"
+        command = [tansu, "broker", "--listener-url", url, "--advertised-listener-url", url]
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [*command, "--storage-engine", "memory://tansu/"], env=_clean_env(), stdout=out, stderr=out
+            )
+        try:
+            _wait_listening(process, ports, log)
+        except RuntimeError:
+            if process.poll() is not None and says_address_in_use(log.read_text(errors="replace")):
+                log.unlink()
+                raise PortTaken from None
+            stop_process(process)
+            raise
+        return process, ports[0]
+
+    # Tansu cannot listen on port 0: ports free a moment ago, others if one was taken meanwhile
+    process, port = on_free_ports(1, start)
+    url = f"tcp://127.0.0.1:{port}"
     try:
-        _wait_listening(process, [port], log)
         for topic in (SPANS_TOPIC, LOGS_TOPIC, METRICS_TOPIC):
             created = subprocess.run(
                 [tansu, "topic", "create", topic, "--broker", url, "--partitions", str(PARTITIONS)],

@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from tests.support import ThreadReceiver, receiver_in_thread, receiver_process
 from tests.support.payloads import encoded, span_id_for, trace_request
-from tests.support.rotel import free_port
+from tests.support.ports import refused_address
 
 from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import (
@@ -143,9 +143,8 @@ def test_waits_out_a_receiver_crash_and_restart(tmp_path: Path, protocol: str) -
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_stop_and_deadline_abort_an_unacknowledged_export(protocol: str) -> None:
-    nobody_listens = f"http://127.0.0.1:{free_port()}"
     payload = encoded(Signal.TRACES, "lost", 1)
-    with _exporter(nobody_listens, protocol) as exporter:
+    with refused_address() as nobody_listens, _exporter(nobody_listens, protocol) as exporter:
         started = time.monotonic()
         with pytest.raises(ExportAborted, match="not acknowledged"):
             exporter.export(Signal.TRACES, payload, deadline=started + 0.4)

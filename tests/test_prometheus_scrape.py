@@ -4,7 +4,6 @@ with the values the fixture implies; `promtool` checks the exposition format."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,22 +11,14 @@ from typing import Any
 import httpx
 import pytest
 from tests.support.observe import stack_with_history, wait_for
-from tests.support.processes import stop_process
+from tests.support.prometheus import PROMETHEUS, running_prometheus
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 pytestmark = pytest.mark.skipif(
     not Path(PROMETHEUS).exists(),
     reason="Debian prometheus is not installed (scripts/install-system-deps.sh)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def query(base: str, promql: str) -> list[dict[str, Any]]:
@@ -45,20 +36,14 @@ def test_prometheus_scrapes_the_intent_series(tmp_path: Path) -> None:
         )
         assert lint.returncode == 0, lint.stdout + lint.stderr
 
-        port = free_port()
         config = tmp_path / "prometheus.yml"
         config.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: intent-observe\n"
             f"    static_configs:\n      - targets: ['127.0.0.1:{stack.port}']\n"
         )
-        prometheus = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
+        with running_prometheus(config, tmp_path) as prometheus:
+            base = prometheus.url
             signals = wait_for(lambda: _answer(base, "sum(intent_signals_total)"), timeout=60, interval=0.5)
             assert float(signals[0]["value"][1]) == 4
             failed = query(base, 'intent_contracts_total{result="fail"}')
@@ -74,8 +59,6 @@ def test_prometheus_scrapes_the_intent_series(tmp_path: Path) -> None:
             within = query(base, 'intent_cycle_time_intent_to_spec_seconds_bucket{le="14400"}')
             below = query(base, 'intent_cycle_time_intent_to_spec_seconds_bucket{le="3600"}')
             assert (float(within[0]["value"][1]), float(below[0]["value"][1])) == (1, 0)
-        finally:
-            stop_process(prometheus, grace_s=20)
 
 
 def _answer(base: str, promql: str) -> list[dict[str, Any]] | None:

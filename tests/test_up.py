@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,60 +13,20 @@ from typing import Any
 import httpx
 import pytest
 from tests.support.observe import EXPECTED, history, make_repo, wait_for, wait_until_stored
-
-BIN = Path(sys.executable).parent / "intent-observe"
-READY = re.compile(r"ready in ([0-9.]+) s: (http://127\.0\.0\.1:\d+)")
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INTENT_OBSERVE_"))}
-    return {**env, "COLUMNS": "250", "NO_COLOR": "1"}
-
-
-class Up:
-    def __init__(self, repo: Path, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [str(BIN), "up", "--port", "0", "--grpc-port", "0", "--http-port", "0", *args],
-            cwd=repo,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.output: list[str] = []
-        self.url = self._wait_ready()
-
-    def _wait_ready(self) -> str:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            match = READY.search(line)
-            if match:
-                return match.group(2)
-        self.stop()
-        raise AssertionError("up did not become ready:\n" + "".join(self.output))
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(30)
+from tests.support.up import BIN, UpProcess, up_env
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN), *args], env=_env(), capture_output=True, text=True, timeout=60)
+    return subprocess.run([str(BIN), *args], env=up_env(), capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, list[dict[str, Any]]]]:
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[UpProcess, list[dict[str, Any]]]]:
     repo = tmp_path_factory.mktemp("repo")
     (repo / ".git").mkdir()
     docs = history(datetime.now(UTC))
     make_repo(repo, docs)
-    up = Up(repo)
+    up = UpProcess(repo)
     try:
         wait_until_stored(up.url, len(docs))
         yield up, docs
@@ -78,7 +34,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Up, list
         assert up.stop() == 0
 
 
-def test_status_reports_the_loop(running: tuple[Up, list[dict[str, Any]]]) -> None:
+def test_status_reports_the_loop(running: tuple[UpProcess, list[dict[str, Any]]]) -> None:
     up, docs = running
     result = cli("status", "--url", up.url, "--json")
     assert result.returncode == 0, result.stderr
@@ -89,7 +45,7 @@ def test_status_reports_the_loop(running: tuple[Up, list[dict[str, Any]]]) -> No
     assert "signals 4 · intents 1 · specs 1 · contracts 1 ✓ 1 ✗" in human.stdout
 
 
-def test_trace_prints_the_intent_tree(running: tuple[Up, list[dict[str, Any]]]) -> None:
+def test_trace_prints_the_intent_tree(running: tuple[UpProcess, list[dict[str, Any]]]) -> None:
     up, _ = running
     result = cli("trace", "INT-001", "--url", up.url)
     assert result.returncode == 0, result.stderr
@@ -112,7 +68,7 @@ def test_trace_prints_the_intent_tree(running: tuple[Up, list[dict[str, Any]]]) 
     assert missing.returncode != 0 and "no trace for 'INT-404'" in missing.stderr
 
 
-def test_events_filters_by_type_and_age(running: tuple[Up, list[dict[str, Any]]]) -> None:
+def test_events_filters_by_type_and_age(running: tuple[UpProcess, list[dict[str, Any]]]) -> None:
     up, docs = running
     result = cli("events", "--type", "contract.*", "--since", "7d", "--url", up.url, "--json")
     assert result.returncode == 0, result.stderr
@@ -131,7 +87,7 @@ def test_the_clients_say_clearly_when_nothing_runs() -> None:
 
 def test_auto_demo_in_an_empty_repository_writes_history_and_keeps_appending(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
-    up = Up(tmp_path, "--auto-demo")
+    up = UpProcess(tmp_path, "--auto-demo")
     try:
         events = tmp_path / ".intent" / "events" / "events.jsonl"
         written = len(events.read_text().splitlines())
@@ -158,6 +114,6 @@ def test_auto_demo_in_an_empty_repository_writes_history_and_keeps_appending(tmp
 def test_beyond_loopback_without_a_token_up_exits_with_a_reason(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(BIN), "up", "--host", "0.0.0.0", "--port", "0", "--grpc-port", "0", "--http-port", "0"],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env=up_env(), capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2 and "INTENT_OBSERVE_TOKEN" in result.stderr

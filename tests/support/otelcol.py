@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 import yaml
+from tests.support.ports import free_port
 from tests.support.processes import stop_process
-from tests.support.rotel import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OTELCOL = REPO_ROOT / ".build" / "otelcol" / "otelcol-intent"

@@ -26,6 +26,7 @@ from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT_S = 20.0
+_RESTART_ATTEMPTS = 10
 
 
 class RecordingReceiver(LoopbackEndpoints):
@@ -96,8 +97,17 @@ class ProcessReceiver(RecordingReceiver):
             self._process.wait(10)
 
     def restart(self) -> None:
+        """Kill, then start on the same ports (its clients reconnect there). Another process may
+        hold one of them for a moment meanwhile (an outgoing connection's local port): retried."""
         self.kill()
-        self.start()
+        for attempt in range(_RESTART_ATTEMPTS):
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if attempt == _RESTART_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5)
 
     def stop(self) -> None:
         if self._process is not None:

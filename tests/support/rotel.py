@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.endpoints import LoopbackEndpoints
+from tests.support.ports import PortTaken, on_free_ports, says_address_in_use
 from tests.support.processes import stop_process
 
 _READY_TIMEOUT_S = 15.0
@@ -38,39 +39,40 @@ def rotel_binary() -> Path:
     return Path(found)
 
 
-def free_port() -> int:
-    """A port free right now on 127.0.0.1 (for programs that cannot be told to bind port 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class RotelCollector(LoopbackEndpoints):
     def __init__(self, export_to: str, workdir: Path, export_protocol: str = "grpc") -> None:
-        self.grpc_port = free_port()
-        self.http_port = free_port()
+        self.export_to = export_to
+        self.export_protocol = export_protocol
+        self.grpc_port = self.http_port = 0
         self.log_path = workdir / "rotel.log"
-        self.command = [
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """rotel cannot listen on port 0: on ports free a moment ago, again on others if one was taken."""
+        on_free_ports(2, self._start_on)
+
+    def _start_on(self, ports: list[int]) -> None:
+        self.grpc_port, self.http_port = ports
+        command = [
             str(rotel_binary()), "start",
             "--otlp-grpc-endpoint", f"127.0.0.1:{self.grpc_port}",
             "--otlp-http-endpoint", f"127.0.0.1:{self.http_port}",
             "--exporter", "otlp",
-            "--otlp-exporter-endpoint", export_to,
-            "--otlp-exporter-protocol", export_protocol,
+            "--otlp-exporter-endpoint", self.export_to,
+            "--otlp-exporter-protocol", self.export_protocol,
             "--batch-timeout", "50ms",
         ]  # fmt: skip
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
+        logged_before = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log_file:
-            self._process = subprocess.Popen(self.command, stdout=log_file, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + _READY_TIMEOUT_S
         while not (_listening(self.grpc_port) and _listening(self.http_port)):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(
-                    f"rotel did not start; see {self.log_path}:\n{self.log_path.read_text()[-2000:]}"
-                )
+                log = self.log_path.read_text(errors="replace")[logged_before:]
+                if says_address_in_use(log):
+                    raise PortTaken(log)
+                raise RuntimeError(f"rotel did not start; see {self.log_path}:\n{log[-2000:]}")
             time.sleep(0.05)
 
     def stop(self) -> None:
