@@ -528,8 +528,9 @@ _EMITTERS_LOCK = threading.Lock()
 
 
 def emitter_for(path: Path, *, fsync: bool = False) -> Emitter:
-    """One emitter per file per process, so repeated calls only read what is new."""
-    key = path.resolve()
+    """One emitter per file per process, so repeated calls only read what is new. The file itself
+    is not resolved: a symbolic link there is refused when it is opened, never followed."""
+    key = path.parent.resolve() / path.name
     with _EMITTERS_LOCK:
         found = _EMITTERS.get(key)
         if found is None:

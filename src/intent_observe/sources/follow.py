@@ -339,7 +339,7 @@ class FileFollower:
         if self._label != self.path:
             return self._end_of_old_file(size)  # a copy or a rotated file: finish, then the path
         try:
-            current = os.stat(self.path)
+            current = os.lstat(self.path)  # a symbolic link put in its place is another file
         except FileNotFoundError:
             return None  # renamed away, not recreated yet: the old file may still grow
         if _identity(current) == _identity(os.fstat(self._fd)):

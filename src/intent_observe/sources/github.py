@@ -57,18 +57,12 @@ def drafts_for_delivery(
 
 
 def _push(payload: Mapping[str, Any], delivery: str | None) -> Draft:
-    commits = [c for c in _list(payload.get("commits")) if isinstance(c, Mapping)]
+    commits = _commits(payload)
     head = _mapping(payload.get("head_commit"))
     texts = [str(payload.get("ref") or ""), *(str(c.get("message") or "") for c in commits)]
     refs = references(texts)
     changed = sorted(
-        {
-            path
-            for c in commits
-            for key in ("added", "modified", "removed")
-            for path in _list(c.get(key))
-            if isinstance(path, str)
-        }
+        {path for index, c in enumerate(commits) for key in _CHANGES for path in _paths(c, key, index)}
     )
     data: dict[str, Any] = {
         "repository": _repository(payload),
@@ -180,9 +174,22 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _list(value: object) -> list[Any]:
-    """A payload field GitHub sends as an array; anything else (from a hand-made delivery) is empty."""
-    return value if isinstance(value, list) else []
+_CHANGES = ("added", "modified", "removed")
+
+
+def _commits(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The push's commits; ValueError (naming the field) when they are not shaped as GitHub sends them."""
+    commits = payload.get("commits") or []
+    if not isinstance(commits, list) or not all(isinstance(c, Mapping) for c in commits):
+        raise ValueError("commits must be a list of objects")
+    return commits
+
+
+def _paths(commit: Mapping[str, Any], key: str, index: int) -> list[str]:
+    paths = commit.get(key) or []
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ValueError(f"commits[{index}].{key} must be a list of file paths")
+    return paths
 
 
 def _first_line(value: object) -> str | None:

@@ -326,6 +326,11 @@ class TailAdapter:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def failure(self) -> BaseException | None:
+        """What stopped delivery for good (a refusal, a state database that cannot be written)."""
+        return self._fatal
+
     def open(self) -> None:
         paths = self.config.paths
         scopes = _scopes(paths)

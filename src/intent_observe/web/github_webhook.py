@@ -74,10 +74,9 @@ async def github_webhook(request: Request) -> JSONResponse:
         raise HTTPException(400, "the body is not a JSON object")
     try:
         drafts = drafts_for_delivery(event, payload, delivery[:MAX_DELIVERY_ID] or None)
-    except (TypeError, ValueError, AttributeError):
-        raise HTTPException(
-            422, f"the {event or 'unnamed'} delivery is not shaped as GitHub sends it"
-        ) from None
+    except ValueError as exc:
+        reason = f"the {event or 'unnamed'} delivery is not shaped as GitHub sends it: {exc}"
+        raise HTTPException(422, reason) from None
     if not drafts:
         return JSONResponse({"ok": True, "ignored": event or "unnamed event"}, status_code=202)
     ctx: AppContext = request.app.state.ctx

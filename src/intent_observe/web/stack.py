@@ -106,6 +106,9 @@ def _run_until_failure(adapter: TailAdapter) -> str:
     except Exception as exc:
         log.exception("the tail adapter failed")
         return f"{type(exc).__name__}: {exc}"
+    failure = adapter.failure
+    if failure is not None:
+        return f"{type(failure).__name__}: {failure}"
     return f"the tail adapter ended (exit code {code})"
 
 
