@@ -14,13 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.test_browser_app import CHROMIUM, CHROMIUM_ARGS, LEVELS, Watched, open_page, screenshot, tile_text
+from tests.test_browser_app import CHROMIUM, LEVELS, Watched, open_page, screenshot, tile_text
+from tests.test_browser_app import browser as browser  # the one headless Chromium fixture
 
 from intent_observe.artifacts.files import read_artifacts
 from intent_observe.web.demo import write_history
 from intent_observe.web.stack import Stack, StackOptions
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (scripts/install-system-deps.sh)"
@@ -69,14 +68,6 @@ def complete(url: str, written: int) -> bool:
         and all((summary.get("trust") or {}).get(level) for level in LEVELS)
         and all((cycles.get(stage) or {}).get("count") for stage in STAGES)
     )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def number(text: str) -> float:
