@@ -191,8 +191,8 @@ class EngineState:
     memberships: SpillingTable[Membership] = field(default_factory=membership_table)
     unplaced: set[str] = field(default_factory=set)  # artifact keys whose trace is not fixed yet
     waiting: dict[str, list[str]] = field(default_factory=dict)  # parent key → unplaced children
-    members_pending: list[str] = field(default_factory=list)  # memberships not yet exported
-    phases: list[Phase] = field(default_factory=list)  # closed phases whose owner is not placed
+    members_pending: dict[str, list[str]] = field(default_factory=dict)  # container key → memberships
+    phases: dict[str, list[Phase]] = field(default_factory=dict)  # owner key → closed phases, unplaced
     claimed: dict[str, str] = field(default_factory=dict)  # trace id → intent/cluster key
     pending: list[PendingLog] = field(default_factory=list)
     metrics: MetricState = field(default_factory=MetricState)
@@ -226,7 +226,7 @@ class Engine:
 
     def __init__(self, state: EngineState | None = None, scope: str = "") -> None:
         self.state = state if state is not None else EngineState(scope=scope)
-        self.dirty: set[str] = set()  # artifact keys whose place may have become known
+        self.dirty: set[str] = set()  # unplaced artifact keys whose place may have become known
         self.changed: set[str] = set()  # artifact keys changed since the last `take_changed`
         self.changed_members: set[str] = set()
         self.changed_activity: set[str] = set()  # intent keys whose `intent_last_ns` entry changed
@@ -285,6 +285,7 @@ class Engine:
         if art.trace_id is None:
             return None
         relations = self._relation_attrs(art)
+        parent: str | None
         if art.kind == "contract" and art.running:  # a running contract's work sits under its run
             span_id, parent = self._phase_span_id(art, f"run{art.runs}"), art.span_id
         else:
@@ -376,7 +377,8 @@ class Engine:
         return art
 
     def _touch(self, art: Artifact) -> None:
-        self.dirty.add(art.key)
+        if art.trace_id is None:  # only an artifact not yet placed may have become placeable
+            self.dirty.add(art.key)
         self.changed.add(art.key)
 
     def _seen(self, art: Artifact, ev: Event) -> None:
@@ -563,7 +565,10 @@ class Engine:
         )
         self.state.memberships[key] = member
         self.changed_members.add(key)
-        self.state.members_pending.append(key)
+        if container.trace_id is not None:
+            self._spans.append(self._member_span(member))
+        else:
+            self.state.members_pending.setdefault(container.key, []).append(key)
         container.members.append(sig.key)
         self._touch(container)
         if role == "intent":
@@ -854,7 +859,10 @@ class Engine:
             status_message=message,
             attrs=attrs,
         )
-        self.state.phases.append(phase)
+        if art.trace_id is not None:
+            self._spans.append(self._phase_span(phase, art))
+        else:
+            self.state.phases.setdefault(art.key, []).append(phase)
 
     # -------------------------------------------------------------- placement
     def _owning_intent(self, key: str) -> str | None:
@@ -885,10 +893,6 @@ class Engine:
             for key in sorted(self.dirty):
                 self._place(key, force=force)
             self.dirty.clear()
-        if self.state.members_pending:
-            self._announce_members()
-        if self.state.phases:
-            self._flush_phases()
 
     def _place(self, key: str, *, force: bool) -> bool:
         """Fix an artifact's trace and parent once its ancestors are known (or when forced); the
@@ -922,6 +926,10 @@ class Engine:
         self.state.unplaced.discard(key)
         self.changed.add(key)
         self._announce(art)
+        for member in self.state.members_pending.pop(key, ()):
+            self._spans.append(self._member_span(self.state.memberships[member]))
+        for phase in self.state.phases.pop(key, ()):
+            self._spans.append(self._phase_span(phase, art))
         for child in self.state.waiting.pop(key, ()):
             self._place(child, force=force)
         return True
@@ -946,40 +954,21 @@ class Engine:
             return art.contract or art.spec or art.intent
         return None
 
-    def _announce_members(self) -> None:
-        waiting: list[str] = []
-        for key in self.state.members_pending:
-            member = self.state.memberships[key]
-            container = self.state.artifacts[member.container]
-            if container.trace_id is None:
-                waiting.append(key)
-                continue
-            self._spans.append(self._member_span(member))
-        self.state.members_pending = waiting
-
-    def _flush_phases(self) -> None:
-        waiting: list[Phase] = []
-        for phase in self.state.phases:
-            owner = self.state.artifacts[phase.owner]
-            if owner.trace_id is None:
-                waiting.append(phase)
-                continue
-            attrs = phase.attrs
-            attrs.update(self._relation_attrs(owner))
-            self._spans.append(
-                SpanRecord(
-                    trace_id=owner.trace_id,
-                    span_id=phase.span_id,
-                    parent_span_id=owner.span_id,
-                    name=phase.name,
-                    start_ns=phase.start_ns,
-                    end_ns=phase.end_ns,
-                    error=phase.error,
-                    status_message=phase.status_message,
-                    attributes=attrs,
-                )
-            )
-        self.state.phases = waiting
+    def _phase_span(self, phase: Phase, owner: Artifact) -> SpanRecord:
+        assert owner.trace_id is not None
+        attrs = phase.attrs
+        attrs.update(self._relation_attrs(owner))
+        return SpanRecord(
+            trace_id=owner.trace_id,
+            span_id=phase.span_id,
+            parent_span_id=owner.span_id,
+            name=phase.name,
+            start_ns=phase.start_ns,
+            end_ns=phase.end_ns,
+            error=phase.error,
+            status_message=phase.status_message,
+            attributes=attrs,
+        )
 
     # ----------------------------------------------------------------- records
     def _relation_attrs(self, art: Artifact) -> dict[str, AttrValue]:

@@ -111,7 +111,7 @@ class IdentityStore:
         state.members_pending = core["members_pending"]
         state.events_seen = core["events_seen"]
         state.pending = [PendingLog(p["home"], LogRecord(**p["record"])) for p in core["pending"]]
-        state.phases = [Phase(**p) for p in core["phases"]]
+        state.phases = {owner: [Phase(**p) for p in phases] for owner, phases in core["phases"].items()}
         state.metrics = _metrics_from(core["metrics"])
         state.metrics.intent_last_ns = dict(self.conn.execute("SELECT key, last_ns FROM intent_activity"))
         return state
@@ -158,7 +158,7 @@ class IdentityStore:
             "waiting": state.waiting,
             "events_seen": state.events_seen,
             "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
-            "phases": [asdict(p) for p in state.phases],
+            "phases": {owner: [asdict(p) for p in phases] for owner, phases in state.phases.items()},
             "metrics": {f.name: getattr(state.metrics, f.name) for f in _CORE_METRIC_FIELDS},
         }
         return PreparedWrite(
