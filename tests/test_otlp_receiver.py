@@ -361,3 +361,24 @@ def test_accepted_http_connections_do_not_wait_for_delayed_acks() -> None:
         accepted, _ = listener.accept()
         with accepted:  # an answer written as headers, then body, goes out at once
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_a_body_that_stops_arriving_gets_408_and_frees_its_share(tmp_path: Path) -> None:
+    config = ReceiverConfig(grpc_port=None, http_port=0, body_idle_timeout_s=0.5, max_requests_in_flight=1)
+    with receiver_in_thread(tmp_path, config) as running:
+        head = (
+            "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n"
+            "Content-Length: 1000\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", running.http_port), timeout=10) as stalled:
+            stalled.sendall(head.encode() + b"\0" * 10)  # then nothing more
+            answer = stalled.recv(4096).decode("latin-1")
+        assert answer.startswith("HTTP/1.1 408")
+        # the only share of the budget was given back: the next request is taken at once
+        sent = httpx.post(
+            f"{running.http_endpoint}/v1/traces",
+            content=_spans_request(1).SerializeToString(),
+            headers=PROTOBUF,
+            timeout=2,
+        )
+        assert sent.status_code == 200

@@ -60,7 +60,7 @@ class DecodePool:
             if worker is None:
                 return decode_body(signal, body, received_ns)
             try:
-                status, value = self._exchange(worker, (signal, body, received_ns), timeout)
+                status, value = self._exchange(worker, signal, body, received_ns, timeout)
             except _WorkerGone:
                 log.warning("the OTLP decoding process exited; this request is decoded in the receiver")
                 self._stop_worker()
@@ -127,11 +127,15 @@ class DecodePool:
             worker.wait()
 
     @staticmethod
-    def _exchange(worker: subprocess.Popen[bytes], request: Any, timeout: float) -> tuple[str, Any]:
+    def _exchange(
+        worker: subprocess.Popen[bytes], signal: str, body: bytes, received_ns: int, timeout: float
+    ) -> tuple[str, Any]:
         assert worker.stdin is not None and worker.stdout is not None
-        payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        header = pickle.dumps((signal, received_ns), protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            _write_all(worker.stdin.fileno(), HEADER.pack(len(payload)) + payload)
+            # the body goes as it is, after its own length: pickled, it would be copied (up to 16 MiB)
+            for part in (HEADER.pack(len(header)), header, HEADER.pack(len(body)), body):
+                _write_all(worker.stdin.fileno(), part)
         except (BrokenPipeError, ValueError):
             raise _WorkerGone from None
         deadline = time.monotonic() + timeout

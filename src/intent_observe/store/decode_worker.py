@@ -1,7 +1,9 @@
 """The decoding process: `python -m intent_observe.store.decode_worker`, started by DecodePool.
 
-Reads requests from stdin and writes answers to stdout, each an 8-byte big-endian length
-and a pickle: (signal, body, received_ns) in, ("ok", Batch) or ("error", exception) out.
+Reads requests from stdin and writes answers to stdout, each message an 8-byte big-endian
+length and its bytes. A request is two messages: a pickle of (signal, received_ns), then the
+body as it is (pickling it would copy it); an answer is one pickle: ("ok", Batch) or
+("error", exception).
 Exits at the end of its input, that is when the parent closes the pipe or dies.
 """
 
@@ -41,8 +43,8 @@ def main() -> None:
     # the answers get a descriptor of their own: anything printed by mistake goes to stderr
     source, sink = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    while (message := read_message(source)) is not None:
-        signal_name, body, received_ns = pickle.loads(message)
+    while (message := read_message(source)) is not None and (body := read_message(source)) is not None:
+        signal_name, received_ns = pickle.loads(message)
         try:
             answer: tuple[str, object] = ("ok", decode_body(signal_name, body, received_ns))
         except Exception as exc:  # DecodeError above all: the parent re-raises it
