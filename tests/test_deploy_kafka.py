@@ -1,11 +1,13 @@
 """Phase 3 on loopback, with the real Collector on the configs the Helm chart renders (Helm CLI):
 our adapter (`intent-observe tail --once` on the four-month fixture history) → the agent Collector
-(OTLP in, kafka exporter with `partition_traces_by_id`) → Tansu broker → two gateway Collectors
-(kafka receiver → tail sampling → OTLP exporters), each exporting to one of our receivers:
+(OTLP in, kafka exporter with `partition_traces_by_id`) → Tansu broker → gateway Collectors
+(kafka receiver → tail sampling → OTLP exporters) → our receivers:
 
 - the default gateway (`keepPercentage: 100`) delivers every span, log record and final metric value;
-- a gateway rendered with `keepPercentage: 0` keeps exactly the traces holding an ERROR span, and
-  still every log record and metric (tail sampling is on the traces pipeline only).
+- a gateway rendered with `keepPercentage: 0`, run as two replicas sharing the chart's consumer
+  group (each exporting to a receiver of its own), keeps exactly the traces holding an ERROR span:
+  each trace is decided whole by one replica, because every span of a trace sits on one partition,
+  and the log records are split between the replicas without loss (they are not sampled).
 
 A consumer then reads the spans topic: each message carries one trace, keyed by its trace id, and
 every trace sits on one partition. Tansu is the Kafka-protocol broker shipped inside the PyPI
@@ -58,7 +60,7 @@ METRICS_TOPIC = f"intent.{TEAM}.metrics"
 PARTITIONS = 4
 HISTORY = Path(__file__).parent / "fixtures" / "history.jsonl"
 READY_TIMEOUT_S = 20.0
-# Long enough that every span of a trace reaches the gateway before its sampling decision.
+# Long enough that every span of a trace reaches a gateway before its sampling decision.
 DECISION_WAIT = "8s"
 
 
@@ -134,9 +136,13 @@ def kept_all(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadReceive
 
 
 @pytest.fixture(scope="module")
-def failures_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadReceiver]:
-    with receiver_in_thread(tmp_path_factory.mktemp("failures-only")) as receiver:
-        yield receiver
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThreadReceiver, ThreadReceiver]]:
+    """The receivers of the two replicas of the gateway keeping failures only."""
+    with (
+        receiver_in_thread(tmp_path_factory.mktemp("replica-a")) as first,
+        receiver_in_thread(tmp_path_factory.mktemp("replica-b")) as second,
+    ):
+        yield first, second
 
 
 def _chart_values(broker: str, backend: ThreadReceiver, keep_percentage: int) -> dict[str, Any]:
@@ -166,34 +172,60 @@ def _agent_listener(ports: dict[str, int]) -> dict[str, Any]:
     return {"receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{ports['grpc']}"}}}}}
 
 
+def _wait_for_spans_partitions(gateways: list[Collector], timeout_s: float = 30.0) -> None:
+    """Until each replica has been assigned its share of the spans topic: a rebalance once spans flow
+    could hand a trace's partition from one replica to the other half-way through the trace."""
+    deadline = time.monotonic() + timeout_s
+    while not all(_assigned_spans(g) for g in gateways):
+        assert time.monotonic() < deadline, [g.log()[-2000:] for g in gateways]
+        time.sleep(0.2)
+
+
+def _assigned_spans(gateway: Collector) -> bool:
+    return any("assigning partitions" in line and SPANS_TOPIC in line for line in gateway.log().splitlines())
+
+
 @pytest.fixture(scope="module")
 def delivered(
     broker: str,
     kept_all: ThreadReceiver,
-    failures_only: ThreadReceiver,
+    replicas: tuple[ThreadReceiver, ThreadReceiver],
     expected: Expected,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """Both gateways, the agent and the adapter run once; the tests read what each receiver holds."""
+    """The gateways, the agent and the adapter run once; the tests read what each receiver holds."""
     assert install_helm_tools().returncode == 0
     work = tmp_path_factory.mktemp("phase3")
     agent, _ = _rendered_config(work / "agent", _chart_values(broker, kept_all, 100), "agent")
     gateway, _ = _rendered_config(work / "gateway", _chart_values(broker, kept_all, 100), "gateway")
-    sampled, _ = _rendered_config(work / "sampled", _chart_values(broker, failures_only, 0), "gateway")
-    # A consumer group of its own, so that both gateways read every partition.
-    other_group = {"receivers": {"kafka": {"group_id": "intent-gateway-failures-only"}}}
+    sampled = [
+        _rendered_config(work / f"sampled-{i}", _chart_values(broker, receiver, 0), "gateway")[0]
+        for i, receiver in enumerate(replicas)
+    ]
+    # A consumer group of its own, so that the default gateway reads every partition too.
+    own_group = {"receivers": {"kafka": {"group_id": "intent-gateway-keep-all"}}}
     env = _clean_env()
     with (
-        running_collector([gateway], work / "run-gateway", lambda _: {}, env=env),
-        running_collector([sampled], work / "run-sampled", lambda _: other_group, env=env),
+        running_collector([gateway], work / "run-gateway", lambda _: own_group, env=env),
+        running_collector([sampled[0]], work / "run-sampled-0", lambda _: {}, env=env) as replica_a,
+        running_collector([sampled[1]], work / "run-sampled-1", lambda _: {}, env=env) as replica_b,
         running_collector([agent], work / "run-agent", _agent_listener, ("grpc",), env) as agent_run,
     ):
+        _wait_for_spans_partitions([replica_a, replica_b])
         _send_with_the_adapter(agent_run, work)
         final_metrics = metrics_of(expected.run)
-        for receiver, wanted in ((kept_all, expected), (failures_only, _failing_traces(expected))):
-            receiver.wait_for(
-                lambda r, w=wanted: has_all(w)(r) and latest_metrics(r) == final_metrics, timeout_s=90
-            )
+        kept_all.wait_for(lambda r: has_all(expected)(r) and latest_metrics(r) == final_metrics, timeout_s=90)
+        failing = _failing_traces(expected)
+        deadline = time.monotonic() + 90
+        while not _together(replicas, failing) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def _together(replicas: tuple[ThreadReceiver, ThreadReceiver], wanted: Expected) -> bool:
+    received = [r.received() for r in replicas]
+    spans = set().union(*(r.span_ids for r in received))
+    logs = set().union(*(log_keys(r) for r in received))
+    return wanted.span_ids <= spans and wanted.logs <= logs
 
 
 def _send_with_the_adapter(agent: Collector, work: Path) -> None:
@@ -227,16 +259,19 @@ def test_the_default_gateway_delivers_every_record(
     assert {(r["intent.repository"], r["intent.team"]) for r in resources} == {("web", TEAM)}
 
 
-def test_a_gateway_keeping_no_share_keeps_exactly_the_failing_traces(
-    delivered: None, failures_only: ThreadReceiver, expected: Expected
+def test_two_replicas_keeping_no_share_keep_exactly_the_failing_traces_each_decided_whole(
+    delivered: None, replicas: tuple[ThreadReceiver, ThreadReceiver], expected: Expected
 ) -> None:
     wanted = _failing_traces(expected)
-    received = failures_only.received()
-    traces = {s.trace_id for s in expected.run.spans.values()}
-    assert 0 < len({s["trace_id"] for s in received.spans}) < len(traces)
-    assert received.span_ids == wanted.span_ids
-    assert log_keys(received) == expected.logs
-    assert latest_metrics(received) == metrics_of(expected.run)
+    received = [r.received() for r in replicas]
+    traces = [{s["trace_id"] for s in r.spans} for r in received]
+    assert all(traces)  # both replicas decided some traces
+    assert not traces[0] & traces[1]  # no trace split between them
+    assert received[0].span_ids | received[1].span_ids == wanted.span_ids
+    assert len(received[0].spans) + len(received[1].spans) == len(wanted.span_ids)
+    assert 0 < len(traces[0] | traces[1]) < len({s.trace_id for s in expected.run.spans.values()})
+    logs = [log_keys(r) for r in received]
+    assert not logs[0] & logs[1] and logs[0] | logs[1] == expected.logs
 
 
 @dataclass
