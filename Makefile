@@ -48,8 +48,9 @@ test: $(CORE) $(SYSSTAMP) deploy-tools rust-check
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
 
-# the core's own checks: clippy (warnings are errors) and its unit tests
+# the core's own checks: rustfmt, clippy (warnings are errors) and its unit tests
 rust-check: $(STAMP)
+	$(CARGO) fmt --all --check
 	$(CARGO) clippy --quiet --all-features --all-targets -- -D warnings
 	$(CARGO) test --quiet
 

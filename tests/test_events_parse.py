@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from intent_observe.events import ArtifactKind, Event, Position, Rejected, parse_file, parse_line
-from intent_observe.events.timestamps import TimestampError, parse_timestamp
+from intent_observe.events import (
+    ArtifactKind,
+    Event,
+    Position,
+    Rejected,
+    TimestampError,
+    iter_lines,
+    parse_file,
+    parse_line,
+    parse_lines,
+    parse_timestamp,
+)
 
 POS = Position("events.jsonl", 7, 1234)
 
@@ -268,3 +278,51 @@ def test_a_source_object_is_read_not_dropped() -> None:
         '"source":{"channel":"#ops"}}'
     )
     assert flat.source is None and flat.payload["source"] == {"channel": "#ops"}
+
+
+def test_json_numbers_keep_their_python_types() -> None:
+    ev = parse(
+        '{"event":"x.y","timestamp":"2026-01-01","data":{"z":-0,"f":-0.0,"u":18446744073709551615,'
+        '"big":18446744073709551616,"e":1E2,"tiny":1e-400,"a":1,"a":3}}'
+    )
+    assert [(k, type(v).__name__, v) for k, v in ev.payload.items()] == [
+        ("z", "int", 0),
+        ("f", "float", -0.0),
+        ("u", "int", 2**64 - 1),
+        ("big", "float", 2.0**64),
+        ("e", "float", 100.0),
+        ("tiny", "float", 0.0),
+        ("a", "int", 3),  # a repeated key keeps its first place and its last value
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"event":"x.y","timestamp":"2026-01-01","n":1e309}', "infinity"),
+        (b'{"event":"x.y","timestamp":"2026-01-01","s":"\\ud800"}', "surrogate"),
+        (b'{"event":"x.y","timestamp":"2026-01-01",}', "invalid JSON"),
+        (b"[" * 1025 + b"]" * 1025, "deeper than 1024"),
+        (b'{"event":"x.y","timestamp":"2262-04-12T00:00:00Z"}', "out of range"),  # past 2^63 ns
+    ],
+)
+def test_what_the_reader_refuses(raw: bytes, reason: str) -> None:
+    assert reason in reject(raw).reason
+
+
+def test_nesting_up_to_1024_levels_is_read() -> None:
+    ev = parse('{"event_type":"x.y","timestamp":"2026-01-01","d":' + "[" * 1023 + "]" * 1023 + "}")
+    assert isinstance(ev.payload["d"], list)
+
+
+def test_parse_lines_reads_complete_lines_with_their_positions() -> None:
+    data = b'{"event":"a.b","timestamp":1}\n\n  \r\nnot json\n{"event":"c.d","timestamp":2}\n{"event":"e'
+    items = parse_lines(data, "f.jsonl", start_offset=100, start_line=10)
+    assert [type(i).__name__ for i in items] == ["Event", "Rejected", "Event"]  # blank lines left out
+    assert [i.position for i in items] == [
+        Position("f.jsonl", 10, 100),
+        Position("f.jsonl", 13, 100 + data.index(b"not")),
+        Position("f.jsonl", 14, 100 + data.index(b'{"event":"c')),
+    ]
+    assert isinstance(items[1], Rejected) and items[1].raw == b"not json"
+    assert [(raw, p.line) for raw, p in iter_lines(data, "f.jsonl")][1:3] == [(b"", 2), (b"  \r", 3)]

@@ -95,7 +95,10 @@ impl Envelope {
             put_str(out, 1, scope_name.as_bytes());
             put_str(out, 2, scope_version.as_bytes());
         });
-        Envelope { resource: resource_field, scope }
+        Envelope {
+            resource: resource_field,
+            scope,
+        }
     }
 
     /// A request holding one `Resource{Spans,Logs,Metrics}` → one `Scope*` → `items`.
@@ -214,7 +217,10 @@ fn group_by_metric<'p, 'a>(points: &'p [MetricPoint<'a>]) -> Vec<GroupedMetric<'
     for point in points {
         match metrics.iter_mut().find(|m| m.first.name == point.name) {
             Some(metric) => metric.points.push(point),
-            None => metrics.push(GroupedMetric { first: point, points: vec![point] }),
+            None => metrics.push(GroupedMetric {
+                first: point,
+                points: vec![point],
+            }),
         }
     }
     metrics
@@ -261,7 +267,14 @@ fn put_point(out: &mut Vec<u8>, point: &MetricPoint, start_ns: u64, time_ns: u64
             put_fixed64_nonzero(out, 4, histogram.count);
             put_double(out, 5, histogram.sum);
             put_packed(out, 6, histogram.bucket_counts.iter().map(|n| n.to_le_bytes()));
-            put_packed(out, 7, histogram.explicit_bounds.iter().map(|x| x.to_bits().to_le_bytes()));
+            put_packed(
+                out,
+                7,
+                histogram
+                    .explicit_bounds
+                    .iter()
+                    .map(|x| x.to_bits().to_le_bytes()),
+            );
             put_attributes(out, 9, &point.labels);
         }
     }
@@ -278,7 +291,9 @@ fn put_packed(out: &mut Vec<u8>, field: u8, items: impl ExactSizeIterator<Item =
     if items.len() == 0 {
         return;
     }
-    put_message(out, field, |out| items.for_each(|item| out.extend_from_slice(&item)));
+    put_message(out, field, |out| {
+        items.for_each(|item| out.extend_from_slice(&item))
+    });
 }
 
 #[cfg(test)]
@@ -297,7 +312,10 @@ mod tests {
             name: text("x"),
             start_ns: 1,
             end_ns: 2,
-            attributes: vec![KeyValue { key: text("k"), value: AnyValue::Int(-1) }],
+            attributes: vec![KeyValue {
+                key: text("k"),
+                value: AnyValue::Int(-1),
+            }],
             links: Vec::new(),
             error,
         }

@@ -1,11 +1,21 @@
 //! The compiled core of intent-observe.
 //!
 //! Plain Rust modules, each usable and tested without Python:
+//! - `lines`: complete lines of a buffer; `json`: a JSON reader borrowing from the line;
+//!   `parse`: a line → an event or a rejection
+//!   (`timestamps`, and `pytext` for the text rules the project's semantics were written in);
 //! - `wire`: protobuf primitives; `encode`: records → OTLP request bytes.
+//!
+//! The identity engine and its state move in next, beside `parse` and `encode`.
 //!
 //! The `python` feature adds `intent_observe._core`, the bindings the Python package calls.
 
 pub mod encode;
+pub mod json;
+pub mod lines;
+pub mod parse;
+pub mod pytext;
+pub mod timestamps;
 pub mod wire;
 
 #[cfg(feature = "python")]

@@ -1,6 +1,24 @@
-"""Parse and normalise both Intent line shapes into one `Event` type."""
+"""Parse and normalise both Intent line shapes into one `Event` type (parsing is the core's)."""
 
 from intent_observe.events.model import ArtifactKind, Event, Position, Rejected
-from intent_observe.events.parse import iter_lines, parse_file, parse_line
+from intent_observe.events.parse import (
+    TimestampError,
+    iter_lines,
+    parse_file,
+    parse_line,
+    parse_lines,
+    parse_timestamp,
+)
 
-__all__ = ["ArtifactKind", "Event", "Position", "Rejected", "iter_lines", "parse_file", "parse_line"]
+__all__ = [
+    "ArtifactKind",
+    "Event",
+    "Position",
+    "Rejected",
+    "TimestampError",
+    "iter_lines",
+    "parse_file",
+    "parse_line",
+    "parse_lines",
+    "parse_timestamp",
+]

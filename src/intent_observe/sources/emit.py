@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from intent_observe.events import Event, Rejected
+from intent_observe.events import Event, Rejected, TimestampError, parse_timestamp
 from intent_observe.events.model import ArtifactKind, Position
 from intent_observe.events.parse import (
     MAX_LINE_BYTES,
@@ -44,7 +44,6 @@ from intent_observe.events.parse import (
     kind_of_type,
     parse_line,
 )
-from intent_observe.events.timestamps import TimestampError, parse_timestamp
 from intent_observe.identity import ids
 from intent_observe.identity.engine import TraceContext
 from intent_observe.safe_files import open_regular

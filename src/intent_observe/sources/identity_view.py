@@ -24,9 +24,8 @@ from pathlib import Path
 
 import orjson
 
-from intent_observe.events import Event, parse_line
+from intent_observe.events import Event, iter_lines, parse_line
 from intent_observe.events.model import ArtifactKind
-from intent_observe.events.parse import iter_lines
 from intent_observe.identity import ids
 from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore

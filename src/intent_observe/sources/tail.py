@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from intent_observe.events import Event, Position, Rejected, iter_lines, parse_line
+from intent_observe.events import Event, Position, Rejected, parse_lines
 from intent_observe.identity.engine import Engine, EngineState, Output, artifact_table, membership_table
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
 from intent_observe.metrics import catalog
@@ -198,13 +198,9 @@ class TailedFile:
     def _process(self, chunk: Chunk) -> tuple[list[Rejected], int]:
         observed = time.time_ns()
         rejected: list[Rejected] = []
-        lines = 0
         process = self.engine.process
-        for raw, position in iter_lines(chunk.data, chunk.file, chunk.offset, chunk.line):
-            lines += 1
-            item = parse_line(raw, position)
-            if item is None:
-                continue
+        lines = chunk.data.count(b"\n")  # a chunk holds complete lines only
+        for item in parse_lines(chunk.data, chunk.file, chunk.offset, chunk.line):
             if isinstance(item, Event):
                 process(item, observed)
             else:

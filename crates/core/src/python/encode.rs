@@ -30,7 +30,9 @@ impl Encoder {
     fn new(resource: &Bound<'_, PyAny>, scope_version: &str) -> PyResult<Self> {
         let items = items(resource)?;
         let attributes = key_values(&items)?;
-        Ok(Encoder { envelope: Envelope::new(&attributes, SCOPE_NAME, scope_version) })
+        Ok(Encoder {
+            envelope: Envelope::new(&attributes, SCOPE_NAME, scope_version),
+        })
     }
 
     /// `ExportTraceServiceRequest` bytes for a sequence of `SpanRecord`.
@@ -61,9 +63,15 @@ impl Encoder {
         time_ns: u64,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let points_py = points;
-        let held: Vec<HeldPoint> = points_py.try_iter()?.map(|p| HeldPoint::read(&p?)).collect::<PyResult<_>>()?;
+        let held: Vec<HeldPoint> = points_py
+            .try_iter()?
+            .map(|p| HeldPoint::read(&p?))
+            .collect::<PyResult<_>>()?;
         let points: Vec<MetricPoint> = held.iter().map(HeldPoint::point).collect::<PyResult<_>>()?;
-        Ok(PyBytes::new(points_py.py(), &self.envelope.metrics_request(&points, start_ns, time_ns)))
+        Ok(PyBytes::new(
+            points_py.py(),
+            &self.envelope.metrics_request(&points, start_ns, time_ns),
+        ))
     }
 }
 
@@ -98,7 +106,11 @@ fn encode_span(out: &mut Vec<u8>, span: &Bound<'_, PyAny>) -> PyResult<()> {
     let record = Span {
         trace_id: hex_id(&span.getattr(intern!(py, "trace_id"))?, "trace_id")?,
         span_id: hex_id(&span.getattr(intern!(py, "span_id"))?, "span_id")?,
-        parent_span_id: if parent.is_truthy()? { Some(hex_id(&parent, "parent_span_id")?) } else { None },
+        parent_span_id: if parent.is_truthy()? {
+            Some(hex_id(&parent, "parent_span_id")?)
+        } else {
+            None
+        },
         name: utf8(&name)?,
         start_ns: span.getattr(intern!(py, "start_ns"))?.extract()?,
         end_ns: span.getattr(intern!(py, "end_ns"))?.extract()?,
@@ -115,7 +127,10 @@ fn encode_log(out: &mut Vec<u8>, log: &Bound<'_, PyAny>) -> PyResult<()> {
     let body = log.getattr(intern!(py, "body"))?.cast_into::<PyString>()?;
     let severity_text = log.getattr(intern!(py, "severity_text"))?;
     let attributes = items(&log.getattr(intern!(py, "attributes"))?)?;
-    let event_name = match attributes.iter().find(|(key, _)| key.to_str().is_ok_and(|k| k == "event.name")) {
+    let event_name = match attributes
+        .iter()
+        .find(|(key, _)| key.to_str().is_ok_and(|k| k == "event.name"))
+    {
         Some((_, value)) if value.is_truthy()? => display(value)?,
         _ => Cow::Borrowed(&b""[..]),
     };
@@ -152,11 +167,22 @@ fn items<'py>(mapping: &Bound<'py, PyAny>) -> PyResult<Items<'py>> {
             .map(|item| item?.extract())
             .collect::<PyResult<_>>()?,
     };
-    pairs.into_iter().map(|(key, value)| Ok((key.cast_into::<PyString>()?, value))).collect()
+    pairs
+        .into_iter()
+        .map(|(key, value)| Ok((key.cast_into::<PyString>()?, value)))
+        .collect()
 }
 
 fn key_values<'a>(items: &'a Items<'_>) -> PyResult<Vec<KeyValue<'a>>> {
-    items.iter().map(|(key, value)| Ok(KeyValue { key: utf8(key)?, value: any_value(key, value)? })).collect()
+    items
+        .iter()
+        .map(|(key, value)| {
+            Ok(KeyValue {
+                key: utf8(key)?,
+                value: any_value(key, value)?,
+            })
+        })
+        .collect()
 }
 
 /// str, bool, int and float by their exact type; anything else as its `str()`.
@@ -180,7 +206,10 @@ fn any_value<'a>(key: &Bound<'_, PyString>, value: &'a Bound<'_, PyAny>) -> PyRe
 
 /// An int as OTLP's int64; 2^63 … 2^64-1 keep their unsigned bits, as they always were sent.
 fn int64(value: &Bound<'_, PyAny>) -> Option<i64> {
-    value.extract::<i64>().ok().or_else(|| value.extract::<u64>().ok().map(|n| n as i64))
+    value
+        .extract::<i64>()
+        .ok()
+        .or_else(|| value.extract::<u64>().ok().map(|n| n as i64))
 }
 
 /// A metric `Point`'s Python objects, held while its `MetricPoint` borrows their text.
@@ -195,7 +224,12 @@ struct HeldPoint<'py> {
 enum HeldValue {
     Counter(i64),
     Gauge(f64),
-    Histogram { count: u64, sum: f64, bucket_counts: Vec<u64>, explicit_bounds: Vec<f64> },
+    Histogram {
+        count: u64,
+        sum: f64,
+        bucket_counts: Vec<u64>,
+        explicit_bounds: Vec<f64>,
+    },
 }
 
 impl<'py> HeldPoint<'py> {
@@ -215,12 +249,16 @@ impl<'py> HeldPoint<'py> {
             "counter" => HeldValue::Counter(py.get_type::<PyInt>().call1((value,))?.extract()?),
             _ => HeldValue::Gauge(value.extract()?),
         };
-        let labels: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> = point.getattr(intern!(py, "labels"))?.extract()?;
+        let labels: Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> =
+            point.getattr(intern!(py, "labels"))?.extract()?;
         Ok(HeldPoint {
             name: metric.getattr(intern!(py, "name"))?.cast_into()?,
             description: metric.getattr(intern!(py, "description"))?.cast_into()?,
             unit: metric.getattr(intern!(py, "unit"))?.cast_into()?,
-            labels: labels.into_iter().map(|(k, v)| Ok((k.cast_into::<PyString>()?, v))).collect::<PyResult<_>>()?,
+            labels: labels
+                .into_iter()
+                .map(|(k, v)| Ok((k.cast_into::<PyString>()?, v)))
+                .collect::<PyResult<_>>()?,
             value,
         })
     }
@@ -234,9 +272,17 @@ impl<'py> HeldPoint<'py> {
             value: match &self.value {
                 HeldValue::Counter(n) => PointValue::Counter(*n),
                 HeldValue::Gauge(x) => PointValue::Gauge(*x),
-                HeldValue::Histogram { count, sum, bucket_counts, explicit_bounds } => {
-                    PointValue::Histogram(Histogram { count: *count, sum: *sum, bucket_counts, explicit_bounds })
-                }
+                HeldValue::Histogram {
+                    count,
+                    sum,
+                    bucket_counts,
+                    explicit_bounds,
+                } => PointValue::Histogram(Histogram {
+                    count: *count,
+                    sum: *sum,
+                    bucket_counts,
+                    explicit_bounds,
+                }),
             },
         })
     }

@@ -37,12 +37,17 @@ pub fn hex_id<const N: usize>(value: &Bound<'_, PyAny>, what: &str) -> PyResult<
     let digits = text.as_bytes();
     let mut out = [0u8; N];
     if digits.len() != 2 * N {
-        return Err(PyValueError::new_err(format!("{what} must be {} hex digits, got {text:?}", 2 * N)));
+        return Err(PyValueError::new_err(format!(
+            "{what} must be {} hex digits, got {text:?}",
+            2 * N
+        )));
     }
     for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
         match (hex_digit(pair[0]), hex_digit(pair[1])) {
             (Some(high), Some(low)) => *byte = high << 4 | low,
-            _ => return Err(PyValueError::new_err(format!("{what} is not hex: {text:?}"))),
+            _ => {
+                return Err(PyValueError::new_err(format!("{what} is not hex: {text:?}")));
+            }
         }
     }
     Ok(out)

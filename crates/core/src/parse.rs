@@ -1,0 +1,616 @@
+//! Both Intent line shapes → one `ParsedEvent`; anything unusable → a reason.
+//!
+//! Envelope: {"event": "spec.created", "timestamp": …, "span_id", "parent_id", "ref",
+//! "trace_id", "source", "actor", "data": {…}}. Flat: {"event_type": …, "contract_id": …,
+//! …top-level fields}. Both are read through one lookup (top level first, then `data`),
+//! so a writer that mixes them is read too.
+
+use std::borrow::Cow;
+
+use crate::json::{self, Json, Object};
+
+use crate::pytext::{float_repr, normpath, py_strip, strip_bytes};
+use crate::timestamps::{Stamp, parse_timestamp};
+
+/// A line longer than this (1 MiB) is rejected, not parsed.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// At most this many ids are read from a `signals` / `contracts` list.
+const MAX_LISTED_IDS: usize = 256;
+
+const PLACEHOLDER_IDS: [&str; 10] = [
+    "",
+    "unknown",
+    "null",
+    "none",
+    "n/a",
+    "na",
+    "-",
+    "undefined",
+    "nil",
+    "?",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Signal,
+    Cluster,
+    Intent,
+    Spec,
+    Contract,
+    Assertion,
+    Decision,
+    Other,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Signal,
+        Kind::Cluster,
+        Kind::Intent,
+        Kind::Spec,
+        Kind::Contract,
+        Kind::Assertion,
+        Kind::Decision,
+        Kind::Other,
+    ];
+
+    /// The `ArtifactKind` value Python knows it by.
+    pub fn value(self) -> &'static str {
+        match self {
+            Kind::Signal => "signal",
+            Kind::Cluster => "cluster",
+            Kind::Intent => "intent",
+            Kind::Spec => "spec",
+            Kind::Contract => "contract",
+            Kind::Assertion => "assertion",
+            Kind::Decision => "decision",
+            Kind::Other => "other",
+        }
+    }
+
+    /// The typed id field that names an artifact of this kind (`signal_id`, …).
+    pub fn typed_id_field(self) -> Option<&'static str> {
+        match self {
+            Kind::Signal => Some("signal_id"),
+            Kind::Cluster => Some("cluster_id"),
+            Kind::Intent => Some("intent_id"),
+            Kind::Spec => Some("spec_id"),
+            Kind::Contract => Some("contract_id"),
+            Kind::Assertion => Some("assertion_id"),
+            Kind::Decision => Some("decision_id"),
+            Kind::Other => None,
+        }
+    }
+
+    /// Where real writers link an artifact of this kind beside the typed field (`data.intent`).
+    fn link_field(self) -> Option<&'static str> {
+        match self {
+            Kind::Signal => Some("signal"),
+            Kind::Cluster => Some("cluster"),
+            Kind::Intent => Some("intent"),
+            Kind::Spec => Some("spec"),
+            Kind::Contract => Some("contract"),
+            _ => None,
+        }
+    }
+}
+
+/// Event type prefix → artifact kind, longest prefix first. An approval of an intent is an
+/// event *about* the intent (a span under it), not one of its own: it must not redefine it.
+const KIND_BY_PREFIX: [(&str, Kind); 8] = [
+    ("contract.assertion.", Kind::Assertion),
+    ("intent.approval.", Kind::Other),
+    ("signal.", Kind::Signal),
+    ("cluster.", Kind::Cluster),
+    ("intent.", Kind::Intent),
+    ("spec.", Kind::Spec),
+    ("contract.", Kind::Contract),
+    ("decision.", Kind::Decision),
+];
+
+pub fn kind_of_type(event_type: &str) -> Kind {
+    KIND_BY_PREFIX
+        .iter()
+        .find(|(prefix, _)| event_type.starts_with(prefix))
+        .map_or(Kind::Other, |(_, kind)| *kind)
+}
+
+/// The kind an id's usual shape says (`SIG-`, `CL-`/`CLU-`/`CLUSTER-`, `INT-`, `SPEC-`,
+/// `CON-`/`CONTRACT-`, `assert…`, `DEC-`; `_` works as `-`; any case), used to tell which
+/// of span_id / ref / parent_id names what.
+pub fn kind_of_id(id: &str) -> Option<Kind> {
+    let bytes = id.as_bytes();
+    let starts = |prefix: &str| {
+        bytes
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    let tagged = |prefix: &str| starts(prefix) && matches!(bytes.get(prefix.len()), Some(b'-' | b'_'));
+    if tagged("sig") {
+        Some(Kind::Signal)
+    } else if tagged("cl") || tagged("clu") || tagged("cluster") {
+        Some(Kind::Cluster)
+    } else if tagged("int") {
+        Some(Kind::Intent)
+    } else if tagged("spec") {
+        Some(Kind::Spec)
+    } else if tagged("con") || tagged("contract") {
+        Some(Kind::Contract)
+    } else if starts("assert") {
+        Some(Kind::Assertion)
+    } else if tagged("dec") {
+        Some(Kind::Decision)
+    } else {
+        None
+    }
+}
+
+/// An id as written, or None when it is a placeholder that names nothing (`unknown`, …).
+pub fn clean_id_text(text: &str) -> Option<&str> {
+    let lowered = py_strip(text).to_lowercase();
+    (!PLACEHOLDER_IDS.contains(&lowered.as_str())).then_some(text)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Shape {
+    Envelope,
+    Flat,
+}
+
+#[derive(Debug)]
+pub struct ParsedEvent<'a> {
+    pub event_type: String,
+    pub time_ns: i64,
+    pub kind: Kind,
+    pub artifact_id: Option<String>,
+    /// BLAKE2b-128 of the stripped line, as 32 hex digits.
+    pub event_id: String,
+    pub shape: Shape,
+    pub parent_id: Option<String>,
+    pub intent_id: Option<String>,
+    pub spec_id: Option<String>,
+    pub contract_id: Option<String>,
+    pub cluster_id: Option<String>,
+    pub signal_id: Option<String>,
+    pub trace_hint: Option<String>,
+    pub source: Option<String>,
+    pub actor: Option<String>,
+    pub trust: Option<f64>,
+    pub autonomy_level: Option<&'static str>,
+    pub title: Option<String>,
+    pub file: Option<String>,
+    pub signals: Vec<String>,
+    pub contracts: Vec<String>,
+    pub payload: Object<'a>,
+}
+
+#[derive(Debug)]
+pub enum Parsed<'a> {
+    Blank,
+    Event(Box<ParsedEvent<'a>>),
+    Rejected(String),
+}
+
+/// A stable id for one line: the same bytes give the same id on every machine.
+pub fn event_id_of(raw: &[u8]) -> String {
+    let digest = blake2b_simd::Params::new().hash_length(16).hash(strip_bytes(raw));
+    digest.to_hex().to_string()
+}
+
+/// One line (without its newline) → an event, a rejection with its reason, or blank.
+pub fn parse_line(raw: &[u8]) -> Parsed<'_> {
+    let stripped = strip_bytes(raw);
+    if stripped.is_empty() {
+        return Parsed::Blank;
+    }
+    match parse(stripped) {
+        Ok(event) => Parsed::Event(Box::new(event)),
+        Err(reason) => Parsed::Rejected(reason),
+    }
+}
+
+/// The merged lookup of both shapes: in an envelope a top-level value wins over `data`'s,
+/// except a null one; a flat line is its own lookup.
+struct Fields<'a> {
+    doc: &'a Object<'a>,
+    data: Option<&'a Object<'a>>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a Json<'a>> {
+        match self.doc.get(key) {
+            Some(value) if *value != Json::Null || self.data.is_none() => Some(value),
+            _ => self.data.and_then(|data| data.get(key)),
+        }
+    }
+}
+
+fn parse(raw: &[u8]) -> Result<ParsedEvent<'_>, String> {
+    if raw.len() > MAX_LINE_BYTES {
+        return Err(format!(
+            "line is {} bytes, over the {MAX_LINE_BYTES}-byte limit",
+            raw.len()
+        ));
+    }
+    let doc = json::parse(raw).map_err(|error| format!("invalid JSON: {error}"))?;
+    let Json::Object(mut doc) = doc else {
+        return Err(format!("a line must be a JSON object, not {}", doc.python_type()));
+    };
+    let shape = if doc.contains_key("event") {
+        Shape::Envelope
+    } else {
+        Shape::Flat
+    };
+    let type_key = if shape == Shape::Envelope {
+        "event"
+    } else {
+        "event_type"
+    };
+    let event_type = match doc.get(type_key) {
+        Some(Json::Str(text)) if !py_strip(text).is_empty() => py_strip(text).to_string(),
+        _ => return Err("no event type: neither a string 'event' nor 'event_type'".into()),
+    };
+    let payload = match shape {
+        Shape::Envelope => match doc.remove("data") {
+            Some(Json::Object(data)) => data,
+            None | Some(Json::Null) => Object::default(),
+            Some(other) => Object(vec![(Cow::Borrowed("value"), other)]),
+        },
+        Shape::Flat => {
+            doc.remove("event_type");
+            Object::default() // a flat line is its own payload: taken from `doc` once read
+        }
+    };
+    let mut event = read_event(&doc, &payload, shape, event_type, raw)?;
+    event.payload = if shape == Shape::Flat { doc } else { payload };
+    Ok(event)
+}
+
+fn read_event<'a>(
+    doc: &Object<'a>,
+    data: &Object<'a>,
+    shape: Shape,
+    event_type: String,
+    raw: &[u8],
+) -> Result<ParsedEvent<'a>, String> {
+    let (fields, payload) = match shape {
+        Shape::Envelope => (
+            Fields {
+                doc,
+                data: Some(data),
+            },
+            data,
+        ),
+        Shape::Flat => (Fields { doc, data: None }, doc),
+    };
+    let time_ns = parse_timestamp(stamp(&fields)?)?;
+    let kind = kind_of_type(&event_type);
+    let refs = references(doc, &fields);
+    let artifact_id = artifact_id(kind, doc, &refs, &fields);
+    let trust = trust(&fields);
+    let autonomy_level = autonomy(fields.get("autonomy_level")).or_else(|| trust.map(autonomy_level_of));
+    let actor = text(doc.get("actor"))
+        .or_else(|| text(payload.get("agent")))
+        .or_else(|| text(payload.get("author")));
+    let [signal_id, cluster_id, intent_id, spec_id, contract_id, ..] = refs;
+    Ok(ParsedEvent {
+        event_type,
+        time_ns,
+        kind,
+        artifact_id,
+        event_id: event_id_of(raw),
+        shape,
+        parent_id: clean_id(doc.get("parent_id")),
+        intent_id,
+        spec_id,
+        contract_id,
+        cluster_id,
+        signal_id,
+        trace_hint: text(fields.get("trace_id")),
+        source: source(fields.get("source")),
+        actor,
+        trust,
+        autonomy_level,
+        title: title(payload),
+        file: file(fields.get("file")),
+        signals: id_list(payload.get("signals")),
+        contracts: id_list(payload.get("contracts")),
+        payload: Object::default(),
+    })
+}
+
+/// `timestamp`, else the first truthy of `ts`, `time`, `created_at` (the last even if falsy).
+fn stamp<'a>(fields: &Fields<'a>) -> Result<Stamp<'a>, String> {
+    let value = match fields.get("timestamp") {
+        Some(value) if *value != Json::Null => Some(value),
+        _ => ["ts", "time"]
+            .iter()
+            .filter_map(|key| fields.get(key))
+            .find(|value| value.truthy())
+            .or_else(|| fields.get("created_at")),
+    };
+    Ok(match value {
+        None | Some(Json::Null) => {
+            return Err("no timestamp ('timestamp', 'ts', 'time' or 'created_at')".into());
+        }
+        Some(Json::Str(text)) => Stamp::Text(text),
+        Some(Json::Bool(flag)) => Stamp::Bool(*flag),
+        Some(Json::Int(n)) => Stamp::Int(*n),
+        Some(Json::Float(x)) => Stamp::Float(*x),
+        Some(other) => Stamp::Other(other.python_type()),
+    })
+}
+
+/// Which artifact of each kind (indexed as `Kind::ALL`) this line names: typed `*_id`
+/// fields first, then `data.intent`-style links, then the shapes of span_id / ref / parent_id.
+fn references(doc: &Object, fields: &Fields) -> [Option<String>; 8] {
+    let mut refs: [Option<String>; 8] = Default::default();
+    for (slot, kind) in refs.iter_mut().zip(Kind::ALL) {
+        *slot = kind.typed_id_field().and_then(|key| clean_id(fields.get(key)));
+        if slot.is_none() {
+            *slot = kind.link_field().and_then(|key| match fields.get(key) {
+                Some(value @ Json::Str(_)) => clean_id(Some(value)),
+                _ => None,
+            });
+        }
+    }
+    for key in ["span_id", "ref", "parent_id"] {
+        if let Some(id) = clean_id(doc.get(key))
+            && let Some(kind) = kind_of_id(&id)
+            && refs[kind as usize].is_none()
+        {
+            refs[kind as usize] = Some(id);
+        }
+    }
+    refs
+}
+
+fn artifact_id(kind: Kind, doc: &Object, refs: &[Option<String>; 8], fields: &Fields) -> Option<String> {
+    if kind == Kind::Assertion {
+        return clean_id(fields.get("assertion_id")).or_else(|| clean_id(fields.get("assertion_name")));
+    }
+    if let Some(id) = &refs[kind as usize] {
+        return Some(id.clone());
+    }
+    if kind == Kind::Other {
+        return None;
+    }
+    // An envelope id that has no recognisable shape is still this event's artifact,
+    // unless its shape says it is some other kind.
+    ["span_id", "ref"]
+        .iter()
+        .filter_map(|key| clean_id(doc.get(key)))
+        .find(|id| kind_of_id(id).is_none())
+}
+
+/// An id as written (a number as Python writes it), or None when it names nothing.
+fn clean_id(value: Option<&Json>) -> Option<String> {
+    let text = match value? {
+        Json::Str(text) => return clean_id_text(text).map(str::to_string),
+        Json::Int(n) => n.to_string(),
+        Json::Float(x) => float_repr(*x),
+        _ => return None,
+    };
+    clean_id_text(&text).map(str::to_string)
+}
+
+/// `str(value).strip()`, None for null, objects, arrays and empty text.
+fn text(value: Option<&Json>) -> Option<String> {
+    let written = match value? {
+        Json::Str(text) => py_strip(text).to_string(),
+        Json::Int(n) => n.to_string(),
+        Json::Float(x) => float_repr(*x),
+        Json::Bool(flag) => if *flag { "True" } else { "False" }.to_string(),
+        _ => return None,
+    };
+    (!written.is_empty()).then_some(written)
+}
+
+/// What names a writer: a text as itself, an object by its first text among these keys.
+fn source(value: Option<&Json>) -> Option<String> {
+    match value? {
+        Json::Object(object) => ["name", "type", "kind", "surface", "tool", "system", "id"]
+            .iter()
+            .find_map(|key| text(object.get(key))),
+        other => text(Some(other)),
+    }
+}
+
+fn title(payload: &Object) -> Option<String> {
+    ["title", "name", "summary", "assertion_name"]
+        .iter()
+        .find_map(|key| match payload.get(key) {
+            Some(Json::Str(text)) if !py_strip(text).is_empty() => Some(text.to_string()),
+            _ => None,
+        })
+}
+
+/// The artifact's file, normalised so `./.intent/x.md` and `.intent/x.md` are one file.
+fn file(value: Option<&Json>) -> Option<String> {
+    let Some(Json::Str(path)) = value else {
+        return None;
+    };
+    let path = py_strip(path);
+    if path.is_empty() {
+        return None;
+    }
+    let normal = normpath(&path.replace('\\', "/"));
+    Some(normal.strip_prefix("./").map_or(normal.clone(), str::to_string))
+}
+
+/// The ids a list names (`signals`, `contracts`): strings only, placeholders and repeats
+/// dropped, from its first 256 items.
+fn id_list(value: Option<&Json>) -> Vec<String> {
+    let Some(Json::Array(items)) = value else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for item in items.iter().take(MAX_LISTED_IDS) {
+        if let Json::Str(text) = item
+            && let Some(id) = clean_id_text(text)
+            && !ids.iter().any(|seen| seen == id)
+        {
+            ids.push(id.to_string());
+        }
+    }
+    ids
+}
+
+/// The first of `trust_score`, `trust`, `score` that reads as a number in 0…1.
+fn trust(fields: &Fields) -> Option<f64> {
+    ["trust_score", "trust", "score"].iter().find_map(|key| {
+        let number = match fields.get(key)? {
+            Json::Int(n) => *n as f64,
+            Json::Float(x) => *x,
+            Json::Str(text) => python_float(text)?,
+            _ => return None,
+        };
+        (number.is_finite() && (0.0..=1.0).contains(&number)).then_some(number)
+    })
+}
+
+/// `float(text)`: surrounding whitespace allowed, `_` between digits allowed.
+fn python_float(text: &str) -> Option<f64> {
+    let text = py_strip(text);
+    let bytes = text.as_bytes();
+    let digit_at = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
+    let underscores_between_digits = bytes
+        .iter()
+        .enumerate()
+        .all(|(i, b)| *b != b'_' || (i > 0 && digit_at(i - 1) && digit_at(i + 1)));
+    if !underscores_between_digits {
+        return None;
+    }
+    text.replace('_', "").parse().ok()
+}
+
+/// L0–L4 written as `L2`, `l2`, `2` or 2; anything else says nothing.
+fn autonomy(value: Option<&Json>) -> Option<&'static str> {
+    const LEVELS: [&str; 5] = ["L0", "L1", "L2", "L3", "L4"];
+    let written = match value? {
+        Json::Str(text) => py_strip(text).to_uppercase(),
+        Json::Int(n) => n.to_string(),
+        Json::Float(x) => float_repr(*x),
+        _ => return None,
+    };
+    let level = if written.len() == 1 {
+        format!("L{written}")
+    } else {
+        written
+    };
+    LEVELS.iter().find(|known| **known == level).copied()
+}
+
+/// L0–L4 from a trust score, as the design page's table gives them (metrics/catalog.py).
+pub fn autonomy_level_of(trust: f64) -> &'static str {
+    match trust {
+        t if t < 0.2 => "L0",
+        t if t < 0.4 => "L1",
+        t if t < 0.6 => "L2",
+        t if t < 0.85 => "L3",
+        _ => "L4",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(line: &str) -> ParsedEvent<'_> {
+        match parse_line(line.as_bytes()) {
+            Parsed::Event(event) => *event,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    fn reason(line: &[u8]) -> String {
+        match parse_line(line) {
+            Parsed::Rejected(reason) => reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_envelope_reads_top_level_first_then_data() {
+        let e = event(
+            r#"{"event":"spec.created","timestamp":"2026-03-30T14:45:00Z","span_id":"SPEC-042","parent_id":"INT-015","source":null,"data":{"source":"mcp","intent_id":"INT-015","title":"Auth","contracts":["CON-1","unknown","CON-1",7]}}"#,
+        );
+        assert_eq!((e.kind, e.shape), (Kind::Spec, Shape::Envelope));
+        assert_eq!(e.artifact_id.as_deref(), Some("SPEC-042"));
+        assert_eq!(e.intent_id.as_deref(), Some("INT-015"));
+        assert_eq!(e.source.as_deref(), Some("mcp"));
+        assert_eq!(e.contracts, ["CON-1"]);
+        assert_eq!(
+            e.payload.0.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>(),
+            ["source", "intent_id", "title", "contracts"]
+        );
+    }
+
+    #[test]
+    fn a_flat_line_is_its_own_payload_without_its_type() {
+        let e = event(
+            r#"{"event_type":"contract.assertion.failed","contract_id":"CON-9","assertion_name":"lint","ts":0,"time":"2026-01-01"}"#,
+        );
+        assert_eq!((e.kind, e.shape), (Kind::Assertion, Shape::Flat));
+        assert_eq!(e.artifact_id.as_deref(), Some("lint"));
+        assert!(!e.payload.contains_key("event_type"));
+        assert_eq!(e.payload.0.first().map(|(k, _)| k.as_ref()), Some("contract_id"));
+    }
+
+    #[test]
+    fn ids_by_shape_numbers_as_python_writes_them() {
+        assert_eq!(kind_of_id("clu-004"), Some(Kind::Cluster));
+        assert_eq!(kind_of_id("CLUSTER_4"), Some(Kind::Cluster));
+        assert_eq!(kind_of_id("clus-4"), None);
+        assert_eq!(kind_of_id("assert7"), Some(Kind::Assertion));
+        let e = event(r#"{"event":"signal.created","timestamp":1774923402,"span_id":1.0,"actor":true}"#);
+        assert_eq!(e.artifact_id.as_deref(), Some("1.0"));
+        assert_eq!(e.actor.as_deref(), Some("True"));
+    }
+
+    #[test]
+    fn trust_and_autonomy() {
+        let e = event(
+            r#"{"event":"signal.scored","timestamp":"2026-01-01","data":{"trust":" 0.6_5 ","autonomy_level":1}}"#,
+        );
+        assert_eq!((e.trust, e.autonomy_level), (Some(0.65), Some("L1")));
+        let e = event(r#"{"event":"signal.scored","timestamp":"2026-01-01","data":{"trust_score":0.9}}"#);
+        assert_eq!(e.autonomy_level, Some("L4"));
+    }
+
+    #[test]
+    fn files_are_normalised() {
+        let e = event(
+            r#"{"event":"spec.written","timestamp":"2026-01-01","data":{"file":" .\\.intent//specs/./S.md "}}"#,
+        );
+        assert_eq!(e.file.as_deref(), Some(".intent/specs/S.md"));
+    }
+
+    #[test]
+    fn rejections_say_why() {
+        assert!(reason(br#"{"event": "x.y", "timestamp": "2026"#).starts_with("invalid JSON"));
+        assert_eq!(reason(b"[1]"), "a line must be a JSON object, not list");
+        assert_eq!(reason(b"-0"), "a line must be a JSON object, not int");
+        assert!(reason(br#"{"event": 42}"#).starts_with("no event type"));
+        assert!(reason(br#"{"event": "x.y", "created_at": null}"#).starts_with("no timestamp"));
+        assert!(reason(b"\xff\xfe").starts_with("invalid JSON"));
+        assert!(reason(br#"{"a": "\ud800"}"#).starts_with("invalid JSON"));
+        assert!(reason(br#"{"a": 1e309}"#).contains("infinity"));
+        assert!(reason(format!(r#"{{"a": 1{}}}"#, "0".repeat(400)).as_bytes()).contains("infinity"));
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(reason(deep.as_bytes()).contains("deeper than 1024"));
+        let fine = format!(
+            r#"{{"event":"x.y","timestamp":"2026-01-01","d":{}{}}}"#,
+            "[".repeat(120),
+            "]".repeat(120)
+        );
+        assert!(matches!(parse_line(fine.as_bytes()), Parsed::Event(_)));
+        assert!(matches!(parse_line(b" \t\r"), Parsed::Blank));
+    }
+
+    #[test]
+    fn event_ids_ignore_surrounding_whitespace() {
+        assert_eq!(event_id_of(b"  {}\r"), event_id_of(b"{}"));
+        assert_eq!(event_id_of(b"{}").len(), 32);
+    }
+}
