@@ -22,6 +22,7 @@ import pytest
 from tests.support.claude_code import MessagesStandIn, claude_binary, claude_env, messages_stand_in
 from tests.support.observe import running_stack, wait_for
 from tests.support.otelcol import running_collector
+from tests.test_browser_app import Watched, browser, open_page, screenshot  # noqa: F401 (browser: a fixture)
 
 from intent_observe.sources.emit import emit
 from intent_observe.web.stack import Stack
@@ -50,6 +51,14 @@ def repo(tmp_path: Path) -> Path:
 def stack(repo: Path) -> Iterator[Stack]:
     with running_stack(repo / ".intent" / "events" / "events.jsonl") as running:
         yield running
+
+
+@pytest.fixture
+def claude_page(request: pytest.FixtureRequest) -> Iterator[Watched]:
+    """A page of the browser tests' Chromium (their `browser` fixture, imported above)."""
+    watched = open_page(request.getfixturevalue("browser"))
+    yield watched
+    watched.page.context.close()
 
 
 @pytest.fixture
@@ -145,11 +154,29 @@ def _assert_nested_and_counted(stack: Stack, api: MessagesStandIn, result: dict[
 
 @pytest.mark.timeout(300)
 def test_claude_code_nests_under_its_contract_in_up(
-    repo: Path, stack: Stack, api: MessagesStandIn, tmp_path: Path
+    repo: Path, stack: Stack, api: MessagesStandIn, tmp_path: Path, claude_page: Watched
 ) -> None:
     endpoint = f"http://127.0.0.1:{stack.receiver.grpc_port}"
     result = _run_claude(repo, api, endpoint, tmp_path / "home")
     _assert_nested_and_counted(stack, api, result)
+    _assert_the_claude_page_shows(stack, claude_page, result)
+
+
+def _assert_the_claude_page_shows(stack: Stack, watched: Watched, result: dict[str, Any]) -> None:
+    """What a person sees on /claude (Debian's Chromium): the session, its tokens, cost and decision."""
+    page = watched.page
+    page.goto(f"{stack.url}/claude")
+    row = page.locator(f'#claude-sessions tr[data-session="{result["session_id"]}"]')
+    row.wait_for()
+    # Session, Started, Duration, Worked on, Tokens, Cost, Requests, Errors, Tool decisions
+    cells = row.locator("td").all_inner_texts()
+    usage = result["usage"]
+    assert cells[3] == "CON-001 · INT-001"
+    assert cells[4] == f"{usage['input_tokens'] + usage['output_tokens']:,}"
+    assert float(cells[5].removeprefix("$")) == pytest.approx(result["total_cost_usd"], abs=5e-5)
+    assert cells[6:9] == ["2", "0", "1/0"]
+    screenshot(page, "claude-real-session")
+    watched.assert_clean()
 
 
 @pytest.mark.timeout(300)
