@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intent_observe.artifacts.files import ArtifactFile, Links, Skipped, parse_artifact, read_artifacts
 from intent_observe.events.model import ArtifactKind
@@ -159,7 +162,25 @@ def test_yaml_that_does_not_parse_is_read_line_by_line() -> None:
     assert (signal.id, signal.status, signal.trust) == ("SIG-060", "open", 0.4)
     assert signal.links.intent == ("INT-001", "INT-002")
     assert signal.title == "Retries: the silent killer: part 2"
-    assert "not valid YAML" in signal.notes[0]
+    assert "not read as YAML" in signal.notes[0]
+
+
+def test_front_matter_that_would_expand_or_nest_without_end_is_read_line_by_line() -> None:
+    laughs = "".join(f"k{i}: &a{i} [*a{i - 1}, *a{i - 1}]\n" for i in range(1, 40))
+    deep = "x: " + "[" * 600 + "]" * 600 + "\n"
+    for bad in ("k0: &a0 [x, x]\n" + laughs, deep):
+        started = time.monotonic()
+        signal = read(".intent/signals/SIG-064-x.md", f"---\nid: SIG-064\nstatus: open\n{bad}---\n")
+        assert (signal.id, signal.status) == ("SIG-064", "open")
+        assert "read line by line" in signal.notes[0]
+        assert time.monotonic() - started < 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("-:#[]{}&*!|>'\" \n\tabSIG0123.%@`")), max_size=300))
+def test_no_front_matter_makes_the_reader_fail(body: str) -> None:
+    result = parse_artifact(".intent/signals/SIG-065.md", f"---\n{body}\n---\n")
+    assert isinstance(result, ArtifactFile | Skipped)
 
 
 def test_a_key_given_twice_reads_the_last_and_says_so() -> None:

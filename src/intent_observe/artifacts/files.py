@@ -38,6 +38,8 @@ from intent_observe.events.model import ArtifactKind
 INTENT_DIR = ".intent"
 MAX_READ_BYTES = 256 * 1024  # front matter sits at the top; a huge file is read this far
 MAX_ID_CHARS = 200
+MAX_VALUES = 10_000  # values in one file's front matter (aliases expanded)
+MAX_DEPTH = 32  # levels of nesting in it
 
 # `.intent/<directory>/…` → the kind of artifact its files are (subdirectories included).
 KIND_OF_DIRECTORY: dict[str, ArtifactKind] = {
@@ -219,16 +221,16 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
 def load_front_matter(block: str) -> tuple[dict[str, Any] | None, list[str]]:
     """The front matter as plain data (dates as ISO text), and notes; (None, [reason]) when unusable."""
     try:
-        loaded = yaml.load(block, Loader=_Loader)  # _Loader is a safe loader
-    except yaml.YAMLError as exc:
-        problem = str(exc).splitlines()[0]
-        return _line_by_line(block), [f"front matter is not valid YAML ({problem}); read line by line"]
+        loaded = _plain(yaml.load(block, Loader=_Loader))  # _Loader is a safe loader
+    except (yaml.YAMLError, RecursionError, FrontMatterTooLarge) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
+        return _line_by_line(block), [f"front matter not read as YAML ({problem}); read line by line"]
     if loaded is None:
         return {}, []
     if not isinstance(loaded, Mapping):
         return None, ["front matter is not a mapping of keys to values"]
     notes = [f"{key}: given {count} times; the last is read" for key, count in _repeated_keys(block)]
-    return {str(key).strip().lower(): _plain(value) for key, value in loaded.items()}, notes
+    return {str(key).strip().lower(): value for key, value in loaded.items()}, notes
 
 
 def _repeated_keys(block: str) -> list[tuple[str, int]]:
@@ -241,15 +243,28 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     """The safe loader (libyaml's when present), with no further types."""
 
 
+class FrontMatterTooLarge(ValueError):
+    """More values than front matter holds: YAML aliases can make a few lines mean billions."""
+
+
 def _plain(value: Any) -> Any:
-    """YAML values as JSON-like data: dates and times as ISO 8601 text."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    """YAML values as JSON-like data (dates and times as ISO 8601 text), at most MAX_VALUES of them
+    and MAX_DEPTH levels deep."""
+    budget = [MAX_VALUES]
+
+    def convert(item: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > MAX_DEPTH:
+            raise FrontMatterTooLarge(f"more than {MAX_VALUES} values or {MAX_DEPTH} levels")
+        if isinstance(item, datetime | date):
+            return item.isoformat()
+        if isinstance(item, Mapping):
+            return {str(k): convert(v, depth + 1) for k, v in item.items()}
+        if isinstance(item, list):
+            return [convert(v, depth + 1) for v in item]
+        return item
+
+    return convert(value, 0)
 
 
 def _line_by_line(block: str) -> dict[str, Any]:
@@ -269,7 +284,7 @@ def _scalar(value: str) -> Any:
     value = re.sub(r"\s+#.*$", "", value).strip()
     try:
         return _plain(yaml.load(value, Loader=_Loader))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, FrontMatterTooLarge):
         return value.strip("'\"")
 
 
