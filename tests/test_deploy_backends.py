@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support.deploy_tools import BUILD, install
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASE2 = ROOT / "deploy" / "phase2"
 DATASOURCES = PHASE2 / "grafana" / "provisioning" / "datasources" / "intent-observe.yaml"
 VALUES = ROOT / "deploy" / "helm" / "intent-observe" / "values.yaml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "intent-observe.json"
-LOGQL = ROOT / ".build" / "grafana-logql"
+LOGQL = BUILD / "grafana-logql"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
@@ -29,13 +30,7 @@ def _yaml(path: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def parse_logql() -> Any:
-    installed = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "install-deploy-tools.sh"), "logql"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert installed.returncode == 0, installed.stderr
+    install("logql")
 
     def parse(queries: list[str]) -> dict[str, list[int]]:
         """query → offsets where Grafana's grammar found an error (none: it parses)."""

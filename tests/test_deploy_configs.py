@@ -21,8 +21,8 @@ from tests.support.chart import (
     chart_without_dependencies,
     collector_configs,
     helm_template,
-    install_helm_tools,
 )
+from tests.support.deploy_tools import install
 from tests.support.otelcol import validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,9 +54,7 @@ def _require(tool: str) -> str:
 
 @pytest.fixture(scope="module")
 def helm_tools() -> None:
-    result = install_helm_tools()
-    if result.returncode != 0:
-        pytest.fail(f"could not install the Helm tools:\n{result.stdout}\n{result.stderr}")
+    install("helm")
 
 
 def _yaml(path: Path) -> Any:

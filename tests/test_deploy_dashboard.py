@@ -14,6 +14,7 @@ import yaml
 from click.testing import CliRunner
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
+from tests.support.deploy_tools import install
 
 from intent_observe.cli import main
 from intent_observe.deploy.dashboard import dashboard, promql_expressions
@@ -33,14 +34,7 @@ CHECKED_IN = [
 
 @pytest.fixture(scope="module")
 def grafana_schema() -> dict[str, Any]:
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "install-deploy-tools.sh"), "grafana-schema"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"could not build Grafana's dashboard schema:\n{result.stdout}\n{result.stderr}")
+    install("grafana-schema")
     schema: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
     return schema
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.chart import CHART, install_helm_tools, render
+from tests.support.chart import CHART, render
+from tests.support.deploy_tools import BUILD, install
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "adapter-image.yml"
-ACTIONLINT = ROOT / ".build" / "go" / "bin" / "actionlint"
+ACTIONLINT = BUILD / "go" / "bin" / "actionlint"
 RELEASE = "intent"  # tests.support.chart renders the release under this name
 SMALL_NODE_CACHE_BUDGET_MIB = 1024
 
@@ -32,8 +33,7 @@ def _values() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def objects(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    installed = install_helm_tools()
-    assert installed.returncode == 0, installed.stderr
+    install("helm")
     return render(tmp_path_factory.mktemp("k3s"), {})  # the chart's defaults, as a user installs it
 
 
@@ -139,13 +139,7 @@ def test_every_store_keeps_its_data_beyond_a_pod(objects: list[dict[str, Any]]) 
 
 
 def test_the_adapter_image_is_the_one_the_workflow_publishes() -> None:
-    installed = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "install-deploy-tools.sh"), "actionlint"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert installed.returncode == 0, installed.stderr
+    install("actionlint")
     lint = subprocess.run([str(ACTIONLINT), str(WORKFLOW)], capture_output=True, text=True, timeout=60)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 

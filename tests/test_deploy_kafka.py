@@ -30,7 +30,8 @@ import pytest
 import yaml
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from tests.support import ThreadReceiver, receiver_in_thread
-from tests.support.chart import collector_configs, install_helm_tools, render
+from tests.support.chart import collector_configs, render
+from tests.support.deploy_tools import install
 from tests.support.otelcol import Collector, running_collector
 from tests.support.ports import PortTaken, on_free_ports, says_address_in_use
 from tests.support.processes import stop_process
@@ -194,7 +195,7 @@ def delivered(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """The gateways, the agent and the adapter run once; the tests read what each receiver holds."""
-    assert install_helm_tools().returncode == 0
+    install("helm")
     work = tmp_path_factory.mktemp("phase3")
     agent, _ = _rendered_config(work / "agent", _chart_values(broker, kept_all, 100), "agent")
     gateway, _ = _rendered_config(work / "gateway", _chart_values(broker, kept_all, 100), "gateway")

@@ -13,19 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.support.deploy_tools import BUILD, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "deploy" / "helm" / "intent-observe"
-HELM = REPO_ROOT / ".build" / "helm" / "helm"
-
-
-def install_helm_tools() -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "install-deploy-tools.sh"), "helm"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+HELM = BUILD / "helm" / "helm"
 
 
 def chart_without_dependencies(workdir: Path) -> Path:
@@ -38,6 +29,7 @@ def chart_without_dependencies(workdir: Path) -> Path:
 
 
 def helm_template(chart: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`helm template` (the Helm CLI comes with `deploy_tools.install("helm")`)."""
     return subprocess.run(
         [str(HELM), "template", "intent", str(chart), "--namespace", "observe", *extra],
         capture_output=True,

@@ -13,34 +13,26 @@ text turn. It records each reply's usage, so a test knows the tokens the CLI mus
 
 from __future__ import annotations
 
-import functools
 import json
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CLAUDE = REPO_ROOT / ".build" / "claude-code" / "node_modules" / ".bin" / "claude"
+from tests.support.deploy_tools import BUILD, install
+from tests.support.http_standin import serving
+
+CLAUDE = BUILD / "claude-code" / "node_modules" / ".bin" / "claude"
 ECHO_COMMAND = "echo hello-from-the-tool"
 INPUT_TOKENS = 120
 OUTPUT_TOKENS = 30
 
 
-@functools.cache
 def claude_binary() -> Path:
-    installed = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "install-deploy-tools.sh"), "claude-code"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if installed.returncode != 0:
-        raise RuntimeError(f"could not install Claude Code:\n{installed.stdout}\n{installed.stderr}")
+    install("claude-code")
     return CLAUDE
 
 
@@ -147,16 +139,9 @@ def _handler(stand_in: MessagesStandIn, lock: threading.Lock) -> type[BaseHTTPRe
 @contextmanager
 def messages_stand_in() -> Iterator[MessagesStandIn]:
     stand_in = MessagesStandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stand_in, threading.Lock()))
-    stand_in.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, name="messages-stand-in", daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(stand_in, threading.Lock()), "messages-stand-in") as port:
+        stand_in.port = port
         yield stand_in
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def claude_env(api: MessagesStandIn, home: Path, base: dict[str, str]) -> dict[str, str]:

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from tests.support.http_standin import serving
 
 
 @dataclass
@@ -108,13 +109,6 @@ def _handler(loki: LokiStandIn) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def loki_stand_in(cutoff_ns: int) -> Iterator[LokiStandIn]:
     loki = LokiStandIn(cutoff_ns)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(loki))
-    loki.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, name="loki-stand-in", daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(loki), "loki-stand-in") as port:
+        loki.port = port
         yield loki
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

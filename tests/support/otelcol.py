@@ -11,7 +11,6 @@ endpoint, so several Collectors can run at once.
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -22,11 +21,11 @@ from typing import Any
 
 import httpx
 import yaml
+from tests.support.deploy_tools import BUILD, REPO_ROOT, install
 from tests.support.ports import free_port
 from tests.support.processes import stop_process
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-OTELCOL = REPO_ROOT / ".build" / "otelcol" / "otelcol-intent"
+OTELCOL = BUILD / "otelcol" / "otelcol-intent"
 MANIFEST = REPO_ROOT / "deploy" / "otelcol" / "builder.yaml"
 _START_TIMEOUT_S = 30.0
 _BIND_ATTEMPTS = 3
@@ -35,17 +34,9 @@ _BIND_ATTEMPTS = 3
 Overrides = Callable[[dict[str, int]], dict[str, Any]]
 
 
-@functools.cache
 def otelcol_binary() -> Path:
     """Built (or found cached) by the project's installer; the first build takes minutes."""
-    built = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "install-deploy-tools.sh"), "otelcol"],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    if built.returncode != 0:
-        raise RuntimeError(f"could not build the Collector:\n{built.stdout}\n{built.stderr}")
+    install("otelcol")
     return OTELCOL
 
 
