@@ -259,3 +259,29 @@ def test_trace_rows_from_a_batch_equal_rows_recomputed_from_stored_spans(
         conn.execute("ROLLBACK")
     finally:
         conn.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=BATCHES)
+def test_a_span_keeps_its_first_copy_and_is_closed_once_a_phase_of_it_is_stored(
+    tmp_path: Path, batches: list[Batch]
+) -> None:
+    first: dict[tuple[str, str], tuple[object, ...]] = {}
+    for batch in batches:
+        for row in batch.spans:
+            first.setdefault((str(row[0]), str(row[1])), row)
+    # by the story: sent closed, or a phase span whose parent it is arrived, before or after it
+    phased = {(trace, row[2]) for (trace, _), row in first.items() if row[20] is not None}
+    expected = {key: (row[8], int(bool(row[11]) or key in phased)) for key, row in first.items()}
+    conn = open_store_file(tmp_path / f"spans-{time.monotonic_ns()}.db")
+    try:
+        for batch in batches:
+            conn.execute("BEGIN")
+            apply_batch(conn, batch)
+            conn.execute("COMMIT")
+        stored = {(t, s): (end, closed) for t, s, end, closed in conn.execute(
+            "SELECT trace_id, span_id, end_ns, closed FROM spans"
+        )}  # fmt: skip
+        assert stored == expected
+    finally:
+        conn.close()
