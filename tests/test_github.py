@@ -180,9 +180,11 @@ def test_changed_files_map_their_front_matter_fully() -> None:
     before = {
         ".intent/signals/SIG-071.md": "---\nid: SIG-071\nstatus: open\n---\n",
         ".intent/signals/SIG-072.md": "---\nid: SIG-072\nstatus: open\n---\n",
+        ".intent/signals/SIG-073.md": "---\n- not a mapping\n---\n",
     }
     changes = [("A", path) for path in after if not path.endswith("SIG-071.md")]
     changes += [("M", ".intent/signals/SIG-071.md"), ("D", ".intent/signals/SIG-072.md")]
+    changes += [("D", ".intent/signals/SIG-073.md")]
     drafts = drafts_for_changes(changes, reader(after), "c0ffee", "2026-04-02T10:00:00Z", reader(before))
     got = [(d.type, d.id, d.parent, d.data["file"].rpartition("/")[2]) for d in drafts]
     assert got == [
@@ -197,6 +199,7 @@ def test_changed_files_map_their_front_matter_fully() -> None:
         ("signal.updated", "SIG-071", None, "SIG-071.md"),
         ("signal.promoted", "SIG-071", "INT-013", "SIG-071.md"),
         ("signal.archived", "SIG-072", None, "SIG-072.md"),
+        ("file.changed", None, None, "SIG-073.md"),  # never an artifact, so none archived
     ]
     created = drafts[2].data
     assert (created["status"], created["trust_score"], created["autonomy_level"], created["cluster"]) == (

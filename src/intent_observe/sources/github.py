@@ -279,7 +279,8 @@ def _file_drafts(
     when: str | None,
 ) -> list[Draft]:
     if change == "removed":
-        gone = before if isinstance(before, ArtifactFile) else parse_artifact(path, "")
+        # Without its last version, the name says what it was.
+        gone = before if before is not None else parse_artifact(path, "")
         if not isinstance(gone, ArtifactFile):
             return [_not_an_artifact(path, gone, base, when)]
         return [_draft_of(f"{gone.kind.value}.archived", gone, None, base, when)]
