@@ -25,6 +25,7 @@ from tests.support.otelcol import running_collector
 from tests.test_browser_app import Watched, browser, open_page, screenshot  # noqa: F401 (browser: a fixture)
 
 from intent_observe.sources.emit import emit
+from intent_observe.sources.otlp_receiver import OtlpReceiver
 from intent_observe.web.stack import Stack
 
 CLI = [sys.executable, "-m", "intent_observe.cli"]
@@ -65,6 +66,11 @@ def claude_page(request: pytest.FixtureRequest) -> Iterator[Watched]:
 def api() -> Iterator[MessagesStandIn]:
     with messages_stand_in() as running:
         yield running
+
+
+def _receiver(stack: Stack) -> OtlpReceiver:
+    assert stack.receiver is not None  # started with the stack
+    return stack.receiver
 
 
 def _run_claude(repo: Path, api: MessagesStandIn, otlp_endpoint: str, home: Path) -> dict[str, Any]:
@@ -156,7 +162,7 @@ def _assert_nested_and_counted(stack: Stack, api: MessagesStandIn, result: dict[
 def test_claude_code_nests_under_its_contract_in_up(
     repo: Path, stack: Stack, api: MessagesStandIn, tmp_path: Path, claude_page: Watched
 ) -> None:
-    endpoint = f"http://127.0.0.1:{stack.receiver.grpc_port}"
+    endpoint = f"http://127.0.0.1:{_receiver(stack).grpc_port}"
     result = _run_claude(repo, api, endpoint, tmp_path / "home")
     _assert_nested_and_counted(stack, api, result)
     _assert_the_claude_page_shows(stack, claude_page, result)
@@ -192,7 +198,7 @@ def test_claude_code_through_the_collector_nests_under_its_contract(
 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-        "GRAFANA_CLOUD_OTLP_ENDPOINT": f"http://127.0.0.1:{stack.receiver.http_port}",
+        "GRAFANA_CLOUD_OTLP_ENDPOINT": f"http://127.0.0.1:{_receiver(stack).http_port}",
         "GRAFANA_CLOUD_INSTANCE_ID": "123456",
         "GRAFANA_CLOUD_API_TOKEN": "glc_test_token",
     }

@@ -69,7 +69,7 @@ def _wait_listening(process: subprocess.Popen[bytes], ports: list[int], log: Pat
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not all(_listening(port) for port in ports):
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{process.args[0]} did not start:\n{log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(f"the broker did not start:\n{log.read_text(errors='replace')[-2000:]}")
         time.sleep(0.05)
 
 
