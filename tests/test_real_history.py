@@ -88,4 +88,44 @@ def test_every_span_sent_once_and_every_parent_exported(run: Run) -> None:
     for span in run.spans.values():
         if span.parent_span_id:
             assert run.spans[span.parent_span_id].trace_id == span.trace_id
-    assert len(run.logs) == len(_lines())
+    from_log = [r for r in run.logs if r.attributes["intent.event.file"] == str(EVENTS)]
+    assert len(from_log) == len(_lines())  # one log record per line; the rest say what files say
+    assert all(r.attributes["intent.source"] == "front-matter" for r in run.logs if r not in from_log)
+
+
+# What the artifact files say, counted by hand from the tree (commands in each comment). The
+# tree is a copy outside git: its files' changes are all dated by their modification time,
+# after every event of the log.
+
+
+def test_the_files_close_what_they_say_is_done(run: Run) -> None:
+    metrics = build_report(run)["metrics"]
+    # Signal artifacts the log announced (139: one per id and file; a line with no file joins
+    # its id's newest; an `unknown` id's file is its identity), less those promoted or resolved
+    # in the log (SIG-035; those `intent.proposed` lists), less those whose file's last `status:`
+    # closes it (`grep -h '^status:' .intent/signals/*.md`: resolved, promoted): 56 open.
+    active = sum(p["value"] for p in metrics["intent.signals.active"]["points"])
+    assert active == 56
+    state = run.engine.state
+    listed = [a for a in state.artifacts.values() if a.kind == "signal" and a.counted and a.inactive is None]
+    assert len(listed) == active
+    # `grep -h '^status:' .intent/intents/*.md`: INT-007's says v1.0-shipped; the nine others
+    # the log proposed are open, and only they keep a stale-intent series.
+    assert metrics["intent.intents.active"]["points"][0]["value"] == 9
+    stale = {p["labels"]["intent_id"] for p in metrics["intent.intent.last_event_timestamp"]["points"]}
+    proposed = {line["span_id"] for line in _lines() if line["event"] == "intent.proposed"}
+    assert stale == proposed - {"INT-007"}
+    report = build_report(run)
+    assert report["intents"]["INT-007"]["state"] == "closed"
+
+
+def test_a_spec_joins_the_intent_its_file_names(run: Run) -> None:
+    report = build_report(run)
+    # `grep -H '^intent:' .intent/specs/*`: SPEC-001 → INT-003 (the log never links them);
+    # SPEC-003, -004 and -005 → INT-009, which the log never proposed: they stay traces of their own.
+    int3 = report["intents"]["INT-003"]["artifacts"]
+    [joined] = [a for a in int3 if a["id"] == "SPEC-001"]
+    assert joined["backfilled"] and joined["depth"] == 1
+    assert "SPEC-001" in report["specs"]  # its own trace, sent before the file was read, stays
+    assert {"SPEC-003", "SPEC-005"} <= set(report["specs"])
+    assert run.engine.state.derived_ignored > 0  # files of artifacts the log never announced

@@ -129,7 +129,13 @@ def _render_metrics(metrics: dict[str, Any], console: Console) -> None:
 @click.command("inspect")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one stable JSON document instead of the tree.")
-def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--no-artifact-files",
+    "log_only",
+    is_flag=True,
+    help="Read the event log alone, not what the repository's artifact files say.",
+)
+def inspect_command(files: tuple[str, ...], as_json: bool, log_only: bool) -> None:
     """Show what intent-observe makes of event files, before shipping them anywhere.
 
     Reads FILES as one history, in the order given, and prints every intent trace
@@ -139,6 +145,11 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
     reasons. With --json, the same as one JSON document (keys: intents, specs,
     contracts, clusters, decisions, assertions, other_events, orphans, rejected,
     metrics, …); the same input always prints the same bytes.
+
+    When FILES sit in a repository's `.intent/events/`, what its artifact files'
+    front matter says joins the history: a status that closes a signal, an intent or
+    a spec, a spec's `intent:`, each at the time of the commit that wrote it (git),
+    else of the file's last change.
 
     Exit status: 0 when every line was usable, 1 when some were rejected.
     """
@@ -155,7 +166,12 @@ def inspect_command(files: tuple[str, ...], as_json: bool) -> None:
         transient=True,
     ) as progress:
         task = progress.add_task("read", total=None)
-        run = read_history(files, progress=lambda n: progress.advance(task, n), keep_logs=False)
+        run = read_history(
+            files,
+            progress=lambda n: progress.advance(task, n),
+            keep_logs=False,
+            derived=[] if log_only else None,
+        )
     doc = build_report(run)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from intent_observe.artifacts.derive import Derived, derived_events_of
 from intent_observe.events import Event, Rejected, parse_file
 from intent_observe.identity.engine import Artifact, Engine
 from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
@@ -65,13 +66,20 @@ def read_history(
     progress: Callable[[int], None] | None = None,
     scope: str = "",
     keep_logs: bool = True,
+    derived: list[Event] | None = None,
 ) -> Run:
-    """Read files whole as one history; `keep_logs=False` counts log records without keeping them."""
+    """Read files whole as one history; `keep_logs=False` counts log records without keeping them.
+
+    What the repository's artifact files say joins as derived events (`derived`: those given,
+    else the front-matter history of the repository each file sits in)."""
     run = Run(Engine(scope=scope), keep_logs=keep_logs)
-    for path in paths:
+    files = list(paths)
+    pending = Derived(derived if derived is not None else [e for p in files for e in derived_events_of(p)])
+    for path in files:
         for item in parse_file(path):
             run.lines += 1
             if isinstance(item, Event):
+                pending.feed_before(item.time_ns, run.engine)
                 run.engine.process(item)
                 if run.lines % _DRAIN_EVERY == 0:  # keeps waiting log records few
                     out = run.engine.drain()
@@ -80,6 +88,7 @@ def read_history(
                 run.rejected.append(item)
             if progress is not None and run.lines % 10_000 == 0:
                 progress(10_000)
+    pending.feed_before(None, run.engine)
     out = run.engine.finalize()
     run.take(out.spans, out.logs)
     return run

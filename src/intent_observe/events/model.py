@@ -18,6 +18,10 @@ class ArtifactKind(StrEnum):
     OTHER = "other"
 
 
+# `Event.shape` of an event derived from an artifact file's front matter, not read from the log.
+DERIVED_SHAPE = "front-matter"
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """Where a line came from: file path, line number counted from 1, byte offset of its first byte."""
@@ -41,7 +45,7 @@ class Event:
     artifact_id: str | None
     event_id: str
     position: Position
-    shape: str  # "envelope" | "flat"
+    shape: str  # "envelope" | "flat" | DERIVED_SHAPE
     parent_id: str | None = None
     intent_id: str | None = None
     spec_id: str | None = None

@@ -35,12 +35,12 @@ All state is plain data (`EngineState`), saved with the tail's checkpoint in one
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
-from intent_observe.events.model import ArtifactKind, Event
+from intent_observe.events.model import DERIVED_SHAPE, ArtifactKind, Event
 from intent_observe.identity import ids
 from intent_observe.identity.attributes import event_attributes, one_line, summary_line
 from intent_observe.identity.records import (
@@ -196,7 +196,10 @@ class EngineState:
     claimed: dict[str, str] = field(default_factory=dict)  # trace id → intent/cluster key
     pending: list[PendingLog] = field(default_factory=list)
     metrics: MetricState = field(default_factory=MetricState)
-    events_seen: int = 0
+    by_file: dict[str, list[str]] = field(default_factory=dict)  # a file → the artifacts it announced
+    events_seen: int = 0  # lines of the log
+    derived_ignored: int = 0  # derived events about artifacts the log never announced
+    derived_applied: set[str] = field(default_factory=set)  # event ids of derived events taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,16 +239,54 @@ class Engine:
 
     # ------------------------------------------------------------------ input
     def process(self, ev: Event, observed_ns: int | None = None) -> None:
-        st = self.state
-        st.events_seen += 1
+        if ev.shape == DERIVED_SHAPE:
+            self._process_derived(ev, observed_ns)
+            return
+        self.state.events_seen += 1  # a line of the log
+        self.state.metrics.count_event(ev)
+        self._process_one(ev, observed_ns)
+
+    def _process_one(self, ev: Event, observed_ns: int | None) -> None:
         self._attrs = event_attributes(ev)
-        st.metrics.count_event(ev)
         handler = _HANDLERS.get(ev.kind, Engine._on_other)
         home = handler(self, ev)
-        if not ev.type.startswith(_MENTION_PREFIXES):
+        # an intent's staleness is about its work: not a mention, not a file's (copied) time
+        if not ev.type.startswith(_MENTION_PREFIXES) and ev.shape != DERIVED_SHAPE:
             self._note_activity(home, ev.time_ns)
-        st.pending.append(PendingLog(home, self._log_record(ev, observed_ns)))
+        self.state.pending.append(PendingLog(home, self._log_record(ev, observed_ns)))
         self._settle(force=False)
+
+    def _derived_targets(self, ev: Event) -> list[Artifact]:
+        """The artifacts a file's front matter speaks for: every one the log announced from that
+        file (writers have given one file several ids over time), else the one of its id the log
+        announced without a file. Never one the log did not announce, nor an undefined intent."""
+        keys = self.state.by_file.get(ev.file or "", [])
+        if not keys and ev.artifact_id is not None:
+            newest = self._existing(ev.kind, ev.artifact_id)
+            keys = [newest.key] if newest is not None and newest.file is None else []
+        targets = [self.state.artifacts[key] for key in keys]
+        return [
+            art
+            for art in targets
+            if art.kind == ev.kind and not art.bare and (art.kind != "intent" or art.defined)
+        ]
+
+    def _process_derived(self, ev: Event, observed_ns: int | None) -> None:
+        if ev.event_id in self.state.derived_applied:  # a file's change is said once
+            return
+        self.state.derived_applied.add(ev.event_id)
+        if ev.intent_id is not None and ev.kind is not ArtifactKind.INTENT:
+            intent = self._existing(ArtifactKind.INTENT, ev.intent_id)
+            if intent is None or not intent.defined:
+                ev.intent_id = None  # the file names an intent the log never proposed: no link
+        targets = self._derived_targets(ev)
+        if not targets:
+            self.state.derived_ignored += 1
+        for art in targets:
+            one = replace(ev, artifact_id=art.id, file=art.file)
+            if len(targets) > 1:
+                one.event_id = ids.derived_trace_id(ev.event_id, art.key)  # a log record for each
+            self._process_one(one, observed_ns)
 
     def _note_activity(self, home: str, time_ns: int) -> None:
         owner = self._owning_intent(home)
@@ -314,17 +355,23 @@ class Engine:
         """The artifact an event names: by its file where the event is its own and names one,
         else the newest artifact of the id."""
         st = self.state
-        if raw_id is None:
-            anonymous = f"{kind}:~{ev.event_id}"
+        if raw_id is None:  # names nothing: its file, where it gives one, is all its identity
+            own_file = ev.file if ev.kind is kind and ev.file is not None else None
+            anonymous = f"{kind}:@{own_file}" if own_file is not None else f"{kind}:~{ev.event_id}"
             existing = st.artifacts.get(anonymous)
-            return existing if existing is not None else self._new_artifact(anonymous, kind, None, ev)
+            if existing is not None:
+                return existing
+            art = self._new_artifact(anonymous, kind, None, ev)
+            if own_file is not None:
+                self._set_file(art, own_file)
+            return art
         alias = key or f"{kind}:{raw_id}"
         first = st.artifacts.get(alias)
         if first is None:
             art = self._new_artifact(alias, kind, raw_id, ev)
             if self._own_file(kind, raw_id, ev):
-                art.file = ev.file
                 art.files = {ev.file: alias}  # type: ignore[dict-item]
+                self._set_file(art, ev.file)  # type: ignore[arg-type]
             return art
         newest = st.artifacts[first.latest] if first.latest else first
         file = ev.file if self._own_file(kind, raw_id, ev) else None
@@ -334,17 +381,19 @@ class Engine:
         known = files.get(file)
         if known is not None:
             return newest if known == newest.key else st.artifacts[known]
-        if newest.file is None:  # announced before without a file: this is its file
-            newest.file = file
-        else:  # the same id from another file: another artifact
+        if newest.file is not None:  # the same id from another file: another artifact
             first.occurrences += 1
             first.latest = f"{alias}#{first.occurrences}"
             newest = self._new_artifact(first.latest, kind, raw_id, ev)
-            newest.file = file
+        self._set_file(newest, file)  # announced before without a file: this is its file
         files[file] = newest.key
         first.files = files
         self._touch(first)
         return newest
+
+    def _set_file(self, art: Artifact, file: str) -> None:
+        art.file = file
+        self.state.by_file.setdefault(file, []).append(art.key)
 
     @staticmethod
     def _own_file(kind: ArtifactKind, raw_id: str, ev: Event) -> bool:
@@ -550,6 +599,8 @@ class Engine:
             self._join(self.state.artifacts[signal], intent, "intent", ev.time_ns)
 
     def _join(self, sig: Artifact, container: Artifact, role: str, time_ns: int) -> Membership:
+        """`sig` appears in the container's trace too: a signal in its cluster or intent (the
+        backfill), or a spec already sent as a trace of its own in the intent it later names."""
         key = f"{role}-member:{sig.key}@{container.key}"
         existing = self.state.memberships.get(key)
         if existing is not None:
@@ -569,6 +620,8 @@ class Engine:
             self._spans.append(self._member_span(member))
         else:
             self.state.members_pending.setdefault(container.key, []).append(key)
+        if sig.kind != "signal":  # a spec joining the intent its file names: a copy, nothing more
+            return member
         container.members.append(sig.key)
         self._touch(container)
         if role == "intent":
@@ -619,6 +672,8 @@ class Engine:
             self.state.metrics.open_specs += not spec.closed
         intent = self._intent_for(ev)
         if intent is not None and spec.intent is None:
+            if spec.trace_id is not None:  # already a trace of its own: it joins, linked to it
+                self._join(spec, intent, "intent", ev.time_ns)
             spec.intent = intent.key
             if intent.first_spec_ns is None:
                 intent.first_spec_ns = spec.first_ns
@@ -1029,7 +1084,8 @@ class Engine:
         self._place(sig.key, force=True)
         assert sig.trace_id is not None and container.trace_id is not None
         attrs = dict(member.attrs)
-        links = [SpanLink(sig.trace_id, sig.span_id, {"intent.link": "orphan"})]
+        origin = "orphan" if sig.kind == "signal" else "root"
+        links = [SpanLink(sig.trace_id, sig.span_id, {"intent.link": origin})]
         if member.role == "intent":
             attrs.update(self._relation_attrs(container))
             attrs["intent.backfilled"] = True

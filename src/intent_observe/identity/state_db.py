@@ -110,6 +110,9 @@ class IdentityStore:
         state.claimed = core["claimed"]
         state.members_pending = core["members_pending"]
         state.events_seen = core["events_seen"]
+        state.derived_ignored = core["derived_ignored"]
+        state.by_file = core["by_file"]
+        state.derived_applied = set(core["derived_applied"])
         state.pending = [PendingLog(p["home"], LogRecord(**p["record"])) for p in core["pending"]]
         state.phases = {owner: [Phase(**p) for p in phases] for owner, phases in core["phases"].items()}
         state.metrics = _metrics_from(core["metrics"])
@@ -157,6 +160,9 @@ class IdentityStore:
             "unplaced": sorted(state.unplaced),
             "waiting": state.waiting,
             "events_seen": state.events_seen,
+            "derived_ignored": state.derived_ignored,
+            "by_file": state.by_file,
+            "derived_applied": state.derived_applied,
             "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
             "phases": {owner: [asdict(p) for p in phases] for owner, phases in state.phases.items()},
             "metrics": {f.name: getattr(state.metrics, f.name) for f in _CORE_METRIC_FIELDS},

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from intent_observe.artifacts.derive import Derived, derived_events_of
 from intent_observe.events import Event, Position, Rejected, parse_lines
 from intent_observe.identity.engine import Engine, EngineState, Output, artifact_table, membership_table
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
@@ -56,6 +57,7 @@ IN_FLIGHT_BATCHES = 2
 # Identity-state entries kept in memory (the rest spill to disk): 5,000 instead of the engine's
 # default 25,000. With the batch size above: 113-124 MB RSS through a 1 GB replay (5.5M events).
 CACHED_ARTIFACTS = 5_000
+FRONT_MATTER_RESCAN_S = 10.0  # how often a quiet tail looks again at what the artifact files say
 DEFAULT_METRIC_INTERVAL_S = 60.0
 FAST_POLL_S = 0.05
 
@@ -171,6 +173,9 @@ class TailedFile:
         self.lines_read = 0
         self.lines_rejected = 0
         self.records_refused = 0  # by the backend (delivery thread); lines_rejected: the reader's
+        # what the repository's artifact files say, joining the log's events in time
+        self.derived = Derived(derived_events_of(path))
+        self._rescan_at = time.monotonic() + FRONT_MATTER_RESCAN_S
 
     def next_batch(self, max_bytes: int) -> Batch | None:
         chunk = self.follower.poll(max_bytes)
@@ -178,18 +183,32 @@ class TailedFile:
             log.info(note)
         self.follower.notes.clear()
         if chunk is None:
-            return None
+            return self._front_matter_batch()
         if chunk.reset:
             self.engine = Engine(_fresh_state(self.scope))
+            self.derived = Derived(derived_events_of(self.path))
             self.metrics_start_ns = time.time_ns()
             self.fresh = True
         rejected, lines = self._process(chunk)
+        if chunk.mark.offset >= self.follower.size():  # read through: the files' news are due
+            self.derived.feed_before(time.time_ns(), self.engine)
         batch = self._batch(self.engine.drain(), chunk.mark, rejected, lines)
         batch.size = len(chunk.data)
         return batch
 
+    def _front_matter_batch(self) -> Batch | None:
+        """While the log is quiet, what the artifact files newly say (looked at now and then)."""
+        if time.monotonic() < self._rescan_at:
+            return None
+        self._rescan_at = time.monotonic() + FRONT_MATTER_RESCAN_S
+        self.derived.add(derived_events_of(self.path))
+        if not self.derived.feed_before(time.time_ns(), self.engine):
+            return None
+        return self._batch(self.engine.drain(), self.follower_mark(), [], 0)
+
     def final_batch(self) -> Batch:
         """Everything still waiting for an ancestor, placed with what is known (end of `--once`)."""
+        self.derived.feed_before(None, self.engine)
         return self._batch(self.engine.finalize(), self.follower_mark(), [], 0)
 
     def follower_mark(self) -> FileMark:
@@ -202,6 +221,8 @@ class TailedFile:
         lines = chunk.data.count(b"\n")  # a chunk holds complete lines only
         for item in parse_lines(chunk.data, chunk.file, chunk.offset, chunk.line):
             if isinstance(item, Event):
+                if self.derived:
+                    self.derived.feed_before(item.time_ns, self.engine)
                 process(item, observed)
             else:
                 rejected.append(item)

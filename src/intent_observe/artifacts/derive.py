@@ -1,0 +1,153 @@
+"""What the artifact files say, as events: a status or a link that changed becomes a derived event.
+
+Derived events never become lines of the log; they join the events read from it, at the
+time the change was made (its commit's time, else the file's change time), so a replay
+of a clone is the same every time. They only speak of artifacts the log announced: a file
+whose artifact no event announced creates nothing (it would count in `*.total` though no
+event said it exists).
+
+| the file says                                   | derived event                          |
+|-------------------------------------------------|----------------------------------------|
+| a signal's status closes it (resolved, promoted…) | `signal.resolved` / `.dismissed` /   |
+|                                                 | `.archived` / `.promoted` (+ its intent) |
+| an intent's status shipped / done / completed … | `intent.completed`                     |
+| an intent's status rejected / withdrawn …       | `intent.abandoned`                     |
+| an intent's status archived / superseded        | `intent.archived`                      |
+| a spec's status closes it                       | `spec.completed`                       |
+| a spec's `intent:`                              | `spec.linked` (the spec joins it)      |
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from intent_observe.artifacts.files import INTENT_DIR, ArtifactFile, status_words
+from intent_observe.artifacts.history import FrontMatterChange, front_matter_history
+from intent_observe.events.model import DERIVED_SHAPE, ArtifactKind, Event, Position
+from intent_observe.events.parse import TYPED_ID_FIELD
+
+DERIVED_SOURCE = "front-matter"
+
+
+class Processor(Protocol):
+    def process(self, ev: Event, observed_ns: int | None = None) -> None: ...
+
+
+_SIGNAL_CLOSERS = ("promoted", "dismissed", "archived", "resolved")
+_INTENT_OUTCOMES = (
+    ("intent.abandoned", frozenset({"rejected", "withdrawn", "abandoned"})),
+    ("intent.archived", frozenset({"archived", "superseded"})),
+)
+
+
+def repository_of(events_path: str) -> Path | None:
+    """The repository whose `.intent/events/` holds this file, if it sits there."""
+    parent = Path(events_path).resolve().parent
+    if parent.name == "events" and parent.parent.name == INTENT_DIR:
+        return parent.parent.parent
+    return None
+
+
+def derived_events_of(events_path: str) -> list[Event]:
+    """The derived events of the repository holding an events file (none outside `.intent/`)."""
+    repo = repository_of(events_path)
+    return derived_events(front_matter_history(repo)) if repo is not None else []
+
+
+def derived_events(changes: Iterable[FrontMatterChange]) -> list[Event]:
+    """The derived events of a repository's front-matter history, oldest first."""
+    events: list[Event] = []
+    before: dict[str, ArtifactFile | None] = {}
+    for change in changes:
+        previous = before.get(change.path)
+        before[change.path] = change.artifact
+        if change.artifact is not None and change.artifact.id is not None:
+            events.extend(_events_of(previous, change))
+    return sorted(events, key=lambda ev: ev.time_ns)
+
+
+def _events_of(previous: ArtifactFile | None, change: FrontMatterChange) -> Iterator[Event]:
+    art = change.artifact
+    assert art is not None
+    newly_closed = art.closed and not (previous is not None and previous.closed)
+    if newly_closed:
+        closing = _closing_type(art)
+        if closing is not None:
+            yield _event(
+                closing, change, intent=_first(art.links.intent) if closing == "signal.promoted" else None
+            )
+    if art.kind is ArtifactKind.SPEC and art.links.intent:
+        linked = _first(art.links.intent)
+        if previous is None or _first(previous.links.intent) != linked:
+            yield _event("spec.linked", change, intent=linked)
+
+
+def _closing_type(art: ArtifactFile) -> str | None:
+    words = set(status_words(art.status))
+    if art.kind is ArtifactKind.SIGNAL:
+        return "signal." + next((w for w in _SIGNAL_CLOSERS if w in words), "resolved")
+    if art.kind is ArtifactKind.INTENT:
+        return next((kind for kind, said in _INTENT_OUTCOMES if words & said), "intent.completed")
+    if art.kind is ArtifactKind.SPEC:
+        return "spec.completed"
+    return None  # clusters close by promotion, contracts by their runs, decisions are instants
+
+
+def _first(ids: tuple[str, ...]) -> str | None:
+    return ids[0] if ids else None
+
+
+def _event(event_type: str, change: FrontMatterChange, *, intent: str | None) -> Event:
+    art = change.artifact
+    assert art is not None and art.id is not None
+    when = change.commit or f"mtime:{change.time_ns}"
+    payload: dict[str, object] = {
+        TYPED_ID_FIELD[art.kind]: art.id,
+        "status": art.status,
+        "file": art.path,
+        "commit": change.commit,
+    }
+    if intent is not None:
+        payload["intent_id"] = intent
+    return Event(
+        type=event_type,
+        time_ns=change.time_ns,
+        kind=art.kind,
+        artifact_id=art.id,
+        event_id=hashlib.blake2b(f"{art.path}\0{when}\0{event_type}".encode(), digest_size=16).hexdigest(),
+        position=Position(art.path, 0, 0),
+        shape=DERIVED_SHAPE,
+        intent_id=intent if art.kind is not ArtifactKind.INTENT else art.id,
+        spec_id=art.id if art.kind is ArtifactKind.SPEC else None,
+        signal_id=art.id if art.kind is ArtifactKind.SIGNAL else None,
+        source=DERIVED_SOURCE,
+        actor=change.commit,
+        title=art.title,
+        file=art.path,
+        payload=payload,
+    )
+
+
+class Derived:
+    """Derived events waiting for their moment: each joins the events read from the log just
+    before the first one that is later than it; the rest once the log is read through."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self._waiting = sorted(events, key=lambda ev: ev.time_ns, reverse=True)  # oldest last
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def add(self, events: Iterable[Event]) -> None:
+        self._waiting = sorted([*self._waiting, *events], key=lambda ev: ev.time_ns, reverse=True)
+
+    def feed_before(self, time_ns: int | None, engine: Processor) -> int:
+        """Process every derived event older than `time_ns` (None: all of them); how many."""
+        waiting, fed = self._waiting, 0
+        while waiting and (time_ns is None or waiting[-1].time_ns < time_ns):
+            engine.process(waiting.pop())
+            fed += 1
+        return fed
