@@ -12,25 +12,26 @@ function durationCell(trace, maxMs) {
       h("span", { class: "dur-value mono" }, trace.duration_ms > 0 ? fmtMs(trace.duration_ms) : "instant")));
 }
 
-/** Whether the trace's root artifact is still open (nothing closed it: its life goes on) or closed. */
-function stateLabel(trace) {
-  if (!trace.state) return null;
+/** Whether the trace's root artifact is still open (nothing closed it: its life goes on) or closed;
+ * "closed" only where roots can be either (intents), not for instants such as decisions. */
+function stateLabel(trace, showClosed) {
+  if (!trace.state || (trace.state === "closed" && !showClosed)) return null;
   return h("span", { class: ["trace-state", trace.state === "open" ? "wf-state" : "trace-closed muted"],
     title: trace.state === "open" ? "still open: nothing has completed it" : "closed" }, trace.state);
 }
 
-function traceName(trace) {
+function traceName(trace, showClosed) {
   const id = trace.intent_id || trace.root_name;
   return h("td", { class: "col-name" },
     h("a", { class: "trace-link", href: traceHref(trace.trace_id) },
       h("span", { class: "trace-id-label mono" }, id)),
-    stateLabel(trace),
+    stateLabel(trace, showClosed),
     trace.title ? h("span", { class: "trace-title" }, trace.title) : null);
 }
 
-function traceRow(trace, maxMs) {
+function traceRow(trace, maxMs, showClosed) {
   const row = h("tr", { class: "trace-row clickable", dataset: { traceId: trace.trace_id } },
-    traceName(trace),
+    traceName(trace, showClosed),
     h("td", { class: "num" }, fmtInt(trace.span_count)),
     h("td", { class: "num" }, trace.error_count
       ? h("span", { class: "error-count" }, icon("alert", 13), fmtInt(trace.error_count))
@@ -43,7 +44,7 @@ function traceRow(trace, maxMs) {
   return row;
 }
 
-function tracesTable(traces, emptyText, id) {
+function tracesTable(traces, emptyText, id, { showClosed = false } = {}) {
   if (!traces.length) return emptyState("layers", emptyText);
   const maxMs = Math.max(...traces.map((t) => t.duration_ms || 0));
   return h("div", { class: "table-scroll" },
@@ -51,7 +52,7 @@ function tracesTable(traces, emptyText, id) {
       h("thead", {}, h("tr", {},
         h("th", {}, "Trace"), h("th", { class: "num" }, "Spans"), h("th", { class: "num" }, "Errors"),
         h("th", {}, "Duration"), h("th", {}, "Started"))),
-      h("tbody", {}, traces.map((t) => traceRow(t, maxMs)))));
+      h("tbody", {}, traces.map((t) => traceRow(t, maxMs, showClosed)))));
 }
 
 function orphanList(orphans) {
@@ -80,7 +81,7 @@ function render(body, data) {
   mount(body,
     h("div", { class: "row traces-layout" },
       panel({ title: `Intents · ${data.intents.length}`, iconName: "intent", className: "panel-flush" },
-        tracesTable(data.intents, "No intents yet", "intent-traces")),
+        tracesTable(data.intents, "No intents yet", "intent-traces", { showClosed: true })),
       panel({ title: `Orphan signals · ${data.orphans.length}`, iconName: "signal", className: "panel-flush panel-orphans" },
         orphanList(data.orphans))),
     data.others.length ? otherTraces(data.others) : null);
