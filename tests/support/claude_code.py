@@ -146,11 +146,14 @@ def messages_stand_in() -> Iterator[MessagesStandIn]:
 
 def claude_env(api: MessagesStandIn, home: Path, base: dict[str, str]) -> dict[str, str]:
     """`base` plus what points the CLI at the stand-in, in a HOME of its own (no user settings,
-    no credentials), with its exporters flushing every half second."""
+    no credentials), with its exporters flushing every half second. Its other traffic (update
+    checks, error reports, its own usage telemetry) is switched off: without that it looks up
+    outside hosts, and a test here talks to loopback only (checked with strace: 127.0.0.1 only)."""
     home.mkdir(parents=True, exist_ok=True)
     return {
         **base,
         "HOME": str(home),
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "ANTHROPIC_BASE_URL": api.base_url,
         "ANTHROPIC_API_KEY": "sk-ant-test-dummy",
         "OTEL_METRIC_EXPORT_INTERVAL": "500",
