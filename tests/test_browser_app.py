@@ -10,6 +10,7 @@ screenshots under build/screenshots/.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections import Counter
@@ -901,6 +902,45 @@ def test_with_a_token_the_app_opens_once_given_it(tmp_path: Path, browser: Any) 
             arg=len(history.lines),
             timeout=30000,
         )
+        watched.assert_clean()
+    finally:
+        page.context.close()
+        up.stop()
+
+
+def test_the_api_reference_is_drawn_offline_from_openapi(stack: Running, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/docs")
+    page.wait_for_selector('.docs-operation[data-path="/api/events"][data-method="get"]')
+    operation = page.locator('.docs-operation[data-path="/api/events"]').inner_text()
+    assert "since\tquery\tinteger ≥ 0 ≤ 92233720368547" in operation  # the largest SQLite integer
+    assert all(url.startswith(stack.base_url) for url in view.requests), view.requests  # no CDN
+    view.assert_clean()
+
+
+def test_the_live_pill_says_when_the_tail_is_down(tmp_path: Path, browser: Any) -> None:
+    events = tmp_path / ".intent" / "events" / "events.jsonl"
+    events.parent.mkdir(parents=True)
+    history = build_history(datetime.now(UTC))
+    write_lines(events, history.lines)
+    options = StackOptions(
+        events=[events], observe_dir=tmp_path / "observe", port=0, grpc_port=None, http_port=None
+    )
+    up = UpStack(options)
+    up.start()
+    watched = open_page(browser)
+    page = watched.page
+    try:
+        page.goto(up.url + "/")
+        page.wait_for_selector('#live-pill[data-state="live"]')
+        events.unlink()
+        os.mkfifo(events)  # a followed path that can no longer be read: nothing new will arrive
+        page.wait_for_selector('#live-pill[data-state="tail-down"]', timeout=20000)
+        assert page.locator("#live-pill .live-label").text_content() == "tail down"
+        assert "FIFO" in (page.locator("#live-pill").get_attribute("title") or "")
+        events.unlink()
+        write_lines(events, history.lines)  # the same history back as a regular file
+        page.wait_for_selector('#live-pill[data-state="live"]', timeout=20000)
         watched.assert_clean()
     finally:
         page.context.close()

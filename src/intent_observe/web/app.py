@@ -28,7 +28,7 @@ from intent_observe.store.store import Store
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 TOKEN_COOKIE = "token"
-NO_TAIL: dict[str, Any] = {"state": "off", "ok": True, "restarts": 0, "error": None}
+NO_TAIL: dict[str, Any] = {"state": "off", "ok": True, "restarts": 0, "error": None, "problem": None}
 # Authenticated by its own HMAC signature: GitHub cannot send our bearer token.
 UNGUARDED_PATHS = frozenset({"/webhooks/github"})
 

@@ -294,7 +294,8 @@ class Stack:
         """The tail's health for /api/status, /metrics and the pages: `ok` is false while its
         thread is down or a followed path cannot be read."""
         problems = [f["problem"] for f in self.file_status() if f["problem"]]
-        return self.tail_health.doc() | {"ok": self.tail_health.state == "running" and not problems}
+        ok = self.tail_health.state == "running" and not problems
+        return self.tail_health.doc() | {"ok": ok, "problem": problems[0] if problems else None}
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:

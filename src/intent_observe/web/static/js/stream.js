@@ -64,7 +64,7 @@ export class LiveStream {
 
   showLive() {
     const tail = this.tail;
-    if (tail && tail.ok === false) this.onState("tail-down", tail.error || "an events file cannot be read");
+    if (tail && tail.ok === false) this.onState("tail-down", tail.problem || tail.error || "the tail adapter is down");
     else this.onState("live");
   }
 
