@@ -267,7 +267,7 @@ class FileFollower:
         except UnsafeFileError as error:
             if self.problem != error.strerror:
                 self.problem = error.strerror
-                self.notes.append(f"cannot follow {error.strerror}; waiting for a regular file")
+                log.warning("cannot follow %s; waiting for a regular file", error.strerror)
             return None
         self.problem = None
         return fd
