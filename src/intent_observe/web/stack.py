@@ -125,6 +125,7 @@ class Stack:
         self._server: uvicorn.Server | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._adapter_lock = threading.Lock()
         self.tail_health = TailHealth()
         self.port: int | None = None
 
@@ -204,24 +205,34 @@ class Stack:
         is logged and shown (/api/status, /metrics, the pages' live pill), and a new adapter
         starts from the last checkpoint after a pause growing from 1 s to a minute."""
         delay = TAIL_RESTART_FIRST_S
-        adapter = self.adapter
+        adapter: TailAdapter | None = self.adapter
         while True:
             if adapter is not None:
                 self.tail_health.running()
+                began = time.monotonic()
                 error = _run_until_failure(adapter)
                 if self._stopping.is_set():
-                    self.tail_health.stopped()
-                    return
+                    break
                 self.tail_health.failed(error)
+                if time.monotonic() - began > TAIL_RESTART_MAX_S:
+                    delay = TAIL_RESTART_FIRST_S  # it had been running well: a new failure, a short pause
             if self._stopping.wait(delay):
-                self.tail_health.stopped()
-                return
+                break
             delay = min(delay * 2, TAIL_RESTART_MAX_S)
+            adapter = self._restarted_adapter()
+        self.tail_health.stopped()
+
+    def _restarted_adapter(self) -> TailAdapter | None:
+        """A new adapter, unless `up` is stopping (under the lock `stop` takes, so none starts after it)."""
+        with self._adapter_lock:
+            if self._stopping.is_set():
+                return None
             try:
-                adapter = self.adapter = self._new_adapter()
+                self.adapter = self._new_adapter()
             except (TailError, OSError, RuntimeError, sqlite3.Error) as exc:
-                adapter = None
                 self.tail_health.failed(f"cannot restart: {exc}")
+                return None
+            return self.adapter
 
     def _start_alerts(self, config: ObserveConfig) -> None:
         assert self.store is not None
@@ -310,9 +321,10 @@ class Stack:
             self.alerts.stop()
         if self.notifier is not None:
             self.notifier.close()
-        self._stopping.set()
-        if self.adapter is not None:
-            self.adapter.stop()
+        with self._adapter_lock:
+            self._stopping.set()
+            if self.adapter is not None:
+                self.adapter.stop()
         if self.receiver is not None:
             self.receiver.stop()
         for thread in self._threads:
