@@ -1,10 +1,12 @@
 """Types of `intent_observe._core`, the compiled core (crates/core)."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from intent_observe.events.model import ArtifactKind, Event, Position, Rejected
 from intent_observe.identity.records import LogRecord, SpanRecord
 from intent_observe.metrics.derive import Point
+from intent_observe.store.decode import ResourceInfo
 
 class Encoder:
     """OTLP protobuf requests for one resource; the same records always give the same bytes."""
@@ -34,3 +36,11 @@ def parse_timestamp(value: object) -> int: ...
 def kind_of_type(event_type: str) -> ArtifactKind: ...
 def kind_of_id(artifact_id: str) -> ArtifactKind | None: ...
 def clean_id(value: object) -> str | None: ...
+
+# decode.rs: an OTLP traces request → the store's span rows
+
+SpanRows = list[tuple[ResourceInfo, list[tuple[Any, ...]]]]
+
+def decode_spans(
+    body: bytes, received_ns: int, resource_info: Callable[[bytes], ResourceInfo]
+) -> tuple[SpanRows, list[tuple[str, str | None]], int, list[str]]: ...

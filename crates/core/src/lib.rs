@@ -4,12 +4,14 @@
 //! - `lines`: complete lines of a buffer; `json`: a JSON reader borrowing from the line;
 //!   `parse`: a line → an event or a rejection
 //!   (`timestamps`, and `pytext` for the text rules the project's semantics were written in);
-//! - `wire`: protobuf primitives; `encode`: records → OTLP request bytes.
+//! - `wire`: protobuf primitives; `encode`: records → OTLP request bytes; `decode`: an OTLP
+//!   traces request → what the store keeps of each span.
 //!
 //! The identity engine and its state move in next, beside `parse` and `encode`.
 //!
 //! The `python` feature adds `intent_observe._core`, the bindings the Python package calls.
 
+pub mod decode;
 pub mod encode;
 pub mod json;
 pub mod lines;

@@ -1,4 +1,4 @@
-//! Protobuf wire primitives: varints, fixed-width fields and length-delimited fields.
+//! Protobuf wire primitives: varints, fixed-width and length-delimited fields, written and read.
 //!
 //! Written by hand rather than through generated message types: our records are borrowed
 //! straight from Python objects (or, later, from the Rust engine) and written once, so a
@@ -62,6 +62,82 @@ pub fn put_message(out: &mut Vec<u8>, field: u8, write: impl FnOnce(&mut Vec<u8>
     out.splice(start..start, prefix.into_iter().skip(1));
 }
 
+/// One field of a protobuf message as written: its number and its value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Field<'a> {
+    Varint(u64),
+    Fixed64(u64),
+    Fixed32(u32),
+    Bytes(&'a [u8]),
+}
+
+/// The fields of one message, in the order written; malformed bytes end it with an error.
+pub struct Fields<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+pub fn fields(bytes: &[u8]) -> Fields<'_> {
+    Fields { bytes, at: 0 }
+}
+
+impl<'a> Fields<'a> {
+    fn varint(&mut self) -> Result<u64, &'static str> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self.bytes.get(self.at).ok_or("truncated varint")?;
+            self.at += 1;
+            value |= u64::from(byte & 0x7F) << shift;
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        Err("varint longer than ten bytes")
+    }
+
+    fn take(&mut self, length: usize) -> Result<&'a [u8], &'static str> {
+        let end = self.at.checked_add(length).ok_or("field length overflows")?;
+        let slice = self.bytes.get(self.at..end).ok_or("truncated field")?;
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn field(&mut self) -> Result<(u32, Field<'a>), &'static str> {
+        let key = self.varint()?;
+        let number = u32::try_from(key >> 3).map_err(|_| "field number out of range")?;
+        let value = match key & 7 {
+            0 => Field::Varint(self.varint()?),
+            1 => Field::Fixed64(u64::from_le_bytes(
+                self.take(8)?.try_into().map_err(|_| "truncated fixed64")?,
+            )),
+            2 => {
+                let length = usize::try_from(self.varint()?).map_err(|_| "field length overflows")?;
+                Field::Bytes(self.take(length)?)
+            }
+            5 => Field::Fixed32(u32::from_le_bytes(
+                self.take(4)?.try_into().map_err(|_| "truncated fixed32")?,
+            )),
+            _ => return Err("unsupported wire type"),
+        };
+        Ok((number, value))
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<(u32, Field<'a>), &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.bytes.len() {
+            return None;
+        }
+        let field = self.field();
+        if field.is_err() {
+            self.at = self.bytes.len(); // nothing after a malformed field is read
+        }
+        Some(field)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +158,28 @@ mod tests {
             varint(-1i64 as u64),
             [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
         );
+    }
+
+    #[test]
+    fn fields_read_back_what_was_written() {
+        let mut out = Vec::new();
+        put_varint_field(&mut out, 1, 300);
+        put_fixed64(&mut out, 7, u64::MAX);
+        put_bytes(&mut out, 5, b"name");
+        out.extend_from_slice(&[tag(8, 5), 1, 0, 0, 0]);
+        let read: Vec<_> = fields(&out).collect::<Result<_, _>>().unwrap_or_default();
+        assert_eq!(
+            read,
+            [
+                (1, Field::Varint(300)),
+                (7, Field::Fixed64(u64::MAX)),
+                (5, Field::Bytes(b"name")),
+                (8, Field::Fixed32(1))
+            ]
+        );
+        assert!(fields(&[0x0A, 0x05, b'a']).any(|f| f.is_err())); // a length past the end
+        assert!(fields(&[0x0B]).any(|f| f.is_err())); // a group
+        assert!(fields(&[0x08, 0xFF]).any(|f| f.is_err())); // a varint cut short
     }
 
     #[test]

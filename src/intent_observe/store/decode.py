@@ -22,6 +22,8 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from intent_observe._core import decode_spans
+
 CLAUDE_SERVICE = "claude-code"
 CLAUDE_PREFIX = "claude_code."
 UNKNOWN_SERVICE = "unknown_service"
@@ -191,7 +193,8 @@ def decode_body(signal: str, body: bytes, received_ns: int) -> Batch:
 
     What the decoding process runs (see decode_pool); raises protobuf's DecodeError."""
     if signal == "traces":
-        return decode_traces(ExportTraceServiceRequest.FromString(body), received_ns)
+        ExportTraceServiceRequest.FromString(body)  # the official parser refuses a malformed body
+        return _decode_trace_body(body, received_ns)
     if signal == "logs":
         return decode_logs(ExportLogsServiceRequest.FromString(body), received_ns)
     if signal == "metrics":
@@ -201,91 +204,26 @@ def decode_body(signal: str, body: bytes, received_ns: int) -> Batch:
 
 # ----------------------------------------------------------------------------- traces
 def decode_traces(request: ExportTraceServiceRequest, received_ns: int) -> Batch:
+    return _decode_trace_body(request.SerializeToString(), received_ns)
+
+
+def _decode_trace_body(body: bytes, received_ns: int) -> Batch:
+    """The compiled core reads the spans straight from the request's bytes (each span's row:
+    its ids, times, status, the attributes kept in columns, its own protobuf as it came)."""
     batch = Batch()
-    for resource_spans in request.resource_spans:
-        res = resource_info(resource_spans.resource)
+    groups, promotions, batch.rejected, batch.reasons = decode_spans(body, received_ns, _resource_of_bytes)
+    for res, rows in groups:
         batch.resources.append(res.row)
-        touches = res.names_session  # computed once per resource, not per span
-        rows = batch.spans
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                trace_id = span.trace_id
-                if len(trace_id) != 16 or trace_id == _ZERO_TRACE:
-                    batch.reject(1, "span without a valid 16-byte trace id")
-                    continue
-                span_id = span.span_id
-                if len(span_id) != 8 or span_id == _ZERO_SPAN:
-                    batch.reject(1, "span without a valid 8-byte span id")
-                    continue
-                if not storable(span.start_time_unix_nano, span.end_time_unix_nano):
-                    batch.reject(1, "span with a start or end time of 2^63 ns or later")
-                    continue
-                rows.append(_span_row(batch, res, touches, span, trace_id.hex(), span_id.hex(), received_ns))
+        batch.spans += rows
+        if res.names_session:
+            for row in rows:  # (trace id, span id, parent, …, start at 7, …, session.id at 16, …)
+                _touch_session(batch, res, {"session.id": row[16]}, row[7], (row[0], row[2]))
+    batch.promotions = promotions
     return batch
 
 
-# The span attributes the store keeps in columns (for lists, links and sessions).
-_SPAN_COLUMNS = frozenset(
-    {
-        "intent.artifact.state",
-        "intent.artifact.type",
-        "intent.artifact.id",
-        "intent.id",
-        "intent.contract.id",
-        "intent.title",
-        "intent.backfilled",
-        "intent.phase",
-        "session.id",
-    }
-)
-
-
-def _span_row(
-    batch: Batch, res: ResourceInfo, touches: bool, span: Any, trace_id: str, span_id: str, received_ns: int
-) -> tuple[Any, ...]:
-    # Only the attributes kept in columns are read here; the rest stay in the span's protobuf.
-    # This loop is most of the decoding cost: a string value costs one read, anything else
-    # (and an empty string, whose oneof may be another type) goes through any_value.
-    attrs: dict[str, Any] = {}
-    for kv in span.attributes:
-        key = kv.key
-        if key in _SPAN_COLUMNS:
-            value = kv.value
-            attrs[key] = value.string_value or any_value(value)
-    get = attrs.get
-    parent_raw = span.parent_span_id
-    parent = parent_raw.hex() if len(parent_raw) == 8 else None
-    intent = _text(get("intent.id"))
-    if get("intent.backfilled") is True:
-        # a signal copied into its intent's trace: the orphan trace it links to is promoted
-        batch.promotions += [(link.trace_id.hex(), intent) for link in span.links if len(link.trace_id) == 16]
-    start = span.start_time_unix_nano
-    if touches:
-        _touch_session(batch, res, attrs, start, (trace_id, parent))
-    status = span.status
-    return (
-        trace_id,
-        span_id,
-        parent,
-        span.name,
-        res.service,
-        res.id,
-        span.kind,
-        start,
-        max(span.end_time_unix_nano, start),
-        status.code,
-        status.message or None,
-        1 if get("intent.artifact.state") == "closed" else 0,
-        _text(get("intent.artifact.type")),
-        _text(get("intent.artifact.id")),
-        intent,
-        _text(get("intent.contract.id")),
-        _text(get("session.id")),
-        _text(get("intent.title")),
-        span.SerializeToString(),
-        received_ns,
-        _text(get("intent.phase")),
-    )
+def _resource_of_bytes(raw: bytes) -> ResourceInfo:
+    return resource_info(Resource.FromString(raw))
 
 
 def span_details(proto: bytes | None) -> tuple[dict[str, Any], list[dict[str, str]]]:

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod decode;
 mod encode;
 mod parse;
 mod text;
@@ -12,6 +13,7 @@ mod text;
 #[pyo3(name = "_core")]
 fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<encode::Encoder>()?;
+    module.add_function(wrap_pyfunction!(decode::decode_spans, module)?)?;
     module.add_function(wrap_pyfunction!(parse::parse_line, module)?)?;
     module.add_function(wrap_pyfunction!(parse::parse_lines, module)?)?;
     module.add_function(wrap_pyfunction!(parse::iter_lines, module)?)?;

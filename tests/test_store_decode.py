@@ -1,0 +1,138 @@
+"""The store's span rows, read by the compiled core from the request's bytes, against the same
+request parsed by the official opentelemetry-proto classes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.protobuf.message import DecodeError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from intent_observe.store.decode import decode_body
+
+COLUMNS = {  # attribute → its place in a row
+    "intent.artifact.type": 12,
+    "intent.artifact.id": 13,
+    "intent.id": 14,
+    "intent.contract.id": 15,
+    "session.id": 16,
+    "intent.title": 17,
+    "intent.phase": 20,
+}
+VALUES = st.one_of(
+    st.text(max_size=6).map(lambda t: AnyValue(string_value=t)),
+    st.booleans().map(lambda b: AnyValue(bool_value=b)),
+    st.integers(-(2**63), 2**63 - 1).map(lambda n: AnyValue(int_value=n)),
+    st.floats(allow_nan=False).map(lambda x: AnyValue(double_value=x)),
+    st.binary(max_size=3).map(lambda b: AnyValue(bytes_value=b)),
+    st.just(AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=1), AnyValue(string_value="a")]))),
+    st.just(AnyValue()),
+)
+KEYS = st.sampled_from([*COLUMNS, "intent.artifact.state", "intent.backfilled", "other"])
+SPANS = st.builds(
+    lambda trace_id, span_id, parent, name, start, end, attrs, links, error: trace_pb2.Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        kind=trace_pb2.Span.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=start,
+        end_time_unix_nano=end,
+        attributes=[KeyValue(key=k, value=v) for k, v in attrs],
+        links=[trace_pb2.Span.Link(trace_id=link, span_id=b"\x01" * 8) for link in links],
+        status=trace_pb2.Status(code=2, message="boom") if error else None,
+    ),
+    st.one_of(st.binary(min_size=16, max_size=16), st.just(bytes(16))),
+    st.one_of(st.binary(min_size=8, max_size=8), st.binary(max_size=9)),
+    st.one_of(st.binary(min_size=8, max_size=8), st.just(b"")),
+    st.text(max_size=8),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**64 - 1),
+    st.lists(st.tuples(KEYS, VALUES), max_size=6),
+    st.lists(st.binary(min_size=16, max_size=16), max_size=2),
+    st.booleans(),
+)
+
+
+def text(value: AnyValue) -> str | None:
+    """What the store keeps of a column attribute: its value as text, None when empty."""
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "bytes_value":
+        return value.bytes_value.hex() or None
+    if which == "array_value":
+        return str([1, "a"])
+    return str(getattr(value, which)) or None
+
+
+def expected_row(span: trace_pb2.Span) -> dict[int, Any] | None:
+    if len(span.trace_id) != 16 or span.trace_id == bytes(16) or len(span.span_id) != 8:
+        return None
+    if span.span_id == bytes(8) or max(span.start_time_unix_nano, span.end_time_unix_nano) >= 2**63:
+        return None
+    attrs = {kv.key: kv.value for kv in span.attributes}  # the last of a repeated key
+    row = {
+        0: span.trace_id.hex(),
+        1: span.span_id.hex(),
+        2: span.parent_span_id.hex() if len(span.parent_span_id) == 8 else None,
+        3: span.name,
+        6: span.kind,
+        7: span.start_time_unix_nano,
+        8: max(span.start_time_unix_nano, span.end_time_unix_nano),
+        9: span.status.code,
+        10: span.status.message or None,
+        11: int("intent.artifact.state" in attrs and attrs["intent.artifact.state"].string_value == "closed"),
+    }
+    row.update({place: text(attrs[key]) if key in attrs else None for key, place in COLUMNS.items()})
+    return row
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(SPANS, max_size=6))
+def test_rows_hold_what_the_official_parser_reads(spans: list[trace_pb2.Span]) -> None:
+    resource = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value="svc"))])
+    request = ExportTraceServiceRequest(
+        resource_spans=[
+            trace_pb2.ResourceSpans(resource=resource, scope_spans=[trace_pb2.ScopeSpans(spans=spans)])
+        ]
+    )
+    batch = decode_body("traces", request.SerializeToString(), 42)
+    expected = [row for row in map(expected_row, spans) if row is not None]
+    assert batch.rejected == len(spans) - len(expected)
+    assert len(batch.spans) == len(expected)
+    kept = [span for span in spans if expected_row(span) is not None]
+    for row, want, span in zip(batch.spans, expected, kept, strict=True):
+        assert {place: row[place] for place in want} == want
+        assert row[4] == "svc" and row[19] == 42
+        assert trace_pb2.Span.FromString(row[18]) == span  # the span's own bytes, as they came
+
+
+def test_a_backfilled_span_promotes_the_traces_it_links_to() -> None:
+    span = trace_pb2.Span(
+        trace_id=b"\x01" * 16,
+        span_id=b"\x02" * 8,
+        attributes=[
+            KeyValue(key="intent.backfilled", value=AnyValue(bool_value=True)),
+            KeyValue(key="intent.id", value=AnyValue(string_value="INT-1")),
+        ],
+        links=[trace_pb2.Span.Link(trace_id=b"\x03" * 16, span_id=b"\x04" * 8)],
+    )
+    request = ExportTraceServiceRequest(
+        resource_spans=[trace_pb2.ResourceSpans(scope_spans=[trace_pb2.ScopeSpans(spans=[span])])]
+    )
+    batch = decode_body("traces", request.SerializeToString(), 1)
+    assert batch.promotions == [("03" * 16, "INT-1")]
+    assert batch.resources and batch.resources[0][1] == "unknown_service"
+
+
+@pytest.mark.parametrize("body", [b"\x0a\x05\x12\x03", b"\x0a\x02\x12", b"\xff\xff"])
+def test_a_malformed_body_is_protobufs_decode_error(body: bytes) -> None:
+    with pytest.raises(DecodeError):
+        decode_body("traces", body, 1)
