@@ -137,6 +137,31 @@ def test_an_artifact_lives_until_its_last_phase_or_while_open_until_its_newest_e
     assert spans["contract CON-1 · run2"]["until_ns"] == 9_000
 
 
+def test_a_running_contracts_assertions_are_drawn_under_it_until_the_run_arrives(store: Store) -> None:
+    intent = announced("10" * 8, "intent", "INT-1", 1_000)
+    spec = announced("20" * 8, "spec", "SPEC-1", 2_000, intent.span_id)
+    contract = announced("30" * 8, "contract", "CON-1", 3_000, spec.span_id)
+    # the run is going: its assertion names the run's span, which is sent when the run ends
+    attrs: dict[str, AttrValue] = {
+        "intent.artifact.type": "assertion",
+        "intent.artifact.id": "assert-1",
+        "intent.artifact.state": "closed",
+        "intent.contract.id": "CON-1",
+    }
+    assertion = SpanRecord(TRACE, "32" * 8, "31" * 8, "assertion assert-1", 7_000, 7_000, False, None, attrs)
+    store.consume_traces(trace_request([intent, spec, contract, assertion]))
+    spans = spans_by_name(store)
+    running = spans["contract CON-1"]
+    assert (running["state"], running["until_ns"]) == ("open", 7_000)  # open, up to its newest event
+    waiting = spans["assertion assert-1"]
+    assert (waiting["parent_span_id"], waiting["tree_parent_span_id"]) == ("31" * 8, running["span_id"])
+    assert (waiting["depth"], running["depth"]) == (3, 2)
+    store.consume_traces(trace_request([phase("31" * 8, contract, "run1", 3_000, 9_000)]))
+    spans = spans_by_name(store)
+    assert spans["assertion assert-1"]["tree_parent_span_id"] == spans["contract CON-1 · run1"]["span_id"]
+    assert (spans["assertion assert-1"]["depth"], spans["contract CON-1"]["state"]) == (4, "closed")
+
+
 def test_a_trace_row_takes_its_duration_from_every_span_and_its_state_from_the_root(store: Store) -> None:
     intent = announced("10" * 8, "intent", "INT-1", 1_000)
     spec = announced("20" * 8, "spec", "SPEC-1", 2_000, intent.span_id)

@@ -449,9 +449,27 @@ def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
             (trace_id, MAX_TRACE_LOGS),
         )
     ]
+    add_tree_parents(spans)
     ordered = depth_first(spans)
     add_lifetimes(ordered, logs)
     return {"trace_id": trace_id, "spans": ordered, "logs": logs}
+
+
+def add_tree_parents(spans: list[dict[str, Any]]) -> None:
+    """Give each span its `tree_parent_span_id`, the span it is drawn under: its parent; for a span
+    whose parent has not arrived yet (a running contract's assertions name the span of the run,
+    which is sent when the run ends), the contract it names; else none (a root)."""
+    ids = {s["span_id"] for s in spans}
+    contracts = {
+        s["attributes"].get("intent.artifact.id"): s["span_id"]
+        for s in spans
+        if s["phase"] is None and s["attributes"].get("intent.artifact.type") == "contract"
+    }
+    for span in spans:
+        parent = span["parent_span_id"]
+        if parent is not None and parent not in ids:
+            parent = contracts.get(span["attributes"].get("intent.contract.id"))
+        span["tree_parent_span_id"] = parent if parent != span["span_id"] else None
 
 
 def add_lifetimes(ordered: list[dict[str, Any]], logs: list[dict[str, Any]]) -> None:
@@ -468,7 +486,7 @@ def add_lifetimes(ordered: list[dict[str, Any]], logs: list[dict[str, Any]]) -> 
     for span in ordered:
         span["phases"] = []
     for span in reversed(ordered):  # descendants before their ancestors
-        parent = by_id.get(span["parent_span_id"])
+        parent = by_id.get(span["tree_parent_span_id"])
         if parent is None:
             continue
         newest[parent["span_id"]] = max(newest[parent["span_id"]], newest[span["span_id"]])
@@ -491,13 +509,11 @@ def _severity_name(number: int) -> str:
 
 
 def depth_first(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Spans ordered root first, each followed by its children (by start time), with `depth`.
-    A span whose parent is not in the trace counts as a root."""
-    ids = {s["span_id"] for s in spans}
+    """Spans ordered root first, each followed by the spans drawn under it (`add_tree_parents`, by
+    start time), with `depth`."""
     children: dict[str | None, list[dict[str, Any]]] = {}
     for s in spans:  # already sorted by start time
-        parent = s["parent_span_id"] if s["parent_span_id"] in ids else None
-        children.setdefault(parent, []).append(s)
+        children.setdefault(s["tree_parent_span_id"], []).append(s)
     ordered: list[dict[str, Any]] = []
     stack = [(s, 0) for s in reversed(children.get(None, []))]
     seen: set[str] = set()

@@ -35,13 +35,19 @@ function stateOf(span) {
   return span.state === "open" ? h("span", { class: "wf-state", title: "Nothing has closed it yet: its bar runs to its newest event" }, "open") : null;
 }
 
-/** Spans in depth-first order from their parent links; parents never seen make roots. An
- * artifact's phases come first among its children, in time order. */
+/** A span drawn under its contract because its own parent, the run, is still going (sent when it ends). */
+function waitingFor(span) {
+  if (!span.parent_span_id || span.tree_parent_span_id === span.parent_span_id) return null;
+  return h("span", { class: "wf-waiting", title: "Its run is still going: the run's span arrives when the run ends" }, "run in progress");
+}
+
+/** Spans in depth-first order under the span the API draws each one under (its parent, or for
+ * one whose parent has not arrived, its contract). An artifact's phases come first among its
+ * children, in time order. */
 function treeOrder(spans) {
-  const ids = new Set(spans.map((sp) => sp.span_id));
   const children = new Map();
   for (const sp of spans) {
-    const parent = sp.parent_span_id && ids.has(sp.parent_span_id) ? sp.parent_span_id : null;
+    const parent = sp.tree_parent_span_id || null;
     if (!children.has(parent)) children.set(parent, []);
     children.get(parent).push(sp);
   }
@@ -128,6 +134,7 @@ function nameCell(span, toggle, childCount) {
     h("span", { class: ["wf-span-name", span.phase ? "wf-phase-name" : ""], title: span.name },
       span.phase ? phaseLabel(span) : span.name),
     stateOf(span),
+    waitingFor(span),
     span.service && span.service !== DEFAULT_SERVICE ? h("span", { class: "wf-service" }, span.service) : null,
     failed ? h("span", { class: "wf-error-icon", title: span.status_message || "error" }, icon("alert", 13)) : null,
     childCount ? h("span", { class: "wf-child-count" }, String(childCount)) : null);
@@ -227,7 +234,7 @@ class Waterfall {
     button.setAttribute("aria-expanded", collapse ? "false" : "true");
     button.classList.toggle("is-collapsed", collapse);
     // A row is hidden when any ancestor is collapsed.
-    const parentOf = new Map(this.trace.spans.map((sp) => [sp.span_id, sp.parent_span_id]));
+    const parentOf = new Map(this.trace.spans.map((sp) => [sp.span_id, sp.tree_parent_span_id]));
     for (const { span } of this.rows) {
       let p = parentOf.get(span.span_id);
       let hidden = false;
