@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from tests.support.deploy_tools import BUILD, install
 
 from intent_observe.events import ArtifactKind
 from intent_observe.report import read_history
@@ -326,6 +327,10 @@ def test_the_workflow_emits_and_commits_events_for_changed_artifacts(checkout: P
 
 
 def test_the_workflow_file_is_valid_yaml() -> None:
+    install("actionlint")
+    actionlint = BUILD / "go" / "bin" / "actionlint"
+    lint = subprocess.run([str(actionlint), str(WORKFLOW)], capture_output=True, text=True, timeout=60)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
     result = subprocess.run(
         [str(BIN / "yamllint"), "-d", "{extends: relaxed, rules: {line-length: {max: 120}}}", str(WORKFLOW)],
         capture_output=True,
