@@ -270,9 +270,12 @@ def test_a_span_keeps_its_first_copy_and_is_closed_once_a_phase_of_it_is_stored(
     for batch in batches:
         for row in batch.spans:
             first.setdefault((str(row[0]), str(row[1])), row)
-    # by the story: sent closed, or a phase span whose parent it is arrived, before or after it
+    # by the story: sent closed, or an Intent artifact a phase span of which arrived, before or after it
     phased = {(trace, row[2]) for (trace, _), row in first.items() if row[20] is not None}
-    expected = {key: (row[8], int(bool(row[11]) or key in phased)) for key, row in first.items()}
+    expected = {
+        key: (row[8], int(bool(row[11]) or (key in phased and row[12] is not None)))
+        for key, row in first.items()
+    }
     conn = open_store_file(tmp_path / f"spans-{time.monotonic_ns()}.db")
     try:
         for batch in batches:

@@ -251,15 +251,16 @@ INSERT INTO spans (trace_id, span_id, parent_span_id, name, service, resource_id
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (trace_id, span_id) DO NOTHING
 """
-# A phase span (a run, a lifecycle) closes the artifact it belongs to, its parent: read from the stored
-# copy, which may be an earlier one than the batch's.
+# A phase span (a run, a lifecycle) closes the Intent artifact it belongs to, its parent: read from the
+# stored copy, which may be an earlier one than the batch's.
 _CLOSE_PARENT = """
-UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND closed = 0 AND span_id = (
+UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND closed = 0 AND artifact_type IS NOT NULL AND span_id = (
     SELECT parent_span_id FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND phase IS NOT NULL)
 """
-# An artifact stored after one of its phase spans is closed too (spans_phase_parent finds the phase).
+# An artifact stored after one of its phase spans is closed too (spans_phase_parent finds the phase);
+# as above, what the stored copy says counts, not the batch's copy.
 _CLOSE_IF_PHASED = """
-UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND span_id = ?2 AND closed = 0
+UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND span_id = ?2 AND closed = 0 AND artifact_type IS NOT NULL
     AND EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = ?1 AND p.parent_span_id = ?2 AND p.phase IS NOT NULL)
 """
 # Positions in a span row (decode._span_row's layout, _SPAN_INSERT's order).
