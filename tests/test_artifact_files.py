@@ -9,21 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.real_tree import REAL_TREE
 
 from intent_observe.artifacts.files import ArtifactFile, Links, Skipped, parse_artifact, read_artifacts
 from intent_observe.events.model import ArtifactKind
-
-
-def find_real_tree() -> Path:
-    """The framework's own `.intent/` tree, kept beside the project (`../shared/data/…`); never copied in."""
-    for ancestor in Path(__file__).resolve().parents:
-        candidate = ancestor / "shared" / "data" / "intent-upstream" / "tree"
-        if candidate.is_dir():
-            return candidate
-    return Path("/nonexistent")
-
-
-REAL_TREE = find_real_tree()
 
 
 def read(path: str, text: str) -> ArtifactFile:

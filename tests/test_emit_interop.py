@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner
-from tests.test_artifact_files import REAL_TREE
+from tests.support.real_tree import REAL_TREE
 
 from intent_observe.cli import main
 from intent_observe.events import Rejected, parse_file

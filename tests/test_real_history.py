@@ -5,20 +5,14 @@ from the engine."""
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
+from tests.support.real_tree import REAL_EVENTS
 
 from intent_observe.report import Run, build_report, read_history
 
-_TREE = "data/intent-upstream/tree/.intent/events/events.jsonl"
-# ../shared beside the project's root (a worktree elsewhere: INTENT_OBSERVE_SHARED names it).
-_SHARED = [Path(os.environ.get("INTENT_OBSERVE_SHARED", Path(__file__).resolve().parents[2] / "shared"))]
-EVENTS = next(
-    (p / _TREE for p in [*_SHARED, Path("/work/shared")] if (p / _TREE).exists()), _SHARED[0] / _TREE
-)
+EVENTS = REAL_EVENTS
 
 pytestmark = pytest.mark.skipif(not EVENTS.exists(), reason=f"the real history is not at {EVENTS}")
 
