@@ -451,7 +451,8 @@ def _rows(page: Any) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = page.eval_on_selector_all(
         ".wf-span",
         "els => els.map(e => ({id: e.dataset.spanId, parent: e.dataset.parentSpanId,"
-        " depth: e.dataset.depth, name: e.dataset.name, state: e.dataset.state, phase: e.dataset.phase,"
+        " tree_parent: e.dataset.treeParent, depth: e.dataset.depth, name: e.dataset.name,"
+        " state: e.dataset.state, phase: e.dataset.phase,"
         " error: e.classList.contains('span-error')}))",
     )
     return rows
@@ -572,6 +573,40 @@ def test_a_spec_whose_contracts_all_passed_shows_its_lifecycle(stack: Running, v
     # 20 minutes to the first run, two runs of 11 minutes 5 minutes apart (_intent, _contract_run)
     assert page.locator(f'.wf-span[data-span-id="{lifecycle["id"]}"] .wf-bar-label').inner_text() == "47 m"
     assert page.locator(f'.wf-span[data-span-id="{spec_row["id"]}"] .wf-state').count() == 0  # not open
+    view.assert_clean()
+
+
+def test_a_contract_running_again_holds_its_new_assertions_until_the_run_ends(
+    stack: Running, view: Watched
+) -> None:
+    page, h = view.page, stack.history
+    intent, contract = h.intents[1], h.failed_contract
+    spec = f"SPEC-{int(intent[4:]):03d}"
+    # the failed contract runs again: started, one assertion passed, not completed yet
+    written = len(h.lines)
+    now = datetime.now(UTC).replace(microsecond=0)
+    h.envelope(
+        now - timedelta(minutes=2),
+        "contract.started",
+        contract,
+        {"contract_id": contract, "spec_id": spec},
+        "agent",
+    )
+    _assertion(h, now - timedelta(minutes=1), contract, 1, "tests_pass", passed=True)
+    write_lines(stack.events, h.lines[written:])
+    wait_until_stored(stack.base_url, len(h.lines))
+    page.goto(f"{stack.base_url}/traces/{intent}")
+    waiting = page.locator(".wf-span").filter(has=page.locator(".wf-waiting"))
+    waiting.wait_for()
+    rows = {r["id"]: r for r in _rows(page)}
+    contract_row = next(r for r in rows.values() if r["name"] == f"contract {contract}")
+    row = rows[waiting.get_attribute("data-span-id") or ""]
+    # its parent is run 2, not sent until the run ends: it is drawn under the contract meanwhile
+    assert row["name"] == "assertion assert-1" and row["parent"] not in rows
+    assert (row["tree_parent"], row["depth"]) == (contract_row["id"], "3")
+    assert waiting.locator(".wf-waiting").inner_text() == "run in progress"
+    assert f"contract {contract} · run 2" not in {r["name"] for r in rows.values()}
+    screenshot(page, "trace-contract-running")
     view.assert_clean()
 
 

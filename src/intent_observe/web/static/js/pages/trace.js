@@ -199,8 +199,8 @@ class Waterfall {
     const row = h("div", {
       class: ["wf-row", "wf-span", error ? "span-error" : "", `fam-${spanFamily(span)}`, span.phase ? "wf-phase" : ""],
       role: "treeitem", tabindex: "0",
-      dataset: { spanId: span.span_id, parentSpanId: span.parent_span_id || "", depth: String(depth), name: span.name,
-        state: span.state || "", phase: span.phase || "" },
+      dataset: { spanId: span.span_id, parentSpanId: span.parent_span_id || "", treeParent: span.tree_parent_span_id || "",
+        depth: String(depth), name: span.name, state: span.state || "", phase: span.phase || "" },
     }, name, spanBar(span, this.t0, this.windowNs));
     row.addEventListener("click", () => this.select(span.span_id));
     row.addEventListener("dblclick", () => {
