@@ -150,12 +150,17 @@ def test_a_running_contracts_assertions_are_drawn_under_it_until_the_run_arrives
     }
     assertion = SpanRecord(TRACE, "32" * 8, "31" * 8, "assertion assert-1", 7_000, 7_000, False, None, attrs)
     store.consume_traces(trace_request([intent, spec, contract, assertion]))
+    # and so does a Claude Code session wrapped by `run --contract CON-1` (TRACEPARENT: the run)
+    session = SpanRecord(TRACE, "33" * 8, "31" * 8, "claude_code.interaction", 5_000, 8_000, False, None, {})
+    wrapped = {"service.name": "claude-code", "intent.contract.id": "CON-1", "session.id": "s-1"}
+    store.consume_traces(trace_request([session], wrapped))
     spans = spans_by_name(store)
     running = spans["contract CON-1"]
-    assert (running["state"], running["until_ns"]) == ("open", 7_000)  # open, up to its newest event
-    waiting = spans["assertion assert-1"]
-    assert (waiting["parent_span_id"], waiting["tree_parent_span_id"]) == ("31" * 8, running["span_id"])
-    assert (waiting["depth"], running["depth"]) == (3, 2)
+    assert (running["state"], running["until_ns"]) == ("open", 8_000)  # open, up to its newest event
+    for name in ("assertion assert-1", "claude_code.interaction"):
+        waiting = spans[name]
+        assert (waiting["parent_span_id"], waiting["tree_parent_span_id"]) == ("31" * 8, running["span_id"])
+        assert (waiting["depth"], running["depth"]) == (3, 2)
     store.consume_traces(trace_request([phase("31" * 8, contract, "run1", 3_000, 9_000)]))
     spans = spans_by_name(store)
     assert spans["assertion assert-1"]["tree_parent_span_id"] == spans["contract CON-1 · run1"]["span_id"]

@@ -407,17 +407,37 @@ MAX_TRACE_LOGS = 10_000
 
 
 def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
+    # the contract a span names: its own attribute, else its resource's (`run --contract` sets it on
+    # a wrapped Claude Code session)
     rows = conn.execute(
-        "SELECT span_id, parent_span_id, name, service, start_ns, end_ns, status_code, status_message, "
-        "closed, artifact_type, phase, proto FROM spans WHERE trace_id = ? "
+        "SELECT span_id, parent_span_id, name, s.service, start_ns, end_ns, status_code, status_message, "
+        "closed, artifact_type, phase, proto, "
+        """coalesce(contract_id, json_extract(r.attributes, '$."intent.contract.id"')) """
+        "FROM spans s LEFT JOIN resources r ON r.id = s.resource_id WHERE trace_id = ? "
         "ORDER BY start_ns, span_id LIMIT ?",
         (trace_id, MAX_TRACE_SPANS),
     ).fetchall()
     if not rows:
         return None
     spans = []
-    for sid, parent, name, service, start, end, code, message, closed, art_type, phase, proto in rows:
+    named_contract: dict[str, str | None] = {}
+    for (
+        sid,
+        parent,
+        name,
+        service,
+        start,
+        end,
+        code,
+        message,
+        closed,
+        art_type,
+        phase,
+        proto,
+        contract,
+    ) in rows:
         attrs, links = span_details(proto)
+        named_contract[sid] = contract
         spans.append(
             {
                 "span_id": sid,
@@ -449,16 +469,17 @@ def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
             (trace_id, MAX_TRACE_LOGS),
         )
     ]
-    add_tree_parents(spans)
+    add_tree_parents(spans, named_contract)
     ordered = depth_first(spans)
     add_lifetimes(ordered, logs)
     return {"trace_id": trace_id, "spans": ordered, "logs": logs}
 
 
-def add_tree_parents(spans: list[dict[str, Any]]) -> None:
+def add_tree_parents(spans: list[dict[str, Any]], named_contract: dict[str, str | None]) -> None:
     """Give each span its `tree_parent_span_id`, the span it is drawn under: its parent; for a span
-    whose parent has not arrived yet (a running contract's assertions name the span of the run,
-    which is sent when the run ends), the contract it names; else none (a root)."""
+    whose parent has not arrived yet (a running contract's assertions and a wrapped Claude Code
+    session name the span of the run, which is sent when the run ends), the contract it names;
+    else none (a root)."""
     ids = {s["span_id"] for s in spans}
     contracts = {
         s["attributes"].get("intent.artifact.id"): s["span_id"]
@@ -468,7 +489,7 @@ def add_tree_parents(spans: list[dict[str, Any]]) -> None:
     for span in spans:
         parent = span["parent_span_id"]
         if parent is not None and parent not in ids:
-            parent = contracts.get(span["attributes"].get("intent.contract.id"))
+            parent = contracts.get(named_contract.get(span["span_id"]))
         span["tree_parent_span_id"] = parent if parent != span["span_id"] else None
 
 
