@@ -382,3 +382,24 @@ def test_a_body_that_stops_arriving_gets_408_and_frees_its_share(tmp_path: Path)
             timeout=2,
         )
         assert sent.status_code == 200
+
+
+def test_a_grpc_call_whose_message_never_comes_is_cancelled_and_frees_its_share(tmp_path: Path) -> None:
+    config = ReceiverConfig(grpc_port=0, http_port=None, body_timeout_s=0.5, max_requests_in_flight=1)
+    never = threading.Event()
+
+    def silent() -> Iterator[bytes]:
+        never.wait(10)  # the call is open, its message never sent
+        yield b""
+
+    with (
+        receiver_in_thread(tmp_path, config) as running,
+        grpc.insecure_channel(running.grpc_endpoint.removeprefix("http://")) as channel,
+    ):
+        stalled = channel.stream_unary(TRACE_METHOD, request_serializer=None, response_deserializer=None)
+        with pytest.raises(grpc.RpcError) as cut:
+            stalled(silent(), timeout=5)
+        never.set()
+        assert cut.value.code() == grpc.StatusCode.CANCELLED
+        # the only share of the budget was given back: the next call is taken at once
+        assert _grpc_export(running.grpc_endpoint, _spans_request(1).SerializeToString()) == b""

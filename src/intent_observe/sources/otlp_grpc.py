@@ -15,6 +15,7 @@ of the admission budget taken, before a byte of the message is received.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 
 import grpc
@@ -31,14 +32,18 @@ log = logging.getLogger(__name__)
 
 
 def otlp_grpc_handlers(
-    consumer: OtlpConsumer, token: BearerToken | None, admission: Admission, max_message_bytes: int
+    consumer: OtlpConsumer,
+    token: BearerToken | None,
+    admission: Admission,
+    max_message_bytes: int,
+    receive_timeout_s: float,
 ) -> list[grpc.GenericRpcHandler]:
     return [
         grpc.method_handlers_generic_handler(
             wire.grpc_service,
             {
                 "Export": grpc.stream_unary_rpc_method_handler(
-                    _export_handler(consumer, wire, token, admission, max_message_bytes),
+                    _export_handler(consumer, wire, token, admission, max_message_bytes, receive_timeout_s),
                     request_deserializer=None,  # raw bytes; parsed in the handler
                     response_serializer=wire.response_type.SerializeToString,
                 )
@@ -54,6 +59,7 @@ def _export_handler(
     token: BearerToken | None,
     admission: Admission,
     max_message_bytes: int,
+    receive_timeout_s: float,
 ) -> Callable[[Iterator[bytes], grpc.ServicerContext], Message]:
     # context.abort raises, so no path below returns without a response or a status
     def export(messages: Iterator[bytes], context: grpc.ServicerContext) -> Message:
@@ -66,17 +72,27 @@ def _export_handler(
                 context, grpc.StatusCode.RESOURCE_EXHAUSTED, refused.reason, refused.retry_after_s
             )
         try:
-            return _receive_and_deliver(consumer, wire, messages, context)
+            body = _receive(messages, context, receive_timeout_s)
+            return _deliver(consumer, wire, body, context)
         finally:
             admission.release(share)
 
     return export
 
 
-def _receive_and_deliver(
-    consumer: OtlpConsumer, wire: SignalWire, messages: Iterator[bytes], context: grpc.ServicerContext
-) -> Message:
-    body = next(messages, b"")  # a unary client sends one message; none reads as an empty request
+def _receive(messages: Iterator[bytes], context: grpc.ServicerContext, timeout_s: float) -> bytes:
+    """The request message. A client that has not sent all of it within `timeout_s` has its call
+    cancelled, so that a slow sender cannot hold its share of the admission budget for ever."""
+    timer = threading.Timer(timeout_s, context.cancel)
+    timer.daemon = True
+    timer.start()
+    try:
+        return next(messages, b"")  # a unary client sends one message; none reads as an empty request
+    finally:
+        timer.cancel()
+
+
+def _deliver(consumer: OtlpConsumer, wire: SignalWire, body: bytes, context: grpc.ServicerContext) -> Message:
     try:
         result = deliver_body(consumer, wire, body)
     except DecodeError as exc:

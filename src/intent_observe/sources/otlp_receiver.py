@@ -66,7 +66,7 @@ class ReceiverConfig:
     max_bytes_in_flight: int = otlp_admission.DEFAULT_MAX_BYTES
     admission_wait_s: float = otlp_admission.DEFAULT_WAIT_S
     body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S  # OTLP/HTTP: longest pause in a body
-    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S  # OTLP/HTTP: the whole body
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S  # the whole body (HTTP), the request message (gRPC)
     tls_cert_file: Path | None = None  # PEM; with tls_key_file, both servers speak TLS only
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None  # PEM; when set, clients must present a certificate it signed
@@ -139,7 +139,9 @@ class OtlpReceiver:
         cap = self.config.max_body_bytes
         server = grpc.server(
             ThreadPoolExecutor(self.config.grpc_workers, thread_name_prefix="otlp-grpc"),
-            handlers=otlp_grpc_handlers(self._consumer, self._token, self.admission, cap),
+            handlers=otlp_grpc_handlers(
+                self._consumer, self._token, self.admission, cap, self.config.body_timeout_s
+            ),
             maximum_concurrent_rpcs=_MAX_GRPC_CALLS,
             options=[
                 # checked by grpc core after decompression, so it also caps gzip bombs
