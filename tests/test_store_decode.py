@@ -1,16 +1,19 @@
-"""The store's span rows, read by the compiled core from the request's bytes, against the same
-request parsed by the official opentelemetry-proto classes."""
+"""The store's span and log rows, read by the compiled core from the request's bytes, against
+the same request parsed by the official opentelemetry-proto classes."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
 
@@ -136,3 +139,105 @@ def test_a_backfilled_span_promotes_the_traces_it_links_to() -> None:
 def test_a_malformed_body_is_protobufs_decode_error(body: bytes) -> None:
     with pytest.raises(DecodeError):
         decode_body("traces", body, 1)
+
+
+# ------------------------------------------------------------------------------- logs
+def python_value(value: AnyValue, depth: int = 0) -> Any:
+    """An attribute value as the store keeps it: bytes as hex, lists, dicts, None past 8 levels."""
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "bytes_value":
+        return value.bytes_value.hex()
+    if which == "array_value":
+        return None if depth >= 8 else [python_value(v, depth + 1) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return (
+            None
+            if depth >= 8
+            else {kv.key: python_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+        )
+    return getattr(value, which)
+
+
+NESTED = st.recursive(
+    VALUES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: AnyValue(array_value=ArrayValue(values=items))),
+        st.lists(st.tuples(st.sampled_from(["a", "é", ""]), inner), max_size=3).map(
+            lambda pairs: AnyValue(
+                kvlist_value=KeyValueList(values=[KeyValue(key=k, value=v) for k, v in pairs])
+            )
+        ),
+    ),
+    max_leaves=12,
+)
+LOG_KEYS = st.sampled_from(["intent.event.id", "intent.artifact.id", "session.id", "z", "a", "other"])
+RECORDS = st.builds(
+    lambda time_ns, attrs, body: logs_pb2.LogRecord(
+        time_unix_nano=time_ns,
+        attributes=[KeyValue(key=k, value=v) for k, v in attrs],
+        body=body,
+        trace_id=b"\x01" * 16,
+        span_id=bytes(8),
+    ),
+    st.sampled_from([0, 5, 2**63 - 1, 2**63]),
+    st.lists(st.tuples(LOG_KEYS, NESTED), max_size=5),
+    st.one_of(st.none(), NESTED),
+)
+
+
+def logs_body(records: list[logs_pb2.LogRecord], service: str = "svc") -> bytes:
+    resource = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value=service))])
+    scope_logs = logs_pb2.ScopeLogs(log_records=records)
+    request = ExportLogsServiceRequest(
+        resource_logs=[logs_pb2.ResourceLogs(resource=resource, scope_logs=[scope_logs])]
+    )
+    return request.SerializeToString()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(RECORDS, max_size=5))
+def test_log_rows_hold_the_attributes_as_sorted_json(records: list[logs_pb2.LogRecord]) -> None:
+    batch = decode_body("logs", logs_body(records), 42)
+    kept = [r for r in records if r.time_unix_nano < 2**63]
+    assert batch.rejected == len(records) - len(kept) and len(batch.logs) == len(kept)
+    for row, record in zip(batch.logs, kept, strict=True):
+        attrs = {kv.key: python_value(kv.value) for kv in record.attributes}
+        body = python_value(record.body)
+        assert row[19] == orjson.dumps(attrs, default=str, option=orjson.OPT_SORT_KEYS).decode()
+        assert row[8] == (body if isinstance(body, str) else orjson.dumps(body, default=str).decode())
+        assert row[2] == (record.time_unix_nano or 42)
+        assert (row[4], row[5]) == ("01" * 16, None)  # an all-zero span id names no span
+        assert row[1] == ("intent" if "intent.event.id" in attrs else "other")
+        event_id = attrs.get("intent.event.id")
+        if event_id is not None and str(event_id):
+            assert row[0] == str(event_id)
+        else:
+            assert len(row[0]) == 32  # a hash of the record's content
+
+
+def test_event_names_and_categories() -> None:
+    def row(service: str, body: str, event_name: str = "", **attrs: str) -> tuple[Any, ...]:
+        record = logs_pb2.LogRecord(
+            body=AnyValue(string_value=body),
+            event_name=event_name,
+            attributes=[
+                KeyValue(key=k.replace("_", "."), value=AnyValue(string_value=v)) for k, v in attrs.items()
+            ],
+        )
+        (only,) = decode_body("logs", logs_body([record], service), 1).logs
+        return only[1], only[9]
+
+    assert row("claude-code", "x", event_name="api_request") == ("claude", "claude_code.api_request")
+    assert row("svc", "claude_code.tool_result\u2003rest") == ("claude", "claude_code.tool_result")
+    assert row("intent", "b", event_type="signal.created") == ("other", None)  # no such attribute key
+    assert row("intent", "b", **{"intent_event_type": "signal.created"}) == ("intent", "signal.created")
+    assert row("svc", "b", event_name="n") == ("other", "n")
+
+
+def test_the_same_record_gets_the_same_key_and_another_record_another() -> None:
+    record = logs_pb2.LogRecord(time_unix_nano=5, body=AnyValue(string_value="b"))
+    other = logs_pb2.LogRecord(time_unix_nano=6, body=AnyValue(string_value="b"))
+    keys = [decode_body("logs", logs_body([r]), 1).logs[0][0] for r in (record, record, other)]
+    assert keys[0] == keys[1] != keys[2]

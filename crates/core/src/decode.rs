@@ -1,4 +1,5 @@
-//! `ExportTraceServiceRequest` bytes → what the store keeps of each span.
+//! `ExportTraceServiceRequest` / `ExportLogsServiceRequest` bytes → what the store keeps of
+//! each span and log record.
 //!
 //! Read straight from the request's bytes: no message objects, and each span's own bytes
 //! are kept as they came (no re-encoding). The request is expected to have been checked
@@ -50,40 +51,100 @@ pub struct Span<'a> {
     pub raw: &'a [u8],
 }
 
-/// The spans under one resource, and the resource's bytes (empty when it was left out).
 #[derive(Debug, Default)]
-pub struct ResourceSpans<'a> {
-    pub resource: Vec<u8>,
-    pub spans: Vec<Span<'a>>,
+pub struct LogRecord<'a> {
+    pub time_ns: u64,
+    pub observed_ns: u64,
+    pub severity_number: i32,
+    pub severity_text: &'a str,
+    /// The body's `AnyValue` bytes (empty when it has none).
+    pub body: &'a [u8],
+    /// Every attribute: its key and its `AnyValue` bytes, in the order written.
+    pub attributes: Vec<(&'a str, &'a [u8])>,
+    pub trace_id: &'a [u8],
+    pub span_id: &'a [u8],
+    pub event_name: &'a str,
 }
 
-pub fn decode_traces(body: &[u8]) -> Result<Vec<ResourceSpans<'_>>, &'static str> {
+/// The items (spans or log records) under one resource, and the resource's bytes (empty
+/// when it was left out).
+#[derive(Debug)]
+pub struct Resource<T> {
+    pub resource: Vec<u8>,
+    pub items: Vec<T>,
+}
+
+pub fn decode_traces(body: &[u8]) -> Result<Vec<Resource<Span<'_>>>, &'static str> {
+    decode_request(body, read_span)
+}
+
+pub fn decode_logs(body: &[u8]) -> Result<Vec<Resource<LogRecord<'_>>>, &'static str> {
+    decode_request(body, read_log)
+}
+
+/// Both requests nest alike: request → resource (1) and scope lists (2) → scope → items (2).
+fn decode_request<'a, T>(
+    body: &'a [u8],
+    read_item: impl Fn(&'a [u8]) -> Result<T, &'static str>,
+) -> Result<Vec<Resource<T>>, &'static str> {
     let mut out = Vec::new();
     for field in fields(body) {
-        if let (1, Field::Bytes(resource_spans)) = field? {
-            out.push(read_resource_spans(resource_spans)?);
+        let (1, Field::Bytes(resource_x)) = field? else {
+            continue;
+        };
+        let mut resource = Resource {
+            resource: Vec::new(),
+            items: Vec::new(),
+        };
+        for field in fields(resource_x) {
+            match field? {
+                // a message field written twice is one message, merged: its bytes concatenate
+                (1, Field::Bytes(bytes)) => resource.resource.extend_from_slice(bytes),
+                (2, Field::Bytes(scope_x)) => {
+                    for field in fields(scope_x) {
+                        if let (2, Field::Bytes(item)) = field? {
+                            resource.items.push(read_item(item)?);
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
+        out.push(resource);
     }
     Ok(out)
 }
 
-fn read_resource_spans(bytes: &[u8]) -> Result<ResourceSpans<'_>, &'static str> {
-    let mut out = ResourceSpans::default();
-    for field in fields(bytes) {
+fn read_log(raw: &[u8]) -> Result<LogRecord<'_>, &'static str> {
+    let mut log = LogRecord::default();
+    for field in fields(raw) {
         match field? {
-            // a message field written twice is one message, merged: its bytes concatenate
-            (1, Field::Bytes(resource)) => out.resource.extend_from_slice(resource),
-            (2, Field::Bytes(scope_spans)) => {
-                for field in fields(scope_spans) {
-                    if let (2, Field::Bytes(span)) = field? {
-                        out.spans.push(read_span(span)?);
-                    }
-                }
-            }
+            (1, Field::Fixed64(time)) => log.time_ns = time,
+            (2, Field::Varint(severity)) => log.severity_number = severity as i32,
+            (3, Field::Bytes(text)) => log.severity_text = utf8(text)?,
+            (5, Field::Bytes(body)) => log.body = body,
+            (6, Field::Bytes(key_value)) => log.attributes.push(key_value_of(key_value)?),
+            (9, Field::Bytes(id)) => log.trace_id = id,
+            (10, Field::Bytes(id)) => log.span_id = id,
+            (11, Field::Fixed64(observed)) => log.observed_ns = observed,
+            (12, Field::Bytes(name)) => log.event_name = utf8(name)?,
             _ => {}
         }
     }
-    Ok(out)
+    Ok(log)
+}
+
+/// A `KeyValue`: its key and its value's bytes (empty when it has none).
+pub fn key_value_of(bytes: &[u8]) -> Result<(&str, &[u8]), &'static str> {
+    let (mut key, mut value): (&str, &[u8]) = ("", &[]);
+    for field in fields(bytes) {
+        match field? {
+            (1, Field::Bytes(k)) => key = utf8(k)?,
+            (2, Field::Bytes(v)) => value = v,
+            _ => {}
+        }
+    }
+    Ok((key, value))
 }
 
 fn read_span(raw: &[u8]) -> Result<Span<'_>, &'static str> {
@@ -132,25 +193,15 @@ fn link_trace_id(link: &[u8]) -> Result<&[u8], &'static str> {
 
 /// A `KeyValue` kept when its key is one of `COLUMNS`.
 fn read_column<'a>(columns: &mut [Option<Value<'a>>; 9], key_value: &'a [u8]) -> Result<(), &'static str> {
-    let (mut key, mut value): (&[u8], Option<&[u8]>) = (&[], None);
-    for field in fields(key_value) {
-        match field? {
-            (1, Field::Bytes(k)) => key = k,
-            (2, Field::Bytes(v)) => value = Some(v),
-            _ => {}
-        }
-    }
-    if let Some(slot) = COLUMNS.iter().position(|column| column.as_bytes() == key) {
-        columns[slot] = match value {
-            Some(value) => any_value(value)?,
-            None => None,
-        };
+    let (key, value) = key_value_of(key_value)?;
+    if let Some(slot) = COLUMNS.iter().position(|column| *column == key) {
+        columns[slot] = any_value(value)?;
     }
     Ok(())
 }
 
 /// The last oneof field of an `AnyValue`, or None when it has none.
-fn any_value(bytes: &[u8]) -> Result<Option<Value<'_>>, &'static str> {
+pub fn any_value(bytes: &[u8]) -> Result<Option<Value<'_>>, &'static str> {
     let mut value = None;
     for field in fields(bytes) {
         value = match field? {
@@ -210,7 +261,7 @@ mod tests {
         let body = Envelope::new(&[], "s", "1").trace_request(&spans);
         let decoded = decode_traces(&body).unwrap_or_default();
         assert_eq!(decoded.len(), 1);
-        let span = &decoded[0].spans[0];
+        let span = &decoded[0].items[0];
         assert_eq!(
             (span.trace_id, span.span_id, span.parent_span_id),
             (&[1; 16][..], &[2; 8][..], &[3; 8][..])

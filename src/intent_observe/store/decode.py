@@ -22,15 +22,12 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from intent_observe._core import decode_spans
+from intent_observe._core import decode_log_records, decode_spans
 
 CLAUDE_SERVICE = "claude-code"
-CLAUDE_PREFIX = "claude_code."
 UNKNOWN_SERVICE = "unknown_service"
 # Resource attributes `intent-observe run --contract` sets on a wrapped session.
 LINK_ATTRIBUTES = ("intent.contract.id", "intent.spec.id", "intent.id")
-_ZERO_TRACE = bytes(16)
-_ZERO_SPAN = bytes(8)
 _DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 _MAX_ATTR_DEPTH = 8
 # OTLP times and counts are unsigned 64-bit; SQLite integers are signed: from 2^63 on they
@@ -196,7 +193,8 @@ def decode_body(signal: str, body: bytes, received_ns: int) -> Batch:
         ExportTraceServiceRequest.FromString(body)  # the official parser refuses a malformed body
         return _decode_trace_body(body, received_ns)
     if signal == "logs":
-        return decode_logs(ExportLogsServiceRequest.FromString(body), received_ns)
+        ExportLogsServiceRequest.FromString(body)  # the official parser refuses a malformed body
+        return _decode_logs_body(body, received_ns)
     if signal == "metrics":
         return decode_metrics(ExportMetricsServiceRequest.FromString(body))
     raise ValueError(f"no such OTLP signal: {signal!r}")
@@ -241,82 +239,22 @@ def span_details(proto: bytes | None) -> tuple[dict[str, Any], list[dict[str, st
 
 # ------------------------------------------------------------------------------- logs
 def decode_logs(request: ExportLogsServiceRequest, received_ns: int) -> Batch:
+    return _decode_logs_body(request.SerializeToString(), received_ns)
+
+
+def _decode_logs_body(body: bytes, received_ns: int) -> Batch:
+    """The compiled core reads the log records from the request's bytes: each row keyed by its
+    `intent.event.id` (else a hash of its content), its category (intent | claude | other), event
+    name, body, the attributes kept in columns and all of them as sorted JSON."""
     batch = Batch()
-    for resource_logs in request.resource_logs:
-        res = resource_info(resource_logs.resource)
+    groups, batch.rejected, batch.reasons = decode_log_records(body, received_ns, _resource_of_bytes)
+    for res, rows in groups:
         batch.resources.append(res.row)
-        for scope_logs in resource_logs.scope_logs:
-            for record in scope_logs.log_records:
-                if not storable(record.time_unix_nano, record.observed_time_unix_nano):
-                    batch.reject(1, "log record with a time of 2^63 ns or later")
-                    continue
-                batch.logs.append(_log_row(batch, res, record, received_ns))
+        batch.logs += rows
+        for row in rows:  # (key, category, time at 2, …, session.id at 18, attributes' JSON)
+            if row[1] == "claude":
+                _touch_session(batch, res, {"session.id": row[18]}, row[2])
     return batch
-
-
-def _event_name(record: Any, attrs: dict[str, Any], body: str, claude: bool) -> str | None:
-    name = record.event_name or _text(attrs.get("event.name"))
-    if name is None and body.startswith(CLAUDE_PREFIX):
-        name = body.split()[0]
-    if claude and name is not None and not name.startswith(CLAUDE_PREFIX):
-        name = CLAUDE_PREFIX + name  # Claude Code's `event.name` attribute omits the prefix
-    return name
-
-
-def _category(res: ResourceInfo, attrs: dict[str, Any], event_name: str | None) -> str:
-    if "intent.event.id" in attrs or "intent.event.type" in attrs:
-        return "intent"
-    if res.service == CLAUDE_SERVICE or (event_name or "").startswith(CLAUDE_PREFIX):
-        return "claude"
-    return "other"
-
-
-def _hex_id(raw: bytes, zero: bytes) -> str | None:
-    return raw.hex() if len(raw) == len(zero) and raw != zero else None
-
-
-def _log_row(batch: Batch, res: ResourceInfo, record: Any, received_ns: int) -> tuple[Any, ...]:
-    attrs = attributes(record.attributes)
-    body_value = any_value(record.body)
-    body = body_value if isinstance(body_value, str) else orjson.dumps(body_value, default=str).decode()
-    claude = res.service == CLAUDE_SERVICE
-    event_name = _event_name(record, attrs, body, claude) or _text(attrs.get("intent.event.type"))
-    category = _category(res, attrs, event_name)
-    time_ns = record.time_unix_nano or record.observed_time_unix_nano or received_ns
-    trace_id = _hex_id(record.trace_id, _ZERO_TRACE)
-    span_id = _hex_id(record.span_id, _ZERO_SPAN)
-    attrs_json = orjson.dumps(attrs, default=str, option=orjson.OPT_SORT_KEYS).decode()
-    key = (
-        _text(attrs.get("intent.event.id"))
-        or hashlib.blake2b(
-            f"{res.id}\x00{time_ns}\x00{trace_id}\x00{span_id}\x00{body}\x00{attrs_json}".encode(),
-            digest_size=16,
-        ).hexdigest()
-    )
-    if category == "claude":
-        _touch_session(batch, res, attrs, time_ns)
-    return (
-        key,
-        category,
-        time_ns,
-        record.observed_time_unix_nano or None,
-        trace_id,
-        span_id,
-        record.severity_number,
-        record.severity_text or None,
-        body,
-        event_name,
-        res.service,
-        res.id,
-        _text(attrs.get("intent.artifact.id")),
-        _text(attrs.get("intent.artifact.type")),
-        _text(attrs.get("intent.source")),
-        _text(attrs.get("intent.actor")),
-        _text(attrs.get("intent.id")),
-        _text(attrs.get("intent.autonomy_level")),
-        _text(attrs.get("session.id")),
-        attrs_json,
-    )
 
 
 # ---------------------------------------------------------------------------- metrics

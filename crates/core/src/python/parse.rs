@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
 
+use super::CollectorPaused;
 use crate::json::{Json, Object};
 use crate::lines::complete_lines;
 use crate::parse::{self, Kind, Parsed, ParsedEvent, Shape};
@@ -85,7 +86,7 @@ pub fn parse_line<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = raw.py();
     let bytes = raw.as_bytes();
-    let parsed = py.detach(|| parse::parse_line(bytes));
+    let parsed = parse::parse_line(bytes); // one line: too short to be worth giving up the GIL
     to_python(py, model(py)?, parsed, position, || raw.clone().into_any())
 }
 
@@ -146,30 +147,6 @@ pub fn iter_lines<'py>(
         )?)?;
     }
     Ok(out)
-}
-
-/// Python's cycle collector paused while a batch of events is built. They hold no cycles,
-/// but each collection would walk every object of the growing batch again: 15–20% of the
-/// time of `parse_lines` went there. The collector's earlier state comes back on drop.
-struct CollectorPaused {
-    was_enabled: bool,
-}
-
-impl CollectorPaused {
-    fn new(_attached: Python<'_>) -> Self {
-        // SAFETY: called with the thread attached to the interpreter (the token proves it)
-        let was_enabled = unsafe { pyo3::ffi::PyGC_Disable() } != 0;
-        CollectorPaused { was_enabled }
-    }
-}
-
-impl Drop for CollectorPaused {
-    fn drop(&mut self) {
-        if self.was_enabled {
-            // SAFETY: dropped where it was made, in `parse_lines`, still attached
-            unsafe { pyo3::ffi::PyGC_Enable() };
-        }
-    }
 }
 
 /// `raw`: the line's bytes, made only for a rejection (which keeps them).
