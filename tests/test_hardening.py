@@ -12,20 +12,16 @@ import json
 import math
 import os
 import re
-import select
-import socket
 import sqlite3
 import stat
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
@@ -38,15 +34,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
+from tests.support.hostile import MIB, TRACE_METHOD, PeakRss, grpc_export, in_parallel, rss_mib, slow_body
 from tests.support.observe import history, make_repo, wait_for, wait_until_stored
 from tests.support.up import BIN, UpProcess, up_env
 
 TOKEN = "hardening-token-0123456789"
 SECRET = "hardening-webhook-secret"
-TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 PROTOBUF = {"content-type": "application/x-protobuf"}
-MIB = 1024 * 1024
 # What `up` may hold beyond its resting size however hostile the traffic. The receiver's admission
 # budget is 64 MiB of bodies in flight; receiving a body and handing it to the decoding process
 # costs about three times its size. Measured on 2026-12-06: 40 concurrent authorised 16 MiB gRPC
@@ -58,51 +53,6 @@ TOO_LATE_NS = 2**63  # one past the largest time SQLite can hold
 
 
 # ----------------------------------------------------------------------------- helpers
-def rss_mib(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
-
-
-class PeakRss:
-    """The largest resident size of a process while the `with` block runs (sampled every 20 ms)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.before = rss_mib(pid)
-        self.peak = self.before
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.02):
-            self.peak = max(self.peak, rss_mib(self.pid))
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_mib(self.pid))
-
-    @property
-    def growth(self) -> float:
-        return self.peak - self.before
-
-
-def grpc_export(port: int, method: str, body: bytes, token: str | None = None) -> tuple[str, bytes]:
-    """(status code name, response bytes) of one raw OTLP/gRPC call."""
-    options = [("grpc.max_send_message_length", 64 * MIB)]
-    metadata = (("authorization", f"Bearer {token}"),) if token else ()
-    with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
-        call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
-        try:
-            return "OK", call(body, timeout=60, metadata=metadata)
-        except grpc.RpcError as error:
-            return error.code().name, b""
-
-
 def span(request: ExportTraceServiceRequest, name: str, trace: int, index: int, start: int) -> None:
     scope = request.resource_spans[0].scope_spans[0] if request.resource_spans else None
     if scope is None:
@@ -192,16 +142,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         assert running.up.stop() == 0
 
 
-def in_parallel(count: int, call: Callable[[], str]) -> list[str]:
-    results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(call())) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
-
-
 def one_span(name: str, trace: int) -> bytes:
     request = ExportTraceServiceRequest()
     span(request, name, trace, 1, time.time_ns())
@@ -245,37 +185,11 @@ def test_an_authorised_grpc_flood_is_held_to_the_admission_budget(guarded: Targe
     guarded.assert_healthy()
 
 
-def _slow_body(port: int, seconds: float) -> str:
-    """Declare 15 MiB and send it at 1 MiB/s; what the receiver answered within `seconds`:
-    an HTTP status, "reset" (answered and closed while we sent), or "reading" (still taking it)."""
-    head = (
-        f"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/x-protobuf\r\nContent-Length: {15 * MIB}\r\n\r\n"
-    )
-    chunk = b"\0" * (256 * 1024)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head.encode())
-        sock.setblocking(False)
-        deadline = time.monotonic() + seconds
-        answer = b""
-        try:
-            while time.monotonic() < deadline and b"\r\n\r\n" not in answer:
-                readable, writable, _ = select.select([sock], [sock], [], 0.25)
-                if readable:
-                    answer += sock.recv(65536) or b"closed"
-                elif writable:
-                    sock.send(chunk)
-                    time.sleep(0.25)
-        except ConnectionError:
-            return "reset" if not answer else answer.decode("latin-1")
-    return answer.decode("latin-1") if answer else "reading"
-
-
 def test_slow_http_bodies_beyond_the_budget_get_429_without_being_read(target: Target) -> None:
     port = target.up.http_port
     assert port is not None
     with PeakRss(target.up.pid) as rss:
-        answers = in_parallel(40, lambda: _slow_body(port, 8.0))
+        answers = in_parallel(40, lambda: slow_body(port, 8.0))
     reading = [a for a in answers if a == "reading"]
     refused = [a for a in answers if a.startswith("HTTP/1.1 429")]
     # the budget (64 MiB) holds four 15 MiB bodies: the others wait 5 s and are refused unread
