@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -152,3 +153,27 @@ def test_the_tail_says_each_change_once_across_a_restart(repo: Path, tmp_path: P
         "signal.resolved",
         "spec.linked",
     ]
+
+
+def test_a_state_written_under_earlier_rules_is_rebuilt_from_the_log(repo: Path, tmp_path: Path) -> None:
+    """An identity state of an earlier version is not carried over: the tail says so and reads the
+    history again from its start, ending with exactly what a whole read makes."""
+    events = _events_file(repo)
+    state_dir = tmp_path / "state"
+    with receiver_process(tmp_path / "rx") as receiver:
+        env = tail_env(receiver.grpc_endpoint)
+        assert run_tail("--once", "--state-dir", str(state_dir), str(events), env=env).returncode == 0
+        [state_file] = state_dir.glob("tail-events-*.sqlite")  # the identity state (beside the queue)
+        db = sqlite3.connect(state_file)
+        core = json.loads(db.execute("SELECT doc FROM engine WHERE name = 'core'").fetchone()[0])
+        core["version"] = 4  # as the build before the artifact files' state wrote it
+        db.execute("UPDATE engine SET doc = ? WHERE name = 'core'", (json.dumps(core),))
+        db.commit()
+        db.close()
+        again = run_tail("--once", "--state-dir", str(state_dir), str(events), env=env)
+        assert again.returncode == 0, again.stderr
+        assert "again from its start" in again.stderr
+        received = receiver.received()
+    expected = expected_from([events])
+    assert_exactly(received, expected)  # the same spans and records, each copy identical
+    assert len(received.logs) == 2 * len(expected.logs)  # everything read twice

@@ -36,9 +36,10 @@ CREATE TABLE IF NOT EXISTS engine (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS intent_activity (key TEXT PRIMARY KEY, last_ns INTEGER NOT NULL);
 """
 # 3: each open intent's newest event time has a row of its own in `intent_activity`.
-# 4: artifacts are identified by their file, spans are sent once (announced + phases): a state
-# of an earlier version cannot be carried over, the history is read again from its start.
-_STATE_VERSION = 4
+# 4: artifacts are identified by their file, spans are sent once (announced + phases).
+# 5: what the artifact files said (derived events taken, artifacts by file) is kept too.
+# A state of an earlier version cannot be carried over: the history is read again from its start.
+_STATE_VERSION = 5
 _UPSERT_ACTIVITY = "INSERT OR REPLACE INTO intent_activity (key, last_ns) VALUES (?, ?)"
 
 
