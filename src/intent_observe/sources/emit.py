@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import getpass
 import os
+import posixpath
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -297,7 +298,7 @@ class Emitter:
             return False
         file = draft.data.get("file")
         files = self.view.files_of(kind, draft.id or "")
-        return file is None or not files or file in files
+        return file is None or not files or _normalised(file) in files
 
     def _known_parent(self, draft: Draft, kind: ArtifactKind, parent_kind: ArtifactKind) -> str | None:
         """A parent the draft names in its data, or the one the history gives its artifact."""
@@ -624,3 +625,8 @@ def _draft_from_event(ev: Event, doc: dict[str, Any]) -> Draft:
         timestamp=format_timestamp(ev.time_ns),
         trace_id=trace if isinstance(trace, str) and trace.strip() else None,
     )
+
+
+def _normalised(file: object) -> str:
+    """A `data.file` as the parser reads it: `./.intent/x.md` and `.intent/x.md` are one file."""
+    return posixpath.normpath(str(file).strip().replace("\\", "/")).removeprefix("./")

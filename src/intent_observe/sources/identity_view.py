@@ -261,14 +261,10 @@ class IdentityView:
         return art is not None and "intent.event.type" in art.attrs
 
     def files_of(self, kind: ArtifactKind, artifact_id: str) -> set[str]:
-        """The artifact files (`data.file`) named by the announcements of an id, every occurrence."""
-        artifacts = self.engine.state.artifacts
-        first = artifacts.get(f"{kind.value}:{artifact_id}")
-        if first is None:
-            return set()
-        keys = [first.key, *(f"{first.key}#{n}" for n in range(2, first.occurrences + 1))]
-        files = (artifacts[key].attrs.get("intent.data.file") for key in keys if key in artifacts)
-        return {str(file) for file in files if file is not None}
+        """The artifact files (`data.file`, normalised) the artifacts of an id were announced from:
+        each is one artifact (the engine keeps them with the id's first artifact)."""
+        first = self.engine.state.artifacts.get(f"{kind.value}:{artifact_id}")
+        return set(first.files) if first is not None and first.files is not None else set()
 
     def id_styles(self) -> IdStyles:
         """The styles of the ids the history names (numbered, ULID; which prefix per kind).
