@@ -9,9 +9,6 @@
 
 use crate::pytext::{float_repr, py_strip};
 
-/// The latest time we accept: 2^63 - 1 ns (2262-04-11), the most OTLP backends can store.
-pub const MAX_NS: i64 = i64::MAX;
-
 /// A timestamp as it was written in the line.
 pub enum Stamp<'a> {
     Text(&'a str),
@@ -112,6 +109,7 @@ fn from_epoch_float(x: f64) -> Result<i64, String> {
     Ok(ns as i64)
 }
 
+/// From the epoch up to 2^63 - 1 ns (2262-04-11): the latest time most OTLP backends store.
 fn in_range(ns: i128) -> Option<i64> {
     i64::try_from(ns).ok().filter(|ns| *ns >= 0)
 }
