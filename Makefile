@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORE := $(VENV)/.core-built
 SYSSTAMP := .build/.system-deps
-RUST_SOURCES := Cargo.toml Cargo.lock $(shell find crates -name '*.rs' -o -name Cargo.toml)
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find crates -path '*/target' -prune -o \( -name '*.rs' -o -name Cargo.toml \) -print)
 # maturin's build backend runs the `maturin` of the venv, found on PATH
 PIP := PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip
 # clippy checks the Python bindings too; pyo3 asks this interpreter what to build for
