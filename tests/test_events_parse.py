@@ -18,6 +18,7 @@ from intent_observe.events import (
     parse_lines,
     parse_timestamp,
 )
+from intent_observe.events.parse import artifact_file
 
 POS = Position("events.jsonl", 7, 1234)
 
@@ -326,3 +327,9 @@ def test_parse_lines_reads_complete_lines_with_their_positions() -> None:
     ]
     assert isinstance(items[1], Rejected) and items[1].raw == b"not json"
     assert [(raw, p.line) for raw, p in iter_lines(data, "f.jsonl")][1:3] == [(b"", 2), (b"  \r", 3)]
+
+
+def test_an_artifact_file_as_the_parser_reads_it() -> None:
+    assert artifact_file(" ./.intent//specs/./S.md ") == ".intent/specs/S.md"
+    assert artifact_file(".intent\\x\\..\\y.md") == ".intent/y.md"
+    assert artifact_file("   ") is None and artifact_file(5) is None and artifact_file(None) is None

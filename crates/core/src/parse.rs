@@ -425,11 +425,16 @@ fn title(payload: &Object) -> Option<String> {
         })
 }
 
-/// The artifact's file, normalised so `./.intent/x.md` and `.intent/x.md` are one file.
 fn file(value: Option<&Json>) -> Option<String> {
-    let Some(Json::Str(path)) = value else {
-        return None;
-    };
+    match value {
+        Some(Json::Str(path)) => artifact_file(path),
+        _ => None,
+    }
+}
+
+/// The artifact's file (`data.file`), normalised so `./.intent/x.md` and `.intent/x.md` are
+/// one file; None when blank.
+pub fn artifact_file(path: &str) -> Option<String> {
     let path = py_strip(path);
     if path.is_empty() {
         return None;

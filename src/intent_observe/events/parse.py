@@ -15,6 +15,7 @@ from intent_observe import _core
 from intent_observe._core import (
     MAX_LINE_BYTES,
     TimestampError,
+    artifact_file,
     clean_id,
     event_id_of,
     iter_lines,
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_LINE_BYTES",
     "TYPED_ID_FIELD",
     "TimestampError",
+    "artifact_file",
     "clean_id",
     "event_id_of",
     "iter_lines",

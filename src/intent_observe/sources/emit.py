@@ -23,7 +23,6 @@ from __future__ import annotations
 import fcntl
 import getpass
 import os
-import posixpath
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +39,7 @@ from intent_observe.events.model import ArtifactKind, Position
 from intent_observe.events.parse import (
     MAX_LINE_BYTES,
     TYPED_ID_FIELD,
+    artifact_file,
     clean_id,
     kind_of_id,
     kind_of_type,
@@ -296,9 +296,9 @@ class Emitter:
         A second file declaring a taken id is an artifact of its own (its file is its identity)."""
         if not self.view.exists(kind, draft.id or ""):
             return False
-        file = draft.data.get("file")
+        file = artifact_file(draft.data.get("file"))  # as the parser reads it
         files = self.view.files_of(kind, draft.id or "")
-        return file is None or not files or _normalised(file) in files
+        return file is None or not files or file in files
 
     def _known_parent(self, draft: Draft, kind: ArtifactKind, parent_kind: ArtifactKind) -> str | None:
         """A parent the draft names in its data, or the one the history gives its artifact."""
@@ -625,8 +625,3 @@ def _draft_from_event(ev: Event, doc: dict[str, Any]) -> Draft:
         timestamp=format_timestamp(ev.time_ns),
         trace_id=trace if isinstance(trace, str) and trace.strip() else None,
     )
-
-
-def _normalised(file: object) -> str:
-    """A `data.file` as the parser reads it: `./.intent/x.md` and `.intent/x.md` are one file."""
-    return posixpath.normpath(str(file).strip().replace("\\", "/")).removeprefix("./")

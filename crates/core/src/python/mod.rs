@@ -23,6 +23,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(parse::kind_of_type, module)?)?;
     module.add_function(wrap_pyfunction!(parse::kind_of_id, module)?)?;
     module.add_function(wrap_pyfunction!(parse::clean_id, module)?)?;
+    module.add_function(wrap_pyfunction!(parse::artifact_file, module)?)?;
     module.add("TimestampError", module.py().get_type::<parse::TimestampError>())?;
     module.add("MAX_LINE_BYTES", crate::parse::MAX_LINE_BYTES)?;
     module.add("TYPED_ID_FIELDS", parse::typed_id_fields())?;

@@ -297,6 +297,15 @@ pub fn clean_id(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
         .then(|| text.to_string()))
 }
 
+/// A line's `data.file` as the parser reads it: normalised, None when it is no text or blank.
+#[pyfunction]
+pub fn artifact_file(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    match value.cast::<PyString>() {
+        Ok(path) => Ok(parse::artifact_file(&path.to_string_lossy())),
+        Err(_) => Ok(None),
+    }
+}
+
 /// `(kind value, typed id field)` for every kind that has one: `("signal", "signal_id")`, …
 pub fn typed_id_fields() -> Vec<(&'static str, &'static str)> {
     Kind::ALL
