@@ -6,8 +6,8 @@
 //! value, as a Python dict would), strings without escapes borrow the line, and numbers
 //! keep JSON's own distinction: digits alone within 64 bits are an int (`-0` too),
 //! anything else a float. A float too large for a double is refused. Nesting stops at
-//! 1024 levels. Measured on 20,000 generated lines: 0.5 µs a line, where serde_json's
-//! order-keeping `Value` took 5 µs.
+//! 1024 levels. On 20,000 generated lines: 0.4 µs a line on a quiet machine; measured side
+//! by side on a busy one, 1.0 µs where serde_json's order-keeping `Value` took 5.1 µs.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
