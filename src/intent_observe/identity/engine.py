@@ -180,6 +180,11 @@ def artifact_table(**kwargs: Any) -> SpillingTable[Artifact]:
     return SpillingTable(orjson.dumps, lambda raw: Artifact(**orjson.loads(raw)), **kwargs)
 
 
+def key_list_table(**kwargs: Any) -> SpillingTable[list[str]]:
+    """A file → the keys of the artifacts announced from it; a derived event id → [] once taken."""
+    return SpillingTable(orjson.dumps, orjson.loads, **kwargs)
+
+
 def membership_table(**kwargs: Any) -> SpillingTable[Membership]:
     return SpillingTable(orjson.dumps, lambda raw: Membership(**orjson.loads(raw)), **kwargs)
 
@@ -196,10 +201,12 @@ class EngineState:
     claimed: dict[str, str] = field(default_factory=dict)  # trace id → intent/cluster key
     pending: list[PendingLog] = field(default_factory=list)
     metrics: MetricState = field(default_factory=MetricState)
-    by_file: dict[str, list[str]] = field(default_factory=dict)  # a file → the artifacts it announced
+    # a file → the keys of the artifacts announced from it (as the tables above: spilled, saved
+    # entry by entry, never in one growing row)
+    files: SpillingTable[list[str]] = field(default_factory=key_list_table)
     events_seen: int = 0  # lines of the log
     derived_ignored: int = 0  # derived events about artifacts the log never announced
-    derived_applied: set[str] = field(default_factory=set)  # event ids of derived events taken
+    derived_taken: SpillingTable[list[str]] = field(default_factory=key_list_table)  # derived event ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +225,17 @@ class TraceContext:
         return f"00-{self.trace_id}-{self.span_id}-01"
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Keys changed since the last save, by table."""
+
+    artifacts: set[str]
+    memberships: set[str]
+    activity: set[str]  # intents whose `intent_last_ns` entry changed
+    files: set[str]
+    derived: set[str]
+
+
 @dataclass(slots=True)
 class Output:
     spans: list[SpanRecord] = field(default_factory=list)
@@ -233,6 +251,8 @@ class Engine:
         self.changed: set[str] = set()  # artifact keys changed since the last `take_changed`
         self.changed_members: set[str] = set()
         self.changed_activity: set[str] = set()  # intent keys whose `intent_last_ns` entry changed
+        self.changed_files: set[str] = set()
+        self.changed_derived: set[str] = set()
         self._spans: list[SpanRecord] = []  # built at sequence points, handed over by `drain`
         self._attrs: dict[str, AttrValue] = {}  # attributes of the event being processed
         self._relations: dict[str, dict[str, AttrValue]] = {}  # placed artifact key → relation attrs
@@ -260,7 +280,7 @@ class Engine:
         """The artifacts a file's front matter speaks for: every one the log announced from that
         file (writers have given one file several ids over time), else the one of its id the log
         announced without a file. Never one the log did not announce, nor an undefined intent."""
-        keys = self.state.by_file.get(ev.file or "", [])
+        keys = self.state.files.get(ev.file or "") or []
         if not keys and ev.artifact_id is not None:
             newest = self._existing(ev.kind, ev.artifact_id)
             keys = [newest.key] if newest is not None and newest.file is None else []
@@ -272,9 +292,10 @@ class Engine:
         ]
 
     def _process_derived(self, ev: Event, observed_ns: int | None) -> None:
-        if ev.event_id in self.state.derived_applied:  # a file's change is said once
+        if ev.event_id in self.state.derived_taken:  # a file's change is said once
             return
-        self.state.derived_applied.add(ev.event_id)
+        self.state.derived_taken[ev.event_id] = []
+        self.changed_derived.add(ev.event_id)
         if ev.intent_id is not None and ev.kind is not ArtifactKind.INTENT:
             intent = self._existing(ArtifactKind.INTENT, ev.intent_id)
             if intent is None or not intent.defined:
@@ -306,8 +327,13 @@ class Engine:
             else:
                 waiting.append(item)
         self.state.pending = waiting
-        self.state.artifacts.trim()
-        self.state.memberships.trim()
+        for table in (
+            self.state.artifacts,
+            self.state.memberships,
+            self.state.files,
+            self.state.derived_taken,
+        ):
+            table.trim()
         return out
 
     def finalize(self) -> Output:
@@ -340,13 +366,18 @@ class Engine:
             contract_id=_str_or_none(relations.get("intent.contract.id")),
         )
 
-    def take_changed(self) -> tuple[set[str], set[str], set[str]]:
-        """Artifact, membership and intent-activity keys changed since the last call: what a
-        durable save must write."""
-        changed, self.changed = self.changed, set()
-        members, self.changed_members = self.changed_members, set()
-        activity, self.changed_activity = self.changed_activity, set()
-        return changed, members, activity
+    def take_changed(self) -> Changes:
+        """What changed since the last call: what a durable save must write."""
+        changes = Changes(
+            self.changed,
+            self.changed_members,
+            self.changed_activity,
+            self.changed_files,
+            self.changed_derived,
+        )
+        self.changed, self.changed_members, self.changed_activity = set(), set(), set()
+        self.changed_files, self.changed_derived = set(), set()
+        return changes
 
     # -------------------------------------------------------------- artifacts
     def _artifact(
@@ -393,7 +424,9 @@ class Engine:
 
     def _set_file(self, art: Artifact, file: str) -> None:
         art.file = file
-        self.state.by_file.setdefault(file, []).append(art.key)
+        keys = self.state.files.get(file) or []
+        self.state.files[file] = [*keys, art.key]
+        self.changed_files.add(file)
 
     @staticmethod
     def _own_file(kind: ArtifactKind, raw_id: str, ev: Event) -> bool:

@@ -23,6 +23,7 @@ from intent_observe.identity.engine import (
     PendingLog,
     Phase,
     artifact_table,
+    key_list_table,
     membership_table,
 )
 from intent_observe.identity.records import LogRecord
@@ -32,6 +33,8 @@ from intent_observe.metrics.state import Histogram, MetricState
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS memberships (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS files (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS derived (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS engine (name TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS intent_activity (key TEXT PRIMARY KEY, last_ns INTEGER NOT NULL);
 """
@@ -112,8 +115,12 @@ class IdentityStore:
         state.members_pending = core["members_pending"]
         state.events_seen = core["events_seen"]
         state.derived_ignored = core["derived_ignored"]
-        state.by_file = core["by_file"]
-        state.derived_applied = set(core["derived_applied"])
+        state.files = key_list_table(
+            limit=cache_limit, backing=self._reader("files"), backing_keys=self._keys("files")
+        )
+        state.derived_taken = key_list_table(
+            limit=cache_limit, backing=self._reader("derived"), backing_keys=self._keys("derived")
+        )
         state.pending = [PendingLog(p["home"], LogRecord(**p["record"])) for p in core["pending"]]
         state.phases = {owner: [Phase(**p) for p in phases] for owner, phases in core["phases"].items()}
         state.metrics = _metrics_from(core["metrics"])
@@ -151,7 +158,7 @@ class IdentityStore:
         and still commit exactly the state that batch left behind once it is acknowledged.
         """
         state = engine.state
-        changed, members, activity = engine.take_changed()
+        changes = engine.take_changed()
         last_ns = state.metrics.intent_last_ns
         core = {
             "version": _STATE_VERSION,
@@ -162,17 +169,19 @@ class IdentityStore:
             "waiting": state.waiting,
             "events_seen": state.events_seen,
             "derived_ignored": state.derived_ignored,
-            "by_file": state.by_file,
-            "derived_applied": state.derived_applied,
             "pending": [{"home": p.home, "record": asdict(p.record)} for p in state.pending],
             "phases": {owner: [asdict(p) for p in phases] for owner, phases in state.phases.items()},
             "metrics": {f.name: getattr(state.metrics, f.name) for f in _CORE_METRIC_FIELDS},
         }
         return PreparedWrite(
-            artifacts=[(k, orjson.dumps(state.artifacts[k])) for k in changed if k in state.artifacts],
-            memberships=[(key, orjson.dumps(state.memberships[key])) for key in members],
-            activity=[(key, last_ns[key]) for key in activity if key in last_ns],
-            inactive=[(key,) for key in activity if key not in last_ns],
+            artifacts=[
+                (k, orjson.dumps(state.artifacts[k])) for k in changes.artifacts if k in state.artifacts
+            ],
+            memberships=[(key, orjson.dumps(state.memberships[key])) for key in changes.memberships],
+            activity=[(key, last_ns[key]) for key in changes.activity if key in last_ns],
+            inactive=[(key,) for key in changes.activity if key not in last_ns],
+            files=[(key, orjson.dumps(state.files[key])) for key in changes.files],
+            derived=[(key, b"[]") for key in changes.derived],
             core=orjson.dumps(core, default=_encode_default),
         )
 
@@ -189,18 +198,21 @@ class PreparedWrite:
     memberships: list[tuple[str, bytes]]
     activity: list[tuple[str, int]]  # intent key → newest event, for open intents that changed
     inactive: list[tuple[str]]  # intents closed since: their activity rows go
+    files: list[tuple[str, bytes]]  # a file → the artifacts announced from it
+    derived: list[tuple[str, bytes]]  # derived events taken
     core: bytes
     replace_all: bool = False  # a fresh state: drop every stored artifact and membership first
 
     def apply(self, conn: sqlite3.Connection) -> None:
         if self.replace_all:
-            conn.execute("DELETE FROM artifacts")
-            conn.execute("DELETE FROM memberships")
-            conn.execute("DELETE FROM intent_activity")
+            for table in ("artifacts", "memberships", "intent_activity", "files", "derived"):
+                conn.execute(f"DELETE FROM {table}")
         conn.executemany("INSERT OR REPLACE INTO artifacts (key, doc) VALUES (?, ?)", self.artifacts)
         conn.executemany("INSERT OR REPLACE INTO memberships (key, doc) VALUES (?, ?)", self.memberships)
         conn.executemany(_UPSERT_ACTIVITY, self.activity)
         conn.executemany("DELETE FROM intent_activity WHERE key = ?", self.inactive)
+        conn.executemany("INSERT OR REPLACE INTO files (key, doc) VALUES (?, ?)", self.files)
+        conn.executemany("INSERT OR REPLACE INTO derived (key, doc) VALUES (?, ?)", self.derived)
         conn.execute("INSERT OR REPLACE INTO engine (name, doc) VALUES ('core', ?)", (self.core,))
 
 

@@ -34,7 +34,14 @@ from typing import IO
 
 from intent_observe.artifacts.derive import Derived, derived_events_of
 from intent_observe.events import Event, Position, Rejected, parse_lines
-from intent_observe.identity.engine import Engine, EngineState, Output, artifact_table, membership_table
+from intent_observe.identity.engine import (
+    Engine,
+    EngineState,
+    Output,
+    artifact_table,
+    key_list_table,
+    membership_table,
+)
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
@@ -296,6 +303,8 @@ def _fresh_state(scope: str) -> EngineState:
         scope=scope,
         artifacts=artifact_table(limit=CACHED_ARTIFACTS),
         memberships=membership_table(limit=CACHED_ARTIFACTS),
+        files=key_list_table(limit=CACHED_ARTIFACTS),
+        derived_taken=key_list_table(limit=CACHED_ARTIFACTS),
     )
 
 
