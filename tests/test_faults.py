@@ -82,7 +82,7 @@ def test_sigkill_again_and_again_while_replaying_100k_events(
     while kills < 12:
         process = TailProcess(*args, env=env, log_path=tmp_path / "tail.log")
         # ~0.5 s of each run is start-up; kills must come often enough that twelve of them land
-        # before the 50,000 events are through (64 KiB batches keep most of each run's progress)
+        # before the 100,000 events are through (64 KiB batches keep most of each run's progress)
         time.sleep(rng.uniform(0.3, 1.2))
         if process.process.poll() is not None:
             break  # it finished before this kill
