@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,7 @@ def test_emit_starts_from_the_adapters_checkpoint_and_never_writes_its_state(
     build_extra.emit([Draft("decision.recorded", "DEC-001", data={"title": "bounded"}, source="cli")])
     cached = fresh_view(events)
     assert (cached.started_from, cached.replayed) == (cached.cache_path, 0)
+    assert stat.S_IMODE(cached.cache_path.stat().st_mode) == 0o600  # private, as the tail's state
     same_contexts(cached, events, ["CON-001", "CON-002", "CON-003"])
     assert adapter_rows(state) == before
     for other in adapter_state_dir(events).glob("*.sqlite"):  # e.g. its disk queue: left as it was

@@ -29,6 +29,7 @@ from intent_observe.events.model import ArtifactKind
 from intent_observe.identity import ids
 from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
+from intent_observe.safe_files import private_file
 from intent_observe.sources import checkpoint
 from intent_observe.sources.artifact_ids import IdStyles
 from intent_observe.sources.checkpoint import FileMark, tail_hash
@@ -153,7 +154,7 @@ class IdentityView:
             self._cache = self._store
             assert self._cache is not None
             return self._cache, False
-        store = IdentityStore(self.cache_path)
+        store = IdentityStore(private_file(self.cache_path))  # 0600 in a 0700 directory, as the tail's
         if self.started_from is not None:
             self._seed(store, self.started_from)
         self._cache = store
