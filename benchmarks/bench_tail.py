@@ -165,7 +165,8 @@ def live_latency(tmp: Path) -> list[float]:
 
 
 def big_file(path: Path, megabytes: int) -> int:
-    """Unique artifacts all the way: each 50,000-line block renumbers every id."""
+    """Unique artifacts all the way: each 50,000-line block renumbers every id, in the ids'
+    fields and in the artifact files' paths (`.intent/signals/SIG-…`) alike."""
     block = b"".join(raw + b"\n" for raw in synthetic.lines(50_000))
     size = lines = 0
     with path.open("wb") as fh:
@@ -173,8 +174,9 @@ def big_file(path: Path, megabytes: int) -> int:
         while size < megabytes * 1024 * 1024:
             k += 1
             data = block
-            for prefix in (b"SIG-", b"CL-", b"INT-", b"SPEC-", b"CON-", b"DEC-"):
-                data = data.replace(b'"' + prefix, b'"' + prefix + b"%04d" % k)
+            for prefix in (b"SIG-", b"CLU-", b"CL-", b"INT-", b"SPEC-", b"CON-", b"DEC-"):
+                for before in (b'"', b"/"):
+                    data = data.replace(before + prefix, before + prefix + b"%04d" % k)
             fh.write(data)
             size += len(data)
             lines += 50_000
