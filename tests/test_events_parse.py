@@ -18,6 +18,7 @@ from intent_observe.events import (
     parse_lines,
     parse_timestamp,
 )
+from intent_observe.events import parse as parse_module
 from intent_observe.events.parse import artifact_file
 
 POS = Position("events.jsonl", 7, 1234)
@@ -333,3 +334,18 @@ def test_an_artifact_file_as_the_parser_reads_it() -> None:
     assert artifact_file(" ./.intent//specs/./S.md ") == ".intent/specs/S.md"
     assert artifact_file(".intent\\x\\..\\y.md") == ".intent/y.md"
     assert artifact_file("   ") is None and artifact_file(5) is None and artifact_file(None) is None
+
+
+def test_a_file_is_read_a_block_at_a_time_and_gives_what_one_read_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines across block boundaries, a blank line, a bad one and a last line without its newline."""
+    fixture = (Path(__file__).parent / "fixtures" / "history.jsonl").read_bytes()
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(fixture + b"\n{not json\n" + fixture.splitlines()[0])  # no newline at the end
+    whole = list(parse_lines(path.read_bytes() + b"\n", str(path)))
+    for block in (7, 1000, 1 << 20):
+        monkeypatch.setattr(parse_module, "READ_BLOCK_BYTES", block)
+        read = list(parse_file(str(path)))
+        assert [(type(x), x.position) for x in read] == [(type(x), x.position) for x in whole], block
+        assert [getattr(x, "event_id", None) for x in read] == [getattr(x, "event_id", None) for x in whole]

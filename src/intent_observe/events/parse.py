@@ -47,10 +47,19 @@ __all__ = [
 TYPED_ID_FIELD = {ArtifactKind(kind): field for kind, field in _core.TYPED_ID_FIELDS}
 
 
+READ_BLOCK_BYTES = 1 << 20  # a file is parsed a block of lines at a time: memory flat in its size
+
+
 def parse_file(path: str) -> Iterator[Event | Rejected]:
     """Every usable event and every rejected line of a file; a final line without newline counts."""
+    offset, line, rest = 0, 1, b""
     with open(path, "rb") as fh:
-        data = fh.read()
-    if data and not data.endswith(b"\n"):
-        data += b"\n"
-    yield from parse_lines(data, path)
+        while block := fh.read(READ_BLOCK_BYTES):
+            data = rest + block
+            end = data.rfind(b"\n") + 1  # complete lines only; the rest waits for the next block
+            if end:
+                yield from parse_lines(data[:end], path, offset, line)
+                offset, line = offset + end, line + data.count(b"\n", 0, end)
+            rest = data[end:]
+    if rest:  # a final line without its newline
+        yield from parse_lines(rest + b"\n", path, offset, line)
