@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from tests.support.receiver import receiver_process
 
+from intent_observe.artifacts.derive import Derived, derived_events_of
+from intent_observe.events import Event
 from intent_observe.report import Run, build_report, read_history
 from tailing import assert_exactly, expected_from, run_tail, tail_env
 
@@ -177,3 +179,23 @@ def test_a_state_written_under_earlier_rules_is_rebuilt_from_the_log(repo: Path,
     expected = expected_from([events])
     assert_exactly(received, expected)  # the same spans and records, each copy identical
     assert len(received.logs) == 2 * len(expected.logs)  # everything read twice
+
+
+def test_a_rescan_of_the_files_brings_only_what_is_new(repo: Path) -> None:
+    """A quiet tail looks at the files again and again: what it has seen is not fed a second time
+    (it would make a batch and a state write at every look)."""
+    first = derived_events_of(str(_events_file(repo)))
+    waiting = Derived(first)
+    fed: list[str] = []
+
+    class Recorder:
+        def process(self, ev: Event, observed_ns: int | None = None) -> None:
+            fed.append(ev.type)
+
+    assert waiting.feed_before(None, Recorder()) == len(first) == 1  # SIG-1 resolved
+    waiting.add(derived_events_of(str(_events_file(repo))))
+    assert waiting.feed_before(None, Recorder()) == 0
+    _ship(repo)
+    waiting.add(derived_events_of(str(_events_file(repo))))
+    assert waiting.feed_before(None, Recorder()) == 2
+    assert sorted(fed) == ["intent.completed", "signal.resolved", "spec.linked"]

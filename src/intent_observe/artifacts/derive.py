@@ -136,13 +136,17 @@ class Derived:
     before the first one that is later than it; the rest once the log is read through."""
 
     def __init__(self, events: Iterable[Event]) -> None:
-        self._waiting = sorted(events, key=lambda ev: ev.time_ns, reverse=True)  # oldest last
+        self._waiting: list[Event] = []  # oldest last
+        self._known: set[str] = set()  # every event id ever added: a rescan adds only what is new
+        self.add(events)
 
     def __len__(self) -> int:
         return len(self._waiting)
 
     def add(self, events: Iterable[Event]) -> None:
-        self._waiting = sorted([*self._waiting, *events], key=lambda ev: ev.time_ns, reverse=True)
+        new = [ev for ev in events if ev.event_id not in self._known]
+        self._known.update(ev.event_id for ev in new)
+        self._waiting = sorted([*self._waiting, *new], key=lambda ev: ev.time_ns, reverse=True)
 
     def feed_before(self, time_ns: int | None, engine: Processor) -> int:
         """Process every derived event older than `time_ns` (None: all of them); how many."""
