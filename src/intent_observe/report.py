@@ -34,7 +34,7 @@ class Run:
     """Everything one read of a history produced: spans, logs, rejected lines."""
 
     engine: Engine
-    spans: dict[str, SpanRecord] = field(default_factory=dict)  # span id → newest version
+    spans: dict[str, SpanRecord] = field(default_factory=dict)  # span id → the span (its first copy)
     logs: list[LogRecord] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     lines: int = 0
@@ -160,12 +160,12 @@ def build_report(run: Run) -> dict[str, Any]:
     groups: dict[str, dict[str, Any]] = {key: {} for key in _TRACE_KEYS.values()}
     orphans: list[dict[str, Any]] = []
     traces = run.by_trace()
-    roots = sorted(
+    placed = sorted(
         (a for a in run.engine.state.artifacts.values() if a.trace_id is not None), key=lambda a: a.key
     )  # one scan, no re-caching
-    arts = {a.span_id: a for a in roots}
-    for art in roots:
-        if art.parent_span is not None:
+    arts = {a.span_id: a for a in placed}
+    for art in placed:
+        if art.parent_span is not None:  # not the root of a trace
             continue
         if art.kind == "signal":
             if art.intent is None:
@@ -218,7 +218,7 @@ def _orphan(art: Artifact) -> dict[str, Any]:
         "key": art.key,
         "trace_id": art.trace_id,
         "span_id": art.span_id,
-        "title": art.title or art.attrs.get("intent.title"),
+        "title": _title(art),
         "file": art.file,
         "status": art.inactive or "active",
         "cluster": art.cluster.removeprefix("cluster:") if art.cluster else None,

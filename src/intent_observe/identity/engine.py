@@ -345,11 +345,8 @@ class Engine:
     def context(self, kind: ArtifactKind, artifact_id: str) -> TraceContext | None:
         """Where the newest artifact of this kind and id sits, once it is placed (else None); for
         a running contract, its current run."""
-        first = self.state.artifacts.get(f"{kind}:{artifact_id}")
-        if first is None:
-            return None
-        art = self.state.artifacts[first.latest] if first.latest else first
-        if art.trace_id is None:
+        art = self._existing(kind, artifact_id)
+        if art is None or art.trace_id is None:
             return None
         relations = self._relation_attrs(art)
         parent: str | None
@@ -437,10 +434,6 @@ class Engine:
         own = ev.kind is kind
         # An artifact first named by another kind's event (a spec listing its contracts)
         # starts bare; its first own event fills it in, if its span is not announced yet.
-        attrs = dict(self._attrs) if own else {}
-        attrs["intent.artifact.type"] = str(kind)
-        if raw_id is not None:
-            attrs["intent.artifact.id"] = raw_id
         art = Artifact(
             key=key,
             kind=str(kind),
@@ -449,7 +442,7 @@ class Engine:
             first_ns=ev.time_ns,
             last_ns=ev.time_ns,
             name=f"{kind} {label}",
-            attrs=attrs,
+            attrs=self._own_attrs(str(kind), raw_id, own),
             title=ev.title if own else None,
             bare=not own,
         )
@@ -476,12 +469,15 @@ class Engine:
     def _unbare(self, art: Artifact, ev: Event) -> None:
         art.bare = False
         art.first_ns = ev.time_ns
-        attrs = dict(self._attrs)
-        attrs["intent.artifact.type"] = art.kind
-        if art.id is not None:
-            attrs["intent.artifact.id"] = art.id
-        attrs["intent.event.type"] = ev.type
-        art.attrs = attrs
+        art.attrs = self._own_attrs(art.kind, art.id, own=True)
+
+    def _own_attrs(self, kind: str, raw_id: str | None, own: bool) -> dict[str, AttrValue]:
+        """What an artifact's span is announced with: its own event's attributes (a bare one: none)."""
+        attrs = dict(self._attrs) if own else {}
+        attrs["intent.artifact.type"] = kind
+        if raw_id is not None:
+            attrs["intent.artifact.id"] = raw_id
+        return attrs
 
     def _intent(self, raw_id: str, ev: Event, *, defining: bool) -> Artifact:
         art = self._artifact(ArtifactKind.INTENT, raw_id, ev)
