@@ -94,7 +94,7 @@ def test_every_span_sent_once_and_every_parent_exported(run: Run) -> None:
 
 def test_the_files_close_what_they_say_is_done(run: Run) -> None:
     metrics = build_report(run)["metrics"]
-    # Signal artifacts the log announced (139: one per id and file; a line with no file joins
+    # Signal artifacts the log announced (137: one per id and file; a line with no file joins
     # its id's newest; an `unknown` id's file is its identity), less those promoted or resolved
     # in the log (SIG-035; those `intent.proposed` lists), less those whose file's last `status:`
     # closes it (`grep -h '^status:' .intent/signals/*.md`: resolved, promoted): 56 open.
