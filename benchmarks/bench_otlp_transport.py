@@ -21,11 +21,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from intent_observe.otlp.consumer import ACCEPTED, PartialResult
+from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.otlp.signals import Signal
 from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import OtlpExporter
-from intent_observe.sources.otlp_consumer import ACCEPTED, PartialResult
-from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
-from intent_observe.sources.otlp_signals import Signal
 
 SPANS_PER_BATCH = 2000
 BATCHES = 40

@@ -50,7 +50,7 @@ REQUESTS_PER_ENDPOINT = 40
 def serve(store_dir: str) -> None:
     """Child: the store and the OTLP receiver; prints ports, stops on SIGTERM, prints span count and
     the RSS of this process and of its children (the decoding process)."""
-    from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
+    from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
     from intent_observe.store.store import Store
 
     stop = threading.Event()

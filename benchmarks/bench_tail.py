@@ -25,9 +25,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from intent_observe.events.parse import event_id_of
+from intent_observe.otlp.consumer import ACCEPTED, PartialResult
+from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
 from intent_observe.sources import synthetic
-from intent_observe.sources.otlp_consumer import ACCEPTED, PartialResult
-from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
 
 EVENTS = int(os.environ.get("BENCH_TAIL_EVENTS", "50000"))
 MEMORY_MB = int(os.environ.get("BENCH_TAIL_MEMORY_MB", "1024"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from intent_observe.otlp.signals import Signal
 from intent_observe.sinks.otlp_config import (
     ExportConfigError,
     ExporterOptions,
@@ -15,7 +16,6 @@ from intent_observe.sinks.otlp_config import (
     parse_headers,
     redact_url,
 )
-from intent_observe.sources.otlp_signals import Signal
 
 GRAFANA_TOKEN = "glc_eyJvIjoiMTIzNDU2Nzg5MCJ9c2VjcmV0"
 

@@ -23,6 +23,9 @@ from tests.support import ThreadReceiver, receiver_in_thread, receiver_process
 from tests.support.payloads import encoded, span_id_for, trace_request
 from tests.support.ports import refused_address
 
+from intent_observe.otlp.consumer import ACCEPTED, PartialResult
+from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.otlp.signals import Signal
 from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import (
     ExportAborted,
@@ -30,9 +33,6 @@ from intent_observe.sinks.otlp_exporter import (
     OtlpExporter,
     RetryPolicy,
 )
-from intent_observe.sources.otlp_consumer import ACCEPTED, PartialResult
-from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
-from intent_observe.sources.otlp_signals import Signal
 
 PROTOCOLS = ["grpc", "http/protobuf"]
 TOKEN = "tok-9f8e7d6c5b4a"

@@ -24,15 +24,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from tests.support import ThreadReceiver, receiver_in_thread
 from tests.support.sdk_clients import assert_arrived_intact, send_with_sdk
 
-from intent_observe.sources.otlp_consumer import ACCEPTED, PartialResult
-from intent_observe.sources.otlp_decode import PayloadError, parse_request
-from intent_observe.sources.otlp_receiver import (
+from intent_observe.otlp.consumer import ACCEPTED, PartialResult
+from intent_observe.otlp.decode import PayloadError, parse_request
+from intent_observe.otlp.receiver import (
     OtlpReceiver,
     ReceiverConfig,
     ReceiverStartError,
     listening_socket,
 )
-from intent_observe.sources.otlp_signals import WIRES
+from intent_observe.otlp.signals import WIRES
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 JSON = {"content-type": "application/json"}

@@ -11,10 +11,10 @@ from tests.support import ThreadReceiver, receiver_in_thread
 from tests.support.payloads import encoded, span_id_for
 from tests.support.tls import TlsFiles, make_tls_files
 
+from intent_observe.otlp.receiver import ReceiverConfig, ReceiverStartError
+from intent_observe.otlp.signals import Signal
 from intent_observe.sinks.otlp_config import load_export_config
 from intent_observe.sinks.otlp_exporter import ExportAborted, OtlpExporter, RetryPolicy
-from intent_observe.sources.otlp_receiver import ReceiverConfig, ReceiverStartError
-from intent_observe.sources.otlp_signals import Signal
 
 PROTOCOLS = ["grpc", "http/protobuf"]
 

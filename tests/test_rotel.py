@@ -16,9 +16,9 @@ from tests.support.payloads import encoded, span_id_for
 from tests.support.rotel import rotel_binary, rotel_collector
 from tests.support.sdk_clients import assert_arrived_intact, send_with_sdk
 
+from intent_observe.otlp.signals import Signal
 from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import OtlpExporter
-from intent_observe.sources.otlp_signals import Signal
 
 # (how the sender speaks to rotel, how rotel speaks to our receiver)
 HOPS = [("grpc", "grpc"), ("http", "http")]

@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
 from intent_observe.store.decode import Batch
 from intent_observe.store.decode_pool import DEFAULT_MIN_BYTES, DecodePool
 from intent_observe.store.schema import open_store_file

@@ -13,8 +13,8 @@ from tests.support.receiver import receiver_in_thread
 from tests.support.recording import ReceiverControl, RecordingConsumer
 
 from intent_observe.events import Event, Position, parse_line
+from intent_observe.otlp.receiver import ReceiverConfig
 from intent_observe.sources import synthetic
-from intent_observe.sources.otlp_receiver import ReceiverConfig
 from intent_observe.sources.tail import EXIT_OK, TailAdapter, TailConfig
 from intent_observe.sources.tail_sink import ConsumerSink
 from tailing import (

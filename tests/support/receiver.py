@@ -22,7 +22,7 @@ from tests.support.endpoints import LoopbackEndpoints
 from tests.support.processes import stop_process
 from tests.support.recording import Received, ReceiverControl, RecordingConsumer, read_received
 
-from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT_S = 20.0

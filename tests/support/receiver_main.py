@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.support.recording import ReceiverControl, RecordingConsumer
 
-from intent_observe.sources.otlp_receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from intent_observe.sources.otlp_consumer import ACCEPTED, ConsumerBusy, PartialResult
+from intent_observe.otlp.consumer import ACCEPTED, ConsumerBusy, PartialResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spans (

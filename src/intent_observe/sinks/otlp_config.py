@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from intent_observe.sources.otlp_signals import WIRES, Signal
+from intent_observe.otlp.signals import WIRES, Signal
 
 log = logging.getLogger(__name__)
 

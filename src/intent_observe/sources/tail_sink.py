@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from intent_observe.otlp.consumer import ConsumerBusy, OtlpConsumer
+from intent_observe.otlp.signals import WIRES, Signal
 from intent_observe.sinks.disk_queue import DiskQueue, QueueFull
 from intent_observe.sinks.loki_partial import RefusedRecord
 from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected, OtlpExporter
-from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer
-from intent_observe.sources.otlp_signals import WIRES, Signal
 
 log = logging.getLogger(__name__)
 

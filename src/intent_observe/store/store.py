@@ -21,7 +21,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from intent_observe.sources.otlp_consumer import ACCEPTED, ConsumerBusy, PartialResult
+from intent_observe.otlp.consumer import ACCEPTED, ConsumerBusy, PartialResult
 from intent_observe.store.decode import Batch, decode_logs, decode_metrics, decode_traces
 from intent_observe.store.decode_pool import DecodePool
 from intent_observe.store.schema import connect

@@ -23,7 +23,7 @@ import orjson
 from fastapi import FastAPI
 
 from intent_observe import __version__
-from intent_observe.sources.otlp_auth import BearerToken, host_header_is_loopback
+from intent_observe.otlp.auth import BearerToken, host_header_is_loopback
 from intent_observe.store.store import Store
 
 MAX_BODY_BYTES = 5 * 1024 * 1024

@@ -24,7 +24,7 @@ import uvicorn
 
 from intent_observe.alerts.engine import AlertEngine
 from intent_observe.alerts.notify import WebhookNotifier
-from intent_observe.sources.otlp_receiver import (
+from intent_observe.otlp.receiver import (
     TOKEN_ENV,
     OtlpReceiver,
     ReceiverConfig,

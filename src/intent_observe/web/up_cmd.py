@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 URL_ENV = "INTENT_OBSERVE_URL"
-# Also read by the receiver and the app (sources.otlp_receiver.TOKEN_ENV); not imported from
+# Also read by the receiver and the app (otlp.receiver.TOKEN_ENV); not imported from
 # there so that the client commands start without loading gRPC.
 TOKEN_ENV = "INTENT_OBSERVE_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:4040"

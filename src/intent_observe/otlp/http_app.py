@@ -22,10 +22,10 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from grpc import StatusCode
 
-from intent_observe.sources.otlp_admission import Admission, AdmissionRefused, Share
-from intent_observe.sources.otlp_auth import BearerToken, host_header_is_loopback
-from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver, deliver_body
-from intent_observe.sources.otlp_decode import (
+from intent_observe.otlp.admission import Admission, AdmissionRefused, Share
+from intent_observe.otlp.auth import BearerToken, host_header_is_loopback
+from intent_observe.otlp.consumer import ConsumerBusy, OtlpConsumer, deliver, deliver_body
+from intent_observe.otlp.decode import (
     JSON,
     PROTOBUF,
     SUPPORTED_CONTENT_TYPES,
@@ -36,7 +36,7 @@ from intent_observe.sources.otlp_decode import (
     parse_request,
     status_body,
 )
-from intent_observe.sources.otlp_signals import WIRE_BY_HTTP_PATH, SignalWire
+from intent_observe.otlp.signals import WIRE_BY_HTTP_PATH, SignalWire
 
 log = logging.getLogger(__name__)
 

@@ -30,12 +30,11 @@ from typing import Any
 import grpc
 import uvicorn
 
-from intent_observe.sources import otlp_admission
-from intent_observe.sources.otlp_admission import Admission
-from intent_observe.sources.otlp_auth import BearerToken, is_loopback
-from intent_observe.sources.otlp_consumer import OtlpConsumer
-from intent_observe.sources.otlp_grpc import otlp_grpc_handlers
-from intent_observe.sources.otlp_http import DEFAULT_BODY_IDLE_TIMEOUT_S, DEFAULT_BODY_TIMEOUT_S, OtlpHttpApp
+from intent_observe.otlp.admission import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS, DEFAULT_WAIT_S, Admission
+from intent_observe.otlp.auth import BearerToken, is_loopback
+from intent_observe.otlp.consumer import OtlpConsumer
+from intent_observe.otlp.grpc_service import otlp_grpc_handlers
+from intent_observe.otlp.http_app import DEFAULT_BODY_IDLE_TIMEOUT_S, DEFAULT_BODY_TIMEOUT_S, OtlpHttpApp
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +60,10 @@ class ReceiverConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # after decompression; also the wire limit
     grpc_workers: int = 8
     http_workers: int = 4
-    # the admission budget both protocols share (see otlp_admission)
-    max_requests_in_flight: int = otlp_admission.DEFAULT_MAX_REQUESTS
-    max_bytes_in_flight: int = otlp_admission.DEFAULT_MAX_BYTES
-    admission_wait_s: float = otlp_admission.DEFAULT_WAIT_S
+    # the admission budget both protocols share (see otlp/admission.py)
+    max_requests_in_flight: int = DEFAULT_MAX_REQUESTS
+    max_bytes_in_flight: int = DEFAULT_MAX_BYTES
+    admission_wait_s: float = DEFAULT_WAIT_S
     body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S  # OTLP/HTTP: longest pause in a body
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S  # the whole body (HTTP), the request message (gRPC)
     tls_cert_file: Path | None = None  # PEM; with tls_key_file, both servers speak TLS only

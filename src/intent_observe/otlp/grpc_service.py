@@ -23,10 +23,10 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 
-from intent_observe.sources.otlp_admission import Admission, AdmissionRefused
-from intent_observe.sources.otlp_auth import BearerToken
-from intent_observe.sources.otlp_consumer import ConsumerBusy, OtlpConsumer, deliver_body
-from intent_observe.sources.otlp_signals import WIRES, SignalWire
+from intent_observe.otlp.admission import Admission, AdmissionRefused
+from intent_observe.otlp.auth import BearerToken
+from intent_observe.otlp.consumer import ConsumerBusy, OtlpConsumer, deliver_body
+from intent_observe.otlp.signals import WIRES, SignalWire
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""OTLP itself: the three signals, the consumer contract, and the receiver that serves it (gRPC, HTTP)."""
