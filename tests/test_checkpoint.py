@@ -8,11 +8,11 @@ import pytest
 
 from intent_observe.events import Position, Rejected
 from intent_observe.otlp.signals import WIRES, Signal
+from intent_observe.sinks.sink import Payload
 from intent_observe.sources import checkpoint, synthetic
 from intent_observe.sources.checkpoint import Checkpoint, FileMark
 from intent_observe.sources.deadletter import DeadLetterFile
 from intent_observe.sources.tail import TailedFile
-from intent_observe.sources.tail_sink import Payload
 
 
 def write(path: Path, count: int) -> None:

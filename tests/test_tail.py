@@ -14,9 +14,9 @@ from tests.support.recording import ReceiverControl, RecordingConsumer
 
 from intent_observe.events import Event, Position, parse_line
 from intent_observe.otlp.receiver import ReceiverConfig
+from intent_observe.sinks.sink import ConsumerSink
 from intent_observe.sources import synthetic
 from intent_observe.sources.tail import EXIT_OK, TailAdapter, TailConfig
-from intent_observe.sources.tail_sink import ConsumerSink
 from tailing import (
     TailProcess,
     assert_exactly,

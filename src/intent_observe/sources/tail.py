@@ -49,11 +49,11 @@ from intent_observe.safe_files import open_regular, private_dir, private_file
 from intent_observe.sinks.loki_partial import RefusedRecord
 from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected
 from intent_observe.sinks.resource import otlp_encoder
+from intent_observe.sinks.sink import Payload, Sink
 from intent_observe.sources import checkpoint
 from intent_observe.sources.checkpoint import Checkpoint, FileMark
 from intent_observe.sources.deadletter import DeadLetterFile
 from intent_observe.sources.follow import LONGEST_LINE, Chunk, FileFollower, OversizedLine
-from intent_observe.sources.tail_sink import Payload, Sink
 from intent_observe.sources.watch import FileWatcher
 
 log = logging.getLogger("intent_observe.tail")

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from intent_observe.sinks.disk_queue import DEFAULT_MAX_BYTES, DiskQueue, DiskQueueError
 from intent_observe.sinks.otlp_config import ExportConfigError, ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import OtlpExporter
+from intent_observe.sinks.sink import SPILL_AFTER_S, ExporterSink
 from intent_observe.sources.tail import (
     DEFAULT_PATH,
     EXIT_OK,
@@ -30,7 +31,6 @@ from intent_observe.sources.tail import (
     default_state_dir,
     metric_interval_from_env,
 )
-from intent_observe.sources.tail_sink import SPILL_AFTER_S, ExporterSink
 
 log = logging.getLogger("intent_observe.tail")
 

@@ -31,8 +31,8 @@ from intent_observe.otlp.receiver import (
     ReceiverStartError,
     is_loopback,
 )
+from intent_observe.sinks.sink import ConsumerSink, FanoutSink, Sink
 from intent_observe.sources.tail import TailAdapter, TailConfig, TailError
-from intent_observe.sources.tail_sink import ConsumerSink, FanoutSink, Sink
 from intent_observe.store.schema import StoreError
 from intent_observe.store.store import Store
 from intent_observe.web.app import AppContext, create_app

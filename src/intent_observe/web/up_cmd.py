@@ -51,7 +51,7 @@ def _forward_sink(observe_dir: Path) -> Any:
     from intent_observe.sinks.disk_queue import DiskQueue
     from intent_observe.sinks.otlp_config import load_export_config
     from intent_observe.sinks.otlp_exporter import OtlpExporter
-    from intent_observe.sources.tail_sink import ExporterSink
+    from intent_observe.sinks.sink import ExporterSink
 
     exporter = OtlpExporter(load_export_config())
     return ExporterSink(exporter, DiskQueue(observe_dir / "up-forward-queue.sqlite"))
