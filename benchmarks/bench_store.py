@@ -193,7 +193,8 @@ def api_latency() -> dict[str, tuple[float, float]]:
     import uvicorn
 
     from intent_observe.store.store import Store
-    from intent_observe.web.app import AppContext, create_app
+    from intent_observe.web.app import create_app
+    from intent_observe.web.context import AppContext
     from intent_observe.web.stack import _listening_socket
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 from intent_observe import __version__
 from intent_observe.store import queries
 from intent_observe.store.queries import EventFilter
-from intent_observe.web.app import AppContext
+from intent_observe.web.context import AppContext
 from intent_observe.web.prometheus import CONTENT_TYPE, render, render_tail_health
 
 router = APIRouter()

@@ -10,12 +10,8 @@ Request bodies are capped; no route reads a file outside the store and the stati
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -24,11 +20,11 @@ from fastapi import FastAPI
 
 from intent_observe import __version__
 from intent_observe.otlp.auth import BearerToken, host_header_is_loopback
-from intent_observe.store.store import Store
+from intent_observe.web import api, github_webhook, pages
+from intent_observe.web.context import AppContext
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 TOKEN_COOKIE = "token"
-NO_TAIL: dict[str, Any] = {"state": "off", "ok": True, "restarts": 0, "error": None, "problem": None}
 # Authenticated by its own HMAC signature: GitHub cannot send our bearer token.
 UNGUARDED_PATHS = frozenset({"/webhooks/github"})
 
@@ -38,27 +34,7 @@ Send = Callable[[dict[str, Any]], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 
 
-@dataclass
-class AppContext:
-    """What the routes read: the store and the state of the rest of the running stack."""
-
-    store: Store
-    token: str | None = field(default=None, repr=False)
-    loopback_only: bool = False  # listening on loopback: requests must name it in Host (DNS rebinding)
-    receiver: dict[str, int | None] = field(default_factory=lambda: {"grpc": None, "http": None})
-    events_path: Path | None = None  # where webhook deliveries are appended
-    file_status: Callable[[], list[dict[str, Any]]] = list  # the tail adapter's files and lag
-    tail_status: Callable[[], dict[str, Any]] = lambda: {"state": "off", "ok": True}
-    alerts: Any = None  # the AlertEngine, when running
-    started: float = field(default_factory=time.monotonic)
-    stopping: threading.Event = field(default_factory=threading.Event)
-    summary_interval_s: float = 5.0
-    clock_ns: Callable[[], int] = time.time_ns
-
-
 def create_app(ctx: AppContext) -> FastAPI:
-    from intent_observe.web import api, github_webhook
-
     app = FastAPI(
         title="Intent Observe",
         version=__version__,
@@ -71,7 +47,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     app.include_router(api.router)
     app.include_router(github_webhook.router)
-    _include_pages(app)
+    app.include_router(pages.router)  # the HTML pages and static assets
     # added last = outermost: the token is checked before anything reads the body
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if ctx.token:
@@ -96,13 +72,6 @@ class LoopbackHostGuard:
             await _json_response(send, 421, {"detail": detail})
             return
         await self.app(scope, receive, send)
-
-
-def _include_pages(app: FastAPI) -> None:
-    """The HTML pages and static assets, built by the frontend (web/pages.py)."""
-    from intent_observe.web import pages
-
-    app.include_router(pages.router)
 
 
 class TokenGuard:

@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse
 
 from intent_observe.sources.emit import Draft, EmitError, emitter_for
 from intent_observe.sources.github import drafts_for_delivery
-from intent_observe.web.app import AppContext
+from intent_observe.web.context import AppContext
 
 SECRET_ENV = "INTENT_OBSERVE_GITHUB_SECRET"
 MAX_DELIVERY_ID = 200  # kept in the event's data for reference; GitHub's are 36-character GUIDs
