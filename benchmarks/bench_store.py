@@ -192,10 +192,10 @@ def api_latency() -> dict[str, tuple[float, float]]:
 
     import uvicorn
 
+    from intent_observe.stack.stack import _listening_socket
     from intent_observe.store.store import Store
     from intent_observe.web.app import create_app
     from intent_observe.web.context import AppContext
-    from intent_observe.web.stack import _listening_socket
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "store.db"
@@ -268,7 +268,7 @@ READY = re.compile(r"ready in ([0-9.]+) s: (http://127\.0\.0\.1:\d+)")
 
 
 def up_ready(runs: int = 3) -> tuple[list[float], int]:
-    from intent_observe.web.demo import write_history
+    from intent_observe.stack.demo import write_history
 
     times, rss = [], 0
     for _ in range(runs):

@@ -18,8 +18,8 @@ from intent_observe.alerts.rules import RULES, Thresholds
 from intent_observe.identity.records import LogRecord
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point
+from intent_observe.stack.config import AlertSettings, ConfigError, RuleSettings, load_config, parse_config
 from intent_observe.store.store import Store
-from intent_observe.web.config import AlertSettings, ConfigError, RuleSettings, load_config, parse_config
 
 NS = 10**9
 HOUR = 3600 * NS

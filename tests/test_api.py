@@ -20,7 +20,7 @@ from tests.support.observe import (
     write_lines,
 )
 
-from intent_observe.web.stack import Stack
+from intent_observe.stack.stack import Stack
 
 
 class Running:

@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from tests.support.observe import make_repo, running_stack
 
-from intent_observe.web.stack import Stack, StackOptions, UpError
+from intent_observe.stack.stack import Stack, StackOptions, UpError
 
 TOKEN = "s3cret-token-for-tests"
 GUARDED = (

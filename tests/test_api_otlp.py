@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from tests.support.observe import stack_with_history, wait_for
 
-from intent_observe.web.stack import Stack
+from intent_observe.stack.stack import Stack
 
 DELTA = {Counter: AggregationTemporality.DELTA}
 

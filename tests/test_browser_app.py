@@ -1,6 +1,6 @@
 """The Intent Observe web app in headless Chromium, against the real stack.
 
-The stack `intent-observe up` runs (web/stack.py: store, OTLP receiver, tail adapter, alerts,
+The stack `intent-observe up` runs (stack/stack.py: store, OTLP receiver, tail adapter, alerts,
 web app) serves a temporary repository whose events file this module writes (a small
 Intent history whose counts are known by construction); Playwright drives
 Debian's Chromium through the pages, checks what a person would see, and saves
@@ -24,8 +24,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from intent_observe.web.stack import Stack as UpStack
-from intent_observe.web.stack import StackOptions
+from intent_observe.stack.stack import Stack as UpStack
+from intent_observe.stack.stack import StackOptions
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

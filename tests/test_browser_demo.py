@@ -18,8 +18,8 @@ from tests.test_browser_app import CHROMIUM, LEVELS, Watched, open_page, screens
 from tests.test_browser_app import browser as browser  # the one headless Chromium fixture
 
 from intent_observe.artifacts.files import read_artifacts
-from intent_observe.web.demo import write_history
-from intent_observe.web.stack import Stack, StackOptions
+from intent_observe.stack.demo import write_history
+from intent_observe.stack.stack import Stack, StackOptions
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (scripts/install-system-deps.sh)"

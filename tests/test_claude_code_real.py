@@ -26,7 +26,7 @@ from tests.test_browser_app import Watched, browser, open_page, screenshot  # no
 
 from intent_observe.otlp.receiver import OtlpReceiver
 from intent_observe.sources.emit import emit
-from intent_observe.web.stack import Stack
+from intent_observe.stack.stack import Stack
 
 CLI = [sys.executable, "-m", "intent_observe.cli"]
 PHASE1 = Path(__file__).resolve().parents[1] / "deploy" / "phase1" / "otelcol.yaml"

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from intent_observe.artifacts.files import read_artifacts
-from intent_observe.web.demo import history, write_artifact_files, write_history
+from intent_observe.stack.demo import history, write_artifact_files, write_history
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

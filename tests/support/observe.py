@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from intent_observe.web.stack import Stack, StackOptions
+from intent_observe.stack.stack import Stack, StackOptions
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 EXPECTED = {

@@ -178,7 +178,7 @@ class AlertEngine:
     def __init__(
         self,
         store: Store,
-        settings: Any,  # web.config.AlertSettings
+        settings: Any,  # stack.config.AlertSettings
         notify: Callable[[list[Transition]], None] | None = None,
         clock_ns: Callable[[], int] | None = None,
     ) -> None:

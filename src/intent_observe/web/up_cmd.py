@@ -117,8 +117,8 @@ def up(
     Stop with Ctrl-C.
     """
     from intent_observe.safe_files import check_regular_or_absent
-    from intent_observe.web.demo import has_events, write_history
-    from intent_observe.web.stack import Stack, StackOptions, UpError
+    from intent_observe.stack.demo import has_events, write_history
+    from intent_observe.stack.stack import Stack, StackOptions, UpError
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

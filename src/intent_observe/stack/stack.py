@@ -33,12 +33,12 @@ from intent_observe.otlp.receiver import (
 )
 from intent_observe.sinks.sink import ConsumerSink, FanoutSink, Sink
 from intent_observe.sources.tail import TailAdapter, TailConfig, TailError
+from intent_observe.stack.config import ConfigError, ObserveConfig, load_config
+from intent_observe.stack.demo import LiveDemo
 from intent_observe.store.schema import StoreError
 from intent_observe.store.store import Store
 from intent_observe.web.app import create_app
-from intent_observe.web.config import ConfigError, ObserveConfig, load_config
 from intent_observe.web.context import AppContext
-from intent_observe.web.demo import LiveDemo
 
 log = logging.getLogger("intent_observe.up")
 
