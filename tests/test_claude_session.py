@@ -20,9 +20,9 @@ from tests.support.receiver import receiver_in_thread
 from tests.support.recording import Received
 from tests.tailing import run_tail, tail_env
 
+from intent_observe.commands.emit import OTLP_DEFAULTS
 from intent_observe.report import read_history
 from intent_observe.sources.emit import emit
-from intent_observe.sources.emit_cmd import OTLP_DEFAULTS
 
 CLI = [sys.executable, "-m", "intent_observe.cli"]
 SESSION = r"""

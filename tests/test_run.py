@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from intent_observe.commands.emit import session_environment
 from intent_observe.identity.engine import TraceContext
 from intent_observe.report import read_history
 from intent_observe.sources.emit import emit
-from intent_observe.sources.emit_cmd import session_environment
 
 RUN = [sys.executable, "-m", "intent_observe.cli", "run"]
 CONTEXT = TraceContext(

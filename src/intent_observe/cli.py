@@ -1,4 +1,4 @@
-"""The `intent-observe` command: one group, each subcommand in the package it belongs to."""
+"""The `intent-observe` command: one group, each subcommand in `commands/`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from intent_observe import __version__
 
 # name → "module:attribute"; imported only when the command runs, so `--help` stays fast.
 COMMANDS: dict[str, str] = {
-    "inspect": "intent_observe.inspect_cmd:inspect_command",
-    "export": "intent_observe.deploy.export_cmd:export",
-    "tail": "intent_observe.sources.tail_cmd:tail",
-    "emit": "intent_observe.sources.emit_cmd:emit_command",
-    "run": "intent_observe.sources.emit_cmd:run_command",
-    "up": "intent_observe.web.up_cmd:up",
-    "status": "intent_observe.web.up_cmd:status",
-    "trace": "intent_observe.web.up_cmd:trace",
-    "events": "intent_observe.web.up_cmd:events",
+    "inspect": "intent_observe.commands.inspect:inspect_command",
+    "export": "intent_observe.commands.export:export",
+    "tail": "intent_observe.commands.tail:tail",
+    "emit": "intent_observe.commands.emit:emit_command",
+    "run": "intent_observe.commands.emit:run_command",
+    "up": "intent_observe.commands.up:up",
+    "status": "intent_observe.commands.up:status",
+    "trace": "intent_observe.commands.up:trace",
+    "events": "intent_observe.commands.up:events",
 }
 
 
