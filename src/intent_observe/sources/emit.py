@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from intent_observe.artifacts.ids import PREFIXES
 from intent_observe.events import Event, Rejected, TimestampError, parse_timestamp
 from intent_observe.events.model import ArtifactKind, Position
 from intent_observe.events.parse import (
@@ -48,7 +49,6 @@ from intent_observe.events.parse import (
 from intent_observe.identity import ids
 from intent_observe.identity.engine import TraceContext
 from intent_observe.safe_files import open_regular
-from intent_observe.sources.artifact_ids import PREFIXES
 from intent_observe.sources.identity_view import IdentityView
 
 SCHEMA_VERSION = "0.2.0"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import orjson
 
+from intent_observe.artifacts.ids import IdStyles
 from intent_observe.events import Event, iter_lines, parse_line
 from intent_observe.events.model import ArtifactKind
 from intent_observe.identity import ids
@@ -31,7 +32,6 @@ from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.safe_files import private_file
 from intent_observe.sources import checkpoint
-from intent_observe.sources.artifact_ids import IdStyles
 from intent_observe.sources.checkpoint import FileMark, tail_hash
 
 _ADAPTER_STATE = re.compile(r"tail-.+-[0-9a-f]{8}\.sqlite")  # not its disk queue (`tail-queue.sqlite`)

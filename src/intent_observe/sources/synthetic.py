@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from intent_observe.artifacts.ids import new_ulid
 from intent_observe.metrics.catalog import autonomy_level
-from intent_observe.sources.artifact_ids import new_ulid
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SOURCES = ("github-action", "cli", "mcp", "agent")
