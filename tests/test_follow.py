@@ -7,7 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from intent_observe.sources.checkpoint import FileMark
+from intent_observe.identity.checkpoint import FileMark
 from intent_observe.sources.follow import ROTATION_GRACE_S, Chunk, FileFollower
 
 A = [b'{"n": %d, "text": "line a%d"}' % (i, i) for i in range(40)]

@@ -32,8 +32,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from intent_observe.identity.checkpoint import HEAD_BYTES, TAIL_BYTES, FileMark, tail_hash
 from intent_observe.safe_files import UnsafeFileError, open_regular
-from intent_observe.sources.checkpoint import HEAD_BYTES, TAIL_BYTES, FileMark, tail_hash
 
 log = logging.getLogger(__name__)
 

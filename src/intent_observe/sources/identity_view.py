@@ -27,12 +27,11 @@ import orjson
 from intent_observe.artifacts.ids import IdStyles
 from intent_observe.events import Event, iter_lines, parse_line
 from intent_observe.events.model import ArtifactKind
-from intent_observe.identity import ids
+from intent_observe.identity import checkpoint, ids
+from intent_observe.identity.checkpoint import FileMark, tail_hash
 from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.safe_files import private_file
-from intent_observe.sources import checkpoint
-from intent_observe.sources.checkpoint import FileMark, tail_hash
 
 _ADAPTER_STATE = re.compile(r"tail-.+-[0-9a-f]{8}\.sqlite")  # not its disk queue (`tail-queue.sqlite`)
 CACHE_AFTER_LINES = 2_000  # a replay this long is worth storing for the next process

@@ -34,6 +34,8 @@ from typing import IO
 
 from intent_observe.artifacts.derive import Derived, derived_events_of
 from intent_observe.events import Event, Position, Rejected, parse_lines
+from intent_observe.identity import checkpoint
+from intent_observe.identity.checkpoint import Checkpoint, FileMark
 from intent_observe.identity.engine import (
     Engine,
     EngineState,
@@ -50,8 +52,6 @@ from intent_observe.sinks.loki_partial import RefusedRecord
 from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected
 from intent_observe.sinks.resource import otlp_encoder
 from intent_observe.sinks.sink import Payload, Sink
-from intent_observe.sources import checkpoint
-from intent_observe.sources.checkpoint import Checkpoint, FileMark
 from intent_observe.sources.deadletter import DeadLetterFile
 from intent_observe.sources.follow import LONGEST_LINE, Chunk, FileFollower, OversizedLine
 from intent_observe.sources.watch import FileWatcher
