@@ -48,8 +48,8 @@ from intent_observe.events.parse import (
 )
 from intent_observe.identity import ids
 from intent_observe.identity.engine import TraceContext
+from intent_observe.identity.view import IdentityView
 from intent_observe.safe_files import open_regular
-from intent_observe.sources.identity_view import IdentityView
 
 SCHEMA_VERSION = "0.2.0"
 EVENTS_RELPATH = Path(".intent") / "events" / "events.jsonl"
