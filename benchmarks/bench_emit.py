@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_tail import CountingConsumer, _env, _receiver, _run_measuring_rss
+from intent_observe.emitter.emit import Draft, Emitter
 from intent_observe.identity.view import IdentityView
 from intent_observe.sources import synthetic
-from intent_observe.sources.emit import Draft, Emitter
 
 EVENTS = int(os.environ.get("BENCH_EMIT_EVENTS", "100000"))
 REPEATS = 5

@@ -24,8 +24,8 @@ from tests.support.observe import running_stack, wait_for
 from tests.support.otelcol import running_collector
 from tests.test_browser_app import Watched, browser, open_page, screenshot  # noqa: F401 (browser: a fixture)
 
+from intent_observe.emitter.emit import emit
 from intent_observe.otlp.receiver import OtlpReceiver
-from intent_observe.sources.emit import emit
 from intent_observe.stack.stack import Stack
 
 CLI = [sys.executable, "-m", "intent_observe.cli"]

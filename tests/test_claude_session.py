@@ -21,8 +21,8 @@ from tests.support.recording import Received
 from tests.tailing import run_tail, tail_env
 
 from intent_observe.commands.emit import OTLP_DEFAULTS
+from intent_observe.emitter.emit import emit
 from intent_observe.report import read_history
-from intent_observe.sources.emit import emit
 
 CLI = [sys.executable, "-m", "intent_observe.cli"]
 SESSION = r"""

@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from intent_observe.cli import main
+from intent_observe.emitter.emit import EmitError, emit, find_repo_root
 from intent_observe.events import Event, Rejected, parse_file
 from intent_observe.identity import ids
 from intent_observe.report import read_history, trace_tree
-from intent_observe.sources.emit import EmitError, emit, find_repo_root
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -239,7 +239,7 @@ def test_a_last_line_without_newline_stays_apart(repo: Path) -> None:
 
 WORKER = """
 import sys
-from intent_observe.sources.emit import emit
+from intent_observe.emitter.emit import emit
 worker, count, pad = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for n in range(count):
     emit("signal.created", f"SIG-{worker}-{n:05d}", data={"title": f"w{worker} n{n} " + "x" * pad})
@@ -269,7 +269,7 @@ def test_concurrent_writers_never_interleave(repo: Path) -> None:
 
 AUTO_WORKER = """
 import sys
-from intent_observe.sources.emit import emit
+from intent_observe.emitter.emit import emit
 for n in range(int(sys.argv[1])):
     emit("signal.created", "auto", data={"title": "auto"})
 """
@@ -387,7 +387,7 @@ def test_package_exports_emit(repo: Path) -> None:
 FULL_DISK = """
 import resource, signal, sys
 from pathlib import Path
-from intent_observe.sources.emit import EmitError, emit
+from intent_observe.emitter.emit import EmitError, emit
 events = Path(sys.argv[1])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (events.stat().st_size + 100, resource.RLIM_INFINITY))

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from tests.support.real_tree import REAL_TREE
 
 from intent_observe.cli import main
+from intent_observe.emitter.emit import EmitError, emit
 from intent_observe.events import Rejected, parse_file
-from intent_observe.sources.emit import EmitError, emit
 
 # What the framework's shell tools do: the id chosen and the line appended under
 # `flock -x 200` on events.jsonl.lock. The line goes out in two writes, so a writer
@@ -40,7 +40,7 @@ done
 
 EMIT_WORKER = """
 import sys
-from intent_observe.sources.emit import emit
+from intent_observe.emitter.emit import emit
 for n in range(int(sys.argv[2])):
     emit("signal.created", "auto", data={"title": f"ours {n}"}, file=sys.argv[1])
 """

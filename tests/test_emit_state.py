@@ -10,11 +10,11 @@ import pytest
 from tests.support.receiver import receiver_in_thread
 from tests.tailing import run_tail, tail_env
 
+from intent_observe.emitter.emit import Draft, Emitter, emit
 from intent_observe.events.model import ArtifactKind
 from intent_observe.identity import view as identity_view
 from intent_observe.identity.view import IdentityView, adapter_state_dir
 from intent_observe.report import read_history
-from intent_observe.sources.emit import Draft, Emitter, emit
 from intent_observe.sources.tail import default_state_dir
 
 

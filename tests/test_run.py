@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from intent_observe.commands.emit import session_environment
+from intent_observe.emitter.emit import emit
 from intent_observe.identity.engine import TraceContext
 from intent_observe.report import read_history
-from intent_observe.sources.emit import emit
 
 RUN = [sys.executable, "-m", "intent_observe.cli", "run"]
 CONTEXT = TraceContext(

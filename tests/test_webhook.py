@@ -14,7 +14,7 @@ import httpx
 import pytest
 from tests.support.observe import make_repo, running_stack, wait_for
 
-from intent_observe.sources.emit import emit
+from intent_observe.emitter.emit import emit
 from intent_observe.stack.stack import Stack
 
 SECRET = "webhook-secret-for-tests"

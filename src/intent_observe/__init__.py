@@ -12,7 +12,7 @@ __all__ = ["__version__", "emit"]
 
 def __getattr__(name: str) -> object:  # `intent_observe.emit`, imported on first use
     if name == "emit":
-        from intent_observe.sources.emit import emit
+        from intent_observe.emitter.emit import emit
 
         return emit
     raise AttributeError(f"module 'intent_observe' has no attribute {name!r}")

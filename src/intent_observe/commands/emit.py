@@ -15,8 +15,7 @@ from typing import Any
 import click
 import orjson
 
-from intent_observe.identity.engine import TraceContext
-from intent_observe.sources.emit import (
+from intent_observe.emitter.emit import (
     Draft,
     EmitError,
     Emitted,
@@ -26,6 +25,7 @@ from intent_observe.sources.emit import (
     emitter_for,
     events_path,
 )
+from intent_observe.identity.engine import TraceContext
 
 # OTLP defaults for a wrapped session: our receiver (or a collector) on the loopback gRPC port.
 OTLP_DEFAULTS = {

@@ -31,9 +31,9 @@ from typing import Any
 import orjson
 
 from intent_observe.artifacts.files import ArtifactFile, Skipped, parse_artifact, status_words
+from intent_observe.emitter.emit import Draft, format_timestamp
 from intent_observe.events.model import ArtifactKind
-from intent_observe.events.parse import kind_of_id, kind_of_type
-from intent_observe.sources.emit import TYPED_ID_FIELD, Draft, format_timestamp
+from intent_observe.events.parse import TYPED_ID_FIELD, kind_of_id, kind_of_type
 
 SOURCE = "github"
 _REFERENCE = re.compile(r"(?<![A-Za-z0-9])(CON|SPEC|INT)-(\d+[A-Za-z0-9]*)", re.IGNORECASE)
