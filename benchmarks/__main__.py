@@ -1,7 +1,11 @@
-"""Run every `benchmarks/bench_*.py` module's `main()` in turn; each prints its own figures.
+"""The benchmarks.
+
+    python -m benchmarks [--events N] [--memory-mb M] [--runs R]   issue 12's figures and targets, one table
+    python -m benchmarks tail store                                the named `benchmarks/bench_*.py` only
+    python -m benchmarks all                                       every `benchmarks/bench_*.py`
+    python -m benchmarks fuzz [--minutes M]                        the core's fuzz run (benchmarks/fuzz.py)
 
 New benchmark modules are found by their name, so adding one needs no edit here.
-`python -m benchmarks tail store` runs only the named ones.
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ def discover() -> list[str]:
     return sorted(p.stem.removeprefix("bench_") for p in here.glob("bench_*.py"))
 
 
-def main(argv: list[str]) -> int:
-    names = argv or discover()
+def run_modules(names: list[str]) -> int:
     failed = []
     for name in names:
         print(f"\n=== benchmarks/bench_{name}.py ===", flush=True)
@@ -33,6 +36,19 @@ def main(argv: list[str]) -> int:
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0].startswith("-"):
+        from benchmarks.bench_targets import main as targets
+
+        targets(argv)
+        return 0
+    if argv[0] == "fuzz":
+        from benchmarks.fuzz import main as fuzz
+
+        return fuzz(argv[1:])
+    return run_modules(discover() if argv == ["all"] else argv)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from benchmarks.child import REPO_ROOT, Measured, checked, measure
 from intent_observe.events.parse import event_id_of
 from intent_observe.otlp.consumer import ACCEPTED, PartialResult
 from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
@@ -32,7 +35,6 @@ from intent_observe.sources import synthetic
 EVENTS = int(os.environ.get("BENCH_TAIL_EVENTS", "50000"))
 MEMORY_MB = int(os.environ.get("BENCH_TAIL_MEMORY_MB", "1024"))
 LIVE_LINES, LIVE_RATE = 300, 30.0  # appended one at a time, per second
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class CountingConsumer:
@@ -67,100 +69,82 @@ class CountingConsumer:
         return ACCEPTED
 
 
-def _receiver(consumer: CountingConsumer) -> OtlpReceiver:
+@contextmanager
+def receiving(track: bool = False) -> Iterator[tuple[CountingConsumer, dict[str, str]]]:
+    """A receiver on a free port, and the environment that points an OTLP exporter at it."""
+    consumer = CountingConsumer(track)
     config = ReceiverConfig(grpc_port=0, http_port=None, max_body_bytes=64 * 1024 * 1024)
     receiver = OtlpReceiver(consumer, config)
     receiver.start()
-    return receiver
-
-
-def _env(endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
-    return env
+    env.update(
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.grpc_port}",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+    )
+    try:
+        yield consumer, env
+    finally:
+        receiver.stop()
 
 
 def _tail(*args: str) -> list[str]:
     return [sys.executable, "-m", "intent_observe.cli", "tail", *args]
 
 
-def _run_measuring_rss(command: list[str], env: dict[str, str], log: Path) -> tuple[float, int, int]:
-    """Wall time, exit code and peak RSS (bytes, sampled every 50 ms) of a process."""
-    started = time.monotonic()
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=REPO_ROOT)
-    watched = psutil.Process(process.pid)
-    peak = 0
-    while process.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss)
-        except psutil.Error:
-            break
-        time.sleep(0.05)
-    return time.monotonic() - started, process.wait(), peak
+@dataclass
+class Delivered:
+    """A process that exported a file, and what the receiver counted once it had exited (each
+    request is answered only after it was counted, so nothing is still on its way)."""
+
+    run: Measured
+    logs: int
+    spans: int
 
 
-def throughput(tmp: Path, events: Path) -> dict[str, float]:
-    consumer = CountingConsumer()
-    receiver = _receiver(consumer)
-    endpoint = f"http://127.0.0.1:{receiver.grpc_port}"
-    try:
-        args = ["--once", "--state-dir", str(tmp / "state-throughput"), str(events)]
-        ours_s, code, ours_rss = _run_measuring_rss(_tail(*args), _env(endpoint), tmp / "tail.log")
-        if code != 0:
-            raise RuntimeError(f"tail exited {code}: {(tmp / 'tail.log').read_text()[-2000:]}")
-        ours_logs, ours_spans = consumer.logs, consumer.spans
-        consumer.spans = consumer.logs = 0
-        baseline = [sys.executable, "-m", "benchmarks.sdk_baseline", str(events), endpoint]
-        base_s, code, base_rss = _run_measuring_rss(baseline, _env(endpoint), tmp / "baseline.log")
-        if code != 0:
-            raise RuntimeError(f"baseline exited {code}: {(tmp / 'baseline.log').read_text()[-2000:]}")
-        base_spans = consumer.spans
-    finally:
-        receiver.stop()
-    return {
-        "ours_s": ours_s,
-        "ours_logs": ours_logs,
-        "ours_spans": ours_spans,
-        "ours_rss": ours_rss,
-        "base_s": base_s,
-        "base_spans": base_spans,
-        "base_rss": base_rss,
-    }
+def tail_once(events: Path, state_dir: Path, log: Path) -> Delivered:
+    with receiving() as (consumer, env):
+        command = _tail("--once", "--state-dir", str(state_dir), str(events))
+        run = checked(measure(command, env, log), "tail", log)
+    return Delivered(run, consumer.logs, consumer.spans)
+
+
+def sdk_once(events: Path, log: Path) -> Delivered:
+    with receiving() as (consumer, env):
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.sdk_baseline",
+            str(events),
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        ]
+        run = checked(measure(command, env, log), "baseline", log)
+    return Delivered(run, consumer.logs, consumer.spans)
 
 
 def live_latency(tmp: Path) -> list[float]:
     """Seconds from the write() of a line to its log record reaching the receiver."""
-    consumer = CountingConsumer(track=True)
-    receiver = _receiver(consumer)
     events = tmp / "live.jsonl"
     events.touch()
     log = tmp / "live.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            _tail("--state-dir", str(tmp / "state-live"), str(events)),
-            env=_env(f"http://127.0.0.1:{receiver.grpc_port}"),
-            stdout=out,
-            stderr=out,
-            cwd=REPO_ROOT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while "caught up" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        written: dict[str, float] = {}
-        with events.open("ab", buffering=0) as fh:
-            for raw in synthetic.lines(LIVE_LINES, seed=11):
-                written[event_id_of(raw)] = time.monotonic()
-                fh.write(raw + b"\n")
-                time.sleep(1 / LIVE_RATE)
-        deadline = time.monotonic() + 20
-        while len(consumer.arrived) < len(written) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        process.terminate()
-        process.wait(30)
-        receiver.stop()
+    with receiving(track=True) as (consumer, env), log.open("ab") as out:
+        command = _tail("--state-dir", str(tmp / "state-live"), str(events))
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=REPO_ROOT)
+        try:
+            deadline = time.monotonic() + 30
+            while "caught up" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            written: dict[str, float] = {}
+            with events.open("ab", buffering=0) as fh:
+                for raw in synthetic.lines(LIVE_LINES, seed=11):
+                    written[event_id_of(raw)] = time.monotonic()
+                    fh.write(raw + b"\n")
+                    time.sleep(1 / LIVE_RATE)
+            deadline = time.monotonic() + 20
+            while len(consumer.arrived) < len(written) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            process.terminate()
+            process.wait(30)
     return [consumer.arrived[i] - t for i, t in written.items() if i in consumer.arrived]
 
 
@@ -183,27 +167,17 @@ def big_file(path: Path, megabytes: int) -> int:
     return lines
 
 
-def memory(tmp: Path) -> tuple[int, int, float, int]:
-    """(file bytes, lines, seconds, peak RSS) of `tail --once` over a generated file."""
+def memory(tmp: Path, megabytes: int = MEMORY_MB) -> tuple[int, int, Delivered]:
+    """(file bytes, lines, the run) of `tail --once` over a generated file of `megabytes`."""
     path = tmp / "big.jsonl"
-    lines = big_file(path, MEMORY_MB)
-    consumer = CountingConsumer()
-    receiver = _receiver(consumer)
+    lines = big_file(path, megabytes)
     try:
-        args = ["--once", "--state-dir", str(tmp / "state-memory"), str(path)]
-        seconds, code, peak = _run_measuring_rss(
-            _tail(*args), _env(f"http://127.0.0.1:{receiver.grpc_port}"), tmp / "memory.log"
-        )
-        if code != 0:
-            raise RuntimeError(f"tail exited {code}: {(tmp / 'memory.log').read_text()[-2000:]}")
+        return path.stat().st_size, lines, tail_once(path, tmp / "state-memory", tmp / "memory.log")
     finally:
-        receiver.stop()
-        size = path.stat().st_size
         path.unlink()
-    return size, lines, seconds, peak
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -213,34 +187,36 @@ def main() -> None:
         tmp = Path(name)
         events = tmp / "events.jsonl"
         synthetic.write_file(str(events), EVENTS)
-        t = throughput(tmp, events)
-        ours_rate = EVENTS / t["ours_s"]
-        base_rate = EVENTS / t["base_s"]
-        delivered_rate = t["base_spans"] / t["base_s"]
-        ours_delivered = f"{t['ours_logs']:,} logs + {t['ours_spans']:,} spans"
-        base_delivered = f"{t['base_spans']:,} of {EVENTS:,} spans"
-        ours_mb, base_mb = t["ours_rss"] / 2**20, t["base_rss"] / 2**20
+        ours = tail_once(events, tmp / "state-throughput", tmp / "tail.log")
+        base = sdk_once(events, tmp / "baseline.log")
+        ours_rate, base_rate = EVENTS / ours.run.wall_s, EVENTS / base.run.wall_s
         print(
             f"throughput, {EVENTS:,} events, file → acknowledged by the receiver (wall time incl. start-up):"
         )
-        print(f"  {'':34}{'events/s':>10}{'delivered':>30}{'peak RSS':>10}")
-        print(f"  {'intent-observe tail --once':34}{ours_rate:>10,.0f}{ours_delivered:>30}{ours_mb:>8.0f}MB")
-        print(f"  {'OTel SDK, span per event':34}{base_rate:>10,.0f}{base_delivered:>30}{base_mb:>8.0f}MB")
+        print(f"  {'':34}{'events/s':>10}{'CPU s':>7}{'delivered':>30}{'peak RSS':>10}")
+        for label, d, rate, delivered in (
+            ("intent-observe tail --once", ours, ours_rate, f"{ours.logs:,} logs + {ours.spans:,} spans"),
+            ("OTel SDK, span per event", base, base_rate, f"{base.spans:,} of {EVENTS:,} spans"),
+        ):
+            rss = d.run.peak_rss / 2**20
+            print(f"  {label:34}{rate:>10,.0f}{d.run.cpu_s:>7.1f}{delivered:>30}{rss:>8.0f}MB")
         print(f"  ratio ours / SDK, events read: {ours_rate / base_rate:.2f}×")
-        print(f"  ratio ours / SDK, events delivered: {ours_rate / max(delivered_rate, 1e-9):.1f}×")
+        delivered_rate = max(base.spans / base.run.wall_s, 1e-9)
+        print(f"  ratio ours / SDK, events delivered: {ours_rate / delivered_rate:.1f}×")
         latencies = live_latency(tmp)
         if latencies:
-            p50, p99 = statistics.median(latencies) * 1000, _percentile(latencies, 0.99) * 1000
+            p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000
             print(
                 f"live append → receipt, {len(latencies)} of {LIVE_LINES} lines at {LIVE_RATE:.0f}/s: "
                 f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
             )
         else:
             print("live append → receipt: no line arrived")
-        size, lines, seconds, peak = memory(tmp)
+        size, lines, big = memory(tmp)
         print(
             f"memory, tail --once over {size / 2**30:.2f} GB ({lines:,} events, unique ids): "
-            f"peak RSS {peak / 2**20:.0f} MB, {seconds:.0f} s ({lines / seconds:,.0f} events/s)"
+            f"peak RSS {big.run.peak_rss / 2**20:.0f} MB, {big.run.wall_s:.0f} s "
+            f"({lines / big.run.wall_s:,.0f} events/s)"
         )
 
 
