@@ -1,23 +1,38 @@
-"""Bytes thrown at the compiled core's parser: every line is an Event, a Rejected or blank.
+"""Bytes thrown at the compiled core through its Python API: every line is an Event, a
+Rejected or blank; every request body is rows or protobuf's DecodeError; every record the
+encoder is given is bytes or a ValueError naming what it cannot write.
 
-A panic in the core would reach Python as `pyo3_runtime.PanicException` and fail these
-tests; nothing may abort the process. `INTENT_FUZZ_EXAMPLES=100000 pytest tests/test_core_fuzz.py`
-runs it for minutes (the suite runs a few hundred examples).
+A panic in the core would reach Python as `pyo3_runtime.PanicException` (a BaseException)
+and fail these tests; nothing may abort the process. The suite runs a few hundred examples;
+`python -m benchmarks fuzz --minutes 3` feeds random bytes to these tests (and the core's
+other property tests) for minutes (benchmarks/fuzz.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
+import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from intent_observe._core import Encoder, decode_log_records, decode_spans
 from intent_observe.events import Event, Position, Rejected, parse_line, parse_lines, parse_timestamp
 from intent_observe.events.parse import TimestampError
+from intent_observe.identity.records import LogRecord, SpanLink, SpanRecord
+from intent_observe.report import read_history
+from intent_observe.store.decode import decode_body, resource_info
 
 EXAMPLES = int(os.environ.get("INTENT_FUZZ_EXAMPLES", "300"))
-FIXTURE_LINES = (Path(__file__).parent / "fixtures" / "history.jsonl").read_bytes().splitlines()
+FIXTURE = Path(__file__).parent / "fixtures" / "history.jsonl"
+FIXTURE_LINES = FIXTURE.read_bytes().splitlines()
 # bytes that steer a JSON reader into its rarer paths
 TOKENS = [
     b'"',
@@ -38,24 +53,42 @@ TOKENS = [
 ]
 
 
+# protobuf framing that steers a decoder into its rarer paths: long and overlong varints, a
+# length past the end, each wire type, a group
+WIRE_TOKENS = [
+    b"\x80",
+    b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+    b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+    b"\x0a\xff\xff\xff\xff\x0f",
+    b"\x0a\x00",
+    b"\x12\x00",
+    b"\x1a\x00",
+    b"\x09",
+    b"\x0d",
+    b"\x0b\x0c",
+    b"\x00",
+]
+
+
 @st.composite
-def mutated_line(draw: st.DrawFn) -> bytes:
-    line = bytearray(draw(st.sampled_from(FIXTURE_LINES)))
+def mutated(draw: st.DrawFn, seeds: list[bytes], tokens: list[bytes]) -> bytes:
+    """One of `seeds` with a few bytes inserted, deleted, replaced, or its tail cut off."""
+    data = bytearray(draw(st.sampled_from(seeds)))
     for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(line)))
+        at = draw(st.integers(0, len(data)))
         action = draw(st.sampled_from(["insert", "delete", "replace", "cut"]))
         if action == "insert":
-            line[at:at] = draw(st.one_of(st.sampled_from(TOKENS), st.binary(max_size=4)))
+            data[at:at] = draw(st.one_of(st.sampled_from(tokens), st.binary(max_size=4)))
         elif action == "delete":
-            del line[at : at + draw(st.integers(1, 8))]
-        elif action == "replace" and at < len(line):
-            line[at] = draw(st.integers(0, 255))
+            del data[at : at + draw(st.integers(1, 8))]
+        elif action == "replace" and at < len(data):
+            data[at] = draw(st.integers(0, 255))
         else:
-            del line[at:]
-    return bytes(line)
+            del data[at:]
+    return bytes(data)
 
 
-LINES = st.one_of(st.binary(max_size=300), mutated_line())
+LINES = st.one_of(st.binary(max_size=300), mutated(FIXTURE_LINES, TOKENS))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -85,3 +118,81 @@ def test_a_timestamp_is_read_or_refused_with_a_reason(value: object) -> None:
         assert 0 <= parse_timestamp(value) < 2**63
     except TimestampError as error:
         assert str(error)
+
+
+# ------------------------------------------------------------------ OTLP request bodies
+def _requests() -> dict[str, list[bytes]]:
+    """Real requests to mutate: the fixture history's spans and logs, as our own service and as
+    Claude Code (whose telemetry the store reads apart)."""
+    run = read_history([str(FIXTURE)])
+    spans, logs = list(run.spans.values()), run.logs
+    out: dict[str, list[bytes]] = {"traces": [], "logs": []}
+    for service in ("intent", "claude-code"):
+        encoder = Encoder({"service.name": service, "session.id": "s-1"}, "0")
+        out["traces"] += [encoder.traces(spans[i : i + 3]) for i in range(0, 30, 3)]
+        out["logs"] += [encoder.logs(logs[i : i + 3]) for i in range(0, 30, 3)]
+    return out
+
+
+REQUESTS = _requests()
+OFFICIAL = {"traces": ExportTraceServiceRequest, "logs": ExportLogsServiceRequest}
+
+
+@SETTINGS
+@given(data=st.data())
+def test_any_request_body_is_rows_or_a_decode_error(data: st.DataObject) -> None:
+    """What the official parser accepts, the core decodes into rows; what it refuses is refused
+    before the core reads it; and the core alone, given any bytes, decodes or raises DecodeError."""
+    signal = data.draw(st.sampled_from(sorted(OFFICIAL)))
+    body = data.draw(st.one_of(st.binary(max_size=600), mutated(REQUESTS[signal], WIRE_TOKENS)))
+    try:
+        OFFICIAL[signal].FromString(body)
+    except DecodeError:
+        with pytest.raises(DecodeError):
+            decode_body(signal, body, 1)
+    else:
+        decode_body(signal, body, 1)
+    core = decode_spans if signal == "traces" else decode_log_records
+    with contextlib.suppress(DecodeError):
+        core(body, 1, lambda raw: resource_info(Resource.FromString(raw)))
+
+
+# -------------------------------------------------------------- records to encode
+HOSTILE_VALUES = st.one_of(
+    st.text(),
+    st.text(alphabet=st.characters(codec=None, categories=["Cs"]), max_size=3),  # lone surrogates
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.binary(max_size=4),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+HOSTILE_ATTRS = st.dictionaries(st.text(max_size=8), HOSTILE_VALUES, max_size=8)
+HEX_ID = st.one_of(st.text("0123456789abcdefABCDEF", min_size=16, max_size=32), st.text(max_size=33))
+
+
+@SETTINGS
+@given(
+    ids=st.tuples(HEX_ID, HEX_ID, st.one_of(st.none(), HEX_ID)),
+    name=st.text(),
+    attrs=HOSTILE_ATTRS,
+    times=st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+    severity=st.integers(-(2**31), 2**31 - 1),
+)
+def test_any_record_encodes_or_is_a_value_error(
+    ids: tuple[str, str, str | None], name: str, attrs: dict[str, Any], times: tuple[int, int], severity: int
+) -> None:
+    """Ids that are not hex of the right length and ints past 64 bits are refused by name;
+    anything else is written (a value that is no str, int, float or bool as its str())."""
+    trace_id, span_id, parent = ids
+    span = SpanRecord(trace_id, span_id, parent, name, *times, bool(attrs), name, attrs)
+    span.links = [SpanLink(trace_id, span_id, attrs)]
+    log = LogRecord(*times, trace_id, span_id, severity, name, name, attrs)
+    encoder = Encoder({"service.name": name}, "0")
+    for encode, record in ((encoder.traces, span), (encoder.logs, log)):
+        try:
+            assert isinstance(encode([record]), bytes)
+        except ValueError as error:
+            assert "hex" in str(error) or "64 bits" in str(error), error
