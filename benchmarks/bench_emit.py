@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_tail import CountingConsumer, _env, _receiver, _run_measuring_rss
+from benchmarks.bench_tail import tail_once
+from benchmarks.child import checked, measure
 from intent_observe.emitter.emit import Draft, Emitter
 from intent_observe.identity.view import IdentityView
 from intent_observe.sources import synthetic
@@ -36,10 +37,8 @@ IN_PROCESS = 1_000
 def _emit_once(repo: Path, log: Path, title: str) -> tuple[float, int]:
     command = [sys.executable, "-m", "intent_observe.cli", "emit", "signal.created", "--id", "auto"]
     command += ["--data", f"title={title}", "--file", str(repo / ".intent/events/events.jsonl")]
-    seconds, code, rss = _run_measuring_rss(command, dict(os.environ), log)
-    if code != 0:
-        raise RuntimeError(f"emit exited {code}: {log.read_text()[-2000:]}")
-    return seconds, rss
+    run = checked(measure(command, None, log), "emit", log)
+    return run.wall_s, run.peak_rss
 
 
 def _median_emit(repo: Path, log: Path, label: str) -> None:
@@ -55,15 +54,7 @@ def _single_emit(repo: Path, log: Path, label: str) -> None:
 
 
 def _tail_once(events: Path, log: Path) -> None:
-    receiver = _receiver(CountingConsumer())
-    try:
-        command = [sys.executable, "-m", "intent_observe.cli", "tail", "--once", str(events)]
-        seconds, code, _ = _run_measuring_rss(command, _env(f"http://127.0.0.1:{receiver.grpc_port}"), log)
-    finally:
-        receiver.stop()
-    if code != 0:
-        raise RuntimeError(f"tail exited {code}: {log.read_text()[-2000:]}")
-    print(f"  (tail --once read the file in {seconds:.1f} s)")
+    print(f"  (tail --once read the file in {tail_once(events, log).run.wall_s:.1f} s)")
 
 
 def _in_process(events: Path) -> None:

@@ -101,9 +101,10 @@ class Delivered:
     spans: int
 
 
-def tail_once(events: Path, state_dir: Path, log: Path) -> Delivered:
+def tail_once(events: Path, log: Path, state_dir: Path | None = None) -> Delivered:
+    """`tail --once`; its state in `state_dir`, else where the tail keeps it beside the file."""
     with receiving() as (consumer, env):
-        command = _tail("--once", "--state-dir", str(state_dir), str(events))
+        command = _tail("--once", *(["--state-dir", str(state_dir)] if state_dir else []), str(events))
         run = checked(measure(command, env, log), "tail", log)
     return Delivered(run, consumer.logs, consumer.spans)
 
@@ -172,7 +173,7 @@ def memory(tmp: Path, megabytes: int = MEMORY_MB) -> tuple[int, int, Delivered]:
     path = tmp / "big.jsonl"
     lines = big_file(path, megabytes)
     try:
-        return path.stat().st_size, lines, tail_once(path, tmp / "state-memory", tmp / "memory.log")
+        return path.stat().st_size, lines, tail_once(path, tmp / "memory.log", tmp / "state-memory")
     finally:
         path.unlink()
 
@@ -187,7 +188,7 @@ def main() -> None:
         tmp = Path(name)
         events = tmp / "events.jsonl"
         synthetic.write_file(str(events), EVENTS)
-        ours = tail_once(events, tmp / "state-throughput", tmp / "tail.log")
+        ours = tail_once(events, tmp / "tail.log", tmp / "state-throughput")
         base = sdk_once(events, tmp / "baseline.log")
         ours_rate, base_rate = EVENTS / ours.run.wall_s, EVENTS / base.run.wall_s
         print(

@@ -87,7 +87,7 @@ def _throughput(path: Path, tmp: Path, runs: int, expected: dict[str, int]) -> t
     ours: list[Delivered] = []
     sdk: list[Delivered] = []
     for n in range(runs):
-        ours.append(tail_once(path, tmp / f"state-{n}", tmp / "tail.log"))
+        ours.append(tail_once(path, tmp / "tail.log", tmp / f"state-{n}"))
         sdk.append(sdk_once(path, tmp / "sdk.log"))
     events = expected["events"]
     rate = events / _median([d.run for d in ours], lambda r: r.wall_s)
