@@ -24,7 +24,8 @@ from pathlib import Path
 
 from benchmarks.bench_tail import tail_once
 from benchmarks.child import checked, measure
-from intent_observe.emitter.emit import Draft, Emitter
+from intent_observe.emitter.draft import Draft
+from intent_observe.emitter.emit import Emitter
 from intent_observe.identity.view import IdentityView
 from intent_observe.sources import synthetic
 

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from intent_observe.cli import main
-from intent_observe.emitter.emit import EmitError, emit, find_repo_root
+from intent_observe.emitter.draft import EmitError
+from intent_observe.emitter.emit import emit, find_repo_root
 from intent_observe.events import Event, Rejected, parse_file
 from intent_observe.identity import ids
 from intent_observe.report import read_history, trace_tree
@@ -387,7 +388,8 @@ def test_package_exports_emit(repo: Path) -> None:
 FULL_DISK = """
 import resource, signal, sys
 from pathlib import Path
-from intent_observe.emitter.emit import EmitError, emit
+from intent_observe.emitter.draft import EmitError
+from intent_observe.emitter.emit import emit
 events = Path(sys.argv[1])
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (events.stat().st_size + 100, resource.RLIM_INFINITY))

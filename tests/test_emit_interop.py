@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from tests.support.real_tree import REAL_TREE
 
 from intent_observe.cli import main
-from intent_observe.emitter.emit import EmitError, emit
+from intent_observe.emitter.draft import EmitError
+from intent_observe.emitter.emit import emit
 from intent_observe.events import Rejected, parse_file
 
 # What the framework's shell tools do: the id chosen and the line appended under

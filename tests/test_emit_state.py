@@ -10,7 +10,8 @@ import pytest
 from tests.support.receiver import receiver_in_thread
 from tests.tailing import run_tail, tail_env
 
-from intent_observe.emitter.emit import Draft, Emitter, emit
+from intent_observe.emitter.draft import Draft
+from intent_observe.emitter.emit import Emitter, emit
 from intent_observe.events.model import ArtifactKind
 from intent_observe.identity import view as identity_view
 from intent_observe.identity.view import IdentityView, adapter_state_dir

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from tests.support.deploy_tools import BUILD, install
 
-from intent_observe.emitter.emit import EmitError, Emitter, emit
+from intent_observe.emitter.draft import EmitError
+from intent_observe.emitter.emit import Emitter, emit
 from intent_observe.events import ArtifactKind
 from intent_observe.report import read_history
 from intent_observe.sources.github import drafts_for_changes, drafts_for_delivery, references

@@ -15,16 +15,8 @@ from typing import Any
 import click
 import orjson
 
-from intent_observe.emitter.emit import (
-    Draft,
-    EmitError,
-    Emitted,
-    Emitter,
-    default_actor,
-    draft_from_line,
-    emitter_for,
-    events_path,
-)
+from intent_observe.emitter.draft import Draft, EmitError, default_actor, draft_from_line
+from intent_observe.emitter.emit import Emitted, Emitter, emitter_for, events_path
 from intent_observe.identity.engine import TraceContext
 
 # OTLP defaults for a wrapped session: our receiver (or a collector) on the loopback gRPC port.

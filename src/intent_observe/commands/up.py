@@ -38,7 +38,8 @@ log = logging.getLogger("intent_observe.up")
 
 # --------------------------------------------------------------------------------- up
 def _repo_root() -> Path:
-    from intent_observe.emitter.emit import EmitError, find_repo_root
+    from intent_observe.emitter.draft import EmitError
+    from intent_observe.emitter.emit import find_repo_root
 
     try:
         return find_repo_root()

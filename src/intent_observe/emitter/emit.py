@@ -21,24 +21,36 @@ and each line goes out in one `os.write` on an `O_APPEND` descriptor. Bad input 
 from __future__ import annotations
 
 import fcntl
-import getpass
 import os
-import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from intent_observe.artifacts.ids import PREFIXES
-from intent_observe.events import Event, Rejected, TimestampError, parse_timestamp
+from intent_observe.emitter.draft import (
+    Draft,
+    EmitError,
+    Rule,
+    check_id,
+    check_parent_kind,
+    check_type,
+    default_actor,
+    has_text,
+    line_bytes,
+    link_ids,
+    missing,
+    prefix_of,
+    promoted_intent,
+    related_id,
+    rule_for,
+    utc_timestamp,
+)
+from intent_observe.events import Rejected
 from intent_observe.events.model import ArtifactKind, Position
 from intent_observe.events.parse import (
-    MAX_LINE_BYTES,
     TYPED_ID_FIELD,
     artifact_file,
     clean_id,
@@ -55,68 +67,7 @@ SCHEMA_VERSION = "0.2.0"
 EVENTS_RELPATH = Path(".intent") / "events" / "events.jsonl"
 AUTO_ID = "auto"  # the next id in the repository's style (numbered or ULID)
 ULID_ID = "ulid"  # a new ULID id, whatever the repository's style
-MAX_ID_CHARS = 200
 FRAMEWORK_LOCK_SUFFIX = ".lock"  # the framework's writers: `flock -x 200` on 200>events.jsonl.lock
-_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class EmitError(ValueError):
-    """The event cannot be written as asked; nothing was written."""
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """What an event type needs: the kind its parent names, and whether it announces a new artifact."""
-
-    parent: ArtifactKind | None = None
-    parent_required: bool = False
-    creates: bool = False
-    title_required: bool = False
-
-
-_RULES: dict[str, Rule] = {
-    "signal.created": Rule(creates=True, title_required=True),
-    "signal.captured": Rule(creates=True, title_required=True),
-    "signal.clustered": Rule(ArtifactKind.CLUSTER, parent_required=True),
-    "signal.promoted": Rule(ArtifactKind.INTENT, parent_required=True),
-    "cluster.created": Rule(creates=True),
-    "intent.proposed": Rule(creates=True, title_required=True),
-    "spec.created": Rule(ArtifactKind.INTENT, parent_required=True, creates=True),
-    "spec.written": Rule(ArtifactKind.INTENT, parent_required=True, creates=True),
-    "contract.started": Rule(ArtifactKind.SPEC, parent_required=True),
-    "contract.assertion.passed": Rule(ArtifactKind.CONTRACT, parent_required=True),
-    "contract.assertion.failed": Rule(ArtifactKind.CONTRACT, parent_required=True),
-    "decision.recorded": Rule(creates=True),
-}
-# The parent kind of every other event of a kind, when it names one.
-_PARENT_BY_KIND = {
-    ArtifactKind.SPEC: ArtifactKind.INTENT,
-    ArtifactKind.CONTRACT: ArtifactKind.SPEC,
-    ArtifactKind.ASSERTION: ArtifactKind.CONTRACT,
-}
-
-
-def rule_for(event_type: str) -> Rule:
-    rule = _RULES.get(event_type)
-    if rule is not None:
-        return rule
-    return Rule(_PARENT_BY_KIND.get(kind_of_type(event_type)))
-
-
-@dataclass(slots=True)
-class Draft:
-    """One event as asked for, before validation and trace context."""
-
-    type: str
-    id: str | None = None
-    parent: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    source: str | None = None
-    actor: str | None = None
-    timestamp: str | None = None  # any accepted form; written as UTC `Z` with microseconds
-    trace_id: str | None = None  # explicit trace id; else the identity model's
-    origin: str | None = None  # where it was read ("line 3"), named in its errors
 
 
 @dataclass(slots=True)
@@ -189,7 +140,7 @@ class Emitter:
                 if errors:
                     raise EmitError("\n".join(errors))
                 return results
-            payloads = [_line_bytes(line) for result in results for line in result.lines]
+            payloads = [line_bytes(line) for result in results for line in result.lines]
             if terminate and payloads:
                 payloads[0] = b"\n" + payloads[0]  # a line left without newline stays apart from ours
             self._append(fd, size, payloads)
@@ -244,34 +195,33 @@ class Emitter:
 
         With `lenient` (a list for the warnings), a missing id, parent or title is noted there
         instead of refusing the draft: lines other writers wrote that way are history too."""
-        if not _EVENT_TYPE.fullmatch(draft.type):
-            raise EmitError(f"event type {draft.type!r} is not of the form 'noun.verb' (e.g. signal.created)")
+        check_type(draft.type)
         draft = replace(draft, data=dict(draft.data))
         if draft.id in (AUTO_ID, ULID_ID):
             draft.id = self._next_id(kind, draft.type, ulid=True if draft.id == ULID_ID else None)
         if draft.id is None and kind is not ArtifactKind.OTHER:
-            hint = f" (e.g. --id {_prefix(kind)}-001, or --id auto)" if kind in PREFIXES else ""
-            _missing(f"{draft.type} needs the id of its {kind.value}{hint}", lenient)
+            hint = f" (e.g. --id {prefix_of(kind)}-001, or --id auto)" if kind in PREFIXES else ""
+            missing(f"{draft.type} needs the id of its {kind.value}{hint}", lenient)
         for label, value in (("id", draft.id), ("parent", draft.parent)):
-            _check_id(label, value, lenient)
+            check_id(label, value, lenient)
         if draft.parent is None and rule.parent is not None:
             draft.parent = self._known_parent(draft, kind, rule.parent)
         if draft.parent is None and rule.parent_required:
             assert rule.parent is not None
-            _missing(
+            missing(
                 f"{draft.type} {draft.id} needs its parent {rule.parent.value} "
-                f"(--parent {_prefix(rule.parent)}-…)",
+                f"(--parent {prefix_of(rule.parent)}-…)",
                 lenient,
             )
-        _check_parent_kind(draft, rule)
-        if rule.title_required and not _has_text(draft.data.get("title")):
-            _missing(f"{draft.type} {draft.id} needs a title (--data title='…')", lenient)
+        check_parent_kind(draft, rule)
+        if rule.title_required and not has_text(draft.data.get("title")):
+            missing(f"{draft.type} {draft.id} needs a title (--data title='…')", lenient)
         if rule.creates and not allow_reuse and draft.id is not None and self.view.exists(kind, draft.id):
             raise EmitError(
                 f"{kind.value} id {draft.id} is already in use in {self.path}; "
                 "choose another (--id auto picks the next free one) or pass --allow-reuse"
             )
-        _link_ids(draft, kind, rule)
+        link_ids(draft, kind, rule)
         if draft.type == "signal.promoted" and "cluster_id" not in draft.data and draft.id is not None:
             cluster = self.view.cluster_of(draft.id)  # its cluster comes along: every member is promoted
             if cluster is not None:
@@ -313,7 +263,7 @@ class Emitter:
         return {
             "version": SCHEMA_VERSION,
             "event": draft.type,
-            "timestamp": _utc_timestamp(draft.timestamp),
+            "timestamp": utc_timestamp(draft.timestamp),
             "trace_id": trace_id,
             "span_id": draft.id,
             "parent_id": draft.parent,
@@ -333,7 +283,7 @@ class Emitter:
             return ids.uuid_form(self.view.intent_trace(intent)) if intent else None
         if kind is ArtifactKind.SIGNAL:
             return None  # an orphan observation: no trace yet
-        related = draft.parent or _related_id(draft.data)
+        related = draft.parent or related_id(draft.data)
         if related is None:
             return None
         related_kind = rule.parent or kind_of_id(related)
@@ -347,7 +297,7 @@ class Emitter:
         return ids.uuid_form(context.trace_id)
 
     def _process(self, envelope: dict[str, Any]) -> None:
-        parsed = parse_line(_line_bytes(envelope), Position(str(self.path), 0, 0))
+        parsed = parse_line(line_bytes(envelope), Position(str(self.path), 0, 0))
         if isinstance(parsed, Rejected) or parsed is None:
             reason = parsed.reason if parsed is not None else "empty"
             raise EmitError(f"{envelope['event']} would be unreadable: {reason}")
@@ -355,14 +305,14 @@ class Emitter:
 
     # --------------------------------------------------------------- backfill
     def _intent_members(self, envelope: dict[str, Any]) -> set[str] | None:
-        intent = _promoted_intent(envelope)
+        intent = promoted_intent(envelope)
         return None if intent is None else self.view.intent_members(intent)
 
     def _backfill(
         self, envelope: dict[str, Any], before: set[str] | None, draft: Draft
     ) -> list[dict[str, Any]]:
         """One `signal.promoted` per signal that this event brought into the intent's trace."""
-        intent = _promoted_intent(envelope)
+        intent = promoted_intent(envelope)
         if intent is None or before is None:
             return []
         primary = draft.id if draft.type.startswith("signal.") else None
@@ -385,104 +335,6 @@ class Emitter:
             self._process(line)
             lines.append(line)
         return lines
-
-
-# ------------------------------------------------------------------ checks
-def _check_id(label: str, value: str | None, lenient: list[str] | None) -> None:
-    if value is None:
-        return
-    if not value.strip() or clean_id(value) is None:
-        raise EmitError(f"{label} {value!r} names nothing; give a real id")
-    if _CONTROL.search(value) or len(value) > MAX_ID_CHARS:
-        # Other writers' ids with newlines are kept exactly (the readers escape them); ours never have any.
-        _missing(f"{label} {value[:40]!r}… must be one line of at most {MAX_ID_CHARS} characters", lenient)
-
-
-def _check_parent_kind(draft: Draft, rule: Rule) -> None:
-    if draft.parent is None or rule.parent is None:
-        return
-    shape = kind_of_id(draft.parent)
-    if shape is not None and shape is not rule.parent:
-        raise EmitError(
-            f"{draft.type} --parent must name its {rule.parent.value} "
-            f"({_prefix(rule.parent)}-…), not the {shape.value} {draft.parent}"
-        )
-
-
-def _link_ids(draft: Draft, kind: ArtifactKind, rule: Rule) -> None:
-    """Name the artifact and its parent in typed `data` fields, so every reader resolves them alike."""
-    pairs = [(TYPED_ID_FIELD.get(kind), draft.id)]
-    parent_kind = rule.parent or (kind_of_id(draft.parent) if draft.parent else None)
-    if parent_kind is not None and parent_kind is not kind:
-        pairs.append((TYPED_ID_FIELD.get(parent_kind), draft.parent))
-    for key, value in pairs:
-        if key is None or value is None:
-            continue
-        given = draft.data.get(key)
-        if given is not None and given != value:
-            raise EmitError(f"data.{key}={given!r} contradicts {value!r}; give it once")
-        draft.data[key] = value
-
-
-def _prefix(kind: ArtifactKind) -> str:
-    return PREFIXES.get(kind, ("ID",))[0]
-
-
-def _missing(reason: str, lenient: list[str] | None) -> None:
-    """Refuse the draft, or (lenient) note why it is incomplete and let it through."""
-    if lenient is None:
-        raise EmitError(reason)
-    lenient.append(f"{reason}; written as given")
-
-
-def _has_text(value: object) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _related_id(data: Mapping[str, Any]) -> str | None:
-    for kind in (ArtifactKind.CONTRACT, ArtifactKind.SPEC, ArtifactKind.INTENT):
-        value = clean_id(data.get(TYPED_ID_FIELD[kind]))
-        if value is not None:
-            return value
-    return None
-
-
-def _promoted_intent(envelope: dict[str, Any]) -> str | None:
-    """The intent a promotion (signal.promoted, or an intent event listing signals/cluster) fills."""
-    data = envelope["data"]
-    if envelope["event"] == "signal.promoted":
-        return envelope["parent_id"]
-    if envelope["event"].startswith("intent.") and ("signals" in data or "cluster_id" in data):
-        return envelope["span_id"]
-    return None
-
-
-def _utc_timestamp(value: str | None) -> str:
-    if value is None:
-        moment = datetime.now(UTC)
-    else:
-        try:
-            ns = parse_timestamp(value)
-        except TimestampError as exc:
-            raise EmitError(str(exc)) from None
-        return format_timestamp(ns)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def format_timestamp(ns: int) -> str:
-    """UTC, `Z`, microseconds: the one form this writer puts in a line."""
-    moment = datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(microsecond=ns % 10**9 // 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _line_bytes(envelope: dict[str, Any]) -> bytes:
-    try:
-        line = orjson.dumps(envelope) + b"\n"
-    except TypeError as exc:
-        raise EmitError(f"data is not JSON: {exc}") from None
-    if len(line) > MAX_LINE_BYTES:
-        raise EmitError(f"the event is {len(line)} bytes, over the {MAX_LINE_BYTES}-byte line limit")
-    return line
 
 
 # ------------------------------------------------------------------ appending
@@ -539,16 +391,6 @@ def emitter_for(path: Path, *, fsync: bool = False) -> Emitter:
     return found
 
 
-def default_actor() -> str:
-    actor = os.environ.get("INTENT_ACTOR") or os.environ.get("GITHUB_ACTOR")
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def emit(
     event: str,
     id: str | None = None,
@@ -582,46 +424,3 @@ def emit(
         trace_id=trace_id,
     )
     return emitter_for(path, fsync=fsync).emit([draft], allow_reuse=allow_reuse)[0]
-
-
-def draft_from_line(raw: bytes, number: int) -> Draft:
-    """A JSON line from an existing script (either shape) → a draft; its trace context is recomputed
-    only where it gave none."""
-    parsed = parse_line(raw, Position("<stdin>", number, 0))
-    if parsed is None:
-        raise EmitError(f"line {number}: empty")
-    if isinstance(parsed, Rejected):
-        raise EmitError(f"line {number}: {parsed.reason}")
-    draft = _draft_from_event(parsed, orjson.loads(raw))
-    draft.origin = f"line {number}"
-    return draft
-
-
-def _draft_from_event(ev: Event, doc: dict[str, Any]) -> Draft:
-    rule = rule_for(ev.type)
-    typed = {
-        ArtifactKind.INTENT: ev.intent_id,
-        ArtifactKind.SPEC: ev.spec_id,
-        ArtifactKind.CONTRACT: ev.contract_id,
-        ArtifactKind.CLUSTER: ev.cluster_id,
-    }
-    parent = (typed.get(rule.parent) if rule.parent is not None else None) or ev.parent_id
-    if parent is not None and parent == ev.artifact_id:
-        parent = None  # `parent_id` naming the artifact itself, as some writers do
-    envelope_keys = ("event_type", "timestamp", "ts", "time", "trace_id", "source", "actor", "version")
-    data = (
-        dict(ev.payload)
-        if ev.shape == "envelope"
-        else {k: v for k, v in doc.items() if k not in envelope_keys}
-    )
-    trace = doc.get("trace_id")
-    return Draft(
-        type=ev.type,
-        id=ev.artifact_id,
-        parent=parent,
-        data=data,
-        source=ev.source,
-        actor=ev.actor or default_actor(),
-        timestamp=format_timestamp(ev.time_ns),
-        trace_id=trace if isinstance(trace, str) and trace.strip() else None,
-    )

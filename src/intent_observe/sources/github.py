@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from intent_observe.artifacts.files import ArtifactFile, Skipped, parse_artifact, status_words
-from intent_observe.emitter.emit import Draft, format_timestamp
+from intent_observe.emitter.draft import Draft, format_timestamp
 from intent_observe.events.model import ArtifactKind
 from intent_observe.events.parse import TYPED_ID_FIELD, kind_of_id, kind_of_type
 

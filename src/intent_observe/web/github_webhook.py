@@ -30,7 +30,8 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from intent_observe.emitter.emit import Draft, EmitError, emitter_for
+from intent_observe.emitter.draft import Draft, EmitError
+from intent_observe.emitter.emit import emitter_for
 from intent_observe.sources.github import drafts_for_delivery
 from intent_observe.web.context import AppContext
 
