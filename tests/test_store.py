@@ -19,7 +19,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from tests.support.requests import INTENT, key_values, logs_request, resource, trace_request
 
 from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
-from intent_observe.store import queries
+from intent_observe.store import queries, trace_queries
 from intent_observe.store.schema import StoreError, migrations
 from intent_observe.store.store import Store
 from intent_observe.store.writer import Retention, apply_retention
@@ -90,7 +90,7 @@ def phase(
 
 
 def spans_by_name(store: Store) -> dict[str, dict[str, object]]:
-    doc = store.read(lambda c: queries.trace(c, TRACE))
+    doc = store.read(lambda c: trace_queries.trace(c, TRACE))
     assert doc is not None
     return {s["name"]: s for s in doc["spans"]}
 
@@ -173,7 +173,7 @@ def test_a_trace_row_takes_its_duration_from_every_span_and_its_state_from_the_r
     store.consume_traces(trace_request([intent, spec, phase("21" * 8, spec, "lifecycle", 2_000, 50_000)]))
 
     def listed() -> dict[str, object]:
-        (row,) = store.read(lambda c: queries.traces(c, "intent"))["traces"]
+        (row,) = store.read(lambda c: trace_queries.traces(c, "intent"))["traces"]
         return row
 
     row = listed()
@@ -182,7 +182,7 @@ def test_a_trace_row_takes_its_duration_from_every_span_and_its_state_from_the_r
     store.consume_traces(trace_request([phase("11" * 8, intent, "lifecycle", 1_000, 70_000)]))
     row = listed()
     assert (row["state"], row["span_count"], row["duration_ms"]) == ("closed", 4, (70_000 - 1_000) / 1e6)
-    assert store.read(lambda c: queries.intent_trace_id(c, "INT-1")) == TRACE
+    assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-1")) == TRACE
 
 
 def test_a_redelivered_event_is_stored_once(store: Store) -> None:
@@ -266,7 +266,7 @@ def test_retention_deletes_the_oldest_rows_beyond_the_limits(store: Store) -> No
     assert deleted["spans"] == 6 and deleted["logs"] == 2
     left = store.read(lambda c: [r[0] for r in c.execute("SELECT span_id FROM spans ORDER BY span_id")])
     assert left == [f"{i:016x}" for i in range(7, 11)]  # the newest four
-    trace = store.read(lambda c: queries.traces(c))["traces"][0]
+    trace = store.read(lambda c: trace_queries.traces(c))["traces"][0]
     assert trace["span_count"] == 4  # the trace summary follows the deletion
 
 
@@ -312,7 +312,9 @@ def test_a_store_of_the_previous_schema_gets_its_trace_states_from_its_root_span
     conn.close()
     store = Store(path)
     try:
-        states = store.read(lambda c: {t["trace_id"][0]: t["state"] for t in queries.traces(c)["traces"]})
+        states = store.read(
+            lambda c: {t["trace_id"][0]: t["state"] for t in trace_queries.traces(c)["traces"]}
+        )
         assert states == {"a": "closed", "b": "open", "c": None}
     finally:
         store.close()

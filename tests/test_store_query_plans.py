@@ -12,7 +12,7 @@ import pytest
 from tests.support.requests import trace_request
 
 from intent_observe.identity.records import SpanRecord
-from intent_observe.store import queries
+from intent_observe.store import trace_queries
 from intent_observe.store.schema import migrations
 from intent_observe.store.store import Store
 from intent_observe.store.writer import _CLOSE_IF_PHASED, _CLOSE_PARENT
@@ -108,7 +108,7 @@ def all_trace_rows(store: Store) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("text", TEXTS)
 def test_the_trace_list_walks_an_index_for_every_kind_and_filter(store: Store, kind: str, text: str) -> None:
-    (plan,) = plans(store, lambda c: queries.traces(c, kind, text, 500))
+    (plan,) = plans(store, lambda c: trace_queries.traces(c, kind, text, 500))
     assert "TEMP B-TREE" not in plan
     index = "traces_start" if kind == "all" else "traces_kind_start"
     assert f"USING INDEX {index}" in plan
@@ -122,33 +122,35 @@ def test_the_trace_list_is_newest_first_with_ties_in_trace_id_order(store: Store
     )
     assert len({r[3] for r in expected}) < len(expected)  # the fixture has ties
     for limit in (1, 4, 500):
-        listed = store.read(lambda c, lim=limit: queries.traces(c, kind, None, lim))
+        listed = store.read(lambda c, lim=limit: trace_queries.traces(c, kind, None, lim))
         assert [t["trace_id"] for t in listed["traces"]] == [r[0] for r in expected[:limit]]
 
 
 def test_a_text_filter_keeps_every_match_of_each_kind(store: Store) -> None:
-    intents = store.read(lambda c: queries.traces(c, "intent", "INT-0", 500))["traces"]
+    intents = store.read(lambda c: trace_queries.traces(c, "intent", "INT-0", 500))["traces"]
     assert sorted(t["intent_id"] for t in intents) == [f"INT-{n:03d}" for n in range(4, 31, 4)]
-    everything = store.read(lambda c: queries.traces(c, "all", "INT-0", 500))["traces"]
+    everything = store.read(lambda c: trace_queries.traces(c, "all", "INT-0", 500))["traces"]
     assert [t["trace_id"] for t in everything] == [t["trace_id"] for t in intents]
-    shared = store.read(lambda c: queries.traces(c, "all", "INT-901", 500))["traces"]
+    shared = store.read(lambda c: trace_queries.traces(c, "all", "INT-901", 500))["traces"]
     assert [t["trace_id"] for t in shared] == [f"{99:032x}"]
-    by_id = store.read(lambda c: queries.traces(c, "all", f"{98:032X}", 500))["traces"]
+    by_id = store.read(lambda c: trace_queries.traces(c, "all", f"{98:032X}", 500))["traces"]
     assert [(t["trace_id"], t["intent_id"]) for t in by_id] == [(f"{98:032x}", "INT-950")]
 
 
 def test_an_intent_is_found_by_index_whether_its_trace_row_names_it_or_not(store: Store) -> None:
     for intent in ("INT-004", "INT-900", "INT-901", "INT-950", "INT-999"):
-        for plan in plans(store, lambda c, i=intent: queries.intent_trace_id(c, i)):
+        for plan in plans(store, lambda c, i=intent: trace_queries.intent_trace_id(c, i)):
             assert plan.startswith("SEARCH ") and "TEMP B-TREE" not in plan, plan
-    found = {i: store.read(lambda c, i=i: queries.intent_trace_id(c, i)) for i in ("INT-004", "INT-028")}
+    found = {
+        i: store.read(lambda c, i=i: trace_queries.intent_trace_id(c, i)) for i in ("INT-004", "INT-028")
+    }
     assert found == {"INT-004": f"{4:032x}", "INT-028": f"{28:032x}"}
     # the shared trace's row names INT-901; INT-900 is found through its intent span
-    assert store.read(lambda c: queries.intent_trace_id(c, "INT-901")) == f"{99:032x}"
-    assert store.read(lambda c: queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
+    assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-901")) == f"{99:032x}"
+    assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
     # no intent span: an intent.id attribute alone does not make a trace that intent's trace
-    assert store.read(lambda c: queries.intent_trace_id(c, "INT-950")) is None
-    assert store.read(lambda c: queries.intent_trace_id(c, "INT-999")) is None
+    assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-950")) is None
+    assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-999")) is None
 
 
 def test_an_intent_seen_in_two_traces_resolves_to_the_newest(tmp_path: Path) -> None:
@@ -157,7 +159,7 @@ def test_an_intent_seen_in_two_traces_resolves_to_the_newest(tmp_path: Path) -> 
         store.consume_traces(trace_request([root(1, 5_000, "intent", "INT-1")]))
         store.consume_traces(trace_request([root(2, 9_000, "intent", "INT-1")]))
         store.consume_traces(trace_request([root(3, 7_000, "intent", "INT-1")]))
-        assert store.read(lambda c: queries.intent_trace_id(c, "INT-1")) == f"{2:032x}"
+        assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-1")) == f"{2:032x}"
     finally:
         store.close()
 
@@ -166,7 +168,7 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
     path = tmp_path / "store.db"
     store = Store(path)
     fill(store)
-    kinds = {k: store.read(lambda c, k=k: queries.traces(c, k, None, 500)) for k in KINDS}
+    kinds = {k: store.read(lambda c, k=k: trace_queries.traces(c, k, None, 500)) for k in KINDS}
     store.close()
     # the file as version 6 left it: none of migration 7's indexes, traces_intent on intent_id, and
     # none of migration 8's derived artifact state
@@ -188,8 +190,8 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
         )
         assert {"traces_start", "traces_intent_kind_start", "spans_intent_artifact"} <= indexes
         assert "traces_intent" not in indexes
-        assert {k: store.read(lambda c, k=k: queries.traces(c, k, None, 500)) for k in KINDS} == kinds
-        assert store.read(lambda c: queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
+        assert {k: store.read(lambda c, k=k: trace_queries.traces(c, k, None, 500)) for k in KINDS} == kinds
+        assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
     finally:
         store.close()
 

@@ -33,7 +33,7 @@ from intent_observe.alerts.rules import (
     Thresholds,
 )
 from intent_observe.metrics import catalog
-from intent_observe.store import queries
+from intent_observe.store import metric_queries
 from intent_observe.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def _age_text(seconds: float) -> str:
 
 def stale_intents(conn: sqlite3.Connection, t: Thresholds, now_ns: int) -> list[Instance]:
     out = []
-    for s in queries.current_series(conn, catalog.INTENT_LAST_EVENT_TIMESTAMP.name):
+    for s in metric_queries.current_series(conn, catalog.INTENT_LAST_EVENT_TIMESTAMP.name):
         if s.name != catalog.INTENT_LAST_EVENT_TIMESTAMP.name:
             continue
         age = now_ns / NS - s.value
@@ -98,7 +98,7 @@ def contract_failures(conn: sqlite3.Connection, t: Thresholds, now_ns: int) -> l
     since = now_ns - t.failure_window_minutes * 60 * NS
     out = []
     for kind, metric in (("contract", catalog.CONTRACTS_TOTAL), ("assertion", catalog.ASSERTIONS_TOTAL)):
-        new = queries.metric_total(conn, metric, result="fail") - queries.metric_value_at(
+        new = metric_queries.metric_total(conn, metric, result="fail") - metric_queries.metric_value_at(
             conn, metric, since, result="fail"
         )
         if new > 0:
@@ -139,7 +139,7 @@ def trust_drift(conn: sqlite3.Connection, t: Thresholds, now_ns: int) -> list[In
     ).fetchone()
     if known_then is None:
         return []  # no value a window ago: nothing to compare with
-    drop = queries.metric_value_at(conn, metric, then_ns) - queries.metric_total(conn, metric)
+    drop = metric_queries.metric_value_at(conn, metric, then_ns) - metric_queries.metric_total(conn, metric)
     if drop > t.trust_drop:
         return [
             Instance(

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from intent_observe import __version__
-from intent_observe.store import queries
+from intent_observe.store import metric_queries, queries, trace_queries
 from intent_observe.store.queries import EventFilter
 from intent_observe.web.context import AppContext
 from intent_observe.web.prometheus import CONTENT_TYPE, render, render_tail_health
@@ -53,7 +53,7 @@ class JSONBytes(Response):
 def summary(request: Request, since: Nanos = None, until: Nanos = None) -> JSONBytes:
     """Loop counts, cycle times, trust levels and events per hour (see the API contract)."""
     ctx = _ctx(request)
-    return JSONBytes(ctx.store.read(lambda c: queries.summary(c, ctx.clock_ns(), since, until)))
+    return JSONBytes(ctx.store.read(lambda c: metric_queries.summary(c, ctx.clock_ns(), since, until)))
 
 
 @router.get("/api/events", response_class=JSONBytes, tags=["api"])
@@ -81,7 +81,7 @@ def traces(
     limit: Limit = queries.DEFAULT_LIMIT,
 ) -> JSONBytes:
     """Traces, newest first: intents, orphan signals, or all."""
-    return JSONBytes(_ctx(request).store.read(lambda c: queries.traces(c, kind, q, limit)))
+    return JSONBytes(_ctx(request).store.read(lambda c: trace_queries.traces(c, kind, q, limit)))
 
 
 @router.get("/api/traces/{trace_id}", response_class=JSONBytes, tags=["api"])
@@ -90,7 +90,7 @@ def trace(request: Request, trace_id: str) -> JSONBytes:
     trace_id = trace_id.lower()
     if not TRACE_ID.match(trace_id):
         raise HTTPException(400, "a trace id is 32 hexadecimal characters")
-    found = _ctx(request).store.read(lambda c: queries.trace(c, trace_id))
+    found = _ctx(request).store.read(lambda c: trace_queries.trace(c, trace_id))
     if found is None:
         raise HTTPException(404, "no such trace")
     return JSONBytes(found)
@@ -103,8 +103,8 @@ def intent(request: Request, intent_id: str) -> JSONBytes:
         raise HTTPException(400, "intent id too long")
 
     def find(conn: Any) -> dict[str, Any] | None:
-        trace_id = queries.intent_trace_id(conn, intent_id)
-        return queries.trace(conn, trace_id) if trace_id else None
+        trace_id = trace_queries.intent_trace_id(conn, intent_id)
+        return trace_queries.trace(conn, trace_id) if trace_id else None
 
     found = _ctx(request).store.read(find)
     if found is None:
@@ -124,7 +124,7 @@ def alerts(request: Request) -> JSONBytes:
 @router.get("/api/claude", response_class=JSONBytes, tags=["api"])
 def claude(request: Request) -> JSONBytes:
     """Claude Code sessions: tokens, cost, API requests and errors, tool decisions; per contract."""
-    return JSONBytes(_ctx(request).store.read(queries.claude))
+    return JSONBytes(_ctx(request).store.read(trace_queries.claude))
 
 
 @router.get("/api/status", response_class=JSONBytes, tags=["api"])
@@ -150,7 +150,7 @@ def status(request: Request) -> JSONBytes:
 def metrics(request: Request) -> Response:
     """The `intent_*` series in the Prometheus text format, for any Prometheus to scrape."""
     ctx = _ctx(request)
-    series = ctx.store.read(lambda c: queries.current_series(c, "intent."))
+    series = ctx.store.read(lambda c: metric_queries.current_series(c, "intent."))
     return Response(render(series) + render_tail_health(ctx.tail_status()), media_type=CONTENT_TYPE)
 
 
@@ -200,7 +200,9 @@ async def _event_stream(request: Request, ctx: AppContext, after_id: int) -> Asy
                     continue
         if now >= next_summary:
             next_summary = now + ctx.summary_interval_s
-            data = await run_in_threadpool(ctx.store.read, lambda c: queries.summary(c, ctx.clock_ns()))
+            data = await run_in_threadpool(
+                ctx.store.read, lambda c: metric_queries.summary(c, ctx.clock_ns())
+            )
             yield sse("summary", data)
             yield sse("health", {"tail": ctx.tail_status()})
             last_sent = now

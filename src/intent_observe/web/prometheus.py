@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from intent_observe.metrics.catalog import BY_NAME, Kind, MetricDef
-from intent_observe.store.queries import Series
+from intent_observe.store.metric_queries import Series
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 EXPORTED_PREFIX = "intent."
