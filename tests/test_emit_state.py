@@ -10,13 +10,13 @@ import pytest
 from tests.support.receiver import receiver_in_thread
 from tests.tailing import run_tail, tail_env
 
+from intent_observe import layout
 from intent_observe.emitter.draft import Draft
 from intent_observe.emitter.emit import Emitter, emit
 from intent_observe.events.model import ArtifactKind
 from intent_observe.identity import view as identity_view
-from intent_observe.identity.view import IdentityView, adapter_state_dir
+from intent_observe.identity.view import IdentityView
 from intent_observe.report import read_history
-from intent_observe.sources.tail import default_state_dir
 
 
 def build(events: Path, intents: int) -> None:
@@ -60,11 +60,6 @@ def events(tmp_path: Path) -> Path:
     return path
 
 
-def test_state_dir_is_the_adapters(tmp_path: Path) -> None:
-    for path in (tmp_path / "r" / ".intent" / "events" / "events.jsonl", tmp_path / "loose" / "events.jsonl"):
-        assert adapter_state_dir(path) == default_state_dir(str(path))
-
-
 @pytest.mark.timeout(180)
 def test_emit_starts_from_the_adapters_checkpoint_and_never_writes_its_state(
     events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -73,7 +68,7 @@ def test_emit_starts_from_the_adapters_checkpoint_and_never_writes_its_state(
     with receiver_in_thread(tmp_path / "receiver") as receiver:
         tail = run_tail("--once", str(events), env=tail_env(receiver.grpc_endpoint))
         assert tail.returncode == 0, tail.stderr
-    [state] = adapter_state_dir(events).glob("tail-events-*.sqlite")  # not its disk queue
+    [state] = layout.tail_states(layout.state_dir(events))  # not its disk queue
     before = adapter_rows(state)
 
     view = fresh_view(events)
@@ -95,7 +90,7 @@ def test_emit_starts_from_the_adapters_checkpoint_and_never_writes_its_state(
     assert stat.S_IMODE(cached.cache_path.stat().st_mode) == 0o600  # private, as the tail's state
     same_contexts(cached, events, ["CON-001", "CON-002", "CON-003"])
     assert adapter_rows(state) == before
-    for other in adapter_state_dir(events).glob("*.sqlite"):  # e.g. its disk queue: left as it was
+    for other in layout.state_dir(events).glob("*.sqlite"):  # e.g. its disk queue: left as it was
         if other not in (state, cached.cache_path):
             tables = sqlite3.connect(other).execute("SELECT name FROM sqlite_master WHERE type='table'")
             assert "artifacts" not in {name for (name,) in tables}

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
-from intent_observe.artifacts.files import INTENT_DIR, ArtifactFile, status_words
+from intent_observe import layout
+from intent_observe.artifacts.files import ArtifactFile, status_words
 from intent_observe.artifacts.history import FrontMatterChange, front_matter_history
 from intent_observe.events.model import DERIVED_SHAPE, ArtifactKind, Event, Position
 from intent_observe.events.parse import TYPED_ID_FIELD
@@ -43,17 +44,9 @@ _INTENT_OUTCOMES = (
 )
 
 
-def repository_of(events_path: str) -> Path | None:
-    """The repository whose `.intent/events/` holds this file, if it sits there."""
-    parent = Path(events_path).resolve().parent
-    if parent.name == "events" and parent.parent.name == INTENT_DIR:
-        return parent.parent.parent
-    return None
-
-
 def derived_events_of(events_path: str) -> list[Event]:
     """The derived events of the repository holding an events file (none outside `.intent/`)."""
-    repo = repository_of(events_path)
+    repo = layout.repository_of(Path(events_path).resolve())
     return derived_events(front_matter_history(repo)) if repo is not None else []
 
 

@@ -33,25 +33,15 @@ from typing import Any
 
 import yaml
 
+from intent_observe import layout
 from intent_observe.events.model import ArtifactKind
 
-INTENT_DIR = ".intent"
 MAX_READ_BYTES = 256 * 1024  # front matter sits at the top; a huge file is read this far
 MAX_ID_CHARS = 200
 MAX_VALUES = 10_000  # values in one file's front matter (aliases expanded)
 MAX_DEPTH = 32  # levels of nesting in it
 
-# `.intent/<directory>/…` → the kind of artifact its files are (subdirectories included).
-KIND_OF_DIRECTORY: dict[str, ArtifactKind] = {
-    "signals": ArtifactKind.SIGNAL,
-    "intents": ArtifactKind.INTENT,
-    "specs": ArtifactKind.SPEC,
-    "contracts": ArtifactKind.CONTRACT,
-    "clusters": ArtifactKind.CLUSTER,
-    "decisions": ArtifactKind.DECISION,
-}
-# Not artifact files, and not worth listing one by one: the event log and our own state.
-_NOT_ARTIFACT_DIRECTORIES = frozenset({"events", "observe"})
+KIND_OF_DIRECTORY = {name: ArtifactKind(kind) for name, kind in layout.ARTIFACT_DIRECTORIES.items()}
 
 # Front matter keys, in order of preference, for each thing read.
 _LINK_KEYS: dict[str, tuple[str, ...]] = {
@@ -183,7 +173,7 @@ def parse_artifact(path: str, text: str) -> ArtifactFile | Skipped:
 
 def kind_of_path(path: PurePosixPath) -> ArtifactKind | None:
     parts = path.parts
-    if len(parts) < 3 or parts[0] != INTENT_DIR:
+    if len(parts) < 3 or parts[0] != layout.INTENT_DIR:
         return None
     return KIND_OF_DIRECTORY.get(parts[1])
 
@@ -413,13 +403,13 @@ def read_artifact_file(relative: str, full: Path) -> ArtifactFile | Skipped:
 
 
 def files_under(repo: Path) -> Iterator[tuple[str, Path]]:
-    root = repo / INTENT_DIR
+    root = repo / layout.INTENT_DIR
     if not root.is_dir() or root.is_symlink():
         return
     for directory, subdirectories, files in os.walk(root):
         here = Path(directory)
         if here == root:
-            subdirectories[:] = [d for d in subdirectories if d not in _NOT_ARTIFACT_DIRECTORIES]
+            subdirectories[:] = [d for d in subdirectories if d not in layout.NOT_ARTIFACT_DIRECTORIES]
         subdirectories.sort()
         for name in sorted(files):
             full = here / name

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from intent_observe import layout
 from intent_observe.artifacts.files import (
-    INTENT_DIR,
-    KIND_OF_DIRECTORY,
     MAX_READ_BYTES,
     ArtifactFile,
     files_under,
@@ -86,7 +85,7 @@ def _committed_changes(repo: Path) -> Iterator[FrontMatterChange]:
         "-z",
         "--format=%x01%H %ct",
         "--",
-        *(f"{INTENT_DIR}/{directory}" for directory in KIND_OF_DIRECTORY),
+        *layout.artifact_directories(),
     )
     if log is None:
         return

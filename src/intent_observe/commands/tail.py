@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import glob
-import hashlib
 import logging
 import signal
 import sys
@@ -15,6 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from intent_observe import layout
 from intent_observe.sinks.disk_queue import DEFAULT_MAX_BYTES, DiskQueue, DiskQueueError
 from intent_observe.sinks.otlp_config import ExportConfigError, ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import OtlpExporter
@@ -27,8 +27,6 @@ from intent_observe.sources.tail import (
     TailAdapter,
     TailConfig,
     TailError,
-    absolute,
-    default_state_dir,
     metric_interval_from_env,
 )
 
@@ -50,12 +48,6 @@ Exit codes:
   75  stopped with data not yet acknowledged: it is in the disk queue or will be
       read again; run again to deliver it
 """
-
-
-def queue_file_name(files: list[str]) -> str:
-    """One disk queue per set of followed files, so two tails sharing a --state-dir do not collide."""
-    key = "\x00".join(sorted(str(absolute(f)) for f in files))
-    return f"tail-queue-{hashlib.blake2b(key.encode(), digest_size=4).hexdigest()}.sqlite"
 
 
 def expand_paths(patterns: tuple[str, ...]) -> list[str]:
@@ -172,9 +164,9 @@ def tail(
         metric_interval_s=metric_interval_from_env(),
         shutdown_timeout_s=shutdown_timeout,
     )
-    queue_dir = state_dir or default_state_dir(files[0])
+    queue_dir = state_dir or layout.state_dir(files[0])
     try:
-        disk_queue = DiskQueue(queue_dir / queue_file_name(files), max_bytes=queue_max_mb * 1024 * 1024)
+        disk_queue = DiskQueue(layout.tail_queue(queue_dir, files), max_bytes=queue_max_mb * 1024 * 1024)
         sink = ExporterSink(exporter, disk_queue, spill_after_s=spill_after)
         adapter = TailAdapter(config, sink)
         adapter.open()

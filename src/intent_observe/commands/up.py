@@ -23,13 +23,13 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from intent_observe import layout
+
 URL_ENV = "INTENT_OBSERVE_URL"
 # Also read by the receiver and the app (otlp.receiver.TOKEN_ENV); not imported from
 # there so that the client commands start without loading gRPC.
 TOKEN_ENV = "INTENT_OBSERVE_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:4040"
-EVENTS_RELPATH = Path(".intent") / "events" / "events.jsonl"
-OBSERVE_RELPATH = Path(".intent") / "observe"
 EXIT_UNAVAILABLE = 3
 EXIT_NOT_FOUND = 4
 
@@ -55,7 +55,7 @@ def _forward_sink(observe_dir: Path) -> Any:
     from intent_observe.sinks.sink import ExporterSink
 
     exporter = OtlpExporter(load_export_config())
-    return ExporterSink(exporter, DiskQueue(observe_dir / "up-forward-queue.sqlite"))
+    return ExporterSink(exporter, DiskQueue(layout.up_forward_queue(observe_dir)))
 
 
 @click.command("up")
@@ -126,8 +126,8 @@ def up(
     )
     started = time.monotonic()
     root = _repo_root()
-    events = list(paths) or [root / EVENTS_RELPATH]
-    observe = observe_dir or (root / OBSERVE_RELPATH)
+    events = list(paths) or [layout.events_file(root)]
+    observe = observe_dir or layout.observe_dir(root)
     console = Console(stderr=True, highlight=False)
     try:
         _check_inside(root, [*([] if paths else events), *([] if observe_dir else [observe])])

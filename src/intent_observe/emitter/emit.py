@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from intent_observe import layout
 from intent_observe.artifacts.ids import PREFIXES
 from intent_observe.emitter.draft import (
     Draft,
@@ -64,10 +65,8 @@ from intent_observe.identity.view import IdentityView
 from intent_observe.safe_files import open_regular
 
 SCHEMA_VERSION = "0.2.0"
-EVENTS_RELPATH = Path(".intent") / "events" / "events.jsonl"
 AUTO_ID = "auto"  # the next id in the repository's style (numbered or ULID)
 ULID_ID = "ulid"  # a new ULID id, whatever the repository's style
-FRAMEWORK_LOCK_SUFFIX = ".lock"  # the framework's writers: `flock -x 200` on 200>events.jsonl.lock
 
 
 @dataclass(slots=True)
@@ -90,7 +89,7 @@ def find_repo_root(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     chain = [here, *here.parents]
     for directory in chain:
-        if (directory / ".intent").is_dir():
+        if (directory / layout.INTENT_DIR).is_dir():
             return directory
     for directory in chain:
         if (directory / ".git").exists():
@@ -101,7 +100,7 @@ def find_repo_root(start: Path | None = None) -> Path:
 
 
 def events_path(repo: Path | None = None) -> Path:
-    return find_repo_root(repo) / EVENTS_RELPATH
+    return layout.events_file(find_repo_root(repo))
 
 
 # ------------------------------------------------------------------ the writer
@@ -357,7 +356,7 @@ def _held(path: Path, flags: int, purpose: str) -> Iterator[int]:
 def _framework_lock(path: Path) -> AbstractContextManager[int]:
     """The Intent framework's writer lock (`events.jsonl.lock`), taken by every emitter before its
     own lock on the file (so the two never deadlock)."""
-    lock_path = path.with_name(path.name + FRAMEWORK_LOCK_SUFFIX)
+    lock_path = layout.writers_lock(path)
     return _held(lock_path, os.O_WRONLY | os.O_CREAT, f"take the writers' lock {lock_path.name}")
 
 

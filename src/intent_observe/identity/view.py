@@ -15,15 +15,14 @@ next `intent-observe emit` starts from there instead of replaying the whole file
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
 import orjson
 
+from intent_observe import layout
 from intent_observe.artifacts.ids import IdStyles
 from intent_observe.events import Event, iter_lines, parse_line
 from intent_observe.events.model import ArtifactKind
@@ -33,7 +32,6 @@ from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.safe_files import private_file
 
-_ADAPTER_STATE = re.compile(r"tail-.+-[0-9a-f]{8}\.sqlite")  # not its disk queue (`tail-queue.sqlite`)
 CACHE_AFTER_LINES = 2_000  # a replay this long is worth storing for the next process
 DRAIN_EVERY = 1_000  # lines replayed between two drains: the engine's memory stays bounded
 
@@ -76,10 +74,7 @@ class IdentityView:
         self.invalidate()
         self._inode = (stat.st_dev, stat.st_ino)
         found = []
-        adapter_states = [
-            p for p in self.cache_path.parent.glob("tail-*.sqlite") if _ADAPTER_STATE.fullmatch(p.name)
-        ]
-        for state_path in [*sorted(adapter_states), self.cache_path]:
+        for state_path in [*layout.tail_states(layout.state_dir(self.path)), self.cache_path]:
             opened = self._open_state(state_path, stat, size)
             if opened is not None:
                 found.append((opened[1].mark.offset, state_path, opened))
@@ -115,8 +110,7 @@ class IdentityView:
     # ------------------------------------------------------------ our own cache
     @property
     def cache_path(self) -> Path:
-        digest = hashlib.blake2b(str(self.path.resolve()).encode(), digest_size=4).hexdigest()
-        return adapter_state_dir(self.path) / f"emit-{digest}.sqlite"
+        return layout.emit_cache(self.path)
 
     def should_cache(self) -> bool:
         """Enough lines were replayed beyond the stored checkpoint to be worth keeping."""
@@ -329,15 +323,6 @@ class IdentityView:
             cluster = artifacts[sig.cluster].id if sig.cluster else None
             out.append((sig.id, cluster))
         return out
-
-
-def adapter_state_dir(path: Path) -> Path:
-    """Where `intent-observe tail` keeps a file's state: `tail.default_state_dir`, without importing
-    the adapter and its exporters (half a second per `emit`); a test keeps the two equal."""
-    parent = Path(os.path.abspath(path)).parent
-    if parent.name == "events" and parent.parent.name == ".intent":
-        return parent.parent / "observe"
-    return parent / ".intent-observe"
 
 
 def _named_ids(ev: Event) -> list[str]:

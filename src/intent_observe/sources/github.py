@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from intent_observe import layout
 from intent_observe.artifacts.files import ArtifactFile, Skipped, parse_artifact, status_words
 from intent_observe.emitter.draft import Draft, format_timestamp
 from intent_observe.events.model import ArtifactKind
@@ -75,7 +76,7 @@ def _push(payload: Mapping[str, Any], delivery: str | None) -> Draft:
             "message": _first_line(head.get("message")),
             "url": head.get("url"),
         },
-        "intent_files": [p for p in changed if p.startswith(".intent/")][:MAX_PATHS],
+        "intent_files": [p for p in changed if layout.in_intent_dir(p)][:MAX_PATHS],
         "forced": bool(payload.get("forced")),
         **_typed(refs),
     }
@@ -256,7 +257,7 @@ def drafts_for_changes(
     drafts = []
     for status, path in changes:
         change = _CHANGE.get(status[:1])
-        if change is None or not path.startswith(".intent/") or path.startswith(".intent/events/"):
+        if change is None or not layout.in_intent_dir(path) or layout.in_events_dir(path):
             continue
         now = _reading(path, read) if change != "removed" else None
         before = _reading(path, read_before) if read_before is not None and change != "added" else None
@@ -371,7 +372,7 @@ def _git(*args: str) -> str:
 
 def _changed_files(before: str, after: str) -> list[tuple[str, str]]:
     base = _EMPTY_TREE if not before.strip("0") else before
-    out = _git("diff", "--name-status", "--no-renames", base, after, "--", ".intent")
+    out = _git("diff", "--name-status", "--no-renames", base, after, "--", layout.INTENT_DIR)
     return [(status, path) for status, _, path in (line.partition("\t") for line in out.splitlines()) if path]
 
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from intent_observe import layout
 from intent_observe.artifacts.ids import new_ulid
 from intent_observe.metrics.catalog import autonomy_level
 
@@ -80,7 +81,13 @@ def plan(n: int, rng: random.Random, t: datetime) -> Story:
     strays = [stray]
     if n % 11 == 0:  # the Action announced a file that was deleted before it ran: `unknown`
         strays.append(
-            Signal(None, f".intent/signals/{_date(t)}-{slug}-scratch.md", "scratch note", SOURCES[0], None)
+            Signal(
+                None,
+                layout.artifact_file("signals", f"{_date(t)}-{slug}-scratch.md"),
+                "scratch note",
+                SOURCES[0],
+                None,
+            )
         )
     return Story(
         n=n,
@@ -103,14 +110,14 @@ def _signal(n: int, k: int, slug: str, problem: str, rng: random.Random, t: date
     style = n % 3
     if style == 1:
         signal_id = f"SIG-{(n - 1) * (CLUSTERED + 1) + k + 1:03d}"
-        file = f".intent/signals/{signal_id}-{slug}.md"
+        file = layout.artifact_file("signals", f"{signal_id}-{slug}.md")
     elif style == 2:
         signal_id = f"SIG-{_date(t)}-{slug}-{n}{'abcd'[k]}"
-        file = f".intent/signals/{signal_id.removeprefix('SIG-')}.md"
+        file = layout.artifact_file("signals", f"{signal_id.removeprefix('SIG-')}.md")
     else:
         ms = int(t.timestamp() * 1000) + k
         signal_id = f"SIG-{new_ulid(ms, rng.randbytes(10))}"
-        file = f".intent/signals/{signal_id}.md"
+        file = layout.artifact_file("signals", f"{signal_id}.md")
     title = f"{slug.capitalize()}: {problem} ({n}.{k})"
     return Signal(signal_id, file, title, source, round(rng.random(), 3))
 
@@ -243,21 +250,39 @@ def story_files(s: Story, finished: bool = True, named: Container[str] | None = 
         files.append((sig.id, sig.file, _signal_file(sig, status, None, None)))
     cluster: dict[str, object] = {"id": s.cluster, "name": f"{s.topic}-{s.n}", "status": "promoted"}
     cluster |= {"signals": _ids(s.signals), "promoted_to": s.intent, "formed_date": when}
-    files.append((s.cluster, f".intent/clusters/{s.topic}-{s.n}.md", _front_matter(cluster, "Signals")))
+    files.append(
+        (
+            s.cluster,
+            layout.artifact_file("clusters", f"{s.topic}-{s.n}.md"),
+            _front_matter(cluster, "Signals"),
+        )
+    )
     done = finished and s.completed
     intent: dict[str, object] = {"id": s.intent, "title": f"Fix {s.topic} for good ({s.n})"}
     intent |= {"status": "shipped" if done else "accepted", "signals": _ids(s.signals), "specs": [s.spec]}
     intent |= {"proposed_date": when}
-    files.append((s.intent, f".intent/intents/{s.intent}-{s.topic}.md", _front_matter(intent, "Why")))
+    files.append(
+        (s.intent, layout.artifact_file("intents", f"{s.intent}-{s.topic}.md"), _front_matter(intent, "Why"))
+    )
     spec: dict[str, object] = {"id": s.spec, "title": f"{s.topic.capitalize()} retry budget ({s.n})"}
     spec |= {"status": "shipped" if done else "executing", "intent": s.intent, "contracts": s.contracts}
     spec |= {"trust_score": 0.8, "autonomy_level": "L3", "created": when}
     files.append(
-        (s.spec, f".intent/specs/{s.spec}-{s.topic}-retry-budget.md", _front_matter(spec, "Acceptance"))
+        (
+            s.spec,
+            layout.artifact_file("specs", f"{s.spec}-{s.topic}-retry-budget.md"),
+            _front_matter(spec, "Acceptance"),
+        )
     )
     if s.decision is not None:
         decision = {"id": s.decision, "title": "Keep retries at 2", "status": "ratified"}
-        files.append((s.decision, f".intent/decisions/{s.decision}.md", _front_matter(decision, "Decision")))
+        files.append(
+            (
+                s.decision,
+                layout.artifact_file("decisions", f"{s.decision}.md"),
+                _front_matter(decision, "Decision"),
+            )
+        )
     return {path: text for artifact_id, path, text in files if artifact_id is not None and known(artifact_id)}
 
 

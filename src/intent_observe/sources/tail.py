@@ -20,11 +20,9 @@ keeps the scope "" that `inspect` uses.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from intent_observe import layout
 from intent_observe.artifacts.derive import Derived, derived_events_of
 from intent_observe.events import Event, Position, Rejected, parse_lines
 from intent_observe.identity import checkpoint
@@ -58,7 +57,7 @@ from intent_observe.sources.watch import FileWatcher
 
 log = logging.getLogger("intent_observe.tail")
 
-DEFAULT_PATH = ".intent/events/events.jsonl"
+DEFAULT_PATH = str(layout.events_file(Path()))
 BATCH_BYTES = 1 << 16  # input bytes per batch: ~350 events, ~0.5 MB of OTLP per signal
 IN_FLIGHT_BATCHES = 2
 # Identity-state entries kept in memory (the rest spill to disk): 5,000 instead of the engine's
@@ -104,32 +103,10 @@ def metric_interval_from_env(env: dict[str, str] | None = None) -> float:
     return value if value > 0 else DEFAULT_METRIC_INTERVAL_S
 
 
-def absolute(path: str) -> Path:
-    """The path made absolute without resolving symlinks: names derived from it (state files,
-    repository) stay the same when a symlink in it moves, as git-sync's `current` link does on
-    every commit."""
-    return Path(os.path.abspath(path))
-
-
 def repository_name(path: str) -> str:
     """`…/<repo>/.intent/events/events.jsonl` → `<repo>`; otherwise the file's directory name."""
-    parent = absolute(path).parent
-    if parent.name == "events" and parent.parent.name == ".intent":
-        return parent.parent.parent.name
-    return parent.name
-
-
-def default_state_dir(path: str) -> Path:
-    parent = absolute(path).parent
-    if parent.name == "events" and parent.parent.name == ".intent":
-        return parent.parent / "observe"
-    return parent / ".intent-observe"
-
-
-def _state_stem(path: str, scope: str) -> str:
-    digest = hashlib.blake2b(str(absolute(path)).encode(), digest_size=4).hexdigest()
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", scope or Path(path).stem)[:40]
-    return f"tail-{slug}-{digest}"
+    absolute = layout.absolute(path)
+    return (layout.repository_of(absolute) or absolute.parent).name
 
 
 @dataclass
@@ -153,10 +130,10 @@ class TailedFile:
         self.path = path
         self.scope = scope
         self.repository = repository_name(path)
-        stem = _state_stem(path, scope)
+        stem = layout.tail_stem(path, scope)
         private_dir(state_dir)
-        self._lock = _exclusive_lock(state_dir / f"{stem}.lock", path)
-        self.store = IdentityStore(private_file(state_dir / f"{stem}.sqlite"))
+        self._lock = _exclusive_lock(layout.tail_lock(state_dir, stem), path)
+        self.store = IdentityStore(private_file(layout.tail_state(state_dir, stem)))
         last = checkpoint.load(self.store.conn)
         saved = None if from_beginning else last
         try:
@@ -171,7 +148,7 @@ class TailedFile:
         self.metrics_start_ns = saved.metrics_start_ns if saved else time.time_ns()
         # entries of a replayed history are dropped when its first batch commits, not before
         self.dead_letter = DeadLetterFile(
-            state_dir / f"{stem}.deadletter.jsonl", last.dead_letter_size if last else 0
+            layout.dead_letter_file(state_dir, stem), last.dead_letter_size if last else 0
         )
         self.follower = FileFollower(path, saved.mark if saved else None)
         self.committed = saved.mark if saved else FileMark(path=path)
@@ -361,7 +338,7 @@ class TailAdapter:
         paths = self.config.paths
         scopes = _scopes(paths)
         for path, scope in zip(paths, scopes, strict=True):
-            state_dir = self.config.state_dir or default_state_dir(path)
+            state_dir = self.config.state_dir or layout.state_dir(path)
             self.files.append(TailedFile(path, scope, state_dir, self.config.from_beginning))
 
     # -------------------------------------------------------------------- run

@@ -40,8 +40,6 @@ from typing import Any
 from intent_observe.alerts.rules import RULES, Thresholds
 from intent_observe.store.writer import Retention
 
-CONFIG_RELPATH = Path(".intent") / "observe" / "config.toml"
-
 
 class ConfigError(ValueError):
     """The config file cannot be used; the message names the file and the key."""

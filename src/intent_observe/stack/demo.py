@@ -20,7 +20,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from intent_observe.artifacts.files import KIND_OF_DIRECTORY
+from intent_observe import layout
 from intent_observe.safe_files import open_regular
 from intent_observe.sources import synthetic
 
@@ -68,9 +68,9 @@ def write_history(path: Path, now: datetime | None = None) -> int:
             os.write(fd, raw + b"\n")
     finally:
         os.close(fd)
-    intent_dir = path.parent.parent
-    if path.parent.name == "events" and intent_dir.name == ".intent":
-        write_artifact_files(intent_dir.parent, files)
+    repo = layout.repository_of(path)
+    if repo is not None:
+        write_artifact_files(repo, files)
     return len(lines)
 
 
@@ -78,8 +78,8 @@ def write_artifact_files(repo: Path, files: dict[str, str]) -> int:
     """Write the demo's artifact files under `repo`, unless its `.intent/` already holds artifact
     directories (a real tree is never mixed with demo files). Nothing is written through a
     symbolic link or over an existing file. Returns the files written."""
-    intent_dir = repo / ".intent"
-    if intent_dir.is_symlink() or any((intent_dir / name).exists() for name in KIND_OF_DIRECTORY):
+    intent_dir = repo / layout.INTENT_DIR
+    if intent_dir.is_symlink() or any((intent_dir / name).exists() for name in layout.ARTIFACT_DIRECTORIES):
         return 0
     written = 0
     for relative, text in sorted(files.items()):

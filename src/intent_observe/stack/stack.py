@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from intent_observe import layout
 from intent_observe.alerts.engine import AlertEngine
 from intent_observe.alerts.notify import WebhookNotifier
 from intent_observe.otlp.receiver import (
@@ -42,8 +43,6 @@ from intent_observe.web.context import AppContext
 
 log = logging.getLogger("intent_observe.up")
 
-STORE_NAME = "store.db"
-TAIL_STATE = "up-tail"  # apart from `intent-observe tail`'s state, so both can run at once
 METRIC_INTERVAL_S = 2.0
 TAIL_RESTART_FIRST_S = 1.0
 TAIL_RESTART_MAX_S = 60.0
@@ -57,7 +56,7 @@ class UpError(Exception):
 @dataclass
 class StackOptions:
     events: list[Path]
-    observe_dir: Path = Path(".intent/observe")
+    observe_dir: Path = field(default_factory=lambda: layout.observe_dir(Path()))
     host: str = "127.0.0.1"
     port: int = 4040
     grpc_port: int | None = 4317  # None: no OTLP receiver on that protocol; 0: any free port
@@ -69,7 +68,7 @@ class StackOptions:
 
     @property
     def store_path(self) -> Path:
-        return self.observe_dir / STORE_NAME
+        return layout.store_file(self.observe_dir)
 
 
 @dataclass
@@ -150,7 +149,7 @@ class Stack:
                 "(it then guards the app, the API, /metrics and the OTLP receiver) or use --host 127.0.0.1"
             )
         try:
-            config = opts.config or load_config(opts.observe_dir / "config.toml")
+            config = opts.config or load_config(layout.config_file(opts.observe_dir))
             fresh = not opts.store_path.exists()
             self.store = Store(opts.store_path, config.store)
             self._start_receiver(token)
@@ -179,7 +178,7 @@ class Stack:
         self.receiver.start()
 
     def _start_adapter(self, fresh_store: bool) -> None:
-        state_dir = self.options.observe_dir / TAIL_STATE
+        state_dir = layout.up_tail_dir(self.options.observe_dir)
         if fresh_store and state_dir.is_dir():
             # a new store must get the whole history, whatever an earlier run's checkpoint says
             shutil.rmtree(state_dir)
@@ -193,7 +192,7 @@ class Stack:
             sink = FanoutSink([sink, self.options.forward])
         config = TailConfig(
             paths=[str(p) for p in self.options.events],
-            state_dir=self.options.observe_dir / TAIL_STATE,
+            state_dir=layout.up_tail_dir(self.options.observe_dir),
             metric_interval_s=METRIC_INTERVAL_S,
             poll_interval_s=0.25,
         )

@@ -29,7 +29,6 @@ from intent_observe.store.writer import Retention, Writer, WriterClosed
 
 T = TypeVar("T")
 
-DEFAULT_STORE_PATH = Path(".intent/observe/store.db")
 # How long a request may wait for its commit before the client is told to retry.
 _COMMIT_TIMEOUT_S = 30.0
 
