@@ -134,9 +134,9 @@ def build_large_store(path: Path) -> list[str]:
     from intent_observe._core import Encoder
     from intent_observe.metrics.derive import snapshot
     from intent_observe.report import read_history
+    from intent_observe.store.apply import _LOG_INSERT, _SPAN_INSERT, apply_batch, refresh_traces
     from intent_observe.store.decode import Batch
     from intent_observe.store.store import Store
-    from intent_observe.store.writer import _LOG_INSERT, _SPAN_INSERT, apply_batch, refresh_traces
 
     rng = random.Random(11)
     names = [t for t, _ in _TYPES]

@@ -295,7 +295,7 @@ def test_every_config_key_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "observe-config.md").read_text()
     from dataclasses import fields
 
-    from intent_observe.store.writer import Retention
+    from intent_observe.store.retention import Retention
 
     keys = [f"`{f.name}`" for f in fields(Retention)]
     keys += [f"`{f.name}`" for f in fields(AlertSettings) if f.name not in ("thresholds", "rules")]

@@ -20,9 +20,9 @@ from tests.support.requests import INTENT, key_values, logs_request, resource, t
 
 from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
 from intent_observe.store import queries, trace_queries
+from intent_observe.store.retention import Retention, apply_retention
 from intent_observe.store.schema import StoreError, migrations
 from intent_observe.store.store import Store
-from intent_observe.store.writer import Retention, apply_retention
 
 TRACE = "ab" * 16
 RES = resource(INTENT)

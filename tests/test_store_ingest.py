@@ -24,11 +24,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.store.apply import apply_batch, refresh_traces
 from intent_observe.store.decode import Batch
 from intent_observe.store.decode_pool import DEFAULT_MIN_BYTES, DecodePool
 from intent_observe.store.schema import open_store_file
 from intent_observe.store.store import Store
-from intent_observe.store.writer import apply_batch, refresh_traces
 
 TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 PROTOBUF = {"content-type": "application/x-protobuf"}

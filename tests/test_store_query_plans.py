@@ -13,9 +13,9 @@ from tests.support.requests import trace_request
 
 from intent_observe.identity.records import SpanRecord
 from intent_observe.store import trace_queries
+from intent_observe.store.apply import _CLOSE_IF_PHASED, _CLOSE_PARENT
 from intent_observe.store.schema import migrations
 from intent_observe.store.store import Store
-from intent_observe.store.writer import _CLOSE_IF_PHASED, _CLOSE_PARENT
 
 KINDS = ("intent", "orphan", "all")
 TEXTS = (None, "INT-0", "signal", "no such text", "0a" * 16)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from intent_observe.alerts.rules import RULES, Thresholds
-from intent_observe.store.writer import Retention
+from intent_observe.store.retention import Retention
 
 
 class ConfigError(ValueError):

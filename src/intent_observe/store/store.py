@@ -24,8 +24,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from intent_observe.otlp.consumer import ACCEPTED, ConsumerBusy, PartialResult
 from intent_observe.store.decode import Batch, decode_logs, decode_metrics, decode_traces
 from intent_observe.store.decode_pool import DecodePool
+from intent_observe.store.retention import Retention
 from intent_observe.store.schema import connect
-from intent_observe.store.writer import Retention, Writer, WriterClosed
+from intent_observe.store.writer import Writer, WriterClosed
 
 T = TypeVar("T")
 

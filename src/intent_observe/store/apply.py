@@ -1,0 +1,355 @@
+"""What one decoded batch does to the store's tables, inside the writer's transaction.
+
+Spans (the first copy of a span id kept; a phase span closes its artifact), trace rows (a
+trace new in the batch from the batch, others recomputed from their stored spans), log
+records, metric points (cumulative, delta and histogram values kept as the backend
+would), and Claude Code sessions. A row that cannot be stored is refused alone: the
+batch is retried row by row and its neighbours are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from intent_observe.store.decode import Batch, MetricPoint, SessionTouch
+from intent_observe.store.values import dump_histogram, from_column, load_histogram, to_column
+
+log = logging.getLogger(__name__)
+
+# Spans are final once sent (an ended OpenTelemetry span is immutable): the first copy of a span id is
+# kept, as Tempo keeps it, and a redelivered copy changes nothing.
+_SPAN_INSERT = """
+INSERT INTO spans (trace_id, span_id, parent_span_id, name, service, resource_id, kind, start_ns, end_ns,
+    status_code, status_message, closed, artifact_type, artifact_id, intent_id, contract_id, session_id,
+    title, proto, received_ns, phase)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (trace_id, span_id) DO NOTHING
+"""
+# A phase span (a run, a lifecycle) closes the Intent artifact it belongs to, its parent: read from the
+# stored copy, which may be an earlier one than the batch's.
+_CLOSE_PARENT = """
+UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND closed = 0 AND artifact_type IS NOT NULL AND span_id = (
+    SELECT parent_span_id FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND phase IS NOT NULL)
+"""
+# An artifact stored after one of its phase spans is closed too (spans_phase_parent finds the phase);
+# as above, what the stored copy says counts, not the batch's copy.
+_CLOSE_IF_PHASED = """
+UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND span_id = ?2 AND closed = 0 AND artifact_type IS NOT NULL
+    AND EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = ?1 AND p.parent_span_id = ?2 AND p.phase IS NOT NULL)
+"""
+# Positions in a span row (decode._span_row's layout, _SPAN_INSERT's order).
+_PARENT, _START, _END, _STATUS, _CLOSED, _ART_TYPE, _ART_ID, _INTENT, _TITLE, _PHASE = (
+    2, 7, 8, 9, 11, 12, 13, 14, 17, 20
+)  # fmt: skip
+
+_LOG_INSERT = """
+INSERT OR IGNORE INTO logs (record_key, category, time_ns, observed_ns, trace_id, span_id,
+    severity_number, severity_text, body, event_name, service, resource_id, artifact_id, artifact_type,
+    source, actor, intent_id, autonomy_level, session_id, attributes)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+"""
+
+# A trace's spans, for its row, in span id order and in the layout of _SPAN_INSERT's rows
+# (the columns a trace's row does not need are NULL): batch rows and stored rows alike.
+_TRACE_SPANS = """
+SELECT trace_id, span_id, parent_span_id, name, service, NULL, NULL, start_ns, end_ns, status_code, NULL,
+       closed, artifact_type, artifact_id, intent_id, NULL, NULL, title, NULL, NULL, phase
+FROM spans WHERE trace_id IN (SELECT value FROM json_each(?)) ORDER BY trace_id, span_id
+"""
+_trace_and_span = operator.itemgetter(0, 1)
+
+
+# Errors raised by what a row holds, not by the database (a full disk, a lock): the row is
+# refused for good and its neighbours are stored.
+_ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, ValueError, TypeError)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Rows of a batch the store could not hold, and why (none: everything was stored)."""
+
+    count: int = 0
+    reasons: tuple[str, ...] = ()
+
+
+def apply_batch_isolating(conn: sqlite3.Connection, batch: Batch) -> Refused:
+    """`apply_batch`; when a row's content makes it fail, again row by row, each row in a
+    savepoint of its own, so that only the bad rows are refused."""
+    conn.execute("SAVEPOINT batch")
+    try:
+        apply_batch(conn, batch)
+    except _ROW_ERRORS as error:
+        conn.execute("ROLLBACK TO batch")
+        conn.execute("RELEASE batch")
+        log.warning("a batch failed on one of its rows (%s); storing it row by row", error)
+        return _apply_row_by_row(conn, batch)
+    conn.execute("RELEASE batch")
+    return Refused()
+
+
+def _apply_row_by_row(conn: sqlite3.Connection, batch: Batch) -> Refused:
+    count, reasons = 0, []
+    for kind, single in _single_row_batches(batch):
+        conn.execute("SAVEPOINT row")
+        try:
+            apply_batch(conn, single)
+        except _ROW_ERRORS as error:
+            conn.execute("ROLLBACK TO row")
+            count += 1
+            reason = f"a {kind} the store cannot hold: {error}"
+            if reason not in reasons:
+                reasons.append(reason)
+        conn.execute("RELEASE row")
+    return Refused(count, tuple(reasons))
+
+
+def _single_row_batches(batch: Batch) -> Iterator[tuple[str, Batch]]:
+    resources = batch.resources
+    for span in batch.spans:
+        yield "span", Batch(resources=resources, spans=[span], promotions=batch.promotions)
+    for log_row in batch.logs:
+        yield "log record", Batch(resources=resources, logs=[log_row])
+    for point in batch.points:
+        yield "data point", Batch(resources=resources, points=[point])
+    for touch in batch.sessions:
+        yield "session", Batch(sessions=[touch])
+
+
+def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
+    if batch.resources:
+        conn.executemany("INSERT OR IGNORE INTO resources VALUES (?,?,?)", set(batch.resources))
+    if batch.spans:
+        _write_spans(conn, batch)
+    if batch.logs:
+        conn.executemany(_LOG_INSERT, batch.logs)
+    if batch.points:
+        write_points(conn, batch.points)
+    for touch in batch.sessions:
+        touch_session(conn, touch)
+
+
+def _write_spans(conn: sqlite3.Connection, batch: Batch) -> None:
+    """Insert the spans (first copy kept), derive the state of the artifacts their phases close,
+    then bring their traces' rows up to date.
+
+    A trace with no span stored before this batch (most of them, under load) gets its row
+    from the batch's rows, without reading back what was just written; any other trace is
+    recomputed from all its stored spans."""
+    trace_ids = {row[0] for row in batch.spans}
+    stored = {
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT trace_id FROM spans WHERE trace_id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(sorted(trace_ids)).decode(),),
+        )
+    }
+    conn.executemany(_SPAN_INSERT, batch.spans)
+    _close_phased_artifacts(conn, batch.spans, stored)
+    promoted = _note_promotions(conn, batch.promotions)
+    fresh: dict[str, list[tuple[Any, ...]]] = {}
+    repeated: set[str] = set()
+    for row in sorted(batch.spans, key=_trace_and_span):
+        trace_id = row[0]
+        if trace_id in stored or trace_id in promoted:
+            continue
+        spans = fresh.setdefault(trace_id, [])
+        if spans and spans[-1][1] == row[1]:
+            repeated.add(trace_id)  # a span sent twice: its first copy is the one stored
+        spans.append(row)
+    for trace_id in repeated:
+        del fresh[trace_id]  # recomputed from what is stored, below
+    if fresh:
+        _write_trace_rows(conn, fresh)
+    refresh_traces(conn, (trace_ids - fresh.keys()) | promoted)
+
+
+def _close_phased_artifacts(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], stored: set[str]) -> None:
+    """Mark closed the artifacts a phase span of this batch belongs to, and the open artifacts of
+    this batch whose phase was stored before them (only possible in a trace stored before)."""
+    closing = [(row[0], row[1]) for row in rows if row[_PHASE] is not None and row[_PARENT] is not None]
+    if closing:
+        conn.executemany(_CLOSE_PARENT, closing)
+    if stored:
+        late = [
+            (row[0], row[1])
+            for row in rows
+            if not row[_CLOSED] and row[_ART_TYPE] is not None and row[0] in stored
+        ]
+        if late:
+            conn.executemany(_CLOSE_IF_PHASED, late)
+
+
+def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
+    """Recompute the `traces` rows of the given traces from their stored spans (none: no row)."""
+    if not trace_ids:
+        return
+    spans: dict[str, list[tuple[Any, ...]]] = {trace_id: [] for trace_id in trace_ids}
+    for span in conn.execute(_TRACE_SPANS, (orjson.dumps(sorted(trace_ids)).decode(),)):
+        spans[span[0]].append(span)
+    _write_trace_rows(conn, {trace_id: found for trace_id, found in spans.items() if found})
+    gone = [(trace_id,) for trace_id, found in spans.items() if not found]
+    if gone:
+        conn.executemany("DELETE FROM traces WHERE trace_id = ?", gone)
+
+
+def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[tuple[Any, ...]]]) -> None:
+    promoted = {
+        row[0]
+        for row in conn.execute(
+            "SELECT trace_id FROM promoted_orphans WHERE trace_id IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(sorted(spans)).decode(),),
+        )
+    }
+    rows = [_trace_row(trace_id, found, trace_id in promoted) for trace_id, found in spans.items()]
+    conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+
+def _trace_row(trace_id: str, spans: list[tuple[Any, ...]], promoted: bool) -> tuple[Any, ...]:
+    """A trace's row from its spans (in span id order): counts, time span (phases included),
+    services, root, intent, and whether the root artifact is open or closed."""
+    present = {span[1] for span in spans}
+    root: tuple[Any, ...] | None = None
+    root_key: tuple[bool, bool, int] | None = None
+    errors = 0
+    start, end = spans[0][_START], spans[0][_END]
+    services: dict[str, None] = {}  # in order of first appearance
+    intent_span: str | None = None  # the artifact id of an intent span
+    intent_attr: str | None = None  # else the intent.id attribute
+    phased: set[str] = set()  # artifacts (span ids) with a phase span in the trace: closed
+    for span in spans:
+        parent, span_start, art_type, intent = span[_PARENT], span[_START], span[_ART_TYPE], span[_INTENT]
+        if span[_STATUS] == 2:
+            errors += 1
+        if span_start < start:
+            start = span_start
+        if span[_END] > end:
+            end = span[_END]
+        services[span[4]] = None
+        if span[_PHASE] is not None and parent is not None:
+            phased.add(parent)
+        art_id = span[_ART_ID]
+        if art_type == "intent" and art_id is not None and (intent_span is None or art_id > intent_span):
+            intent_span = art_id
+        if intent is not None and (intent_attr is None or intent > intent_attr):
+            intent_attr = intent
+        if parent is None or parent not in present:
+            # a root: an intent span wins over a backfilled orphan, an artifact over a phase whose
+            # artifact is not stored yet; otherwise the earliest root
+            key = (art_type != "intent", span[_PHASE] is not None, span_start)
+            if root_key is None or key < root_key:
+                root, root_key = span, key
+    root_id, root_name, root_title, root_type, root_state = (None, "", None, None, None)
+    if root is not None:
+        root_id, root_name, root_title, root_type = root[1], root[3], root[_TITLE], root[_ART_TYPE]
+        if root_type is not None:
+            root_state = "closed" if root[_CLOSED] or root_id in phased else "open"
+    return (
+        trace_id,
+        root_id,
+        root_name,
+        intent_span or intent_attr,
+        root_title,
+        _trace_kind(intent_span, root_type, promoted),
+        len(spans),
+        errors,
+        start,
+        end,
+        orjson.dumps(list(services)).decode(),
+        root_state,
+    )
+
+
+def _trace_kind(intent_span: str | None, root_type: str | None, promoted: bool) -> str:
+    if intent_span:
+        return "intent"
+    if root_type == "signal":
+        return "promoted" if promoted else "orphan"
+    return "cluster" if root_type == "cluster" else "other"
+
+
+def _note_promotions(conn: sqlite3.Connection, promotions: list[tuple[str, str | None]]) -> set[str]:
+    """Record orphan traces whose signal was backfilled into an intent; returns those trace ids."""
+    conn.executemany("INSERT OR IGNORE INTO promoted_orphans VALUES (?, ?)", promotions)
+    return {trace_id for trace_id, _ in promotions}
+
+
+def write_points(conn: sqlite3.Connection, points: list[MetricPoint]) -> None:
+    exported: dict[tuple[str, str], int] = {}
+    for p in points:
+        _write_point(conn, p)
+        key = (p.name, p.service)
+        exported[key] = max(exported.get(key, 0), p.time_ns)
+    conn.executemany(
+        "INSERT INTO metric_exports VALUES (?,?,?) ON CONFLICT (name, service) DO UPDATE "
+        "SET time_ns = max(time_ns, excluded.time_ns)",
+        [(name, service, t) for (name, service), t in exported.items()],
+    )
+
+
+def _write_point(conn: sqlite3.Connection, p: MetricPoint) -> None:
+    row = conn.execute(
+        "SELECT time_ns, value, histogram FROM metric_series WHERE id = ?", (p.series_id,)
+    ).fetchone()
+    value, histogram = p.value, p.histogram
+    if row is not None:
+        old_time, stored_value, stored_hist = row
+        old_value, old_hist = from_column(stored_value), load_histogram(stored_hist)
+        if p.temporality == "delta":
+            # deltas add up to a running total: what /metrics and the Claude view show
+            value = old_value + p.value
+            histogram = _add_histograms(old_hist, p.histogram)
+        elif p.time_ns < old_time:
+            return  # an older cumulative point arriving late changes nothing
+        if value == old_value and histogram == old_hist:
+            conn.execute(
+                "UPDATE metric_series SET time_ns = max(time_ns, ?) WHERE id = ?", (p.time_ns, p.series_id)
+            )
+            return
+    hist_json = dump_histogram(histogram) if histogram is not None else None
+    stored = to_column(value)
+    conn.execute(
+        """INSERT INTO metric_series (id, name, service, labels, kind, unit, temporality, session_id,
+               start_ns, time_ns, value, histogram) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+           ON CONFLICT (id) DO UPDATE SET time_ns = max(time_ns, excluded.time_ns),
+               value = excluded.value, histogram = excluded.histogram, start_ns = excluded.start_ns""",
+        (
+            p.series_id, p.name, p.service, p.labels, p.kind, p.unit, p.temporality, p.session_id,
+            p.start_ns, p.time_ns, stored, hist_json,
+        ),
+    )  # fmt: skip
+    conn.execute("INSERT OR REPLACE INTO metric_points VALUES (?,?,?)", (p.series_id, p.time_ns, stored))
+
+
+def _add_histograms(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    if old is None or new is None or old["bounds"] != new["bounds"]:
+        return new
+    return {
+        "bounds": new["bounds"],
+        "counts": [a + b for a, b in zip(old["counts"], new["counts"], strict=True)],
+        "sum": old["sum"] + new["sum"],
+        "count": old["count"] + new["count"],
+    }
+
+
+def touch_session(conn: sqlite3.Connection, t: SessionTouch) -> None:
+    conn.execute(
+        """INSERT INTO claude_sessions VALUES (?,?,?,?,?,?,?,?)
+           ON CONFLICT (session_id) DO UPDATE SET
+             start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns),
+             contract_id = coalesce(contract_id, excluded.contract_id),
+             spec_id = coalesce(spec_id, excluded.spec_id),
+             intent_id = coalesce(intent_id, excluded.intent_id),
+             trace_id = coalesce(trace_id, excluded.trace_id),
+             parent_span_id = coalesce(parent_span_id, excluded.parent_span_id)""",
+        (
+            t.session_id, t.time_ns, t.time_ns, t.contract_id, t.spec_id, t.intent_id, t.trace_id,
+            t.parent_span_id,
+        ),
+    )  # fmt: skip
