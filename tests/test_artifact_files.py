@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.support.real_tree import REAL_TREE
 
 from intent_observe.artifacts.files import ArtifactFile, Links, Skipped, parse_artifact, read_artifacts
-from intent_observe.events.model import ArtifactKind
+from intent_observe.model import ArtifactKind
 
 
 def read(path: str, text: str) -> ArtifactFile:

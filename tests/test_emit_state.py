@@ -13,9 +13,9 @@ from tests.tailing import run_tail, tail_env
 from intent_observe import layout
 from intent_observe.emitter.draft import Draft
 from intent_observe.emitter.emit import Emitter, emit
-from intent_observe.events.model import ArtifactKind
 from intent_observe.identity import view as identity_view
 from intent_observe.identity.view import IdentityView
+from intent_observe.model import ArtifactKind
 from intent_observe.report import read_history
 
 

@@ -3,9 +3,9 @@
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from intent_observe.events.model import ArtifactKind, Event, Position, Rejected
 from intent_observe.identity.records import LogRecord, SpanRecord
 from intent_observe.metrics.derive import Point
+from intent_observe.model import ArtifactKind, Event, Position, Rejected
 from intent_observe.store.decode import ResourceInfo
 
 class Encoder:

@@ -27,8 +27,8 @@ from typing import Protocol
 from intent_observe import layout
 from intent_observe.artifacts.files import ArtifactFile, status_words
 from intent_observe.artifacts.history import FrontMatterChange, front_matter_history
-from intent_observe.events.model import DERIVED_SHAPE, ArtifactKind, Event, Position
 from intent_observe.events.parse import TYPED_ID_FIELD
+from intent_observe.model import DERIVED_SHAPE, ArtifactKind, Event, Position
 
 DERIVED_SOURCE = "front-matter"
 

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from intent_observe import layout
-from intent_observe.events.model import ArtifactKind
+from intent_observe.model import ArtifactKind
 
 MAX_READ_BYTES = 256 * 1024  # front matter sits at the top; a huge file is read this far
 MAX_ID_CHARS = 200

@@ -14,7 +14,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from intent_observe.events.model import ArtifactKind
+from intent_observe.model import ArtifactKind
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ULID_BODY = f"[{CROCKFORD}]{{26}}"

@@ -18,7 +18,6 @@ import orjson
 
 from intent_observe.artifacts.ids import PREFIXES
 from intent_observe.events import Event, Rejected, TimestampError, parse_timestamp
-from intent_observe.events.model import ArtifactKind, Position
 from intent_observe.events.parse import (
     MAX_LINE_BYTES,
     TYPED_ID_FIELD,
@@ -27,6 +26,7 @@ from intent_observe.events.parse import (
     kind_of_type,
     parse_line,
 )
+from intent_observe.model import ArtifactKind, Position
 
 MAX_ID_CHARS = 200
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")

@@ -50,7 +50,6 @@ from intent_observe.emitter.draft import (
     utc_timestamp,
 )
 from intent_observe.events import Rejected
-from intent_observe.events.model import ArtifactKind, Position
 from intent_observe.events.parse import (
     TYPED_ID_FIELD,
     artifact_file,
@@ -62,6 +61,7 @@ from intent_observe.events.parse import (
 from intent_observe.identity import ids
 from intent_observe.identity.engine import TraceContext
 from intent_observe.identity.view import IdentityView
+from intent_observe.model import ArtifactKind, Position
 from intent_observe.safe_files import open_regular
 
 SCHEMA_VERSION = "0.2.0"

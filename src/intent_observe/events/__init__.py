@@ -1,6 +1,5 @@
 """Parse and normalise both Intent line shapes into one `Event` type (parsing is the core's)."""
 
-from intent_observe.events.model import ArtifactKind, Event, Position, Rejected
 from intent_observe.events.parse import (
     TimestampError,
     iter_lines,
@@ -9,6 +8,7 @@ from intent_observe.events.parse import (
     parse_lines,
     parse_timestamp,
 )
+from intent_observe.model import ArtifactKind, Event, Position, Rejected
 
 __all__ = [
     "ArtifactKind",

@@ -25,7 +25,7 @@ from intent_observe._core import (
     parse_lines,
     parse_timestamp,
 )
-from intent_observe.events.model import ArtifactKind, Event, Rejected
+from intent_observe.model import ArtifactKind, Event, Rejected
 
 __all__ = [
     "MAX_LINE_BYTES",

@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from intent_observe.events.model import Event
 from intent_observe.identity.records import AttrValue
+from intent_observe.model import Event
 
 MAX_VALUE_CHARS = 1024
 MAX_DATA_KEYS = 64

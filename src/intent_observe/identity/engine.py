@@ -40,7 +40,6 @@ from typing import Any
 
 import orjson
 
-from intent_observe.events.model import DERIVED_SHAPE, ArtifactKind, Event
 from intent_observe.identity import ids
 from intent_observe.identity.attributes import event_attributes, one_line, summary_line
 from intent_observe.identity.records import (
@@ -55,6 +54,7 @@ from intent_observe.identity.records import (
 from intent_observe.identity.table import SpillingTable
 from intent_observe.metrics.catalog import autonomy_level
 from intent_observe.metrics.state import UNSCORED, MetricState
+from intent_observe.model import DERIVED_SHAPE, ArtifactKind, Event
 
 _SIGNAL_INACTIVE = {
     "signal.clustered": "clustered",

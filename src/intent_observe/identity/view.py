@@ -25,11 +25,11 @@ import orjson
 from intent_observe import layout
 from intent_observe.artifacts.ids import IdStyles
 from intent_observe.events import Event, iter_lines, parse_line
-from intent_observe.events.model import ArtifactKind
 from intent_observe.identity import checkpoint, ids
 from intent_observe.identity.checkpoint import FileMark, tail_hash
 from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
+from intent_observe.model import ArtifactKind
 from intent_observe.safe_files import private_file
 
 CACHE_AFTER_LINES = 2_000  # a replay this long is worth storing for the next process

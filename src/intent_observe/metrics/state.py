@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from intent_observe.events.model import Event
 from intent_observe.metrics import catalog
+from intent_observe.model import Event
 
 # Label cardinality bounds: a hostile file must not mint unbounded series.
 MAX_EVENT_TYPES = 200

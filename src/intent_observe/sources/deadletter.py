@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from intent_observe.events.model import Rejected
+from intent_observe.model import Rejected
 from intent_observe.safe_files import open_regular, private_dir
 
 MAX_RAW_CHARS = 64 * 1024  # a rejected line longer than this is kept in part, and says so

@@ -33,8 +33,8 @@ import orjson
 from intent_observe import layout
 from intent_observe.artifacts.files import ArtifactFile, Skipped, parse_artifact, status_words
 from intent_observe.emitter.draft import Draft, format_timestamp
-from intent_observe.events.model import ArtifactKind
 from intent_observe.events.parse import TYPED_ID_FIELD, kind_of_id, kind_of_type
+from intent_observe.model import ArtifactKind
 
 SOURCE = "github"
 _REFERENCE = re.compile(r"(?<![A-Za-z0-9])(CON|SPEC|INT)-(\d+[A-Za-z0-9]*)", re.IGNORECASE)

@@ -1,4 +1,4 @@
-//! Lines → `Event` / `Rejected` objects of `intent_observe.events.model`.
+//! Lines → `Event` / `Rejected` objects of `intent_observe.model`.
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -59,7 +59,7 @@ static MODEL: PyOnceLock<Model> = PyOnceLock::new();
 
 fn model(py: Python<'_>) -> PyResult<&Model> {
     MODEL.get_or_try_init(py, || {
-        let module = py.import("intent_observe.events.model")?;
+        let module = py.import("intent_observe.model")?;
         let event = module.getattr("Event")?;
         let fields: Vec<String> = event.getattr("__dataclass_fields__")?.try_iter()?.map(|f| f?.extract()).collect::<PyResult<_>>()?;
         if fields != EVENT_FIELDS {

@@ -1,4 +1,4 @@
-"""The one event type every source produces and every sink consumes."""
+"""The one event type every source produces and every sink consumes (the compiled core builds it)."""
 
 from __future__ import annotations
 
