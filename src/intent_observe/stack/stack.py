@@ -31,6 +31,7 @@ from intent_observe.otlp.receiver import (
     ReceiverConfig,
     ReceiverStartError,
     is_loopback,
+    listening_socket,
 )
 from intent_observe.sinks.sink import ConsumerSink, FanoutSink, Sink
 from intent_observe.sources.tail import TailAdapter, TailConfig, TailError
@@ -259,7 +260,7 @@ class Stack:
             tail_status=self.tail_status,
             alerts=self.alerts,
         )
-        sock = _listening_socket(opts.host, opts.port)
+        sock = _web_socket(opts.host, opts.port)
         config = uvicorn.Config(
             create_app(self.ctx),
             log_level="warning",
@@ -346,20 +347,10 @@ class Stack:
                     thread.join(0.5)
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # inherited by accepted connections: a small answer written in two parts must not wait
-    # 40 ms for the client's delayed ACK (Nagle)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def _web_socket(host: str, port: int) -> socket.socket:
     try:
-        sock.bind((host, port))
-        sock.listen(128)
+        return listening_socket(host, port, backlog=128)
     except OSError as exc:
-        sock.close()
         raise UpError(
             f"cannot listen on {host}:{port} for the web app: {exc} (choose another with --port)"
         ) from None
-    sock.set_inheritable(False)
-    return sock
