@@ -6,7 +6,7 @@ import importlib
 
 import click
 
-from intent_observe import __version__
+from intent_observe.version import __version__
 
 # name → "module:attribute"; imported only when the command runs, so `--help` stays fast.
 COMMANDS: dict[str, str] = {

@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 
-from intent_observe import __version__
 from intent_observe.alerts.engine import Transition
 from intent_observe.store.queries import iso
+from intent_observe.version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ import httpx
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
-from intent_observe import __version__
 from intent_observe.otlp.signals import WIRES, Signal, SignalWire
 from intent_observe.sinks.loki_partial import RefusedRecord, too_old_records
 from intent_observe.sinks.otlp_config import GRPC, ExportConfig, SignalExportConfig
+from intent_observe.version import __version__
 
 log = logging.getLogger(__name__)
 

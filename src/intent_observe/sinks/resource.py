@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from urllib.parse import unquote
 
-from intent_observe import __version__
 from intent_observe._core import Encoder
+from intent_observe.version import __version__
 
 DEFAULT_SERVICE_NAME = "intent"
 

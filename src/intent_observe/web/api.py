@@ -14,9 +14,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
-from intent_observe import __version__
 from intent_observe.store import metric_queries, queries, trace_queries
 from intent_observe.store.queries import EventFilter
+from intent_observe.version import __version__
 from intent_observe.web.context import AppContext
 from intent_observe.web.prometheus import CONTENT_TYPE, render, render_tail_health
 

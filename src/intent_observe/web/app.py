@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from fastapi import FastAPI
 
-from intent_observe import __version__
 from intent_observe.otlp.auth import BearerToken, host_header_is_loopback
+from intent_observe.version import __version__
 from intent_observe.web import api, github_webhook, pages
 from intent_observe.web.context import AppContext
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
-from intent_observe import __version__
+from intent_observe.version import __version__
 
 STATIC_DIR = (Path(__file__).parent / "static").resolve()
 
