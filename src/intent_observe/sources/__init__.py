@@ -1,1 +1,1 @@
-"""sources."""
+"""Where events come from: the file tail and its parts, the GitHub mapping, synthetic histories."""

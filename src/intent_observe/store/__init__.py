@@ -1,1 +1,1 @@
-"""store."""
+"""The embedded backend: OTLP requests decoded into rows, one writer, the read queries."""
