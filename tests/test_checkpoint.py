@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from intent_observe import sqlite
 from intent_observe.events import Position, Rejected
 from intent_observe.identity import checkpoint
 from intent_observe.identity.checkpoint import Checkpoint, FileMark
@@ -14,6 +15,7 @@ from intent_observe.sinks.sink import Payload
 from intent_observe.sources import synthetic
 from intent_observe.sources.deadletter import DeadLetterFile
 from intent_observe.sources.tail import TailedFile
+from intent_observe.sqlite import Mode
 
 
 def write(path: Path, count: int) -> None:
@@ -100,9 +102,7 @@ def test_dead_letters_beyond_the_committed_size_are_dropped(tmp_path: Path) -> N
 
 
 def test_marks_survive_the_round_trip(tmp_path: Path) -> None:
-    from intent_observe.identity.state_db import connect
-
-    conn = connect(tmp_path / "s.sqlite")
+    conn = sqlite.connect(tmp_path / "s.sqlite", Mode.DURABLE)
     mark = FileMark("events.jsonl", 1, 2, 30, 4).advanced(b"x\n", b"abc", 1)
     assert checkpoint.load(conn) is None
     checkpoint.write(conn, Checkpoint(mark, 12, 34))

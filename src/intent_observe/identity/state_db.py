@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from intent_observe import sqlite
 from intent_observe.identity.engine import (
     Engine,
     EngineState,
@@ -29,6 +30,7 @@ from intent_observe.identity.engine import (
 from intent_observe.identity.records import LogRecord
 from intent_observe.identity.table import DEFAULT_LIMIT
 from intent_observe.metrics.state import Histogram, MetricState
+from intent_observe.sqlite import Mode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS artifacts (key TEXT PRIMARY KEY, doc BLOB NOT NULL);
@@ -46,16 +48,6 @@ _STATE_VERSION = 5
 _UPSERT_ACTIVITY = "INSERT OR REPLACE INTO intent_activity (key, last_ns) VALUES (?, ?)"
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection in WAL mode with full fsync on commit; the parent directory is created."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=10000")
-    return conn
-
-
 class StaleState(RuntimeError):
     """The saved state was written under other identity rules: it must be rebuilt from the log."""
 
@@ -63,7 +55,8 @@ class StaleState(RuntimeError):
 class IdentityStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.conn = connect(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite.connect(self.path, Mode.DURABLE)
         self.conn.executescript(SCHEMA)
         self._reads: sqlite3.Connection | None = None
 
@@ -144,7 +137,7 @@ class IdentityStore:
     def _read_conn(self) -> sqlite3.Connection:
         """A second connection: lookups never run inside the writer's open transaction."""
         if self._reads is None:
-            self._reads = sqlite3.connect(str(self.path), check_same_thread=False)
+            self._reads = sqlite.connect(self.path, Mode.READ_ONLY)
         return self._reads
 
     def write(self, conn: sqlite3.Connection, engine: Engine) -> None:

@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from intent_observe import sqlite
+from intent_observe.sqlite import Mode
+
 V = TypeVar("V")
 
 DEFAULT_LIMIT = 25_000
@@ -165,10 +168,8 @@ class SpillingTable(Generic[V]):
             # Unlinked at once: the file lives exactly as long as this table.
             directory = tempfile.mkdtemp(prefix="intent-observe-spill-")
             path = Path(directory) / "spill.db"
-            self._spill = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._spill = sqlite.connect(path, Mode.SCRATCH)
             path.unlink()
             Path(directory).rmdir()
-            self._spill.execute("PRAGMA journal_mode=OFF")
-            self._spill.execute("PRAGMA synchronous=OFF")
             self._spill.execute("CREATE TABLE spill (key TEXT PRIMARY KEY, doc BLOB NOT NULL)")
         return self._spill

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from intent_observe import layout
+from intent_observe import layout, sqlite
 from intent_observe.artifacts.ids import IdStyles
 from intent_observe.events import Event, iter_lines, parse_line
 from intent_observe.identity import checkpoint, ids
@@ -31,6 +31,7 @@ from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.model import ArtifactKind
 from intent_observe.safe_files import private_file
+from intent_observe.sqlite import Mode
 
 CACHE_AFTER_LINES = 2_000  # a replay this long is worth storing for the next process
 DRAIN_EVERY = 1_000  # lines replayed between two drains: the engine's memory stays bounded
@@ -155,7 +156,7 @@ class IdentityView:
 
     def _seed(self, store: IdentityStore, adapter_state: Path) -> None:
         """Copy the adapter's state we started from into our cache; our changes go on top of it."""
-        source = sqlite3.connect(f"{adapter_state.resolve().as_uri()}?mode=ro", uri=True)
+        source = sqlite.connect(adapter_state, Mode.READ_ONLY)
         try:
             source.backup(store.conn)
         finally:
@@ -348,7 +349,7 @@ def _read_checkpoint(state_path: Path) -> checkpoint.Checkpoint | None:
     if not state_path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"{state_path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite.connect(state_path, Mode.READ_ONLY)
     except sqlite3.Error:
         return None
     try:

@@ -27,7 +27,9 @@ from typing import IO, Any
 
 import orjson
 
+from intent_observe import sqlite
 from intent_observe.safe_files import open_regular, private_dir, private_file
+from intent_observe.sqlite import Mode
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_ENTRIES = 100_000
@@ -98,11 +100,10 @@ class DiskQueue:
         encoded_meta = orjson.dumps(dict(meta or {}))
         with self._lock:
             self._check_room(len(payload))
-            with self._db:
-                cursor = self._db.execute(
-                    "INSERT INTO batches (signal, payload, crc32, meta, enqueued_at) VALUES (?, ?, ?, ?, ?)",
-                    (signal, payload, zlib.crc32(payload), encoded_meta, time.time()),
-                )
+            cursor = self._db.execute(
+                "INSERT INTO batches (signal, payload, crc32, meta, enqueued_at) VALUES (?, ?, ?, ?, ?)",
+                (signal, payload, zlib.crc32(payload), encoded_meta, time.time()),
+            )
             self._depth = QueueDepth(self._depth.entries + 1, self._depth.bytes + len(payload))
             return int(cursor.lastrowid or 0)
 
@@ -122,13 +123,13 @@ class DiskQueue:
     def ack(self, batch_id: int) -> None:
         """Remove a delivered batch; acking an id twice is harmless."""
         with self._lock:
-            with self._db:
-                row = self._db.execute(
-                    "DELETE FROM batches WHERE id = ? RETURNING length(payload)", (batch_id,)
-                ).fetchone()
-            if row is None:
+            # fetchall: the statement runs to its end, so its transaction commits now
+            rows = self._db.execute(
+                "DELETE FROM batches WHERE id = ? RETURNING length(payload)", (batch_id,)
+            ).fetchall()
+            if not rows:
                 return
-            self._depth = QueueDepth(self._depth.entries - 1, self._depth.bytes - row[0])
+            self._depth = QueueDepth(self._depth.entries - 1, self._depth.bytes - rows[0][0])
             if self._depth.entries == 0:
                 # give the freed pages back to the file system once the backlog has drained
                 self._db.execute("PRAGMA incremental_vacuum")
@@ -161,15 +162,14 @@ class DiskQueue:
 
 
 def _open(path: Path, durable: bool) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
-    # both only take effect before the first table exists, so they go first; large pages keep
-    # megabyte batches in few overflow pages (measured: ~2-3x faster durable puts and drains)
-    db.execute("PRAGMA page_size = 65536")
-    db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-    with db:
-        db.execute(_SCHEMA)
+    # large pages keep megabyte batches in few overflow pages (measured: ~2-3x faster durable
+    # puts and drains); each statement is its own transaction
+    db = sqlite.connect(
+        path,
+        Mode.DURABLE if durable else Mode.CRASH_SAFE,
+        before_journal=("page_size = 65536", "auto_vacuum = INCREMENTAL"),
+    )
+    db.execute(_SCHEMA)
     return db
 
 

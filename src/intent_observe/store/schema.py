@@ -12,7 +12,9 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
+from intent_observe import sqlite
 from intent_observe.safe_files import UnsafeFileError, private_file
+from intent_observe.sqlite import Mode
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -36,16 +38,11 @@ def migrations() -> list[tuple[int, str]]:
     return found
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit); WAL keeps readers unblocked."""
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA busy_timeout=30000")
-    if readonly:
-        conn.execute("PRAGMA query_only=1")
-    else:
-        conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a process crash; only an OS crash may lose the newest commits.
-        conn.execute("PRAGMA synchronous=NORMAL")
+def store_connection(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to the store: crash-safe (an OS crash may lose the newest commits), or a
+    reader's; WAL keeps readers unblocked."""
+    conn = sqlite.connect(path, Mode.READ_ONLY if readonly else Mode.CRASH_SAFE, busy_timeout_s=30.0)
+    if not readonly:
         conn.execute("PRAGMA foreign_keys=OFF")
     # the writer updates several indexes per event: a larger page cache keeps them off the disk
     conn.execute(f"PRAGMA cache_size={-16_000 if readonly else -128_000}")
@@ -76,7 +73,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 def open_store_file(path: Path) -> sqlite3.Connection:
     """The writer's connection to `path`, created and migrated as needed."""
     try:
-        conn = connect(private_file(path))
+        conn = store_connection(private_file(path))
         migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the store {path}: {exc}") from None

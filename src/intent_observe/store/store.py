@@ -25,7 +25,7 @@ from intent_observe.otlp.consumer import ACCEPTED, ConsumerBusy, PartialResult
 from intent_observe.store.decode import Batch, decode_logs, decode_metrics, decode_traces
 from intent_observe.store.decode_pool import DecodePool
 from intent_observe.store.retention import Retention
-from intent_observe.store.schema import connect
+from intent_observe.store.schema import store_connection
 from intent_observe.store.writer import Writer, WriterClosed
 
 T = TypeVar("T")
@@ -94,7 +94,7 @@ class Store:
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, readonly=True)
+            conn = store_connection(self.path, readonly=True)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from intent_observe.store.apply import Refused, apply_batch_isolating
 from intent_observe.store.decode import Batch
 from intent_observe.store.retention import Retention, apply_retention
-from intent_observe.store.schema import connect, open_store_file
+from intent_observe.store.schema import open_store_file, store_connection
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class _Checkpointer:
     """Checkpoints the WAL on a thread and connection of its own (PASSIVE: never blocks the writer)."""
 
     def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
+        self._conn = store_connection(path)
         self._lock = threading.Lock()
         self._pending = 0  # rows changed since the last checkpoint
         self._wake = threading.Event()
