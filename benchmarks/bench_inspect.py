@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
+from benchmarks.child import checked, measure
 from intent_observe.sources.synthetic import write_file
 
-EVENTS = 100_000
+EVENTS = int(os.environ.get("BENCH_INSPECT_EVENTS", "100000"))
 # the floor: every line read with json.loads, nothing else (PATH: the file)
 JSON_LOADS = "import json\nn=0\nfor line in open(PATH, 'rb'):\n    json.loads(line); n+=1\n"
 
@@ -34,15 +35,17 @@ _CHILD = {
 
 
 def _measure(code: str, path: str) -> tuple[float, int, float]:
+    """(seconds the child timed itself, events it counted, its peak RSS in MB)."""
     script = (
-        "import json, resource, sys, time\nPATH = sys.argv[1]\nt = time.perf_counter()\n"
+        "import json, sys, time\nPATH = sys.argv[1]\nt = time.perf_counter()\n"
         + code
-        + "print(json.dumps([time.perf_counter() - t, n, "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))\n"
+        + "print(json.dumps([time.perf_counter() - t, n]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script, path], capture_output=True, check=True, text=True)
-    seconds, count, rss_mb = json.loads(out.stdout.strip().splitlines()[-1])
-    return seconds, count, rss_mb
+    log, out = Path(path).with_suffix(".log"), Path(path).with_suffix(".out")
+    out.unlink(missing_ok=True)
+    run = checked(measure([sys.executable, "-c", script, path], None, log, stdout=out), "child", log)
+    seconds, count = json.loads(out.read_text().strip().splitlines()[-1])
+    return seconds, count, run.peak_rss / 2**20
 
 
 def main() -> None:

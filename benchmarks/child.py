@@ -1,8 +1,11 @@
 """A measured child process: wall time, CPU time, peak RSS and RSS over time.
 
-The kernel's own accounting (`os.wait4`) gives the CPU time and the peak resident set of
-the child (and of any process it waited for), so a short peak between two samples is not
-missed; the samples, every 50 ms, show how the resident set moved during the run.
+The CPU time is the kernel's (`os.wait4`). The peak resident set is the child's own
+high-water mark, `VmHWM` of /proc/PID/status, read every 50 ms: it is monotonic, so a short
+peak between two reads is still seen (only one in the last 50 ms before exit could be
+missed). Not `ru_maxrss`: exec carries the high-water mark of the memory it replaces into
+it, and a child is forked from this process, so `ru_maxrss` is never below this process's
+own peak (a benchmark that has read a large report makes every later child look as large).
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,6 +35,19 @@ class Measured:
         )
 
 
+def _memory(pid: int) -> tuple[int, int] | None:
+    """(RSS, its high-water mark) in bytes; None once the process has exited (a zombie has no
+    memory left to show)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    if "VmHWM" not in fields:
+        return None
+    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+
 def measure(
     command: Sequence[str], env: dict[str, str] | None, log: Path, stdout: Path | None = None
 ) -> Measured:
@@ -41,23 +55,18 @@ def measure(
     started = time.monotonic()
     with log.open("ab") as err, (stdout or log).open("ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=REPO_ROOT)
-    watched = psutil.Process(process.pid)
-    samples = []
-    while True:
-        # a zombie's RSS reads 0 before wait4 reaps it: stop sampling once it has exited
-        try:
-            if watched.status() == psutil.STATUS_ZOMBIE:
-                break
-            samples.append((time.monotonic() - started, watched.memory_info().rss))
-        except psutil.Error:
-            break
+    samples, peak = [], 0
+    while (memory := _memory(process.pid)) is not None:
+        rss, high_water = memory
+        samples.append((time.monotonic() - started, rss))
+        peak = max(peak, high_water)
         time.sleep(0.05)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
     return Measured(
         wall_s=time.monotonic() - started,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss=usage.ru_maxrss * 1024,  # Linux reports KiB
+        peak_rss=peak,
         code=process.returncode,
         samples=samples,
     )
