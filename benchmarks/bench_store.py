@@ -192,7 +192,7 @@ def api_latency() -> dict[str, tuple[float, float]]:
 
     import uvicorn
 
-    from intent_observe.stack.stack import _listening_socket
+    from intent_observe.otlp.receiver import listening_socket
     from intent_observe.store.store import Store
     from intent_observe.web.app import create_app
     from intent_observe.web.context import AppContext
@@ -208,7 +208,7 @@ def api_latency() -> dict[str, tuple[float, float]]:
             flush=True,
         )
         store = Store(path)
-        sock = _listening_socket("127.0.0.1", 0)
+        sock = listening_socket("127.0.0.1", 0, backlog=128)
         server = uvicorn.Server(
             uvicorn.Config(create_app(AppContext(store=store)), log_level="warning", lifespan="off")
         )
