@@ -20,7 +20,8 @@ import pytest
 import intent_observe
 
 ROOT = Path(intent_observe.__file__).parent
-CORE_SOURCES = Path(__file__).resolve().parents[1] / "crates" / "core" / "src"
+REPO = Path(__file__).resolve().parents[1]
+CORE_SOURCES = REPO / "crates" / "core" / "src"
 PACKAGE = "intent_observe"
 CORE = "intent_observe._core"
 MAX_LINES = 600
@@ -141,7 +142,8 @@ def checked_graph() -> dict[str, set[str]]:
     }
 
 
-def test_no_cycle_between_sub_packages() -> None:
+def room_graph() -> tuple[dict[str, set[str]], dict[tuple[str, str], set[str]]]:
+    """Sub-package → the sub-packages it imports, and the module imports behind each edge."""
     rooms: dict[str, set[str]] = {}
     edges: dict[tuple[str, str], set[str]] = {}
     for source, targets in checked_graph().items():
@@ -150,6 +152,11 @@ def test_no_cycle_between_sub_packages() -> None:
             if room(source) != room(target):
                 rooms[room(source)].add(room(target))
                 edges.setdefault((room(source), room(target)), set()).add(f"{source} → {target}")
+    return rooms, edges
+
+
+def test_no_cycle_between_sub_packages() -> None:
+    rooms, edges = room_graph()
     found = cycles(rooms)
     assert not found, "import cycles between sub-packages:\n" + "\n".join(
         described(component, rooms, edges) for component in found
@@ -162,6 +169,29 @@ def test_no_cycle_between_modules() -> None:
     assert not found, "import cycles between modules:\n" + "\n".join(
         described(component, graph, {}) for component in found
     )
+
+
+def readme_map() -> list[str]:
+    """The parts the README's architecture map lists under src/intent_observe/, in its order."""
+    text = (REPO / "README.md").read_text()
+    block = text[
+        text.index("src/intent_observe/\n") : text.index("\ndeploy/ ", text.index("## Architecture"))
+    ]
+    return [re.sub(r"(/|\.py)$", "", name) for name in re.findall(r"^  (\S+)", block, re.M)]
+
+
+def test_the_readme_map_lists_every_part_above_what_it_imports() -> None:
+    """The map is read top-down as "imports only what is listed under it": kept true by the code."""
+    listed = readme_map()
+    rooms, edges = room_graph()
+    assert set(rooms) - {"__init__"} <= set(listed), "parts missing from the README's map"
+    upward = {
+        (source, target): sorted(edges[(source, target)])
+        for source in listed
+        for target in rooms.get(source, set())
+        if target in listed and listed.index(target) < listed.index(source)
+    }
+    assert upward == {}, "the README map lists these parts below what they import"
 
 
 def test_no_module_over_600_lines() -> None:
