@@ -1,6 +1,7 @@
 """Bytes thrown at the compiled core through its Python API: every line is an Event, a
-Rejected or blank; every request body is rows or protobuf's DecodeError; every record the
-encoder is given is bytes or a ValueError naming what it cannot write.
+Rejected or blank; every history the identity engine is given places each span once; every
+request body is rows or protobuf's DecodeError; every record the encoder is given is bytes or
+a ValueError naming what it cannot write.
 
 A panic in the core would reach Python as `pyo3_runtime.PanicException` (a BaseException)
 and fail these tests; nothing may abort the process. The suite runs a few hundred examples;
