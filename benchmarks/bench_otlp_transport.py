@@ -17,13 +17,12 @@ import threading
 import time
 from pathlib import Path
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from intent_observe.otlp.consumer import ACCEPTED, PartialResult
 from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
 from intent_observe.otlp.signals import Signal
+from intent_observe.sinks.chain import Retry
 from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import OtlpExporter
 
@@ -73,16 +72,12 @@ class CountingConsumer:
         self.spans = 0
         self._lock = threading.Lock()
 
-    def consume_traces(self, request: ExportTraceServiceRequest) -> PartialResult:
-        count = sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
-        with self._lock:
-            self.spans += count
-        return ACCEPTED
-
-    def consume_logs(self, request: ExportLogsServiceRequest) -> PartialResult:
-        return ACCEPTED
-
-    def consume_metrics(self, request: ExportMetricsServiceRequest) -> PartialResult:
+    def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        if signal is Signal.TRACES:
+            request = ExportTraceServiceRequest.FromString(body)
+            count = sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
+            with self._lock:
+                self.spans += count
         return ACCEPTED
 
 
@@ -110,12 +105,13 @@ def export_rate(
     """Spans per second that `senders` threads export to 127.0.0.1:`port`, each answered; `warmup`
     is sent first, outside the timing (connecting, creating files)."""
     options = ExporterOptions(endpoint=f"http://127.0.0.1:{port}", protocol=protocol, compression=compression)
-    with OtlpExporter(load_export_config({}, options)) as exporter:
-        exporter.export(Signal.TRACES, warmup)
+    with OtlpExporter(load_export_config({}, options)) as send_step:
+        exporter = Retry(send_step)  # the receiver may answer busy: sent again, as the tail's chain does
+        exporter.consume(Signal.TRACES, warmup)
 
         def send(share: list[bytes]) -> None:
             for payload in share:
-                exporter.export(Signal.TRACES, payload)
+                exporter.consume(Signal.TRACES, payload)
 
         threads = [threading.Thread(target=send, args=(batches[i::senders],)) for i in range(senders)]
         started = time.perf_counter()

@@ -129,10 +129,10 @@ def bulk_insert(path: Path, insert: str, rows: Iterable[tuple[Any, ...]]) -> Non
 
 def build_large_store(path: Path) -> list[str]:
     """EVENTS Intent log records and SPANS spans in the store's schema; returns some trace ids."""
-    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
     from intent_observe._core import Encoder
     from intent_observe.metrics.derive import snapshot
+    from intent_observe.otlp.signals import Signal
     from intent_observe.report import read_history
     from intent_observe.store.apply import _LOG_INSERT, _SPAN_INSERT, apply_batch, refresh_traces
     from intent_observe.store.decode import Batch
@@ -182,7 +182,7 @@ def build_large_store(path: Path) -> list[str]:
     fixture = ROOT / "tests" / "fixtures" / "history.jsonl"
     points = snapshot(read_history([str(fixture)]).engine.state)
     metrics = Encoder({"service.name": "intent"}, "0").metrics(points, start, now)
-    store.consume_metrics(ExportMetricsServiceRequest.FromString(metrics))
+    store.consume(Signal.METRICS, metrics)
     store.close()
     return traces[:: len(traces) // 20]
 

@@ -30,6 +30,7 @@ from benchmarks.child import REPO_ROOT, Measured, checked, measure
 from intent_observe.events.parse import event_id_of
 from intent_observe.otlp.consumer import ACCEPTED, PartialResult
 from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.otlp.signals import WIRES, Signal
 from intent_observe.sources import synthetic
 
 EVENTS = int(os.environ.get("BENCH_TAIL_EVENTS", "50000"))
@@ -46,6 +47,10 @@ class CountingConsumer:
         self.logs = 0
         self.arrived: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        request = WIRES[signal].request_type.FromString(body)
+        return getattr(self, f"consume_{signal.value}")(request)  # type: ignore[no-any-return]
 
     def consume_traces(self, request: ExportTraceServiceRequest) -> PartialResult:
         n = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)

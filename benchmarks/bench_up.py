@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from intent_observe.sinks.sink import ConsumerSink
+from intent_observe.sinks.chain import Retry
 from intent_observe.sources import synthetic
 from intent_observe.sources.tail import EXIT_OK, TailAdapter, TailConfig
 from intent_observe.store.store import Store
@@ -44,9 +44,7 @@ def _cpu_seconds() -> float:
 def ingest(events: Path, work: Path) -> Run:
     """One `tail --once` of `events` into a new store under `work`."""
     store = Store(work / "store.db")
-    adapter = TailAdapter(
-        TailConfig(paths=[str(events)], state_dir=work / "state", once=True), ConsumerSink(store)
-    )
+    adapter = TailAdapter(TailConfig(paths=[str(events)], state_dir=work / "state", once=True), Retry(store))
     adapter.open()
     cpu, started = _cpu_seconds(), time.monotonic()
     code = adapter.run()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from tests.support.requests import logs_request, metrics_request
+from tests.support.requests import consume, logs_request, metrics_request
 
 from intent_observe.alerts.engine import AlertEngine, Transition, alerts_view
 from intent_observe.alerts.notify import WebhookNotifier
@@ -52,7 +52,7 @@ def engine(
 
 
 def push(store: Store, at_ns: int, *points: Point) -> None:
-    store.consume_metrics(metrics_request(list(points), NOW - 30 * DAY, at_ns))
+    consume(store, metrics_request(list(points), NOW - 30 * DAY, at_ns))
 
 
 def events(store: Store, times: list[int], event: str = "signal.created") -> None:
@@ -60,7 +60,7 @@ def events(store: Store, times: list[int], event: str = "signal.created") -> Non
     for i, t in enumerate(times):
         attrs = {"intent.event.id": f"{event}-{t}-{i}", "event.name": event, "intent.artifact.id": f"SIG-{t}"}
         records.append(LogRecord(t, t, "ab" * 16, "01" * 8, 9, "INFO", f"{event} SIG-{t}", attrs))  # type: ignore[arg-type]
-    store.consume_logs(logs_request(records))
+    consume(store, logs_request(records))
 
 
 def firing(store: Store, eng: AlertEngine) -> dict[str, list[dict[str, Any]]]:

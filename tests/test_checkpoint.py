@@ -11,10 +11,9 @@ from intent_observe.events import Position, Rejected
 from intent_observe.identity import checkpoint
 from intent_observe.identity.checkpoint import Checkpoint, FileMark
 from intent_observe.otlp.signals import WIRES, Signal
-from intent_observe.sinks.sink import Payload
 from intent_observe.sources import synthetic
 from intent_observe.sources.deadletter import DeadLetterFile
-from intent_observe.sources.tail import TailedFile
+from intent_observe.sources.tail import Payload, TailedFile
 from intent_observe.sqlite import Mode
 
 

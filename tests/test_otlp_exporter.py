@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -16,23 +18,23 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from tests.support import ThreadReceiver, receiver_in_thread, receiver_process
 from tests.support.payloads import encoded, span_id_for, trace_request
 from tests.support.ports import refused_address
 
-from intent_observe.otlp.consumer import ACCEPTED, PartialResult
+from intent_observe.otlp.consumer import (
+    ACCEPTED,
+    ConsumerAborted,
+    ConsumerBusy,
+    ConsumerRejected,
+    PartialResult,
+)
 from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
 from intent_observe.otlp.signals import Signal
+from intent_observe.sinks.chain import Retry, RetryPolicy
 from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
-from intent_observe.sinks.otlp_exporter import (
-    ExportAborted,
-    ExportRejected,
-    OtlpExporter,
-    RetryPolicy,
-)
+from intent_observe.sinks.otlp_exporter import OtlpExporter
 
 PROTOCOLS = ["grpc", "http/protobuf"]
 TOKEN = "tok-9f8e7d6c5b4a"
@@ -44,9 +46,12 @@ def _endpoint(receiver: ThreadReceiver, protocol: str) -> str:
     return receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
 
 
-def _exporter(endpoint: str, protocol: str, **env: str) -> OtlpExporter:
+@contextmanager
+def _exporter(endpoint: str, protocol: str, **env: str) -> Iterator[tuple[Retry, OtlpExporter]]:
+    """retry → send, as the tail's chain has them (without its queue)."""
     variables = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol, **env}
-    return OtlpExporter(load_export_config(variables), retry=FAST_RETRY)
+    with OtlpExporter(load_export_config(variables)) as send:
+        yield Retry(send, FAST_RETRY), send
 
 
 @pytest.fixture
@@ -60,13 +65,14 @@ def receiver(tmp_path: Path) -> Iterator[ThreadReceiver]:
 def test_each_signal_is_delivered_and_acknowledged(
     receiver: ThreadReceiver, protocol: str, compression: str
 ) -> None:
-    with _exporter(
-        _endpoint(receiver, protocol), protocol, OTEL_EXPORTER_OTLP_COMPRESSION=compression
-    ) as exporter:
+    with _exporter(_endpoint(receiver, protocol), protocol, OTEL_EXPORTER_OTLP_COMPRESSION=compression) as (
+        exporter,
+        send,
+    ):
         for signal in Signal:
-            result = exporter.export(signal, encoded(signal, "run", 50))
-            assert (result.rejected, result.attempts) == (0, 1)
-        assert exporter.stats.batches == {Signal.TRACES: 1, Signal.LOGS: 1, Signal.METRICS: 1}
+            result = exporter.consume(signal, encoded(signal, "run", 50))
+            assert (result.rejected, exporter.failures()[signal]) == (0, 0)
+        assert send.stats.batches == {Signal.TRACES: 1, Signal.LOGS: 1, Signal.METRICS: 1}
     received = receiver.received()
     assert received.span_ids == {span_id_for("run", i).hex() for i in range(50)}
     assert len(received.logs) == 50 and all(log["body"].startswith("run contract") for log in received.logs)
@@ -81,17 +87,16 @@ def test_headers_reach_the_backend_and_the_token_never_shows(
     payload = encoded(Signal.TRACES, "auth", 3)
     with receiver_in_thread(tmp_path, config) as receiver, caplog.at_level(logging.DEBUG):
         endpoint = _endpoint(receiver, protocol)
-        with _exporter(
-            endpoint, protocol, OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer%20{TOKEN}"
-        ) as good:
-            assert good.export(Signal.TRACES, payload).rejected == 0
-            assert TOKEN not in repr(good.config)
+        header = f"Authorization=Bearer%20{TOKEN}"
+        with _exporter(endpoint, protocol, OTEL_EXPORTER_OTLP_HEADERS=header) as (good, good_send):
+            assert good.consume(Signal.TRACES, payload).rejected == 0
+            assert TOKEN not in repr(good_send.config)
         wrong = f"Authorization=Bearer%20{TOKEN}-wrong"
         with (
-            _exporter(endpoint, protocol, OTEL_EXPORTER_OTLP_HEADERS=wrong) as bad,
-            pytest.raises(ExportRejected) as refused,
+            _exporter(endpoint, protocol, OTEL_EXPORTER_OTLP_HEADERS=wrong) as (bad, _),
+            pytest.raises(ConsumerRejected) as refused,
         ):
-            bad.export(Signal.TRACES, payload)
+            bad.consume(Signal.TRACES, payload)
         assert len(receiver.received().spans) == 3
     message = str(refused.value)
     assert "401" in message or "UNAUTHENTICATED" in message
@@ -103,19 +108,20 @@ def test_retries_while_refused_then_delivers_once_with_one_log_line_per_state(
     receiver: ThreadReceiver, protocol: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with (
-        _exporter(_endpoint(receiver, protocol), protocol) as exporter,
+        _exporter(_endpoint(receiver, protocol), protocol) as (exporter, _send),
         caplog.at_level(logging.INFO, LOGGER),
     ):
-        exporter.export(Signal.TRACES, trace_request("warmup", 1).SerializeToString())
+        exporter.consume(Signal.TRACES, trace_request("warmup", 1).SerializeToString())
         receiver.control.refuse_for(0.5)
         started = time.monotonic()
-        result = exporter.export(Signal.TRACES, encoded(Signal.TRACES, "refused", 20))
+        result = exporter.consume(Signal.TRACES, encoded(Signal.TRACES, "refused", 20))
         elapsed = time.monotonic() - started
-    assert result.attempts >= 2
+    retries = exporter.failures()[Signal.TRACES]
+    assert retries >= 1 and result.rejected == 0
     if protocol == "http/protobuf":
         assert elapsed >= 0.95  # the receiver's Retry-After: 1 was honoured
     received = receiver.received()
-    assert received.refusals == result.attempts - 1
+    assert received.refusals == retries
     assert sorted(
         span["span_id"] for span in received.spans if span["name"] != "contract CON-00000"
     ) == sorted(span_id_for("refused", i).hex() for i in range(1, 20))
@@ -129,14 +135,12 @@ def test_retries_while_refused_then_delivers_once_with_one_log_line_per_state(
 def test_waits_out_a_receiver_crash_and_restart(tmp_path: Path, protocol: str) -> None:
     with receiver_process(tmp_path) as receiver:
         endpoint = receiver.grpc_endpoint if protocol == "grpc" else receiver.http_endpoint
-        with _exporter(endpoint, protocol) as exporter:
-            exporter.export(Signal.LOGS, encoded(Signal.LOGS, "before", 5))
+        with _exporter(endpoint, protocol) as (exporter, _send):
+            exporter.consume(Signal.LOGS, encoded(Signal.LOGS, "before", 5))
             receiver.kill()
             threading.Timer(0.3, receiver.start).start()  # same ports again
-            result = exporter.export(
-                Signal.LOGS, encoded(Signal.LOGS, "after", 7), deadline=time.monotonic() + 20
-            )
-        assert result.attempts >= 2
+            exporter.consume(Signal.LOGS, encoded(Signal.LOGS, "after", 7))
+        assert exporter.failures()[Signal.LOGS] >= 1
         received = receiver.wait_for(lambda r: len(r.logs) >= 12)
     assert sorted(log["body"].split(" ")[0] for log in received.logs) == ["after"] * 7 + ["before"] * 5
 
@@ -144,16 +148,16 @@ def test_waits_out_a_receiver_crash_and_restart(tmp_path: Path, protocol: str) -
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_stop_and_deadline_abort_an_unacknowledged_export(protocol: str) -> None:
     payload = encoded(Signal.TRACES, "lost", 1)
-    with refused_address() as nobody_listens, _exporter(nobody_listens, protocol) as exporter:
+    with refused_address() as nobody_listens, _exporter(nobody_listens, protocol) as (exporter, send):
         started = time.monotonic()
-        with pytest.raises(ExportAborted, match="not acknowledged"):
-            exporter.export(Signal.TRACES, payload, deadline=started + 0.4)
+        with pytest.raises(ConsumerBusy, match=r"not taken within 0\.4 s"):
+            Retry(send, replace(FAST_RETRY, max_elapsed_seconds=0.4)).consume(Signal.TRACES, payload)
         assert 0.4 <= time.monotonic() - started < 3.0
         stop = threading.Event()
         threading.Timer(0.3, stop.set).start()
-        with pytest.raises(ExportAborted, match="stopped"):
-            exporter.export(Signal.TRACES, payload, stop=stop)
-        assert exporter.stats.failed_attempts[Signal.TRACES] >= 2
+        with pytest.raises(ConsumerAborted, match="stopped"):
+            exporter.consume(Signal.TRACES, payload, stop)
+        assert exporter.failures()[Signal.TRACES] >= 2
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -161,33 +165,30 @@ def test_permanent_refusals_raise_at_once(tmp_path: Path, protocol: str) -> None
     cap = ReceiverConfig(grpc_port=0, http_port=0, max_body_bytes=10_000)
     with (
         receiver_in_thread(tmp_path, cap) as receiver,
-        _exporter(_endpoint(receiver, protocol), protocol) as exporter,
+        _exporter(_endpoint(receiver, protocol), protocol) as (exporter, _send),
     ):
-        with pytest.raises(ExportRejected, match=r"400|INVALID_ARGUMENT"):
-            exporter.export(Signal.METRICS, b"\xff\xff not a request")
-        with pytest.raises(ExportRejected, match=r"413|RESOURCE_EXHAUSTED"):
-            exporter.export(Signal.TRACES, encoded(Signal.TRACES, "huge", 500))
-        assert exporter.stats.failed_attempts[Signal.METRICS] == 1
+        with pytest.raises(ConsumerRejected, match=r"400|INVALID_ARGUMENT"):
+            exporter.consume(Signal.METRICS, b"\xff\xff not a request")
+        with pytest.raises(ConsumerRejected, match=r"413|RESOURCE_EXHAUSTED"):
+            exporter.consume(Signal.TRACES, encoded(Signal.TRACES, "huge", 500))
+        assert exporter.failures()[Signal.METRICS] == 0  # not retried
         if protocol == "http/protobuf":
             wrong_path = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{receiver.http_endpoint}/v2/spans"}
             with (
                 OtlpExporter(load_export_config(wrong_path)) as other,
-                pytest.raises(ExportRejected, match="404"),
+                pytest.raises(ConsumerRejected, match="404"),
             ):
-                other.export(Signal.TRACES, encoded(Signal.TRACES, "x", 1))
+                other.consume(Signal.TRACES, encoded(Signal.TRACES, "x", 1))
         assert receiver.received().spans == []
 
 
 class _RejectsEverySecondSpan:
-    def consume_traces(self, request: ExportTraceServiceRequest) -> PartialResult:
+    def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        if signal is not Signal.TRACES:
+            return ACCEPTED
+        request = ExportTraceServiceRequest.FromString(body)
         count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
         return PartialResult(count // 2, "every second span is refused")
-
-    def consume_logs(self, request: ExportLogsServiceRequest) -> PartialResult:
-        return ACCEPTED
-
-    def consume_metrics(self, request: ExportMetricsServiceRequest) -> PartialResult:
-        return ACCEPTED
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -201,10 +202,8 @@ def test_partial_success_is_returned_counted_and_logged_once(
             OtlpExporter(load_export_config({}, options)) as exporter,
             caplog.at_level(logging.WARNING, LOGGER),
         ):
-            results = [exporter.export(Signal.TRACES, encoded(Signal.TRACES, "p", 10)) for _ in range(3)]
-    assert [(r.rejected, r.message, r.attempts) for r in results] == [
-        (5, "every second span is refused", 1)
-    ] * 3
+            results = [exporter.consume(Signal.TRACES, encoded(Signal.TRACES, "p", 10)) for _ in range(3)]
+    assert [(r.rejected, r.message) for r in results] == [(5, "every second span is refused")] * 3
     assert exporter.stats.rejected_items[Signal.TRACES] == 15
     partial_lines = [r for r in caplog.records if "partly" in r.getMessage()]
     assert len(partial_lines) == 1 and "5 rejected" in partial_lines[0].getMessage()
@@ -244,15 +243,14 @@ def test_grpc_retry_info_deadline_and_aborted_are_retried() -> None:
     backend = _ScriptedGrpcBackend(["slow", "aborted", "exhausted-retry-info"])
     env = {"OTEL_EXPORTER_OTLP_TIMEOUT": "250"}
     try:
-        with _exporter(f"http://127.0.0.1:{backend.port}", "grpc", **env) as exporter:
+        with _exporter(f"http://127.0.0.1:{backend.port}", "grpc", **env) as (exporter, _send):
             started = time.monotonic()
-            result = exporter.export(Signal.TRACES, encoded(Signal.TRACES, "scripted", 1))
+            result = exporter.consume(Signal.TRACES, encoded(Signal.TRACES, "scripted", 1))
             elapsed = time.monotonic() - started
     finally:
         backend.server.stop(0)
-    assert (result.attempts, backend.calls) == (4, 4)
+    assert (result.rejected, exporter.failures()[Signal.TRACES], backend.calls) == (0, 3, 4)
     assert elapsed >= 0.25 + 0.4  # the timeout, then the server's RetryInfo delay
-    assert exporter.stats.failed_attempts[Signal.TRACES] == 3
 
 
 class _ScriptedHttpBackend(BaseHTTPRequestHandler):
@@ -278,12 +276,12 @@ def test_http_429_with_a_date_and_gateway_errors_are_retried() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedHttpBackend)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with _exporter(f"http://127.0.0.1:{server.server_port}", "http/protobuf") as exporter:
+        with _exporter(f"http://127.0.0.1:{server.server_port}", "http/protobuf") as (exporter, _send):
             started = time.monotonic()
-            result = exporter.export(Signal.LOGS, encoded(Signal.LOGS, "scripted", 3))
+            result = exporter.consume(Signal.LOGS, encoded(Signal.LOGS, "scripted", 3))
             elapsed = time.monotonic() - started
     finally:
         server.shutdown()
         server.server_close()
-    assert (result.attempts, _ScriptedHttpBackend.calls) == (5, 5)
+    assert (result.rejected, exporter.failures()[Signal.LOGS], _ScriptedHttpBackend.calls) == (0, 4, 5)
     assert elapsed >= 0.9  # the Retry-After date, at least a second ahead, was waited for

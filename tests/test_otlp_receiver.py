@@ -15,8 +15,6 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -32,7 +30,7 @@ from intent_observe.otlp.receiver import (
     ReceiverStartError,
     listening_socket,
 )
-from intent_observe.otlp.signals import WIRES
+from intent_observe.otlp.signals import WIRES, Signal
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 JSON = {"content-type": "application/json"}
@@ -232,18 +230,15 @@ class _RejectsUnnamedSpans:
     def __init__(self) -> None:
         self.fail = threading.Event()
 
-    def consume_traces(self, request: ExportTraceServiceRequest) -> PartialResult:
+    def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        request = WIRES[signal].request_type.FromString(body)
+        if not isinstance(request, ExportTraceServiceRequest):
+            return ACCEPTED
         if self.fail.is_set():
             raise RuntimeError("disk on fire")
         spans = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
         unnamed = sum(1 for span in spans if not span.name)
         return PartialResult(unnamed, "spans need a name") if unnamed else ACCEPTED
-
-    def consume_logs(self, request: ExportLogsServiceRequest) -> PartialResult:
-        return ACCEPTED
-
-    def consume_metrics(self, request: ExportMetricsServiceRequest) -> PartialResult:
-        return ACCEPTED
 
 
 def test_partial_success_and_consumer_failures_are_answered() -> None:

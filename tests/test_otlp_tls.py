@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +10,12 @@ from tests.support import ThreadReceiver, receiver_in_thread
 from tests.support.payloads import encoded, span_id_for
 from tests.support.tls import TlsFiles, make_tls_files
 
+from intent_observe.otlp.consumer import ConsumerBusy
 from intent_observe.otlp.receiver import ReceiverConfig, ReceiverStartError
 from intent_observe.otlp.signals import Signal
+from intent_observe.sinks.chain import Retry, RetryPolicy
 from intent_observe.sinks.otlp_config import load_export_config
-from intent_observe.sinks.otlp_exporter import ExportAborted, OtlpExporter, RetryPolicy
+from intent_observe.sinks.otlp_exporter import OtlpExporter
 
 PROTOCOLS = ["grpc", "http/protobuf"]
 
@@ -52,9 +53,9 @@ def _export(receiver: ThreadReceiver, protocol: str, run: str, deadline_s: float
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"https://localhost:{port}",
         "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
     }
-    retry = RetryPolicy(initial_backoff_seconds=0.05, max_backoff_seconds=0.2)
-    with OtlpExporter(load_export_config({**variables, **env}), retry=retry) as exporter:
-        exporter.export(Signal.TRACES, encoded(Signal.TRACES, run, 5), deadline=time.monotonic() + deadline_s)
+    retry = RetryPolicy(initial_backoff_seconds=0.05, max_backoff_seconds=0.2, max_elapsed_seconds=deadline_s)
+    with OtlpExporter(load_export_config({**variables, **env})) as exporter:
+        Retry(exporter, retry).consume(Signal.TRACES, encoded(Signal.TRACES, run, 5))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -63,7 +64,7 @@ def test_tls_with_the_certificate_variable(
 ) -> None:
     _export(tls_receiver, protocol, "tls", OTEL_EXPORTER_OTLP_CERTIFICATE=str(tls.ca_cert))
     assert tls_receiver.received().span_ids == {span_id_for("tls", i).hex() for i in range(5)}
-    with pytest.raises(ExportAborted):  # the system trust store does not know the test CA: retried
+    with pytest.raises(ConsumerBusy):  # the system trust store does not know the test CA: retried
         _export(tls_receiver, protocol, "untrusted", deadline_s=0.8)
     assert len(tls_receiver.received().spans) == 5
 
@@ -78,7 +79,7 @@ def test_mutual_tls_with_the_client_certificate_variables(
         "OTEL_EXPORTER_OTLP_CLIENT_KEY": str(tls.client_key),
     }
     _export(mtls_receiver, protocol, "mtls", **trust, **client)
-    with pytest.raises(ExportAborted):  # refused handshakes look like an unreachable backend: retried
+    with pytest.raises(ConsumerBusy):  # refused handshakes look like an unreachable backend: retried
         _export(mtls_receiver, protocol, "no-client-cert", deadline_s=0.8, **trust)
     assert mtls_receiver.received().span_ids == {span_id_for("mtls", i).hex() for i in range(5)}
 

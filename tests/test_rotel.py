@@ -17,6 +17,7 @@ from tests.support.rotel import rotel_binary, rotel_collector
 from tests.support.sdk_clients import assert_arrived_intact, send_with_sdk
 
 from intent_observe.otlp.signals import Signal
+from intent_observe.sinks.chain import Retry
 from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import OtlpExporter
 
@@ -67,7 +68,7 @@ def test_our_exporter_passes_through_rotel_intact(
         options = ExporterOptions(endpoint=endpoint, protocol=protocol, compression="gzip")
         with OtlpExporter(load_export_config({}, options)) as exporter:
             for signal in Signal:
-                assert exporter.export(signal, encoded(signal, run, count)).rejected == 0
+                assert Retry(exporter).consume(signal, encoded(signal, run, count)).rejected == 0
         received = receiver.wait_for(lambda r: len(r.spans) >= count and len(r.logs) >= count and r.points)
     assert received.span_ids == {span_id_for(run, i).hex() for i in range(count)}
     assert len(received.spans) == count  # nothing doubled on the way

@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
-from tests.support.requests import INTENT, key_values, logs_request, resource, trace_request
+from tests.support.requests import INTENT, consume, key_values, logs_request, resource, trace_request
 
 from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
 from intent_observe.store import queries, trace_queries
@@ -61,9 +61,9 @@ def test_the_first_copy_of_a_span_is_kept(store: Store) -> None:
     # A span is final once sent, and Tempo keeps the first copy it reads: so do we. A copy with
     # other content (a bug upstream) changes nothing, nor does an identical redelivery.
     first = span("01" * 8, 2_000, "closed")
-    store.consume_traces(trace_request([first]))
-    store.consume_traces(trace_request([span("01" * 8, 9_000, "open")]))
-    store.consume_traces(trace_request([first]))
+    consume(store, trace_request([first]))
+    consume(store, trace_request([span("01" * 8, 9_000, "open")]))
+    consume(store, trace_request([first]))
     assert stored_span(store, "01" * 8) == (2_000, 1)
     assert store.read(queries.counts)["spans"] == 1
 
@@ -99,11 +99,11 @@ def test_a_phase_span_closes_its_artifact_whichever_arrives_first(store: Store) 
     intent = announced("10" * 8, "intent", "INT-1", 1_000)
     spec = announced("20" * 8, "spec", "SPEC-1", 2_000, intent.span_id)
     first, second = (announced(f"{n}0" * 8, "contract", f"CON-{n}", 3_000, spec.span_id) for n in (3, 4))
-    store.consume_traces(trace_request([intent, spec, first]))
-    store.consume_traces(trace_request([phase("31" * 8, first, "run1", 3_000, 8_000)]))
+    consume(store, trace_request([intent, spec, first]))
+    consume(store, trace_request([phase("31" * 8, first, "run1", 3_000, 8_000)]))
     # the second contract's run reaches the store before the contract's own span
-    store.consume_traces(trace_request([phase("41" * 8, second, "run1", 3_000, 6_000, error=True)]))
-    store.consume_traces(trace_request([second]))
+    consume(store, trace_request([phase("41" * 8, second, "run1", 3_000, 6_000, error=True)]))
+    consume(store, trace_request([second]))
     spans = spans_by_name(store)
     assert {name: s["state"] for name, s in spans.items()} == {
         "intent INT-1": "open",
@@ -126,10 +126,10 @@ def test_an_artifact_lives_until_its_last_phase_or_while_open_until_its_newest_e
     spec = announced("20" * 8, "spec", "SPEC-1", 2_000, intent.span_id)
     contract = announced("30" * 8, "contract", "CON-1", 3_000, spec.span_id)
     runs = [phase("31" * 8, contract, "run1", 3_000, 5_000), phase("32" * 8, contract, "run2", 6_000, 9_000)]
-    store.consume_traces(trace_request([intent, spec, contract, *runs]))
+    consume(store, trace_request([intent, spec, contract, *runs]))
     progress = log("e1" * 16)  # a spec's progress travels as a log record on its span
     progress.time_ns, progress.span_id = 12_000, spec.span_id
-    store.consume_logs(logs_request([progress]))
+    consume(store, logs_request([progress]))
     spans = spans_by_name(store)
     assert spans["contract CON-1"]["until_ns"] == 9_000  # closed: to the end of its last run
     assert spans["spec SPEC-1"]["until_ns"] == 12_000  # open: to its newest event
@@ -149,11 +149,11 @@ def test_a_running_contracts_assertions_are_drawn_under_it_until_the_run_arrives
         "intent.contract.id": "CON-1",
     }
     assertion = SpanRecord(TRACE, "32" * 8, "31" * 8, "assertion assert-1", 7_000, 7_000, False, None, attrs)
-    store.consume_traces(trace_request([intent, spec, contract, assertion]))
+    consume(store, trace_request([intent, spec, contract, assertion]))
     # and so does a Claude Code session wrapped by `run --contract CON-1` (TRACEPARENT: the run)
     session = SpanRecord(TRACE, "33" * 8, "31" * 8, "claude_code.interaction", 5_000, 8_000, False, None, {})
     wrapped = {"service.name": "claude-code", "intent.contract.id": "CON-1", "session.id": "s-1"}
-    store.consume_traces(trace_request([session], wrapped))
+    consume(store, trace_request([session], wrapped))
     spans = spans_by_name(store)
     running = spans["contract CON-1"]
     assert (running["state"], running["until_ns"]) == ("open", 8_000)  # open, up to its newest event
@@ -161,7 +161,7 @@ def test_a_running_contracts_assertions_are_drawn_under_it_until_the_run_arrives
         waiting = spans[name]
         assert (waiting["parent_span_id"], waiting["tree_parent_span_id"]) == ("31" * 8, running["span_id"])
         assert (waiting["depth"], running["depth"]) == (3, 2)
-    store.consume_traces(trace_request([phase("31" * 8, contract, "run1", 3_000, 9_000)]))
+    consume(store, trace_request([phase("31" * 8, contract, "run1", 3_000, 9_000)]))
     spans = spans_by_name(store)
     assert spans["assertion assert-1"]["tree_parent_span_id"] == spans["contract CON-1 · run1"]["span_id"]
     assert (spans["assertion assert-1"]["depth"], spans["contract CON-1"]["state"]) == (4, "closed")
@@ -170,7 +170,7 @@ def test_a_running_contracts_assertions_are_drawn_under_it_until_the_run_arrives
 def test_a_trace_row_takes_its_duration_from_every_span_and_its_state_from_the_root(store: Store) -> None:
     intent = announced("10" * 8, "intent", "INT-1", 1_000)
     spec = announced("20" * 8, "spec", "SPEC-1", 2_000, intent.span_id)
-    store.consume_traces(trace_request([intent, spec, phase("21" * 8, spec, "lifecycle", 2_000, 50_000)]))
+    consume(store, trace_request([intent, spec, phase("21" * 8, spec, "lifecycle", 2_000, 50_000)]))
 
     def listed() -> dict[str, object]:
         (row,) = store.read(lambda c: trace_queries.traces(c, "intent"))["traces"]
@@ -179,7 +179,7 @@ def test_a_trace_row_takes_its_duration_from_every_span_and_its_state_from_the_r
     row = listed()
     assert (row["intent_id"], row["root_name"], row["title"]) == ("INT-1", "intent INT-1", "Reliable login")
     assert (row["state"], row["span_count"], row["duration_ms"]) == ("open", 3, (50_000 - 1_000) / 1e6)
-    store.consume_traces(trace_request([phase("11" * 8, intent, "lifecycle", 1_000, 70_000)]))
+    consume(store, trace_request([phase("11" * 8, intent, "lifecycle", 1_000, 70_000)]))
     row = listed()
     assert (row["state"], row["span_count"], row["duration_ms"]) == ("closed", 4, (70_000 - 1_000) / 1e6)
     assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-1")) == TRACE
@@ -187,8 +187,8 @@ def test_a_trace_row_takes_its_duration_from_every_span_and_its_state_from_the_r
 
 def test_a_redelivered_event_is_stored_once(store: Store) -> None:
     request = logs_request([log("e1" * 16), log("e2" * 16)])
-    store.consume_logs(request)
-    store.consume_logs(request)
+    consume(store, request)
+    consume(store, request)
     assert store.read(queries.counts)["logs"] == 2
     hours = store.read(lambda c: c.execute("SELECT sum(count) FROM event_hours").fetchone()[0])
     assert hours == 2
@@ -201,10 +201,10 @@ def test_a_log_without_an_event_id_is_keyed_by_its_content(store: Store) -> None
             logs_pb2.ResourceLogs(resource=RES, scope_logs=[logs_pb2.ScopeLogs(log_records=[record])])
         ]
     )
-    store.consume_logs(request)
-    store.consume_logs(request)
+    consume(store, request)
+    consume(store, request)
     request.resource_logs[0].scope_logs[0].log_records[0].body.string_value = "other"
-    store.consume_logs(request)
+    consume(store, request)
     assert store.read(queries.counts)["logs"] == 2
 
 
@@ -216,7 +216,7 @@ def test_spans_without_valid_ids_are_rejected_with_a_reason(store: Store) -> Non
             trace_pb2.ResourceSpans(resource=RES, scope_spans=[trace_pb2.ScopeSpans(spans=[bad, good])])
         ]
     )
-    result = store.consume_traces(request)
+    result = consume(store, request)
     assert result.rejected == 1 and "trace id" in result.message
     assert store.read(queries.counts)["spans"] == 1
 
@@ -246,8 +246,8 @@ def _delta_sum(value: int, session: str, token_type: str, t: int) -> ExportMetri
 
 def test_delta_metrics_accumulate_per_series(store: Store) -> None:
     for t, value in ((1, 100), (2, 250), (3, 50)):
-        store.consume_metrics(_delta_sum(value, "s-1", "input", t))
-    store.consume_metrics(_delta_sum(7, "s-1", "output", 4))
+        consume(store, _delta_sum(value, "s-1", "input", t))
+    consume(store, _delta_sum(7, "s-1", "output", 4))
     values = store.read(
         lambda c: dict(
             c.execute("SELECT labels, value FROM metric_series WHERE session_id = 's-1'").fetchall()
@@ -258,8 +258,8 @@ def test_delta_metrics_accumulate_per_series(store: Store) -> None:
 
 def test_retention_deletes_the_oldest_rows_beyond_the_limits(store: Store) -> None:
     spans = [span(f"{i:016x}", 2_000 + i, "closed") for i in range(1, 11)]
-    store.consume_traces(trace_request(spans))
-    store.consume_logs(logs_request([log(f"{i:032x}") for i in range(1, 8)]))
+    consume(store, trace_request(spans))
+    consume(store, logs_request([log(f"{i:032x}") for i in range(1, 8)]))
     deleted = store.writer.run(
         lambda c: apply_retention(c, Retention(max_spans=4, max_logs=5), time.time_ns())
     )
@@ -274,7 +274,7 @@ def test_retention_by_age_uses_event_time(store: Store) -> None:
     now = time.time_ns()
     old, new = log("0a" * 16), log("0b" * 16)
     old.time_ns, new.time_ns = now - 40 * 86_400 * 10**9, now - 86_400 * 10**9
-    store.consume_logs(logs_request([old, new]))
+    consume(store, logs_request([old, new]))
     store.writer.run(lambda c: apply_retention(c, Retention(max_age_days=30), now))
     keys = store.read(lambda c: [r[0] for r in c.execute("SELECT record_key FROM logs")])
     assert keys == ["0b" * 16]
@@ -323,7 +323,7 @@ def test_a_store_of_the_previous_schema_gets_its_trace_states_from_its_root_span
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     first = Store(path)
-    first.consume_logs(logs_request([log("cd" * 16)]))
+    consume(first, logs_request([log("cd" * 16)]))
     first.close()
     second = Store(path)
     try:
@@ -336,8 +336,8 @@ KILLED_WRITER = r"""
 import sys
 from pathlib import Path
 from intent_observe.identity.records import LogRecord
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from intent_observe._core import Encoder
+from intent_observe.otlp.signals import Signal
 from intent_observe.store.store import Store
 store = Store(Path(sys.argv[1]))
 encoder = Encoder({"service.name": "intent"}, "0")
@@ -345,7 +345,7 @@ n = 0
 while True:
     batch = [LogRecord(n + i, n + i, "ab" * 16, "01" * 8, 9, "INFO", "x" * 200,
                        {"intent.event.id": f"{n + i:032x}"}) for i in range(500)]
-    store.consume_logs(ExportLogsServiceRequest.FromString(encoder.logs(batch)))   # returns once committed
+    store.consume(Signal.LOGS, encoder.logs(batch))   # returns once committed
     n += 500
     print(n, flush=True)
 """

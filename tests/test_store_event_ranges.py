@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.requests import logs_request
+from tests.support.requests import consume, logs_request
 
 from intent_observe.identity.records import LogRecord
 from intent_observe.store import queries
@@ -49,7 +49,7 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
     path: Path = tmp_path_factory.mktemp("ranges") / "store.db"
     store = Store(path)
     for start in range(0, ROWS, 50):  # several requests: ids in ingest order
-        store.consume_logs(logs_request([record(n) for n in range(start, start + 50)]))
+        consume(store, logs_request([record(n) for n in range(start, start + 50)]))
     store.close()
     return sqlite3.connect(path)
 

@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
+from intent_observe.otlp.signals import Signal
 from intent_observe.store.apply import apply_batch, refresh_traces
 from intent_observe.store.decode import Batch
 from intent_observe.store.decode_pool import DEFAULT_MIN_BYTES, DecodePool
@@ -156,7 +157,7 @@ def test_the_wal_is_checkpointed_while_the_store_stays_open(tmp_path: Path) -> N
     try:
         empty = path.stat().st_size
         for first in range(0, 6000, 1000):
-            store.consume_body("traces", large_request(first))
+            store.consume(Signal.TRACES, large_request(first))
         # the writer only appends to the WAL; the checkpointer copies the pages into the file
         deadline = time.monotonic() + 30
         while path.stat().st_size <= empty and time.monotonic() < deadline:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.requests import trace_request
+from tests.support.requests import consume, trace_request
 
 from intent_observe.identity.records import SpanRecord
 from intent_observe.store import trace_queries
@@ -62,7 +62,7 @@ def fill(store: Store) -> None:
     spans += [shared, child(shared, 1, "intent", "INT-901")]
     # a trace whose spans carry intent.id but no intent span: its row names INT-950, kind other
     spans.append(root(98, 6_000_000, "contract", "CON-950", **{"intent.id": "INT-950"}))
-    store.consume_traces(trace_request(spans))
+    consume(store, trace_request(spans))
 
 
 @pytest.fixture(scope="module")
@@ -156,9 +156,9 @@ def test_an_intent_is_found_by_index_whether_its_trace_row_names_it_or_not(store
 def test_an_intent_seen_in_two_traces_resolves_to_the_newest(tmp_path: Path) -> None:
     store = Store(tmp_path / "store.db")
     try:
-        store.consume_traces(trace_request([root(1, 5_000, "intent", "INT-1")]))
-        store.consume_traces(trace_request([root(2, 9_000, "intent", "INT-1")]))
-        store.consume_traces(trace_request([root(3, 7_000, "intent", "INT-1")]))
+        consume(store, trace_request([root(1, 5_000, "intent", "INT-1")]))
+        consume(store, trace_request([root(2, 9_000, "intent", "INT-1")]))
+        consume(store, trace_request([root(3, 7_000, "intent", "INT-1")]))
         assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-1")) == f"{2:032x}"
     finally:
         store.close()

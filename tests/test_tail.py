@@ -14,7 +14,7 @@ from tests.support.recording import ReceiverControl, RecordingConsumer
 
 from intent_observe.events import Event, Position, parse_line
 from intent_observe.otlp.receiver import ReceiverConfig
-from intent_observe.sinks.sink import ConsumerSink
+from intent_observe.sinks.chain import Retry
 from intent_observe.sources import synthetic
 from intent_observe.sources.tail import EXIT_OK, TailAdapter, TailConfig
 from tailing import (
@@ -220,9 +220,7 @@ def test_in_process_adapter_feeds_a_consumer(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     write_lines(events, synthetic.lines(200))
     consumer = RecordingConsumer(tmp_path / "got.sqlite", ReceiverControl(tmp_path / "control"))
-    adapter = TailAdapter(
-        TailConfig(paths=[str(events)], state_dir=tmp_path / "state"), ConsumerSink(consumer)
-    )
+    adapter = TailAdapter(TailConfig(paths=[str(events)], state_dir=tmp_path / "state"), Retry(consumer))
     runner = threading.Thread(target=lambda: setattr(runner, "code", adapter.run()))
     runner.start()
     try:

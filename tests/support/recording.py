@@ -25,6 +25,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from intent_observe.otlp.consumer import ACCEPTED, ConsumerBusy, PartialResult
+from intent_observe.otlp.signals import WIRES, Signal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spans (
@@ -75,6 +76,10 @@ class RecordingConsumer:
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+
+    def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        request = WIRES[signal].request_type.FromString(body)
+        return getattr(self, f"consume_{signal.value}")(request)  # type: ignore[no-any-return]
 
     def consume_traces(self, request: ExportTraceServiceRequest) -> PartialResult:
         self._refuse_if_told("traces")

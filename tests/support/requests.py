@@ -1,9 +1,10 @@
-"""Our records as OTLP request messages, encoded by the core: input for the store's `consume_*`."""
+"""Our records as OTLP request messages, encoded by the core: input for the store's `consume`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -14,8 +15,16 @@ from intent_observe import __version__
 from intent_observe._core import Encoder
 from intent_observe.identity.records import LogRecord, SpanRecord
 from intent_observe.metrics.derive import Point
+from intent_observe.otlp.consumer import Consumer, PartialResult
+from intent_observe.otlp.signals import WIRES
 
 INTENT = {"service.name": "intent"}
+_SIGNAL_OF = {wire.request_type: signal for signal, wire in WIRES.items()}
+
+
+def consume(consumer: Consumer, request: Message) -> PartialResult:
+    """Hand a request to a consumer as a receiver does: serialized, with its signal."""
+    return consumer.consume(_SIGNAL_OF[type(request)], request.SerializeToString())
 
 
 def trace_request(spans: Iterable[SpanRecord], res: Mapping[str, str] = INTENT) -> ExportTraceServiceRequest:

@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from intent_observe import layout
+from intent_observe.sinks.chain import SPILL_AFTER_S, export_chain
 from intent_observe.sinks.disk_queue import DEFAULT_MAX_BYTES, DiskQueue, DiskQueueError
 from intent_observe.sinks.otlp_config import ExportConfigError, ExporterOptions, load_export_config
 from intent_observe.sinks.otlp_exporter import OtlpExporter
-from intent_observe.sinks.sink import SPILL_AFTER_S, ExporterSink
 from intent_observe.sources.tail import (
     DEFAULT_PATH,
     EXIT_OK,
@@ -167,7 +167,7 @@ def tail(
     queue_dir = state_dir or layout.state_dir(files[0])
     try:
         disk_queue = DiskQueue(layout.tail_queue(queue_dir, files), max_bytes=queue_max_mb * 1024 * 1024)
-        sink = ExporterSink(exporter, disk_queue, spill_after_s=spill_after)
+        sink = export_chain(exporter, disk_queue, spill_after)
         adapter = TailAdapter(config, sink)
         adapter.open()
     except (TailError, DiskQueueError, OSError) as error:
@@ -175,11 +175,12 @@ def tail(
         sys.exit(EXIT_STATE)
     _handle_signals(adapter)
     _tune_gc()
+    sink.start()
     try:
         with _progress(adapter):
             code = adapter.run()
     finally:
-        sink.close()
+        sink.shutdown()
     if code == EXIT_OK:
         log.info("stopped cleanly")
     sys.exit(code)

@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
@@ -24,6 +24,9 @@ from rich.table import Table
 from rich.tree import Tree
 
 from intent_observe import layout
+
+if TYPE_CHECKING:  # the chain is imported only when `up --forward` builds one
+    from intent_observe.sinks.chain import Stage
 
 URL_ENV = "INTENT_OBSERVE_URL"
 # Also read by the receiver and the app (otlp.receiver.TOKEN_ENV); not imported from
@@ -47,15 +50,15 @@ def _repo_root() -> Path:
         return Path.cwd()
 
 
-def _forward_sink(observe_dir: Path) -> Any:
+def _forward_chain(observe_dir: Path) -> Stage:
     """The tail's batches also go to the OTLP endpoint of the standard OTEL_EXPORTER_OTLP_* variables."""
+    from intent_observe.sinks.chain import export_chain
     from intent_observe.sinks.disk_queue import DiskQueue
     from intent_observe.sinks.otlp_config import load_export_config
     from intent_observe.sinks.otlp_exporter import OtlpExporter
-    from intent_observe.sinks.sink import ExporterSink
 
     exporter = OtlpExporter(load_export_config())
-    return ExporterSink(exporter, DiskQueue(layout.up_forward_queue(observe_dir)))
+    return export_chain(exporter, DiskQueue(layout.up_forward_queue(observe_dir)))
 
 
 @click.command("up")
@@ -152,7 +155,7 @@ def up(
         port=port,
         grpc_port=None if no_receiver else grpc_port,
         http_port=None if no_receiver else http_port,
-        forward=_forward_sink(observe) if forward else None,
+        forward=_forward_chain(observe) if forward else None,
         live_demo=live_demo,
     )
     stack = Stack(options)

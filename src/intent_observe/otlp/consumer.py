@@ -1,22 +1,46 @@
-"""What the OTLP receiver hands each decoded request to.
+"""The one contract between stages, and the lifecycle of every component.
 
-The embedded store implements `OtlpConsumer`; the receiver turns its answers into
-OTLP status codes: a `PartialResult` with `rejected > 0` becomes a partial-success
-response, `ConsumerBusy` becomes HTTP 503 + Retry-After / gRPC UNAVAILABLE + RetryInfo
-so well-behaved clients back off and resend.
+Every stage that takes telemetry is a `Consumer`: the embedded store, each step of the
+exporter chain (queue, retry, send), a fan-out to several. `consume(signal, body, stop)`
+takes one serialized Export*ServiceRequest, as the producer has it (the receiver's request
+body, the tail's encoded batch: nothing is parsed into message objects and serialized again
+on the way), and returns only once it is safe — committed, acknowledged or durably queued:
+
+- a `PartialResult`: taken, with the items refused alone (`rejected`, why in `message`; and,
+  where the answer names them, which log records: `refused`). Receivers answer it as an OTLP
+  partial success; the tail dead-letters the refused records with their batch.
+- `ConsumerBusy`: nothing taken, try again after `retry_after_seconds` (None: no hint).
+  Receivers answer HTTP 503 + Retry-After / gRPC UNAVAILABLE + RetryInfo; a retry step waits.
+- `ConsumerRejected`: never take it (a backend's permanent refusal): do not send it again.
+- `ConsumerAborted`: `stop` was set before the data was safe; it must be kept for later.
+- protobuf's `DecodeError`: a malformed body (receivers answer 400 / INVALID_ARGUMENT).
+
+`stop` is the one stop signal of a delivery: whoever owns the work (the tail's delivery, a
+queue's drainer) sets it, and every stage that waits (a retry's backoff, a full queue) ends
+its wait when it is set. Consumers are called from several threads at once: thread-safe.
+
+What the stack owns — receiver, tail, store, exporter chain, alerts, web server — is a
+`Component`: `start()` once, `shutdown()` once (also after a failed or partial start).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from google.protobuf.message import Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from intent_observe.otlp.signals import Signal
 
-from intent_observe.otlp.signals import SignalWire
+
+@dataclass(frozen=True, slots=True)
+class RefusedRecord:
+    """A log record the backend refused while it stored the rest of its batch: the event line it
+    came from (`intent.event.file`, `.line`, `.offset`) and why."""
+
+    file: str
+    line: int
+    offset: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -25,49 +49,38 @@ class PartialResult:
 
     rejected: int = 0
     message: str = ""
+    refused: tuple[RefusedRecord, ...] = ()
 
 
 ACCEPTED = PartialResult()
 
 
 class ConsumerBusy(Exception):
-    """Raised by a consumer that cannot take data right now; the client should retry later."""
+    """The consumer cannot take the data now; nothing was taken. Retry later."""
 
-    def __init__(self, reason: str = "receiver busy", retry_after_seconds: float = 1.0) -> None:
+    def __init__(self, reason: str, retry_after_seconds: float | None = 1.0) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after_seconds = retry_after_seconds
 
 
-class OtlpConsumer(Protocol):
-    """Called from receiver worker threads, possibly concurrently: implementations must be thread-safe."""
-
-    def consume_traces(self, request: ExportTraceServiceRequest) -> PartialResult: ...
-
-    def consume_logs(self, request: ExportLogsServiceRequest) -> PartialResult: ...
-
-    def consume_metrics(self, request: ExportMetricsServiceRequest) -> PartialResult: ...
+class ConsumerRejected(Exception):
+    """The data is refused for good (bad request, unauthorized, too large…): do not resend it.
+    Messages never contain header values."""
 
 
-@runtime_checkable
-class BodyConsumer(Protocol):
-    """A consumer that also takes a request still serialized (protobuf), to decode it where it likes."""
+class ConsumerAborted(Exception):
+    """Not safe before the stop signal was set; the data must be kept for later."""
 
-    def consume_body(self, signal: str, body: bytes) -> PartialResult:
-        """Raises protobuf's DecodeError for a malformed body."""
+
+class Consumer(Protocol):
+    def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        """Returns once `body` (a serialized Export*ServiceRequest of `signal`) is safe."""
         ...
 
 
-def deliver_body(consumer: OtlpConsumer, wire: SignalWire, body: bytes) -> PartialResult:
-    """Hand a protobuf-encoded request to the consumer, parsed here unless it takes the bytes.
+@runtime_checkable
+class Component(Protocol):
+    def start(self) -> None: ...
 
-    Raises protobuf's DecodeError for a malformed body (nothing has been consumed then)."""
-    if isinstance(consumer, BodyConsumer):
-        return consumer.consume_body(wire.signal.value, body)
-    return deliver(consumer, wire, wire.request_type.FromString(body))
-
-
-def deliver(consumer: OtlpConsumer, wire: SignalWire, request: Message) -> PartialResult:
-    """Hand a decoded request to the consumer method for its signal."""
-    result: PartialResult = getattr(consumer, wire.consumer_method)(request)
-    return result
+    def shutdown(self) -> None: ...

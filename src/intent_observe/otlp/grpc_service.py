@@ -2,9 +2,9 @@
 
 Registered as generic handlers under the official service names (one handler per
 row of the signal table instead of three servicer classes). Requests arrive as raw
-bytes and are parsed here (or by the consumer, when it takes bytes: the store decodes
-large requests in another process), so a malformed message gets INVALID_ARGUMENT
-rather than grpcio's generic deserialization error.
+bytes and go to the consumer as they are (the store decodes them, large ones in another
+process); a malformed message gets INVALID_ARGUMENT rather than grpcio's generic
+deserialization error.
 
 Each method is registered as request-streaming although clients call it unary (the wire
 is the same): grpcio receives a unary request before calling its handler, a streaming
@@ -25,14 +25,14 @@ from google.rpc import error_details_pb2, status_pb2
 
 from intent_observe.otlp.admission import Admission, AdmissionRefused
 from intent_observe.otlp.auth import BearerToken
-from intent_observe.otlp.consumer import ConsumerBusy, OtlpConsumer, deliver_body
+from intent_observe.otlp.consumer import Consumer, ConsumerBusy
 from intent_observe.otlp.signals import WIRES, SignalWire
 
 log = logging.getLogger(__name__)
 
 
 def otlp_grpc_handlers(
-    consumer: OtlpConsumer,
+    consumer: Consumer,
     token: BearerToken | None,
     admission: Admission,
     max_message_bytes: int,
@@ -44,7 +44,7 @@ def otlp_grpc_handlers(
             {
                 "Export": grpc.stream_unary_rpc_method_handler(
                     _export_handler(consumer, wire, token, admission, max_message_bytes, receive_timeout_s),
-                    request_deserializer=None,  # raw bytes; parsed in the handler
+                    request_deserializer=None,  # raw bytes, for the consumer
                     response_serializer=wire.response_type.SerializeToString,
                 )
             },
@@ -54,7 +54,7 @@ def otlp_grpc_handlers(
 
 
 def _export_handler(
-    consumer: OtlpConsumer,
+    consumer: Consumer,
     wire: SignalWire,
     token: BearerToken | None,
     admission: Admission,
@@ -92,13 +92,13 @@ def _receive(messages: Iterator[bytes], context: grpc.ServicerContext, timeout_s
         timer.cancel()
 
 
-def _deliver(consumer: OtlpConsumer, wire: SignalWire, body: bytes, context: grpc.ServicerContext) -> Message:
+def _deliver(consumer: Consumer, wire: SignalWire, body: bytes, context: grpc.ServicerContext) -> Message:
     try:
-        result = deliver_body(consumer, wire, body)
+        result = consumer.consume(wire.signal, body)
     except DecodeError as exc:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid protobuf message: {exc}")
     except ConsumerBusy as busy:
-        _abort_retry_later(context, grpc.StatusCode.UNAVAILABLE, busy.reason, busy.retry_after_seconds)
+        _abort_retry_later(context, grpc.StatusCode.UNAVAILABLE, busy.reason, busy.retry_after_seconds or 1.0)
     except Exception:
         log.exception("OTLP consumer failed on a %s request", wire.signal.value)
         context.abort(grpc.StatusCode.INTERNAL, "internal error while storing the data")

@@ -24,7 +24,7 @@ from grpc import StatusCode
 
 from intent_observe.otlp.admission import Admission, AdmissionRefused, Share
 from intent_observe.otlp.auth import BearerToken, host_header_is_loopback
-from intent_observe.otlp.consumer import ConsumerBusy, OtlpConsumer, deliver, deliver_body
+from intent_observe.otlp.consumer import Consumer, ConsumerBusy
 from intent_observe.otlp.decode import (
     JSON,
     PROTOBUF,
@@ -78,7 +78,7 @@ DEFAULT_BODY_TIMEOUT_S = 60.0
 class OtlpHttpApp:
     def __init__(
         self,
-        consumer: OtlpConsumer,
+        consumer: Consumer,
         executor: Executor,
         *,
         max_body_bytes: int,
@@ -184,16 +184,15 @@ class OtlpHttpApp:
         """Runs in a worker thread: decode, hand to the consumer, encode the answer."""
         try:
             raw = decompress(body, encoding, self._max_body_bytes)
-            if content_type == PROTOBUF:
-                result = deliver_body(self._consumer, wire, raw)
-            else:
-                result = deliver(self._consumer, wire, parse_request(raw, content_type, wire.request_type))
+            if content_type != PROTOBUF:  # OTLP/JSON: the consumers take the protobuf form
+                raw = parse_request(raw, content_type, wire.request_type).SerializeToString()
+            result = self._consumer.consume(wire.signal, raw)
         except DecodeError as exc:
             raise _Answer(400, f"invalid protobuf body: {exc}") from None
         except PayloadError as exc:
             raise _Answer(exc.http_status, exc.message) from None
         except ConsumerBusy as busy:
-            retry_after = str(max(1, math.ceil(busy.retry_after_seconds))).encode()
+            retry_after = str(max(1, math.ceil(busy.retry_after_seconds or 1.0))).encode()
             raise _Answer(503, busy.reason, [(b"retry-after", retry_after)]) from None
         except Exception:
             log.exception("OTLP consumer failed on a %s request", wire.signal.value)

@@ -32,7 +32,7 @@ import uvicorn
 
 from intent_observe.otlp.admission import DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUESTS, DEFAULT_WAIT_S, Admission
 from intent_observe.otlp.auth import BearerToken, is_loopback
-from intent_observe.otlp.consumer import OtlpConsumer
+from intent_observe.otlp.consumer import Consumer
 from intent_observe.otlp.grpc_service import otlp_grpc_handlers
 from intent_observe.otlp.http_app import DEFAULT_BODY_IDLE_TIMEOUT_S, DEFAULT_BODY_TIMEOUT_S, OtlpHttpApp
 
@@ -84,7 +84,7 @@ class ReceiverConfig:
 
 
 class OtlpReceiver:
-    def __init__(self, consumer: OtlpConsumer, config: ReceiverConfig | None = None) -> None:
+    def __init__(self, consumer: Consumer, config: ReceiverConfig | None = None) -> None:
         self.config = config or ReceiverConfig()
         self._consumer = consumer
         self._token = _token_for(self.config)

@@ -43,7 +43,6 @@ class SignalWire:
     response_type: type[Message]
     partial_success_type: type[Message]
     rejected_field: str  # field of the partial-success message counting rejected items
-    consumer_method: str  # name of the OtlpConsumer method receiving this signal
 
     @property
     def grpc_method(self) -> str:
@@ -71,7 +70,6 @@ WIRES: dict[Signal, SignalWire] = {
         ExportTraceServiceResponse,
         ExportTracePartialSuccess,
         "rejected_spans",
-        "consume_traces",
     ),
     Signal.LOGS: SignalWire(
         Signal.LOGS,
@@ -81,7 +79,6 @@ WIRES: dict[Signal, SignalWire] = {
         ExportLogsServiceResponse,
         ExportLogsPartialSuccess,
         "rejected_log_records",
-        "consume_logs",
     ),
     Signal.METRICS: SignalWire(
         Signal.METRICS,
@@ -91,7 +88,6 @@ WIRES: dict[Signal, SignalWire] = {
         ExportMetricsServiceResponse,
         ExportMetricsPartialSuccess,
         "rejected_data_points",
-        "consume_metrics",
     ),
 }
 

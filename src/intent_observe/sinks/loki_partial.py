@@ -14,26 +14,16 @@ success, never a reason to stop or to resend. Any other 400 stays a refusal of t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
+from intent_observe.otlp.consumer import RefusedRecord
+
 _TOO_OLD = re.compile(r"has timestamp too old: \S+, oldest acceptable timestamp is: (\S+?),?(?:\s|$)")
 _FRACTION = re.compile(r"\.(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class RefusedRecord:
-    """A log record the backend refused while it stored the rest of its batch: the event line it
-    came from (`intent.event.file`, `.line`, `.offset`) and why."""
-
-    file: str
-    line: int
-    offset: int
-    reason: str
 
 
 def too_old_records(payload: bytes, error_text: str) -> tuple[RefusedRecord, ...]:

@@ -1,24 +1,23 @@
-"""Sends already-encoded OTLP requests and blocks until the backend acknowledges them.
+"""The send step of the exporter chain (sinks.chain): one attempt to hand a request to a backend.
 
     exporter = OtlpExporter(load_export_config())
-    result = exporter.export(Signal.TRACES, request_bytes, stop=stop_event, deadline=t)
-    exporter.close()
+    result = exporter.consume(Signal.TRACES, request_bytes)     # a `Consumer` (otlp.consumer)
+    exporter.shutdown()
 
-One persistent gRPC channel or HTTP connection pool per signal. Retryable answers
-(gRPC UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED…, RESOURCE_EXHAUSTED with RetryInfo; HTTP
-429/502/503/504, refused or dropped connections) are retried with exponential backoff
-and full jitter, honouring RetryInfo / Retry-After, until acknowledged, until `stop` is
-set or `deadline` passes (`ExportAborted`), or a permanent error (`ExportRejected`).
-Partial success is returned to the caller and counted, not retried; so is Loki's 400 for log
-records older than it accepts (it stored the others): the refused records come back in
-`ExportResult.refused` (`sinks.loki_partial`).
+One persistent gRPC channel or HTTP connection pool per signal. An acknowledged request
+returns its partial success (counted, never resent); so does Loki's 400 for log records older
+than it accepts (it stored the others): the refused records come back in
+`PartialResult.refused` (`sinks.loki_partial`). A retryable answer (gRPC UNAVAILABLE,
+DEADLINE_EXCEEDED, ABORTED…, RESOURCE_EXHAUSTED with RetryInfo; HTTP 429/502/503/504, refused
+or dropped connections) raises `ConsumerBusy` with the delay it names (RetryInfo, Retry-After),
+for a `Retry` step in front; a permanent one raises `ConsumerRejected`. Link changes are logged
+once each: connected, failing, recovered.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
-import random
 import ssl
 import threading
 import time
@@ -32,8 +31,9 @@ import httpx
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
+from intent_observe.otlp.consumer import ConsumerBusy, ConsumerRejected, PartialResult, RefusedRecord
 from intent_observe.otlp.signals import WIRES, Signal, SignalWire
-from intent_observe.sinks.loki_partial import RefusedRecord, too_old_records
+from intent_observe.sinks.loki_partial import too_old_records
 from intent_observe.sinks.otlp_config import GRPC, ExportConfig, SignalExportConfig
 from intent_observe.version import __version__
 
@@ -55,46 +55,12 @@ _RETRYABLE_GRPC = frozenset(
 _RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
 
 
-class ExportError(Exception):
-    """Base of the exporter's errors; messages never contain header values."""
-
-
-class ExportRejected(ExportError):
-    """The backend refused the data for good (bad request, unauthorized, too large…): do not resend."""
-
-
-class ExportAborted(ExportError):
-    """Not acknowledged before `stop` was set or the deadline passed; the data must be kept for later."""
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    rejected: int  # items the backend refused in a partial-success answer (0 when all were accepted)
-    message: str  # the backend's partial-success message
-    attempts: int
-    refused: tuple[RefusedRecord, ...] = ()  # the refused log records, where the answer tells which
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    initial_backoff_seconds: float = 0.2
-    max_backoff_seconds: float = 10.0
-    multiplier: float = 2.0
-    max_server_delay_seconds: float = 60.0  # cap on Retry-After / RetryInfo, against nonsense values
-
-    def backoff(self, retry_number: int) -> float:
-        """Full jitter: uniform in (0, min(max, initial·multiplier^n)]."""
-        ceiling = min(self.max_backoff_seconds, self.initial_backoff_seconds * self.multiplier**retry_number)
-        return ceiling * (1.0 - random.random())
-
-
 @dataclass
 class ExporterStats:
     """Counters the adapter turns into its own `intent.adapter.*` health metrics."""
 
     batches: Counter[Signal] = field(default_factory=Counter)
     rejected_items: Counter[Signal] = field(default_factory=Counter)
-    failed_attempts: Counter[Signal] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -128,57 +94,31 @@ class _Transport(Protocol):
 
 
 class OtlpExporter:
-    def __init__(self, config: ExportConfig, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, config: ExportConfig) -> None:
         self.config = config
-        self.retry = retry or RetryPolicy()
         self.stats = ExporterStats()
         self._transports: dict[Signal, _Transport] = {}
         self._lock = threading.Lock()
         self._link_state: dict[str, str] = {}  # display endpoint → "connected" | "failing"
         self._partial_logged: set[Signal] = set()
 
-    def export(
-        self,
-        signal: Signal,
-        payload: bytes,
-        *,
-        stop: threading.Event | None = None,
-        deadline: float | None = None,
-    ) -> ExportResult:
-        """Send one encoded Export*ServiceRequest; return once acknowledged.
-
-        `deadline` is a `time.monotonic()` value. Raises ExportAborted (stop/deadline)
-        or ExportRejected (permanent refusal).
-        """
+    def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        """One attempt to send an encoded Export*ServiceRequest; returns once acknowledged."""
         config = self.config.for_signal(signal)
-        transport = self._transport(signal)
-        stop_event = stop or threading.Event()
-        attempt = 0
-        last_failure = ""
-        while True:
-            attempt += 1
-            timeout = _remaining(deadline, config.timeout_seconds)
-            if stop_event.is_set() or timeout <= 0:
-                raise ExportAborted(
-                    f"{signal.value} batch not acknowledged by {config.display_endpoint}"
-                    + (f" (last error: {last_failure})" if last_failure else "")
-                )
-            outcome = transport.send(payload, timeout)
-            if outcome.acknowledged:
-                self._on_acknowledged(signal, config, outcome)
-                return ExportResult(outcome.rejected, outcome.message, attempt, outcome.refused)
-            last_failure = outcome.message
-            self._count(self.stats.failed_attempts, signal, 1)
-            self._set_link_state(config, "failing", outcome)
-            if not outcome.retryable:
-                raise ExportRejected(
-                    f"{config.display_endpoint} refused the {signal.value} batch: {outcome.message}"
-                )
-            delay = self._delay(attempt, outcome)
-            if stop_event.wait(max(0.0, _remaining(deadline, delay))):
-                raise ExportAborted(f"stopped while {config.display_endpoint} was failing: {outcome.message}")
+        outcome = self._transport(signal).send(body, config.timeout_seconds)
+        if outcome.acknowledged:
+            self._on_acknowledged(signal, config, outcome)
+            return PartialResult(outcome.rejected, outcome.message, outcome.refused)
+        self._set_link_state(config, "failing", outcome)
+        if outcome.retryable:
+            raise ConsumerBusy(f"{config.display_endpoint}: {outcome.message}", outcome.retry_after)
+        refused = f"{config.display_endpoint} refused the {signal.value} batch: {outcome.message}"
+        raise ConsumerRejected(refused)
 
-    def close(self) -> None:
+    def start(self) -> None:
+        """Nothing to do: each signal's connection opens with its first request."""
+
+    def shutdown(self) -> None:
         with self._lock:
             for transport in self._transports.values():
                 transport.close()
@@ -188,7 +128,7 @@ class OtlpExporter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self.shutdown()
 
     def _transport(self, signal: Signal) -> _Transport:
         with self._lock:
@@ -205,11 +145,6 @@ class OtlpExporter:
     def _count(self, counter: Counter[Signal], signal: Signal, amount: int) -> None:
         with self._lock:  # exports of several signals may run on several threads
             counter[signal] += amount
-
-    def _delay(self, attempt: int, outcome: _Outcome) -> float:
-        if outcome.retry_after is not None:
-            return min(outcome.retry_after, self.retry.max_server_delay_seconds)
-        return self.retry.backoff(attempt - 1)
 
     def _on_acknowledged(self, signal: Signal, config: SignalExportConfig, outcome: _Outcome) -> None:
         self._count(self.stats.batches, signal, 1)
@@ -250,12 +185,6 @@ class OtlpExporter:
         else:
             then = "backing off and retrying" if outcome.retryable else "not retrying this batch"
             log.warning("export to %s failing (%s); %s", endpoint, outcome.message, then)
-
-
-def _remaining(deadline: float | None, default: float) -> float:
-    if deadline is None:
-        return default
-    return min(default, deadline - time.monotonic())
 
 
 class _GrpcTransport:

@@ -1,12 +1,13 @@
-"""The file tail adapter: event files → identity engine → OTLP batches → a sink, losing nothing.
+"""The file tail adapter: event files → identity engine → OTLP batches → a consumer, losing nothing.
 
-    adapter = TailAdapter(TailConfig(paths=["repo/.intent/events/events.jsonl"]), sink)
+    adapter = TailAdapter(TailConfig(paths=["repo/.intent/events/events.jsonl"]), chain)
     code = adapter.run()            # blocks; `adapter.stop()` from another thread or a signal handler
 
 One reader thread follows every file, parses whole lines, feeds each file's identity
 engine and encodes what the engine drains into one OTLP traces and one logs request per
-batch. A delivery thread hands batches to the sink in order and, once the sink says a
-batch is safe (acknowledged, or durably queued), commits in one SQLite transaction the
+batch. A delivery thread hands batches in order to a chain of consumers (sinks.chain: the
+exporter's queue → retry → send, or retry → the embedded store) and, once the chain says a
+batch is safe (acknowledged, stored, or durably queued), commits in one SQLite transaction the
 identity state the batch left behind, the file mark just after its last line, and the
 dead-letter entries of its bad lines. The reader runs ahead by a few batches (each
 carrying its own serialised state), so encoding and the network overlap; a crash at any
@@ -46,11 +47,11 @@ from intent_observe.identity.engine import (
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
+from intent_observe.otlp.consumer import ConsumerAborted, ConsumerRejected, RefusedRecord
+from intent_observe.otlp.signals import Signal
 from intent_observe.safe_files import open_regular, private_dir, private_file
-from intent_observe.sinks.loki_partial import RefusedRecord
-from intent_observe.sinks.otlp_exporter import ExportAborted, ExportRejected
+from intent_observe.sinks.chain import Stage
 from intent_observe.sinks.resource import otlp_encoder
-from intent_observe.sinks.sink import Payload, Sink
 from intent_observe.sources.deadletter import DeadLetterFile
 from intent_observe.sources.follow import LONGEST_LINE, Chunk, FileFollower, OversizedLine
 from intent_observe.sources.watch import FileWatcher
@@ -107,6 +108,20 @@ def repository_name(path: str) -> str:
     """`…/<repo>/.intent/events/events.jsonl` → `<repo>`; otherwise the file's directory name."""
     absolute = layout.absolute(path)
     return (layout.repository_of(absolute) or absolute.parent).name
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """Encoded Export*ServiceRequest bytes per signal; a signal with nothing to send is left out."""
+
+    parts: tuple[tuple[Signal, bytes], ...]
+
+    @classmethod
+    def of(
+        cls, traces: bytes | None = None, logs: bytes | None = None, metrics: bytes | None = None
+    ) -> Payload:
+        found = ((Signal.TRACES, traces), (Signal.LOGS, logs), (Signal.METRICS, metrics))
+        return cls(tuple((signal, data) for signal, data in found if data))
 
 
 @dataclass
@@ -302,9 +317,10 @@ class _Stop(Exception):
 
 
 class TailAdapter:
-    """Follows `config.paths` and delivers to `sink` until `stop()` (or, with `once`, until caught up)."""
+    """Follows `config.paths` and delivers to `sink` until `stop()` (or, with `once`, until caught up).
+    The sink's owner starts it and shuts it down."""
 
-    def __init__(self, config: TailConfig, sink: Sink, wake: threading.Event | None = None) -> None:
+    def __init__(self, config: TailConfig, sink: Stage, wake: threading.Event | None = None) -> None:
         self.config = config
         self.sink = sink
         self._stop = threading.Event()  # stop reading, flush what is read
@@ -426,11 +442,11 @@ class TailAdapter:
             if batch is None:
                 return
             try:
-                refused = self.sink.deliver(batch.payload, self._abort)
+                refused = self._deliver(batch.payload)
                 if batch.source is not None:
                     batch.source.refused(batch, refused)
                     batch.source.commit(batch)
-            except ExportAborted:
+            except ConsumerAborted:
                 return  # shutting down: the lines stay unacknowledged and are read again next run
             except BaseException as error:  # a refusal for good, a full disk: stop and say why
                 self._fatal = error
@@ -442,6 +458,14 @@ class TailAdapter:
                     self._in_flight.remove(batch)
             if self.on_batch is not None:
                 self.on_batch(batch)
+
+    def _deliver(self, payload: Payload) -> list[RefusedRecord]:
+        """Each signal's request in turn, each safe when this returns; the log records the backend
+        refused while it took the rest (Loki's too-old entries) are dead-lettered with the batch."""
+        refused: list[RefusedRecord] = []
+        for signal, data in payload.parts:
+            refused += self.sink.consume(signal, data, self._abort).refused
+        return refused
 
     def _finish(self, delivery: threading.Thread) -> None:
         """Flush the final metrics and everything read. Waits for the backend as long as it takes,
@@ -485,7 +509,7 @@ class TailAdapter:
             return bool(self._in_flight)
 
     def _exit_code(self) -> int:
-        if isinstance(self._fatal, ExportRejected):
+        if isinstance(self._fatal, ConsumerRejected):
             log.error("the backend refused data for good: %s", self._fatal)
             return EXIT_REJECTED
         if self._fatal is not None:

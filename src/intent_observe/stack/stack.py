@@ -33,7 +33,7 @@ from intent_observe.otlp.receiver import (
     is_loopback,
     listening_socket,
 )
-from intent_observe.sinks.sink import ConsumerSink, FanoutSink, Sink
+from intent_observe.sinks.chain import Fanout, Retry, Stage
 from intent_observe.sources.tail import TailAdapter, TailConfig, TailError
 from intent_observe.stack.config import ConfigError, ObserveConfig, load_config
 from intent_observe.stack.demo import LiveDemo
@@ -63,7 +63,7 @@ class StackOptions:
     grpc_port: int | None = 4317  # None: no OTLP receiver on that protocol; 0: any free port
     http_port: int | None = 4318
     token: str | None = field(default=None, repr=False)
-    forward: Sink | None = None  # also deliver the tail's batches there (a remote OTLP endpoint)
+    forward: Stage | None = None  # also deliver the tail's batches there (a remote OTLP endpoint)
     live_demo: bool = False
     config: ObserveConfig | None = None  # default: observe_dir/config.toml
 
@@ -153,6 +153,8 @@ class Stack:
             config = opts.config or load_config(layout.config_file(opts.observe_dir))
             fresh = not opts.store_path.exists()
             self.store = Store(opts.store_path, config.store)
+            if opts.forward is not None:
+                opts.forward.start()
             self._start_receiver(token)
             self._start_adapter(fresh)
             self._start_alerts(config)
@@ -188,9 +190,10 @@ class Stack:
 
     def _new_adapter(self) -> TailAdapter:
         assert self.store is not None
-        sink: Sink = ConsumerSink(self.store)
+        # the tail's requests go to the store as encoded, retried while its writer is saturated
+        sink: Stage = Retry(self.store)
         if self.options.forward is not None:
-            sink = FanoutSink([sink, self.options.forward])
+            sink = Fanout([sink, self.options.forward])
         config = TailConfig(
             paths=[str(p) for p in self.options.events],
             state_dir=layout.up_tail_dir(self.options.observe_dir),
@@ -330,6 +333,8 @@ class Stack:
             self.receiver.stop()
         for thread in self._threads:
             thread.join(15)
+        if self.options.forward is not None:
+            self.options.forward.shutdown()
         if self.store is not None:
             self.store.close()
         self._threads.clear()

@@ -201,10 +201,6 @@ def decode_body(signal: str, body: bytes, received_ns: int) -> Batch:
 
 
 # ----------------------------------------------------------------------------- traces
-def decode_traces(request: ExportTraceServiceRequest, received_ns: int) -> Batch:
-    return _decode_trace_body(request.SerializeToString(), received_ns)
-
-
 def _decode_trace_body(body: bytes, received_ns: int) -> Batch:
     """The compiled core reads the spans straight from the request's bytes (each span's row:
     its ids, times, status, the attributes kept in columns, its own protobuf as it came)."""
@@ -238,10 +234,6 @@ def span_details(proto: bytes | None) -> tuple[dict[str, Any], list[dict[str, st
 
 
 # ------------------------------------------------------------------------------- logs
-def decode_logs(request: ExportLogsServiceRequest, received_ns: int) -> Batch:
-    return _decode_logs_body(request.SerializeToString(), received_ns)
-
-
 def _decode_logs_body(body: bytes, received_ns: int) -> Batch:
     """The compiled core reads the log records from the request's bytes: each row keyed by its
     `intent.event.id` (else a hash of its content), its category (intent | claude | other), event

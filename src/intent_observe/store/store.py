@@ -1,4 +1,4 @@
-"""The embedded store: an OTLP consumer on the write side, SQLite readers on the other.
+"""The embedded store: a `Consumer` (otlp.consumer) on the write side, SQLite readers on the other.
 
 store = Store(Path(".intent/observe/store.db"))
 receiver = OtlpReceiver(store)            # the store is the receiver's consumer
@@ -17,12 +17,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TypeVar
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from intent_observe.otlp.consumer import ACCEPTED, ConsumerBusy, PartialResult
-from intent_observe.store.decode import Batch, decode_logs, decode_metrics, decode_traces
+from intent_observe.otlp.signals import Signal
+from intent_observe.store.decode import Batch
 from intent_observe.store.decode_pool import DecodePool
 from intent_observe.store.retention import Retention
 from intent_observe.store.schema import store_connection
@@ -46,22 +43,14 @@ class Store:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
 
-    # ------------------------------------------------------------ OtlpConsumer
-    def consume_traces(self, request: ExportTraceServiceRequest) -> PartialResult:
-        return self._write(decode_traces(request, time.time_ns()))
-
-    def consume_logs(self, request: ExportLogsServiceRequest) -> PartialResult:
-        return self._write(decode_logs(request, time.time_ns()))
-
-    def consume_metrics(self, request: ExportMetricsServiceRequest) -> PartialResult:
-        return self._write(decode_metrics(request))
-
-    def consume_body(self, signal: str, body: bytes) -> PartialResult:
-        """A serialized Export*ServiceRequest, as the receiver got it (large ones decode in a child
-        process); raises protobuf's DecodeError for a malformed body, before anything is written."""
+    # ---------------------------------------------------------------- Consumer
+    def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        """A serialized Export*ServiceRequest, from the receiver or the tail, committed before this
+        returns (large ones decode in a child process); raises protobuf's DecodeError for a
+        malformed body, before anything is written. Never waits on `stop`: busy, it says so."""
         received_ns = time.time_ns()
         try:
-            batch = self.decoder.decode(signal, body, received_ns, _COMMIT_TIMEOUT_S)
+            batch = self.decoder.decode(signal.value, body, received_ns, _COMMIT_TIMEOUT_S)
         except TimeoutError:
             raise ConsumerBusy("the store is busy decoding", retry_after_seconds=1.0) from None
         return self._write(batch)
