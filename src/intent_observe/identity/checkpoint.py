@@ -12,6 +12,7 @@ the adapter writes the mark, the identity state and the dead-letter size togethe
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from dataclasses import dataclass, replace
 
@@ -25,6 +26,29 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS tail_checkpoint (name TEXT PRIMARY KEY, doc
 
 def tail_hash(data: bytes) -> str:
     return hashlib.blake2b(data[-TAIL_BYTES:], digest_size=16).hexdigest()
+
+
+def read_at(fd: int, size: int, offset: int) -> bytes:
+    """Up to `size` bytes at `offset` (fewer only at the end of the file)."""
+    parts, done = [], 0
+    while done < size:
+        part = os.pread(fd, size - done, offset + done)
+        if not part:
+            break
+        parts.append(part)
+        done += len(part)
+    return b"".join(parts)
+
+
+def bytes_before(fd: int, offset: int) -> bytes:
+    """The TAIL_BYTES bytes just before `offset` (fewer near the start)."""
+    start = max(0, offset - TAIL_BYTES)
+    return read_at(fd, offset - start, start)
+
+
+def fingerprint(fd: int, offset: int) -> tuple[bytes, str]:
+    """A mark at `offset` in the file open at `fd`: its first bytes and the hash of those before it."""
+    return read_at(fd, min(offset, HEAD_BYTES), 0), tail_hash(bytes_before(fd, offset))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +78,11 @@ class FileMark:
             head=head,
             tail=tail_hash(before[-TAIL_BYTES:] + last[-TAIL_BYTES:]),
         )
+
+    def holds(self, fd: int, size: int) -> bool:
+        """Whether the file open at `fd` (`size` bytes long) still holds what was read up to the
+        mark: the same first bytes, the same bytes before the offset (device and inode aside)."""
+        return size >= self.offset and fingerprint(fd, self.offset) == (self.head, self.tail)
 
     def to_doc(self) -> dict[str, object]:
         return {

@@ -26,7 +26,7 @@ from intent_observe import layout, sqlite
 from intent_observe.artifacts.ids import IdStyles
 from intent_observe.events import Event, iter_lines, parse_line
 from intent_observe.identity import checkpoint, ids
-from intent_observe.identity.checkpoint import FileMark, tail_hash
+from intent_observe.identity.checkpoint import FileMark
 from intent_observe.identity.engine import Artifact, Engine, TraceContext
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.model import ArtifactKind
@@ -169,20 +169,15 @@ class IdentityView:
     def _mark(self) -> FileMark:
         assert self._inode is not None
         with open(self.path, "rb") as fh:
-            head = fh.read(min(self.offset, checkpoint.HEAD_BYTES))
-            fh.seek(max(0, self.offset - checkpoint.TAIL_BYTES))
-            before = fh.read(self.offset - fh.tell())
+            head, tail = checkpoint.fingerprint(fh.fileno(), self.offset)
         dev, ino = self._inode
-        return FileMark(str(self.path), dev, ino, self.offset, self._line, head, tail_hash(before))
+        return FileMark(str(self.path), dev, ino, self.offset, self._line, head, tail)
 
     def _mark_matches(self, mark: FileMark, stat: os.stat_result, size: int) -> bool:
-        if (mark.dev, mark.ino) != (stat.st_dev, stat.st_ino) or mark.offset > size:
+        if (mark.dev, mark.ino) != (stat.st_dev, stat.st_ino):
             return False
         with open(self.path, "rb") as fh:
-            head = fh.read(len(mark.head))
-            fh.seek(max(0, mark.offset - checkpoint.TAIL_BYTES))
-            before = fh.read(mark.offset - fh.tell())
-        return head == mark.head and tail_hash(before) == mark.tail
+            return mark.holds(fh.fileno(), size)
 
     def catch_up(self, size: int) -> bool:
         """Read the file up to `size`; True when its last line lacks a newline (it was read as a line)."""

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from intent_observe.identity.checkpoint import HEAD_BYTES, TAIL_BYTES, FileMark, tail_hash
+from intent_observe.identity.checkpoint import HEAD_BYTES, TAIL_BYTES, FileMark, bytes_before, read_at
 from intent_observe.safe_files import UnsafeFileError, open_regular
 
 log = logging.getLogger(__name__)
@@ -70,17 +70,6 @@ class Chunk:
     oversized: OversizedLine | None = None  # data is empty then: the mark moves past this line
 
 
-def _pread(fd: int, size: int, offset: int) -> bytes:
-    parts, done = [], 0
-    while done < size:
-        part = os.pread(fd, size - done, offset + done)
-        if not part:
-            break
-        parts.append(part)
-        done += len(part)
-    return b"".join(parts)
-
-
 def classify(fd: int, size: int, mark: FileMark) -> Verdict:
     """How the file open at `fd` relates to the history the mark describes.
 
@@ -89,15 +78,11 @@ def classify(fd: int, size: int, mark: FileMark) -> Verdict:
     first bytes and the bytes before the offset decide whether what was delivered is still
     its prefix.
     """
-    got = _pread(fd, min(size, len(mark.head)), 0)
+    got = read_at(fd, min(size, len(mark.head)), 0)
     first = mark.head.find(b"\n") + 1  # length of the first line; 0 when none was delivered
     if got[:first] != mark.head[:first]:
         return Verdict.UNDECIDED if mark.head.startswith(got) else Verdict.DIFFERENT
-    if got != mark.head[: len(got)] or size < mark.offset:
-        return Verdict.REWRITTEN
-    start = max(0, mark.offset - TAIL_BYTES)
-    before = _pread(fd, mark.offset - start, start)
-    return Verdict.SAME if tail_hash(before) == mark.tail else Verdict.REWRITTEN
+    return Verdict.SAME if mark.holds(fd, size) else Verdict.REWRITTEN
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:
@@ -170,7 +155,7 @@ class FileFollower:
     def _read(self, size: int, max_bytes: int) -> Chunk | None:
         assert self._fd is not None
         start = self._mark.offset
-        data = _pread(self._fd, min(max_bytes, size - start), start)
+        data = read_at(self._fd, min(max_bytes, size - start), start)
         end = data.rfind(b"\n")
         if end >= 0:
             return self._chunk(data[: end + 1])
@@ -180,7 +165,7 @@ class FileFollower:
         length = newline + 1 - start
         if length > LONGEST_LINE:
             return self._skip(length)
-        return self._chunk(_pread(self._fd, length, start))  # one long line, read whole
+        return self._chunk(read_at(self._fd, length, start))  # one long line, read whole
 
     def _end_of_line(self, start: int, scan_from: int, size: int) -> int:
         """Offset of the newline ending the line at `start`, or -1 while it has none. Bytes
@@ -189,7 +174,7 @@ class FileFollower:
         line_start, scanned = self._scanned
         position = max(scan_from, scanned) if line_start == start else scan_from
         while position < size:
-            block = _pread(self._fd, min(_SCAN_BLOCK, size - position), position)
+            block = read_at(self._fd, min(_SCAN_BLOCK, size - position), position)
             if not block:
                 break
             found = block.find(b"\n")
@@ -203,8 +188,8 @@ class FileFollower:
         """Move past an over-long line without reading it whole; the chunk names it for the dead letters."""
         assert self._fd is not None
         start = self._mark.offset
-        first = _pread(self._fd, HEAD_BYTES, start)
-        last = _pread(self._fd, TAIL_BYTES, start + length - TAIL_BYTES)
+        first = read_at(self._fd, HEAD_BYTES, start)
+        last = read_at(self._fd, TAIL_BYTES, start + length - TAIL_BYTES)
         line = OversizedLine(start, self._mark.line, length, first)
         mark = self._mark.advanced_over(length, first, last, self._before, 1)
         chunk = Chunk(b"", self._label, start, self._mark.line, mark, self._next_reset, line)
@@ -281,21 +266,13 @@ class FileFollower:
         dev, ino = _identity(os.fstat(fd))
         base = mark or FileMark()
         self._mark = replace(base, path=label, dev=dev, ino=ino)
-        start = max(0, self._mark.offset - TAIL_BYTES)
-        self._before = _pread(fd, self._mark.offset - start, start)
+        self._before = bytes_before(fd, self._mark.offset)
         self._finishing_since = None
 
     def _still_same(self, size: int) -> bool:
         """Whether the bytes already read are still in the file (not truncated or rewritten in place)."""
         assert self._fd is not None
-        mark = self._mark
-        if size < mark.offset:
-            return False
-        if mark.offset == 0:
-            return True
-        head = _pread(self._fd, len(mark.head), 0)
-        start = max(0, mark.offset - TAIL_BYTES)
-        return head == mark.head and _pread(self._fd, mark.offset - start, start) == self._before
+        return self._mark.holds(self._fd, size)
 
     def _on_changed_in_place(self) -> None:
         """Truncated (or rewritten in place): finish from a copy if there is one, else start over."""
@@ -372,7 +349,7 @@ class FileFollower:
         if self._finishing_since is not None and now - self._finishing_since < ROTATION_GRACE_S:
             return None
         if self._mark.offset < size:
-            rest = _pread(self._fd, size - self._mark.offset, self._mark.offset)
+            rest = read_at(self._fd, size - self._mark.offset, self._mark.offset)
             return self._chunk(rest, unterminated=True)
         fd = self._open_path()
         if fd is None:
