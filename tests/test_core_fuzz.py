@@ -31,7 +31,8 @@ from intent_observe.events.parse import TimestampError
 from intent_observe.identity.engine import Engine
 from intent_observe.identity.records import LogRecord, SpanLink, SpanRecord
 from intent_observe.report import read_history
-from intent_observe.store.decode import decode_body, resource_info
+from intent_observe.store.decode import ResourceInfo, decode_body, resource_info
+from intent_observe.store.rows import LogRow, SpanRow
 
 EXAMPLES = int(os.environ.get("INTENT_FUZZ_EXAMPLES", "300"))
 FIXTURE = Path(__file__).parent / "fixtures" / "history.jsonl"
@@ -202,9 +203,15 @@ def test_any_request_body_is_rows_or_a_decode_error(data: st.DataObject) -> None
             decode_body(signal, body, 1)
     else:
         decode_body(signal, body, 1)
-    core = decode_spans if signal == "traces" else decode_log_records
     with contextlib.suppress(DecodeError):
-        core(body, 1, lambda raw: resource_info(Resource.FromString(raw)))
+        if signal == "traces":
+            decode_spans(body, 1, _resource_of, SpanRow)
+        else:
+            decode_log_records(body, 1, _resource_of, LogRow)
+
+
+def _resource_of(raw: bytes) -> ResourceInfo:
+    return resource_info(Resource.FromString(raw))
 
 
 # -------------------------------------------------------------- records to encode

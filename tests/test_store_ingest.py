@@ -28,6 +28,7 @@ from intent_observe.otlp.signals import Signal
 from intent_observe.store.apply import apply_batch, refresh_traces
 from intent_observe.store.decode import Batch
 from intent_observe.store.decode_pool import DEFAULT_MIN_BYTES, DecodePool
+from intent_observe.store.rows import SpanRow
 from intent_observe.store.schema import open_store_file
 from intent_observe.store.store import Store
 
@@ -186,30 +187,30 @@ def _span_row(
     service: str,
     title: str | None,
     phase: str | None,
-) -> tuple[object, ...]:
+) -> SpanRow:
     """A row as decode_traces makes it (the columns a trace's row is computed from vary)."""
-    return (
-        trace,
-        span,
-        parent,
-        "a name",
-        service,
-        1,
-        1,
-        start,
-        start + length,
-        status,
-        None,
-        closed,
-        art_type,
-        art_id,
-        intent,
-        None,
-        None,
-        title,
-        b"",
-        0,
-        phase,
+    return SpanRow(
+        trace_id=trace,
+        span_id=span,
+        parent_span_id=parent,
+        name="a name",
+        service=service,
+        resource_id=1,
+        kind=1,
+        start_ns=start,
+        end_ns=start + length,
+        status_code=status,
+        status_message=None,
+        closed=closed,
+        artifact_type=art_type,
+        artifact_id=art_id,
+        intent_id=intent,
+        contract_id=None,
+        session_id=None,
+        title=title,
+        proto=b"",
+        received_ns=0,
+        phase=phase,
     )
 
 
@@ -267,14 +268,14 @@ def test_trace_rows_from_a_batch_equal_rows_recomputed_from_stored_spans(
 def test_a_span_keeps_its_first_copy_and_is_closed_once_a_phase_of_it_is_stored(
     tmp_path: Path, batches: list[Batch]
 ) -> None:
-    first: dict[tuple[str, str], tuple[object, ...]] = {}
+    first: dict[tuple[str, str], SpanRow] = {}
     for batch in batches:
         for row in batch.spans:
-            first.setdefault((str(row[0]), str(row[1])), row)
+            first.setdefault((row.trace_id, row.span_id), row)
     # by the story: sent closed, or an Intent artifact a phase span of which arrived, before or after it
-    phased = {(trace, row[2]) for (trace, _), row in first.items() if row[20] is not None}
+    phased = {(trace, row.parent_span_id) for (trace, _), row in first.items() if row.phase is not None}
     expected = {
-        key: (row[8], int(bool(row[11]) or (key in phased and row[12] is not None)))
+        key: (row.end_ns, int(bool(row.closed) or (key in phased and row.artifact_type is not None)))
         for key, row in first.items()
     }
     conn = open_store_file(tmp_path / f"spans-{time.monotonic_ns()}.db")

@@ -1,7 +1,7 @@
 """Types of `intent_observe._core`, the compiled core (crates/core)."""
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from intent_observe.identity.records import LogRecord, SpanRecord
 from intent_observe.metrics.derive import Point
@@ -40,11 +40,11 @@ def artifact_file(value: object) -> str | None: ...
 
 # decode.rs: OTLP traces and logs requests → the store's rows
 
-Rows = list[tuple[ResourceInfo, list[tuple[Any, ...]]]]  # rows under each resource
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
 
 def decode_spans(
-    body: bytes, received_ns: int, resource_info: Callable[[bytes], ResourceInfo]
-) -> tuple[Rows, list[tuple[str, str | None]], int, list[str]]: ...
+    body: bytes, received_ns: int, resource_info: Callable[[bytes], ResourceInfo], row_type: type[_Row]
+) -> tuple[list[tuple[ResourceInfo, list[_Row]]], list[tuple[str, str | None]], int, list[str]]: ...
 def decode_log_records(
-    body: bytes, received_ns: int, resource_info: Callable[[bytes], ResourceInfo]
-) -> tuple[Rows, int, list[str]]: ...
+    body: bytes, received_ns: int, resource_info: Callable[[bytes], ResourceInfo], row_type: type[_Row]
+) -> tuple[list[tuple[ResourceInfo, list[_Row]]], int, list[str]]: ...

@@ -36,12 +36,14 @@ type Decoded<'py> = (
 /// `body`: a serialized `ExportTraceServiceRequest` the official parser accepted.
 /// `resource_info(resource_bytes)` gives each resource's `ResourceInfo` (its `service` and
 /// `id` go into the rows). Returns `([(resource_info, [row, …]), …], [(orphan trace id,
-/// intent id), …], rejected count, [reason, …])`; a row is the tuple `writer` inserts.
+/// intent id), …], rejected count, [reason, …])`; a row is a `row_type` (store/rows.py's
+/// `SpanRow`), the tuple the writer inserts.
 #[pyfunction]
 pub fn decode_spans<'py>(
     body: &Bound<'py, PyBytes>,
     received_ns: u64,
     resource_info: &Bound<'py, PyAny>,
+    row_type: &Bound<'py, PyType>,
 ) -> PyResult<Decoded<'py>> {
     let py = body.py();
     let bytes = body.as_bytes();
@@ -65,14 +67,8 @@ pub fn decode_spans<'py>(
                 }
                 continue;
             }
-            rows.append(span_row(
-                py,
-                span,
-                &service,
-                &resource_id,
-                received_ns,
-                &promotions,
-            )?)?;
+            let row = span_row(py, span, &service, &resource_id, received_ns, &promotions)?;
+            rows.append(named_row(row_type, row)?)?;
         }
         out.push((info, rows));
     }
@@ -162,6 +158,17 @@ fn span_row<'py>(
     )
 }
 
+/// `row_type(*values)` for a tuple subclass (a NamedTuple) without its Python `__new__`:
+/// `tuple.__new__(row_type, values)`, all in C.
+fn named_row<'py>(row_type: &Bound<'py, PyType>, values: Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    static TUPLE_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = row_type.py();
+    let new = TUPLE_NEW.get_or_try_init(py, || {
+        py.get_type::<PyTuple>().getattr("__new__").map(Bound::unbind)
+    })?;
+    new.bind(py).call1((row_type, values))
+}
+
 /// A decoded `AnyValue` as decode.py's `any_value` has it: scalars as themselves, bytes as
 /// hex, arrays as lists and key-value lists as dicts (None past the depth limit).
 fn python_value<'py>(py: Python<'py>, value: Value, depth: usize) -> PyResult<Bound<'py, PyAny>> {
@@ -230,13 +237,15 @@ const CLAUDE_PREFIX: &str = "claude_code.";
 const MAX_ATTR_DEPTH: usize = 8;
 
 /// `body`: a serialized `ExportLogsServiceRequest` the official parser accepted. Returns
-/// `([(resource_info, [row, …]), …], rejected count, [reason, …])`; a row is the tuple
-/// `writer` inserts (its attributes as sorted JSON, by orjson as before).
+/// `([(resource_info, [row, …]), …], rejected count, [reason, …])`; a row is a `row_type`
+/// (store/rows.py's `LogRow`), the tuple the writer inserts (its attributes as sorted JSON,
+/// by orjson as before).
 #[pyfunction]
 pub fn decode_log_records<'py>(
     body: &Bound<'py, PyBytes>,
     received_ns: u64,
     resource_info: &Bound<'py, PyAny>,
+    row_type: &Bound<'py, PyType>,
 ) -> PyResult<DecodedLogs<'py>> {
     let py = body.py();
     let bytes = body.as_bytes();
@@ -258,7 +267,7 @@ pub fn decode_log_records<'py>(
                 }
                 continue;
             }
-            rows.append(log_row(py, record, &info, received_ns)?)?;
+            rows.append(named_row(row_type, log_row(py, record, &info, received_ns)?)?)?;
         }
         out.push((info, rows));
     }
