@@ -63,7 +63,7 @@ def serve(store_dir: str) -> None:
     me = psutil.Process()
     rss = me.memory_info().rss
     children = sum(child.memory_info().rss for child in me.children(recursive=True))
-    store.close()
+    store.shutdown()
     print(spans, rss, children, flush=True)
 
 
@@ -144,7 +144,7 @@ def build_large_store(path: Path) -> list[str]:
     now = time.time_ns()
     start = now - 180 * 86_400 * 10**9
     step = (now - start) // EVENTS
-    Store(path).close()  # the file with its schema
+    Store(path).shutdown()  # the file with its schema
     res_id = 1
     traces = [f"{rng.getrandbits(128):032x}" for _ in range(SPANS // 10)]
 
@@ -183,7 +183,7 @@ def build_large_store(path: Path) -> list[str]:
     points = snapshot(read_history([str(fixture)]).engine.state)
     metrics = Encoder({"service.name": "intent"}, "0").metrics(points, start, now)
     store.consume(Signal.METRICS, metrics)
-    store.close()
+    store.shutdown()
     return traces[:: len(traces) // 20]
 
 
@@ -258,7 +258,7 @@ def api_latency() -> dict[str, tuple[float, float]]:
                 results[label] = (statistics.median(timings), timings[int(len(timings) * 0.95) - 1])
         server.should_exit = True
         thread.join(10)
-        store.close()
+        store.shutdown()
     return results
 
 

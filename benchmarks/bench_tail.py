@@ -89,7 +89,7 @@ def receiving(track: bool = False) -> Iterator[tuple[CountingConsumer, dict[str,
     try:
         yield consumer, env
     finally:
-        receiver.stop()
+        receiver.shutdown()
 
 
 def _tail(*args: str) -> list[str]:

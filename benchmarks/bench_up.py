@@ -52,7 +52,7 @@ def ingest(events: Path, work: Path) -> Run:
     spans, logs = store.read(
         lambda c: c.execute("SELECT (SELECT count(*) FROM spans), (SELECT count(*) FROM logs)").fetchone()
     )
-    store.close()  # stops the decoding process: its CPU is counted from here
+    store.shutdown()  # stops the decoding process: its CPU is counted from here
     if code != EXIT_OK:
         raise RuntimeError(f"the tail ended with exit code {code}")
     return Run(seconds, _cpu_seconds() - cpu, spans, logs)

@@ -40,7 +40,7 @@ class Clock:
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "store.db")
     yield s
-    s.close()
+    s.shutdown()
 
 
 def engine(
@@ -212,8 +212,9 @@ def test_webhook_delivery_retries_with_backoff_until_accepted(hook: str) -> None
     notifier = WebhookNotifier(
         (hook,), retries=3, first_backoff_s=0.05, on_result=lambda u, ok: results.append((u, ok))
     )
+    notifier.start()
     notifier([transition()])
-    notifier.close(timeout_s=10)
+    notifier.shutdown(timeout_s=10)
     assert results == [(hook, True)]
     assert len(Hook.bodies) == 3 and Hook.bodies[0] == Hook.bodies[2]
     body = Hook.bodies[-1]
@@ -229,8 +230,9 @@ def test_webhook_delivery_gives_up_on_a_final_refusal(hook: str) -> None:
     notifier = WebhookNotifier(
         (hook,), retries=3, first_backoff_s=0.05, on_result=lambda u, ok: results.append((u, ok))
     )
+    notifier.start()
     notifier([transition("resolved")])
-    notifier.close(timeout_s=10)
+    notifier.shutdown(timeout_s=10)
     assert results == [(hook, False)] and len(Hook.bodies) == 1
 
 
@@ -240,8 +242,9 @@ def test_webhook_delivery_gives_up_after_the_retries(hook: str) -> None:
     notifier = WebhookNotifier(
         (hook,), retries=2, first_backoff_s=0.05, on_result=lambda u, ok: results.append((u, ok))
     )
+    notifier.start()
     notifier([transition()])
-    notifier.close(timeout_s=10)
+    notifier.shutdown(timeout_s=10)
     assert results == [(hook, False)] and len(Hook.bodies) == 3
 
 

@@ -311,10 +311,10 @@ def test_a_taken_port_is_a_clear_start_error_and_stop_releases_ports() -> None:
     receiver = OtlpReceiver(_RejectsUnnamedSpans(), ReceiverConfig(grpc_port=0, http_port=0))
     receiver.start()
     ports = (receiver.grpc_port, receiver.http_port)
-    receiver.stop()
+    receiver.shutdown()
     again = OtlpReceiver(_RejectsUnnamedSpans(), ReceiverConfig(grpc_port=ports[0], http_port=ports[1]))
     again.start()  # the same ports are free again right away
-    again.stop()
+    again.shutdown()
 
 
 _OTLP_KEYS = st.sampled_from(

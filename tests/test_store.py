@@ -47,7 +47,7 @@ def log(event_id: str, body: str = "contract.started CON-1") -> LogRecord:
 def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "observe" / "store.db")
     yield s
-    s.close()
+    s.shutdown()
 
 
 def stored_span(store: Store, span_id: str) -> tuple[int, int]:
@@ -284,7 +284,7 @@ def test_migrations_are_numbered_and_a_newer_file_is_refused(tmp_path: Path) -> 
     versions = [v for v, _ in migrations()]
     assert versions == list(range(1, len(versions) + 1))
     path = tmp_path / "store.db"
-    Store(path).close()
+    Store(path).shutdown()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(versions)
     conn.execute(f"PRAGMA user_version={len(versions) + 1}")
@@ -317,19 +317,19 @@ def test_a_store_of_the_previous_schema_gets_its_trace_states_from_its_root_span
         )
         assert states == {"a": "closed", "b": "open", "c": None}
     finally:
-        store.close()
+        store.shutdown()
 
 
 def test_reopening_keeps_everything(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     first = Store(path)
     consume(first, logs_request([log("cd" * 16)]))
-    first.close()
+    first.shutdown()
     second = Store(path)
     try:
         assert second.read(queries.counts)["logs"] == 1
     finally:
-        second.close()
+        second.shutdown()
 
 
 KILLED_WRITER = r"""
@@ -370,4 +370,4 @@ def test_a_killed_writer_leaves_a_consistent_file_with_every_acknowledged_batch(
         stored = store.read(queries.counts)["logs"]
         assert stored >= acknowledged and stored % 500 == 0  # whole batches only
     finally:
-        store.close()
+        store.shutdown()

@@ -50,7 +50,7 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> sqlite3.Connection:
     store = Store(path)
     for start in range(0, ROWS, 50):  # several requests: ids in ingest order
         consume(store, logs_request([record(n) for n in range(start, start + 50)]))
-    store.close()
+    store.shutdown()
     return sqlite3.connect(path)
 
 

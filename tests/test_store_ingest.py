@@ -43,7 +43,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Store, OtlpReceiver]]:
         with OtlpReceiver(store, ReceiverConfig(grpc_port=0, http_port=0)) as receiver:
             yield store, receiver
     finally:
-        store.close()
+        store.shutdown()
 
 
 def large_request(first: int, count: int = 1000, bad_ids: int = 0) -> bytes:
@@ -166,7 +166,7 @@ def test_the_wal_is_checkpointed_while_the_store_stays_open(tmp_path: Path) -> N
         assert path.stat().st_size > empty
         assert stored_spans(store) == 6000
     finally:
-        store.close()
+        store.shutdown()
 
 
 TRACES = [f"{n:032x}" for n in range(1, 4)]

@@ -70,7 +70,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s = Store(tmp_path_factory.mktemp("plans") / "store.db")
     fill(s)
     yield s
-    s.close()
+    s.shutdown()
 
 
 class Recorder:
@@ -161,7 +161,7 @@ def test_an_intent_seen_in_two_traces_resolves_to_the_newest(tmp_path: Path) -> 
         consume(store, trace_request([root(3, 7_000, "intent", "INT-1")]))
         assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-1")) == f"{2:032x}"
     finally:
-        store.close()
+        store.shutdown()
 
 
 def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
     store = Store(path)
     fill(store)
     kinds = {k: store.read(lambda c, k=k: trace_queries.traces(c, k, None, 500)) for k in KINDS}
-    store.close()
+    store.shutdown()
     # the file as version 6 left it: none of migration 7's indexes, traces_intent on intent_id, and
     # none of migration 8's derived artifact state
     conn = sqlite3.connect(path, isolation_level=None)
@@ -193,7 +193,7 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
         assert {k: store.read(lambda c, k=k: trace_queries.traces(c, k, None, 500)) for k in KINDS} == kinds
         assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
     finally:
-        store.close()
+        store.shutdown()
 
 
 @pytest.mark.parametrize("statement", [_CLOSE_PARENT, _CLOSE_IF_PHASED])

@@ -62,7 +62,7 @@ class ThreadReceiver(RecordingReceiver):
         self.http_port = self.receiver.http_port or 0
 
     def stop(self) -> None:
-        self.receiver.stop()
+        self.receiver.shutdown()
         self._consumer.close()
 
 

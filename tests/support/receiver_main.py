@@ -33,7 +33,7 @@ def main() -> None:
     receiver.start()
     print(f"READY {receiver.grpc_port} {receiver.http_port}", flush=True)
     stop.wait()
-    receiver.stop()
+    receiver.shutdown()
     consumer.close()
     sys.exit(0)
 

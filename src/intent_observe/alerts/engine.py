@@ -282,7 +282,7 @@ class AlertEngine:
         self._thread = threading.Thread(target=self._loop, name="alert-engine", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def shutdown(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)

@@ -63,6 +63,8 @@ class WebhookNotifier:
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(1000)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-webhooks", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def __call__(self, transitions: list[Transition]) -> None:
@@ -73,7 +75,8 @@ class WebhookNotifier:
         except queue.Full:
             log.error("alert webhook queue full; dropping %d transitions", len(transitions))
 
-    def close(self, timeout_s: float = 5.0) -> None:
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Deliver what is queued (up to `timeout_s`), then stop."""
         self._queue.put(_STOP)
         self._thread.join(timeout_s)
         self._stop.set()  # cut retry waits short if the queue did not drain in time

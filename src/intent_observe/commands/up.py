@@ -25,8 +25,9 @@ from rich.tree import Tree
 
 from intent_observe import layout
 
-if TYPE_CHECKING:  # the chain is imported only when `up --forward` builds one
+if TYPE_CHECKING:  # imported when `up` runs, not by the client commands
     from intent_observe.sinks.chain import Stage
+    from intent_observe.stack.stack import Stack
 
 URL_ENV = "INTENT_OBSERVE_URL"
 # Also read by the receiver and the app (otlp.receiver.TOKEN_ENV); not imported from
@@ -199,14 +200,15 @@ def _created(path: Path) -> bool:
     return True
 
 
-def _print_ready(console: Console, stack: Any, seconds: float) -> None:
+def _print_ready(console: Console, stack: Stack, seconds: float) -> None:
+    assert stack.store is not None and stack.tail is not None
     receiver = stack.receiver
     console.print(f"[bold green]Intent Observe[/] ready in {seconds:.2f} s: [bold]{stack.url}[/]")
     if receiver is not None:
         console.print(
             f"  OTLP receiver: gRPC :{receiver.grpc_port or 'off'} · HTTP :{receiver.http_port or 'off'}"
         )
-    for f in stack.file_status():
+    for f in stack.tail.file_status():
         console.print(f"  following {escape(f['path'])}")
     console.print(
         f"  store {escape(str(stack.store.path))} · API {stack.url}/docs · metrics {stack.url}/metrics"

@@ -3,7 +3,7 @@
     receiver = OtlpReceiver(consumer, ReceiverConfig())
     receiver.start()          # binds both ports or raises ReceiverStartError
     ... receiver.grpc_port, receiver.http_port ...
-    receiver.stop()
+    receiver.shutdown()
 
 The HTTP side is an ASGI app (`OtlpHttpApp`) served by uvicorn on a thread of its own;
 the gRPC side is a grpcio server with its own worker pool. Binding beyond loopback
@@ -105,7 +105,7 @@ class OtlpReceiver:
             if self.config.http_port is not None:
                 self.http_port = self._start_http(self.config.http_port)
         except BaseException:
-            self.stop()
+            self.shutdown()
             raise
         log.info(
             "OTLP receiver listening on %s (gRPC %s, HTTP %s)",
@@ -114,7 +114,7 @@ class OtlpReceiver:
             self.http_port or "off",
         )
 
-    def stop(self, grace_seconds: float = 2.0) -> None:
+    def shutdown(self, grace_seconds: float = 2.0) -> None:
         """Stop accepting, let in-flight requests finish for up to `grace_seconds`, release ports."""
         if self._http_server is not None and self._http_thread is not None:
             self._http_server.should_exit = True
@@ -132,7 +132,7 @@ class OtlpReceiver:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.stop()
+        self.shutdown()
 
     def _start_grpc(self, port: int) -> int:
         cap = self.config.max_body_bytes

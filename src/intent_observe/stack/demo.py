@@ -98,7 +98,7 @@ def write_artifact_files(repo: Path, files: dict[str, str]) -> int:
 
 
 class LiveDemo:
-    """Appends one line of a new story every couple of seconds until `stop()`."""
+    """Appends one line of a new story every couple of seconds until `shutdown()`."""
 
     def __init__(self, path: Path, seed: int = 7, first_intent: int = HISTORY_INTENTS + 1) -> None:
         self.path = path
@@ -110,7 +110,7 @@ class LiveDemo:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def shutdown(self) -> None:
         self._stop.set()
         self._thread.join(5)
 

@@ -1,53 +1,49 @@
-"""Everything `intent-observe up` runs in one process, started and stopped in order.
+"""Everything `intent-observe up` runs in one process: components started in order, shut down in reverse.
 
 stack = Stack(StackOptions(events=[Path(".intent/events/events.jsonl")]))
-stack.start()        # store → OTLP receiver → tail adapter → alerts → web app; raises UpError
+stack.start()        # store → forward chain → OTLP receiver → tail → alerts → web app → demo; raises UpError
 ... stack.url ...
-stack.stop()         # the reverse order; the tail flushes what it has read into the store
+stack.stop()         # each one's shutdown(), in reverse; the tail flushes what it has read into the store
+
+Every part is a `Component` (otlp.consumer: `start()`, `shutdown()`), kept in the order it
+started; a part whose start fails is shut down with the ones before it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shutil
-import socket
-import sqlite3
-import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import uvicorn
+from typing import TypeVar
 
 from intent_observe import layout
 from intent_observe.alerts.engine import AlertEngine
 from intent_observe.alerts.notify import WebhookNotifier
+from intent_observe.otlp.consumer import Component
 from intent_observe.otlp.receiver import (
     TOKEN_ENV,
     OtlpReceiver,
     ReceiverConfig,
     ReceiverStartError,
     is_loopback,
-    listening_socket,
 )
 from intent_observe.sinks.chain import Fanout, Retry, Stage
 from intent_observe.sources.tail import TailAdapter, TailConfig, TailError
 from intent_observe.stack.config import ConfigError, ObserveConfig, load_config
 from intent_observe.stack.demo import LiveDemo
+from intent_observe.stack.tail import SupervisedTail
+from intent_observe.stack.web_server import WebServer, WebStartError
 from intent_observe.store.schema import StoreError
 from intent_observe.store.store import Store
-from intent_observe.web.app import create_app
 from intent_observe.web.context import AppContext
 
 log = logging.getLogger("intent_observe.up")
 
 METRIC_INTERVAL_S = 2.0
-TAIL_RESTART_FIRST_S = 1.0
-TAIL_RESTART_MAX_S = 60.0
-_START_TIMEOUT_S = 10.0
+C = TypeVar("C", bound=Component)
 
 
 class UpError(Exception):
@@ -72,69 +68,29 @@ class StackOptions:
         return layout.store_file(self.observe_dir)
 
 
-@dataclass
-class TailHealth:
-    """Whether the tail adapter's thread runs, how often it was restarted, and its last failure."""
-
-    state: str = "starting"  # running | restarting | stopped
-    restarts: int = 0
-    error: str | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def running(self) -> None:
-        with self._lock:
-            self.state = "running"
-
-    def failed(self, error: str) -> None:
-        log.error("the tail adapter stopped: %s; restarting it", error)
-        with self._lock:
-            self.state, self.error = "restarting", error
-            self.restarts += 1
-
-    def stopped(self) -> None:
-        with self._lock:
-            self.state = "stopped"
-
-    def doc(self) -> dict[str, Any]:
-        with self._lock:
-            return {"state": self.state, "restarts": self.restarts, "error": self.error}
-
-
-def _run_until_failure(adapter: TailAdapter) -> str:
-    """Run the adapter; what ended it (while `up` was not stopping, any end is a failure)."""
-    try:
-        code = adapter.run()
-    except Exception as exc:
-        log.exception("the tail adapter failed")
-        return f"{type(exc).__name__}: {exc}"
-    failure = adapter.failure
-    if failure is not None:
-        return f"{type(failure).__name__}: {failure}"
-    return f"the tail adapter ended (exit code {code})"
-
-
 class Stack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
         self.store: Store | None = None
         self.receiver: OtlpReceiver | None = None
-        self.adapter: TailAdapter | None = None
+        self.tail: SupervisedTail | None = None
         self.alerts: AlertEngine | None = None
-        self.notifier: WebhookNotifier | None = None
-        self.demo: LiveDemo | None = None
-        self.ctx: AppContext | None = None
-        self._server: uvicorn.Server | None = None
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        self._adapter_lock = threading.Lock()
-        self.tail_health = TailHealth()
-        self.port: int | None = None
+        self.web: WebServer | None = None
+        self._components: list[Component] = []  # started, in order
 
     @property
     def url(self) -> str:
         host = self.options.host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
+
+    @property
+    def port(self) -> int | None:
+        return self.web.port if self.web is not None else None
+
+    @property
+    def ctx(self) -> AppContext | None:
+        return self.web.ctx if self.web is not None else None
 
     # ----------------------------------------------------------------- start
     def start(self) -> None:
@@ -152,105 +108,69 @@ class Stack:
         try:
             config = opts.config or load_config(layout.config_file(opts.observe_dir))
             fresh = not opts.store_path.exists()
-            self.store = Store(opts.store_path, config.store)
+            self.store = self._start(Store(opts.store_path, config.store))
             if opts.forward is not None:
-                opts.forward.start()
-            self._start_receiver(token)
-            self._start_adapter(fresh)
-            self._start_alerts(config)
-            self._start_web(token)
+                self._start(opts.forward)
+            if opts.grpc_port is not None or opts.http_port is not None:
+                listen = ReceiverConfig(
+                    host=opts.host, grpc_port=opts.grpc_port, http_port=opts.http_port, token=token
+                )
+                self.receiver = self._start(OtlpReceiver(self.store, listen))
+            self.tail = self._start(SupervisedTail(self._tail_adapter(fresh)))
+            notifier = self._start(
+                WebhookNotifier(
+                    config.alerts.webhooks,
+                    config.alerts.webhook_timeout_seconds,
+                    config.alerts.webhook_retries,
+                )
+            )
+            self.alerts = self._start(AlertEngine(self.store, config.alerts, notifier))
+            self.web = self._start(WebServer(self._app_context(token), opts.host, opts.port))
             if opts.live_demo:
-                self.demo = LiveDemo(opts.events[0])
-                self.demo.start()
-        except (ConfigError, StoreError, ReceiverStartError, TailError, OSError) as exc:
+                self._start(LiveDemo(opts.events[0]))
+        except (ConfigError, StoreError, ReceiverStartError, TailError, WebStartError, OSError) as exc:
             self.stop()
             raise UpError(str(exc)) from None
         except BaseException:
             self.stop()
             raise
 
-    def _start_receiver(self, token: str | None) -> None:
-        opts = self.options
-        if opts.grpc_port is None and opts.http_port is None:
-            return
-        assert self.store is not None
-        self.receiver = OtlpReceiver(
-            self.store,
-            ReceiverConfig(host=opts.host, grpc_port=opts.grpc_port, http_port=opts.http_port, token=token),
-        )
-        self.receiver.start()
+    def _start(self, component: C) -> C:
+        """Start `component`; `stop()` shuts it down, in reverse order (also when this start fails)."""
+        self._components.append(component)
+        component.start()
+        return component
 
-    def _start_adapter(self, fresh_store: bool) -> None:
-        state_dir = layout.up_tail_dir(self.options.observe_dir)
+    def _tail_adapter(self, fresh_store: bool) -> Callable[[], TailAdapter]:
+        """How the supervised tail makes its adapters: the events files into the store (and the
+        forward chain), retried while the store's writer is saturated."""
+        assert self.store is not None
+        store, opts = self.store, self.options
+        state_dir = layout.up_tail_dir(opts.observe_dir)
         if fresh_store and state_dir.is_dir():
             # a new store must get the whole history, whatever an earlier run's checkpoint says
             shutil.rmtree(state_dir)
-        self.adapter = self._new_adapter()
-        self._spawn("up-tail", self._supervise_tail)
-
-    def _new_adapter(self) -> TailAdapter:
-        assert self.store is not None
-        # the tail's requests go to the store as encoded, retried while its writer is saturated
-        sink: Stage = Retry(self.store)
-        if self.options.forward is not None:
-            sink = Fanout([sink, self.options.forward])
         config = TailConfig(
-            paths=[str(p) for p in self.options.events],
-            state_dir=layout.up_tail_dir(self.options.observe_dir),
+            paths=[str(p) for p in opts.events],
+            state_dir=state_dir,
             metric_interval_s=METRIC_INTERVAL_S,
             poll_interval_s=0.25,
         )
-        adapter = TailAdapter(config, sink)
-        adapter.open()
-        return adapter
 
-    def _supervise_tail(self) -> None:
-        """The tail adapter's thread. When the adapter fails (or ends while `up` runs) the failure
-        is logged and shown (/api/status, /metrics, the pages' live pill), and a new adapter
-        starts from the last checkpoint after a pause growing from 1 s to a minute."""
-        delay = TAIL_RESTART_FIRST_S
-        adapter: TailAdapter | None = self.adapter
-        while True:
-            if adapter is not None:
-                self.tail_health.running()
-                began = time.monotonic()
-                error = _run_until_failure(adapter)
-                if self._stopping.is_set():
-                    break
-                self.tail_health.failed(error)
-                if time.monotonic() - began > TAIL_RESTART_MAX_S:
-                    delay = TAIL_RESTART_FIRST_S  # it had been running well: a new failure, a short pause
-            if self._stopping.wait(delay):
-                break
-            delay = min(delay * 2, TAIL_RESTART_MAX_S)
-            adapter = self._restarted_adapter()
-        self.tail_health.stopped()
+        def new_adapter() -> TailAdapter:
+            sink: Stage = Retry(store)
+            if opts.forward is not None:
+                sink = Fanout([sink, opts.forward])
+            adapter = TailAdapter(config, sink)
+            adapter.open()
+            return adapter
 
-    def _restarted_adapter(self) -> TailAdapter | None:
-        """A new adapter, unless `up` is stopping (under the lock `stop` takes, so none starts after it)."""
-        with self._adapter_lock:
-            if self._stopping.is_set():
-                return None
-            try:
-                self.adapter = self._new_adapter()
-            except (TailError, OSError, RuntimeError, sqlite3.Error) as exc:
-                self.tail_health.failed(f"cannot restart: {exc}")
-                return None
-            return self.adapter
+        return new_adapter
 
-    def _start_alerts(self, config: ObserveConfig) -> None:
-        assert self.store is not None
-        settings = config.alerts
-        self.notifier = WebhookNotifier(
-            settings.webhooks, settings.webhook_timeout_seconds, settings.webhook_retries
-        )
-        self.alerts = AlertEngine(self.store, settings, self.notifier)
-        self.alerts.start()
-
-    def _start_web(self, token: str | None) -> None:
-        assert self.store is not None
+    def _app_context(self, token: str | None) -> AppContext:
+        assert self.store is not None and self.tail is not None
         opts = self.options
-        self.ctx = AppContext(
+        return AppContext(
             store=self.store,
             token=token,
             loopback_only=is_loopback(opts.host),
@@ -259,103 +179,24 @@ class Stack:
                 "http": self.receiver.http_port if self.receiver else None,
             },
             events_path=opts.events[0],
-            file_status=self.file_status,
-            tail_status=self.tail_status,
+            file_status=self.tail.file_status,
+            tail_status=self.tail.status,
             alerts=self.alerts,
         )
-        sock = _web_socket(opts.host, opts.port)
-        config = uvicorn.Config(
-            create_app(self.ctx),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        thread = self._spawn("up-web", lambda: asyncio.run(server.serve(sockets=[sock])))
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not server.started:
-            raise UpError(f"the web app on port {opts.port} did not start")
-        self.port = sock.getsockname()[1]
-
-    def _spawn(self, name: str, target: Any) -> threading.Thread:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        return thread
-
-    def file_status(self) -> list[dict[str, Any]]:
-        if self.adapter is None:
-            return []
-        out = []
-        for tailed in self.adapter.files:
-            size = tailed.follower.size()
-            out.append(
-                {
-                    "path": tailed.path,
-                    "offset": tailed.committed.offset,
-                    "size": size,
-                    "lag_bytes": tailed.lag_bytes(),
-                    "problem": tailed.follower.problem,  # e.g. the path is a FIFO: not followed
-                }
-            )
-        return out
-
-    def tail_status(self) -> dict[str, Any]:
-        """The tail's health for /api/status, /metrics and the pages: `ok` is false while its
-        thread is down or a followed path cannot be read."""
-        problems = [f["problem"] for f in self.file_status() if f["problem"]]
-        ok = self.tail_health.state == "running" and not problems
-        return self.tail_health.doc() | {"ok": ok, "problem": problems[0] if problems else None}
 
     # ------------------------------------------------------------------ stop
     def stop(self) -> None:
-        """Stop in reverse order of start; safe to call on a partly started stack."""
-        if self.demo is not None:
-            self.demo.stop()
-        if self.ctx is not None:
-            self.ctx.stopping.set()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self.alerts is not None:
-            self.alerts.stop()
-        if self.notifier is not None:
-            self.notifier.close()
-        with self._adapter_lock:
-            self._stopping.set()
-            if self.adapter is not None:
-                self.adapter.stop()
-        if self.receiver is not None:
-            self.receiver.stop()
-        for thread in self._threads:
-            thread.join(15)
-        if self.options.forward is not None:
-            self.options.forward.shutdown()
-        if self.store is not None:
-            self.store.close()
-        self._threads.clear()
+        """Shut down what started, in reverse order (demo, web app, alerts, tail — which flushes what
+        it has read into the store —, receiver, forward chain, store); safe on a partly started stack."""
+        while self._components:
+            self._components.pop().shutdown()
 
     def request_stop(self) -> None:
         """Ask the web server to end (from a signal handler); `wait()` then returns."""
-        if self._server is not None:
-            self._server.should_exit = True
+        if self.web is not None:
+            self.web.request_stop()
 
     def wait(self) -> None:
         """Block until the web server ends (stop() or a signal)."""
-        for thread in self._threads:
-            if thread.name == "up-web":
-                while thread.is_alive():
-                    thread.join(0.5)
-
-
-def _web_socket(host: str, port: int) -> socket.socket:
-    try:
-        return listening_socket(host, port, backlog=128)
-    except OSError as exc:
-        raise UpError(
-            f"cannot listen on {host}:{port} for the web app: {exc} (choose another with --port)"
-        ) from None
+        if self.web is not None:
+            self.web.wait()

@@ -1,9 +1,9 @@
 """The embedded store: a `Consumer` (otlp.consumer) on the write side, SQLite readers on the other.
 
-store = Store(Path(".intent/observe/store.db"))
+store = Store(Path(".intent/observe/store.db"))   # opened and migrated: a bad file fails here
 receiver = OtlpReceiver(store)            # the store is the receiver's consumer
 rows = store.read(lambda conn: conn.execute("SELECT count(*) FROM spans").fetchone())
-store.close()
+store.shutdown()
 """
 
 from __future__ import annotations
@@ -98,7 +98,12 @@ class Store:
             p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal")) if p.exists()
         )
 
-    def close(self) -> None:
+    def start(self) -> None:
+        """Nothing left to do: the store is ready once constructed (a file it cannot open or migrate
+        fails there, before anything that depends on it starts)."""
+
+    def shutdown(self) -> None:
+        """Commit what is queued, then stop the writer, the decoding process and the readers."""
         self.decoder.close()
         self.writer.close()
         with self._readers_lock:
