@@ -172,3 +172,37 @@ def test_outside_git_each_file_at_its_modification_time(tmp_path: Path) -> None:
         (at("2026-02-02T00:00:00"), "SPEC-002.md", None, ("INT-004",)),
     ]
     assert [c.commit for c in changes] == [None, None]
+
+
+def test_outside_git_a_change_is_dated_by_what_its_front_matter_says(tmp_path: Path) -> None:
+    """A copied tree's files were all modified when it was copied: the dates in their front matter
+    say when they came to say what they say (a close's own date first), and their modification
+    time only places them after the log."""
+    copied = at("2026-12-06T04:00:00")
+    plain = tmp_path / "plain"
+    for name, text in (
+        # closed: the date under a key naming the close, not the later triage nor the creation
+        ("signals/SIG-001.md", "---\nid: SIG-001\nstatus: resolved\ncreated: 2026-03-01\n"
+         "resolved_date: 2026-03-05T09:30:00Z\nlast_triaged: 2026-03-20\n---\n"),
+        # v1.0-shipped closes; `v1_shipped_date` names the close; a date starting prose is a date
+        ("intents/INT-001.md", "---\nid: INT-001\nstatus: v1.0-shipped\nproposed_date: 2026-03-02T08:00:00Z\n"
+         "v1_shipped_date: 2026-03-09 (late evening)\n---\n"),
+        # open: its newest date; a date later than the file was written is a plan
+        ("specs/SPEC-001.md", "---\nid: SPEC-001\nintent: INT-001\ncreated: 2026-03-03\n"
+         "updated: 2026-03-04T12:00:00+02:00\ntarget: 2027-01-01\n---\n"),
+        # no date, or only what is not one (a file name, a month out of range): its modification time
+        ("signals/SIG-002.md", "---\nid: SIG-002\nstatus: resolved\nparent_signal: 2026-03-01-other.md\n"
+         "resolved: 2026-13-40\n---\n"),
+    ):  # fmt: skip
+        path = plain / ".intent" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.utime(path, ns=(copied, copied))
+    changes = {c.path.rpartition("/")[2]: c for c in front_matter_history(plain)}
+    assert {name: c.time_ns for name, c in changes.items()} == {
+        "SIG-001.md": at("2026-03-05T09:30:00"),
+        "INT-001.md": at("2026-03-09T00:00:00"),
+        "SPEC-001.md": at("2026-03-04T10:00:00"),
+        "SIG-002.md": copied,
+    }
+    assert {c.recorded_ns for c in changes.values()} == {copied}

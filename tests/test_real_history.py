@@ -8,8 +8,9 @@ import json
 from collections import defaultdict
 
 import pytest
-from tests.support.real_tree import REAL_EVENTS
+from tests.support.real_tree import REAL_EVENTS, REAL_TREE
 
+from intent_observe.artifacts.files import ArtifactFile, read_artifact_file
 from intent_observe.report import Run, build_report, read_history
 
 EVENTS = REAL_EVENTS
@@ -88,8 +89,8 @@ def test_every_span_sent_once_and_every_parent_exported(run: Run) -> None:
 
 
 # What the artifact files say, counted by hand from the tree (commands in each comment). The
-# tree is a copy outside git: its files' changes are all dated by their modification time,
-# after every event of the log.
+# tree is a copy outside git: its files' changes are said after every event of the log (when
+# they were copied), dated by what their front matter says.
 
 
 def test_the_files_close_what_they_say_is_done(run: Run) -> None:
@@ -123,3 +124,16 @@ def test_a_spec_joins_the_intent_its_file_names(run: Run) -> None:
     assert "SPEC-001" in report["specs"]  # its own trace, sent before the file was read, stays
     assert {"SPEC-003", "SPEC-005"} <= set(report["specs"])
     assert run.engine.state.derived_ignored > 0  # files of artifacts the log never announced
+
+
+def test_a_copied_file_s_change_is_dated_by_its_front_matter_not_by_the_copy(run: Run) -> None:
+    """Every file of the copy was modified when it was copied, months after the log's last line: a
+    change is dated by one of the dates its file gives, its modification time only when it gives none."""
+    derived = [log for log in run.logs if log.attributes.get("intent.source") == "front-matter"]
+    assert len(derived) > 50
+    for log in derived:
+        relative = str(log.attributes["intent.event.file"])
+        art = read_artifact_file(relative, REAL_TREE / relative)
+        assert isinstance(art, ArtifactFile)
+        gives = {ns for _, ns in art.dates}
+        assert log.time_ns in (gives or {(REAL_TREE / relative).stat().st_mtime_ns}), relative

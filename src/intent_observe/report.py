@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from intent_observe.artifacts.derive import Derived, derived_events_of
+from intent_observe.artifacts.derive import Derived, Said, derived_events_of
 from intent_observe.events import Event, Rejected, parse_file
 from intent_observe.identity.engine import Artifact, Engine
 from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
@@ -66,7 +66,7 @@ def read_history(
     progress: Callable[[int], None] | None = None,
     scope: str = "",
     keep_logs: bool = True,
-    derived: list[Event] | None = None,
+    derived: list[Said] | None = None,
 ) -> Run:
     """Read files whole as one history; `keep_logs=False` counts log records without keeping them.
 

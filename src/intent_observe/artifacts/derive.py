@@ -1,10 +1,11 @@
 """What the artifact files say, as events: a status or a link that changed becomes a derived event.
 
-Derived events never become lines of the log; they join the events read from it, at the
-time the change was made (its commit's time, else the file's change time), so a replay
-of a clone is the same every time. They only speak of artifacts the log announced: a file
-whose artifact no event announced creates nothing (it would count in `*.total` though no
-event said it exists).
+Derived events never become lines of the log; they join the events read from it when the
+repository recorded the change (its commit's time, else the file's modification time), dated
+when it was made (its commit's time, else the date its front matter gives, else the file's
+modification time), so a replay of a clone or of a copy is the same every time. They only
+speak of artifacts the log announced: a file whose artifact no event announced creates
+nothing (it would count in `*.total` though no event said it exists).
 
 | the file says                                   | derived event                          |
 |-------------------------------------------------|----------------------------------------|
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from intent_observe import layout
 from intent_observe.artifacts.files import ArtifactFile, status_words
@@ -44,22 +45,31 @@ _INTENT_OUTCOMES = (
 )
 
 
-def derived_events_of(events_path: str) -> list[Event]:
+class Said(NamedTuple):
+    """A derived event and its turn: when the repository recorded its change, which places it
+    among the log's events. A copied tree's files say they closed long before the log
+    announced them; said at their dates, they would speak of artifacts not yet announced."""
+
+    turn_ns: int
+    event: Event
+
+
+def derived_events_of(events_path: str) -> list[Said]:
     """The derived events of the repository holding an events file (none outside `.intent/`)."""
     repo = layout.repository_of(Path(events_path).resolve())
     return derived_events(front_matter_history(repo)) if repo is not None else []
 
 
-def derived_events(changes: Iterable[FrontMatterChange]) -> list[Event]:
-    """The derived events of a repository's front-matter history, oldest first."""
-    events: list[Event] = []
+def derived_events(changes: Iterable[FrontMatterChange]) -> list[Said]:
+    """The derived events of a repository's front-matter history, in turn."""
+    events: list[Said] = []
     before: dict[str, ArtifactFile | None] = {}
     for change in changes:
         previous = before.get(change.path)
         before[change.path] = change.artifact
         if change.artifact is not None and change.artifact.id is not None:
-            events.extend(_events_of(previous, change))
-    return sorted(events, key=lambda ev: ev.time_ns)
+            events.extend(Said(change.recorded_ns, ev) for ev in _events_of(previous, change))
+    return sorted(events, key=lambda said: said.turn_ns)
 
 
 def _events_of(previous: ArtifactFile | None, change: FrontMatterChange) -> Iterator[Event]:
@@ -96,7 +106,7 @@ def _first(ids: tuple[str, ...]) -> str | None:
 def _event(event_type: str, change: FrontMatterChange, *, intent: str | None) -> Event:
     art = change.artifact
     assert art is not None and art.id is not None
-    when = change.commit or f"mtime:{change.time_ns}"
+    when = change.commit or f"mtime:{change.time_ns}"  # "mtime": older ids stay what they were
     payload: dict[str, object] = {
         TYPED_ID_FIELD[art.kind]: art.id,
         "status": art.status,
@@ -125,26 +135,26 @@ def _event(event_type: str, change: FrontMatterChange, *, intent: str | None) ->
 
 
 class Derived:
-    """Derived events waiting for their moment: each joins the events read from the log just
-    before the first one that is later than it; the rest once the log is read through."""
+    """Derived events waiting for their turn: each joins the events read from the log just
+    before the first one later than its turn; the rest once the log is read through."""
 
-    def __init__(self, events: Iterable[Event]) -> None:
-        self._waiting: list[Event] = []  # oldest last
+    def __init__(self, events: Iterable[Said]) -> None:
+        self._waiting: list[Said] = []  # oldest turn last
         self._known: set[str] = set()  # every event id ever added: a rescan adds only what is new
         self.add(events)
 
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def add(self, events: Iterable[Event]) -> None:
-        new = [ev for ev in events if ev.event_id not in self._known]
-        self._known.update(ev.event_id for ev in new)
-        self._waiting = sorted([*self._waiting, *new], key=lambda ev: ev.time_ns, reverse=True)
+    def add(self, events: Iterable[Said]) -> None:
+        new = [said for said in events if said.event.event_id not in self._known]
+        self._known.update(said.event.event_id for said in new)
+        self._waiting = sorted([*self._waiting, *new], key=lambda said: said.turn_ns, reverse=True)
 
     def feed_before(self, time_ns: int | None, engine: Processor) -> int:
-        """Process every derived event older than `time_ns` (None: all of them); how many."""
+        """Process every derived event whose turn is before `time_ns` (None: all of them); how many."""
         waiting, fed = self._waiting, 0
-        while waiting and (time_ns is None or waiting[-1].time_ns < time_ns):
-            engine.process(waiting.pop())
+        while waiting and (time_ns is None or waiting[-1].turn_ns < time_ns):
+            engine.process(waiting.pop().event)
             fed += 1
         return fed

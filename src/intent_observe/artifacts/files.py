@@ -27,7 +27,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -79,6 +79,12 @@ _ID_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9][A-Za-z0-9._-]*")
 _ID_IN_NAME = re.compile(r"(SIG|CLU|CL|INT|SPEC|CON|DEC)-[A-Za-z0-9][A-Za-z0-9._-]*", re.IGNORECASE)
 # Ids that are placeholders of a template: SIG-XXX, INT-NNN, SIG-{{id}}, <id>, SIG-YYYY-MM-DD-slug.
 _PLACEHOLDER = re.compile(r"(?i)-(?:x{3,}|n{3,}|yyyy)(?:$|[-_])|\{\{|\}\}|\$\{|<[^>]*>")
+# A date, optionally a time and a zone, ending the value or followed by a space or a bracket: not
+# the date a file name starts with (`2026-05-26-some-signal.md`).
+_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?=$|[\s(,;])"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _AUTONOMY = re.compile(r"(?i)L([0-4])")
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
 _TEMPLATE_DIRECTORIES = frozenset({"template", "templates", "_templates"})
@@ -110,11 +116,23 @@ class ArtifactFile:
     links: Links = field(default_factory=Links)
     name: str | None = None  # a cluster's `name:`, which signals' `cluster:` may give instead of its id
     notes: tuple[str, ...] = ()  # what was read leniently or left out, and why
+    dates: tuple[tuple[str, int], ...] = ()  # (key, Unix ns) of each top-level value that is a date
 
     @property
     def closed(self) -> bool:
         """The status says the artifact's work is over (resolved, promoted, shipped, dismissed…)."""
         return any(word in CLOSED_STATUS_WORDS for word in status_words(self.status))
+
+    def said_at(self, not_after: int) -> int | None:
+        """When the file says it was last in the state it is in: for a closed artifact the newest
+        date under a key that names a close (`resolved`, `shipped_date`, `v1_shipped_date`), else
+        the newest date it gives (`updated`, `created`, `timestamp`…); dates later than `not_after`
+        (when the file was written) are plans, not records. None: it gives no such date."""
+        said = [(key, ns) for key, ns in self.dates if ns <= not_after]
+        closing = [
+            ns for key, ns in said if self.closed and CLOSED_STATUS_WORDS.intersection(status_words(key))
+        ]
+        return max(closing or [ns for _, ns in said], default=None)
 
 
 def status_words(status: str | None) -> list[str]:
@@ -168,6 +186,7 @@ def parse_artifact(path: str, text: str) -> ArtifactFile | Skipped:
         links=_links(meta, kind, notes),
         name=_text(meta.get("name"), "name", notes) if kind is ArtifactKind.CLUSTER else None,
         notes=tuple(notes),
+        dates=_dates(meta),
     )
 
 
@@ -212,7 +231,7 @@ def load_front_matter(block: str) -> tuple[dict[str, Any] | None, list[str]]:
     """The front matter as plain data (dates as ISO text), and notes; (None, [reason]) when unusable."""
     try:
         loaded = _plain(yaml.load(block, Loader=_Loader))  # _Loader is a safe loader
-    except (yaml.YAMLError, RecursionError, FrontMatterTooLarge) as exc:
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:  # ValueError: too large, or a date 2026-13-40
         problem = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
         return _line_by_line(block), [f"front matter not read as YAML ({problem}); read line by line"]
     if loaded is None:
@@ -274,7 +293,7 @@ def _scalar(value: str) -> Any:
     value = re.sub(r"\s+#.*$", "", value).strip()
     try:
         return _plain(yaml.load(value, Loader=_Loader))
-    except (yaml.YAMLError, RecursionError, FrontMatterTooLarge):
+    except (yaml.YAMLError, RecursionError, ValueError):
         return value.strip("'\"")
 
 
@@ -329,6 +348,23 @@ def _autonomy(meta: Mapping[str, Any], notes: list[str]) -> str | None:
             return f"L{found.group(1)}"
         notes.append(f"{key}: {value!r} is not an autonomy level L0–L4; left out")
     return None
+
+
+def _dates(meta: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+    """(key, Unix ns) of each top-level value that is a date or starts with one
+    (`resolved: 2026-05-20 (same day)`); a date without a zone is UTC, a day its midnight."""
+    found = []
+    for key, value in meta.items():
+        moment = _DATE.match(value) if isinstance(value, str) else None
+        if moment is None:
+            continue
+        try:
+            when = datetime.fromisoformat(moment.group(0).replace(" ", "T"))
+        except ValueError:
+            continue  # shaped like a date, but not one (2026-13-40)
+        aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+        found.append((key, (aware - _EPOCH) // timedelta(microseconds=1) * 1000))
+    return tuple(sorted(found))
 
 
 def _links(meta: Mapping[str, Any], kind: ArtifactKind, notes: list[str]) -> Links:

@@ -6,7 +6,8 @@ so a merged branch's changes land at the merge, as the branch the repository fol
 them) and reads each changed file at each commit; a commit that touches only a file's body,
 or keys nothing here reads, gives no change. The same clone always gives the same list,
 times included (commit times, not clocks). Uncommitted edits, and files outside git,
-come last, at their modification time.
+come last, at the time the front matter says (`ArtifactFile.said_at`: a copied tree's files all
+look changed today), else at their modification time.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ GIT_TIMEOUT_S = 120
 class FrontMatterChange:
     """One file's reading from the moment it changed."""
 
-    time_ns: int
+    time_ns: int  # when it happened: its commit's time, else the date the file gives, else its mtime
     path: str  # relative to the repository, POSIX (as `ArtifactFile.path`)
     artifact: ArtifactFile | None  # None: the file was removed, or is no longer an artifact file
-    commit: str | None  # the commit that made the change; None: the working tree (its mtime)
+    commit: str | None  # the commit that made the change; None: the working tree
+    recorded_ns: int  # when the repository recorded it: its commit's time, else the file's mtime
 
 
 def front_matter_history(repo: Path) -> list[FrontMatterChange]:
@@ -52,8 +54,11 @@ def front_matter_history(repo: Path) -> list[FrontMatterChange]:
         reading = read_artifact_file(relative, full)
         artifact = reading if isinstance(reading, ArtifactFile) else None
         if _differs(latest.get(relative), artifact):
-            uncommitted.append(FrontMatterChange(_mtime_ns(full), relative, artifact, None))
-    return changes + sorted(uncommitted, key=lambda change: (change.time_ns, change.path))
+            modified = _mtime_ns(full)
+            said = artifact.said_at(modified) if artifact is not None else None
+            time_ns = said if said is not None else modified
+            uncommitted.append(FrontMatterChange(time_ns, relative, artifact, None, modified))
+    return changes + sorted(uncommitted, key=lambda change: (change.recorded_ns, change.path))
 
 
 def _differs(before: ArtifactFile | None, after: ArtifactFile | None) -> bool:
@@ -100,7 +105,7 @@ def _committed_changes(repo: Path) -> Iterator[FrontMatterChange]:
         text = blobs.get((commit, path))
         reading = parse_artifact(path, text) if text is not None else None
         artifact = reading if isinstance(reading, ArtifactFile) else None
-        yield FrontMatterChange(time_ns, path, artifact, commit)
+        yield FrontMatterChange(time_ns, path, artifact, commit, time_ns)
 
 
 def _parse_log(log: bytes) -> Iterator[tuple[str, int, str, str]]:
