@@ -3,6 +3,8 @@ the same request parsed by the official opentelemetry-proto classes."""
 
 from __future__ import annotations
 
+import gc
+import pickle
 from typing import Any
 
 import orjson
@@ -18,15 +20,16 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from intent_observe.store.decode import decode_body
+from intent_observe.store.rows import LogRow, SpanRow
 
-COLUMNS = {  # attribute → its place in a row
-    "intent.artifact.type": 12,
-    "intent.artifact.id": 13,
-    "intent.id": 14,
-    "intent.contract.id": 15,
-    "session.id": 16,
-    "intent.title": 17,
-    "intent.phase": 20,
+COLUMNS = {  # attribute → its column in a row
+    "intent.artifact.type": "artifact_type",
+    "intent.artifact.id": "artifact_id",
+    "intent.id": "intent_id",
+    "intent.contract.id": "contract_id",
+    "session.id": "session_id",
+    "intent.title": "title",
+    "intent.phase": "phase",
 }
 VALUES = st.one_of(
     st.text(max_size=6).map(lambda t: AnyValue(string_value=t)),
@@ -75,25 +78,27 @@ def text(value: AnyValue) -> str | None:
     return str(getattr(value, which)) or None
 
 
-def expected_row(span: trace_pb2.Span) -> dict[int, Any] | None:
+def expected_row(span: trace_pb2.Span) -> dict[str, Any] | None:
     if len(span.trace_id) != 16 or span.trace_id == bytes(16) or len(span.span_id) != 8:
         return None
     if span.span_id == bytes(8) or max(span.start_time_unix_nano, span.end_time_unix_nano) >= 2**63:
         return None
     attrs = {kv.key: kv.value for kv in span.attributes}  # the last of a repeated key
     row = {
-        0: span.trace_id.hex(),
-        1: span.span_id.hex(),
-        2: span.parent_span_id.hex() if len(span.parent_span_id) == 8 else None,
-        3: span.name,
-        6: span.kind,
-        7: span.start_time_unix_nano,
-        8: max(span.start_time_unix_nano, span.end_time_unix_nano),
-        9: span.status.code,
-        10: span.status.message or None,
-        11: int("intent.artifact.state" in attrs and attrs["intent.artifact.state"].string_value == "closed"),
+        "trace_id": span.trace_id.hex(),
+        "span_id": span.span_id.hex(),
+        "parent_span_id": span.parent_span_id.hex() if len(span.parent_span_id) == 8 else None,
+        "name": span.name,
+        "kind": span.kind,
+        "start_ns": span.start_time_unix_nano,
+        "end_ns": max(span.start_time_unix_nano, span.end_time_unix_nano),
+        "status_code": span.status.code,
+        "status_message": span.status.message or None,
+        "closed": int(
+            "intent.artifact.state" in attrs and attrs["intent.artifact.state"].string_value == "closed"
+        ),
     }
-    row.update({place: text(attrs[key]) if key in attrs else None for key, place in COLUMNS.items()})
+    row.update({column: text(attrs[key]) if key in attrs else None for key, column in COLUMNS.items()})
     return row
 
 
@@ -112,9 +117,9 @@ def test_rows_hold_what_the_official_parser_reads(spans: list[trace_pb2.Span]) -
     assert len(batch.spans) == len(expected)
     kept = [span for span in spans if expected_row(span) is not None]
     for row, want, span in zip(batch.spans, expected, kept, strict=True):
-        assert {place: row[place] for place in want} == want
-        assert row[4] == "svc" and row[19] == 42
-        assert trace_pb2.Span.FromString(row[18]) == span  # the span's own bytes, as they came
+        assert {column: getattr(row, column) for column in want} == want
+        assert row.service == "svc" and row.received_ns == 42
+        assert trace_pb2.Span.FromString(row.proto) == span  # the span's own bytes, as they came
 
 
 def test_a_backfilled_span_promotes_the_traces_it_links_to() -> None:
@@ -205,20 +210,20 @@ def test_log_rows_hold_the_attributes_as_sorted_json(records: list[logs_pb2.LogR
     for row, record in zip(batch.logs, kept, strict=True):
         attrs = {kv.key: python_value(kv.value) for kv in record.attributes}
         body = python_value(record.body)
-        assert row[19] == orjson.dumps(attrs, default=str, option=orjson.OPT_SORT_KEYS).decode()
-        assert row[8] == (body if isinstance(body, str) else orjson.dumps(body, default=str).decode())
-        assert row[2] == (record.time_unix_nano or 42)
-        assert (row[4], row[5]) == ("01" * 16, None)  # an all-zero span id names no span
-        assert row[1] == ("intent" if "intent.event.id" in attrs else "other")
+        assert row.attributes == orjson.dumps(attrs, default=str, option=orjson.OPT_SORT_KEYS).decode()
+        assert row.body == (body if isinstance(body, str) else orjson.dumps(body, default=str).decode())
+        assert row.time_ns == (record.time_unix_nano or 42)
+        assert (row.trace_id, row.span_id) == ("01" * 16, None)  # an all-zero span id names no span
+        assert row.category == ("intent" if "intent.event.id" in attrs else "other")
         event_id = attrs.get("intent.event.id")
         if event_id is not None and str(event_id):
-            assert row[0] == str(event_id)
+            assert row.record_key == str(event_id)
         else:
-            assert len(row[0]) == 32  # a hash of the record's content
+            assert len(row.record_key) == 32  # a hash of the record's content
 
 
 def test_event_names_and_categories() -> None:
-    def row(service: str, body: str, event_name: str = "", **attrs: str) -> tuple[Any, ...]:
+    def row(service: str, body: str, event_name: str = "", **attrs: str) -> tuple[str, str | None]:
         record = logs_pb2.LogRecord(
             body=AnyValue(string_value=body),
             event_name=event_name,
@@ -227,7 +232,7 @@ def test_event_names_and_categories() -> None:
             ],
         )
         (only,) = decode_body("logs", logs_body([record], service), 1).logs
-        return only[1], only[9]
+        return only.category, only.event_name
 
     assert row("claude-code", "x", event_name="api_request") == ("claude", "claude_code.api_request")
     assert row("svc", "claude_code.tool_result\u2003rest") == ("claude", "claude_code.tool_result")
@@ -239,5 +244,24 @@ def test_event_names_and_categories() -> None:
 def test_the_same_record_gets_the_same_key_and_another_record_another() -> None:
     record = logs_pb2.LogRecord(time_unix_nano=5, body=AnyValue(string_value="b"))
     other = logs_pb2.LogRecord(time_unix_nano=6, body=AnyValue(string_value="b"))
-    keys = [decode_body("logs", logs_body([r]), 1).logs[0][0] for r in (record, record, other)]
+    keys = [decode_body("logs", logs_body([r]), 1).logs[0].record_key for r in (record, record, other)]
     assert keys[0] == keys[1] != keys[2]
+
+
+def test_rows_reach_the_writer_from_the_decoding_process_as_they_left_it() -> None:
+    """A batch decoded in the child process is pickled to the store's: its rows arrive named."""
+    span = trace_pb2.Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="s")
+    request = ExportTraceServiceRequest(
+        resource_spans=[trace_pb2.ResourceSpans(scope_spans=[trace_pb2.ScopeSpans(spans=[span])])]
+    )
+    record = logs_pb2.LogRecord(time_unix_nano=5, body=AnyValue(string_value="b"))
+    for batch in (
+        decode_body("traces", request.SerializeToString(), 1),
+        decode_body("logs", logs_body([record]), 1),
+    ):
+        again = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+        assert again == batch
+        assert [type(row) for row in again.spans] == [SpanRow] * len(batch.spans)
+        assert [type(row) for row in again.logs] == [LogRow] * len(batch.logs)
+        # values that hold no reference: the collector need not traverse the row
+        assert not any(gc.is_tracked(row) for row in [*again.spans, *again.logs, *batch.spans, *batch.logs])

@@ -8,9 +8,9 @@ and its INSERT cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import partial
 from typing import Any, NamedTuple
+
+from intent_observe._core import named_rows
 
 
 class SpanRow(NamedTuple):
@@ -66,14 +66,10 @@ def columns_and_values(row: type[tuple[Any, ...]]) -> str:
     return f"({', '.join(fields)}) VALUES ({','.join('?' * len(fields))})"
 
 
-# tuple.__new__(SpanRow, values): a row named again without NamedTuple's Python __new__
-_span_row = partial(tuple.__new__, SpanRow)
-_log_row = partial(tuple.__new__, LogRow)
+def span_rows(values: list[tuple[Any, ...]]) -> list[SpanRow]:
+    """Rows pickled as plain tuples, named again (by the core, as it makes them)."""
+    return named_rows(SpanRow, values)
 
 
-def span_rows(values: Iterable[tuple[Any, ...]]) -> list[SpanRow]:
-    return list(map(_span_row, values))
-
-
-def log_rows(values: Iterable[tuple[Any, ...]]) -> list[LogRow]:
-    return list(map(_log_row, values))
+def log_rows(values: list[tuple[Any, ...]]) -> list[LogRow]:
+    return named_rows(LogRow, values)

@@ -1,5 +1,6 @@
 //! `decode_spans`: an OTLP traces request → the store's span rows (see store/decode.py).
 
+use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -159,14 +160,41 @@ fn span_row<'py>(
 }
 
 /// `row_type(*values)` for a tuple subclass (a NamedTuple) without its Python `__new__`:
-/// `tuple.__new__(row_type, values)`, all in C.
+/// `tuple.__new__(row_type, values)`, all in C. Left untracked by the garbage collector when no
+/// value can hold a reference (as CPython leaves a plain tuple of such values; a subclass's it
+/// keeps tracked), so that collections do not traverse the rows of every batch in flight.
 fn named_row<'py>(row_type: &Bound<'py, PyType>, values: Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
     static TUPLE_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let py = row_type.py();
     let new = TUPLE_NEW.get_or_try_init(py, || {
         py.get_type::<PyTuple>().getattr("__new__").map(Bound::unbind)
     })?;
-    new.bind(py).call1((row_type, values))
+    // SAFETY: attached (the token proves it); the pointers are live objects
+    let atomic = values
+        .iter()
+        .all(|value| unsafe { ffi::PyObject_GC_IsTracked(value.as_ptr()) } == 0);
+    let row = new.bind(py).call1((row_type, values))?;
+    if atomic {
+        // SAFETY: a live GC object; it cannot be part of a cycle, holding no tracked object
+        unsafe { ffi::PyObject_GC_UnTrack(row.as_ptr().cast()) };
+    }
+    Ok(row)
+}
+
+/// `[row_type(*values) for values in rows]`, as `named_row` makes them: rows that were pickled
+/// as plain tuples (store/decode.py's `Batch`), named again.
+#[pyfunction]
+pub fn named_rows<'py>(
+    row_type: &Bound<'py, PyType>,
+    rows: &Bound<'py, PyList>,
+) -> PyResult<Bound<'py, PyList>> {
+    let py = row_type.py();
+    let _paused = CollectorPaused::new(py); // rows hold no cycles
+    let out = PyList::empty(py);
+    for values in rows.iter() {
+        out.append(named_row(row_type, values.cast_into::<PyTuple>()?)?)?;
+    }
+    Ok(out)
 }
 
 /// A decoded `AnyValue` as decode.py's `any_value` has it: scalars as themselves, bytes as

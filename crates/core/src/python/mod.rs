@@ -15,6 +15,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<encode::Encoder>()?;
     module.add_function(wrap_pyfunction!(decode::decode_spans, module)?)?;
     module.add_function(wrap_pyfunction!(decode::decode_log_records, module)?)?;
+    module.add_function(wrap_pyfunction!(decode::named_rows, module)?)?;
     module.add_function(wrap_pyfunction!(parse::parse_line, module)?)?;
     module.add_function(wrap_pyfunction!(parse::parse_lines, module)?)?;
     module.add_function(wrap_pyfunction!(parse::iter_lines, module)?)?;
