@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,33 @@ def test_one_queue_per_set_of_followed_files(tmp_path: Path) -> None:
 def test_repository_of_an_events_file() -> None:
     assert layout.repository_of(Path("/x/repo/.intent/events/events.jsonl")) == Path("/x/repo")
     assert layout.repository_of(Path("/x/repo/logs/events.jsonl")) is None
+
+
+SRC = Path(__file__).parent.parent / "src" / "intent_observe"
+
+
+def _code_strings(tree: ast.AST) -> list[tuple[int, str]]:
+    """The string literals of a module, docstrings aside (f-strings by their literal parts)."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            found.append((node.lineno, node.value))
+    return found
+
+
+def test_paths_and_state_file_names_are_spelled_only_in_layout() -> None:
+    named_here = [
+        f"{path.relative_to(SRC)}:{line}: {text!r}"
+        for path in sorted(SRC.rglob("*.py"))
+        if path.name != "layout.py"
+        for line, text in _code_strings(ast.parse(path.read_text()))
+        if text.startswith(".intent") or text.endswith((".sqlite", ".jsonl"))
+    ]
+    assert named_here == []

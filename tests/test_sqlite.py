@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 from pathlib import Path
 
@@ -42,3 +43,15 @@ def test_pragmas_before_the_journal_shape_a_new_file(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "q.sqlite")
     assert conn.execute("PRAGMA page_size").fetchone() == (65536,)
     assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
+
+
+def test_every_connection_is_opened_by_sqlite_connect() -> None:
+    src = Path(__file__).parent.parent / "src" / "intent_observe"
+    elsewhere = [
+        f"{path.relative_to(src)}:{node.lineno}"
+        for path in sorted(src.rglob("*.py"))
+        if path.name != "sqlite.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "connect" and ast.unparse(node.value) == "sqlite3"
+    ]
+    assert elsewhere == []
