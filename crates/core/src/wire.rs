@@ -69,7 +69,14 @@ pub enum Field<'a> {
     Fixed64(u64),
     Fixed32(u32),
     Bytes(&'a [u8]),
+    /// A group (proto2's wire types 3 and 4): its fields, skipped by every reader here. No OTLP
+    /// field is a group, but the official parser accepts one as an unknown field, so must we.
+    Group(&'a [u8]),
 }
+
+/// How deep groups may nest (the official parser's recursion limit): deeper is malformed,
+/// never a stack overflow.
+const MAX_GROUP_DEPTH: usize = 100;
 
 /// The fields of one message, in the order written; malformed bytes end it with an error.
 pub struct Fields<'a> {
@@ -103,6 +110,11 @@ impl<'a> Fields<'a> {
     }
 
     fn field(&mut self) -> Result<(u32, Field<'a>), &'static str> {
+        self.field_within(0)
+    }
+
+    /// A field, `depth` groups deep.
+    fn field_within(&mut self, depth: usize) -> Result<(u32, Field<'a>), &'static str> {
         let key = self.varint()?;
         let number = u32::try_from(key >> 3).map_err(|_| "field number out of range")?;
         let value = match key & 7 {
@@ -114,12 +126,35 @@ impl<'a> Fields<'a> {
                 let length = usize::try_from(self.varint()?).map_err(|_| "field length overflows")?;
                 Field::Bytes(self.take(length)?)
             }
+            3 => Field::Group(self.group(number, depth + 1)?),
+            4 => return Err("end of a group never begun"),
             5 => Field::Fixed32(u32::from_le_bytes(
                 self.take(4)?.try_into().map_err(|_| "truncated fixed32")?,
             )),
             _ => return Err("unsupported wire type"),
         };
         Ok((number, value))
+    }
+
+    /// The fields of group `number` up to its end tag (which is read, not returned).
+    fn group(&mut self, number: u32, depth: usize) -> Result<&'a [u8], &'static str> {
+        if depth > MAX_GROUP_DEPTH {
+            return Err("groups nested too deep");
+        }
+        let start = self.at;
+        loop {
+            let before = self.at;
+            let key = self.varint()?;
+            if key & 7 == 4 {
+                return if key >> 3 == u64::from(number) {
+                    Ok(&self.bytes[start..before])
+                } else {
+                    Err("a group ends with another's end tag")
+                };
+            }
+            self.at = before;
+            self.field_within(depth)?;
+        }
     }
 }
 
@@ -180,6 +215,27 @@ mod tests {
         assert!(fields(&[0x0A, 0x05, b'a']).any(|f| f.is_err())); // a length past the end
         assert!(fields(&[0x0B]).any(|f| f.is_err())); // a group
         assert!(fields(&[0x08, 0xFF]).any(|f| f.is_err())); // a varint cut short
+    }
+
+    #[test]
+    fn a_group_is_read_whole_and_skipped_as_the_official_parser_does() {
+        // field 1 as a group holding field 2 = 5 and an empty group 3, then field 4 = 1
+        let bytes = [0x0b, 0x10, 0x05, 0x1b, 0x1c, 0x0c, 0x20, 0x01];
+        let read: Vec<_> = fields(&bytes).collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            read,
+            vec![
+                (1, Field::Group(&[0x10, 0x05, 0x1b, 0x1c])),
+                (4, Field::Varint(1))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_group_left_open_or_closed_by_another_or_nested_too_deep_is_malformed() {
+        for bytes in [&[0x0b, 0x10, 0x05][..], &[0x0b, 0x14], &[0x0c], &[0x0b; 200]] {
+            assert!(fields(bytes).any(|field| field.is_err()), "{bytes:?}");
+        }
     }
 
     #[test]
