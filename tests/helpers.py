@@ -8,7 +8,7 @@ from typing import Any
 
 from intent_observe.events import Event, Position, parse_line
 from intent_observe.identity.engine import Engine
-from intent_observe.identity.records import LogRecord, SpanRecord
+from intent_observe.records import LogRecord, SpanRecord
 
 
 def events_of(docs: list[dict[str, Any]], file: str = "events.jsonl") -> list[Event]:

@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 from tests.support.recording import Received
 
-from intent_observe.identity.records import SpanRecord
 from intent_observe.metrics.catalog import DOMAIN_METRICS
 from intent_observe.metrics.derive import as_json, snapshot
+from intent_observe.records import SpanRecord
 from intent_observe.report import Run, read_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

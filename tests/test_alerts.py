@@ -15,9 +15,9 @@ from tests.support.requests import consume, logs_request, metrics_request
 from intent_observe.alerts.engine import AlertEngine, Transition, alerts_view
 from intent_observe.alerts.notify import WebhookNotifier
 from intent_observe.alerts.rules import RULES, Thresholds
-from intent_observe.identity.records import LogRecord
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point
+from intent_observe.records import LogRecord
 from intent_observe.stack.config import AlertSettings, ConfigError, RuleSettings, load_config, parse_config
 from intent_observe.store.store import Store
 

@@ -26,11 +26,6 @@ PACKAGE = "intent_observe"
 CORE = "intent_observe._core"
 MAX_LINES = 600
 
-# What only the identity engine's port to the compiled core removes (issue 12): the engine
-# keeps the metric state and the metrics read the engine's state back, and engine.py is long.
-ENGINE_PORT_EDGES = frozenset({("intent_observe.metrics.derive", "intent_observe.identity.engine")})
-ENGINE_PORT_LONG = frozenset({"identity/engine.py"})
-
 
 def module_files() -> dict[str, Path]:
     """Dotted name → file, for every Python module of the package."""
@@ -135,18 +130,11 @@ def described(
     return " ↔ ".join(component) + "\n" + "\n".join(lines)
 
 
-def checked_graph() -> dict[str, set[str]]:
-    return {
-        source: {target for target in targets if (source, target) not in ENGINE_PORT_EDGES}
-        for source, targets in module_graph().items()
-    }
-
-
 def room_graph() -> tuple[dict[str, set[str]], dict[tuple[str, str], set[str]]]:
     """Sub-package → the sub-packages it imports, and the module imports behind each edge."""
     rooms: dict[str, set[str]] = {}
     edges: dict[tuple[str, str], set[str]] = {}
-    for source, targets in checked_graph().items():
+    for source, targets in module_graph().items():
         rooms.setdefault(room(source), set())
         for target in targets:
             if room(source) != room(target):
@@ -164,7 +152,7 @@ def test_no_cycle_between_sub_packages() -> None:
 
 
 def test_no_cycle_between_modules() -> None:
-    graph = checked_graph()
+    graph = module_graph()
     found = cycles(graph)
     assert not found, "import cycles between modules:\n" + "\n".join(
         described(component, graph, {}) for component in found
@@ -200,14 +188,7 @@ def test_no_module_over_600_lines() -> None:
         for path in ROOT.rglob("*.py")
         if (count := len(path.read_text().splitlines())) > MAX_LINES
     }
-    assert {name: count for name, count in long.items() if name not in ENGINE_PORT_LONG} == {}
-
-
-def test_the_allowances_are_still_needed() -> None:
-    """An allowance the engine port made unnecessary goes with it, not left behind to hide the next."""
-    graph = module_graph()
-    assert all(target in graph.get(source, set()) for source, target in ENGINE_PORT_EDGES)
-    assert all(len((ROOT / name).read_text().splitlines()) > MAX_LINES for name in ENGINE_PORT_LONG)
+    assert long == {}
 
 
 @pytest.mark.parametrize(

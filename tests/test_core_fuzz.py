@@ -29,7 +29,7 @@ from intent_observe._core import Encoder, decode_log_records, decode_spans
 from intent_observe.events import Event, Position, Rejected, parse_line, parse_lines, parse_timestamp
 from intent_observe.events.parse import TimestampError
 from intent_observe.identity.engine import Engine
-from intent_observe.identity.records import LogRecord, SpanLink, SpanRecord
+from intent_observe.records import LogRecord, SpanLink, SpanRecord
 from intent_observe.report import read_history
 from intent_observe.store.decode import ResourceInfo, decode_body, resource_info
 from intent_observe.store.rows import LogRow, SpanRow

@@ -167,9 +167,9 @@ def test_a_state_written_under_earlier_rules_is_rebuilt_from_the_log(repo: Path,
         assert run_tail("--once", "--state-dir", str(state_dir), str(events), env=env).returncode == 0
         [state_file] = state_dir.glob("tail-events-*.sqlite")  # the identity state (beside the queue)
         db = sqlite3.connect(state_file)
-        core = json.loads(db.execute("SELECT doc FROM engine WHERE name = 'core'").fetchone()[0])
-        core["version"] = 4  # as the build before the artifact files' state wrote it
-        db.execute("UPDATE engine SET doc = ? WHERE name = 'core'", (json.dumps(core),))
+        # as the builds before the compiled engine wrote it: JSON, version 5
+        old = json.dumps({"version": 5, "scope": ""}).encode()
+        db.execute("UPDATE engine SET doc = ? WHERE name = 'core'", (old,))
         db.commit()
         db.close()
         again = run_tail("--once", "--state-dir", str(state_dir), str(events), env=env)

@@ -26,7 +26,7 @@ from tests.support.loki_standin import loki_stand_in
 from tests.support.otelcol import running_collector
 from tests.tailing import expected_from, run_tail, tail_env
 
-from intent_observe.identity.records import LogRecord
+from intent_observe.records import LogRecord
 from intent_observe.report import Run
 from intent_observe.sinks.loki_partial import too_old_records
 

@@ -23,11 +23,10 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from intent_observe import __version__
 from intent_observe._core import Encoder
-from intent_observe.identity.records import AttrValue, LogRecord, SpanLink, SpanRecord
 from intent_observe.metrics import catalog
 from intent_observe.metrics.catalog import Kind
-from intent_observe.metrics.derive import Point, snapshot
-from intent_observe.metrics.state import Histogram
+from intent_observe.metrics.derive import Histogram, Point, snapshot
+from intent_observe.records import AttrValue, LogRecord, SpanLink, SpanRecord
 from intent_observe.report import read_history
 from intent_observe.sinks.resource import resource_attributes
 
@@ -235,7 +234,7 @@ def test_a_record_the_core_cannot_encode_is_a_clear_error(
 
 
 def test_a_histogram_point_without_observations_and_a_labelled_counter() -> None:
-    trust = Histogram(catalog.TRUST_BUCKETS)
+    trust = Histogram(catalog.TRUST_BUCKETS, [0] * (len(catalog.TRUST_BUCKETS) + 1), 0.0, 0)
     points = [
         Point(catalog.SIGNALS_TOTAL, (("source", "cli"),), 3.0),
         Point(catalog.SIGNALS_TOTAL, (("source", "mcp"),), 0.0),

@@ -18,7 +18,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 from tests.support.requests import INTENT, consume, key_values, logs_request, resource, trace_request
 
-from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
+from intent_observe.records import AttrValue, LogRecord, SpanRecord
 from intent_observe.store import queries, trace_queries
 from intent_observe.store.retention import Retention, apply_retention
 from intent_observe.store.schema import StoreError, migrations
@@ -335,7 +335,7 @@ def test_reopening_keeps_everything(tmp_path: Path) -> None:
 KILLED_WRITER = r"""
 import sys
 from pathlib import Path
-from intent_observe.identity.records import LogRecord
+from intent_observe.records import LogRecord
 from intent_observe._core import Encoder
 from intent_observe.otlp.signals import Signal
 from intent_observe.store.store import Store

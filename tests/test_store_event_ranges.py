@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.support.requests import consume, logs_request
 
-from intent_observe.identity.records import LogRecord
+from intent_observe.records import LogRecord
 from intent_observe.store import queries
 from intent_observe.store.queries import EventFilter
 from intent_observe.store.store import Store

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tests.support.requests import consume, trace_request
 
-from intent_observe.identity.records import SpanRecord
+from intent_observe.records import SpanRecord
 from intent_observe.store import trace_queries
 from intent_observe.store.apply import _CLOSE_IF_PHASED, _CLOSE_PARENT
 from intent_observe.store.schema import migrations

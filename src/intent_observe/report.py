@@ -13,9 +13,9 @@ from typing import Any
 
 from intent_observe.artifacts.derive import Derived, Said, derived_events_of
 from intent_observe.events import Event, Rejected, parse_file
-from intent_observe.identity.engine import Artifact, Engine
-from intent_observe.identity.records import AttrValue, LogRecord, SpanRecord
+from intent_observe.identity.engine import ArtifactView, Engine
 from intent_observe.metrics.derive import as_json, snapshot
+from intent_observe.records import AttrValue, LogRecord, SpanRecord
 
 _DRAIN_EVERY = 1000
 _REPORTED = frozenset(
@@ -98,7 +98,7 @@ def _duration_s(span: SpanRecord) -> float:
     return round((span.end_ns - span.start_ns) / 1e9, 6)
 
 
-def _artifact_entry(span: SpanRecord, depth: int, arts: dict[str, Artifact]) -> dict[str, Any]:
+def _artifact_entry(span: SpanRecord, depth: int, arts: dict[str, ArtifactView]) -> dict[str, Any]:
     attrs = span.attributes
     art = arts.get(span.span_id)
     return {
@@ -119,7 +119,7 @@ def _artifact_entry(span: SpanRecord, depth: int, arts: dict[str, Artifact]) -> 
     }
 
 
-def _state(art: Artifact) -> str:
+def _state(art: ArtifactView) -> str:
     return "closed" if art.closed else "open"
 
 
@@ -202,17 +202,17 @@ def build_report(run: Run) -> dict[str, Any]:
     }
 
 
-def _title(art: Artifact) -> AttrValue | None:
+def _title(art: ArtifactView) -> AttrValue | None:
     """The newest title; a standalone event is known by its type."""
-    return art.title or art.attrs.get("intent.title") or (art.name if art.kind == "other" else None)
+    return art.title or (art.name if art.kind == "other" else None)
 
 
-def _trace_key(art: Artifact) -> str:
+def _trace_key(art: ArtifactView) -> str:
     """An intent, spec, … by its id (`#2` for another artifact of a reused id); an event by its own."""
     return art.key.split(":", 1)[1]
 
 
-def _orphan(art: Artifact) -> dict[str, Any]:
+def _orphan(art: ArtifactView) -> dict[str, Any]:
     return {
         "id": art.id,
         "key": art.key,

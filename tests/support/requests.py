@@ -13,10 +13,10 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from intent_observe import __version__
 from intent_observe._core import Encoder
-from intent_observe.identity.records import LogRecord, SpanRecord
 from intent_observe.metrics.derive import Point
 from intent_observe.otlp.consumer import Consumer, PartialResult
 from intent_observe.otlp.signals import WIRES
+from intent_observe.records import LogRecord, SpanRecord
 
 INTENT = {"service.name": "intent"}
 _SIGNAL_OF = {wire.request_type: signal for signal, wire in WIRES.items()}

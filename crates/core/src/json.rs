@@ -17,7 +17,7 @@ pub const MAX_DEPTH: usize = 1024;
 /// An object with more keys than this finds repeated keys through a hash map.
 const LINEAR_KEYS: usize = 16;
 
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Json<'a> {
     Null,
     Bool(bool),
@@ -29,7 +29,7 @@ pub enum Json<'a> {
 }
 
 /// An object's members in the order they were written.
-#[derive(Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Object<'a>(pub Vec<(Cow<'a, str>, Json<'a>)>);
 
 impl<'a> Object<'a> {

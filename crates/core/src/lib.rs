@@ -13,6 +13,7 @@
 
 pub mod decode;
 pub mod encode;
+pub mod identity;
 pub mod json;
 pub mod lines;
 pub mod parse;

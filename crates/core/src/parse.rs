@@ -30,7 +30,7 @@ const PLACEHOLDER_IDS: [&str; 10] = [
     "?",
 ];
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Kind {
     Signal,
     Cluster,
@@ -39,6 +39,7 @@ pub enum Kind {
     Contract,
     Assertion,
     Decision,
+    #[default]
     Other,
 }
 
@@ -155,9 +156,22 @@ pub fn clean_id_text(text: &str) -> Option<&str> {
 pub enum Shape {
     Envelope,
     Flat,
+    /// Derived from an artifact file's front matter (made in Python), not read from the log.
+    FrontMatter,
 }
 
-#[derive(Debug)]
+impl Shape {
+    /// `Event.shape` in Python.
+    pub fn value(self) -> &'static str {
+        match self {
+            Shape::Envelope => "envelope",
+            Shape::Flat => "flat",
+            Shape::FrontMatter => "front-matter",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct ParsedEvent<'a> {
     pub event_type: String,
     pub time_ns: i64,
@@ -176,7 +190,7 @@ pub struct ParsedEvent<'a> {
     pub source: Option<String>,
     pub actor: Option<String>,
     pub trust: Option<f64>,
-    pub autonomy_level: Option<&'static str>,
+    pub autonomy_level: Option<Cow<'static, str>>,
     pub title: Option<String>,
     pub file: Option<String>,
     pub signals: Vec<String>,
@@ -236,6 +250,7 @@ fn parse(raw: &[u8]) -> Result<ParsedEvent<'_>, String> {
     let Json::Object(mut doc) = doc else {
         return Err(format!("a line must be a JSON object, not {}", doc.python_type()));
     };
+    // the parser reads only the two line shapes: never FrontMatter
     let shape = if doc.contains_key("event") {
         Shape::Envelope
     } else {
@@ -256,7 +271,7 @@ fn parse(raw: &[u8]) -> Result<ParsedEvent<'_>, String> {
             None | Some(Json::Null) => Object::default(),
             Some(other) => Object(vec![(Cow::Borrowed("value"), other)]),
         },
-        Shape::Flat => {
+        Shape::Flat | Shape::FrontMatter => {
             doc.remove("event_type");
             Object::default() // a flat line is its own payload: taken from `doc` once read
         }
@@ -281,14 +296,16 @@ fn read_event<'a>(
             },
             data,
         ),
-        Shape::Flat => (Fields { doc, data: None }, doc),
+        Shape::Flat | Shape::FrontMatter => (Fields { doc, data: None }, doc),
     };
     let time_ns = parse_timestamp(stamp(&fields)?)?;
     let kind = kind_of_type(&event_type);
     let refs = references(doc, &fields);
     let artifact_id = artifact_id(kind, doc, &refs, &fields);
     let trust = trust(&fields);
-    let autonomy_level = autonomy(fields.get("autonomy_level")).or_else(|| trust.map(autonomy_level_of));
+    let autonomy_level = autonomy(fields.get("autonomy_level"))
+        .or_else(|| trust.map(autonomy_level_of))
+        .map(Cow::Borrowed);
     let actor = text(doc.get("actor"))
         .or_else(|| text(payload.get("agent")))
         .or_else(|| text(payload.get("author")));
@@ -578,9 +595,9 @@ mod tests {
         let e = event(
             r#"{"event":"signal.scored","timestamp":"2026-01-01","data":{"trust":" 0.6_5 ","autonomy_level":1}}"#,
         );
-        assert_eq!((e.trust, e.autonomy_level), (Some(0.65), Some("L1")));
+        assert_eq!((e.trust, e.autonomy_level.as_deref()), (Some(0.65), Some("L1")));
         let e = event(r#"{"event":"signal.scored","timestamp":"2026-01-01","data":{"trust_score":0.9}}"#);
-        assert_eq!(e.autonomy_level, Some("L4"));
+        assert_eq!(e.autonomy_level.as_deref(), Some("L4"));
     }
 
     #[test]

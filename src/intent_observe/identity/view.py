@@ -20,15 +20,13 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-import orjson
-
 from intent_observe import layout, sqlite
 from intent_observe.artifacts.ids import IdStyles
 from intent_observe.events import Event, iter_lines, parse_line
 from intent_observe.identity import checkpoint, ids
 from intent_observe.identity.checkpoint import FileMark
-from intent_observe.identity.engine import Artifact, Engine, TraceContext
-from intent_observe.identity.state_db import IdentityStore
+from intent_observe.identity.engine import ArtifactView, Engine, TraceContext
+from intent_observe.identity.state_db import IdentityStore, stored_scope
 from intent_observe.model import ArtifactKind
 from intent_observe.safe_files import private_file
 from intent_observe.sqlite import Mode
@@ -85,7 +83,7 @@ class IdentityView:
         for _, _, (store, _) in found[:-1]:
             store.close()
         _, state_path, (store, saved) = found[-1]
-        scope = _stored_scope(store) or ""
+        scope = stored_scope(store.conn) or ""
         try:
             state = store.load(scope)
         except (sqlite3.Error, RuntimeError):
@@ -227,7 +225,7 @@ class IdentityView:
             for value in _named_ids(ev):
                 self._id_styles.note(value)
         # Log records are not needed here; dropping them keeps memory flat.
-        self.engine.state.pending.clear()
+        self.engine.clear_pending()
 
     def _settle(self) -> None:
         """Place what can be placed and let the engine spill to disk, as the adapter does after a
@@ -235,7 +233,7 @@ class IdentityView:
         self.engine.drain()
 
     # ------------------------------------------------------------ questions
-    def _latest(self, kind: ArtifactKind, artifact_id: str) -> Artifact | None:
+    def _latest(self, kind: ArtifactKind, artifact_id: str) -> ArtifactView | None:
         artifacts = self.engine.state.artifacts
         first = artifacts.get(f"{kind.value}:{artifact_id}")
         if first is None:
@@ -248,7 +246,7 @@ class IdentityView:
     def exists(self, kind: ArtifactKind, artifact_id: str) -> bool:
         """An event of its own has announced this artifact (not merely another event naming it)."""
         art = self._latest(kind, artifact_id)
-        return art is not None and "intent.event.type" in art.attrs
+        return art is not None and not art.bare
 
     def files_of(self, kind: ArtifactKind, artifact_id: str) -> set[str]:
         """The artifact files (`data.file`, normalised) the artifacts of an id were announced from:
@@ -263,7 +261,7 @@ class IdentityView:
         """
         if self._id_styles is None:
             self._id_styles = IdStyles()
-            for key in self.engine.state.artifacts.keys():  # noqa: SIM118 - a SpillingTable
+            for key in self.engine.state.artifacts.keys():  # noqa: SIM118 - the engine's view
                 self._id_styles.note(key.partition(":")[2])
         return self._id_styles
 
@@ -356,8 +354,3 @@ def _read_checkpoint(state_path: Path) -> checkpoint.Checkpoint | None:
         return None
     finally:
         conn.close()
-
-
-def _stored_scope(store: IdentityStore) -> str | None:
-    row = store.conn.execute("SELECT doc FROM engine WHERE name='core'").fetchone()
-    return None if row is None else str(orjson.loads(row[0])["scope"])

@@ -1,15 +1,56 @@
-"""The `intent.*` metric values at one moment: counters and histograms from the accumulated
-state, gauges read off the identity state."""
+"""The `intent.*` metric values at one moment, as the identity engine (compiled core,
+crates/core/src/identity/metrics.rs) has accumulated them: counters, histograms, and gauges
+kept up to date at each transition."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from intent_observe.identity.engine import EngineState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.catalog import MetricDef
-from intent_observe.metrics.state import TRUST_UNITS, UNSCORED, Histogram
+
+UNSCORED = "unscored"  # the autonomy level of a signal with no trust score
+TRUST_UNITS = 10**9  # trust summed as integers: exact, whatever the order
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    bounds: tuple[float, ...]
+    counts: list[int]  # one per bucket, plus +Inf
+    total: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricValues:
+    """The engine's metric state at one moment (`engine.state.metrics`)."""
+
+    signals: dict[str, int]  # source → count
+    specs: int
+    intents: int
+    contracts: dict[str, int]  # result → count
+    assertions: dict[str, int]
+    events: dict[str, int]  # "type\x00source" → count
+    first_event_ns: int
+    last_event_ns: int
+    intent_last_ns: dict[str, int]  # open intent key → its newest event
+    signal_to_intent: Histogram
+    intent_to_spec: Histogram
+    spec_to_complete: Histogram
+    trust: Histogram
+    active_levels: dict[str, int]  # autonomy level → active signals
+    active_trust_units: int
+    active_trusted: int
+    open_specs: int
+    specs_in_progress: int
+    running_contracts: int
+    intents_active: int
+
+
+class HasMetrics(Protocol):
+    @property
+    def metrics(self) -> MetricValues: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +61,7 @@ class Point:
     histogram: Histogram | None = None
 
 
-def snapshot(state: EngineState) -> list[Point]:
+def snapshot(state: HasMetrics) -> list[Point]:
     m = state.metrics
     points: list[Point] = []
     points += _labelled(catalog.SIGNALS_TOTAL, "source", m.signals)
@@ -31,7 +72,7 @@ def snapshot(state: EngineState) -> list[Point]:
     for key, count in sorted(m.events.items()):
         event_type, source = key.split("\x00")
         points.append(Point(catalog.EVENTS_TOTAL, (("event_type", event_type), ("source", source)), count))
-    points += _gauges(state)
+    points += _gauges(m)
     points.append(Point(catalog.CYCLE_SIGNAL_TO_INTENT, histogram=m.signal_to_intent))
     points.append(Point(catalog.CYCLE_INTENT_TO_SPEC, histogram=m.intent_to_spec))
     points.append(Point(catalog.CYCLE_SPEC_TO_COMPLETE, histogram=m.spec_to_complete))
@@ -45,8 +86,7 @@ def _labelled(metric: MetricDef, label: str, values: dict[str, int]) -> list[Poi
     return [Point(metric, ((label, name),), count) for name, count in sorted(values.items())]
 
 
-def _gauges(state: EngineState) -> list[Point]:
-    m = state.metrics
+def _gauges(m: MetricValues) -> list[Point]:
     levels = dict.fromkeys((*catalog.AUTONOMY_LEVELS, UNSCORED), 0) | m.active_levels
     points = [Point(catalog.SIGNALS_ACTIVE, (("autonomy_level", lv),), n) for lv, n in levels.items()]
     trust_avg = m.active_trust_units / TRUST_UNITS / m.active_trusted if m.active_trusted else 0.0

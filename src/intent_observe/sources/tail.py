@@ -36,14 +36,7 @@ from intent_observe.artifacts.derive import Derived, derived_events_of
 from intent_observe.events import Event, Position, Rejected, parse_lines
 from intent_observe.identity import checkpoint
 from intent_observe.identity.checkpoint import Checkpoint, FileMark
-from intent_observe.identity.engine import (
-    Engine,
-    EngineState,
-    Output,
-    artifact_table,
-    key_list_table,
-    membership_table,
-)
+from intent_observe.identity.engine import Engine, Output
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
@@ -61,9 +54,6 @@ log = logging.getLogger("intent_observe.tail")
 DEFAULT_PATH = str(layout.events_file(Path()))
 BATCH_BYTES = 1 << 16  # input bytes per batch: ~350 events, ~0.5 MB of OTLP per signal
 IN_FLIGHT_BATCHES = 2
-# Identity-state entries kept in memory (the rest spill to disk): 5,000 instead of the engine's
-# default 25,000. With the batch size above: 113-124 MB RSS through a 1 GB replay (5.5M events).
-CACHED_ARTIFACTS = 5_000
 FRONT_MATTER_RESCAN_S = 10.0  # how often a quiet tail looks again at what the artifact files say
 DEFAULT_METRIC_INTERVAL_S = 60.0
 FAST_POLL_S = 0.05
@@ -152,13 +142,13 @@ class TailedFile:
         last = checkpoint.load(self.store.conn)
         saved = None if from_beginning else last
         try:
-            state = self.store.load(scope, cache_limit=CACHED_ARTIFACTS) if saved is not None else None
+            state = self.store.load(scope) if saved is not None else None
         except StaleState as stale:
             log.warning("%s: reading %s again from its start", stale, path)
             saved, state = None, None
         except RuntimeError as error:
             raise TailError(str(error)) from None
-        self.engine = Engine(state or _fresh_state(scope))
+        self.engine = Engine(state, scope=scope)
         self.fresh = saved is None  # a first run or --from-beginning: state starts empty
         self.metrics_start_ns = saved.metrics_start_ns if saved else time.time_ns()
         # entries of a replayed history are dropped when its first batch commits, not before
@@ -184,7 +174,7 @@ class TailedFile:
         if chunk is None:
             return self._front_matter_batch()
         if chunk.reset:
-            self.engine = Engine(_fresh_state(self.scope))
+            self.engine = Engine(scope=self.scope)
             self.derived = Derived(derived_events_of(self.path))
             self.metrics_start_ns = time.time_ns()
             self.fresh = True
@@ -288,16 +278,6 @@ def _oversized_rejection(file: str, line: OversizedLine) -> Rejected:
     reason = f"line of {line.length} bytes, over the {LONGEST_LINE}-byte limit: skipped unread"
     log.warning("%s:%d (byte %d): %s", file, line.line, line.offset, reason)
     return Rejected(Position(file, line.line, line.offset), reason, line.head)
-
-
-def _fresh_state(scope: str) -> EngineState:
-    return EngineState(
-        scope=scope,
-        artifacts=artifact_table(limit=CACHED_ARTIFACTS),
-        memberships=membership_table(limit=CACHED_ARTIFACTS),
-        files=key_list_table(limit=CACHED_ARTIFACTS),
-        derived_taken=key_list_table(limit=CACHED_ARTIFACTS),
-    )
 
 
 def _exclusive_lock(lock_path: Path, events_path: str) -> IO[bytes]:

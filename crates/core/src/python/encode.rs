@@ -18,7 +18,7 @@ const SCOPE_NAME: &str = "intent-observe";
 /// The requests of one resource: `Encoder(resource_attributes, scope_version)`.
 #[pyclass(frozen, module = "intent_observe._core")]
 pub struct Encoder {
-    envelope: Envelope,
+    pub(crate) envelope: Envelope,
 }
 
 /// A dict's items, held so the key values built from them can borrow their text.

@@ -5,14 +5,22 @@ use pyo3::prelude::*;
 
 mod decode;
 mod encode;
+mod engine;
 mod parse;
 mod text;
+
+/// The extension's Rust allocations: mimalloc. The identity engine makes and frees many small
+/// strings and vectors per event, and glibc's malloc spent a third of its time there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The compiled core of intent-observe (see README: "Where the core ends").
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<encode::Encoder>()?;
+    module.add_class::<engine::Engine>()?;
+    module.add_function(wrap_pyfunction!(engine::state_header, module)?)?;
     module.add_function(wrap_pyfunction!(decode::decode_spans, module)?)?;
     module.add_function(wrap_pyfunction!(decode::decode_log_records, module)?)?;
     module.add_function(wrap_pyfunction!(decode::named_rows, module)?)?;

@@ -9,7 +9,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
 use super::CollectorPaused;
 use crate::json::{Json, Object};
 use crate::lines::complete_lines;
-use crate::parse::{self, Kind, Parsed, ParsedEvent, Shape};
+use crate::parse::{self, Kind, Parsed, ParsedEvent};
 use crate::timestamps::{Stamp, parse_timestamp as parse_stamp};
 
 create_exception!(
@@ -149,6 +149,18 @@ pub fn iter_lines<'py>(
     Ok(out)
 }
 
+/// A `Rejected` line at a position the engine noted.
+pub fn rejection<'py>(
+    py: Python<'py>,
+    at: &crate::identity::model::Position,
+    reason: String,
+    raw: Bound<'py, PyBytes>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let model = model(py)?;
+    let position = model.position.bind(py).call1((&at.file, at.line, at.offset))?;
+    model.rejected.bind(py).call1((position, reason, raw))
+}
+
 /// `raw`: the line's bytes, made only for a rejection (which keeps them).
 fn to_python<'py>(
     py: Python<'py>,
@@ -174,11 +186,7 @@ fn event_object<'py>(
         value.map_or_else(|| py.None().into_bound(py), |t| PyString::new(py, &t).into_any())
     };
     let ids = |ids: Vec<String>| PyTuple::new(py, ids.iter().map(|id| PyString::new(py, id)));
-    let shape = if e.shape == Shape::Envelope {
-        "envelope"
-    } else {
-        "flat"
-    };
+    let shape = e.shape.value();
     let args = PyTuple::new(
         py,
         [
@@ -200,7 +208,7 @@ fn event_object<'py>(
             text(e.actor),
             e.trust
                 .map_or_else(|| py.None().into_bound(py), |t| PyFloat::new(py, t).into_any()),
-            text(e.autonomy_level.map(str::to_string)),
+            text(e.autonomy_level.map(String::from)),
             text(e.title),
             text(e.file),
             ids(e.signals)?.into_any(),

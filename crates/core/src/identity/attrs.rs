@@ -1,0 +1,342 @@
+//! The `intent.*` attributes spans and log records carry, built from one event, with the
+//! text rules of Python (lengths in code points) and orjson (lists as compact JSON).
+
+use crate::json::{Json, Object};
+use crate::parse::ParsedEvent;
+
+pub const MAX_VALUE_CHARS: usize = 1024;
+pub const MAX_DATA_KEYS: usize = 64;
+const MAX_DEPTH: usize = 3;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Self {
+        Value::Str(text.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Self {
+        Value::Str(text)
+    }
+}
+
+/// Attributes in insertion order, as a Python dict keeps them: setting a key again keeps
+/// its place and takes the new value (the order is part of the bytes sent).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Attrs(pub Vec<(String, Value)>);
+
+impl Attrs {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key.to_string(), value)),
+        }
+    }
+
+    pub fn set_default(&mut self, key: &str, value: &Value) {
+        if self.get(key).is_none() {
+            self.0.push((key.to_string(), value.clone()));
+        }
+    }
+
+    pub fn update(&mut self, other: &Attrs) {
+        for (key, value) in &other.0 {
+            self.set(key, value.clone());
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Python's `len(text)`: code points.
+pub fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+pub fn bounded(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        None => text.to_string(),
+        Some(_) => {
+            let cut = text.char_indices().nth(limit - 1).map_or(text.len(), |(i, _)| i);
+            format!("{}…", &text[..cut])
+        }
+    }
+}
+
+/// Display form of a user string: control characters escaped, length bounded.
+pub fn one_line(text: &str, limit: usize) -> String {
+    let flat = text.replace('\r', "\\r").replace('\n', "\\n").replace('\t', " ");
+    bounded(&flat, limit)
+}
+
+/// `intent.data.<key>` attributes: nested objects dotted, lists as JSON, long values bounded.
+pub fn flatten_payload(payload: &Object) -> Attrs {
+    let mut out = Attrs::default();
+    flatten_into(&mut out, "intent.data.", payload, 0);
+    out
+}
+
+fn flatten_into(out: &mut Attrs, prefix: &str, value: &Object, depth: usize) {
+    for (key, item) in &value.0 {
+        if out.len() >= MAX_DATA_KEYS {
+            out.set("intent.data._truncated", Value::Bool(true));
+            return;
+        }
+        let name = format!("{prefix}{key}");
+        match item {
+            Json::Str(text) => out.set(&name, bounded(text, MAX_VALUE_CHARS)),
+            // OTLP ints are 64-bit; larger JSON integers travel as text.
+            Json::Int(n) => match i64::try_from(*n) {
+                Ok(small) => out.set(&name, Value::Int(small)),
+                Err(_) => out.set(&name, n.to_string()),
+            },
+            Json::Float(x) => out.set(&name, Value::Float(*x)),
+            Json::Bool(flag) => out.set(&name, Value::Bool(*flag)),
+            Json::Object(object) if depth < MAX_DEPTH => {
+                flatten_into(out, &format!("{name}."), object, depth + 1);
+            }
+            Json::Null => {}
+            other => out.set(&name, bounded(&dumps_sorted(other), MAX_VALUE_CHARS)),
+        }
+    }
+}
+
+/// Attributes that describe one event, whatever span or log record carries them.
+pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
+    let mut attrs = Attrs::default();
+    attrs.set("intent.event.type", ev.event_type.as_str());
+    attrs.set("intent.artifact.type", ev.kind.value());
+    if let Some(id) = &ev.artifact_id {
+        attrs.set("intent.artifact.id", bounded(id, 256));
+    }
+    if let Some(source) = &ev.source {
+        attrs.set("intent.source", bounded(source, 256));
+    }
+    if let Some(actor) = &ev.actor {
+        attrs.set("intent.actor", bounded(actor, 256));
+    }
+    if let Some(trust) = ev.trust {
+        attrs.set("intent.trust.score", Value::Float(trust));
+    }
+    if let Some(level) = &ev.autonomy_level {
+        attrs.set("intent.autonomy_level", level.as_ref());
+    }
+    if let Some(title) = &ev.title {
+        attrs.set("intent.title", bounded(title, MAX_VALUE_CHARS));
+    }
+    attrs.update(&flatten_payload(&ev.payload));
+    attrs
+}
+
+/// The log body: one readable line, e.g. `signal.created SIG-001 — Flaky login test`.
+pub fn summary_line(ev: &ParsedEvent) -> String {
+    let mut line = ev.event_type.clone();
+    if let Some(id) = &ev.artifact_id {
+        line.push(' ');
+        line.push_str(&one_line(id, 80));
+    }
+    let detail = match ev.title.as_deref() {
+        Some(title) if !title.is_empty() => Some(title),
+        _ => first_text(
+            &ev.payload,
+            &["error", "reason", "verdict", "message", "description"],
+        ),
+    };
+    if let Some(detail) = detail.filter(|d| !d.is_empty()) {
+        line.push_str(" — ");
+        line.push_str(&one_line(detail, 200));
+    }
+    line
+}
+
+/// The first of `keys` whose value is text that is not blank.
+pub fn first_text<'p>(payload: &'p Object, keys: &[&str]) -> Option<&'p str> {
+    keys.iter().find_map(|key| match payload.get(key) {
+        Some(Json::Str(text)) if !crate::pytext::py_strip(text).is_empty() => Some(text.as_ref()),
+        _ => None,
+    })
+}
+
+/// `orjson.dumps(value, option=OPT_SORT_KEYS)`.
+pub fn dumps_sorted(value: &Json) -> String {
+    let mut out = String::new();
+    write_json(&mut out, value);
+    out
+}
+
+fn write_json(out: &mut String, value: &Json) {
+    match value {
+        Json::Null => out.push_str("null"),
+        Json::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Json::Int(n) => out.push_str(&n.to_string()),
+        Json::Float(x) => out.push_str(&orjson_float(*x)),
+        Json::Str(text) => write_string(out, text),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
+        Json::Object(object) => {
+            let mut members: Vec<_> = object.0.iter().collect();
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            for (i, (key, item)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, key);
+                out.push(':');
+                write_json(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A float as orjson writes it (ryu's layout): positional while the decimal point falls
+/// within 16 digits before or 5 after, else `1.5e-7` / `1e+16`; not finite: `null`.
+pub fn orjson_float(x: f64) -> String {
+    if !x.is_finite() {
+        return "null".into();
+    }
+    let scientific = format!("{x:e}"); // shortest round-trip digits
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let length = digits.len() as i32;
+    let point = exponent + 1; // digits before the decimal point
+    let k = point - length;
+    let body = if k >= 0 && point <= 16 {
+        format!("{digits}{}.0", "0".repeat(k as usize))
+    } else if 0 < point && point <= 16 {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{whole}.{fraction}")
+    } else if -5 < point && point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let exponent_sign = if exponent < 0 { "-" } else { "+" };
+        format!("{first}{fraction}e{exponent_sign}{}", exponent.unsigned_abs())
+    };
+    format!("{sign}{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_as_orjson_writes_them() {
+        let cases = [
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1e-5, "0.00001"),
+            (1e-6, "1e-6"),
+            (1.5e-7, "1.5e-7"),
+            (123.456, "123.456"),
+            (1e22, "1e+22"),
+            (0.1, "0.1"),
+            (-0.0, "-0.0"),
+            (1.2345678901234568e17, "1.2345678901234568e+17"),
+            (f64::NAN, "null"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(orjson_float(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn lists_are_compact_json_with_sorted_keys() {
+        let value = crate::json::parse(br#"[1,{"b":1,"a":"\u007f\u0001\n\"\u00e9"},null,2.5]"#).unwrap();
+        assert_eq!(
+            dumps_sorted(&value),
+            "[1,{\"a\":\"\u{7f}\\u0001\\n\\\"é\",\"b\":1},null,2.5]"
+        );
+    }
+
+    #[test]
+    fn bounds_count_code_points() {
+        assert_eq!(bounded("ééé", 3), "ééé");
+        assert_eq!(bounded("éééé", 3), "éé…");
+        assert_eq!(one_line("a\nb\tc\r", 200), "a\\nb c\\r");
+    }
+
+    #[test]
+    fn payload_flattening_stops_at_sixty_four_keys() {
+        let mut text = String::from("{");
+        for i in 0..70 {
+            text.push_str(&format!("\"k{i}\":{i},"));
+        }
+        text.push_str("\"deep\":{\"a\":{\"b\":{\"c\":{\"d\":1}}}}}");
+        let Json::Object(object) = crate::json::parse(text.as_bytes()).unwrap() else {
+            panic!()
+        };
+        let attrs = flatten_payload(&object);
+        assert_eq!(attrs.len(), 65);
+        assert_eq!(attrs.get("intent.data._truncated"), Some(&Value::Bool(true)));
+        let Json::Object(deep) = crate::json::parse(br#"{"a":{"b":{"c":{"d":{"e":1}}}},"l":[1]}"#).unwrap()
+        else {
+            panic!()
+        };
+        let attrs = flatten_payload(&deep);
+        assert_eq!(attrs.get("intent.data.a.b.c.d"), Some(&Value::from("{\"e\":1}")));
+        assert_eq!(attrs.get("intent.data.l"), Some(&Value::from("[1]")));
+    }
+}

@@ -1,0 +1,82 @@
+//! Span and log records → the OTLP wire form (`crate::encode`), the bytes the Python encoder
+//! writes for the same records, without building Python objects in between.
+
+use std::borrow::Cow;
+
+use super::attrs::{Attrs, Value};
+use super::ids::hex_bytes;
+use super::model::{LogRecord, SpanRecord};
+use crate::encode::{AnyValue, KeyValue, Link, Log, Span, put_log, put_span};
+use crate::pytext::float_repr;
+
+fn key_values(attrs: &Attrs) -> Vec<KeyValue<'_>> {
+    attrs
+        .0
+        .iter()
+        .map(|(key, value)| KeyValue {
+            key: Cow::Borrowed(key.as_bytes()),
+            value: match value {
+                Value::Str(text) => AnyValue::Str(Cow::Borrowed(text.as_bytes())),
+                Value::Int(n) => AnyValue::Int(*n),
+                Value::Float(x) => AnyValue::Double(*x),
+                Value::Bool(flag) => AnyValue::Bool(*flag),
+            },
+        })
+        .collect()
+}
+
+fn id<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
+    hex_bytes(text).ok_or_else(|| format!("{what} is not {} hex digits: {text:?}", 2 * N))
+}
+
+/// Appends one encoded `Span` message.
+pub fn put_span_record(out: &mut Vec<u8>, span: &SpanRecord) -> Result<(), String> {
+    let mut links = Vec::with_capacity(span.links.len());
+    for link in &span.links {
+        links.push(Link {
+            trace_id: id(&link.trace_id, "link trace_id")?,
+            span_id: id(&link.span_id, "link span_id")?,
+            attributes: key_values(&link.attributes),
+        });
+    }
+    let parent = span.parent_span_id.as_deref().filter(|p| !p.is_empty());
+    let record = Span {
+        trace_id: id(&span.trace_id, "trace_id")?,
+        span_id: id(&span.span_id, "span_id")?,
+        parent_span_id: parent.map(|p| id(p, "parent_span_id")).transpose()?,
+        name: Cow::Borrowed(span.name.as_bytes()),
+        start_ns: span.start_ns as u64,
+        end_ns: span.end_ns as u64,
+        attributes: key_values(&span.attributes),
+        links,
+        error: span
+            .error
+            .then(|| Cow::Borrowed(span.status_message.as_deref().unwrap_or("").as_bytes())),
+    };
+    put_span(out, &record);
+    Ok(())
+}
+
+/// Appends one encoded `LogRecord` message; its event name is its `event.name` attribute.
+pub fn put_log_record(out: &mut Vec<u8>, log: &LogRecord) -> Result<(), String> {
+    let event_name = match log.attributes.get("event.name") {
+        Some(Value::Str(text)) => Cow::Borrowed(text.as_bytes()),
+        Some(Value::Int(n)) if *n != 0 => Cow::Owned(n.to_string().into_bytes()),
+        Some(Value::Float(x)) if *x != 0.0 => Cow::Owned(float_repr(*x).into_bytes()),
+        Some(Value::Bool(true)) => Cow::Borrowed(&b"True"[..]),
+        _ => Cow::Borrowed(&b""[..]),
+    };
+    let record = Log {
+        time_ns: log.time_ns as u64,
+        observed_ns: log.observed_ns as u64,
+        trace_id: id(&log.trace_id, "trace_id")?,
+        span_id: id(&log.span_id, "span_id")?,
+        severity_number: log.severity_number,
+        severity_text: Cow::Borrowed(log.severity_text.as_bytes()),
+        body: Cow::Borrowed(log.body.as_bytes()),
+        attributes: key_values(&log.attributes),
+        event_name,
+    };
+    put_log(out, &record);
+    Ok(())
+}

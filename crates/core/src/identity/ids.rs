@@ -1,0 +1,174 @@
+//! Artifact keys → OpenTelemetry trace and span ids, the same on every machine and every run
+//! (and the same as the Python engine this replaced gave: ids users have stored stay valid).
+
+/// Fixed namespace of the UUIDv5 trace ids: changing it would change every stored id.
+const NAMESPACE: [u8; 16] = [
+    0x9b, 0x0f, 0x1a, 0x8e, 0x5c, 0x3d, 0x4e, 0x1f, 0x8a, 0x77, 0x1d, 0x2c, 0x3b, 0x4a, 0x5e, 0x6f,
+];
+
+fn digest(parts: &[&str], size: usize) -> String {
+    let mut state = blake2b_simd::Params::new()
+        .hash_length(size)
+        .personal(b"intent-observe")
+        .to_state();
+    for part in parts {
+        state.update(part.as_bytes());
+        state.update(b"\x00");
+    }
+    let hash = state.finalize();
+    let mut out = hash.as_bytes().to_vec();
+    // OTel treats an all-zero id as invalid; flip one bit rather than fail.
+    if out.iter().all(|b| *b == 0) {
+        out[0] = 1;
+    }
+    hex(&out)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// `2N` hex digits → their `N` bytes (None for anything else).
+pub fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digits = text.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// 16 hex digits.
+pub fn span_id(parts: &[&str]) -> String {
+    digest(parts, 8)
+}
+
+/// 32 hex digits for traces that have no UUID of their own (orphans, standalone events).
+pub fn derived_trace_id(parts: &[&str]) -> String {
+    digest(parts, 16)
+}
+
+/// A UUIDv5 trace id, for intents and clusters, so `cluster-{uuid}` names stay meaningful.
+pub fn uuid_trace_id(scope: &str, kind: &str, key: &str) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(&NAMESPACE);
+    sha.update(format!("{scope}\x00{kind}\x00{key}").as_bytes());
+    let mut bytes: [u8; 16] = sha.digest().bytes()[..16].try_into().expect("20 bytes");
+    bytes[6] = (bytes[6] & 0x0f) | 0x50;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    hex(&bytes)
+}
+
+/// The 32-hex trace id a writer supplied, when it is a real UUID or 32 hex digits; slugs give None.
+pub fn trace_id_from_hint(hint: Option<&str>) -> Option<String> {
+    let text = crate::pytext::py_strip(hint.filter(|h| !h.is_empty())?);
+    let candidate = if text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        text.to_ascii_lowercase()
+    } else {
+        python_uuid_hex(text)?
+    };
+    (candidate != "0".repeat(32)).then_some(candidate)
+}
+
+/// `uuid.UUID(text).hex`: `urn:` and `uuid:` dropped, braces stripped, hyphens removed, then
+/// 32 characters read as one hexadecimal integer (as `int(text, 16)` reads it).
+fn python_uuid_hex(text: &str) -> Option<String> {
+    let text = text.replace("urn:", "").replace("uuid:", "");
+    let text = text.trim_matches(|c| c == '{' || c == '}').replace('-', "");
+    if text.chars().count() != 32 {
+        return None;
+    }
+    let value = python_hex_int(&text)?;
+    Some(format!("{value:032x}"))
+}
+
+/// `int(text, 16)` for a value that must fit 128 bits and not be negative.
+fn python_hex_int(text: &str) -> Option<u128> {
+    let text = crate::pytext::py_strip(text);
+    let text = text.strip_prefix('+').unwrap_or(text);
+    let text = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .map_or(text, |rest| rest.strip_prefix('_').unwrap_or(rest));
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes[0] == b'_' || bytes[bytes.len() - 1] == b'_' || text.contains("__") {
+        return None;
+    }
+    let digits: String = text.chars().filter(|c| *c != '_').collect();
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(&digits, 16).ok()
+}
+
+/// The canonical 8-4-4-4-12 form of a 32-hex trace id.
+pub fn uuid_form(trace_id: &str) -> String {
+    let t = trace_id;
+    format!(
+        "{}-{}-{}-{}-{}",
+        &t[..8],
+        &t[8..12],
+        &t[12..16],
+        &t[16..20],
+        &t[20..32]
+    )
+}
+
+/// The UUID of a provisional `cluster-{uuid}` trace id a writer supplied.
+pub fn cluster_trace_from_hint(hint: Option<&str>) -> Option<String> {
+    let text = crate::pytext::py_strip(hint.filter(|h| !h.is_empty())?);
+    let lowered = text.to_lowercase();
+    if !lowered.starts_with("cluster-") {
+        return None;
+    }
+    // `cluster-` is ASCII, so the first 8 characters of `text` are those 8 bytes
+    trace_id_from_hint(text.get(8..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_the_ones_python_gave() {
+        // values from intent_observe.identity.ids (Python) before the port
+        assert_eq!(span_id(&["", "artifact", "signal:SIG-001"]), "e0c6acdd60fb3a5f");
+        assert_eq!(
+            uuid_trace_id("", "intent", "intent:INT-001"),
+            "7b7e1a8ec9875d9b95002f5659865b75"
+        );
+        assert_eq!(
+            derived_trace_id(&["", "orphan", "signal:SIG-001"]),
+            "136a9ea418c73bed40715d998dc44151"
+        );
+    }
+
+    #[test]
+    fn hints_read_as_python_reads_uuids() {
+        let uuid = "{urn:uuid:9B0F1A8E-5C3D-4E1F-8A77-1D2C3B4A5E6F}";
+        assert_eq!(
+            trace_id_from_hint(Some(uuid)).as_deref(),
+            Some("9b0f1a8e5c3d4e1f8a771d2c3b4a5e6f")
+        );
+        assert_eq!(trace_id_from_hint(Some("not-a-uuid")), None);
+        assert_eq!(trace_id_from_hint(Some(&"0".repeat(32))), None);
+        assert_eq!(
+            cluster_trace_from_hint(Some(" Cluster-9b0f1a8e-5c3d-4e1f-8a77-1d2c3b4a5e6f")).as_deref(),
+            Some("9b0f1a8e5c3d4e1f8a771d2c3b4a5e6f")
+        );
+        assert_eq!(
+            uuid_form("9b0f1a8e5c3d4e1f8a771d2c3b4a5e6f"),
+            "9b0f1a8e-5c3d-4e1f-8a77-1d2c3b4a5e6f"
+        );
+    }
+}

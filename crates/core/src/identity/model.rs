@@ -1,0 +1,215 @@
+//! The engine's state and output: artifacts, memberships, closed phases, span and log records.
+
+use std::collections::{HashMap, HashSet};
+
+use super::attrs::Attrs;
+use crate::parse::Kind;
+
+/// One span-worthy thing. `key` is unique: kind, id and occurrence (one per file).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Artifact {
+    pub key: String,
+    pub kind: Kind,
+    pub id: Option<String>,
+    pub span_id: String,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    pub name: String,
+    /// What its span is announced with; emptied once announced, unless a signal's (its
+    /// memberships copy them later).
+    pub attrs: Attrs,
+    pub title: Option<String>, // the newest title: a new title renames, never splits
+    pub file: Option<String>,
+    pub files: Option<Vec<(String, String)>>, // first occurrence: file → occurrence key
+    pub latest: Option<String>,               // first occurrence: key of the newest occurrence
+    pub occurrences: u64,
+    pub intent: Option<String>,   // owning intent key (specs, standalone events)
+    pub spec: Option<String>,     // contracts
+    pub contract: Option<String>, // assertions, execution events
+    pub cluster: Option<String>,
+    pub defined: bool, // intents: an event of their own (or a promotion) has been seen
+    pub defined_ns: Option<i64>,
+    pub claimed_trace: Option<String>, // intents and clusters: a UUID from the events
+    pub trace_id: Option<String>,      // set once placed; never changes after
+    pub parent_span: Option<String>,
+    pub announced: bool,
+    pub closed: bool,
+    pub end_ns: Option<i64>,
+    pub error: bool,
+    pub status_message: Option<String>,
+    pub runs: u64, // contracts: runs begun (started, or completed without a start)
+    pub running: bool,
+    pub run_start_ns: Option<i64>,
+    pub approved: bool,
+    pub contracts: Vec<String>,   // specs: contracts attached
+    pub listed: Vec<String>,      // specs: contracts the spec itself lists
+    pub passed: Vec<String>,      // specs: contracts passed
+    pub members: Vec<String>,     // intents and clusters: signal keys
+    pub inactive: Option<String>, // signals: why no longer active
+    pub trust: Option<f64>,
+    pub level: Option<String>,
+    pub first_spec_ns: Option<i64>, // intents: when their first spec appeared
+    pub placeholder: bool,
+    pub in_progress: bool, // specs: approved or executing, not complete
+    pub counted: bool,     // signals, specs: counted in their `*.total` metric
+    pub observed: bool,    // intents, specs: their cycle time observed
+    pub bare: bool,        // known only because another artifact's event named it
+    pub evaluations: u64,  // assertions: evaluations in the same run
+    pub run: u64,          // assertions: the contract run they were evaluated in
+}
+
+/// A signal's appearance in a cluster's or an intent's trace (the backfill).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Membership {
+    pub key: String,
+    pub signal: String,
+    pub container: String,
+    pub intent_role: bool, // in an intent's trace, else a cluster's
+    pub time_ns: i64,
+    pub span_id: String,
+    /// The signal's announced attributes, until the membership's span is built.
+    pub attrs: Attrs,
+    pub observed: bool, // signal → intent cycle time observed
+}
+
+/// A closed phase of an artifact (a contract run, a lifecycle), waiting for its owner's place.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phase {
+    pub owner: String,
+    pub span_id: String,
+    pub name: String,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub error: bool,
+    pub status_message: Option<String>,
+    pub attrs: Attrs,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanLink {
+    pub trace_id: String,
+    pub span_id: String,
+    pub attributes: Attrs,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanRecord {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub error: bool,
+    pub status_message: Option<String>,
+    pub attributes: Attrs,
+    pub links: Vec<SpanLink>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRecord {
+    pub time_ns: i64,
+    pub observed_ns: i64,
+    pub trace_id: String,
+    pub span_id: String,
+    pub severity_number: i32,
+    pub severity_text: String,
+    pub body: String,
+    pub attributes: Attrs,
+}
+
+pub const SEVERITY_INFO: (i32, &str) = (9, "INFO");
+pub const SEVERITY_WARN: (i32, &str) = (13, "WARN");
+pub const SEVERITY_ERROR: (i32, &str) = (17, "ERROR");
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingLog {
+    pub home: String, // artifact or membership key whose span the log belongs to
+    pub record: LogRecord,
+}
+
+/// Where a line came from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Position {
+    pub file: String,
+    pub line: i64,
+    pub offset: i64,
+}
+
+/// An artifact's place: what a writer needs for `trace_id`/`parent_id` and a `TRACEPARENT`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceContext {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub intent_id: Option<String>,
+    pub spec_id: Option<String>,
+    pub contract_id: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Output {
+    pub spans: Vec<SpanRecord>,
+    pub logs: Vec<LogRecord>,
+}
+
+/// A keyed table that remembers which entries changed since the last save. Entries are boxed:
+/// an artifact is ~700 bytes, and a map of them inline would spend that on every empty slot
+/// (and twice over while it grows).
+#[derive(Debug)]
+pub struct Table<V> {
+    pub rows: HashMap<String, Box<V>>,
+    pub changed: HashSet<String>,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Table {
+            rows: HashMap::new(),
+            changed: HashSet::new(),
+        }
+    }
+}
+
+impl<V> Table<V> {
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.rows.get(key).map(|row| &**row)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.rows.contains_key(key)
+    }
+
+    /// For a change: the entry is saved with the next save.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        let row = &mut **self.rows.get_mut(key)?;
+        if !self.changed.contains(key) {
+            self.changed.insert(key.to_string());
+        }
+        Some(row)
+    }
+
+    /// An entry as saved: not changed since.
+    pub fn restore(&mut self, key: String, value: V) {
+        self.rows.insert(key, Box::new(value));
+    }
+
+    pub fn insert(&mut self, key: String, value: V) {
+        self.changed.insert(key.clone());
+        self.rows.insert(key, Box::new(value));
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn take_changed(&mut self) -> Vec<String> {
+        let mut keys: Vec<String> = self.changed.drain().collect();
+        keys.sort();
+        keys
+    }
+}

@@ -1,0 +1,614 @@
+//! `Engine`: the identity engine (crate::identity) behind the Python API the package and its
+//! tests use: `process(Event)`, `drain()`/`finalize()` → `Output` of `SpanRecord`/`LogRecord`,
+//! `context(kind, id)`, `state` (read-only views), and the rows of its durable state.
+
+use std::borrow::Cow;
+
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use super::CollectorPaused;
+use super::encode::Encoder;
+use super::parse::rejection;
+use crate::identity::attrs::{Attrs, Value};
+use crate::identity::model::{Artifact, LogRecord, Output, Position, SpanRecord};
+use crate::identity::{self, metrics::Histogram};
+use crate::identity::{codec, export};
+use crate::json::{Json, Object};
+use crate::lines::complete_lines;
+use crate::parse::{self, Kind, Parsed, ParsedEvent, Shape};
+
+/// An OTLP request's bytes, None when it would hold nothing.
+type Requests<'py> = Option<Bound<'py, PyBytes>>;
+
+/// The Python classes the engine builds, imported once.
+struct Classes {
+    span: Py<PyAny>,
+    link: Py<PyAny>,
+    log: Py<PyAny>,
+    output: Py<PyAny>,
+    context: Py<PyAny>,
+    artifact: Py<PyAny>,
+    metrics: Py<PyAny>,
+    histogram: Py<PyAny>,
+}
+
+static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
+
+fn classes(py: Python<'_>) -> PyResult<&Classes> {
+    CLASSES.get_or_try_init(py, || {
+        let records = py.import("intent_observe.records")?;
+        let metrics = py.import("intent_observe.metrics.derive")?;
+        Ok(Classes {
+            span: records.getattr("SpanRecord")?.unbind(),
+            link: records.getattr("SpanLink")?.unbind(),
+            log: records.getattr("LogRecord")?.unbind(),
+            output: records.getattr("Output")?.unbind(),
+            context: records.getattr("TraceContext")?.unbind(),
+            artifact: records.getattr("ArtifactView")?.unbind(),
+            metrics: metrics.getattr("MetricValues")?.unbind(),
+            histogram: metrics.getattr("Histogram")?.unbind(),
+        })
+    })
+}
+
+fn kind_named(value: &str) -> PyResult<Kind> {
+    Kind::ALL
+        .into_iter()
+        .find(|kind| kind.value() == value)
+        .ok_or_else(|| PyValueError::new_err(format!("no artifact kind {value:?}")))
+}
+
+/// `Engine(state=None, scope="")`: a new engine, or the one a `SavedState` describes.
+#[pyclass(module = "intent_observe._core")]
+pub struct Engine {
+    inner: identity::Engine,
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    #[pyo3(signature = (state = None, scope = ""))]
+    fn new(state: Option<&Bound<'_, PyAny>>, scope: &str) -> PyResult<Self> {
+        let inner = match state {
+            None => identity::Engine::new(scope),
+            Some(saved) => load(saved)?,
+        };
+        Ok(Engine { inner })
+    }
+
+    /// One event (a line's, or one derived from an artifact file's front matter).
+    #[pyo3(signature = (ev, observed_ns = None))]
+    fn process(&mut self, ev: &Bound<'_, PyAny>, observed_ns: Option<i64>) -> PyResult<()> {
+        let (event, position) = event_from(ev)?;
+        self.inner.process(event, &position, observed_ns);
+        Ok(())
+    }
+
+    /// Spans built so far and logs whose place is known.
+    fn drain<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let out = self.inner.drain();
+        output(py, out)
+    }
+
+    /// Everything still waiting placed with what is known, then `drain`.
+    fn finalize<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let out = self.inner.finalize();
+        output(py, out)
+    }
+
+    /// Where the newest artifact of this kind and id sits, once placed (`TraceContext`), else None.
+    fn context<'py>(
+        &mut self,
+        py: Python<'py>,
+        kind: &str,
+        artifact_id: &str,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(place) = self.inner.context(kind_named(kind)?, artifact_id) else {
+            return Ok(None);
+        };
+        let args = (
+            place.trace_id,
+            place.span_id,
+            place.parent_span_id,
+            place.intent_id,
+            place.spec_id,
+            place.contract_id,
+        );
+        Ok(Some(classes(py)?.context.bind(py).call1(args)?))
+    }
+
+    /// Every complete line of `data` parsed and processed here, without an `Event` object:
+    /// before each line's event, the `derived` events (oldest first) older than it. Returns
+    /// the lines' rejections (`Rejected`) and how many derived events were processed.
+    #[pyo3(signature = (data, file, start_offset = 0, start_line = 1, observed_ns = None, derived = None))]
+    fn process_lines<'py>(
+        &mut self,
+        data: &Bound<'py, PyBytes>,
+        file: &Bound<'py, PyString>,
+        start_offset: u64,
+        start_line: u64,
+        observed_ns: Option<i64>,
+        derived: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<(Bound<'py, PyList>, usize)> {
+        let py = data.py();
+        let waiting: Vec<(ParsedEvent<'static>, Position)> = match derived {
+            None => vec![],
+            Some(events) => events
+                .try_iter()?
+                .map(|ev| event_from(&ev?))
+                .collect::<PyResult<_>>()?,
+        };
+        let mut waiting = waiting.into_iter().peekable();
+        let mut fed = 0;
+        let rejected = PyList::empty(py);
+        let name: String = file.extract()?;
+        let bytes = data.as_bytes();
+        for (index, line) in complete_lines(bytes).enumerate() {
+            let position = Position {
+                file: name.clone(),
+                line: (start_line + index as u64) as i64,
+                offset: (start_offset + line.offset as u64) as i64,
+            };
+            match parse::parse_line(line.bytes) {
+                Parsed::Blank => {}
+                Parsed::Rejected(reason) => {
+                    let raw = PyBytes::new(py, line.bytes);
+                    rejected.append(rejection(py, &position, reason, raw)?)?;
+                }
+                Parsed::Event(ev) => {
+                    while let Some((older, at)) = waiting.next_if(|(d, _)| d.time_ns < ev.time_ns) {
+                        self.inner.process(older, &at, None);
+                        fed += 1;
+                    }
+                    self.inner.process(*ev, &position, observed_ns);
+                }
+            }
+        }
+        Ok((rejected, fed))
+    }
+
+    /// `drain`, encoded for `encoder`'s resource: (traces request or None, logs request or None).
+    fn drain_encoded<'py>(
+        &mut self,
+        py: Python<'py>,
+        encoder: PyRef<'_, Encoder>,
+    ) -> PyResult<(Requests<'py>, Requests<'py>)> {
+        let out = self.inner.drain();
+        let bad = |e: String| PyValueError::new_err(e);
+        let mut spans = Vec::new();
+        for span in &out.spans {
+            export::put_span_record(&mut spans, span).map_err(bad)?;
+        }
+        let mut logs = Vec::new();
+        for log in &out.logs {
+            export::put_log_record(&mut logs, log).map_err(bad)?;
+        }
+        let envelope = &encoder.envelope;
+        let traces = (!out.spans.is_empty()).then(|| PyBytes::new(py, &envelope.trace_request(&spans)));
+        let logs = (!out.logs.is_empty()).then(|| PyBytes::new(py, &envelope.logs_request(&logs)));
+        Ok((traces, logs))
+    }
+
+    /// Log records still waiting for their artifact's place are dropped (a read model's).
+    fn clear_pending(&mut self) {
+        self.inner.clear_pending();
+    }
+
+    /// The state's read-only views: `artifacts`, `events_seen`, `derived_ignored`, `metrics`.
+    #[getter]
+    fn state(slf: Bound<'_, Self>) -> State {
+        State { engine: slf.unbind() }
+    }
+
+    /// What changed since the last call, as rows: (artifacts, memberships, activity, inactive,
+    /// files, derived, core) — `(key, bytes)` pairs, `(key, last_ns)` pairs, keys, and one row.
+    fn take_rows<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let engine = &mut self.inner;
+        let changes = engine.take_changed();
+        let rows = |keys: &[String], row: &dyn Fn(&str) -> Option<Vec<u8>>| -> PyResult<Bound<'py, PyList>> {
+            let pairs = keys
+                .iter()
+                .filter_map(|key| Some((key.as_str(), PyBytes::new(py, &row(key)?))));
+            PyList::new(py, pairs)
+        };
+        let artifacts = rows(&changes.artifacts, &|k| {
+            engine.artifacts.get(k).map(codec::artifact_row)
+        })?;
+        let memberships = rows(&changes.memberships, &|k| {
+            engine.memberships.get(k).map(codec::membership_row)
+        })?;
+        let files = rows(&changes.files, &|k| {
+            engine.files.get(k).map(|keys| codec::keys_row(keys))
+        })?;
+        let last_ns = &engine.metrics.intent_last_ns;
+        let activity = changes
+            .activity
+            .iter()
+            .filter_map(|k| Some((k.as_str(), *last_ns.get(k)?)));
+        let inactive = changes.activity.iter().filter(|k| !last_ns.contains_key(*k));
+        PyTuple::new(
+            py,
+            [
+                artifacts.into_any(),
+                memberships.into_any(),
+                PyList::new(py, activity)?.into_any(),
+                PyList::new(py, inactive.map(|k| (k.as_str(),)))?.into_any(),
+                files.into_any(),
+                PyList::new(py, changes.derived.iter().map(|k| (k.as_str(),)))?.into_any(),
+                PyBytes::new(py, &codec::core_row(engine)).into_any(),
+            ],
+        )
+    }
+}
+
+/// `(version, scope)` of a saved core row.
+#[pyfunction]
+pub fn state_header(core: &[u8]) -> PyResult<(u64, String)> {
+    codec::header(core).map_err(PyValueError::new_err)
+}
+
+/// An engine from a `SavedState`: its core row and every row of its tables.
+fn load(saved: &Bound<'_, PyAny>) -> PyResult<identity::Engine> {
+    let py = saved.py();
+    let bad = |e: String| PyValueError::new_err(format!("identity state: {e}"));
+    let core: Vec<u8> = saved.getattr(intern!(py, "core"))?.extract()?;
+    let mut engine = codec::read_core(&core).map_err(bad)?;
+    let scope = engine.scope.clone();
+    for item in saved.getattr(intern!(py, "artifacts"))?.try_iter()? {
+        let (key, row): (String, Vec<u8>) = item?.extract()?;
+        let art = codec::read_artifact(&scope, &key, &row).map_err(bad)?;
+        engine.artifacts.restore(key, art);
+    }
+    for item in saved.getattr(intern!(py, "memberships"))?.try_iter()? {
+        let (key, row): (String, Vec<u8>) = item?.extract()?;
+        let member = codec::read_membership(&scope, &key, &row).map_err(bad)?;
+        engine.memberships.restore(key, member);
+    }
+    for item in saved.getattr(intern!(py, "files"))?.try_iter()? {
+        let (key, row): (String, Vec<u8>) = item?.extract()?;
+        engine.files.restore(key, codec::read_keys(&row).map_err(bad)?);
+    }
+    for item in saved.getattr(intern!(py, "derived"))?.try_iter()? {
+        engine.derived_taken.restore(item?.extract()?, ());
+    }
+    for item in saved.getattr(intern!(py, "activity"))?.try_iter()? {
+        let (key, last_ns): (String, i64) = item?.extract()?;
+        engine.metrics.intent_last_ns.insert(key, last_ns);
+    }
+    Ok(engine)
+}
+
+// ------------------------------------------------------------------ Python → event
+fn text(ev: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<String>> {
+    ev.getattr(name)?.extract()
+}
+
+fn event_from(ev: &Bound<'_, PyAny>) -> PyResult<(ParsedEvent<'static>, Position)> {
+    let py = ev.py();
+    let shape: String = ev.getattr(intern!(py, "shape"))?.extract()?;
+    let kind: String = ev.getattr(intern!(py, "kind"))?.extract()?;
+    let position = ev.getattr(intern!(py, "position"))?;
+    let position = Position {
+        file: position.getattr(intern!(py, "file"))?.extract()?,
+        line: position.getattr(intern!(py, "line"))?.extract()?,
+        offset: position.getattr(intern!(py, "offset"))?.extract()?,
+    };
+    let payload = ev.getattr(intern!(py, "payload"))?;
+    let Json::Object(payload) = json_from(&payload, 0)? else {
+        return Err(PyValueError::new_err("an event's payload is a dict"));
+    };
+    let event = ParsedEvent {
+        event_type: ev.getattr(intern!(py, "type"))?.extract()?,
+        time_ns: ev.getattr(intern!(py, "time_ns"))?.extract()?,
+        kind: kind_named(&kind)?,
+        artifact_id: text(ev, intern!(py, "artifact_id"))?,
+        event_id: ev.getattr(intern!(py, "event_id"))?.extract()?,
+        shape: match shape.as_str() {
+            "envelope" => Shape::Envelope,
+            "flat" => Shape::Flat,
+            _ => Shape::FrontMatter,
+        },
+        parent_id: text(ev, intern!(py, "parent_id"))?,
+        intent_id: text(ev, intern!(py, "intent_id"))?,
+        spec_id: text(ev, intern!(py, "spec_id"))?,
+        contract_id: text(ev, intern!(py, "contract_id"))?,
+        cluster_id: text(ev, intern!(py, "cluster_id"))?,
+        signal_id: text(ev, intern!(py, "signal_id"))?,
+        trace_hint: text(ev, intern!(py, "trace_hint"))?,
+        source: text(ev, intern!(py, "source"))?,
+        actor: text(ev, intern!(py, "actor"))?,
+        trust: ev.getattr(intern!(py, "trust"))?.extract()?,
+        autonomy_level: text(ev, intern!(py, "autonomy_level"))?.map(Cow::Owned),
+        title: text(ev, intern!(py, "title"))?,
+        file: text(ev, intern!(py, "file"))?,
+        signals: ev.getattr(intern!(py, "signals"))?.extract()?,
+        contracts: ev.getattr(intern!(py, "contracts"))?.extract()?,
+        payload,
+    };
+    Ok((event, position))
+}
+
+/// A Python value as the JSON it was read from (a payload).
+fn json_from(value: &Bound<'_, PyAny>, depth: usize) -> PyResult<Json<'static>> {
+    if depth > crate::json::MAX_DEPTH {
+        return Err(PyValueError::new_err("a payload nested too deep"));
+    }
+    Ok(if value.is_none() {
+        Json::Null
+    } else if let Ok(flag) = value.cast::<PyBool>() {
+        Json::Bool(flag.is_true())
+    } else if value.is_instance_of::<PyInt>() {
+        match value.extract::<i128>() {
+            Ok(n) => Json::Int(n),
+            Err(_) => Json::Float(value.extract()?), // as the parser reads a number too large
+        }
+    } else if let Ok(x) = value.cast::<PyFloat>() {
+        Json::Float(x.value())
+    } else if let Ok(text) = value.cast::<PyString>() {
+        Json::Str(Cow::Owned(text.to_str()?.to_string()))
+    } else if let Ok(dict) = value.cast::<PyDict>() {
+        let mut members = Vec::with_capacity(dict.len());
+        for (key, item) in dict.iter() {
+            members.push((
+                Cow::Owned(key.str()?.to_str()?.to_string()),
+                json_from(&item, depth + 1)?,
+            ));
+        }
+        Json::Object(Object(members))
+    } else {
+        let items = value.try_iter()?.map(|item| json_from(&item?, depth + 1));
+        Json::Array(items.collect::<PyResult<_>>()?)
+    })
+}
+
+// ------------------------------------------------------------------ records → Python
+fn value_object<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Str(text) => PyString::new(py, text).into_any(),
+        Value::Int(n) => n.into_pyobject(py)?.into_any(),
+        Value::Float(x) => PyFloat::new(py, *x).into_any(),
+        Value::Bool(flag) => PyBool::new(py, *flag).to_owned().into_any(),
+    })
+}
+
+fn attrs_dict<'py>(py: Python<'py>, attrs: &Attrs) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (key, value) in &attrs.0 {
+        dict.set_item(PyString::new(py, key), value_object(py, value)?)?;
+    }
+    Ok(dict)
+}
+
+fn span_object<'py>(py: Python<'py>, c: &Classes, span: SpanRecord) -> PyResult<Bound<'py, PyAny>> {
+    let links = span
+        .links
+        .into_iter()
+        .map(|link| {
+            c.link
+                .bind(py)
+                .call1((link.trace_id, link.span_id, attrs_dict(py, &link.attributes)?))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    c.span.bind(py).call1((
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.name,
+        span.start_ns,
+        span.end_ns,
+        span.error,
+        span.status_message,
+        attrs_dict(py, &span.attributes)?,
+        PyList::new(py, links)?,
+    ))
+}
+
+fn log_object<'py>(py: Python<'py>, c: &Classes, log: LogRecord) -> PyResult<Bound<'py, PyAny>> {
+    c.log.bind(py).call1((
+        log.time_ns,
+        log.observed_ns,
+        log.trace_id,
+        log.span_id,
+        log.severity_number,
+        log.severity_text,
+        log.body,
+        attrs_dict(py, &log.attributes)?,
+    ))
+}
+
+fn output<'py>(py: Python<'py>, out: Output) -> PyResult<Bound<'py, PyAny>> {
+    let c = classes(py)?;
+    let _paused = CollectorPaused::new(py);
+    let spans = out
+        .spans
+        .into_iter()
+        .map(|s| span_object(py, c, s))
+        .collect::<PyResult<Vec<_>>>()?;
+    let logs = out
+        .logs
+        .into_iter()
+        .map(|l| log_object(py, c, l))
+        .collect::<PyResult<Vec<_>>>()?;
+    c.output
+        .bind(py)
+        .call1((PyList::new(py, spans)?, PyList::new(py, logs)?))
+}
+
+// ------------------------------------------------------------------ state views
+/// `engine.state`: read-only views of the engine's state.
+#[pyclass(module = "intent_observe._core")]
+pub struct State {
+    engine: Py<Engine>,
+}
+
+#[pymethods]
+impl State {
+    #[getter]
+    fn artifacts(&self, py: Python<'_>) -> Artifacts {
+        Artifacts {
+            engine: self.engine.clone_ref(py),
+        }
+    }
+
+    #[getter]
+    fn events_seen(&self, py: Python<'_>) -> u64 {
+        self.engine.borrow(py).inner.events_seen
+    }
+
+    #[getter]
+    fn derived_ignored(&self, py: Python<'_>) -> u64 {
+        self.engine.borrow(py).inner.derived_ignored
+    }
+
+    #[getter]
+    fn scope(&self, py: Python<'_>) -> String {
+        self.engine.borrow(py).inner.scope.clone()
+    }
+
+    /// The metric values (`MetricValues`) at this moment.
+    #[getter]
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let engine = self.engine.borrow(py);
+        let m = &engine.inner.metrics;
+        let c = classes(py)?;
+        let histogram = |h: &Histogram| {
+            c.histogram
+                .bind(py)
+                .call1((PyTuple::new(py, &h.bounds)?, h.counts.clone(), h.total, h.count))
+        };
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("signals", m.signals.clone())?;
+        kwargs.set_item("specs", m.specs)?;
+        kwargs.set_item("intents", m.intents)?;
+        kwargs.set_item("contracts", m.contracts.clone())?;
+        kwargs.set_item("assertions", m.assertions.clone())?;
+        kwargs.set_item("events", m.events.clone())?;
+        kwargs.set_item("first_event_ns", m.first_event_ns)?;
+        kwargs.set_item("last_event_ns", m.last_event_ns)?;
+        kwargs.set_item("intent_last_ns", m.intent_last_ns.clone())?;
+        kwargs.set_item("signal_to_intent", histogram(&m.signal_to_intent)?)?;
+        kwargs.set_item("intent_to_spec", histogram(&m.intent_to_spec)?)?;
+        kwargs.set_item("spec_to_complete", histogram(&m.spec_to_complete)?)?;
+        kwargs.set_item("trust", histogram(&m.trust)?)?;
+        kwargs.set_item("active_levels", m.active_levels.clone())?;
+        kwargs.set_item("active_trust_units", m.active_trust_units)?;
+        kwargs.set_item("active_trusted", m.active_trusted)?;
+        kwargs.set_item("open_specs", m.open_specs)?;
+        kwargs.set_item("specs_in_progress", m.specs_in_progress)?;
+        kwargs.set_item("running_contracts", m.running_contracts)?;
+        kwargs.set_item("intents_active", m.intents_active)?;
+        c.metrics.bind(py).call((), Some(&kwargs))
+    }
+}
+
+/// `engine.state.artifacts`: artifact key → `ArtifactView` (a copy, read-only).
+#[pyclass(module = "intent_observe._core")]
+pub struct Artifacts {
+    engine: Py<Engine>,
+}
+
+#[pymethods]
+impl Artifacts {
+    fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.get(py, key)?
+            .ok_or_else(|| PyKeyError::new_err(key.to_string()))
+    }
+
+    fn get<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let engine = self.engine.borrow(py);
+        engine
+            .inner
+            .artifacts
+            .get(key)
+            .map(|art| artifact_view(py, art))
+            .transpose()
+    }
+
+    fn __contains__(&self, py: Python<'_>, key: &str) -> bool {
+        self.engine.borrow(py).inner.artifacts.contains(key)
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.engine.borrow(py).inner.artifacts.len()
+    }
+
+    /// Every key, sorted.
+    fn keys(&self, py: Python<'_>) -> Vec<String> {
+        let engine = self.engine.borrow(py);
+        let mut keys: Vec<String> = engine.inner.artifacts.rows.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    /// Every artifact, by key.
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let engine = self.engine.borrow(py);
+        let mut arts: Vec<&Artifact> = engine.inner.artifacts.rows.values().map(|art| &**art).collect();
+        arts.sort_by(|a, b| a.key.cmp(&b.key));
+        arts.into_iter().map(|art| artifact_view(py, art)).collect()
+    }
+}
+
+fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, PyAny>> {
+    let k = PyDict::new(py);
+    k.set_item("key", &art.key)?;
+    k.set_item("kind", art.kind.value())?;
+    k.set_item("id", &art.id)?;
+    k.set_item("span_id", &art.span_id)?;
+    k.set_item("first_ns", art.first_ns)?;
+    k.set_item("last_ns", art.last_ns)?;
+    k.set_item("name", &art.name)?;
+    k.set_item("title", &art.title)?;
+    k.set_item("file", &art.file)?;
+    let files = match &art.files {
+        None => None,
+        Some(files) => {
+            let dict = PyDict::new(py);
+            for (file, key) in files {
+                dict.set_item(file, key)?;
+            }
+            Some(dict)
+        }
+    };
+    k.set_item("files", files)?;
+    k.set_item("latest", &art.latest)?;
+    k.set_item("occurrences", art.occurrences)?;
+    k.set_item("intent", &art.intent)?;
+    k.set_item("spec", &art.spec)?;
+    k.set_item("contract", &art.contract)?;
+    k.set_item("cluster", &art.cluster)?;
+    k.set_item("defined", art.defined)?;
+    k.set_item("defined_ns", art.defined_ns)?;
+    k.set_item("claimed_trace", &art.claimed_trace)?;
+    k.set_item("trace_id", &art.trace_id)?;
+    k.set_item("parent_span", &art.parent_span)?;
+    k.set_item("announced", art.announced)?;
+    k.set_item("closed", art.closed)?;
+    k.set_item("end_ns", art.end_ns)?;
+    k.set_item("error", art.error)?;
+    k.set_item("status_message", &art.status_message)?;
+    k.set_item("runs", art.runs)?;
+    k.set_item("running", art.running)?;
+    k.set_item("run_start_ns", art.run_start_ns)?;
+    k.set_item("approved", art.approved)?;
+    k.set_item("contracts", art.contracts.clone())?;
+    k.set_item("listed", art.listed.clone())?;
+    k.set_item("passed", art.passed.clone())?;
+    k.set_item("members", art.members.clone())?;
+    k.set_item("inactive", &art.inactive)?;
+    k.set_item("trust", art.trust)?;
+    k.set_item("level", &art.level)?;
+    k.set_item("first_spec_ns", art.first_spec_ns)?;
+    k.set_item("placeholder", art.placeholder)?;
+    k.set_item("in_progress", art.in_progress)?;
+    k.set_item("counted", art.counted)?;
+    k.set_item("observed", art.observed)?;
+    k.set_item("bare", art.bare)?;
+    k.set_item("evaluations", art.evaluations)?;
+    k.set_item("run", art.run)?;
+    classes(py)?.artifact.bind(py).call((), Some(&k))
+}

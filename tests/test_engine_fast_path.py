@@ -1,0 +1,84 @@
+"""The engine's batch entry points: lines parsed and processed in the core (`process_lines`), records
+encoded there (`drain_encoded`), byte for byte what the Event → process → drain → Encoder path makes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from intent_observe.events import Event, parse_lines
+from intent_observe.identity.engine import Engine
+from intent_observe.model import DERIVED_SHAPE, ArtifactKind, Position
+from intent_observe.sinks.resource import otlp_encoder
+
+HISTORY = Path(__file__).parent / "fixtures" / "history.jsonl"
+CHUNK = 4096
+
+
+def _chunks(data: bytes) -> list[tuple[bytes, int, int]]:
+    """Whole lines, about CHUNK bytes at a time, with their offset and first line number."""
+    out, start, line = [], 0, 1
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + CHUNK) + 1 or data.index(b"\n", start) + 1
+        out.append((data[start:end], start, line))
+        line += data.count(b"\n", start, end)
+        start = end
+    return out
+
+
+def _derived() -> list[Event]:
+    """What two artifact files' front matter said, oldest first."""
+
+    def said(event_type: str, kind: ArtifactKind, artifact_id: str, time_ns: int) -> Event:
+        return Event(
+            event_type,
+            time_ns,
+            kind,
+            artifact_id,
+            f"d-{artifact_id}",
+            Position(f"{artifact_id}.md", 1, 0),
+            DERIVED_SHAPE,
+        )
+
+    return [
+        said("signal.resolved", ArtifactKind.SIGNAL, "SIG-001", 1_767_700_000_000_000_000),
+        said("spec.completed", ArtifactKind.SPEC, "SPEC-001", 1_769_000_000_000_000_000),
+    ]
+
+
+def test_lines_processed_in_the_core_give_the_same_bytes() -> None:
+    encoder = otlp_encoder({"intent.repository": "r"})
+    slow, fast = Engine(), Engine()
+    slow_out, fast_out = [], []
+    slow_waiting, fast_waiting = _derived(), _derived()
+    for chunk, offset, line in _chunks(HISTORY.read_bytes()):
+        for item in parse_lines(chunk, "events.jsonl", offset, line):
+            if isinstance(item, Event):
+                while slow_waiting and slow_waiting[0].time_ns < item.time_ns:
+                    slow.process(slow_waiting.pop(0))
+                slow.process(item, 5)
+        out = slow.drain()
+        slow_out.append(
+            (encoder.traces(out.spans) if out.spans else None, encoder.logs(out.logs) if out.logs else None)
+        )
+        _rejected, fed = fast.process_lines(chunk, "events.jsonl", offset, line, 5, fast_waiting)
+        del fast_waiting[:fed]
+        fast_out.append(fast.drain_encoded(encoder))
+    assert fast_out == slow_out
+    assert not fast_waiting and not slow_waiting  # both derived events joined the history
+    assert fast.state.events_seen == slow.state.events_seen
+
+
+def test_unusable_lines_come_back_rejected_with_their_place() -> None:
+    engine = Engine()
+    data = (
+        b'{"event_type":"signal.created","signal_id":"SIG-1","timestamp":"2026-01-01"}\n\nnot json\n{"x":1}\n'
+    )
+    rejected, fed = engine.process_lines(data, "e.jsonl", 100, 7)
+    assert fed == 0
+    assert [(r.position.line, r.position.offset, r.raw) for r in rejected] == [
+        (9, 100 + data.index(b"not json"), b"not json"),
+        (10, 100 + data.index(b'{"x"'), b'{"x":1}'),
+    ]
+    assert all(r.reason for r in rejected)
+    assert engine.state.events_seen == 1
+    assert engine.drain_encoded(otlp_encoder({}))[1] is not None  # the signal's log record
