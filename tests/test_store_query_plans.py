@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.requests import consume, trace_request
+from tests.support.requests import consume, logs_request, trace_request
 
-from intent_observe.records import SpanRecord
+from intent_observe.records import AttrValue, LogRecord, SpanRecord
 from intent_observe.store import trace_queries
 from intent_observe.store.apply import _CLOSE_IF_PHASED, _CLOSE_PARENT
 from intent_observe.store.schema import migrations
@@ -171,13 +171,13 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
     kinds = {k: store.read(lambda c, k=k: trace_queries.traces(c, k, None, 500)) for k in KINDS}
     store.shutdown()
     # the file as version 6 left it: none of migration 7's indexes, traces_intent on intent_id, and
-    # none of migration 8's derived artifact state
+    # none of migration 8's derived artifact state nor of migration 9's newest titles
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(
         "DROP INDEX traces_start; DROP INDEX traces_intent_kind_start; DROP INDEX spans_intent_artifact;"
         "CREATE INDEX traces_intent ON traces (intent_id) WHERE intent_id IS NOT NULL;"
         "DROP INDEX spans_phase_parent; ALTER TABLE spans DROP COLUMN phase;"
-        "ALTER TABLE traces DROP COLUMN root_state;"
+        "ALTER TABLE traces DROP COLUMN root_state; DROP TRIGGER logs_span_title; DROP TABLE span_titles;"
         "PRAGMA user_version=6;"
     )
     conn.close()
@@ -204,3 +204,52 @@ def test_deriving_an_artifacts_state_searches_by_key_and_index(store: Store, sta
     assert plan and all(line.startswith(("SEARCH ", "CORRELATED SCALAR", "SCALAR")) for line in plan), plan
     if statement == _CLOSE_IF_PHASED:
         assert any("spans_phase_parent" in line for line in plan), plan
+
+
+def _record(span: SpanRecord, time_ns: int, title: str | None, event_id: str) -> LogRecord:
+    attrs: dict[str, AttrValue] = {"intent.event.id": event_id, "event.name": "intent.updated"}
+    if title is not None:
+        attrs["intent.title"] = title
+    return LogRecord(time_ns, time_ns, span.trace_id, span.span_id, 9, "INFO", "renamed", attrs)
+
+
+def test_a_trace_shows_the_newest_title_its_root_s_records_carry(tmp_path: Path) -> None:
+    """Spans are sent once: an intent announced before its title was known has none on its span,
+    and a rename travels in later log records only. The list and the trace view show the newest
+    record's title (a record arriving late with an older title changes nothing), and find it; the
+    list stays on its index."""
+    store = Store(tmp_path / "store.db")
+    try:
+        bare = root(7, 1_000, "intent", "INT-007")
+        del bare.attributes["intent.title"]  # announced by a signal's promotion: no title yet
+        spec = child(bare, 1, "spec", "SPEC-007")
+        consume(store, trace_request([bare, spec]))
+        consume(store, logs_request([_record(bare, 2_000, "First title", "a" * 32)]))
+        consume(store, logs_request([_record(bare, 9_000, "Renamed", "b" * 32)]))
+        consume(store, logs_request([_record(bare, 5_000, "Older, arriving late", "c" * 32)]))
+        consume(store, logs_request([_record(bare, 9_500, None, "d" * 32)]))  # carries no title
+        consume(store, logs_request([_record(spec, 9_900, "The spec's own", "e" * 32)]))
+        consume(store, logs_request([_record(bare, 2_000, "First title", "a" * 32)]))  # redelivered
+        [listed] = store.read(lambda c: trace_queries.traces(c, "intent"))["traces"]
+        assert listed["title"] == "Renamed"
+        assert store.read(lambda c: trace_queries.traces(c, "all", "Renamed"))["traces"] == [listed]
+        assert store.read(lambda c: trace_queries.traces(c, "all", "Older"))["traces"] == []
+        shown = store.read(lambda c: trace_queries.trace(c, bare.trace_id))
+        assert shown is not None
+        assert {key: shown[key] for key in listed} == listed  # one row, one rule: title, duration…
+        (plan,) = plans(store, lambda c: trace_queries.traces(c, "intent", "Renamed", 500))
+        assert "USING INDEX traces_kind_start" in plan and "TEMP B-TREE" not in plan
+    finally:
+        store.shutdown()
+
+
+def test_the_trace_view_and_the_list_give_a_trace_one_duration(store: Store) -> None:
+    """The duration is the spans' extent, first start to last end, phases included: one figure for
+    the list and the trace view of every trace."""
+    listed = store.read(lambda c: trace_queries.traces(c, "all", None, 500))["traces"]
+    for row in listed:
+        shown = store.read(lambda c, tid=row["trace_id"]: trace_queries.trace(c, tid))
+        assert shown is not None
+        ends = [(s["start_ns"], s["end_ns"]) for s in shown["spans"]]
+        assert (shown["start_ns"], shown["end_ns"]) == (min(a for a, _ in ends), max(b for _, b in ends))
+        assert shown["duration_ms"] == row["duration_ms"] == (shown["end_ns"] - shown["start_ns"]) / 1e6

@@ -191,6 +191,7 @@ def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
     gone = [(trace_id,) for trace_id, found in spans.items() if not found]
     if gone:
         conn.executemany("DELETE FROM traces WHERE trace_id = ?", gone)
+        conn.executemany("DELETE FROM span_titles WHERE trace_id = ?", gone)
 
 
 def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[SpanRow]]) -> None:

@@ -16,45 +16,54 @@ from intent_observe.store.decode import span_details
 from intent_observe.store.queries import clamp_limit, like_pattern
 from intent_observe.store.values import from_column
 
+# A trace's row as the list and the trace view both show it: its root's newest title (the title of
+# the root span's newest log record that carries one, else the span's own), and its duration, one
+# rule for both: its spans' extent, first start to last end, phases included (what Tempo and Jaeger
+# show for the same trace; an open artifact's life so far is its row's bar, not the trace's duration).
+_SUMMARY = (
+    "t.trace_id, t.intent_id, t.root_name, coalesce(st.title, t.title), t.span_count, t.error_count, "
+    "t.start_ns, t.end_ns, t.services, t.root_state "
+    "FROM traces t LEFT JOIN span_titles st ON st.trace_id = t.trace_id AND st.span_id = t.root_span_id"
+)
+
+
+def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
+    tid, intent, root, title, count, errors, start, end, services, state = row
+    return {
+        "trace_id": tid,
+        "intent_id": intent,
+        "root_name": root or "",
+        "title": title,
+        "state": state,
+        "span_count": count,
+        "error_count": errors,
+        "start_ns": start,
+        "end_ns": end,
+        "duration_ms": (end - start) / 1e6,
+        "services": sorted(orjson.loads(services)),
+    }
+
 
 def traces(conn: sqlite3.Connection, kind: str = "all", text: str | None = None, limit: int = 100) -> dict:
     clauses, args = [], []
     if kind in ("intent", "orphan"):
-        clauses.append("kind = ?")
+        clauses.append("t.kind = ?")
         args.append(kind)
     if text:
         pattern = like_pattern(text)
         clauses.append(
-            "(root_name LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR intent_id LIKE ? ESCAPE '\\' "
-            "OR trace_id = ?)"
+            "(t.root_name LIKE ? ESCAPE '\\' OR coalesce(st.title, t.title) LIKE ? ESCAPE '\\' "
+            "OR t.intent_id LIKE ? ESCAPE '\\' OR t.trace_id = ?)"
         )
         args += [pattern, pattern, pattern, text.lower()]
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     # newest first, walking traces_kind_start (one kind) or traces_start (all): never a sort of the
     # table; trace_id breaks ties, in the order both indexes already hold
     rows = conn.execute(
-        f"SELECT trace_id, intent_id, root_name, title, span_count, error_count, start_ns, end_ns, services, "
-        f"root_state FROM traces {where} ORDER BY start_ns DESC, trace_id DESC LIMIT ?",
+        f"SELECT {_SUMMARY} {where} ORDER BY t.start_ns DESC, t.trace_id DESC LIMIT ?",
         (*args, clamp_limit(limit)),
     ).fetchall()
-    return {
-        "traces": [
-            {
-                "trace_id": tid,
-                "intent_id": intent,
-                "root_name": root or "",
-                "title": title,
-                "state": state,
-                "span_count": count,
-                "error_count": errors,
-                "start_ns": start,
-                "end_ns": end,
-                "duration_ms": (end - start) / 1e6,
-                "services": sorted(orjson.loads(services)),
-            }
-            for tid, intent, root, title, count, errors, start, end, services, state in rows
-        ]
-    }
+    return {"traces": [_summary(row) for row in rows]}
 
 
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
@@ -128,7 +137,9 @@ def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
     add_tree_parents(spans, named_contract)
     ordered = depth_first(spans)
     add_lifetimes(ordered, logs)
-    return {"trace_id": trace_id, "spans": ordered, "logs": logs}
+    # the trace's row is written in the transaction that stores its spans: there is one
+    summary = _summary(conn.execute(f"SELECT {_SUMMARY} WHERE t.trace_id = ?", (trace_id,)).fetchone())
+    return {**summary, "spans": ordered, "logs": logs}
 
 
 def add_tree_parents(spans: list[dict[str, Any]], named_contract: dict[str, str | None]) -> None:

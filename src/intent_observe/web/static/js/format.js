@@ -46,6 +46,11 @@ export function fmtMs(ms) {
   return fmtSeconds(ms / 1000);
 }
 
+/** A trace's duration (the API's `duration_ms`), the same words in the trace list and the trace view. */
+export function fmtTraceDuration(trace) {
+  return trace.duration_ms > 0 ? fmtMs(trace.duration_ms) : "instant";
+}
+
 function nsToDate(ns) {
   return new Date(Number(ns) / NS_PER_MS);
 }

@@ -6,7 +6,7 @@
 // striped up to its newest event while open.
 import { getJSON } from "../api.js";
 import { h, icon, mount } from "../dom.js";
-import { fmtDateTime, fmtMs, fmtValue, typeFamily } from "../format.js";
+import { fmtDateTime, fmtMs, fmtTraceDuration, fmtValue, typeFamily } from "../format.js";
 import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js";
 
 const TRACE_ID = /^[0-9a-f]{32}$/i;
@@ -325,22 +325,21 @@ function detailsPanel(span, trace, close, waterfall) {
       logs.length ? h("ul", { class: "log-list span-logs" }, logs.map((l) => logItem(l, null))) : h("p", { class: "muted" }, "No log records on this span")));
 }
 
+/** The trace's figures as the trace list shows them (the API gives both from one row): its root's
+ * newest title, its duration (its spans' extent, first start to last end). */
 function traceHeader(trace, rows) {
   const root = rows[0]?.span;
-  const t0 = Math.min(...trace.spans.map((sp) => sp.start_ns));
-  const t1 = Math.max(...trace.spans.map(untilNs));
   const errors = trace.spans.filter((sp) => sp.status === "error").length;
-  const title = root?.attributes?.["intent.title"];
   const chips = [
     ["Trace", h("span", { class: "mono", id: "trace-id" }, trace.trace_id)],
     ["Spans", String(trace.spans.length)],
     ["Errors", h("span", { class: errors ? "error-count" : "" }, String(errors))],
     root?.state ? ["State", h("span", { id: "trace-state" }, root.state)] : null,
-    ["Duration", fmtMs((t1 - t0) / 1e6)],
-    ["Started", fmtDateTime(t0)],
+    ["Duration", h("span", { id: "trace-duration" }, fmtTraceDuration(trace))],
+    ["Started", fmtDateTime(trace.start_ns)],
   ];
   document.title = `${root ? root.name : "Trace"} · Intent Observe`;
-  return pageHeader(root ? root.name : "Trace", title || null,
+  return pageHeader(root ? root.name : "Trace", trace.title || null,
     h("div", { class: "chips" }, chips.filter(Boolean).map(([k, v]) => h("span", { class: "chip" }, h("span", { class: "chip-key" }, k), v))));
 }
 

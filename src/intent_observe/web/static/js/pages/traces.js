@@ -1,7 +1,7 @@
 // Trace explorer: intents (one trace each) with span count and duration, orphan signals apart.
 import { getJSON } from "../api.js";
 import { h, icon, mount } from "../dom.js";
-import { fmtAgo, fmtDateTime, fmtInt, fmtMs } from "../format.js";
+import { fmtAgo, fmtDateTime, fmtInt, fmtTraceDuration } from "../format.js";
 import { emptyState, pageHeader, panel, startPage, traceHref } from "../shell.js";
 
 function durationCell(trace, maxMs) {
@@ -9,7 +9,7 @@ function durationCell(trace, maxMs) {
   bar.style.width = `${maxMs ? Math.max(1.5, (trace.duration_ms / maxMs) * 100) : 0}%`;
   return h("td", { class: "col-duration" },
     h("div", { class: "dur-cell" }, h("span", { class: "dur-track" }, bar),
-      h("span", { class: "dur-value mono" }, trace.duration_ms > 0 ? fmtMs(trace.duration_ms) : "instant")));
+      h("span", { class: "dur-value mono" }, fmtTraceDuration(trace))));
 }
 
 /** Whether the trace's root artifact is still open (nothing closed it: its life goes on) or closed;
