@@ -27,17 +27,31 @@ log = logging.getLogger(__name__)
 # Spans are final once sent (an ended OpenTelemetry span is immutable): the first copy of a span id is
 # kept, as Tempo keeps it, and a redelivered copy changes nothing.
 _SPAN_INSERT = f"INSERT INTO spans {columns_and_values(SpanRow)} ON CONFLICT (trace_id, span_id) DO NOTHING"
+# A contract runs again when a `contract.started` record of it is later than its newest run's end: the
+# run in progress sends its span only when it ends, so until then the contract is open.
+RUN_STARTED = "contract.started"
+_NEWEST_PHASE_END = """(SELECT max(p.end_ns) FROM spans p
+    WHERE p.trace_id = ?1 AND p.parent_span_id = {span} AND p.phase IS NOT NULL)"""
+_NOT_RUNNING_AGAIN = f"""NOT EXISTS (SELECT 1 FROM logs l WHERE l.trace_id = ?1 AND l.span_id = spans.span_id
+    AND l.event_name = '{RUN_STARTED}' AND l.time_ns > {_NEWEST_PHASE_END.format(span="spans.span_id")})"""
 # A phase span (a run, a lifecycle) closes the Intent artifact it belongs to, its parent: read from the
 # stored copy, which may be an earlier one than the batch's.
-_CLOSE_PARENT = """
+_CLOSE_PARENT = f"""
 UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND closed = 0 AND artifact_type IS NOT NULL AND span_id = (
     SELECT parent_span_id FROM spans WHERE trace_id = ?1 AND span_id = ?2 AND phase IS NOT NULL)
+    AND {_NOT_RUNNING_AGAIN}
 """
 # An artifact stored after one of its phase spans is closed too (spans_phase_parent finds the phase);
 # as above, what the stored copy says counts, not the batch's copy.
-_CLOSE_IF_PHASED = """
+_CLOSE_IF_PHASED = f"""
 UPDATE spans SET closed = 1 WHERE trace_id = ?1 AND span_id = ?2 AND closed = 0 AND artifact_type IS NOT NULL
     AND EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = ?1 AND p.parent_span_id = ?2 AND p.phase IS NOT NULL)
+    AND {_NOT_RUNNING_AGAIN}
+"""
+# A run started after the newest one ended opens its closed contract again.
+_REOPEN = f"""
+UPDATE spans SET closed = 0 WHERE trace_id = ?1 AND span_id = ?2 AND closed = 1 AND phase IS NULL
+    AND artifact_type = 'contract' AND ?3 > {_NEWEST_PHASE_END.format(span="?2")}
 """
 _LOG_INSERT = f"INSERT OR IGNORE INTO logs {columns_and_values(LogRow)}"
 
@@ -52,6 +66,13 @@ SELECT {", ".join(name if name in _TRACE_COLUMNS else "NULL" for name in SpanRow
 FROM spans WHERE trace_id IN (SELECT value FROM json_each(?)) ORDER BY trace_id, span_id
 """
 _trace_and_span = operator.attrgetter("trace_id", "span_id")
+# The root's state as derived on its stored copy (a phase closes it, a run started again opens it),
+# for rows made from a batch's copies: one primary-key lookup a trace.
+_ROOT_STATE_AS_STORED = """
+UPDATE traces SET root_state = (SELECT CASE WHEN s.closed THEN 'closed' ELSE 'open' END FROM spans s
+    WHERE s.trace_id = traces.trace_id AND s.span_id = traces.root_span_id)
+WHERE trace_id IN (SELECT value FROM json_each(?)) AND root_state IS NOT NULL
+"""
 
 
 # Errors raised by what a row holds, not by the database (a full disk, a lock): the row is
@@ -117,6 +138,7 @@ def apply_batch(conn: sqlite3.Connection, batch: Batch) -> None:
         _write_spans(conn, batch)
     if batch.logs:
         conn.executemany(_LOG_INSERT, map(tuple, batch.logs))  # see _write_spans
+        _reopen_running_contracts(conn, batch.logs)
     if batch.points:
         write_points(conn, batch.points)
     for touch in batch.sessions:
@@ -156,7 +178,7 @@ def _write_spans(conn: sqlite3.Connection, batch: Batch) -> None:
     for trace_id in repeated:
         del fresh[trace_id]  # recomputed from what is stored, below
     if fresh:
-        _write_trace_rows(conn, fresh)
+        _write_trace_rows(conn, fresh, as_stored=False)
     refresh_traces(conn, (trace_ids - fresh.keys()) | promoted)
 
 
@@ -180,6 +202,19 @@ def _close_phased_artifacts(conn: sqlite3.Connection, rows: list[SpanRow], store
             conn.executemany(_CLOSE_IF_PHASED, late)
 
 
+def _reopen_running_contracts(conn: sqlite3.Connection, logs: list[LogRow]) -> None:
+    """A contract whose run starts again after its newest run ended is open until the new run's span
+    arrives; its trace's row says so where the contract is the root."""
+    reopened = {
+        row.trace_id
+        for row in logs
+        if row.event_name == RUN_STARTED
+        and row.trace_id is not None
+        and conn.execute(_REOPEN, (row.trace_id, row.span_id, row.time_ns)).rowcount
+    }
+    refresh_traces(conn, reopened)
+
+
 def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
     """Recompute the `traces` rows of the given traces from their stored spans (none: no row)."""
     if not trace_ids:
@@ -187,14 +222,16 @@ def refresh_traces(conn: sqlite3.Connection, trace_ids: set[str]) -> None:
     spans: dict[str, list[SpanRow]] = {trace_id: [] for trace_id in trace_ids}
     for span in map(SpanRow._make, conn.execute(_TRACE_SPANS, (orjson.dumps(sorted(trace_ids)).decode(),))):
         spans[span.trace_id].append(span)
-    _write_trace_rows(conn, {trace_id: found for trace_id, found in spans.items() if found})
+    _write_trace_rows(conn, {trace_id: found for trace_id, found in spans.items() if found}, as_stored=True)
     gone = [(trace_id,) for trace_id, found in spans.items() if not found]
     if gone:
         conn.executemany("DELETE FROM traces WHERE trace_id = ?", gone)
         conn.executemany("DELETE FROM span_titles WHERE trace_id = ?", gone)
 
 
-def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[SpanRow]]) -> None:
+def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[SpanRow]], *, as_stored: bool) -> None:
+    """`as_stored`: the spans were read back, their `closed` derived; else they are the batch's copies,
+    which say what was sent, and the root's state is read from its stored copy."""
     promoted = {
         row[0]
         for row in conn.execute(
@@ -204,6 +241,8 @@ def _write_trace_rows(conn: sqlite3.Connection, spans: dict[str, list[SpanRow]])
     }
     rows = [_trace_row(trace_id, found, trace_id in promoted) for trace_id, found in spans.items()]
     conn.executemany("INSERT OR REPLACE INTO traces VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    if not as_stored:
+        conn.execute(_ROOT_STATE_AS_STORED, (orjson.dumps(sorted(spans)).decode(),))
 
 
 def _trace_row(trace_id: str, spans: list[SpanRow], promoted: bool) -> tuple[Any, ...]:
@@ -217,7 +256,6 @@ def _trace_row(trace_id: str, spans: list[SpanRow], promoted: bool) -> tuple[Any
     services: dict[str, None] = {}  # in order of first appearance
     intent_span: str | None = None  # the artifact id of an intent span
     intent_attr: str | None = None  # else the intent.id attribute
-    phased: set[str] = set()  # artifacts (span ids) with a phase span in the trace: closed
     for span in spans:
         parent, span_start, art_type, intent = (
             span.parent_span_id,
@@ -232,8 +270,6 @@ def _trace_row(trace_id: str, spans: list[SpanRow], promoted: bool) -> tuple[Any
         if span.end_ns > end:
             end = span.end_ns
         services[span.service] = None
-        if span.phase is not None and parent is not None:
-            phased.add(parent)
         art_id = span.artifact_id
         if art_type == "intent" and art_id is not None and (intent_span is None or art_id > intent_span):
             intent_span = art_id
@@ -249,7 +285,7 @@ def _trace_row(trace_id: str, spans: list[SpanRow], promoted: bool) -> tuple[Any
     if root is not None:
         root_id, root_name, root_title, root_type = root.span_id, root.name, root.title, root.artifact_type
         if root_type is not None:
-            root_state = "closed" if root.closed or root_id in phased else "open"
+            root_state = "closed" if root.closed else "open"
     return (
         trace_id,
         root_id,

@@ -181,10 +181,10 @@ def add_lifetimes(ordered: list[dict[str, Any]], logs: list[dict[str, Any]]) -> 
         if span["phase"] is not None:
             parent["phases"].insert(0, span["span_id"])
     for span in ordered:
-        if span["phases"]:
-            span["until_ns"] = max(by_id[p]["end_ns"] for p in span["phases"])
-        elif span["state"] == "open":
+        if span["state"] == "open":  # a contract running again has phases, and is open
             span["until_ns"] = newest[span["span_id"]]
+        elif span["phases"]:
+            span["until_ns"] = max(by_id[p]["end_ns"] for p in span["phases"])
         else:
             span["until_ns"] = span["end_ns"]
 
