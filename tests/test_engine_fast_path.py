@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from intent_observe.artifacts.derive import Said
 from intent_observe.events import Event, parse_lines
 from intent_observe.identity.engine import Engine
 from intent_observe.model import DERIVED_SHAPE, ArtifactKind, Position
@@ -25,19 +26,21 @@ def _chunks(data: bytes) -> list[tuple[bytes, int, int]]:
     return out
 
 
-def _derived() -> list[Event]:
-    """What two artifact files' front matter said, oldest first."""
+def _derived() -> list[Said]:
+    """What two artifact files' front matter said, oldest turn first (each said to have closed
+    long before its turn, as a copied tree's files do: the turn places it, not its time)."""
 
-    def said(event_type: str, kind: ArtifactKind, artifact_id: str, time_ns: int) -> Event:
-        return Event(
+    def said(event_type: str, kind: ArtifactKind, artifact_id: str, turn_ns: int) -> Said:
+        event = Event(
             event_type,
-            time_ns,
+            turn_ns - 10**18,
             kind,
             artifact_id,
             f"d-{artifact_id}",
             Position(f"{artifact_id}.md", 1, 0),
             DERIVED_SHAPE,
         )
+        return Said(turn_ns, event)
 
     return [
         said("signal.resolved", ArtifactKind.SIGNAL, "SIG-001", 1_767_700_000_000_000_000),
@@ -53,8 +56,8 @@ def test_lines_processed_in_the_core_give_the_same_bytes() -> None:
     for chunk, offset, line in _chunks(HISTORY.read_bytes()):
         for item in parse_lines(chunk, "events.jsonl", offset, line):
             if isinstance(item, Event):
-                while slow_waiting and slow_waiting[0].time_ns < item.time_ns:
-                    slow.process(slow_waiting.pop(0))
+                while slow_waiting and slow_waiting[0].turn_ns < item.time_ns:
+                    slow.process(slow_waiting.pop(0).event)
                 slow.process(item, 5)
         out = slow.drain()
         slow_out.append(

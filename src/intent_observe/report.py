@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intent_observe.artifacts.derive import Derived, Said, derived_events_of
-from intent_observe.events import Event, Rejected, parse_file
+from intent_observe.events import Rejected, blocks
 from intent_observe.identity.engine import ArtifactView, Engine
+from intent_observe.identity.replay import replay
 from intent_observe.metrics.derive import as_json, snapshot
 from intent_observe.records import AttrValue, LogRecord, SpanRecord
 
-_DRAIN_EVERY = 1000
 _REPORTED = frozenset(
     {
         "intent.artifact.id",
@@ -76,18 +76,16 @@ def read_history(
     files = list(paths)
     pending = Derived(derived if derived is not None else [e for p in files for e in derived_events_of(p)])
     for path in files:
-        for item in parse_file(path):
-            run.lines += 1
-            if isinstance(item, Event):
-                pending.feed_before(item.time_ns, run.engine)
-                run.engine.process(item)
-                if run.lines % _DRAIN_EVERY == 0:  # keeps waiting log records few
-                    out = run.engine.drain()
-                    run.take(out.spans, out.logs)
-            else:
-                run.rejected.append(item)
-            if progress is not None and run.lines % 10_000 == 0:
-                progress(10_000)
+        for block in blocks(path):
+            seen = run.engine.state.events_seen
+            rejected = replay(run.engine, block, pending)
+            out = run.engine.drain()  # a block at a time: waiting log records stay few
+            run.take(out.spans, out.logs)
+            run.rejected += rejected
+            lines = run.engine.state.events_seen - seen + len(rejected)
+            run.lines += lines
+            if progress is not None:
+                progress(lines)
     pending.feed_before(None, run.engine)
     out = run.engine.finalize()
     run.take(out.spans, out.logs)

@@ -151,6 +151,13 @@ class Derived:
         self._known.update(said.event.event_id for said in new)
         self._waiting = sorted([*self._waiting, *new], key=lambda said: said.turn_ns, reverse=True)
 
+    def oldest_first(self) -> list[Said]:
+        return self._waiting[::-1]
+
+    def taken(self, count: int) -> None:
+        """The `count` oldest were processed (by `Engine.process_lines`)."""
+        del self._waiting[len(self._waiting) - count :]
+
     def feed_before(self, time_ns: int | None, engine: Processor) -> int:
         """Process every derived event whose turn is before `time_ns` (None: all of them); how many."""
         waiting, fed = self._waiting, 0

@@ -10,6 +10,7 @@ its functions their Python types.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from intent_observe import _core
 from intent_observe._core import (
@@ -30,8 +31,10 @@ from intent_observe.model import ArtifactKind, Event, Rejected
 __all__ = [
     "MAX_LINE_BYTES",
     "TYPED_ID_FIELD",
+    "Block",
     "TimestampError",
     "artifact_file",
+    "blocks",
     "clean_id",
     "event_id_of",
     "iter_lines",
@@ -50,16 +53,31 @@ TYPED_ID_FIELD = {ArtifactKind(kind): field for kind, field in _core.TYPED_ID_FI
 READ_BLOCK_BYTES = 1 << 20  # a file is parsed a block of lines at a time: memory flat in its size
 
 
-def parse_file(path: str) -> Iterator[Event | Rejected]:
-    """Every usable event and every rejected line of a file; a final line without newline counts."""
+class Block(NamedTuple):
+    """Complete lines of a file (each ending with a newline) and where they start."""
+
+    data: bytes
+    file: str
+    offset: int
+    line: int
+
+
+def blocks(path: str) -> Iterator[Block]:
+    """A file's lines a block at a time; a final line without newline counts (one is added)."""
     offset, line, rest = 0, 1, b""
     with open(path, "rb") as fh:
         while block := fh.read(READ_BLOCK_BYTES):
             data = rest + block
             end = data.rfind(b"\n") + 1  # complete lines only; the rest waits for the next block
             if end:
-                yield from parse_lines(data[:end], path, offset, line)
+                yield Block(data[:end], path, offset, line)
                 offset, line = offset + end, line + data.count(b"\n", 0, end)
             rest = data[end:]
     if rest:  # a final line without its newline
-        yield from parse_lines(rest + b"\n", path, offset, line)
+        yield Block(rest + b"\n", path, offset, line)
+
+
+def parse_file(path: str) -> Iterator[Event | Rejected]:
+    """Every usable event and every rejected line of a file; a final line without newline counts."""
+    for block in blocks(path):
+        yield from parse_lines(*block)

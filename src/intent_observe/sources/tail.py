@@ -33,10 +33,11 @@ from typing import IO
 
 from intent_observe import layout
 from intent_observe.artifacts.derive import Derived, derived_events_of
-from intent_observe.events import Event, Position, Rejected, parse_lines
+from intent_observe.events import Position, Rejected
 from intent_observe.identity import checkpoint
 from intent_observe.identity.checkpoint import Checkpoint, FileMark
-from intent_observe.identity.engine import Engine, Output
+from intent_observe.identity.engine import Engine
+from intent_observe.identity.replay import replay
 from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
@@ -181,7 +182,7 @@ class TailedFile:
         rejected, lines = self._process(chunk)
         if chunk.mark.offset >= self.follower.size():  # read through: the files' news are due
             self.derived.feed_before(time.time_ns(), self.engine)
-        batch = self._batch(self.engine.drain(), chunk.mark, rejected, lines)
+        batch = self._batch(chunk.mark, rejected, lines)
         batch.size = len(chunk.data)
         return batch
 
@@ -193,28 +194,19 @@ class TailedFile:
         self.derived.add(derived_events_of(self.path))
         if not self.derived.feed_before(time.time_ns(), self.engine):
             return None
-        return self._batch(self.engine.drain(), self.follower_mark(), [], 0)
+        return self._batch(self.follower_mark(), [], 0)
 
     def final_batch(self) -> Batch:
         """Everything still waiting for an ancestor, placed with what is known (end of `--once`)."""
         self.derived.feed_before(None, self.engine)
-        return self._batch(self.engine.finalize(), self.follower_mark(), [], 0)
+        return self._batch(self.follower_mark(), [], 0, last=True)
 
     def follower_mark(self) -> FileMark:
         return self.follower.mark
 
     def _process(self, chunk: Chunk) -> tuple[list[Rejected], int]:
-        observed = time.time_ns()
-        rejected: list[Rejected] = []
-        process = self.engine.process
+        rejected = replay(self.engine, chunk, self.derived, time.time_ns())
         lines = chunk.data.count(b"\n")  # a chunk holds complete lines only
-        for item in parse_lines(chunk.data, chunk.file, chunk.offset, chunk.line):
-            if isinstance(item, Event):
-                if self.derived:
-                    self.derived.feed_before(item.time_ns, self.engine)
-                process(item, observed)
-            else:
-                rejected.append(item)
         if chunk.oversized is not None:
             lines += 1
             rejected.append(_oversized_rejection(chunk.file, chunk.oversized))
@@ -222,13 +214,16 @@ class TailedFile:
         self.lines_rejected += len(rejected)
         return rejected, lines
 
-    def _batch(self, out: Output, mark: FileMark, rejected: list[Rejected], lines: int) -> Batch:
+    def _batch(self, mark: FileMark, rejected: list[Rejected], lines: int, last: bool = False) -> Batch:
+        """What the engine drains (`last`: everything still waiting placed too), encoded in the
+        core, with the state it leaves."""
+        traces, logs = self.engine.drain_encoded(self.encoder, last)
         prepared = self.store.prepare(self.engine)
         if self.fresh:
             prepared = replace(prepared, replace_all=True)
             self.fresh = False
         return Batch(
-            payload=self._encode(out),
+            payload=Payload.of(traces=traces, logs=logs),
             source=self,
             prepared=prepared,
             mark=mark,
@@ -237,11 +232,6 @@ class TailedFile:
             end_offset=mark.offset,
             metrics_start_ns=self.metrics_start_ns,
         )
-
-    def _encode(self, out: Output) -> Payload:
-        traces = self.encoder.traces(out.spans) if out.spans else None
-        logs = self.encoder.logs(out.logs) if out.logs else None
-        return Payload.of(traces=traces, logs=logs)
 
     def refused(self, batch: Batch, records: list[RefusedRecord]) -> None:
         """Records the backend refused while taking the rest of the batch join its dead letters."""

@@ -122,8 +122,9 @@ impl Engine {
     }
 
     /// Every complete line of `data` parsed and processed here, without an `Event` object:
-    /// before each line's event, the `derived` events (oldest first) older than it. Returns
-    /// the lines' rejections (`Rejected`) and how many derived events were processed.
+    /// before each line's event, the `derived` events whose turn is before it (`Said`:
+    /// `(turn_ns, event)` pairs, oldest turn first). Returns the lines' rejections
+    /// (`Rejected`) and how many derived events were processed.
     #[pyo3(signature = (data, file, start_offset = 0, start_line = 1, observed_ns = None, derived = None))]
     fn process_lines<'py>(
         &mut self,
@@ -135,11 +136,15 @@ impl Engine {
         derived: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyList>, usize)> {
         let py = data.py();
-        let waiting: Vec<(ParsedEvent<'static>, Position)> = match derived {
+        let waiting: Vec<(i64, ParsedEvent<'static>, Position)> = match derived {
             None => vec![],
-            Some(events) => events
+            Some(said) => said
                 .try_iter()?
-                .map(|ev| event_from(&ev?))
+                .map(|pair| {
+                    let (turn, ev): (i64, Bound<'py, PyAny>) = pair?.extract()?;
+                    let (event, position) = event_from(&ev)?;
+                    Ok((turn, event, position))
+                })
                 .collect::<PyResult<_>>()?,
         };
         let mut waiting = waiting.into_iter().peekable();
@@ -160,7 +165,7 @@ impl Engine {
                     rejected.append(rejection(py, &position, reason, raw)?)?;
                 }
                 Parsed::Event(ev) => {
-                    while let Some((older, at)) = waiting.next_if(|(d, _)| d.time_ns < ev.time_ns) {
+                    while let Some((_, older, at)) = waiting.next_if(|(turn, _, _)| *turn < ev.time_ns) {
                         self.inner.process(older, &at, None);
                         fed += 1;
                     }
@@ -171,13 +176,20 @@ impl Engine {
         Ok((rejected, fed))
     }
 
-    /// `drain`, encoded for `encoder`'s resource: (traces request or None, logs request or None).
+    /// `drain` (`finalize` when `last`), encoded for `encoder`'s resource: (traces request or
+    /// None, logs request or None).
+    #[pyo3(signature = (encoder, last = false))]
     fn drain_encoded<'py>(
         &mut self,
         py: Python<'py>,
         encoder: PyRef<'_, Encoder>,
+        last: bool,
     ) -> PyResult<(Requests<'py>, Requests<'py>)> {
-        let out = self.inner.drain();
+        let out = if last {
+            self.inner.finalize()
+        } else {
+            self.inner.drain()
+        };
         let bad = |e: String| PyValueError::new_err(e);
         let mut spans = Vec::new();
         for span in &out.spans {
