@@ -26,7 +26,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from intent_observe._core import Encoder, decode_log_records, decode_spans
-from intent_observe.events import Event, Position, Rejected, parse_line, parse_lines, parse_timestamp
+from intent_observe.events import (
+    Event,
+    Position,
+    Rejected,
+    iter_lines,
+    parse_line,
+    parse_lines,
+    parse_timestamp,
+)
 from intent_observe.events.parse import TimestampError
 from intent_observe.identity.engine import Engine
 from intent_observe.records import LogRecord, SpanLink, SpanRecord
@@ -151,14 +159,16 @@ def test_any_history_places_every_span_once_and_every_log_on_a_span(lines: list[
     """Whatever the lines and however often the engine is drained, nothing raises, no span id comes
     twice, and every log record names a span that was sent. (A parent may not be: an assertion
     points at its run's span, sent when the run ends. Identical lines are one event, their id a
-    hash of the line: a repeated line is another story, left out here.)"""
+    hash of the line: a repeated line is another story, left out here.) The lines handed to the
+    core whole (`process_lines`, as the tail and inspect do) give the very same records."""
+    data = b"".join(raw + b"\n" for raw in lines)
     engine = Engine()
     spans: list[SpanRecord] = []
     logs: list[LogRecord] = []
-    for n, raw in enumerate(lines):
-        item = parse_line(raw, Position("f", n + 1, 0))
+    for n, (raw, position) in enumerate(iter_lines(data, "f")):
+        item = parse_line(raw, position)
         if isinstance(item, Event):
-            engine.process(item)
+            engine.process(item, 5)
         if n % every == 0:
             out = engine.drain()
             spans += out.spans
@@ -169,6 +179,19 @@ def test_any_history_places_every_span_once_and_every_log_on_a_span(lines: list[
     sent = {span.span_id for span in spans}
     assert len(sent) == len(spans)
     assert all(log.span_id in sent for log in logs)
+    in_core = Engine()
+    in_core.process_lines(data, "f", 0, 1, 5)
+    out = in_core.finalize()
+    assert sorted(out.spans, key=_span_key) == sorted(spans, key=_span_key)
+    assert sorted(out.logs, key=_log_key) == sorted(logs, key=_log_key)
+
+
+def _span_key(span: SpanRecord) -> str:
+    return span.span_id
+
+
+def _log_key(log: LogRecord) -> tuple[int, str, str]:
+    return (log.time_ns, log.span_id, str(log.attributes.get("intent.event.id")))
 
 
 # ------------------------------------------------------------------ OTLP request bodies
