@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.loki_standin import loki_stand_in
+from tests.support.loki_standin import TOO_FAR_BEHIND, TOO_OLD, loki_stand_in
 from tests.support.otelcol import running_collector
 from tests.tailing import expected_from, run_tail, tail_env
 
@@ -70,12 +70,16 @@ def _replay(tmp_path: Path) -> Replay:
 
 
 @pytest.mark.timeout(180)
-def test_too_old_entries_are_dead_lettered_and_the_tail_goes_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("wording", [TOO_OLD, TOO_FAR_BEHIND])
+def test_too_old_entries_are_dead_lettered_and_the_tail_goes_on(tmp_path: Path, wording: str) -> None:
+    """Older than Loki keeps, or further behind their stream's newest entry than its out-of-order
+    window: both cutoffs only move forward, so a retry would be refused again; each record is
+    dead-lettered with Loki's reason, never resent, never stamped with another time."""
     replay = _replay(tmp_path)
     events, run, cutoff_ns, too_old = replay.events, replay.run, replay.cutoff_ns, replay.too_old
     state = tmp_path / "state"
 
-    with loki_stand_in(cutoff_ns) as loki:
+    with loki_stand_in(cutoff_ns, wording) as loki:
         env = tail_env(loki.endpoint, "http/protobuf")
         first = run_tail("--once", "--state-dir", str(state), str(events), env=env)
         counted_by_the_first_run = dict(loki.metric_values)
@@ -86,7 +90,7 @@ def test_too_old_entries_are_dead_lettered_and_the_tail_goes_on(tmp_path: Path) 
     assert sorted(loki.accepted_logs) == replay.event_ids(replay.kept)
     assert sorted(loki.refused_logs) == replay.event_ids(too_old)
     letters = _dead_letters(state)
-    refused = [e for e in letters if "too old" in str(e["reason"])]
+    refused = [e for e in letters if f"refused by the backend as {wording}" in str(e["reason"])]
     want = sorted(
         (
             r.attributes["intent.event.file"],
@@ -138,7 +142,7 @@ def test_through_the_collector_the_refused_entries_are_dropped_there_and_the_tai
     assert len(_dead_letters(state)) == len(replay.run.rejected)  # the adapter's own bad lines only
 
 
-def test_only_a_too_old_answer_is_read_as_a_partial_refusal() -> None:
+def test_only_an_answer_about_entries_times_is_read_as_a_partial_refusal() -> None:
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
     request = ExportLogsServiceRequest()
@@ -156,3 +160,14 @@ def test_only_a_too_old_answer_is_read_as_a_partial_refusal() -> None:
     assert len(too_old_records(payload, answer("2023-11-14T22:13:20Z"))) == 1  # within the named second
     assert too_old_records(payload, answer("2023-11-14T22:13:19Z")) == ()
     assert too_old_records(payload, "entry for stream '{a=\"b\"}' exceeds max line size") == ()
+    # Loki's pusher names each entry too far behind its stream's newest, with that stream's cutoff:
+    # where streams name several, the latest counts (a record between two: refused, not lost unseen)
+    behind = (
+        "entry with timestamp 2023-11-14 22:13:20.5 +0000 UTC ignored, reason: 'entry too far behind, entry "
+        "timestamp is: 2023-11-14T22:13:20Z, oldest acceptable timestamp is: {cutoff}',\n"
+    )
+    [refused] = too_old_records(payload, behind.format(cutoff="2023-11-14T22:13:21Z"))
+    assert refused.line == 7 and "too far behind" in refused.reason
+    assert too_old_records(payload, behind.format(cutoff="2023-11-14T22:13:19Z")) == ()
+    two = behind.format(cutoff="2023-11-14T22:13:19Z") + behind.format(cutoff="2023-11-14T22:13:21Z")
+    assert len(too_old_records(payload, two + "user 'fake', total ignored: 2 out of 2 for stream: {}")) == 1

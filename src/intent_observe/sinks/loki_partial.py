@@ -2,13 +2,23 @@
 
 Loki (and Grafana Cloud's OTLP gateway in front of it) checks each log entry on its own: it stores
 the entries it accepts and answers the whole request `400` when some were refused, naming the reason
-of one of them. For entries older than `reject_old_samples_max_age` the answer reads (one line)
+of one of them (or of each). Two refusals are about an entry's time, each with a cutoff (one line):
 
     entry for stream '{…}' has timestamp too old: 2026-07-08T13:05:10Z,
     oldest acceptable timestamp is: 2026-07-15T13:05:10Z
 
-so the refused records are exactly those of the request older than the named cutoff: a partial
-success, never a reason to stop or to resend. Any other 400 stays a refusal of the whole batch.
+for entries older than `reject_old_samples_max_age`, and, for entries further behind their stream's
+newest entry than its out-of-order window (`max_chunk_age` / 2, Loki's "accept out-of-order writes"),
+
+    entry with timestamp 2026-07-08 13:05:10 +0000 UTC ignored, reason: 'entry too far behind,
+    entry timestamp is: 2026-07-08T13:05:10Z, oldest acceptable timestamp is: 2026-07-15T13:05:10Z',
+
+So the refused records are exactly those of the request older than the named cutoff (the latest
+one, where several streams name theirs: a record between two is counted refused, never lost
+unseen): a partial success, never a reason to stop or to resend. Both cutoffs only move forward (the
+clock; the stream's newest entry), so a retry would be refused again, and stamping the record with
+another time would date the event when it did not happen: each refused record is dead-lettered with
+the reason. Any other 400 stays a refusal of the whole batch.
 """
 
 from __future__ import annotations
@@ -22,20 +32,29 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from intent_observe.otlp.consumer import RefusedRecord
 
-_TOO_OLD = re.compile(r"has timestamp too old: \S+, oldest acceptable timestamp is: (\S+?),?(?:\s|$)")
+_CUTOFF = re.compile(
+    r"(has timestamp too old|entry too far behind)\b.{0,80}?"
+    r"oldest acceptable timestamp is: (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))"
+)
+_REASONS = {
+    "has timestamp too old": "too old",
+    "entry too far behind": "too far behind its stream's newest entry",
+}
 _FRACTION = re.compile(r"\.(\d+)")
 
 
 def too_old_records(payload: bytes, error_text: str) -> tuple[RefusedRecord, ...]:
-    """The records of `payload` (an ExportLogsServiceRequest) that a Loki "timestamp too old" answer
-    refused; empty when the answer is of another kind or names none of them."""
-    found = _TOO_OLD.search(error_text)
-    if found is None:
+    """The records of `payload` (an ExportLogsServiceRequest) that a Loki "timestamp too old" or "entry
+    too far behind" answer refused; empty when the answer is of another kind or names none of them."""
+    named = [
+        (cutoff_ns, kind, text)
+        for kind, text in _CUTOFF.findall(error_text)
+        if (cutoff_ns := _cutoff_ns(text)) is not None
+    ]
+    if not named:
         return ()
-    cutoff_ns = _cutoff_ns(found.group(1))
-    if cutoff_ns is None:
-        return ()
-    reason = f"refused by the backend as too old (the oldest it accepts: {found.group(1)})"
+    cutoff_ns, kind, text = max(named)
+    reason = f"refused by the backend as {_REASONS[kind]} (the oldest it accepts: {text})"
     request = ExportLogsServiceRequest.FromString(payload)
     return tuple(
         _refused(record, reason)
