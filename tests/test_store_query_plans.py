@@ -237,6 +237,8 @@ def test_a_trace_shows_the_newest_title_its_root_s_records_carry(tmp_path: Path)
         shown = store.read(lambda c: trace_queries.trace(c, bare.trace_id))
         assert shown is not None
         assert {key: shown[key] for key in listed} == listed  # one row, one rule: title, duration…
+        titles = {s["span_id"]: s["title"] for s in shown["spans"]}
+        assert titles == {bare.span_id: "Renamed", spec.span_id: "The spec's own"}  # each span's newest
         (plan,) = plans(store, lambda c: trace_queries.traces(c, "intent", "Renamed", 500))
         assert "USING INDEX traces_kind_start" in plan and "TEMP B-TREE" not in plan
     finally:

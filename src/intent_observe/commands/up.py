@@ -317,7 +317,7 @@ def one_line(text: str, limit: int) -> str:
 def _span_label(span: dict[str, Any]) -> str:
     passed = span.get("phase") == "run" and span["attributes"].get("intent.contract.result") == "pass"
     mark = {"error": "[red]✗[/] ", "ok": "[green]✓[/] "}.get(span["status"], "[green]✓[/] " if passed else "")
-    title = span["attributes"].get("intent.title")
+    title = span["title"]
     parts = [f"{mark}[bold]{escape(one_line(span['name'], 80))}[/]"]
     if title:
         parts.append(f"[dim]{escape(one_line(str(title), 60))}[/]")

@@ -86,6 +86,7 @@ def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
         return None
     spans = []
     named_contract: dict[str, str | None] = {}
+    renamed = dict(conn.execute("SELECT span_id, title FROM span_titles WHERE trace_id = ?", (trace_id,)))
     for (
         sid,
         parent,
@@ -116,6 +117,7 @@ def trace(conn: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
                 # an Intent artifact's state (derived: closed once a phase span of it is stored)
                 "state": None if art_type is None else "closed" if closed else "open",
                 "phase": phase,
+                "title": renamed.get(sid, attrs.get("intent.title")),  # its newest, as the trace's
                 "attributes": attrs,
                 "links": links,
             }
