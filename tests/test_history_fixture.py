@@ -235,7 +235,8 @@ def test_incremental_drains_give_the_same_metrics_and_spans(run: Run) -> None:
 
 
 def test_state_saved_and_reloaded_every_fifty_events_gives_the_same_answer(run: Run, tmp_path: Path) -> None:
-    """Every row of the durable state reads back as it was: a restart every 50 events changes nothing."""
+    """Every row of the durable state reads back as it was: a restart every 50 events, keeping 16
+    entries of each table in memory, changes nothing."""
     events = [e for e in parse_file(HISTORY) if isinstance(e, Event)]
     store = IdentityStore(tmp_path / "identity.db")
     engine = Engine()
@@ -246,8 +247,27 @@ def test_state_saved_and_reloaded_every_fifty_events_gives_the_same_answer(run: 
             out = engine.drain()
             small.take(out.spans, out.logs)
             store.save(engine)
-            engine = Engine(store.load())
+            engine = Engine(store.load(), limit=16)  # most entries read back from the saved rows
             small.engine = engine
+    out = engine.finalize()
+    small.take(out.spans, out.logs)
+    assert _fingerprint(small) == _fingerprint(run)
+
+
+def test_a_working_set_of_sixteen_entries_gives_the_same_answer(run: Run, tmp_path: Path) -> None:
+    """With 16 entries of each table in memory, the rest go after each drain: to the saved state
+    once their save is committed, else kept as rows (drained every 10 events, saved every 50)."""
+    events = [e for e in parse_file(HISTORY) if isinstance(e, Event)]
+    store = IdentityStore(tmp_path / "identity.db")
+    engine = Engine(limit=16, store=store.reader)
+    small = Run(engine)
+    for n, ev in enumerate(events):
+        engine.process(ev)
+        if n % 10 == 9:
+            out = engine.drain()
+            small.take(out.spans, out.logs)
+        if n % 50 == 49:
+            store.save(engine)
     out = engine.finalize()
     small.take(out.spans, out.logs)
     assert _fingerprint(small) == _fingerprint(run)

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from intent_observe.identity.state_db import SavedState
+from intent_observe.identity.state_db import SavedState, StateReader
 from intent_observe.metrics.derive import MetricValues, Point
 from intent_observe.model import ArtifactKind, Event, Position, Rejected
 from intent_observe.records import ArtifactView, LogRecord, Output, SpanRecord, TraceContext
@@ -56,7 +56,14 @@ def named_rows(row_type: type[_Row], rows: list[tuple[Any, ...]]) -> list[_Row]:
 class Engine:
     """The trace identity engine (crates/core/src/identity/engine.rs states its model)."""
 
-    def __init__(self, state: SavedState | None = None, scope: str = "") -> None: ...
+    def __init__(
+        self,
+        state: SavedState | None = None,
+        scope: str = "",
+        limit: int | None = None,
+        store: StateReader | None = None,
+    ) -> None: ...
+    def confirm(self, seq: int) -> None: ...
     def process(self, ev: Event, observed_ns: int | None = None) -> None: ...
     def drain(self) -> Output: ...
     def finalize(self) -> Output: ...
@@ -77,6 +84,7 @@ class Engine:
     def take_rows(
         self,
     ) -> tuple[
+        int,
         list[tuple[str, bytes]],
         list[tuple[str, bytes]],
         list[tuple[str, int]],

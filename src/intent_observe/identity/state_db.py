@@ -10,7 +10,7 @@ rest (pending logs, metric counters, claimed trace ids) is one row.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,16 +40,44 @@ class StaleState(RuntimeError):
     """The saved state was written under other identity rules: it must be rebuilt from the log."""
 
 
+_TABLES = frozenset({"artifacts", "memberships", "files", "derived"})
+
+
+class StateReader:
+    """The committed rows of the keyed tables, as the engine reads them when it needs one; on a
+    connection of its own, so a lookup never runs inside the writer's open transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def _reads(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite.connect(self._path, Mode.READ_ONLY)
+        return self._conn
+
+    def row(self, table: str, key: str) -> bytes | None:
+        assert table in _TABLES
+        found = self._reads().execute(f"SELECT doc FROM {table} WHERE key = ?", (key,)).fetchone()
+        return None if found is None else bytes(found[0])
+
+    def keys(self, table: str) -> list[str]:
+        assert table in _TABLES
+        return [key for (key,) in self._reads().execute(f"SELECT key FROM {table}")]
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
 @dataclass(frozen=True, slots=True)
 class SavedState:
-    """A committed state, as `Engine(state)` reads it: the core row and every table's rows."""
+    """A committed state, as `Engine(state)` reads it: the core row, the open intents' activity,
+    and the store its other rows are read from as they are needed."""
 
     core: bytes
-    artifacts: list[tuple[str, bytes]]
-    memberships: list[tuple[str, bytes]]
-    files: list[tuple[str, bytes]]
-    derived: list[str]
     activity: list[tuple[str, int]]
+    store: StateReader
 
 
 def stored_scope(conn: sqlite3.Connection) -> str | None:
@@ -67,8 +95,10 @@ class IdentityStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite.connect(self.path, Mode.DURABLE)
         self.conn.executescript(SCHEMA)
+        self.reader = StateReader(self.path)  # the committed rows, for an engine that lets some go
 
     def close(self) -> None:
+        self.reader.close()
         self.conn.close()
 
     @contextmanager
@@ -99,19 +129,8 @@ class IdentityStore:
             raise RuntimeError(
                 f"{self.path}: identity state was written for scope {saved_scope!r}, not {scope!r}"
             )
-        rows = self.conn.execute
-        return SavedState(
-            core=core,
-            artifacts=rows("SELECT key, doc FROM artifacts").fetchall(),
-            memberships=rows("SELECT key, doc FROM memberships").fetchall(),
-            files=rows("SELECT key, doc FROM files").fetchall(),
-            derived=[key for (key,) in rows("SELECT key FROM derived")],
-            activity=rows("SELECT key, last_ns FROM intent_activity").fetchall(),
-        )
-
-    def write(self, conn: sqlite3.Connection, engine: Engine) -> None:
-        """Write what changed; call inside `transaction()`."""
-        self.prepare(engine).apply(conn)
+        activity = self.conn.execute("SELECT key, last_ns FROM intent_activity").fetchall()
+        return SavedState(core, activity, self.reader)
 
     def prepare(self, engine: Engine) -> PreparedWrite:
         """What changed, serialised now, to be written later with `PreparedWrite.apply`.
@@ -119,12 +138,16 @@ class IdentityStore:
         Lets a pipelined caller (the tail adapter) keep reading while a batch is in flight
         and still commit exactly the state that batch left behind once it is acknowledged.
         """
-        artifacts, memberships, activity, inactive, files, derived, core = engine.take_rows()
-        return PreparedWrite(artifacts, memberships, activity, inactive, files, derived, core)
+        seq, artifacts, memberships, activity, inactive, files, derived, core = engine.take_rows()
+        return PreparedWrite(
+            artifacts, memberships, activity, inactive, files, derived, core, lambda: engine.confirm(seq)
+        )
 
     def save(self, engine: Engine) -> None:
+        prepared = self.prepare(engine)
         with self.transaction() as conn:
-            self.write(conn, engine)
+            prepared.apply(conn)
+        prepared.confirm()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +161,7 @@ class PreparedWrite:
     files: list[tuple[str, bytes]]  # a file → the artifacts announced from it
     derived: list[tuple[str]]  # derived events taken
     core: bytes
+    confirm: Callable[[], None]  # once committed: the engine may let go of what this wrote
     replace_all: bool = False  # a fresh state: drop every stored artifact and membership first
 
     def apply(self, conn: sqlite3.Connection) -> None:

@@ -38,7 +38,7 @@ from intent_observe.identity import checkpoint
 from intent_observe.identity.checkpoint import Checkpoint, FileMark
 from intent_observe.identity.engine import Engine
 from intent_observe.identity.replay import replay
-from intent_observe.identity.state_db import IdentityStore, PreparedWrite, StaleState
+from intent_observe.identity.state_db import IdentityStore, PreparedWrite, SavedState, StaleState
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
 from intent_observe.otlp.consumer import ConsumerAborted, ConsumerRejected, RefusedRecord
@@ -55,6 +55,9 @@ log = logging.getLogger("intent_observe.tail")
 DEFAULT_PATH = str(layout.events_file(Path()))
 BATCH_BYTES = 1 << 16  # input bytes per batch: ~350 events, ~0.5 MB of OTLP per signal
 IN_FLIGHT_BATCHES = 2
+# Identity-state entries of each kind kept in memory between batches; the rest are read back
+# from the committed state when needed (or kept as compact rows until their batch commits).
+CACHED_ENTRIES = 5_000
 FRONT_MATTER_RESCAN_S = 10.0  # how often a quiet tail looks again at what the artifact files say
 DEFAULT_METRIC_INTERVAL_S = 60.0
 FAST_POLL_S = 0.05
@@ -149,7 +152,7 @@ class TailedFile:
             saved, state = None, None
         except RuntimeError as error:
             raise TailError(str(error)) from None
-        self.engine = Engine(state, scope=scope)
+        self.engine = self._engine(state)
         self.fresh = saved is None  # a first run or --from-beginning: state starts empty
         self.metrics_start_ns = saved.metrics_start_ns if saved else time.time_ns()
         # entries of a replayed history are dropped when its first batch commits, not before
@@ -167,6 +170,10 @@ class TailedFile:
         self.derived = Derived(derived_events_of(path))
         self._rescan_at = time.monotonic() + FRONT_MATTER_RESCAN_S
 
+    def _engine(self, state: SavedState | None) -> Engine:
+        """An engine keeping a working set in memory, the rest in this file's committed state."""
+        return Engine(state, scope=self.scope, limit=CACHED_ENTRIES, store=self.store.reader)
+
     def next_batch(self, max_bytes: int) -> Batch | None:
         chunk = self.follower.poll(max_bytes)
         for note in self.follower.notes:
@@ -175,7 +182,7 @@ class TailedFile:
         if chunk is None:
             return self._front_matter_batch()
         if chunk.reset:
-            self.engine = Engine(scope=self.scope)
+            self.engine = self._engine(None)
             self.derived = Derived(derived_events_of(self.path))
             self.metrics_start_ns = time.time_ns()
             self.fresh = True
@@ -247,6 +254,7 @@ class TailedFile:
         with self.store.transaction() as conn:
             batch.prepared.apply(conn)
             checkpoint.write(conn, Checkpoint(batch.mark, dead_letter_size, batch.metrics_start_ns))
+        batch.prepared.confirm()
         self.committed = batch.mark
 
     def lag_bytes(self) -> int:

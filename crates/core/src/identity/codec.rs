@@ -383,6 +383,54 @@ fn known_values<'a>(
     ]
 }
 
+/// What the keyed tables hold, as their rows.
+pub trait Row: Sized {
+    fn encode(&self) -> Vec<u8>;
+    fn decode(scope: &str, key: &str, row: &[u8]) -> ReadResult<Self>;
+}
+
+impl Row for Artifact {
+    fn encode(&self) -> Vec<u8> {
+        artifact_row(self)
+    }
+
+    fn decode(scope: &str, key: &str, row: &[u8]) -> ReadResult<Self> {
+        read_artifact(scope, key, row)
+    }
+}
+
+impl Row for Membership {
+    fn encode(&self) -> Vec<u8> {
+        membership_row(self)
+    }
+
+    fn decode(scope: &str, key: &str, row: &[u8]) -> ReadResult<Self> {
+        read_membership(scope, key, row)
+    }
+}
+
+/// A file's artifact keys.
+impl Row for Vec<String> {
+    fn encode(&self) -> Vec<u8> {
+        keys_row(self)
+    }
+
+    fn decode(_scope: &str, _key: &str, row: &[u8]) -> ReadResult<Self> {
+        read_keys(row)
+    }
+}
+
+/// A derived event taken: the key is all there is.
+impl Row for () {
+    fn encode(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    fn decode(_scope: &str, _key: &str, _row: &[u8]) -> ReadResult<Self> {
+        Ok(())
+    }
+}
+
 pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     let mut w = Writer::default();
     w.uint(kind_code(art.kind));

@@ -36,6 +36,7 @@ use super::attrs::{Attrs, Value, event_attributes, one_line, summary_line};
 use super::ids;
 use super::metrics::{MetricState, level_of};
 use super::model::*;
+use super::table::Table;
 use crate::json::Json;
 use crate::parse::{Kind, ParsedEvent, Shape};
 use crate::pytext::{float_repr, py_strip};
@@ -108,14 +109,16 @@ fn parent_key(art: &Artifact) -> Option<&String> {
     }
 }
 
-/// Keys changed since the last save, by table.
+/// What changed since the last save, by table: keys and their rows. `seq` numbers the save
+/// (`Engine::confirm` says it is committed).
 #[derive(Debug, Default)]
 pub struct Changes {
-    pub artifacts: Vec<String>,
-    pub memberships: Vec<String>,
+    pub seq: u64,
+    pub artifacts: Vec<(String, Vec<u8>)>,
+    pub memberships: Vec<(String, Vec<u8>)>,
     pub activity: Vec<String>, // intents whose `intent_last_ns` entry changed
-    pub files: Vec<String>,
-    pub derived: Vec<String>,
+    pub files: Vec<(String, Vec<u8>)>,
+    pub derived: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, Default)]
@@ -135,9 +138,10 @@ pub struct Engine {
     pub derived_ignored: u64,      // derived events about artifacts the log never announced
     pub derived_taken: Table<()>,  // derived event ids
     pub changed_activity: HashSet<String>,
-    dirty: BTreeSet<String>, // unplaced artifact keys whose place may have become known
-    spans: Vec<SpanRecord>,  // built at sequence points, handed over by `drain`
-    attrs: Attrs,            // attributes of the event being processed
+    saves: u64,                        // saves taken (`take_changed`)
+    dirty: BTreeSet<String>,           // unplaced artifact keys whose place may have become known
+    spans: Vec<SpanRecord>,            // built at sequence points, handed over by `drain`
+    attrs: Attrs,                      // attributes of the event being processed
     relations: HashMap<String, Attrs>, // placed artifact key → relation attrs
 }
 
@@ -286,6 +290,10 @@ impl Engine {
             }
         }
         self.pending = waiting;
+        self.artifacts.trim();
+        self.memberships.trim();
+        self.files.trim();
+        self.derived_taken.trim();
         Output { spans, logs }
     }
 
@@ -326,13 +334,25 @@ impl Engine {
     pub fn take_changed(&mut self) -> Changes {
         let mut activity: Vec<String> = self.changed_activity.drain().collect();
         activity.sort();
+        self.saves += 1;
+        let seq = self.saves;
         Changes {
-            artifacts: self.artifacts.take_changed(),
-            memberships: self.memberships.take_changed(),
+            seq,
+            artifacts: self.artifacts.take_changed(seq),
+            memberships: self.memberships.take_changed(seq),
             activity,
-            files: self.files.take_changed(),
-            derived: self.derived_taken.take_changed(),
+            files: self.files.take_changed(seq),
+            derived: self.derived_taken.take_changed(seq),
         }
+    }
+
+    /// The save `seq` (`Changes::seq`) and those before it are committed: what they wrote
+    /// may be read back from the store rather than kept.
+    pub fn confirm(&mut self, seq: u64) {
+        self.artifacts.confirm(seq);
+        self.memberships.confirm(seq);
+        self.files.confirm(seq);
+        self.derived_taken.confirm(seq);
     }
 
     /// Log records waiting for their artifact's place are dropped (a read model that never
@@ -1620,6 +1640,7 @@ fn severity(ev: &ParsedEvent) -> (i32, &'static str) {
 mod tests {
     use super::*;
     use crate::identity::codec;
+    use crate::identity::table::Store;
     use crate::parse::{Parsed, parse_line};
 
     const HISTORY: [&str; 9] = [
@@ -1763,23 +1784,25 @@ mod tests {
         let mut spans = first.drain().spans;
         let changes = first.take_changed();
         let mut second = codec::read_core(&codec::core_row(&first)).unwrap();
-        for key in &changes.artifacts {
-            let row = codec::artifact_row(first.artifacts.get(key).unwrap());
-            second
-                .artifacts
-                .restore(key.clone(), codec::read_artifact("", key, &row).unwrap());
-        }
-        for key in &changes.memberships {
-            let row = codec::membership_row(first.memberships.get(key).unwrap());
-            second
-                .memberships
-                .restore(key.clone(), codec::read_membership("", key, &row).unwrap());
-        }
+        // one entry a table in memory: every other one let go after each event, read back
+        second.artifacts = Table::spilling("", 1, store_of(changes.artifacts), true);
+        second.memberships = Table::spilling("", 1, store_of(changes.memberships), true);
+        second.files = Table::spilling("", 1, store_of(changes.files), true);
         for (i, line) in HISTORY[4..].iter().enumerate() {
             feed(&mut second, line, i as i64 + 5);
+            spans.extend(second.drain().spans);
         }
         spans.extend(second.finalize().spans);
         assert_eq!(spans, whole.spans);
+    }
+
+    fn store_of(rows: Vec<(String, Vec<u8>)>) -> Store {
+        let rows: std::collections::HashMap<String, Vec<u8>> = rows.into_iter().collect();
+        let keys: Vec<String> = rows.keys().cloned().collect();
+        Store {
+            row: Box::new(move |key| rows.get(key).cloned()),
+            keys: Box::new(move || keys.clone()),
+        }
     }
 
     #[test]

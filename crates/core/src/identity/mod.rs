@@ -8,5 +8,6 @@ pub mod export;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod table;
 
 pub use engine::{Changes, Engine};

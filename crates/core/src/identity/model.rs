@@ -1,7 +1,5 @@
 //! The engine's state and output: artifacts, memberships, closed phases, span and log records.
 
-use std::collections::{HashMap, HashSet};
-
 use super::attrs::Attrs;
 use crate::parse::Kind;
 
@@ -151,65 +149,4 @@ pub struct TraceContext {
 pub struct Output {
     pub spans: Vec<SpanRecord>,
     pub logs: Vec<LogRecord>,
-}
-
-/// A keyed table that remembers which entries changed since the last save. Entries are boxed:
-/// an artifact is ~700 bytes, and a map of them inline would spend that on every empty slot
-/// (and twice over while it grows).
-#[derive(Debug)]
-pub struct Table<V> {
-    pub rows: HashMap<String, Box<V>>,
-    pub changed: HashSet<String>,
-}
-
-impl<V> Default for Table<V> {
-    fn default() -> Self {
-        Table {
-            rows: HashMap::new(),
-            changed: HashSet::new(),
-        }
-    }
-}
-
-impl<V> Table<V> {
-    pub fn get(&self, key: &str) -> Option<&V> {
-        self.rows.get(key).map(|row| &**row)
-    }
-
-    pub fn contains(&self, key: &str) -> bool {
-        self.rows.contains_key(key)
-    }
-
-    /// For a change: the entry is saved with the next save.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
-        let row = &mut **self.rows.get_mut(key)?;
-        if !self.changed.contains(key) {
-            self.changed.insert(key.to_string());
-        }
-        Some(row)
-    }
-
-    /// An entry as saved: not changed since.
-    pub fn restore(&mut self, key: String, value: V) {
-        self.rows.insert(key, Box::new(value));
-    }
-
-    pub fn insert(&mut self, key: String, value: V) {
-        self.changed.insert(key.clone());
-        self.rows.insert(key, Box::new(value));
-    }
-
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    pub fn take_changed(&mut self) -> Vec<String> {
-        let mut keys: Vec<String> = self.changed.drain().collect();
-        keys.sort();
-        keys
-    }
 }

@@ -15,6 +15,7 @@ use super::encode::Encoder;
 use super::parse::rejection;
 use crate::identity::attrs::{Attrs, Value};
 use crate::identity::model::{Artifact, LogRecord, Output, Position, SpanRecord};
+use crate::identity::table::{Store, Table};
 use crate::identity::{self, metrics::Histogram};
 use crate::identity::{codec, export};
 use crate::json::{Json, Object};
@@ -62,7 +63,11 @@ fn kind_named(value: &str) -> PyResult<Kind> {
         .ok_or_else(|| PyValueError::new_err(format!("no artifact kind {value:?}")))
 }
 
-/// `Engine(state=None, scope="")`: a new engine, or the one a `SavedState` describes.
+/// `Engine(state=None, scope="", limit=None, store=None)`: a new engine, or the one a
+/// `SavedState` describes (its rows read from its store as they are needed). With `limit`,
+/// about that many entries of each table stay in memory, the rest in the store
+/// (`state.store` or `store`: `row(table, key)`, `keys(table)`) or kept as rows until the save
+/// that wrote them is confirmed.
 #[pyclass(module = "intent_observe._core")]
 pub struct Engine {
     inner: identity::Engine,
@@ -71,13 +76,32 @@ pub struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (state = None, scope = ""))]
-    fn new(state: Option<&Bound<'_, PyAny>>, scope: &str) -> PyResult<Self> {
-        let inner = match state {
-            None => identity::Engine::new(scope),
-            Some(saved) => load(saved)?,
+    #[pyo3(signature = (state = None, scope = "", limit = None, store = None))]
+    fn new(
+        py: Python<'_>,
+        state: Option<&Bound<'_, PyAny>>,
+        scope: &str,
+        limit: Option<usize>,
+        store: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let (mut inner, store) = match state {
+            None => (identity::Engine::new(scope), store),
+            Some(saved) => (load(saved)?, Some(saved.getattr(intern!(py, "store"))?.unbind())),
         };
+        if let Some(store) = store {
+            let (saved, limit, scope) = (state.is_some(), limit.unwrap_or(usize::MAX), inner.scope.clone());
+            let store = |name| table_store(py, &store, name);
+            inner.artifacts = Table::spilling(&scope, limit, store("artifacts"), saved);
+            inner.memberships = Table::spilling(&scope, limit, store("memberships"), saved);
+            inner.files = Table::spilling(&scope, limit, store("files"), saved);
+            inner.derived_taken = Table::spilling(&scope, limit, store("derived"), saved);
+        }
         Ok(Engine { inner })
+    }
+
+    /// The save numbered `seq` (`PreparedWrite.seq`) and those before it are committed.
+    fn confirm(&mut self, seq: u64) {
+        self.inner.confirm(seq);
     }
 
     /// One event (a line's, or one derived from an artifact file's front matter).
@@ -216,26 +240,22 @@ impl Engine {
         State { engine: slf.unbind() }
     }
 
-    /// What changed since the last call, as rows: (artifacts, memberships, activity, inactive,
-    /// files, derived, core) — `(key, bytes)` pairs, `(key, last_ns)` pairs, keys, and one row.
+    /// What changed since the last call, as rows: (seq, artifacts, memberships, activity,
+    /// inactive, files, derived, core) — the save's number, `(key, bytes)` pairs, `(key,
+    /// last_ns)` pairs, keys, and one row.
     fn take_rows<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let engine = &mut self.inner;
         let changes = engine.take_changed();
-        let rows = |keys: &[String], row: &dyn Fn(&str) -> Option<Vec<u8>>| -> PyResult<Bound<'py, PyList>> {
-            let pairs = keys
-                .iter()
-                .filter_map(|key| Some((key.as_str(), PyBytes::new(py, &row(key)?))));
-            PyList::new(py, pairs)
+        let rows = |rows: &[(String, Vec<u8>)]| {
+            PyList::new(
+                py,
+                rows.iter()
+                    .map(|(key, row)| (key.as_str(), PyBytes::new(py, row))),
+            )
         };
-        let artifacts = rows(&changes.artifacts, &|k| {
-            engine.artifacts.get(k).map(codec::artifact_row)
-        })?;
-        let memberships = rows(&changes.memberships, &|k| {
-            engine.memberships.get(k).map(codec::membership_row)
-        })?;
-        let files = rows(&changes.files, &|k| {
-            engine.files.get(k).map(|keys| codec::keys_row(keys))
-        })?;
+        let artifacts = rows(&changes.artifacts)?;
+        let memberships = rows(&changes.memberships)?;
+        let files = rows(&changes.files)?;
         let last_ns = &engine.metrics.intent_last_ns;
         let activity = changes
             .activity
@@ -245,12 +265,13 @@ impl Engine {
         PyTuple::new(
             py,
             [
+                changes.seq.into_pyobject(py)?.into_any(),
                 artifacts.into_any(),
                 memberships.into_any(),
                 PyList::new(py, activity)?.into_any(),
                 PyList::new(py, inactive.map(|k| (k.as_str(),)))?.into_any(),
                 files.into_any(),
-                PyList::new(py, changes.derived.iter().map(|k| (k.as_str(),)))?.into_any(),
+                PyList::new(py, changes.derived.iter().map(|(k, _)| (k.as_str(),)))?.into_any(),
                 PyBytes::new(py, &codec::core_row(engine)).into_any(),
             ],
         )
@@ -263,30 +284,13 @@ pub fn state_header(core: &[u8]) -> PyResult<(u64, String)> {
     codec::header(core).map_err(PyValueError::new_err)
 }
 
-/// An engine from a `SavedState`: its core row and every row of its tables.
+/// An engine from a `SavedState`: its core row and the open intents' activity (its tables'
+/// rows are read from its store as they are needed).
 fn load(saved: &Bound<'_, PyAny>) -> PyResult<identity::Engine> {
     let py = saved.py();
-    let bad = |e: String| PyValueError::new_err(format!("identity state: {e}"));
     let core: Vec<u8> = saved.getattr(intern!(py, "core"))?.extract()?;
-    let mut engine = codec::read_core(&core).map_err(bad)?;
-    let scope = engine.scope.clone();
-    for item in saved.getattr(intern!(py, "artifacts"))?.try_iter()? {
-        let (key, row): (String, Vec<u8>) = item?.extract()?;
-        let art = codec::read_artifact(&scope, &key, &row).map_err(bad)?;
-        engine.artifacts.restore(key, art);
-    }
-    for item in saved.getattr(intern!(py, "memberships"))?.try_iter()? {
-        let (key, row): (String, Vec<u8>) = item?.extract()?;
-        let member = codec::read_membership(&scope, &key, &row).map_err(bad)?;
-        engine.memberships.restore(key, member);
-    }
-    for item in saved.getattr(intern!(py, "files"))?.try_iter()? {
-        let (key, row): (String, Vec<u8>) = item?.extract()?;
-        engine.files.restore(key, codec::read_keys(&row).map_err(bad)?);
-    }
-    for item in saved.getattr(intern!(py, "derived"))?.try_iter()? {
-        engine.derived_taken.restore(item?.extract()?, ());
-    }
+    let mut engine =
+        codec::read_core(&core).map_err(|e| PyValueError::new_err(format!("identity state: {e}")))?;
     for item in saved.getattr(intern!(py, "activity"))?.try_iter()? {
         let (key, last_ns): (String, i64) = item?.extract()?;
         engine.metrics.intent_last_ns.insert(key, last_ns);
@@ -294,6 +298,30 @@ fn load(saved: &Bound<'_, PyAny>) -> PyResult<identity::Engine> {
     Ok(engine)
 }
 
+/// One table of a Python store (`row(table, key)`, `keys(table)`) as the engine reads it. A
+/// store that fails is a row not found (it is read inside the engine, where no error can go).
+fn table_store(py: Python<'_>, store: &Py<PyAny>, table: &'static str) -> Store {
+    let (rows, keys) = (store.clone_ref(py), store.clone_ref(py));
+    Store {
+        row: Box::new(move |key| {
+            Python::attach(|py| {
+                let row = rows
+                    .bind(py)
+                    .call_method1(intern!(py, "row"), (table, key))
+                    .ok()?;
+                row.extract::<Option<Vec<u8>>>().ok().flatten()
+            })
+        }),
+        keys: Box::new(move || {
+            Python::attach(|py| {
+                let listed = keys.bind(py).call_method1(intern!(py, "keys"), (table,));
+                listed
+                    .and_then(|k| k.extract::<Vec<String>>())
+                    .unwrap_or_default()
+            })
+        }),
+    }
+}
 // ------------------------------------------------------------------ Python → event
 fn text(ev: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<String>> {
     ev.getattr(name)?.extract()
@@ -551,17 +579,18 @@ impl Artifacts {
     /// Every key, sorted.
     fn keys(&self, py: Python<'_>) -> Vec<String> {
         let engine = self.engine.borrow(py);
-        let mut keys: Vec<String> = engine.inner.artifacts.rows.keys().cloned().collect();
-        keys.sort();
-        keys
+        engine.inner.artifacts.keys()
     }
 
     /// Every artifact, by key.
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let engine = self.engine.borrow(py);
-        let mut arts: Vec<&Artifact> = engine.inner.artifacts.rows.values().map(|art| &**art).collect();
-        arts.sort_by(|a, b| a.key.cmp(&b.key));
-        arts.into_iter().map(|art| artifact_view(py, art)).collect()
+        let artifacts = &engine.inner.artifacts;
+        let keys = artifacts.keys();
+        keys.iter()
+            .filter_map(|key| artifacts.get(key))
+            .map(|art| artifact_view(py, art))
+            .collect()
     }
 }
 
