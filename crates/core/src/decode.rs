@@ -258,7 +258,7 @@ mod tests {
         };
         let mut spans = Vec::new();
         put_span(&mut spans, &record);
-        let body = Envelope::new(&[], "s", "1").trace_request(&spans);
+        let body = Envelope::new(&[], "s", "1").request(&spans);
         let decoded = decode_traces(&body).unwrap_or_default();
         assert_eq!(decoded.len(), 1);
         let span = &decoded[0].items[0];

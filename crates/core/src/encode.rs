@@ -7,7 +7,9 @@
 
 use std::borrow::Cow;
 
-use crate::wire::{put_bytes, put_double, put_fixed64, put_message, put_varint_field, tag};
+use crate::wire::{
+    LEN, put_bytes, put_double, put_fixed64, put_message, put_varint, put_varint_field, tag, varint_len,
+};
 
 /// UTF-8 text as the caller holds it (borrowed where it can be).
 pub type Text<'a> = Cow<'a, [u8]>;
@@ -101,26 +103,28 @@ impl Envelope {
         }
     }
 
-    /// A request holding one `Resource{Spans,Logs,Metrics}` → one `Scope*` → `items`.
-    /// The three signals nest the same way (resource = 1, scope list = 2, scope = 1, items = 2).
-    fn request(&self, items: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(items.len() + self.resource.len() + self.scope.len() + 16);
-        put_message(&mut out, 1, |resource_x| {
-            resource_x.extend_from_slice(&self.resource);
-            put_message(resource_x, 2, |scope_x| {
-                scope_x.extend_from_slice(&self.scope);
-                scope_x.extend_from_slice(items);
-            });
-        });
+    /// What a request holding `items_len` bytes of items starts with: one
+    /// `Resource{Spans,Logs,Metrics}` → one `Scope*` → the items. The three signals nest the
+    /// same way (resource = 1, scope list = 2, scope = 1, items = 2). Sized up front, so the
+    /// items are copied once, after it, and never moved to make room for a length.
+    pub fn head(&self, items_len: usize) -> Vec<u8> {
+        let scope_len = self.scope.len() + items_len;
+        let resource_len = self.resource.len() + 1 + varint_len(scope_len as u64) + scope_len;
+        let mut out = Vec::with_capacity(resource_len - items_len + 11);
+        out.push(tag(1, LEN));
+        put_varint(&mut out, resource_len as u64);
+        out.extend_from_slice(&self.resource);
+        out.push(tag(2, LEN));
+        put_varint(&mut out, scope_len as u64);
+        out.extend_from_slice(&self.scope);
         out
     }
 
-    pub fn trace_request(&self, spans: &[u8]) -> Vec<u8> {
-        self.request(spans)
-    }
-
-    pub fn logs_request(&self, logs: &[u8]) -> Vec<u8> {
-        self.request(logs)
+    /// A whole request holding `items`.
+    pub fn request(&self, items: &[u8]) -> Vec<u8> {
+        let mut out = self.head(items.len());
+        out.extend_from_slice(items);
+        out
     }
 
     /// An `ExportMetricsServiceRequest`; requests for several resources concatenate into one.
@@ -133,7 +137,7 @@ impl Envelope {
     }
 }
 
-/// Appends one span as a `ScopeSpans.spans` item; `Envelope::trace_request` wraps them.
+/// Appends one span as a `ScopeSpans.spans` item; `Envelope::head` starts their request.
 pub fn put_span(out: &mut Vec<u8>, span: &Span) {
     put_message(out, 2, |out| {
         put_bytes(out, 1, &span.trace_id);
@@ -162,7 +166,7 @@ pub fn put_span(out: &mut Vec<u8>, span: &Span) {
     });
 }
 
-/// Appends one log record as a `ScopeLogs.log_records` item; `Envelope::logs_request` wraps them.
+/// Appends one log record as a `ScopeLogs.log_records` item; `Envelope::head` starts their request.
 pub fn put_log(out: &mut Vec<u8>, log: &Log) {
     put_message(out, 2, |out| {
         put_fixed64(out, 1, log.time_ns);
@@ -299,6 +303,23 @@ fn put_packed(out: &mut Vec<u8>, field: u8, items: impl ExactSizeIterator<Item =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_is_its_items_nested_in_a_resource_and_a_scope() {
+        let envelope = Envelope::new(&[], "s", "1");
+        for size in [0, 100, 200, 20_000] {
+            let items = vec![7; size];
+            let mut nested = Vec::new();
+            put_message(&mut nested, 1, |resource| {
+                resource.extend_from_slice(&envelope.resource);
+                put_message(resource, 2, |scope| {
+                    scope.extend_from_slice(&envelope.scope);
+                    scope.extend_from_slice(&items);
+                });
+            });
+            assert_eq!(envelope.request(&items), nested);
+        }
+    }
 
     fn text(s: &str) -> Text<'_> {
         Cow::Borrowed(s.as_bytes())

@@ -15,12 +15,9 @@ pub const FIXED64: u8 = 1;
 pub const LEN: u8 = 2;
 
 /// A protobuf varint: 7 bits a byte, low bits first. An int64 is written as its u64 bits.
-pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7F) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+pub fn put_varint(out: &mut Vec<u8>, n: u64) {
+    let (bytes, size) = varint_bytes(n);
+    out.extend_from_slice(&bytes[..size]);
 }
 
 pub fn put_fixed64(out: &mut Vec<u8>, field: u8, value: u64) {
@@ -56,10 +53,27 @@ pub fn put_message(out: &mut Vec<u8>, field: u8, write: impl FnOnce(&mut Vec<u8>
         out[start - 1] = length as u8;
         return;
     }
-    let mut prefix = Vec::with_capacity(10);
-    put_varint(&mut prefix, length as u64);
+    let (prefix, size) = varint_bytes(length as u64);
     out[start - 1] = prefix[0];
-    out.splice(start..start, prefix.into_iter().skip(1));
+    out.splice(start..start, prefix[1..size].iter().copied());
+}
+
+/// A varint's bytes and how many there are, without allocating.
+fn varint_bytes(mut n: u64) -> ([u8; 10], usize) {
+    let mut bytes = [0; 10];
+    let mut size = 0;
+    while n >= 0x80 {
+        bytes[size] = (n as u8 & 0x7F) | 0x80;
+        n >>= 7;
+        size += 1;
+    }
+    bytes[size] = n as u8;
+    (bytes, size + 1)
+}
+
+/// How many bytes `n` takes as a varint.
+pub fn varint_len(n: u64) -> usize {
+    varint_bytes(n).1
 }
 
 /// One field of a protobuf message as written: its number and its value.

@@ -41,7 +41,7 @@ impl Encoder {
         for span in spans.try_iter()? {
             encode_span(&mut items, &span?)?;
         }
-        Ok(PyBytes::new(spans.py(), &self.envelope.trace_request(&items)))
+        self.request(spans.py(), &items)
     }
 
     /// `ExportLogsServiceRequest` bytes for a sequence of `LogRecord`.
@@ -50,7 +50,7 @@ impl Encoder {
         for log in logs.try_iter()? {
             encode_log(&mut items, &log?)?;
         }
-        Ok(PyBytes::new(logs.py(), &self.envelope.logs_request(&items)))
+        self.request(logs.py(), &items)
     }
 
     /// `ExportMetricsServiceRequest` bytes for metric `Point`s: cumulative sums from
@@ -72,6 +72,20 @@ impl Encoder {
             points_py.py(),
             &self.envelope.metrics_request(&points, start_ns, time_ns),
         ))
+    }
+}
+
+impl Encoder {
+    /// One request holding `items` (encoded spans or log records), written straight into
+    /// the bytes object: the items are copied once.
+    pub(crate) fn request<'py>(&self, py: Python<'py>, items: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let head = self.envelope.head(items.len());
+        PyBytes::new_with(py, head.len() + items.len(), |buf| {
+            let (front, back) = buf.split_at_mut(head.len());
+            front.copy_from_slice(&head);
+            back.copy_from_slice(items);
+            Ok(())
+        })
     }
 }
 
