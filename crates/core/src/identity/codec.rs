@@ -4,7 +4,9 @@
 //! dicts (an artifact's announced attributes are dropped once it is announced, but a signal's
 //! or a spec's, which its memberships copy later).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use super::attrs::{Attrs, Value, one_line};
 use super::engine::Engine;

@@ -30,7 +30,9 @@
 //! Written first in Python (the test suite still specifies it through the bindings); this
 //! port keeps its semantics byte for byte, including the relation cache below.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashSet};
 
 use super::attrs::{Attrs, Value, event_attributes, one_line, summary_line};
 use super::ids;

@@ -3,7 +3,9 @@
 //! counted), so reading a history in one go or in pieces, or again after a restart from a
 //! checkpoint, gives the same numbers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashSet, HashSetExt};
 
 use crate::parse::autonomy_level_of;
 

@@ -11,8 +11,8 @@
 //! `&mut self`, so a loaded entry's address holds while any reference to it lives (the
 //! pattern of an append-only map); the map itself is behind a mutex.
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
