@@ -228,6 +228,16 @@ def test_execution_events_and_system_error() -> None:
     assert error.error and error.status_message == "disk full" and error.parent_span_id is None
 
 
+def test_a_repeated_line_is_one_event_whose_span_is_sent_once() -> None:
+    """A writer that appends the same line twice (a retried append) makes no second span: the
+    standalone event's id is the line's hash, and `run` fails on a span id sent twice."""
+    line = {"event_type": "system.error", "error": "disk full", "timestamp": T.format(6)}
+    r = run([*LOOP[:7], line, line])
+    error = r.one("system.error")
+    copies = [log for log in r.logs if log.attributes["event.name"] == "system.error"]
+    assert len(copies) == 2 and {log.span_id for log in copies} == {error.span_id}
+
+
 def test_signal_raised_by_an_observation_is_a_new_orphan() -> None:
     docs = [
         *LOOP,

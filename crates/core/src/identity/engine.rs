@@ -1049,6 +1049,11 @@ impl Engine {
     /// A standalone event: a span of its own, under the artifact it names, if any.
     fn on_other(&mut self, ev: &ParsedEvent) -> Key {
         let key = format!("event:{}", ev.event_id);
+        if self.artifacts.contains(&key) {
+            // the same line again (its id is the line's hash, or its own id repeated): one event,
+            // whose span was announced once; the copy's log record joins it
+            return key;
+        }
         self.new_artifact(&key, Kind::Other, None, ev);
         art_mut!(self, &key).name = ev.event_type.clone();
         self.relate(&key, ev, !ev.event_type.starts_with(MENTION_PREFIX));
