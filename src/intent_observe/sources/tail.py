@@ -26,6 +26,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -169,12 +170,16 @@ class TailedFile:
         # what the repository's artifact files say, joining the log's events in time
         self.derived = Derived(derived_events_of(path))
         self._rescan_at = time.monotonic() + FRONT_MATTER_RESCAN_S
+        # committed by the delivery thread, confirmed to the engine by the reader's (its owner)
+        self._committed: deque[PreparedWrite] = deque()
 
     def _engine(self, state: SavedState | None) -> Engine:
         """An engine keeping a working set in memory, the rest in this file's committed state."""
         return Engine(state, scope=self.scope, limit=CACHED_ENTRIES, store=self.store.reader)
 
     def next_batch(self, max_bytes: int) -> Batch | None:
+        while self._committed:
+            self._committed.popleft().confirm()
         chunk = self.follower.poll(max_bytes)
         for note in self.follower.notes:
             log.info(note)
@@ -254,7 +259,7 @@ class TailedFile:
         with self.store.transaction() as conn:
             batch.prepared.apply(conn)
             checkpoint.write(conn, Checkpoint(batch.mark, dead_letter_size, batch.metrics_start_ns))
-        batch.prepared.confirm()
+        self._committed.append(batch.prepared)
         self.committed = batch.mark
 
     def lag_bytes(self) -> int:
