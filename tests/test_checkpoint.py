@@ -11,7 +11,7 @@ from intent_observe.events import Position, Rejected
 from intent_observe.identity import checkpoint
 from intent_observe.identity.checkpoint import Checkpoint, FileMark
 from intent_observe.otlp.signals import WIRES, Signal
-from intent_observe.sources import synthetic
+from intent_observe.sources import synthetic, tail
 from intent_observe.sources.deadletter import DeadLetterFile
 from intent_observe.sources.tail import Payload, TailedFile
 from intent_observe.sqlite import Mode
@@ -106,3 +106,29 @@ def test_marks_survive_the_round_trip(tmp_path: Path) -> None:
     assert checkpoint.load(conn) is None
     checkpoint.write(conn, Checkpoint(mark, 12, 34))
     assert checkpoint.load(conn) == Checkpoint(mark, 12, 34)
+
+
+def _tail_bytes(events: Path, state: Path, commit_after: int) -> list[bytes]:
+    """Every batch's payload bytes of a read through, each batch committed `commit_after` later."""
+    tailed = TailedFile(str(events), "", state, from_beginning=False)
+    sent: list[bytes] = []
+    waiting = []
+    while (batch := tailed.next_batch(4096)) is not None:
+        sent += [data for _, data in batch.payload.parts]
+        waiting.append(batch)
+        if len(waiting) > commit_after:  # in flight meanwhile, as batches are in the tail
+            tailed.commit(waiting.pop(0))
+    sent += [data for _, data in tailed.final_batch().payload.parts]
+    tailed.close()
+    return sent
+
+
+def test_a_small_working_set_sends_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 16 entries of each table in memory, the rest are read back from the committed state
+    (or kept until their batch commits, two batches later): not a byte of what is sent changes."""
+    events = tmp_path / "events.jsonl"
+    write(events, 600)
+    monkeypatch.setattr(tail.time, "time_ns", lambda: 1_800_000_000_000_000_000)  # observed times
+    everything = _tail_bytes(events, tmp_path / "state-all", commit_after=2)
+    monkeypatch.setattr(tail, "CACHED_ENTRIES", 16)
+    assert _tail_bytes(events, tmp_path / "state-16", commit_after=2) == everything
