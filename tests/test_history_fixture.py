@@ -3,6 +3,7 @@ implies (history.plan.json, written from the story), and the same answer however
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from intent_observe.identity import ids
 from intent_observe.identity.engine import Engine
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.metrics.derive import as_json, snapshot
-from intent_observe.records import SpanRecord
+from intent_observe.records import ArtifactView, SpanRecord
 from intent_observe.report import Run, build_report, read_history
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -151,6 +152,14 @@ def test_events_about_an_intent_neither_redefine_it_nor_refresh_it(run: Run) -> 
         _spans_in(run, run.engine.state.artifacts["intent:INT-001"].trace_id or ""), "observation.evaluated"
     )
     assert failing.error
+
+
+def test_every_artifact_view_has_every_field_its_class_declares(run: Run) -> None:
+    # the core sets a view's fields one by one (not through __init__): none may be missing
+    names = [f.name for f in dataclasses.fields(ArtifactView)]
+    for view in run.engine.state.artifacts.values():
+        assert type(view) is ArtifactView
+        assert ArtifactView(**{name: getattr(view, name) for name in names}) == view
 
 
 def _metric(run: Run, name: str) -> list[dict[str, Any]]:
