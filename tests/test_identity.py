@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from helpers import events_of, run
 from intent_observe.identity import ids
 from intent_observe.identity.engine import Engine
+from intent_observe.model import DERIVED_SHAPE, Event, Position
 from intent_observe.sinks.resource import resource_attributes
 
 UUID = "5f0c1d2e-3a4b-4c5d-8e6f-708192a3b4c5"
@@ -236,6 +238,27 @@ def test_a_repeated_line_is_one_event_whose_span_is_sent_once() -> None:
     error = r.one("system.error")
     copies = [log for log in r.logs if log.attributes["event.name"] == "system.error"]
     assert len(copies) == 2 and {log.span_id for log in copies} == {error.span_id}
+
+
+def test_a_file_that_says_what_the_log_already_said_adds_no_record() -> None:
+    """What an artifact file's front matter says joins the history only where it changes something:
+    a promoted signal's file saying `promoted` tells nothing; an active one's saying `resolved` does."""
+    engine = Engine()
+    for ev in events_of([*LOOP[:5], sig(5, "SIG-3", "third")]):
+        engine.process(ev)
+    engine.drain()
+
+    def said(event_type: str, signal_id: str) -> Event:
+        line = {"event_type": event_type, "signal_id": signal_id, "timestamp": T.format(6)}
+        ev = events_of([line])[0]
+        return replace(ev, shape=DERIVED_SHAPE, event_id=f"{signal_id}.md", position=Position("S.md", 0, 0))
+
+    engine.process(said("signal.promoted", "SIG-1"))
+    engine.process(said("signal.resolved", "SIG-3"))
+    told = engine.finalize().logs
+    assert [(log.attributes["event.name"], log.attributes["intent.artifact.id"]) for log in told] == [
+        ("signal.resolved", "SIG-3")
+    ]
 
 
 def test_signal_raised_by_an_observation_is_a_new_orphan() -> None:

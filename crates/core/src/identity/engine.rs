@@ -264,8 +264,20 @@ impl Engine {
             if targets.len() > 1 {
                 one.event_id = ids::derived_trace_id(&[&ev.event_id, key]); // a log record for each
             }
+            let before = art.clone();
+            let spans = self.spans.len();
             self.process_one(&one, position, observed_ns);
+            if self.spans.len() == spans && self.unchanged_but_for_time(key, &before) {
+                self.pending.pop(); // the file says what the log already said: nothing to tell
+            }
         }
+    }
+
+    /// The artifact is as it was, but for the newest time it was seen at.
+    fn unchanged_but_for_time(&self, key: &str, before: &Artifact) -> bool {
+        let mut now = art!(self, key).clone();
+        now.last_ns = before.last_ns;
+        now == *before
     }
 
     fn note_activity(&mut self, home: &str, time_ns: i64) {
