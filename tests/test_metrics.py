@@ -125,3 +125,13 @@ def test_prometheus_names_follow_the_translation_rules() -> None:
         "L4",
         "L4",
     ]
+
+
+def test_a_member_signal_announced_again_is_not_work_on_its_intent() -> None:
+    """An Action that re-announces every signal file on each push must not keep every intent fresh:
+    the stale-intent alert reads the newest event of the intent's own work."""
+    fresh = metrics_of(LOOP)
+    again = metrics_of([*LOOP, sig(9, "SIG-1", "first, announced again")])
+    last_work = value(fresh, "intent.intent.last_event_timestamp", intent_id="INT-1")
+    assert last_work == 1772705100.0  # CON-1 completed 2026-03-05T10:05
+    assert value(again, "intent.intent.last_event_timestamp", intent_id="INT-1") == last_work
