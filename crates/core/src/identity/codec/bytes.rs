@@ -1,0 +1,324 @@
+//! The bytes of a state row: varints, texts, ids as raw bytes, attributes with their common
+//! keys as one byte.
+
+use crate::identity::attrs::{Attrs, Value};
+use crate::identity::ids;
+
+/// Attribute keys written as one byte (their index + 1); 0 means the key follows as text.
+const KNOWN_KEYS: [&str; 24] = [
+    "intent.event.type",
+    "intent.artifact.type",
+    "intent.artifact.id",
+    "intent.source",
+    "intent.actor",
+    "intent.trust.score",
+    "intent.autonomy_level",
+    "intent.title",
+    "event.name",
+    "intent.event.id",
+    "intent.event.file",
+    "intent.event.line",
+    "intent.event.offset",
+    "intent.id",
+    "intent.spec.id",
+    "intent.contract.id",
+    "intent.artifact.state",
+    "intent.phase",
+    "intent.phase.end_event",
+    "intent.contract.run",
+    "intent.contract.result",
+    "intent.data._truncated",
+    "intent.backfilled",
+    "intent.cluster.id",
+];
+/// A key code saying the text that follows comes after `intent.data.`.
+const DATA_PREFIX_CODE: u64 = KNOWN_KEYS.len() as u64 + 1;
+const DATA_PREFIX: &str = "intent.data.";
+/// A value tag saying the value is the row's known value of this index (tags below are types).
+const KNOWN_VALUE: u64 = 5;
+
+#[derive(Default)]
+pub struct Writer(pub Vec<u8>);
+
+impl Writer {
+    pub fn uint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.0.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.0.push(value as u8);
+    }
+
+    pub fn int(&mut self, value: i64) {
+        self.uint(((value << 1) ^ (value >> 63)) as u64);
+    }
+
+    pub fn text(&mut self, text: &str) {
+        self.uint(text.len() as u64);
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    /// None as 0, else the length + 1 and the text.
+    pub fn opt_text(&mut self, text: Option<&str>) {
+        match text {
+            None => self.uint(0),
+            Some(text) => {
+                self.uint(text.len() as u64 + 1);
+                self.0.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
+
+    pub fn opt_int(&mut self, value: Option<i64>) {
+        match value {
+            None => self.uint(0),
+            Some(value) => {
+                self.uint(1);
+                self.int(value);
+            }
+        }
+    }
+
+    pub fn float(&mut self, value: f64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// A hex id as its bytes (half the size); anything else as text.
+    pub fn opt_id(&mut self, id: Option<&str>) {
+        match id {
+            None => self.uint(0),
+            Some(id) if id.len() % 2 == 0 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
+                self.uint(1);
+                let bytes: Vec<u8> = (0..id.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap_or(0))
+                    .collect();
+                self.uint(bytes.len() as u64);
+                self.0.extend_from_slice(&bytes);
+            }
+            Some(id) => {
+                self.uint(2);
+                self.text(id);
+            }
+        }
+    }
+
+    /// An artifact key whose kind the field says (`intent:INT-1` in `intent`): the `kind:`
+    /// prefix is left out when it is there (the low bit says so).
+    pub fn opt_key(&mut self, key: Option<&str>, prefix: &str) {
+        match key {
+            None => self.uint(0),
+            Some(key) => {
+                let (text, flag) = key.strip_prefix(prefix).map_or((key, 1), |rest| (rest, 0));
+                self.uint(((text.len() as u64 + 1) << 1) | flag);
+                self.0.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
+
+    pub fn keys(&mut self, keys: &[String], prefix: &str) {
+        self.uint(keys.len() as u64);
+        for key in keys {
+            self.opt_key(Some(key), prefix);
+        }
+    }
+
+    pub fn texts(&mut self, items: &[String]) {
+        self.uint(items.len() as u64);
+        for item in items {
+            self.text(item);
+        }
+    }
+
+    pub fn attrs(&mut self, attrs: &Attrs) {
+        self.attrs_of(attrs, &[]);
+    }
+
+    /// Attributes, a value equal to one of `known` written as its index (an artifact's own
+    /// id, kind, title and file, which its announced attributes repeat).
+    pub fn attrs_of(&mut self, attrs: &Attrs, known: &[Option<&str>]) {
+        self.uint(attrs.0.len() as u64);
+        for (key, value) in &attrs.0 {
+            match KNOWN_KEYS.iter().position(|known| known == key) {
+                Some(index) => self.uint(index as u64 + 1),
+                None => match key.strip_prefix(DATA_PREFIX) {
+                    Some(rest) => {
+                        self.uint(DATA_PREFIX_CODE);
+                        self.text(rest);
+                    }
+                    None => {
+                        self.uint(0);
+                        self.text(key);
+                    }
+                },
+            }
+            let same = known
+                .iter()
+                .position(|k| matches!((k, value), (Some(k), Value::Str(v)) if k == v));
+            match value {
+                Value::Str(_) if same.is_some() => self.uint(KNOWN_VALUE + same.unwrap_or(0) as u64),
+                Value::Str(text) => {
+                    self.uint(0);
+                    self.text(text);
+                }
+                Value::Int(n) => {
+                    self.uint(1);
+                    self.int(*n);
+                }
+                Value::Float(x) => {
+                    self.uint(2);
+                    self.float(*x);
+                }
+                Value::Bool(flag) => self.uint(3 + u64::from(*flag)),
+            }
+        }
+    }
+}
+
+/// Reads what `Writer` wrote; a short or malformed row is an error, never a panic.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+pub type ReadResult<T> = Result<T, String>;
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, at: 0 }
+    }
+
+    fn take(&mut self, n: usize) -> ReadResult<&'a [u8]> {
+        let end = self.at.checked_add(n).filter(|end| *end <= self.bytes.len());
+        let end = end.ok_or_else(|| format!("state row ends early (byte {})", self.at))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    pub fn uint(&mut self) -> ReadResult<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.take(1)?[0];
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(value);
+            }
+        }
+        Err("state row has a varint too long".into())
+    }
+
+    pub fn int(&mut self) -> ReadResult<i64> {
+        let raw = self.uint()?;
+        Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+    }
+
+    pub(super) fn len(&mut self) -> ReadResult<usize> {
+        usize::try_from(self.uint()?).map_err(|e| e.to_string())
+    }
+
+    pub fn text(&mut self) -> ReadResult<String> {
+        let n = self.len()?;
+        let bytes = self.take(n)?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())
+    }
+
+    pub fn opt_text(&mut self) -> ReadResult<Option<String>> {
+        let n = self.len()?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let bytes = self.take(n - 1)?;
+        String::from_utf8(bytes.to_vec())
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn opt_int(&mut self) -> ReadResult<Option<i64>> {
+        Ok(if self.uint()? == 0 {
+            None
+        } else {
+            Some(self.int()?)
+        })
+    }
+
+    pub fn float(&mut self) -> ReadResult<f64> {
+        let bytes = self.take(8)?;
+        Ok(f64::from_le_bytes(bytes.try_into().map_err(|_| "float")?))
+    }
+
+    pub fn opt_id(&mut self) -> ReadResult<Option<String>> {
+        match self.uint()? {
+            0 => Ok(None),
+            1 => {
+                let n = self.len()?;
+                Ok(Some(ids::hex(self.take(n)?)))
+            }
+            _ => self.text().map(Some),
+        }
+    }
+
+    pub fn opt_key(&mut self, prefix: &str) -> ReadResult<Option<String>> {
+        let code = self.uint()?;
+        if code == 0 {
+            return Ok(None);
+        }
+        let n = usize::try_from((code >> 1) - 1).map_err(|e| e.to_string())?;
+        let text = String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())?;
+        Ok(Some(if code & 1 == 1 {
+            text
+        } else {
+            format!("{prefix}{text}")
+        }))
+    }
+
+    pub fn keys(&mut self, prefix: &str) -> ReadResult<Vec<String>> {
+        let n = self.len()?;
+        (0..n)
+            .map(|_| Ok(self.opt_key(prefix)?.unwrap_or_default()))
+            .collect()
+    }
+
+    pub fn texts(&mut self) -> ReadResult<Vec<String>> {
+        let n = self.len()?;
+        (0..n).map(|_| self.text()).collect()
+    }
+
+    pub fn attrs(&mut self) -> ReadResult<Attrs> {
+        self.attrs_of(&[])
+    }
+
+    pub fn attrs_of(&mut self, known: &[Option<&str>]) -> ReadResult<Attrs> {
+        let n = self.len()?;
+        let mut attrs = Attrs(Vec::with_capacity(n));
+        for _ in 0..n {
+            let code = self.uint()?;
+            let key = match code {
+                0 => self.text()?,
+                DATA_PREFIX_CODE => format!("{DATA_PREFIX}{}", self.text()?),
+                _ => KNOWN_KEYS
+                    .get(code as usize - 1)
+                    .ok_or("unknown attribute key")?
+                    .to_string(),
+            };
+            let value = match self.uint()? {
+                0 => Value::Str(self.text()?),
+                1 => Value::Int(self.int()?),
+                2 => Value::Float(self.float()?),
+                3 => Value::Bool(false),
+                4 => Value::Bool(true),
+                tag => {
+                    let index = (tag - KNOWN_VALUE) as usize;
+                    let value = known
+                        .get(index)
+                        .copied()
+                        .flatten()
+                        .ok_or("unknown attribute value")?;
+                    Value::Str(value.to_string())
+                }
+            };
+            attrs.0.push((key, value));
+        }
+        Ok(attrs)
+    }
+}

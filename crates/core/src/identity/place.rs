@@ -1,0 +1,147 @@
+//! Placing an artifact: its trace and parent, once known, and the spans that wait on them.
+
+use super::engine::{Engine, Key, art, art_mut};
+use super::ids;
+use super::model::*;
+use crate::parse::Kind;
+
+pub(super) fn parent_key(art: &Artifact) -> Option<&String> {
+    match art.kind {
+        Kind::Spec => art.intent.as_ref(),
+        Kind::Contract => art.spec.as_ref(),
+        Kind::Assertion => art.contract.as_ref(),
+        Kind::Decision | Kind::Other => art
+            .contract
+            .as_ref()
+            .or(art.spec.as_ref())
+            .or(art.intent.as_ref()),
+        _ => None,
+    }
+}
+
+impl Engine {
+    pub(super) fn owning_intent(&self, key: &str) -> Option<Key> {
+        let Some(mut art) = self.artifacts.get(key) else {
+            let member = self.memberships.get(key)?;
+            return member.intent_role.then(|| member.container.clone());
+        };
+        for _ in 0..4 {
+            if art.kind == Kind::Intent {
+                return Some(art.key.clone());
+            }
+            let parent = art
+                .intent
+                .as_ref()
+                .or(art.spec.as_ref())
+                .or(art.contract.as_ref())?;
+            art = art!(self, parent);
+        }
+        None
+    }
+
+    pub(super) fn home_placed(&self, home: &str) -> bool {
+        let key = self
+            .memberships
+            .get(home)
+            .map_or(home, |member| member.container.as_str());
+        art!(self, key).trace_id.is_some()
+    }
+
+    /// Place what can be placed now and build the spans that became final: called right
+    /// after each event (and by `finalize`), so a span never depends on where a batch ended.
+    pub(super) fn settle(&mut self, force: bool) {
+        for key in std::mem::take(&mut self.dirty) {
+            self.place(&key, force);
+        }
+    }
+
+    /// Fix an artifact's trace and parent once its ancestors are known (or when forced); the
+    /// artifacts that waited for it follow at once.
+    pub(super) fn place(&mut self, key: &str, force: bool) -> bool {
+        let Some(art) = self.artifacts.get(key) else {
+            return false;
+        };
+        if art.trace_id.is_some() {
+            return true;
+        }
+        let parent = parent_key(art).cloned();
+        let (kind, defined, bare) = (art.kind, art.defined, art.bare);
+        let scope = self.scope.clone();
+        if matches!(kind, Kind::Signal | Kind::Cluster) || (kind == Kind::Intent && (defined || force)) {
+            let trace = if kind == Kind::Signal {
+                ids::derived_trace_id(&[&scope, "orphan", key])
+            } else {
+                art.claimed_trace
+                    .clone()
+                    .unwrap_or_else(|| ids::uuid_trace_id(&scope, kind.value(), key))
+            };
+            let art = art_mut!(self, key);
+            art.placeholder = kind == Kind::Intent && !defined;
+            art.trace_id = Some(trace);
+        } else if let Some(parent) = parent.as_ref().filter(|p| self.place(p, force)) {
+            if art!(self, key).trace_id.is_some() {
+                return true; // placed meanwhile, as one that waited for its parent
+            }
+            let parent = art!(self, parent);
+            let trace = parent.trace_id.clone();
+            let parent_span = self.parent_span(art!(self, key), parent);
+            let art = art_mut!(self, key);
+            art.trace_id = trace;
+            art.parent_span = Some(parent_span);
+        } else if force || (parent.is_none() && kind != Kind::Intent && !bare) {
+            art_mut!(self, key).trace_id = Some(ids::derived_trace_id(&[&scope, "root", key]));
+        } else {
+            if let Some(parent) = parent {
+                let waiting = self.waiting.entry(parent).or_default();
+                if !waiting.iter().any(|k| k == key) {
+                    waiting.push(key.to_string());
+                }
+            }
+            return false;
+        }
+        self.unplaced.remove(key);
+        self.announce(key);
+        for member in self.members_pending.remove(key).unwrap_or_default() {
+            let span = self.member_span(&member);
+            self.spans.push(span);
+        }
+        for phase in self.phases.remove(key).unwrap_or_default() {
+            let span = self.phase_span(phase, key);
+            self.spans.push(span);
+        }
+        for child in self.waiting.remove(key).unwrap_or_default() {
+            self.place(&child, force);
+        }
+        true
+    }
+
+    /// Assertions sit under the run they were evaluated in.
+    fn parent_span(&self, art: &Artifact, parent: &Artifact) -> String {
+        if art.kind == Kind::Assertion && art.run > 0 {
+            return self.phase_span_id(parent, &format!("run{}", art.run));
+        }
+        parent.span_id.clone()
+    }
+
+    pub(super) fn phase_span_id(&self, art: &Artifact, label: &str) -> String {
+        ids::span_id(&[&self.scope, "phase", &art.key, label])
+    }
+
+    pub(super) fn phase_span(&mut self, phase: Phase, owner: &str) -> SpanRecord {
+        let mut attrs = phase.attrs;
+        attrs.update(&self.relation_attrs(owner));
+        let owner = art!(self, owner);
+        SpanRecord {
+            trace_id: owner.trace_id.clone().unwrap_or_default(),
+            span_id: phase.span_id,
+            parent_span_id: Some(owner.span_id.clone()),
+            name: phase.name,
+            start_ns: phase.start_ns,
+            end_ns: phase.end_ns,
+            error: phase.error,
+            status_message: phase.status_message,
+            attributes: attrs,
+            links: vec![],
+        }
+    }
+}

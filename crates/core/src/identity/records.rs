@@ -1,0 +1,387 @@
+//! The records an artifact is told by: its announcing and member spans, its log records, and
+//! an event's status and severity read from its words.
+
+use super::attrs::{Attrs, Value, one_line, summary_line};
+use super::engine::{Engine, art, art_mut};
+use super::ids;
+use super::model::*;
+use super::place::parent_key;
+use crate::json::Json;
+use crate::parse::{Kind, ParsedEvent};
+use crate::pytext::{float_repr, py_strip};
+
+const RELATIONS_CACHE: usize = 20_000;
+
+const CONTRACT_PASS: [&str; 2] = ["contract.verified", "contract.passed"];
+const FAIL_WORDS: [&str; 7] = [
+    "fail",
+    "failed",
+    "failure",
+    "error",
+    "errored",
+    "red",
+    "regressed",
+];
+const DENIED_WORDS: [&str; 7] = [
+    "denied", "deny", "rejected", "reject", "declined", "refused", "no",
+];
+const APPROVAL_DECISIONS: [&str; 2] = ["approval.decided", "intent.approval.decided"];
+const MAX_DURATION_S: f64 = 1e8;
+
+/// Intents, specs, contracts and clusters: their state lives in phases.
+fn long_lived(kind: Kind) -> bool {
+    matches!(kind, Kind::Intent | Kind::Spec | Kind::Contract | Kind::Cluster)
+}
+
+fn relation_attr(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Intent => Some("intent.id"),
+        Kind::Spec => Some("intent.spec.id"),
+        Kind::Contract => Some("intent.contract.id"),
+        _ => None,
+    }
+}
+
+impl Engine {
+    /// intent.id / intent.spec.id / intent.contract.id of the artifact and its ancestors,
+    /// fixed when it is placed (cached, as the engine always has: a relation learnt later
+    /// does not change what its records say, until the cache is next emptied).
+    pub(super) fn relation_attrs(&mut self, key: &str) -> Attrs {
+        if let Some(cached) = self.relations.get(key) {
+            return cached.clone();
+        }
+        let mut attrs = Attrs::default();
+        let mut node = self.artifacts.get(key);
+        for _ in 0..5 {
+            let Some(art) = node else { break };
+            if let (Some(name), Some(id)) = (relation_attr(art.kind), &art.id) {
+                attrs.set_default(name, &Value::Str(id.clone()));
+            }
+            node = parent_key(art).and_then(|parent| self.artifacts.get(parent));
+        }
+        if art!(self, key).trace_id.is_some() {
+            // placed: its ancestors are fixed for good
+            if self.relations.len() >= RELATIONS_CACHE {
+                self.relations.clear();
+            }
+            self.relations.insert(key.to_string(), attrs.clone());
+        }
+        attrs
+    }
+
+    /// The artifact's one span, built now that its place is known; never sent again.
+    pub(super) fn announce(&mut self, key: &str) {
+        let relations = self.relation_attrs(key);
+        let art = art_mut!(self, key);
+        art.announced = true;
+        let kind = art.kind;
+        // what it was announced with is needed no more, but a signal's or a spec's
+        // memberships copy it later
+        let mut attrs = if matches!(kind, Kind::Signal | Kind::Spec) {
+            art.attrs.clone()
+        } else {
+            std::mem::take(&mut art.attrs)
+        };
+        attrs.update(&relations);
+        let instant = !long_lived(kind);
+        if instant {
+            attrs.set("intent.artifact.state", "closed"); // an instant is final as it happens
+        }
+        if art.placeholder {
+            attrs.set("intent.artifact.placeholder", Value::Bool(true));
+        }
+        if art.bare {
+            attrs.set("intent.artifact.bare", Value::Bool(true));
+        }
+        if let Some(file) = &art.file {
+            attrs.set("intent.artifact.file", file.as_str());
+        }
+        let trace_id = art.trace_id.clone().unwrap_or_default();
+        if kind == Kind::Cluster {
+            attrs.set(
+                "intent.cluster.trace",
+                format!("cluster-{}", ids::uuid_form(&trace_id)),
+            );
+        }
+        let instant_end = match art.end_ns {
+            Some(end_ns) if instant => end_ns,
+            _ => art.first_ns,
+        };
+        let span = SpanRecord {
+            trace_id,
+            span_id: art.span_id.clone(),
+            parent_span_id: art.parent_span.clone(),
+            name: art.name.clone(),
+            start_ns: art.first_ns,
+            end_ns: instant_end.max(art.first_ns),
+            error: art.error && instant,
+            status_message: if instant { art.status_message.clone() } else { None },
+            attributes: attrs,
+            links: vec![],
+        };
+        self.spans.push(span);
+    }
+
+    pub(super) fn member_span(&mut self, member_key: &str) -> SpanRecord {
+        let Some(member) = self.memberships.get(member_key).cloned() else {
+            panic!("no membership {member_key:?}")
+        };
+        self.place(&member.signal, true);
+        let sig = art!(self, &member.signal);
+        let (sig_trace, sig_span, sig_name) = (sig.trace_id.clone(), sig.span_id.clone(), sig.name.clone());
+        let sig_cluster = sig.cluster.clone();
+        let origin = if sig.kind == Kind::Signal {
+            "orphan"
+        } else {
+            "root"
+        };
+        let mut attrs = member.attrs;
+        let mut links = vec![link(sig_trace, sig_span, origin)];
+        if member.intent_role {
+            attrs.update(&self.relation_attrs(&member.container));
+            attrs.set("intent.backfilled", Value::Bool(true));
+            let cluster_member = sig_cluster.and_then(|cluster| {
+                self.memberships
+                    .get(&format!("cluster-member:{}@{cluster}", member.signal))
+                    .cloned()
+            });
+            if let Some(cluster_member) = cluster_member {
+                self.place(&cluster_member.container, true);
+                let cluster = art!(self, &cluster_member.container);
+                links.push(link(
+                    cluster.trace_id.clone(),
+                    cluster_member.span_id.clone(),
+                    "cluster",
+                ));
+            }
+        } else {
+            let id = art!(self, &member.container).id.clone().unwrap_or_default();
+            attrs.set("intent.cluster.id", id);
+        }
+        attrs.set("intent.artifact.state", "closed");
+        if let Some(stored) = self.memberships.get_mut(member_key) {
+            stored.attrs = Attrs::default(); // its span is built once: the copy is needed no more
+        }
+        let container = art!(self, &member.container);
+        SpanRecord {
+            trace_id: container.trace_id.clone().unwrap_or_default(),
+            span_id: member.span_id,
+            parent_span_id: Some(container.span_id.clone()),
+            name: sig_name,
+            start_ns: member.time_ns,
+            end_ns: member.time_ns,
+            error: false,
+            status_message: None,
+            attributes: attrs,
+            links,
+        }
+    }
+
+    pub(super) fn log_record(
+        &mut self,
+        ev: &ParsedEvent,
+        position: &Position,
+        observed_ns: Option<i64>,
+    ) -> LogRecord {
+        // handlers have taken their copies; the log record keeps the original
+        let mut attrs = std::mem::take(&mut self.attrs);
+        attrs.set("event.name", ev.event_type.as_str());
+        attrs.set("intent.event.id", ev.event_id.as_str());
+        attrs.set("intent.event.file", position.file.as_str());
+        attrs.set("intent.event.line", Value::Int(position.line));
+        attrs.set("intent.event.offset", Value::Int(position.offset));
+        let (severity_number, severity_text) = severity(ev);
+        LogRecord {
+            time_ns: ev.time_ns,
+            observed_ns: observed_ns.unwrap_or(ev.time_ns),
+            trace_id: String::new(),
+            span_id: String::new(),
+            severity_number,
+            severity_text: severity_text.to_string(),
+            body: summary_line(ev),
+            attributes: attrs,
+        }
+    }
+
+    pub(super) fn finish_log(&mut self, item: PendingLog) -> LogRecord {
+        let mut record = item.record;
+        let (owner, span_id) = match self.memberships.get(&item.home) {
+            Some(member) => (member.container.clone(), member.span_id.clone()),
+            None => (item.home.clone(), art!(self, &item.home).span_id.clone()),
+        };
+        record.trace_id = art!(self, &owner).trace_id.clone().unwrap_or_default();
+        record.span_id = span_id;
+        for (name, value) in &self.relation_attrs(&owner).0 {
+            record.attributes.set_default(name, value);
+        }
+        record
+    }
+}
+
+fn link(trace_id: Option<String>, span_id: String, origin: &str) -> SpanLink {
+    let mut attributes = Attrs::default();
+    attributes.set("intent.link", origin);
+    SpanLink {
+        trace_id: trace_id.unwrap_or_default(),
+        span_id,
+        attributes,
+    }
+}
+
+/// Python's `str()` of a JSON value, as the messages were first written.
+pub(super) fn py_str(value: &Json) -> String {
+    match value {
+        Json::Str(text) => text.to_string(),
+        other => py_repr(other),
+    }
+}
+
+fn py_repr(value: &Json) -> String {
+    match value {
+        Json::Null => "None".into(),
+        Json::Bool(flag) => if *flag { "True" } else { "False" }.into(),
+        Json::Int(n) => n.to_string(),
+        Json::Float(x) => float_repr(*x),
+        Json::Str(text) => {
+            let quote = if text.contains('\'') && !text.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            let mut out = String::from(quote);
+            for c in text.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c == quote => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                        out.push_str(&format!("\\x{:02x}", c as u32))
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push(quote);
+            out
+        }
+        Json::Array(items) => format!("[{}]", items.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
+        Json::Object(object) => format!(
+            "{{{}}}",
+            object
+                .0
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_repr(&Json::Str(k.clone())), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn is_number(value: Option<&Json>) -> Option<f64> {
+    match value? {
+        Json::Int(n) => Some(*n as f64),
+        Json::Float(x) => Some(*x),
+        _ => None,
+    }
+}
+
+/// A completion's own account of how long its run took (`duration`, seconds), else 0.
+pub(super) fn duration_ns(ev: &ParsedEvent) -> i64 {
+    match is_number(ev.payload.get("duration")) {
+        Some(seconds) if 0.0 < seconds && seconds < MAX_DURATION_S => (seconds * 1e9) as i64,
+        _ => 0,
+    }
+}
+
+fn lowered_in(text: &str, words: &[&str]) -> bool {
+    words.contains(&py_strip(text).to_lowercase().as_str())
+}
+
+pub(super) fn contract_result(ev: &ParsedEvent) -> Option<&'static str> {
+    let event_type = ev.event_type.as_str();
+    if CONTRACT_PASS.contains(&event_type) {
+        return Some("pass");
+    }
+    if event_type == "contract.failed" {
+        return Some("fail");
+    }
+    if event_type != "contract.completed" {
+        return None;
+    }
+    let verdict = |fail: bool| Some(if fail { "fail" } else { "pass" });
+    if let Some(text) = first(ev, &["result", "status", "outcome", "verdict"]) {
+        return verdict(lowered_in(text, &FAIL_WORDS));
+    }
+    if let Some(failed) = is_number(ev.payload.get("assertions_failed")) {
+        return verdict(failed > 0.0);
+    }
+    if let Some(Json::Bool(passed)) = ev.payload.get("passed") {
+        return verdict(!passed);
+    }
+    Some("pass")
+}
+
+/// ERROR for a system error, a failing evaluation verdict and a denied approval.
+pub(super) fn standalone_status(ev: &ParsedEvent) -> (bool, Option<String>) {
+    let event_type = ev.event_type.as_str();
+    if event_type == "system.error" {
+        return (true, error_text(ev));
+    }
+    let verdict_keys = ["verdict", "result", "status"];
+    if event_type == "observation.evaluated" && says(ev, &verdict_keys, &FAIL_WORDS) {
+        return (
+            true,
+            error_text(ev).or_else(|| first(ev, &verdict_keys).map(str::to_string)),
+        );
+    }
+    if APPROVAL_DECISIONS.contains(&event_type) {
+        let denied = says(
+            ev,
+            &["decision", "status", "outcome", "result", "verdict"],
+            &DENIED_WORDS,
+        );
+        if denied || ev.payload.get("approved") == Some(&Json::Bool(false)) {
+            return (true, Some(error_text(ev).unwrap_or_else(|| "denied".to_string())));
+        }
+    }
+    (false, None)
+}
+
+fn says(ev: &ParsedEvent, keys: &[&str], words: &[&str]) -> bool {
+    first(ev, keys).is_some_and(|text| lowered_in(text, words))
+}
+
+fn first<'e>(ev: &'e ParsedEvent, keys: &[&str]) -> Option<&'e str> {
+    keys.iter().find_map(|key| match ev.payload.get(key) {
+        Some(Json::Str(text)) => Some(text.as_ref()),
+        _ => None,
+    })
+}
+
+pub(super) fn error_text(ev: &ParsedEvent) -> Option<String> {
+    ["error", "message", "reason"]
+        .iter()
+        .find_map(|key| match ev.payload.get(key) {
+            Some(Json::Str(text)) if !py_strip(text).is_empty() => Some(one_line(text, 200)),
+            _ => None,
+        })
+}
+
+fn severity(ev: &ParsedEvent) -> (i32, &'static str) {
+    let event_type = ev.event_type.as_str();
+    if event_type == "system.error" || event_type == "contract.failed" {
+        return SEVERITY_ERROR;
+    }
+    if event_type == "contract.completed" && contract_result(ev) == Some("fail") {
+        return SEVERITY_ERROR;
+    }
+    let warn = [".failed", ".dismissed", ".expired", ".escalated", ".error_retry"];
+    if warn.iter().any(|suffix| event_type.ends_with(suffix)) {
+        return SEVERITY_WARN;
+    }
+    SEVERITY_INFO
+}
