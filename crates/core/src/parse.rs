@@ -5,12 +5,15 @@
 //! …top-level fields}. Both are read through one lookup (top level first, then `data`),
 //! so a writer that mixes them is read too.
 
+mod kind;
+
 use std::borrow::Cow;
 
 use crate::json::{self, Json, Object};
 
 use crate::pytext::{float_repr, normpath, py_strip, strip_bytes};
 use crate::timestamps::{Stamp, parse_timestamp};
+pub use kind::{Kind, kind_of_id, kind_of_type};
 
 /// A line longer than this (1 MiB) is rejected, not parsed.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -29,122 +32,6 @@ const PLACEHOLDER_IDS: [&str; 10] = [
     "nil",
     "?",
 ];
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum Kind {
-    Signal,
-    Cluster,
-    Intent,
-    Spec,
-    Contract,
-    Assertion,
-    Decision,
-    #[default]
-    Other,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 8] = [
-        Kind::Signal,
-        Kind::Cluster,
-        Kind::Intent,
-        Kind::Spec,
-        Kind::Contract,
-        Kind::Assertion,
-        Kind::Decision,
-        Kind::Other,
-    ];
-
-    /// The `ArtifactKind` value Python knows it by.
-    pub fn value(self) -> &'static str {
-        match self {
-            Kind::Signal => "signal",
-            Kind::Cluster => "cluster",
-            Kind::Intent => "intent",
-            Kind::Spec => "spec",
-            Kind::Contract => "contract",
-            Kind::Assertion => "assertion",
-            Kind::Decision => "decision",
-            Kind::Other => "other",
-        }
-    }
-
-    /// The typed id field that names an artifact of this kind (`signal_id`, …).
-    pub fn typed_id_field(self) -> Option<&'static str> {
-        match self {
-            Kind::Signal => Some("signal_id"),
-            Kind::Cluster => Some("cluster_id"),
-            Kind::Intent => Some("intent_id"),
-            Kind::Spec => Some("spec_id"),
-            Kind::Contract => Some("contract_id"),
-            Kind::Assertion => Some("assertion_id"),
-            Kind::Decision => Some("decision_id"),
-            Kind::Other => None,
-        }
-    }
-
-    /// Where real writers link an artifact of this kind beside the typed field (`data.intent`).
-    fn link_field(self) -> Option<&'static str> {
-        match self {
-            Kind::Signal => Some("signal"),
-            Kind::Cluster => Some("cluster"),
-            Kind::Intent => Some("intent"),
-            Kind::Spec => Some("spec"),
-            Kind::Contract => Some("contract"),
-            _ => None,
-        }
-    }
-}
-
-/// Event type prefix → artifact kind, longest prefix first. An approval of an intent is an
-/// event *about* the intent (a span under it), not one of its own: it must not redefine it.
-const KIND_BY_PREFIX: [(&str, Kind); 8] = [
-    ("contract.assertion.", Kind::Assertion),
-    ("intent.approval.", Kind::Other),
-    ("signal.", Kind::Signal),
-    ("cluster.", Kind::Cluster),
-    ("intent.", Kind::Intent),
-    ("spec.", Kind::Spec),
-    ("contract.", Kind::Contract),
-    ("decision.", Kind::Decision),
-];
-
-pub fn kind_of_type(event_type: &str) -> Kind {
-    KIND_BY_PREFIX
-        .iter()
-        .find(|(prefix, _)| event_type.starts_with(prefix))
-        .map_or(Kind::Other, |(_, kind)| *kind)
-}
-
-/// The kind an id's usual shape says (`SIG-`, `CL-`/`CLU-`/`CLUSTER-`, `INT-`, `SPEC-`,
-/// `CON-`/`CONTRACT-`, `assert…`, `DEC-`; `_` works as `-`; any case), used to tell which
-/// of span_id / ref / parent_id names what.
-pub fn kind_of_id(id: &str) -> Option<Kind> {
-    let bytes = id.as_bytes();
-    let starts = |prefix: &str| {
-        bytes
-            .get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
-    };
-    let tagged = |prefix: &str| starts(prefix) && matches!(bytes.get(prefix.len()), Some(b'-' | b'_'));
-    if tagged("sig") {
-        Some(Kind::Signal)
-    } else if tagged("cl") || tagged("clu") || tagged("cluster") {
-        Some(Kind::Cluster)
-    } else if tagged("int") {
-        Some(Kind::Intent)
-    } else if tagged("spec") {
-        Some(Kind::Spec)
-    } else if tagged("con") || tagged("contract") {
-        Some(Kind::Contract)
-    } else if starts("assert") {
-        Some(Kind::Assertion)
-    } else if tagged("dec") {
-        Some(Kind::Decision)
-    } else {
-        None
-    }
-}
 
 /// An id as written, or None when it is a placeholder that names nothing (`unknown`, …).
 pub fn clean_id_text(text: &str) -> Option<&str> {

@@ -2,10 +2,11 @@
 //! tests use: `process(Event)`, `drain()`/`finalize()` → `Output` of `SpanRecord`/`LogRecord`,
 //! `context(kind, id)`, `state` (read-only views), and the rows of its durable state.
 
+mod state;
+
 use std::borrow::Cow;
 
-use pyo3::IntoPyObjectExt;
-use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -14,14 +15,15 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 use super::CollectorPaused;
 use super::encode::Encoder;
 use super::parse::rejection;
+use crate::identity;
 use crate::identity::attrs::{Attrs, Value};
-use crate::identity::model::{Artifact, LogRecord, Output, Position, SpanRecord};
+use crate::identity::model::{LogRecord, Output, Position, SpanRecord};
 use crate::identity::table::{Store, Table};
-use crate::identity::{self, metrics::Histogram};
 use crate::identity::{codec, export};
 use crate::json::{Json, Object};
 use crate::lines::complete_lines;
 use crate::parse::{self, Kind, Parsed, ParsedEvent, Shape};
+use state::State;
 
 /// An OTLP request's bytes, None when it would hold nothing.
 type Requests<'py> = Option<Bound<'py, PyBytes>>;
@@ -486,198 +488,4 @@ fn output<'py>(py: Python<'py>, out: Output) -> PyResult<Bound<'py, PyAny>> {
     c.output
         .bind(py)
         .call1((PyList::new(py, spans)?, PyList::new(py, logs)?))
-}
-
-// ------------------------------------------------------------------ state views
-/// `engine.state`: read-only views of the engine's state.
-#[pyclass(module = "intent_observe._core")]
-pub struct State {
-    engine: Py<Engine>,
-}
-
-#[pymethods]
-impl State {
-    #[getter]
-    fn artifacts(&self, py: Python<'_>) -> Artifacts {
-        Artifacts {
-            engine: self.engine.clone_ref(py),
-        }
-    }
-
-    #[getter]
-    fn events_seen(&self, py: Python<'_>) -> u64 {
-        self.engine.borrow(py).inner.events_seen
-    }
-
-    #[getter]
-    fn derived_ignored(&self, py: Python<'_>) -> u64 {
-        self.engine.borrow(py).inner.derived_ignored
-    }
-
-    #[getter]
-    fn scope(&self, py: Python<'_>) -> String {
-        self.engine.borrow(py).inner.scope.clone()
-    }
-
-    /// The metric values (`MetricValues`) at this moment.
-    #[getter]
-    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let engine = self.engine.borrow(py);
-        let m = &engine.inner.metrics;
-        let c = classes(py)?;
-        let histogram = |h: &Histogram| {
-            c.histogram
-                .bind(py)
-                .call1((PyTuple::new(py, &h.bounds)?, h.counts.clone(), h.total, h.count))
-        };
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("signals", m.signals.clone())?;
-        kwargs.set_item("specs", m.specs)?;
-        kwargs.set_item("intents", m.intents)?;
-        kwargs.set_item("contracts", m.contracts.clone())?;
-        kwargs.set_item("assertions", m.assertions.clone())?;
-        kwargs.set_item("events", m.events.clone())?;
-        kwargs.set_item("first_event_ns", m.first_event_ns)?;
-        kwargs.set_item("last_event_ns", m.last_event_ns)?;
-        kwargs.set_item("intent_last_ns", m.intent_last_ns.clone())?;
-        kwargs.set_item("signal_to_intent", histogram(&m.signal_to_intent)?)?;
-        kwargs.set_item("intent_to_spec", histogram(&m.intent_to_spec)?)?;
-        kwargs.set_item("spec_to_complete", histogram(&m.spec_to_complete)?)?;
-        kwargs.set_item("trust", histogram(&m.trust)?)?;
-        kwargs.set_item("active_levels", m.active_levels.clone())?;
-        kwargs.set_item("active_trust_units", m.active_trust_units)?;
-        kwargs.set_item("active_trusted", m.active_trusted)?;
-        kwargs.set_item("open_specs", m.open_specs)?;
-        kwargs.set_item("specs_in_progress", m.specs_in_progress)?;
-        kwargs.set_item("running_contracts", m.running_contracts)?;
-        kwargs.set_item("intents_active", m.intents_active)?;
-        c.metrics.bind(py).call((), Some(&kwargs))
-    }
-}
-
-/// `engine.state.artifacts`: artifact key → `ArtifactView` (a copy, read-only).
-#[pyclass(module = "intent_observe._core")]
-pub struct Artifacts {
-    engine: Py<Engine>,
-}
-
-#[pymethods]
-impl Artifacts {
-    fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.get(py, key)?
-            .ok_or_else(|| PyKeyError::new_err(key.to_string()))
-    }
-
-    fn get<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let engine = self.engine.borrow(py);
-        engine
-            .inner
-            .artifacts
-            .get(key)
-            .map(|art| artifact_view(py, art))
-            .transpose()
-    }
-
-    fn __contains__(&self, py: Python<'_>, key: &str) -> bool {
-        self.engine.borrow(py).inner.artifacts.contains(key)
-    }
-
-    fn __len__(&self, py: Python<'_>) -> usize {
-        self.engine.borrow(py).inner.artifacts.len()
-    }
-
-    /// Every key, sorted.
-    fn keys(&self, py: Python<'_>) -> Vec<String> {
-        let engine = self.engine.borrow(py);
-        engine.inner.artifacts.keys()
-    }
-
-    /// Every artifact, by key.
-    fn values<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let engine = self.engine.borrow(py);
-        let artifacts = &engine.inner.artifacts;
-        let keys = artifacts.keys();
-        keys.iter()
-            .filter_map(|key| artifacts.get(key))
-            .map(|art| artifact_view(py, art))
-            .collect()
-    }
-}
-
-fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, PyAny>> {
-    let class = classes(py)?.artifact.bind(py);
-    let view = class.call_method1(intern!(py, "__new__"), (class,))?;
-    set_slot(&view, intern!(py, "key"), &art.key)?;
-    set_slot(&view, intern!(py, "kind"), art.kind.value())?;
-    set_slot(&view, intern!(py, "id"), &art.id)?;
-    set_slot(&view, intern!(py, "span_id"), &art.span_id)?;
-    set_slot(&view, intern!(py, "first_ns"), art.first_ns)?;
-    set_slot(&view, intern!(py, "last_ns"), art.last_ns)?;
-    set_slot(&view, intern!(py, "name"), &art.name)?;
-    set_slot(&view, intern!(py, "title"), &art.title)?;
-    set_slot(&view, intern!(py, "file"), &art.file)?;
-    let files = match &art.files {
-        None => None,
-        Some(files) => {
-            let dict = PyDict::new(py);
-            for (file, key) in files {
-                dict.set_item(file, key)?;
-            }
-            Some(dict)
-        }
-    };
-    set_slot(&view, intern!(py, "files"), files)?;
-    set_slot(&view, intern!(py, "latest"), &art.latest)?;
-    set_slot(&view, intern!(py, "occurrences"), art.occurrences)?;
-    set_slot(&view, intern!(py, "intent"), &art.intent)?;
-    set_slot(&view, intern!(py, "spec"), &art.spec)?;
-    set_slot(&view, intern!(py, "contract"), &art.contract)?;
-    set_slot(&view, intern!(py, "cluster"), &art.cluster)?;
-    set_slot(&view, intern!(py, "defined"), art.defined)?;
-    set_slot(&view, intern!(py, "defined_ns"), art.defined_ns)?;
-    set_slot(&view, intern!(py, "claimed_trace"), &art.claimed_trace)?;
-    set_slot(&view, intern!(py, "trace_id"), &art.trace_id)?;
-    set_slot(&view, intern!(py, "parent_span"), &art.parent_span)?;
-    set_slot(&view, intern!(py, "announced"), art.announced)?;
-    set_slot(&view, intern!(py, "closed"), art.closed)?;
-    set_slot(&view, intern!(py, "end_ns"), art.end_ns)?;
-    set_slot(&view, intern!(py, "error"), art.error)?;
-    set_slot(&view, intern!(py, "status_message"), &art.status_message)?;
-    set_slot(&view, intern!(py, "runs"), art.runs)?;
-    set_slot(&view, intern!(py, "running"), art.running)?;
-    set_slot(&view, intern!(py, "run_start_ns"), art.run_start_ns)?;
-    set_slot(&view, intern!(py, "approved"), art.approved)?;
-    set_slot(&view, intern!(py, "contracts"), &art.contracts)?;
-    set_slot(&view, intern!(py, "listed"), &art.listed)?;
-    set_slot(&view, intern!(py, "passed"), &art.passed)?;
-    set_slot(&view, intern!(py, "members"), &art.members)?;
-    set_slot(&view, intern!(py, "inactive"), &art.inactive)?;
-    set_slot(&view, intern!(py, "trust"), art.trust)?;
-    set_slot(&view, intern!(py, "level"), &art.level)?;
-    set_slot(&view, intern!(py, "first_spec_ns"), art.first_spec_ns)?;
-    set_slot(&view, intern!(py, "placeholder"), art.placeholder)?;
-    set_slot(&view, intern!(py, "in_progress"), art.in_progress)?;
-    set_slot(&view, intern!(py, "counted"), art.counted)?;
-    set_slot(&view, intern!(py, "observed"), art.observed)?;
-    set_slot(&view, intern!(py, "bare"), art.bare)?;
-    set_slot(&view, intern!(py, "evaluations"), art.evaluations)?;
-    set_slot(&view, intern!(py, "run"), art.run)?;
-    Ok(view)
-}
-
-/// `object.__setattr__(view, name, value)`, as a frozen dataclass's own `__init__` sets a
-/// field: a view's 40 fields are set from here without calling that `__init__` (with keywords
-/// from a dict, a view took 20 µs; `inspect` makes one per artifact).
-fn set_slot<'py>(
-    view: &Bound<'py, PyAny>,
-    name: &Bound<'py, PyString>,
-    value: impl IntoPyObject<'py>,
-) -> PyResult<()> {
-    let value = value.into_bound_py_any(view.py())?;
-    // SAFETY: three live objects; the generic setter stores into the instance's slot
-    let status = unsafe { pyo3::ffi::PyObject_GenericSetAttr(view.as_ptr(), name.as_ptr(), value.as_ptr()) };
-    if status < 0 {
-        return Err(PyErr::fetch(view.py()));
-    }
-    Ok(())
 }
