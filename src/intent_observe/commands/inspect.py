@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -18,6 +21,20 @@ from intent_observe.identity.attributes import one_line
 from intent_observe.report import build_report, read_history
 
 _MARK = {"ok": "[green]✓[/]", "error": "[red]✗[/]"}
+
+
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """The cyclic garbage collector's youngest generation collected every 100,000 new objects
+    instead of 700: a history's spans and views are hundreds of thousands of objects that all
+    live to the end, and the collector's passes over them were 30% of `inspect`'s CPU (100,000
+    events: 4.8 s → 3.6 s, peak memory within 1%)."""
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -156,23 +173,24 @@ def inspect_command(files: tuple[str, ...], as_json: bool, log_only: bool) -> No
     total = sum(os.path.getsize(f) for f in files)
     err = Console(stderr=True)
     show_progress = err.is_terminal and total > 8 << 20
-    with Progress(
-        TextColumn("reading"),
-        BarColumn(),
-        TextColumn("{task.completed:,} lines"),
-        TransferSpeedColumn(),
-        console=err,
-        disable=not show_progress,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("read", total=None)
-        run = read_history(
-            files,
-            progress=lambda n: progress.advance(task, n),
-            keep_logs=False,
-            derived=[] if log_only else None,
-        )
-    doc = build_report(run)
+    with _rare_collections():
+        with Progress(
+            TextColumn("reading"),
+            BarColumn(),
+            TextColumn("{task.completed:,} lines"),
+            TransferSpeedColumn(),
+            console=err,
+            disable=not show_progress,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("read", total=None)
+            run = read_history(
+                files,
+                progress=lambda n: progress.advance(task, n),
+                keep_logs=False,
+                derived=[] if log_only else None,
+            )
+        doc = build_report(run)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
     else:
