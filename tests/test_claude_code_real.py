@@ -103,8 +103,12 @@ def _session_complete(stack: Stack, api: MessagesStandIn) -> Callable[[], dict[s
         trace = httpx.get(f"{stack.url}/api/intents/INT-001", timeout=10)
         if len(sessions) != 1 or sessions[0]["api_requests"] != len(api.replies) or trace.status_code != 200:
             return None
-        names = {span["name"] for span in trace.json()["spans"]}
-        done = {"contract CON-001", "claude_code.interaction", "claude_code.tool"} <= names
+        spans = trace.json()["spans"]
+        names = {span["name"] for span in spans}
+        sent = {span["span_id"] for span in spans}
+        # the interaction sits under the contract's run, whose span is sent when the run ends
+        placed = all(s["parent_span_id"] in sent for s in spans if s["name"] == "claude_code.interaction")
+        done = {"contract CON-001", "claude_code.interaction", "claude_code.tool"} <= names and placed
         return sessions[0] if done and sessions[0]["tool_decisions"]["accept"] else None
 
     return check
