@@ -217,15 +217,6 @@ impl Engine {
     }
 
     fn note_activity(&mut self, home: &str, time_ns: i64) {
-        // a signal's own events (announced again, rescored) are not work on the intent it fed;
-        // its promotion is (that event's home is its place in the intent's trace)
-        if self
-            .artifacts
-            .get(home)
-            .is_some_and(|art| art.kind == Kind::Signal)
-        {
-            return;
-        }
         if let Some(owner) = self.owning_intent(home) {
             let intent = art!(self, &owner);
             if intent.defined && !intent.closed {

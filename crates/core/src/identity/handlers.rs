@@ -63,10 +63,7 @@ impl Engine {
             && let Some(intent_id) = &ev.intent_id
         {
             let intent = self.intent(intent_id, ev, true);
-            if let Some(cluster_id) = &ev.cluster_id {
-                let cluster = self.cluster(cluster_id, ev);
-                self.promote_cluster(&cluster, &intent, ev);
-            }
+            self.promote_its_cluster(&intent, ev);
             home = self.join(&sig, &intent, true, t);
             self.join_members(ev, &intent, true, Some(&sig));
         }
@@ -81,10 +78,7 @@ impl Engine {
             && let Some(intent_id) = &ev.intent_id
         {
             let intent = self.intent(intent_id, ev, true);
-            if let Some(cluster_id) = &ev.cluster_id {
-                let cluster = self.cluster(cluster_id, ev);
-                self.promote_cluster(&cluster, &intent, ev);
-            }
+            self.promote_its_cluster(&intent, ev);
             self.join_members(ev, &intent, true, None);
             return intent;
         }
@@ -176,12 +170,18 @@ impl Engine {
         key
     }
 
-    fn promote_cluster(&mut self, cluster: &str, intent: &str, ev: &ParsedEvent) {
-        if art!(self, cluster).intent.is_none() {
-            art_mut!(self, cluster).intent = Some(intent.to_string());
-            self.close(cluster, ev, false);
+    /// The cluster a line names (if any) is promoted into `intent`: it closes, and each of its
+    /// members joins the intent's trace.
+    fn promote_its_cluster(&mut self, intent: &str, ev: &ParsedEvent) {
+        let Some(cluster_id) = &ev.cluster_id else {
+            return;
+        };
+        let cluster = self.cluster(cluster_id, ev);
+        if art!(self, &cluster).intent.is_none() {
+            art_mut!(self, &cluster).intent = Some(intent.to_string());
+            self.close(&cluster, ev, false);
         }
-        for signal in art!(self, cluster).members.clone() {
+        for signal in art!(self, &cluster).members.clone() {
             self.join(&signal, intent, true, ev.time_ns);
         }
     }
@@ -276,10 +276,7 @@ impl Engine {
             self.count_signal(&sig, ev.source.as_deref());
             self.join(&sig, &intent, true, ev.time_ns);
         }
-        if let Some(cluster_id) = &ev.cluster_id {
-            let cluster = self.cluster(cluster_id, ev);
-            self.promote_cluster(&cluster, &intent, ev);
-        }
+        self.promote_its_cluster(&intent, ev);
         if INTENT_CLOSERS.contains(&ev.event_type.as_str()) {
             self.close(&intent, ev, INTENT_FAILURES.contains(&ev.event_type.as_str()));
         }

@@ -20,14 +20,19 @@ pub(super) fn parent_key(art: &Artifact) -> Option<&String> {
 }
 
 impl Engine {
+    /// The intent whose work an event at `key` (its home) is. A signal's own events (announced
+    /// again, rescored) are not work on the intent it fed; its promotion is (that event's home
+    /// is its place in the intent's trace, a membership).
     pub(super) fn owning_intent(&self, key: &str) -> Option<Key> {
         let Some(mut art) = self.artifacts.get(key) else {
             let member = self.memberships.get(key)?;
             return member.intent_role.then(|| member.container.clone());
         };
         for _ in 0..4 {
-            if art.kind == Kind::Intent {
-                return Some(art.key.clone());
+            match art.kind {
+                Kind::Intent => return Some(art.key.clone()),
+                Kind::Signal => return None,
+                _ => {}
             }
             let parent = art
                 .intent
