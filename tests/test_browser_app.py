@@ -520,6 +520,10 @@ def test_a_trace_opens_as_a_waterfall_with_the_right_nesting(stack: Running, vie
     intent_el = page.locator(f'.wf-span[data-span-id="{intent_row["id"]}"]')
     intent_bar, timeline = _box(intent_el.locator(".wf-bar.wf-open")), _box(intent_el.locator(".wf-timeline"))
     assert abs(intent_bar["x"] + intent_bar["width"] - (timeline["x"] + timeline["width"])) < 2
+    # The header says how long the open intent has lived so far, in the words its row uses, beside
+    # the trace's duration (its spans' extent).
+    life = page.locator("#trace-life").inner_text()
+    assert life.endswith(" so far") and intent_el.get_attribute("title") == f"intent {failed_intent} · {life}"
     # Clicking the failed contract opens its details: closed, its run ✗, its own log records.
     page.locator(f'.wf-span[data-span-id="{failed["id"]}"]').click()
     details = page.locator("#span-details")

@@ -326,7 +326,9 @@ function detailsPanel(span, trace, close, waterfall) {
 }
 
 /** The trace's figures as the trace list shows them (the API gives both from one row): its root's
- * newest title, its duration (its spans' extent, first start to last end). */
+ * newest title, its duration (its spans' extent, first start to last end). An open root's life so
+ * far (its striped bar, to its newest event) is a chip of its own: it can be days where the spans
+ * sent so far last a minute. */
 function traceHeader(trace, rows) {
   const root = rows[0]?.span;
   const errors = trace.spans.filter((sp) => sp.status === "error").length;
@@ -335,6 +337,7 @@ function traceHeader(trace, rows) {
     ["Spans", String(trace.spans.length)],
     ["Errors", h("span", { class: errors ? "error-count" : "" }, String(errors))],
     root?.state ? ["State", h("span", { id: "trace-state" }, root.state)] : null,
+    root?.state === "open" ? ["Open for", h("span", { id: "trace-life" }, durationText(root))] : null,
     ["Duration", h("span", { id: "trace-duration" }, fmtTraceDuration(trace))],
     ["Started", fmtDateTime(trace.start_ns)],
   ];
