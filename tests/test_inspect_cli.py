@@ -31,6 +31,8 @@ def test_json_document_is_stable_and_complete() -> None:
         for art in intent["artifacts"]:
             assert {"id", "type", "span_id", "parent_span_id"} <= set(art)
             assert len(art["span_id"]) == 16
+    phases = {art["phase"] for intent in doc["intents"].values() for art in intent["artifacts"]}
+    assert phases == {None, "run", "lifecycle"}  # a run's and a lifecycle's span say which they are
     assert all(len(o["trace_id"]) == 32 and "id" in o for o in doc["orphans"])
     assert [set(r) for r in doc["rejected"]] == [{"file", "line", "offset", "reason"}] * PLAN[
         "rejected_lines"

@@ -24,6 +24,7 @@ _REPORTED = frozenset(
         "intent.artifact.type",
         "intent.artifact.state",
         "intent.backfilled",
+        "intent.phase",
         "intent.title",
     }
 )
