@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from intent_observe import sqlite
-from intent_observe._core import Engine, state_header
+from intent_observe._core import STATE_VERSION, Engine, state_header
 from intent_observe.sqlite import Mode
 
 SCHEMA = """
@@ -31,8 +31,10 @@ CREATE TABLE IF NOT EXISTS intent_activity (key TEXT PRIMARY KEY, last_ns INTEGE
 # 4: artifacts are identified by their file, spans are sent once (announced + phases).
 # 5: what the artifact files said (derived events taken, artifacts by file) is kept too.
 # 6: rows are the compiled engine's binary form (no JSON; announced attributes not kept).
+# 7: an artifact row writes only the fields set (a mask says which), times scaled to their
+#    unit and after the first as distances from it; a membership's signal and container are
+#    read from its key; a signal's own file and key are not written again in its files.
 # A state of an earlier version cannot be carried over: the history is read again from its start.
-_STATE_VERSION = 6
 _UPSERT_ACTIVITY = "INSERT OR REPLACE INTO intent_activity (key, last_ns) VALUES (?, ?)"
 
 
@@ -118,13 +120,13 @@ class IdentityStore:
             return None
         core = bytes(row[0])
         version, saved_scope = (0, "") if core.startswith(b"{") else state_header(core)  # JSON: up to 5
-        if version < _STATE_VERSION:
+        if version < STATE_VERSION:
             raise StaleState(
                 f"{self.path}: identity state version {version} was written under earlier "
-                f"identity rules (now {_STATE_VERSION})"
+                f"identity rules (now {STATE_VERSION})"
             )
-        if version != _STATE_VERSION:
-            raise RuntimeError(f"{self.path}: identity state version {version} is not {_STATE_VERSION}")
+        if version != STATE_VERSION:
+            raise RuntimeError(f"{self.path}: identity state version {version} is not {STATE_VERSION}")
         if saved_scope != scope:
             raise RuntimeError(
                 f"{self.path}: identity state was written for scope {saved_scope!r}, not {scope!r}"

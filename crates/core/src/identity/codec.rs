@@ -1,10 +1,12 @@
 //! The engine state's durable form: one compact binary row per artifact, membership and file,
 //! and one row for the rest (`core`). Varints, ids as raw bytes, span ids recomputed from the
-//! key rather than stored, common attribute keys as one byte: no JSON, no merged attribute
-//! dicts (an artifact's announced attributes are dropped once it is announced, but a signal's
-//! or a spec's, which its memberships copy later).
+//! key rather than stored, common attribute keys as one byte, only the fields set, times
+//! scaled to their unit and as distances from the first: no JSON, no merged attribute dicts
+//! (an artifact's announced attributes are dropped once it is announced, but a signal's or a
+//! spec's, which its memberships copy later).
 
 mod bytes;
+mod sparse;
 mod state;
 
 use super::attrs::one_line;
@@ -12,6 +14,7 @@ use super::ids;
 use super::model::*;
 use crate::parse::Kind;
 use bytes::{ReadResult, Reader, Writer};
+use sparse::{Sparse, SparseReader, unless};
 pub use state::{STATE_VERSION, core_row, header, read_core};
 
 const INTENT: &str = "intent:";
@@ -111,10 +114,17 @@ impl Row for () {
     }
 }
 
+/// A list when it holds something (not written else).
+fn listed(list: &[String]) -> Option<&[String]> {
+    (!list.is_empty()).then_some(list)
+}
+
+/// Kind, flags and first time, then the fields set: the most often set first, so that the
+/// mask of those present stays short; times after the first as their distance from it.
 pub fn artifact_row(art: &Artifact) -> Vec<u8> {
-    let mut w = Writer::default();
-    w.uint(kind_code(art.kind));
-    w.uint(flags(&[
+    let mut head = Writer::default();
+    head.uint(kind_code(art.kind));
+    head.uint(flags(&[
         art.defined,
         art.announced,
         art.closed,
@@ -127,87 +137,105 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
         art.observed,
         art.bare,
     ]));
-    w.opt_text(art.id.as_deref());
-    w.int(art.first_ns);
-    w.int(art.last_ns - art.first_ns);
-    let usual = usual_name(art.kind, art.id.as_deref());
-    w.opt_text(Some(art.name.as_str()).filter(|name| *name != usual));
-    w.opt_text(art.title.as_deref());
-    w.opt_text(art.file.as_deref());
-    w.attrs_of(
-        &art.attrs,
-        &known_values(art.kind, &art.id, &art.title, &art.file),
-    );
-    match &art.files {
-        None => w.uint(0),
-        Some(files) => {
-            w.uint(files.len() as u64 + 1);
-            for (file, key) in files {
-                w.text(file);
-                w.text(key);
-            }
-        }
-    }
-    w.opt_key(art.latest.as_deref(), &format!("{}:", art.kind.value()));
-    w.uint(art.occurrences);
+    head.time(art.first_ns);
+    let since = |ns: Option<i64>| ns.map(|ns| ns.wrapping_sub(art.first_ns));
+    let mut s = Sparse::default();
+    s.put(art.id.as_deref(), Writer::text);
+    s.put(art.trace_id.as_deref(), Writer::id);
+    s.put(since(art.end_ns), Writer::time);
+    s.put(unless(art.last_ns.wrapping_sub(art.first_ns), 0), Writer::time);
+    s.put(art.title.as_deref(), Writer::text);
+    s.put(art.parent_span.as_deref(), Writer::id);
     for (relation, prefix) in [
         (&art.intent, INTENT),
-        (&art.spec, SPEC),
         (&art.contract, CONTRACT),
+        (&art.spec, SPEC),
         (&art.cluster, CLUSTER),
     ] {
-        w.opt_key(relation.as_deref(), prefix);
+        s.put(relation.as_deref(), |w, key| w.key(key, prefix));
     }
-    w.opt_int(art.defined_ns);
-    w.opt_id(art.claimed_trace.as_deref());
-    w.opt_id(art.trace_id.as_deref());
-    w.opt_id(art.parent_span.as_deref());
-    w.opt_int(art.end_ns);
-    w.opt_text(art.status_message.as_deref());
-    w.uint(art.runs);
-    w.opt_int(art.run_start_ns);
-    for list in [&art.contracts, &art.listed, &art.passed] {
-        w.keys(list, CONTRACT);
-    }
-    w.keys(&art.members, SIGNAL);
-    w.opt_text(art.inactive.as_deref());
-    match art.trust {
-        None => w.uint(0),
-        Some(trust) => {
-            w.uint(1);
-            w.float(trust);
+    s.put(art.file.as_deref(), Writer::text);
+    let known = known_values(art.kind, &art.id, &art.title, &art.file);
+    s.put((!art.attrs.0.is_empty()).then_some(&art.attrs), |w, attrs| {
+        w.attrs_of(attrs, &known);
+    });
+    s.put(art.files.as_ref(), |w, files| {
+        w.uint(files.len() as u64);
+        for (file, key) in files {
+            w.or_same(file, art.file.as_deref());
+            w.or_same(key, Some(&art.key));
         }
+    });
+    s.put(art.status_message.as_deref(), Writer::text);
+    s.put(unless(art.run, 0), Writer::uint);
+    s.put(listed(&art.members), |w, keys| w.keys(keys, SIGNAL));
+    s.put(art.inactive.as_deref(), Writer::text);
+    s.put(art.trust, Writer::float);
+    s.put(art.level.as_deref(), Writer::text);
+    for list in [&art.contracts, &art.listed, &art.passed] {
+        s.put(listed(list), |w, keys| w.keys(keys, CONTRACT));
     }
-    w.opt_text(art.level.as_deref());
-    w.opt_int(art.first_spec_ns);
-    w.uint(art.evaluations);
-    w.uint(art.run);
-    w.0
+    s.put(since(art.defined_ns), Writer::time);
+    s.put(since(art.first_spec_ns), Writer::time);
+    let usual = usual_name(art.kind, art.id.as_deref());
+    s.put(unless(art.name.as_str(), &usual), Writer::text);
+    let own = format!("{}:", art.kind.value());
+    s.put(art.latest.as_deref(), |w, key| w.key(key, &own));
+    s.put(unless(art.occurrences, 1), Writer::uint);
+    s.put(art.claimed_trace.as_deref(), Writer::id);
+    s.put(unless(art.runs, 0), Writer::uint);
+    s.put(since(art.run_start_ns), Writer::time);
+    s.put(unless(art.evaluations, 0), Writer::uint);
+    s.finish(head)
 }
 
 pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact> {
-    let mut r = Reader::new(row);
-    let kind = kind_of(r.uint()?)?;
-    let bits = r.uint()?;
-    let id = r.opt_text()?;
-    let first_ns = r.int()?;
-    let last_ns = first_ns + r.int()?;
-    let name = r.opt_text()?.unwrap_or_else(|| usual_name(kind, id.as_deref()));
-    let title = r.opt_text()?;
-    let file = r.opt_text()?;
-    let attrs = r.attrs_of(&known_values(kind, &id, &title, &file))?;
-    let files = match r.len()? {
-        0 => None,
-        n => Some(
-            (1..n)
-                .map(|_| Ok((r.text()?, r.text()?)))
-                .collect::<ReadResult<Vec<_>>>()?,
-        ),
-    };
-    let latest = r.opt_key(&format!("{}:", kind.value()))?;
-    let occurrences = r.uint()?;
-    let (intent, spec) = (r.opt_key(INTENT)?, r.opt_key(SPEC)?);
-    let (contract, cluster) = (r.opt_key(CONTRACT)?, r.opt_key(CLUSTER)?);
+    let mut head = Reader::new(row);
+    let kind = kind_of(head.uint()?)?;
+    let bits = head.uint()?;
+    let first_ns = head.time()?;
+    let at = |since: Option<i64>| since.map(|since| first_ns.wrapping_add(since));
+    let mut s = SparseReader::new(head)?;
+    let id = s.next(Reader::text)?;
+    let trace_id = s.next(Reader::id)?;
+    let end_ns = at(s.next(Reader::time)?);
+    let last_ns = first_ns.wrapping_add(s.next(Reader::time)?.unwrap_or(0));
+    let title = s.next(Reader::text)?;
+    let parent_span = s.next(Reader::id)?;
+    let intent = s.next(|r| r.key(INTENT))?;
+    let contract = s.next(|r| r.key(CONTRACT))?;
+    let spec = s.next(|r| r.key(SPEC))?;
+    let cluster = s.next(|r| r.key(CLUSTER))?;
+    let file = s.next(Reader::text)?;
+    let known = known_values(kind, &id, &title, &file);
+    let attrs = s.next(|r| r.attrs_of(&known))?.unwrap_or_default();
+    let files = s.next(|r| {
+        let n = r.len()?;
+        (0..n)
+            .map(|_| Ok((r.or_same(file.as_deref())?, r.or_same(Some(key))?)))
+            .collect::<ReadResult<Vec<_>>>()
+    })?;
+    let status_message = s.next(Reader::text)?;
+    let run = s.next(Reader::uint)?.unwrap_or(0);
+    let members = s.next(|r| r.keys(SIGNAL))?.unwrap_or_default();
+    let inactive = s.next(Reader::text)?;
+    let trust = s.next(Reader::float)?;
+    let level = s.next(Reader::text)?;
+    let contracts = s.next(|r| r.keys(CONTRACT))?.unwrap_or_default();
+    let listed = s.next(|r| r.keys(CONTRACT))?.unwrap_or_default();
+    let passed = s.next(|r| r.keys(CONTRACT))?.unwrap_or_default();
+    let defined_ns = at(s.next(Reader::time)?);
+    let first_spec_ns = at(s.next(Reader::time)?);
+    let name = s
+        .next(Reader::text)?
+        .unwrap_or_else(|| usual_name(kind, id.as_deref()));
+    let own = format!("{}:", kind.value());
+    let latest = s.next(|r| r.key(&own))?;
+    let occurrences = s.next(Reader::uint)?.unwrap_or(1);
+    let claimed_trace = s.next(Reader::id)?;
+    let runs = s.next(Reader::uint)?.unwrap_or(0);
+    let run_start_ns = at(s.next(Reader::time)?);
+    let evaluations = s.next(Reader::uint)?.unwrap_or(0);
     Ok(Artifact {
         key: key.to_string(),
         kind,
@@ -227,43 +255,65 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
         contract,
         cluster,
         defined: flag(bits, 0),
-        defined_ns: r.opt_int()?,
-        claimed_trace: r.opt_id()?,
-        trace_id: r.opt_id()?,
-        parent_span: r.opt_id()?,
+        defined_ns,
+        claimed_trace,
+        trace_id,
+        parent_span,
         announced: flag(bits, 1),
         closed: flag(bits, 2),
-        end_ns: r.opt_int()?,
+        end_ns,
         error: flag(bits, 3),
-        status_message: r.opt_text()?,
-        runs: r.uint()?,
+        status_message,
+        runs,
         running: flag(bits, 4),
-        run_start_ns: r.opt_int()?,
+        run_start_ns,
         approved: flag(bits, 5),
-        contracts: r.keys(CONTRACT)?,
-        listed: r.keys(CONTRACT)?,
-        passed: r.keys(CONTRACT)?,
-        members: r.keys(SIGNAL)?,
-        inactive: r.opt_text()?,
-        trust: if r.uint()? == 0 { None } else { Some(r.float()?) },
-        level: r.opt_text()?,
-        first_spec_ns: r.opt_int()?,
+        contracts,
+        listed,
+        passed,
+        members,
+        inactive,
+        trust,
+        level,
+        first_spec_ns,
         placeholder: flag(bits, 6),
         in_progress: flag(bits, 7),
         counted: flag(bits, 8),
         observed: flag(bits, 9),
         bare: flag(bits, 10),
-        evaluations: r.uint()?,
-        run: r.uint()?,
+        evaluations,
+        run,
     })
 }
 
+/// What comes after a membership key's role (`intent-member:`, `cluster-member:`).
+fn member_prefix(intent_role: bool) -> &'static str {
+    if intent_role {
+        "intent-member:"
+    } else {
+        "cluster-member:"
+    }
+}
+
+/// Its signal and container, which its key names (`cluster-member:{signal}@{container}`): the
+/// signal's length says where the key splits, so neither is written again.
 pub fn membership_row(member: &Membership) -> Vec<u8> {
     let mut w = Writer::default();
     w.uint(flags(&[member.intent_role, member.observed]));
-    w.text(&member.signal);
-    w.text(&member.container);
-    w.int(member.time_ns);
+    let named = member
+        .key
+        .strip_prefix(member_prefix(member.intent_role))
+        .and_then(|rest| rest.strip_prefix(member.signal.as_str()))
+        .and_then(|rest| rest.strip_prefix('@'))
+        == Some(member.container.as_str());
+    if named {
+        w.uint(member.signal.len() as u64 + 1);
+    } else {
+        w.uint(0);
+        w.text(&member.signal);
+        w.text(&member.container);
+    }
+    w.time(member.time_ns);
     w.attrs(&member.attrs);
     w.0
 }
@@ -271,13 +321,22 @@ pub fn membership_row(member: &Membership) -> Vec<u8> {
 pub fn read_membership(scope: &str, key: &str, row: &[u8]) -> ReadResult<Membership> {
     let mut r = Reader::new(row);
     let bits = r.uint()?;
+    let (signal, container) = match r.len()? {
+        0 => (r.text()?, r.text()?),
+        n => {
+            let rest = key.strip_prefix(member_prefix(flag(bits, 0)));
+            let split = rest.and_then(|rest| Some((rest.get(..n - 1)?, rest.get(n..)?)));
+            let (signal, container) = split.ok_or("a membership key that names no signal")?;
+            (signal.to_string(), container.to_string())
+        }
+    };
     Ok(Membership {
         key: key.to_string(),
         intent_role: flag(bits, 0),
         observed: flag(bits, 1),
-        signal: r.text()?,
-        container: r.text()?,
-        time_ns: r.int()?,
+        signal,
+        container,
+        time_ns: r.time()?,
         span_id: ids::span_id(&[scope, "member", key]),
         attrs: r.attrs()?,
     })
@@ -339,5 +398,34 @@ mod tests {
         );
         assert_eq!(read_artifact("s", &art.key, &row), Ok(art));
         assert!(read_artifact("s", "k", &row[..row.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn a_membership_row_reads_back_whole_its_key_split_or_not() {
+        for (key, signal, container) in [
+            (
+                "cluster-member:signal:@a@b.md@cluster:C",
+                "signal:@a@b.md",
+                "cluster:C",
+            ),
+            ("intent-member:signal:S@intent:I", "signal:S", "intent:I"),
+            ("odd", "signal:S", "intent:I"),
+        ] {
+            let mut attrs = Attrs::default();
+            attrs.set("intent.event.type", "signal.created");
+            let member = Membership {
+                key: key.into(),
+                signal: signal.into(),
+                container: container.into(),
+                intent_role: key.starts_with("intent"),
+                time_ns: 1_700_000_000_000_000_000,
+                span_id: ids::span_id(&["s", "member", key]),
+                attrs,
+                observed: true,
+            };
+            let row = membership_row(&member);
+            assert_eq!(row.windows(8).any(|w| w == b"signal:S"), key == "odd");
+            assert_eq!(read_membership("s", key, &row), Ok(member));
+        }
     }
 }

@@ -21,6 +21,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<encode::Encoder>()?;
     module.add_class::<engine::Engine>()?;
     module.add_function(wrap_pyfunction!(engine::state_header, module)?)?;
+    module.add("STATE_VERSION", crate::identity::codec::STATE_VERSION)?;
     module.add_function(wrap_pyfunction!(decode::decode_spans, module)?)?;
     module.add_function(wrap_pyfunction!(decode::decode_log_records, module)?)?;
     module.add_function(wrap_pyfunction!(decode::named_rows, module)?)?;

@@ -36,6 +36,15 @@ const DATA_PREFIX_CODE: u64 = KNOWN_KEYS.len() as u64 + 1;
 const DATA_PREFIX: &str = "intent.data.";
 /// A value tag saying the value is the row's known value of this index (tags below are types).
 const KNOWN_VALUE: u64 = 5;
+/// What `Writer::time` scales a time by, by code (the last code: nanoseconds).
+const TIME_UNITS: [i64; 3] = [1_000_000_000, 1_000_000, 1_000];
+
+fn nibble(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        _ => digit - b'a' + 10,
+    }
+}
 
 #[derive(Default)]
 pub struct Writer(pub Vec<u8>);
@@ -69,57 +78,69 @@ impl Writer {
         }
     }
 
-    pub fn opt_int(&mut self, value: Option<i64>) {
-        match value {
-            None => self.uint(0),
-            Some(value) => {
-                self.uint(1);
-                self.int(value);
-            }
-        }
-    }
-
     pub fn float(&mut self, value: f64) {
         self.0.extend_from_slice(&value.to_le_bytes());
     }
 
-    /// A hex id as its bytes (half the size); anything else as text.
+    /// A hex id as its bytes (half the size), anything else as text: one varint says which
+    /// and how long (odd: that many bytes; even: a text of half its length, less one).
+    pub fn id(&mut self, id: &str) {
+        let hex = id.len().is_multiple_of(2) && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if hex {
+            self.uint((id.len() as u64 / 2) << 1 | 1);
+            let digits = id.as_bytes().chunks_exact(2);
+            self.0
+                .extend(digits.map(|pair| nibble(pair[0]) << 4 | nibble(pair[1])));
+        } else {
+            self.uint((id.len() as u64 + 1) << 1);
+            self.0.extend_from_slice(id.as_bytes());
+        }
+    }
+
+    /// None as 0, else as `id` (never 0).
     pub fn opt_id(&mut self, id: Option<&str>) {
         match id {
             None => self.uint(0),
-            Some(id) if id.len() % 2 == 0 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
-                self.uint(1);
-                let bytes: Vec<u8> = (0..id.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&id[i..i + 2], 16).unwrap_or(0))
-                    .collect();
-                self.uint(bytes.len() as u64);
-                self.0.extend_from_slice(&bytes);
-            }
-            Some(id) => {
-                self.uint(2);
-                self.text(id);
-            }
+            Some(id) => self.id(id),
         }
+    }
+
+    /// A time in nanoseconds, or a span of them: scaled down by the largest of a second, a
+    /// millisecond or a microsecond it is a whole number of (the low two bits say which), so
+    /// a time to the second takes 5 bytes, not 9.
+    pub fn time(&mut self, ns: i64) {
+        let (code, unit) = TIME_UNITS
+            .iter()
+            .enumerate()
+            .find(|(_, unit)| ns % **unit == 0)
+            .map_or((TIME_UNITS.len(), 1), |(code, unit)| (code, *unit));
+        let scaled = ns / unit;
+        let zigzag = ((scaled << 1) ^ (scaled >> 63)) as u64;
+        let mut value = u128::from(zigzag) << 2 | code as u128;
+        while value >= 0x80 {
+            self.0.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.0.push(value as u8);
+    }
+
+    /// A text where an owner's own value is likely: 0 for that value, else as `opt_text`.
+    pub fn or_same(&mut self, text: &str, own: Option<&str>) {
+        self.opt_text(Some(text).filter(|text| Some(*text) != own));
     }
 
     /// An artifact key whose kind the field says (`intent:INT-1` in `intent`): the `kind:`
     /// prefix is left out when it is there (the low bit says so).
-    pub fn opt_key(&mut self, key: Option<&str>, prefix: &str) {
-        match key {
-            None => self.uint(0),
-            Some(key) => {
-                let (text, flag) = key.strip_prefix(prefix).map_or((key, 1), |rest| (rest, 0));
-                self.uint(((text.len() as u64 + 1) << 1) | flag);
-                self.0.extend_from_slice(text.as_bytes());
-            }
-        }
+    pub fn key(&mut self, key: &str, prefix: &str) {
+        let (text, flag) = key.strip_prefix(prefix).map_or((key, 1), |rest| (rest, 0));
+        self.uint((text.len() as u64) << 1 | flag);
+        self.0.extend_from_slice(text.as_bytes());
     }
 
     pub fn keys(&mut self, keys: &[String], prefix: &str) {
         self.uint(keys.len() as u64);
         for key in keys {
-            self.opt_key(Some(key), prefix);
+            self.key(key, prefix);
         }
     }
 
@@ -234,49 +255,70 @@ impl<'a> Reader<'a> {
             .map_err(|e| e.to_string())
     }
 
-    pub fn opt_int(&mut self) -> ReadResult<Option<i64>> {
-        Ok(if self.uint()? == 0 {
-            None
-        } else {
-            Some(self.int()?)
-        })
-    }
-
     pub fn float(&mut self) -> ReadResult<f64> {
         let bytes = self.take(8)?;
         Ok(f64::from_le_bytes(bytes.try_into().map_err(|_| "float")?))
     }
 
+    pub fn id(&mut self) -> ReadResult<String> {
+        let code = self.uint()?;
+        let n = usize::try_from(code >> 1).map_err(|e| e.to_string())?;
+        if code & 1 == 1 {
+            return Ok(ids::hex(self.take(n)?));
+        }
+        let bytes = self.take(n.checked_sub(1).ok_or("state row has an empty id code")?)?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())
+    }
+
     pub fn opt_id(&mut self) -> ReadResult<Option<String>> {
-        match self.uint()? {
-            0 => Ok(None),
-            1 => {
-                let n = self.len()?;
-                Ok(Some(ids::hex(self.take(n)?)))
+        if self.bytes.get(self.at) == Some(&0) {
+            self.at += 1;
+            return Ok(None);
+        }
+        self.id().map(Some)
+    }
+
+    pub fn time(&mut self) -> ReadResult<i64> {
+        let mut value = 0u128;
+        for shift in (0..128).step_by(7) {
+            let byte = self.take(1)?[0];
+            value |= u128::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                let zigzag = u64::try_from(value >> 2).map_err(|_| "state row has a time too long")?;
+                let scaled = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+                let unit = TIME_UNITS.get((value & 3) as usize).copied().unwrap_or(1);
+                return scaled
+                    .checked_mul(unit)
+                    .ok_or_else(|| "state row has a time too large".into());
             }
-            _ => self.text().map(Some),
+        }
+        Err("state row has a varint too long".into())
+    }
+
+    /// What `Writer::or_same` wrote.
+    pub fn or_same(&mut self, own: Option<&str>) -> ReadResult<String> {
+        match self.opt_text()? {
+            Some(text) => Ok(text),
+            None => own
+                .map(str::to_string)
+                .ok_or_else(|| "state row names an owner's value it lacks".into()),
         }
     }
 
-    pub fn opt_key(&mut self, prefix: &str) -> ReadResult<Option<String>> {
+    pub fn key(&mut self, prefix: &str) -> ReadResult<String> {
         let code = self.uint()?;
-        if code == 0 {
-            return Ok(None);
-        }
-        let n = usize::try_from((code >> 1) - 1).map_err(|e| e.to_string())?;
+        let n = usize::try_from(code >> 1).map_err(|e| e.to_string())?;
         let text = String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())?;
-        Ok(Some(if code & 1 == 1 {
+        Ok(if code & 1 == 1 {
             text
         } else {
             format!("{prefix}{text}")
-        }))
+        })
     }
 
     pub fn keys(&mut self, prefix: &str) -> ReadResult<Vec<String>> {
         let n = self.len()?;
-        (0..n)
-            .map(|_| Ok(self.opt_key(prefix)?.unwrap_or_default()))
-            .collect()
+        (0..n).map(|_| self.key(prefix)).collect()
     }
 
     pub fn texts(&mut self) -> ReadResult<Vec<String>> {
@@ -320,5 +362,49 @@ impl<'a> Reader<'a> {
             attrs.0.push((key, value));
         }
         Ok(attrs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_back_and_whole_seconds_are_short() {
+        let times = [
+            0,
+            1,
+            -1,
+            1_700_000_000_000_000_000,
+            1_700_000_000_123_000_000,
+            -5_000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let mut w = Writer::default();
+        for ns in times {
+            w.time(ns);
+        }
+        let mut r = Reader::new(&w.0);
+        for ns in times {
+            assert_eq!(r.time(), Ok(ns));
+        }
+        let mut second = Writer::default();
+        second.time(1_700_000_000_000_000_000);
+        assert_eq!(second.0.len(), 5);
+    }
+
+    #[test]
+    fn ids_read_back_hex_as_bytes() {
+        let ids = ["0af7651916cd43dd8448eb211c80319c", "", "not hex", "ABCD", "abc"];
+        let mut w = Writer::default();
+        for id in ids {
+            w.id(id);
+        }
+        assert_eq!(w.0[0], 16 << 1 | 1);
+        let mut r = Reader::new(&w.0);
+        for id in ids {
+            assert_eq!(r.id().as_deref(), Ok(id));
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::identity::metrics::{Histogram, MetricState};
 use crate::identity::model::*;
 
 /// Written first in the core row; a state of another version is read again from the log.
-pub const STATE_VERSION: u64 = 6;
+pub const STATE_VERSION: u64 = 7;
 
 fn put_map_of_lists(w: &mut Writer, map: &HashMap<String, Vec<String>>) {
     let mut entries: Vec<_> = map.iter().collect();
