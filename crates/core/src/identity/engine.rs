@@ -78,6 +78,7 @@ pub struct Engine {
     saves: u64,                                   // saves taken (`take_changed`)
     pub(super) dirty: BTreeSet<String>,           // unplaced artifact keys whose place may have become known
     pub(super) spans: Vec<SpanRecord>,            // built at sequence points, handed over by `drain`
+    drained: Vec<PendingLog>,                     // `drain_each`'s spare queue (empty), for its memory
     pub(super) attrs: Attrs,                      // attributes of the event being processed
     pub(super) relations: HashMap<String, Attrs>, // placed artifact key → relation attrs
 }
@@ -229,28 +230,56 @@ impl Engine {
     // ----------------------------------------------------------------- output
     /// Spans built so far and logs whose place is known; the rest keep waiting.
     pub fn drain(&mut self) -> Output {
-        let spans = std::mem::take(&mut self.spans);
-        let mut logs = Vec::new();
-        let mut waiting = Vec::new();
-        for item in std::mem::take(&mut self.pending) {
+        let (mut spans, mut logs) = (Vec::new(), Vec::new());
+        let kept = self.drain_each::<std::convert::Infallible>(
+            |span| {
+                spans.push(span);
+                Ok(())
+            },
+            |log| {
+                logs.push(log);
+                Ok(())
+            },
+        );
+        let Ok(()) = kept;
+        Output { spans, logs }
+    }
+
+    /// `drain`, each record handed to `span` or `log` in turn (the first error stops it). The
+    /// queues keep their memory for the next batch: grown afresh for every batch, they cost
+    /// page faults on fresh pages.
+    pub fn drain_each<E>(
+        &mut self,
+        span: impl FnMut(SpanRecord) -> Result<(), E>,
+        mut log: impl FnMut(LogRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.spans.drain(..).try_for_each(span)?;
+        let mut pending = std::mem::replace(&mut self.pending, std::mem::take(&mut self.drained));
+        for item in pending.drain(..) {
             if self.home_placed(&item.home) {
-                logs.push(self.finish_log(item));
+                log(self.finish_log(item))?;
             } else {
-                waiting.push(item);
+                self.pending.push(item);
             }
         }
-        self.pending = waiting;
+        self.drained = pending;
         self.artifacts.trim();
         self.memberships.trim();
         self.files.trim();
         self.derived_taken.trim();
-        Output { spans, logs }
+        Ok(())
     }
 
-    /// Place everything still waiting, with what is known (placeholders for parents never seen).
-    pub fn finalize(&mut self) -> Output {
+    /// Place everything still waiting, with what is known (placeholders for parents never
+    /// seen): the end of a finite read, before its last `drain`.
+    pub fn place_all(&mut self) {
         self.dirty.extend(self.unplaced.iter().cloned());
         self.settle(true);
+    }
+
+    /// `place_all`, then `drain`.
+    pub fn finalize(&mut self) -> Output {
+        self.place_all();
         self.drain()
     }
 

@@ -219,26 +219,24 @@ impl Engine {
         encoder: PyRef<'_, Encoder>,
         last: bool,
     ) -> PyResult<(Requests<'py>, Requests<'py>)> {
-        let out = if last {
-            self.inner.finalize()
-        } else {
-            self.inner.drain()
-        };
-        let bad = |e: String| PyValueError::new_err(e);
+        if last {
+            self.inner.place_all();
+        }
         let (spans, logs) = &mut self.encoded;
         spans.clear();
-        for span in &out.spans {
-            export::put_span_record(spans, span).map_err(bad)?;
-        }
         logs.clear();
-        for log in &out.logs {
-            export::put_log_record(logs, log).map_err(bad)?;
-        }
-        let request = |items: &[u8], any: bool| any.then(|| encoder.request(py, items)).transpose();
-        Ok((
-            request(spans, !out.spans.is_empty())?,
-            request(logs, !out.logs.is_empty())?,
-        ))
+        self.inner
+            .drain_each(
+                |span| export::put_span_record(spans, &span),
+                |log| export::put_log_record(logs, &log),
+            )
+            .map_err(PyValueError::new_err)?;
+        let request = |items: &[u8]| {
+            (!items.is_empty())
+                .then(|| encoder.request(py, items))
+                .transpose()
+        };
+        Ok((request(spans)?, request(logs)?))
     }
 
     /// Log records still waiting for their artifact's place are dropped (a read model's).
