@@ -26,9 +26,9 @@ _CHILD = {
         "from intent_observe.events import parse_file\nn=sum(1 for _ in parse_file(PATH))\n"
     ),
     "inspect --json (parse + identity + report)": (
-        "import io, orjson\nfrom intent_observe.report import build_report, read_history\n"
-        "run = read_history([PATH], keep_logs=False)\n"
-        "doc = orjson.dumps(build_report(run), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)\n"
+        "import os\nfrom intent_observe.report import read_history, write_report\n"
+        "run = read_history([PATH], records=False)\n"
+        "with open(os.devnull, 'wb') as out:\n    write_report(run, out)\n"
         "n = run.engine.state.events_seen\n"
     ),
 }

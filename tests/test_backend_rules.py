@@ -18,6 +18,7 @@ import pytest
 from tests.support.observe import running_stack, wait_for, wait_until_stored
 from tests.support.receiver import receiver_process
 
+from intent_observe.report import build_report
 from tailing import assert_exactly, expected_from, run_tail, tail_env
 
 HISTORY = Path(__file__).parent / "fixtures" / "history.jsonl"
@@ -72,7 +73,7 @@ def test_tempo_jaeger_and_our_store_show_the_same_traces(tmp_path: Path) -> None
     events.parent.mkdir(parents=True)
     shutil.copyfile(HISTORY, events)
     expected = expected_from([events])
-    assert expected.run.resent == 0
+    assert build_report(expected.run)["spans_resent"] == 0
     state = ["--state-dir", str(tmp_path / "state")]
     with receiver_process(tmp_path / "rx") as receiver:
         env = tail_env(receiver.grpc_endpoint)

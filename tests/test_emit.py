@@ -19,7 +19,7 @@ from intent_observe.emitter.draft import EmitError
 from intent_observe.emitter.emit import emit, find_repo_root
 from intent_observe.events import Event, Rejected, parse_file
 from intent_observe.identity import ids
-from intent_observe.report import read_history, trace_tree
+from intent_observe.report import build_report, read_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,8 +114,7 @@ def test_emitted_history_reads_as_one_complete_trace(repo: Path) -> None:
     run = read_history([str(events_file(repo))])
     assert not run.rejected
     intent = run.engine.state.artifacts["intent:INT-001"]
-    in_trace = [span for span in run.spans.values() if span.trace_id == intent.trace_id]
-    tree = [(span.name, depth) for span, depth in trace_tree(in_trace)]
+    tree = [(entry["name"], entry["depth"]) for entry in build_report(run)["intents"]["INT-001"]["artifacts"]]
     assert tree[0] == ("intent INT-001", 0)
     for name in ("signal SIG-001", "signal SIG-002", "signal SIG-003", "spec SPEC-001"):
         assert (name, 1) in tree

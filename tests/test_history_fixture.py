@@ -4,6 +4,7 @@ implies (history.plan.json, written from the story), and the same answer however
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from intent_observe.identity.engine import Engine
 from intent_observe.identity.state_db import IdentityStore
 from intent_observe.metrics.derive import as_json, snapshot
 from intent_observe.records import ArtifactView, SpanRecord
-from intent_observe.report import Run, build_report, read_history
+from intent_observe.report import Run, build_report, read_history, write_report
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HISTORY = str(FIXTURES / "history.jsonl")
@@ -168,7 +169,7 @@ def _metric(run: Run, name: str) -> list[dict[str, Any]]:
 
 
 def test_every_span_parent_is_exported_and_ids_unique(run: Run) -> None:
-    assert run.resent == 0  # a span id is sent once
+    assert build_report(run)["spans_resent"] == 0  # a span id is sent once
     for span in run.spans.values():
         if span.parent_span_id:
             parent = run.spans[span.parent_span_id]
@@ -215,8 +216,7 @@ def _read_and_save(store: IdentityStore, events: list[Event]) -> Run:
     part = Run(engine)
     for ev in events:
         engine.process(ev)
-    out = engine.drain()
-    part.take(out.spans, out.logs)
+    part.drain()
     store.save(engine)
     return part
 
@@ -225,9 +225,8 @@ def _finish_from_saved(part: Run, store: IdentityStore, events: list[Event]) -> 
     engine = Engine(store.load())
     for ev in events:
         engine.process(ev)
-    out = engine.finalize()
-    part.take(out.spans, out.logs)
     part.engine = engine
+    part.drain(last=True)
 
 
 def test_incremental_drains_give_the_same_metrics_and_spans(run: Run) -> None:
@@ -236,10 +235,8 @@ def test_incremental_drains_give_the_same_metrics_and_spans(run: Run) -> None:
     live = Run(engine)
     for ev in (e for e in parse_file(HISTORY) if isinstance(e, Event)):
         engine.process(ev)
-        out = engine.drain()
-        live.take(out.spans, out.logs)
-    out = engine.finalize()
-    live.take(out.spans, out.logs)
+        live.drain()
+    live.drain(last=True)
     assert _fingerprint(live) == _fingerprint(run)
 
 
@@ -253,13 +250,11 @@ def test_state_saved_and_reloaded_every_fifty_events_gives_the_same_answer(run: 
     for n, ev in enumerate(events):
         engine.process(ev)
         if n % 50 == 49:  # save as a tail does, then carry on from a reloaded state
-            out = engine.drain()
-            small.take(out.spans, out.logs)
+            small.drain()
             store.save(engine)
             engine = Engine(store.load(), limit=16)  # most entries read back from the saved rows
             small.engine = engine
-    out = engine.finalize()
-    small.take(out.spans, out.logs)
+    small.drain(last=True)
     assert _fingerprint(small) == _fingerprint(run)
 
 
@@ -273,10 +268,17 @@ def test_a_working_set_of_sixteen_entries_gives_the_same_answer(run: Run, tmp_pa
     for n, ev in enumerate(events):
         engine.process(ev)
         if n % 10 == 9:
-            out = engine.drain()
-            small.take(out.spans, out.logs)
+            small.drain()
         if n % 50 == 49:
             store.save(engine)
-    out = engine.finalize()
-    small.take(out.spans, out.logs)
+    small.drain(last=True)
     assert _fingerprint(small) == _fingerprint(run)
+
+
+def test_a_report_whose_output_fails_raises_what_the_output_raised(run: Run) -> None:
+    class Full:
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "no space left on device")
+
+    with pytest.raises(OSError, match="no space"):
+        write_report(run, Full())

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
+
 FIXTURE = Path(__file__).parent / "fixtures" / "history.jsonl"
 PLAN = json.loads((Path(__file__).parent / "fixtures" / "history.plan.json").read_text())
 
@@ -25,6 +27,8 @@ def test_json_document_is_stable_and_complete() -> None:
     assert first.returncode == 1  # the fixture has unusable lines
     assert first.stdout == second.stdout  # same input, same bytes
     doc = json.loads(first.stdout)
+    # the core writes the document as orjson lays one out: sorted keys, two spaces, its escapes
+    assert orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n" == first.stdout
     assert set(doc["intents"]) == set(PLAN["intents"])
     for intent in doc["intents"].values():
         assert len(intent["trace_id"]) == 32 and int(intent["trace_id"], 16)

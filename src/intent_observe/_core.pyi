@@ -1,7 +1,7 @@
 """Types of `intent_observe._core`, the compiled core (crates/core)."""
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from intent_observe.identity.state_db import SavedState, StateReader
 from intent_observe.metrics.derive import MetricValues, Point
@@ -117,3 +117,14 @@ class Artifacts:
 STATE_VERSION: int  # the identity state's row format; a state of another is read again from the log
 
 def state_header(core: bytes) -> tuple[int, str]: ...
+
+# report/: what `inspect` reports
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+class Report:
+    """What the report keeps of each span an engine drains; its JSON document."""
+
+    def take(self, engine: Engine, last: bool = False, records: bool = False) -> Output | None: ...
+    def write(self, engine: Engine, out: _Writable, given: list[tuple[str, bytes]]) -> None: ...

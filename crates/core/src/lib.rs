@@ -5,9 +5,8 @@
 //!   `parse`: a line → an event or a rejection
 //!   (`timestamps`, and `pytext` for the text rules the project's semantics were written in);
 //! - `wire`: protobuf primitives; `encode`: records → OTLP request bytes; `decode`: an OTLP
-//!   traces request → what the store keeps of each span.
-//!
-//! The identity engine and its state move in next, beside `parse` and `encode`.
+//!   traces request → what the store keeps of each span;
+//! - `identity`: the trace identity engine; `report`: `inspect`'s report of what it made.
 //!
 //! The `python` feature adds `intent_observe._core`, the bindings the Python package calls.
 
@@ -18,6 +17,7 @@ pub mod json;
 pub mod lines;
 pub mod parse;
 pub mod pytext;
+pub mod report;
 pub mod timestamps;
 pub mod wire;
 

@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
-from rich.tree import Tree
 
 from intent_observe.identity.attributes import one_line
-from intent_observe.report import build_report, read_history
+from intent_observe.report import Run, build_report, read_history, write_report
+
+if TYPE_CHECKING:  # rich is imported where a tree or a progress bar is drawn, not for --json
+    from rich.console import Console
+    from rich.tree import Tree
 
 _MARK = {"ok": "[green]✓[/]", "error": "[red]✗[/]"}
-
-
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """The cyclic garbage collector's youngest generation collected every 100,000 new objects
-    instead of 700: a history's spans and views are hundreds of thousands of objects that all
-    live to the end, and the collector's passes over them were 30% of `inspect`'s CPU (100,000
-    events: 4.8 s → 3.6 s, peak memory within 1%)."""
-    before = gc.get_threshold()
-    gc.set_threshold(100_000, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -47,6 +30,8 @@ def _fmt_duration(seconds: float) -> str:
 
 
 def _label(entry: dict[str, Any]) -> str:
+    from rich.markup import escape
+
     decided = entry["phase"] is not None or entry["type"] in ("assertion", "other")
     mark = _MARK[entry["status"]] if decided else ""
     parts = [f"[bold]{escape(one_line(entry['name'], 80))}[/]"]
@@ -78,6 +63,9 @@ _GROUPS = (
 
 
 def _trace(key: str, trace: dict[str, Any]) -> Tree:
+    from rich.markup import escape
+    from rich.tree import Tree
+
     root = Tree(f"[bold blue]{escape(one_line(key, 60))}[/] [dim]trace {trace['trace_id']}[/]")
     nodes = {0: root}
     for entry in trace["artifacts"]:
@@ -90,6 +78,9 @@ def _trace(key: str, trace: dict[str, Any]) -> Tree:
 
 
 def _render(doc: dict[str, Any], console: Console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     console.print(
         f"[bold]{doc['events']}[/] events from {doc['lines']} lines · "
         f"[bold]{len(doc['intents'])}[/] intents · "
@@ -128,6 +119,9 @@ def _render(doc: dict[str, Any], console: Console) -> None:
 
 
 def _render_metrics(metrics: dict[str, Any], console: Console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="Metrics", title_justify="left")
     table.add_column("metric")
     table.add_column("labels")
@@ -170,29 +164,36 @@ def inspect_command(files: tuple[str, ...], as_json: bool, log_only: bool) -> No
 
     Exit status: 0 when every line was usable, 1 when some were rejected.
     """
-    total = sum(os.path.getsize(f) for f in files)
-    err = Console(stderr=True)
-    show_progress = err.is_terminal and total > 8 << 20
-    with _rare_collections():
-        with Progress(
-            TextColumn("reading"),
-            BarColumn(),
-            TextColumn("{task.completed:,} lines"),
-            TransferSpeedColumn(),
-            console=err,
-            disable=not show_progress,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("read", total=None)
-            run = read_history(
-                files,
-                progress=lambda n: progress.advance(task, n),
-                keep_logs=False,
-                derived=[] if log_only else None,
-            )
-        doc = build_report(run)
+    run = _read(files, log_only)
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n")
+        write_report(run, sys.stdout.buffer)
     else:
-        _render(doc, Console(highlight=False))
-    sys.exit(1 if doc["rejected"] else 0)
+        from rich.console import Console
+
+        _render(build_report(run), Console(highlight=False))
+    sys.exit(1 if run.rejected else 0)
+
+
+def _read(files: tuple[str, ...], log_only: bool) -> Run:
+    """The history, with a progress bar while a large one is read on a terminal."""
+    with _progress(sum(os.path.getsize(f) for f in files)) as advance:
+        return read_history(files, progress=advance, records=False, derived=[] if log_only else None)
+
+
+@contextmanager
+def _progress(total_bytes: int) -> Iterator[Callable[[int], None] | None]:
+    if not (sys.stderr.isatty() and total_bytes > 8 << 20):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+
+    columns = (
+        TextColumn("reading"),
+        BarColumn(),
+        TextColumn("{task.completed:,} lines"),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("read", total=None)
+        yield lambda lines: progress.advance(task, lines)

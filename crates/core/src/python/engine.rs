@@ -73,7 +73,7 @@ fn kind_named(value: &str) -> PyResult<Kind> {
 /// that wrote them is confirmed.
 #[pyclass(module = "intent_observe._core")]
 pub struct Engine {
-    inner: identity::Engine,
+    pub(super) inner: identity::Engine,
     /// `drain_encoded`'s buffers for the encoded spans and logs, kept between calls: a
     /// batch's requests run to megabytes, and fresh buffers that size cost more in growing
     /// and page faults than the encoding itself.
@@ -470,7 +470,7 @@ fn log_object<'py>(py: Python<'py>, c: &Classes, log: LogRecord) -> PyResult<Bou
     ))
 }
 
-fn output<'py>(py: Python<'py>, out: Output) -> PyResult<Bound<'py, PyAny>> {
+pub(super) fn output<'py>(py: Python<'py>, out: Output) -> PyResult<Bound<'py, PyAny>> {
     let c = classes(py)?;
     let _paused = CollectorPaused::new(py);
     let spans = out

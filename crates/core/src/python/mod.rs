@@ -7,6 +7,7 @@ mod decode;
 mod encode;
 mod engine;
 mod parse;
+mod report;
 mod text;
 
 /// The extension's Rust allocations: mimalloc. The identity engine makes and frees many small
@@ -20,6 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<encode::Encoder>()?;
     module.add_class::<engine::Engine>()?;
+    module.add_class::<report::Report>()?;
     module.add_function(wrap_pyfunction!(engine::state_header, module)?)?;
     module.add("STATE_VERSION", crate::identity::codec::STATE_VERSION)?;
     module.add_function(wrap_pyfunction!(decode::decode_spans, module)?)?;

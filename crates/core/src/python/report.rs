@@ -1,0 +1,87 @@
+//! `Report`: `inspect`'s report (crate::report) as the engine drains, and its JSON document.
+
+use std::io::{self, Write};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::engine::{Engine, output};
+use crate::report::{Collector, document};
+
+/// `Report()`: what the report keeps of each span an engine drains, and the counts.
+#[pyclass(module = "intent_observe._core")]
+#[derive(Default)]
+pub struct Report {
+    collector: Collector,
+}
+
+#[pymethods]
+impl Report {
+    #[new]
+    fn new() -> Self {
+        Report::default()
+    }
+
+    /// `engine.drain()` (`finalize()` when `last`) taken into the report; the `Output` of
+    /// span and log records too when `records` (else None: no Python object is made).
+    #[pyo3(signature = (engine, last = false, records = false))]
+    fn take<'py>(
+        &mut self,
+        engine: &Bound<'py, Engine>,
+        last: bool,
+        records: bool,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let out = {
+            let inner = &mut engine.borrow_mut().inner;
+            if last { inner.finalize() } else { inner.drain() }
+        };
+        self.collector.take(&out).map_err(PyValueError::new_err)?;
+        records.then(|| output(engine.py(), out)).transpose()
+    }
+
+    /// The document of `inspect --json` written to `out` (`out.write(bytes)`, a megabyte at
+    /// a time) with `given`'s members (key → JSON as orjson writes it with `OPT_INDENT_2 |
+    /// OPT_SORT_KEYS`) among its own.
+    fn write(
+        &self,
+        engine: &Bound<'_, Engine>,
+        out: Bound<'_, PyAny>,
+        given: Vec<(String, Vec<u8>)>,
+    ) -> PyResult<()> {
+        let mut sink = Sink { out, failed: None };
+        let written = document::write(&self.collector, &engine.borrow().inner, &given, &mut sink);
+        match (written, sink.failed) {
+            (_, Some(failed)) => Err(failed),
+            (Err(e), None) => Err(PyValueError::new_err(e.to_string())),
+            (Ok(()), None) => Ok(()),
+        }
+    }
+}
+
+/// A Python binary file as an `io::Write`; what its `write` raised is kept for the caller.
+struct Sink<'py> {
+    out: Bound<'py, PyAny>,
+    failed: Option<PyErr>,
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let py = self.out.py();
+        match self
+            .out
+            .call_method1(intern!(py, "write"), (PyBytes::new(py, bytes),))
+        {
+            Ok(_) => Ok(bytes.len()),
+            Err(e) => {
+                self.failed = Some(e);
+                Err(io::Error::other("the output's write failed"))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,284 @@
+//! The document `inspect --json` prints: every trace under the kind of its root artifact
+//! (`intents`, `specs`, …), keyed by the artifact's id (`#2` for another artifact of a reused
+//! id), with its spans depth-first; the orphan signals; the counts. Members written elsewhere
+//! (the metrics, the unusable lines) are given as JSON and take their place among the keys.
+
+use std::io::{self, Write};
+
+use foldhash::{HashMap, HashSet};
+
+use super::pretty::Pretty;
+use super::{Collector, Span, SpanId, Texts, span_id};
+use crate::identity::Engine;
+use crate::identity::ids::{hex, hex_bytes};
+use crate::identity::model::Artifact;
+use crate::parse::Kind;
+
+/// The trace groups, by the kind of their root artifact.
+const GROUPS: [(Kind, &str); 7] = [
+    (Kind::Intent, "intents"),
+    (Kind::Cluster, "clusters"),
+    (Kind::Spec, "specs"),
+    (Kind::Contract, "contracts"),
+    (Kind::Assertion, "assertions"),
+    (Kind::Decision, "decisions"),
+    (Kind::Other, "other_events"),
+];
+
+enum Member<'a> {
+    Json(&'a [u8]),
+    Count(u64),
+    Group(Vec<(&'a str, &'a Artifact)>), // trace key → its root, by key
+    Orphans(Vec<&'a Artifact>),
+}
+
+/// The placed artifacts, by key, and the report's members made from them.
+struct Placed<'a> {
+    by_span: HashMap<SpanId, &'a Artifact>,
+    groups: [Vec<(&'a str, &'a Artifact)>; GROUPS.len()], // as GROUPS
+    orphans: Vec<&'a Artifact>,
+}
+
+fn placed<'a>(artifacts: &'a [&'a Artifact]) -> io::Result<Placed<'a>> {
+    let mut found = Placed {
+        by_span: HashMap::default(),
+        groups: Default::default(),
+        orphans: Vec::new(),
+    };
+    for &art in artifacts.iter().filter(|a| a.trace_id.is_some()) {
+        found
+            .by_span
+            .insert(span_id(&art.span_id).map_err(io::Error::other)?, art);
+        if art.parent_span.is_some() {
+            continue; // not the root of a trace
+        }
+        if art.kind == Kind::Signal {
+            if art.intent.is_none() {
+                found.orphans.push(art);
+            }
+            continue;
+        }
+        let key = art.key.split_once(':').map_or(art.key.as_str(), |(_, id)| id);
+        if let Some(group) = GROUPS.iter().position(|(kind, _)| *kind == art.kind) {
+            found.groups[group].push((key, art));
+        }
+    }
+    for group in &mut found.groups {
+        group.sort_by(|a, b| a.0.cmp(b.0));
+    }
+    Ok(found)
+}
+
+/// The whole document, then a newline, to `sink`; `given`: members as JSON (orjson's, with
+/// `OPT_INDENT_2 | OPT_SORT_KEYS`).
+pub fn write(
+    collector: &Collector,
+    engine: &Engine,
+    given: &[(String, Vec<u8>)],
+    sink: &mut dyn Write,
+) -> io::Result<()> {
+    let keys = engine.artifacts.keys();
+    let artifacts: Vec<&Artifact> = keys.iter().filter_map(|k| engine.artifacts.get(k)).collect();
+    let mut placed = placed(&artifacts)?;
+    let mut members: Vec<(&str, Member)> = vec![
+        ("events", Member::Count(engine.events_seen)),
+        ("spans", Member::Count(collector.spans.len() as u64)),
+        ("spans_resent", Member::Count(collector.resent)),
+        ("logs", Member::Count(collector.logs)),
+        ("orphans", Member::Orphans(std::mem::take(&mut placed.orphans))),
+    ];
+    for ((_, name), group) in GROUPS.iter().zip(std::mem::take(&mut placed.groups)) {
+        members.push((name, Member::Group(group)));
+    }
+    members.extend(given.iter().map(|(key, json)| (key.as_str(), Member::Json(json))));
+    members.sort_by(|a, b| a.0.cmp(b.0));
+    if let Some(twice) = members.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(io::Error::other(format!(
+            "the report's {:?} given twice",
+            twice[0].0
+        )));
+    }
+    let mut doc = Pretty::new(sink);
+    doc.open(b'{');
+    for (key, member) in members {
+        doc.key(key);
+        match member {
+            Member::Json(json) => doc.json(json),
+            Member::Count(n) => doc.int(n as i64),
+            Member::Orphans(orphans) => {
+                doc.open(b'[');
+                for art in orphans {
+                    doc.item();
+                    orphan(&mut doc, art);
+                }
+                doc.close(b']');
+            }
+            Member::Group(traces) => {
+                doc.open(b'{');
+                for (key, root) in traces {
+                    doc.key(key);
+                    trace(&mut doc, collector, &placed.by_span, root)?;
+                    doc.spill()?;
+                }
+                doc.close(b'}');
+            }
+        }
+    }
+    doc.close(b'}');
+    doc.raw("\n");
+    doc.finish()
+}
+
+/// The newest title; a standalone event is known by its type.
+fn title(art: &Artifact) -> Option<&str> {
+    match &art.title {
+        Some(title) if !title.is_empty() => Some(title),
+        _ => (art.kind == Kind::Other).then_some(art.name.as_str()),
+    }
+}
+
+fn state(art: &Artifact) -> &'static str {
+    if art.closed { "closed" } else { "open" }
+}
+
+fn orphan(doc: &mut Pretty, art: &Artifact) {
+    doc.open(b'{');
+    doc.key("cluster");
+    let cluster = art.cluster.as_deref().filter(|c| !c.is_empty());
+    doc.opt_str(cluster.map(|c| c.strip_prefix("cluster:").unwrap_or(c)));
+    doc.key("file");
+    doc.opt_str(art.file.as_deref());
+    doc.key("id");
+    doc.opt_str(art.id.as_deref());
+    doc.key("key");
+    doc.str(&art.key);
+    doc.key("span_id");
+    doc.str(&art.span_id);
+    doc.key("status");
+    doc.str(
+        art.inactive
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("active"),
+    );
+    doc.key("title");
+    doc.opt_str(title(art));
+    doc.key("trace_id");
+    doc.opt_str(art.trace_id.as_deref());
+    doc.close(b'}');
+}
+
+fn trace(
+    doc: &mut Pretty,
+    collector: &Collector,
+    arts: &HashMap<SpanId, &Artifact>,
+    root: &Artifact,
+) -> io::Result<()> {
+    let trace_id = root.trace_id.as_deref().unwrap_or_default();
+    let id = hex_bytes::<16>(trace_id).ok_or_else(|| io::Error::other(format!("trace id {trace_id:?}")))?;
+    let spans = collector.traces.get(&id).map_or(&[][..], Vec::as_slice);
+    doc.open(b'{');
+    doc.key("artifacts");
+    doc.open(b'[');
+    for (index, depth) in tree(collector, spans) {
+        doc.item();
+        let span = &collector.spans[index as usize];
+        entry(doc, &collector.texts, span, depth, arts.get(&span.id).copied());
+    }
+    doc.close(b']');
+    doc.key("file");
+    doc.opt_str(root.file.as_deref());
+    doc.key("placeholder");
+    doc.bool(root.placeholder);
+    doc.key("state");
+    doc.str(state(root));
+    doc.key("title");
+    doc.opt_str(title(root));
+    doc.key("trace_id");
+    doc.str(trace_id);
+    doc.key("type");
+    doc.str(root.kind.value());
+    doc.close(b'}');
+    Ok(())
+}
+
+/// A trace's spans depth-first (roots first, children by start time, name and id), with
+/// their depth. A span whose parent is not in the trace is one of its roots.
+pub fn tree(collector: &Collector, spans: &[u32]) -> Vec<(u32, usize)> {
+    let span = |i: u32| &collector.spans[i as usize];
+    let ids: HashSet<SpanId> = spans.iter().map(|&i| span(i).id).collect();
+    let mut children: HashMap<Option<SpanId>, Vec<u32>> = HashMap::default();
+    for &i in spans {
+        let parent = span(i).parent.filter(|p| ids.contains(p));
+        children.entry(parent).or_default().push(i);
+    }
+    let order = |i: &u32| {
+        let s = span(*i);
+        (s.start_ns, collector.texts.get(s.name), s.id)
+    };
+    for group in children.values_mut() {
+        group.sort_by(|a, b| order(a).cmp(&order(b)));
+    }
+    let mut ordered = Vec::with_capacity(spans.len());
+    let mut stack: Vec<(u32, usize)> = Vec::new();
+    let push = |stack: &mut Vec<(u32, usize)>, parent: Option<SpanId>, depth: usize| {
+        if let Some(group) = children.get(&parent) {
+            stack.extend(group.iter().rev().map(|&i| (i, depth)));
+        }
+    };
+    push(&mut stack, None, 0);
+    while let Some((i, depth)) = stack.pop() {
+        ordered.push((i, depth));
+        push(&mut stack, Some(span(i).id), depth + 1);
+    }
+    ordered
+}
+
+/// `round(seconds, 6)` as Python rounds a float: to the nearest, ties to even, of its exact
+/// binary value.
+fn duration_s(span: &Span) -> f64 {
+    let seconds = (span.end_ns as i128 - span.start_ns as i128) as f64 / 1e9;
+    format!("{seconds:.6}").parse().unwrap_or(seconds)
+}
+
+fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option<&Artifact>) {
+    doc.open(b'{');
+    doc.key("backfilled");
+    doc.bool(span.backfilled);
+    doc.key("depth");
+    doc.int(depth as i64);
+    doc.key("duration_s");
+    doc.float(duration_s(span));
+    doc.key("id");
+    doc.raw(texts.get(span.artifact_id));
+    doc.key("name");
+    doc.str(texts.get(span.name));
+    doc.key("parent_span_id");
+    match &span.parent {
+        Some(parent) => doc.str(&hex(parent)),
+        None => doc.raw("null"),
+    }
+    doc.key("phase");
+    doc.raw(texts.get(span.phase));
+    doc.key("span_id");
+    doc.str(&hex(&span.id));
+    doc.key("start_ns");
+    doc.int(span.start_ns);
+    doc.key("state");
+    match art {
+        Some(art) => doc.str(state(art)),
+        None => doc.raw(texts.get(span.state)),
+    }
+    doc.key("status");
+    doc.str(if span.error { "error" } else { "ok" });
+    doc.key("status_message");
+    doc.raw(texts.get(span.status_message));
+    doc.key("title");
+    match art.and_then(|a| a.title.as_deref()) {
+        Some(title) => doc.str(title),
+        None => doc.raw(texts.get(span.title)),
+    }
+    doc.key("type");
+    doc.raw(texts.get(span.kind));
+    doc.close(b'}');
+}

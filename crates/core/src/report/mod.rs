@@ -1,0 +1,219 @@
+//! `inspect`'s report: what the engine made of a history, as one JSON document.
+//!
+//! As the engine drains, the `Collector` keeps of each span only what the report shows (its
+//! ids, name, times, status and five attributes; texts interned: a backfilled signal repeats
+//! its orphan's name and title), counts the log records, and notes a span id sent twice. At
+//! the end `document::write` lists every trace under its root artifact's kind, with the
+//! artifacts' newest titles and states from the engine, in the bytes `orjson.dumps(doc,
+//! OPT_SORT_KEYS | OPT_INDENT_2)` gave (`pretty`).
+
+pub mod document;
+pub mod pretty;
+
+use foldhash::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::identity::attrs::Value;
+use crate::identity::ids::hex_bytes;
+use crate::identity::model::{Output, SpanRecord};
+
+pub type SpanId = [u8; 8];
+pub type TraceId = [u8; 16];
+
+/// Texts by number: JSON fragments of attribute values, and span names. Number 0 is `null`.
+#[derive(Debug)]
+pub struct Texts {
+    numbers: HashMap<Arc<str>, u32>,
+    texts: Vec<Arc<str>>,
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        let mut texts = Texts {
+            numbers: HashMap::default(),
+            texts: Vec::new(),
+        };
+        texts.number("null");
+        texts
+    }
+}
+
+impl Texts {
+    pub const NULL: u32 = 0;
+
+    fn number(&mut self, text: &str) -> u32 {
+        if let Some(number) = self.numbers.get(text) {
+            return *number;
+        }
+        let number = self.texts.len() as u32;
+        let text: Arc<str> = Arc::from(text);
+        self.texts.push(text.clone());
+        self.numbers.insert(text, number);
+        number
+    }
+
+    /// An attribute's value as its JSON (`null` when absent).
+    fn value(&mut self, value: Option<&Value>) -> u32 {
+        match value {
+            None => Self::NULL,
+            Some(value) => {
+                let mut json = Vec::new();
+                pretty::value(&mut json, value);
+                self.number(std::str::from_utf8(&json).unwrap_or("null"))
+            }
+        }
+    }
+
+    pub fn get(&self, number: u32) -> &str {
+        &self.texts[number as usize]
+    }
+}
+
+/// What the report shows of one span.
+#[derive(Debug)]
+pub struct Span {
+    pub id: SpanId,
+    pub parent: Option<SpanId>,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub name: u32, // the text itself (children are ordered by it)
+    pub error: bool,
+    pub backfilled: bool,
+    // as JSON: its attributes `intent.artifact.id`, `.type`, `.state`, `intent.phase`,
+    // `intent.title`, and its status message
+    pub artifact_id: u32,
+    pub kind: u32,
+    pub state: u32,
+    pub phase: u32,
+    pub title: u32,
+    pub status_message: u32,
+}
+
+/// The report's part of everything the engine drained.
+#[derive(Debug, Default)]
+pub struct Collector {
+    pub spans: Vec<Span>,
+    pub traces: HashMap<TraceId, Vec<u32>>, // a trace's spans, as drained
+    seen: HashSet<SpanId>,
+    pub resent: u64, // span ids drained a second time (never expected: the first copy is kept)
+    pub logs: u64,
+    pub texts: Texts,
+}
+
+impl Collector {
+    pub fn take(&mut self, out: &Output) -> Result<(), String> {
+        self.logs += out.logs.len() as u64;
+        for span in &out.spans {
+            self.take_span(span)?;
+        }
+        Ok(())
+    }
+
+    fn take_span(&mut self, span: &SpanRecord) -> Result<(), String> {
+        let id = span_id(&span.span_id)?;
+        if !self.seen.insert(id) {
+            self.resent += 1;
+            return Ok(());
+        }
+        let trace = hex_bytes::<16>(&span.trace_id).ok_or_else(|| format!("trace id {:?}", span.trace_id))?;
+        let attrs = &span.attributes;
+        let texts = &mut self.texts;
+        let status_message = span.status_message.clone().map(Value::Str);
+        let kept = Span {
+            id,
+            parent: span.parent_span_id.as_deref().map(span_id).transpose()?,
+            start_ns: span.start_ns,
+            end_ns: span.end_ns,
+            name: texts.number(&span.name),
+            error: span.error,
+            backfilled: attrs.get("intent.backfilled").is_some_and(truthy),
+            artifact_id: texts.value(attrs.get("intent.artifact.id")),
+            kind: texts.value(attrs.get("intent.artifact.type")),
+            state: texts.value(attrs.get("intent.artifact.state")),
+            phase: texts.value(attrs.get("intent.phase")),
+            title: texts.value(attrs.get("intent.title")),
+            status_message: texts.value(status_message.as_ref()),
+        };
+        self.traces
+            .entry(trace)
+            .or_default()
+            .push(self.spans.len() as u32);
+        self.spans.push(kept);
+        Ok(())
+    }
+}
+
+pub fn span_id(text: &str) -> Result<SpanId, String> {
+    hex_bytes::<8>(text).ok_or_else(|| format!("span id {text:?}"))
+}
+
+/// Python's `bool(value)`.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Str(text) => !text.is_empty(),
+        Value::Int(n) => *n != 0,
+        Value::Float(x) => *x != 0.0,
+        Value::Bool(flag) => *flag,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::attrs::Attrs;
+
+    fn attrs(pairs: &[(&str, Value)]) -> Attrs {
+        Attrs(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+
+    fn span(id: &str, name: &str, attributes: Attrs) -> SpanRecord {
+        SpanRecord {
+            trace_id: "0123456789abcdef0123456789abcdef".into(),
+            span_id: id.into(),
+            parent_span_id: None,
+            name: name.into(),
+            start_ns: 1,
+            end_ns: 2,
+            error: false,
+            status_message: None,
+            attributes,
+            links: vec![],
+        }
+    }
+
+    #[test]
+    fn a_span_is_kept_once_with_its_texts_shared() {
+        let title = || ("intent.title", Value::from("a \"title\""));
+        let out = Output {
+            spans: vec![
+                span("00000000000000a1", "signal S", attrs(&[title()])),
+                span(
+                    "00000000000000a2",
+                    "signal S",
+                    attrs(&[title(), ("intent.backfilled", Value::Bool(true))]),
+                ),
+                span("00000000000000a1", "again", attrs(&[])),
+            ],
+            logs: vec![],
+        };
+        let mut collector = Collector::default();
+        collector.take(&out).unwrap();
+        assert_eq!((collector.spans.len(), collector.resent), (2, 1));
+        let [first, second] = &collector.spans[..] else {
+            panic!()
+        };
+        assert_eq!((first.name, first.title), (second.name, second.title));
+        assert_eq!(collector.texts.get(first.title), r#""a \"title\"""#);
+        assert_eq!(collector.texts.get(first.phase), "null");
+        assert!(!first.backfilled && second.backfilled);
+    }
+
+    #[test]
+    fn an_id_that_is_not_hex_is_an_error() {
+        let out = Output {
+            spans: vec![span("not hex", "x", attrs(&[]))],
+            logs: vec![],
+        };
+        assert!(Collector::default().take(&out).is_err());
+    }
+}

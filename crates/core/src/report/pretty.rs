@@ -1,0 +1,231 @@
+//! JSON laid out as `orjson.dumps(…, option=OPT_INDENT_2)` lays it out: each member and item
+//! on a line of its own, two spaces a level, `"key": value`, empty containers as `{}` and
+//! `[]`; strings with orjson's escapes, floats in its layout. Written into a buffer handed
+//! to the sink a megabyte at a time.
+
+use std::io::{self, Write};
+
+use crate::identity::attrs::{Value, orjson_float};
+
+const CHUNK: usize = 1 << 20;
+
+pub struct Pretty<'w> {
+    buf: Vec<u8>,
+    sink: &'w mut dyn Write,
+    depth: usize,
+    empty: bool, // nothing written yet in the innermost open container
+}
+
+impl<'w> Pretty<'w> {
+    pub fn new(sink: &'w mut dyn Write) -> Self {
+        Pretty {
+            buf: Vec::with_capacity(CHUNK + CHUNK / 4),
+            sink,
+            depth: 0,
+            empty: false,
+        }
+    }
+
+    /// `{` or `[`.
+    pub fn open(&mut self, bracket: u8) {
+        self.buf.push(bracket);
+        self.depth += 1;
+        self.empty = true;
+    }
+
+    /// `}` or `]`, on a line of its own unless the container is empty.
+    pub fn close(&mut self, bracket: u8) {
+        self.depth -= 1;
+        if !self.empty {
+            self.newline();
+        }
+        self.buf.push(bracket);
+        self.empty = false;
+    }
+
+    /// The next item of an array begins.
+    pub fn item(&mut self) {
+        if !self.empty {
+            self.buf.push(b',');
+        }
+        self.empty = false;
+        self.newline();
+    }
+
+    /// The next member of an object begins: its key.
+    pub fn key(&mut self, key: &str) {
+        self.item();
+        string(&mut self.buf, key);
+        self.buf.extend_from_slice(b": ");
+    }
+
+    fn newline(&mut self) {
+        self.buf.push(b'\n');
+        self.buf.resize(self.buf.len() + 2 * self.depth, b' ');
+    }
+
+    /// A value orjson wrote at the top level (with `OPT_INDENT_2`), indented to sit here.
+    /// A JSON text has no raw newline but between its lines.
+    pub fn json(&mut self, json: &[u8]) {
+        for (i, line) in json.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                self.newline();
+            }
+            self.buf.extend_from_slice(line);
+        }
+    }
+
+    /// A JSON text as it is (a scalar).
+    pub fn raw(&mut self, json: &str) {
+        self.buf.extend_from_slice(json.as_bytes());
+    }
+
+    pub fn str(&mut self, text: &str) {
+        string(&mut self.buf, text);
+    }
+
+    pub fn opt_str(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => self.str(text),
+            None => self.raw("null"),
+        }
+    }
+
+    pub fn int(&mut self, n: i64) {
+        let _ = write!(self.buf, "{n}");
+    }
+
+    pub fn float(&mut self, x: f64) {
+        self.buf.extend_from_slice(orjson_float(x).as_bytes());
+    }
+
+    pub fn bool(&mut self, flag: bool) {
+        self.raw(if flag { "true" } else { "false" });
+    }
+
+    /// What is buffered goes to the sink once it is a chunk.
+    pub fn spill(&mut self) -> io::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.sink.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// The rest goes to the sink.
+    pub fn finish(self) -> io::Result<()> {
+        self.sink.write_all(&self.buf)?;
+        self.sink.flush()
+    }
+}
+
+/// A string as orjson escapes it: `"` and `\`, and control characters (`\n`, `\u0001`, …).
+pub fn string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..0x20 => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// An attribute's value as orjson writes it.
+pub fn value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Str(text) => string(out, text),
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Float(x) => out.extend_from_slice(orjson_float(*x).as_bytes()),
+        Value::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_containers_as_orjson_indents_them() {
+        let mut sink = Vec::new();
+        let mut doc = Pretty::new(&mut sink);
+        doc.open(b'{');
+        doc.key("a");
+        doc.open(b'[');
+        doc.item();
+        doc.open(b'{');
+        doc.key("x");
+        doc.int(-1);
+        doc.key("y");
+        doc.json(b"{\n  \"z\": [\n    1\n  ]\n}");
+        doc.close(b'}');
+        doc.close(b']');
+        doc.key("b");
+        doc.open(b'{');
+        doc.close(b'}');
+        doc.key("c\n");
+        doc.float(0.5);
+        doc.close(b'}');
+        doc.finish().unwrap();
+        let expected = "{\n  \"a\": [\n    {\n      \"x\": -1,\n      \"y\": {\n        \"z\": [\n          1\n        ]\n      }\n    }\n  ],\n  \"b\": {},\n  \"c\\n\": 0.5\n}";
+        assert_eq!(String::from_utf8(sink).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_long_document_reaches_the_sink_a_chunk_at_a_time() {
+        struct Writes(Vec<Vec<u8>>);
+        impl Write for Writes {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0.push(bytes.to_vec());
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = Writes(vec![]);
+        let mut doc = Pretty::new(&mut sink);
+        doc.open(b'[');
+        let text = "x".repeat(1000);
+        for _ in 0..3000 {
+            doc.item();
+            doc.str(&text);
+            doc.spill().unwrap();
+        }
+        doc.close(b']');
+        doc.finish().unwrap();
+        let item = format!("\n  \"{text}\"");
+        let expected = format!("[{}\n]", vec![item; 3000].join(","));
+        assert!(sink.0.len() >= 3 && sink.0.iter().all(|w| w.len() <= CHUNK + 1100));
+        assert_eq!(sink.0.concat(), expected.into_bytes());
+    }
+
+    #[test]
+    fn strings_escaped_as_orjson_escapes_them() {
+        let mut out = Vec::new();
+        string(&mut out, "a\"b\\c\u{1}\u{1f}\u{8}\u{c}\t\r\n\u{7f}é\u{2028}");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a\\\"b\\\\c\\u0001\\u001f\\b\\f\\t\\r\\n\u{7f}é\u{2028}\""
+        );
+    }
+}
