@@ -35,8 +35,15 @@ const PLACEHOLDER_IDS: [&str; 10] = [
 
 /// An id as written, or None when it is a placeholder that names nothing (`unknown`, …).
 pub fn clean_id_text(text: &str) -> Option<&str> {
-    let lowered = py_strip(text).to_lowercase();
-    (!PLACEHOLDER_IDS.contains(&lowered.as_str())).then_some(text)
+    let stripped = py_strip(text);
+    let placeholder = if stripped.is_ascii() {
+        // no lowering to allocate: ASCII lowers to ASCII alone
+        PLACEHOLDER_IDS.iter().any(|p| p.eq_ignore_ascii_case(stripped))
+    } else {
+        // some non-ASCII letters lower to ASCII ones (the Kelvin sign to `k`)
+        PLACEHOLDER_IDS.contains(&stripped.to_lowercase().as_str())
+    };
+    (!placeholder).then_some(text)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -515,6 +522,15 @@ mod tests {
         );
         assert!(matches!(parse_line(fine.as_bytes()), Parsed::Event(_)));
         assert!(matches!(parse_line(b" \t\r"), Parsed::Blank));
+    }
+
+    #[test]
+    fn placeholder_ids_in_any_case_name_nothing() {
+        for blank in ["", " Unknown ", "N/A", "NULL", "?", "un\u{212a}nown"] {
+            assert_eq!(clean_id_text(blank), None, "{blank:?}");
+        }
+        assert_eq!(clean_id_text("SIG-1"), Some("SIG-1"));
+        assert_eq!(clean_id_text("ünknown"), Some("ünknown"));
     }
 
     #[test]

@@ -23,8 +23,8 @@ impl Engine {
             // names nothing: its file, where it gives one, is all its identity
             let own_file = ev.file.as_ref().filter(|_| ev.kind == kind);
             let anonymous = match own_file {
-                Some(file) => format!("{}:@{file}", kind.value()),
-                None => format!("{}:~{}", kind.value(), ev.event_id),
+                Some(file) => [kind.value(), ":@", file].concat(),
+                None => [kind.value(), ":~", &ev.event_id].concat(),
             };
             if self.artifacts.contains(&anonymous) {
                 return anonymous;
@@ -35,7 +35,7 @@ impl Engine {
             }
             return anonymous;
         };
-        let alias = key.unwrap_or_else(|| format!("{}:{raw_id}", kind.value()));
+        let alias = key.unwrap_or_else(|| [kind.value(), ":", raw_id].concat());
         let own_file = ev
             .file
             .as_ref()
@@ -90,7 +90,7 @@ impl Engine {
             span_id: ids::span_id(&[&self.scope, "artifact", key]),
             first_ns: ev.time_ns,
             last_ns: ev.time_ns,
-            name: format!("{} {label}", kind.value()),
+            name: [kind.value(), " ", &label].concat(),
             attrs: self.own_attrs(kind, raw_id, own),
             title: if own { ev.title.clone() } else { None },
             bare: !own,
@@ -103,8 +103,8 @@ impl Engine {
     }
 
     pub(super) fn touch(&mut self, key: &str) {
-        if art_mut!(self, key).trace_id.is_none() {
-            // only an artifact not yet placed may have become placeable
+        // only an artifact not yet placed may have become placeable; a look, not a change
+        if art!(self, key).trace_id.is_none() && !self.dirty.contains(key) {
             self.dirty.insert(key.to_string());
         }
     }
@@ -205,7 +205,7 @@ impl Engine {
     }
 
     pub(super) fn existing(&self, kind: Kind, raw_id: &str) -> Option<Key> {
-        let first = self.artifacts.get(&format!("{}:{raw_id}", kind.value()))?;
+        let first = self.artifacts.get(&[kind.value(), ":", raw_id].concat())?;
         Some(first.latest.clone().unwrap_or_else(|| first.key.clone()))
     }
 

@@ -1,6 +1,8 @@
 //! The `intent.*` attributes spans and log records carry, built from one event, with the
 //! text rules of Python (lengths in code points) and orjson (lists as compact JSON).
 
+use std::borrow::Cow;
+
 use crate::json::{Json, Object};
 use crate::parse::ParsedEvent;
 
@@ -37,33 +39,44 @@ impl From<String> for Value {
     }
 }
 
+/// An attribute's name: the names the engine writes are static text, never allocated; a
+/// payload's keys (`intent.data.<key>`) are owned.
+pub type Name = Cow<'static, str>;
+
 /// Attributes in insertion order, as a Python dict keeps them: setting a key again keeps
 /// its place and takes the new value (the order is part of the bytes sent).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Attrs(pub Vec<(String, Value)>);
+pub struct Attrs(pub Vec<(Name, Value)>);
 
 impl Attrs {
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
-        let value = value.into();
-        match self.0.iter_mut().find(|(k, _)| k == key) {
+    pub fn set(&mut self, key: impl Into<Name>, value: impl Into<Value>) {
+        let (key, value) = (key.into(), value.into());
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
-            None => self.0.push((key.to_string(), value)),
+            None => self.0.push((key, value)),
         }
     }
 
-    pub fn set_default(&mut self, key: &str, value: &Value) {
+    pub fn set_default(&mut self, key: &Name, value: &Value) {
         if self.get(key).is_none() {
-            self.0.push((key.to_string(), value.clone()));
+            self.0.push((key.clone(), value.clone()));
         }
     }
 
     pub fn update(&mut self, other: &Attrs) {
         for (key, value) in &other.0 {
-            self.set(key, value.clone());
+            self.set(key.clone(), value.clone());
+        }
+    }
+
+    /// `update`, taking `other`'s names and values rather than copying them.
+    pub fn absorb(&mut self, other: Attrs) {
+        for (key, value) in other.0 {
+            self.set(key, value);
         }
     }
 
@@ -93,6 +106,9 @@ pub fn bounded(text: &str, limit: usize) -> String {
 
 /// Display form of a user string: control characters escaped, length bounded.
 pub fn one_line(text: &str, limit: usize) -> String {
+    if !text.contains(['\r', '\n', '\t']) {
+        return bounded(text, limit); // nothing to escape: no copies on the way
+    }
     let flat = text.replace('\r', "\\r").replace('\n', "\\n").replace('\t', " ");
     bounded(&flat, limit)
 }
@@ -110,21 +126,21 @@ fn flatten_into(out: &mut Attrs, prefix: &str, value: &Object, depth: usize) {
             out.set("intent.data._truncated", Value::Bool(true));
             return;
         }
-        let name = format!("{prefix}{key}");
+        let name = [prefix, key].concat();
         match item {
-            Json::Str(text) => out.set(&name, bounded(text, MAX_VALUE_CHARS)),
+            Json::Str(text) => out.set(name, bounded(text, MAX_VALUE_CHARS)),
             // OTLP ints are 64-bit; larger JSON integers travel as text.
             Json::Int(n) => match i64::try_from(*n) {
-                Ok(small) => out.set(&name, Value::Int(small)),
-                Err(_) => out.set(&name, n.to_string()),
+                Ok(small) => out.set(name, Value::Int(small)),
+                Err(_) => out.set(name, n.to_string()),
             },
-            Json::Float(x) => out.set(&name, Value::Float(*x)),
-            Json::Bool(flag) => out.set(&name, Value::Bool(*flag)),
+            Json::Float(x) => out.set(name, Value::Float(*x)),
+            Json::Bool(flag) => out.set(name, Value::Bool(*flag)),
             Json::Object(object) if depth < MAX_DEPTH => {
-                flatten_into(out, &format!("{name}."), object, depth + 1);
+                flatten_into(out, &[&name, "."].concat(), object, depth + 1);
             }
             Json::Null => {}
-            other => out.set(&name, bounded(&dumps_sorted(other), MAX_VALUE_CHARS)),
+            other => out.set(name, bounded(&dumps_sorted(other), MAX_VALUE_CHARS)),
         }
     }
 }
@@ -152,7 +168,7 @@ pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
     if let Some(title) = &ev.title {
         attrs.set("intent.title", bounded(title, MAX_VALUE_CHARS));
     }
-    attrs.update(&flatten_payload(&ev.payload));
+    attrs.absorb(flatten_payload(&ev.payload));
     attrs
 }
 

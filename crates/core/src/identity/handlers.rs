@@ -190,7 +190,7 @@ impl Engine {
     /// backfill), or a spec already sent as a trace of its own in the intent it later names.
     pub(super) fn join(&mut self, sig: &str, container: &str, intent_role: bool, time_ns: i64) -> Key {
         let role = if intent_role { "intent" } else { "cluster" };
-        let key = format!("{role}-member:{sig}@{container}");
+        let key = [role, "-member:", sig, "@", container].concat();
         if self.memberships.contains(&key) {
             return key;
         }
@@ -520,7 +520,7 @@ impl Engine {
 
     /// A standalone event: a span of its own, under the artifact it names, if any.
     pub(super) fn on_other(&mut self, ev: &ParsedEvent) -> Key {
-        let key = format!("event:{}", ev.event_id);
+        let key = ["event:", &ev.event_id].concat();
         if self.artifacts.contains(&key) {
             // the same line again (its id is the line's hash, or its own id repeated): one event,
             // whose span was announced once; the copy's log record joins it

@@ -115,15 +115,15 @@ fn bump(map: &mut BTreeMap<String, i64>, key: &str, by: i64) {
 }
 
 /// The value itself while fewer than `limit` values are in use, else the overflow label.
-fn bounded_label(value: &str, known: &mut HashSet<String>, limit: usize) -> String {
+fn bounded_label<'v>(value: &'v str, known: &mut HashSet<String>, limit: usize) -> &'v str {
     if known.contains(value) {
-        return value.to_string();
+        return value;
     }
     if known.len() < limit {
         known.insert(value.to_string());
-        return value.to_string();
+        return value;
     }
-    OVERFLOW.to_string()
+    OVERFLOW
 }
 
 /// A signal's autonomy level for the gauges: written, else from its trust, else unscored.
@@ -143,7 +143,7 @@ impl MetricState {
     pub fn count_event(&mut self, event_type: &str, source: Option<&str>, time_ns: i64) {
         let event_type = bounded_label(event_type, &mut self.event_types, MAX_EVENT_TYPES);
         let source = bounded_label(source.unwrap_or(UNKNOWN), &mut self.sources, MAX_SOURCES);
-        bump(&mut self.events, &format!("{event_type}\x00{source}"), 1);
+        bump(&mut self.events, &[event_type, "\x00", source].concat(), 1);
         self.last_event_ns = self.last_event_ns.max(time_ns);
         let first = if self.first_event_ns == 0 {
             time_ns
@@ -155,7 +155,7 @@ impl MetricState {
 
     pub fn signal_created(&mut self, source: Option<&str>) {
         let label = bounded_label(source.unwrap_or(UNKNOWN), &mut self.sources, MAX_SOURCES);
-        bump(&mut self.signals, &label, 1);
+        bump(&mut self.signals, label, 1);
     }
 
     pub fn contract_result(&mut self, result: &str) {

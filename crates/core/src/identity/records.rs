@@ -1,7 +1,7 @@
 //! The records an artifact is told by: its announcing and member spans, its log records, and
 //! an event's status and severity read from its words.
 
-use super::attrs::{Attrs, Value, one_line, summary_line};
+use super::attrs::{Attrs, Name, Value, one_line, summary_line};
 use super::engine::{Engine, art, art_mut};
 use super::ids;
 use super::model::*;
@@ -55,7 +55,7 @@ impl Engine {
         for _ in 0..5 {
             let Some(art) = node else { break };
             if let (Some(name), Some(id)) = (relation_attr(art.kind), &art.id) {
-                attrs.set_default(name, &Value::Str(id.clone()));
+                attrs.set_default(&Name::Borrowed(name), &Value::Str(id.clone()));
             }
             node = parent_key(art).and_then(|parent| self.artifacts.get(parent));
         }

@@ -163,7 +163,12 @@ mod tests {
     use crate::identity::attrs::Attrs;
 
     fn attrs(pairs: &[(&str, Value)]) -> Attrs {
-        Attrs(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        Attrs(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string().into(), v.clone()))
+                .collect(),
+        )
     }
 
     fn span(id: &str, name: &str, attributes: Attrs) -> SpanRecord {

@@ -1,7 +1,9 @@
 //! The bytes of a state row: varints, texts, ids as raw bytes, attributes with their common
 //! keys as one byte.
 
-use crate::identity::attrs::{Attrs, Value};
+use std::borrow::Cow;
+
+use crate::identity::attrs::{Attrs, Name, Value};
 use crate::identity::ids;
 
 /// Attribute keys written as one byte (their index + 1); 0 means the key follows as text.
@@ -335,13 +337,10 @@ impl<'a> Reader<'a> {
         let mut attrs = Attrs(Vec::with_capacity(n));
         for _ in 0..n {
             let code = self.uint()?;
-            let key = match code {
-                0 => self.text()?,
-                DATA_PREFIX_CODE => format!("{DATA_PREFIX}{}", self.text()?),
-                _ => KNOWN_KEYS
-                    .get(code as usize - 1)
-                    .ok_or("unknown attribute key")?
-                    .to_string(),
+            let key: Name = match code {
+                0 => self.text()?.into(),
+                DATA_PREFIX_CODE => format!("{DATA_PREFIX}{}", self.text()?).into(),
+                _ => Cow::Borrowed(KNOWN_KEYS.get(code as usize - 1).ok_or("unknown attribute key")?),
             };
             let value = match self.uint()? {
                 0 => Value::Str(self.text()?),
