@@ -33,12 +33,24 @@ impl Report {
         last: bool,
         records: bool,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let out = {
-            let inner = &mut engine.borrow_mut().inner;
-            if last { inner.finalize() } else { inner.drain() }
+        let inner = &mut engine.borrow_mut().inner;
+        if records {
+            let out = if last { inner.finalize() } else { inner.drain() };
+            self.collector.take(&out).map_err(PyValueError::new_err)?;
+            return output(engine.py(), out).map(Some);
+        }
+        if last {
+            inner.place_all();
+        }
+        let (collector, mut logs) = (&mut self.collector, 0);
+        let logged = |_| {
+            logs += 1;
+            Ok(())
         };
-        self.collector.take(&out).map_err(PyValueError::new_err)?;
-        records.then(|| output(engine.py(), out)).transpose()
+        let taken = inner.drain_each(|span| collector.take_span(&span), logged);
+        collector.logs += logs;
+        taken.map_err(PyValueError::new_err)?;
+        Ok(None)
     }
 
     /// The document of `inspect --json` written to `out` (`out.write(bytes)`, a megabyte at

@@ -237,6 +237,9 @@ pub fn tree(collector: &Collector, spans: &[u32]) -> Vec<(u32, usize)> {
 /// `round(seconds, 6)` as Python rounds a float: to the nearest, ties to even, of its exact
 /// binary value.
 fn duration_s(span: &Span) -> f64 {
+    if span.end_ns == span.start_ns {
+        return 0.0; // an instant: most spans
+    }
     let seconds = (span.end_ns as i128 - span.start_ns as i128) as f64 / 1e9;
     format!("{seconds:.6}").parse().unwrap_or(seconds)
 }

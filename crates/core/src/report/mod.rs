@@ -11,7 +11,7 @@ pub mod document;
 pub mod pretty;
 
 use foldhash::{HashMap, HashSet};
-use std::sync::Arc;
+use std::hash::BuildHasher;
 
 use crate::identity::attrs::Value;
 use crate::identity::ids::hex_bytes;
@@ -20,18 +20,25 @@ use crate::identity::model::{Output, SpanRecord};
 pub type SpanId = [u8; 8];
 pub type TraceId = [u8; 16];
 
-/// Texts by number: JSON fragments of attribute values, and span names. Number 0 is `null`.
+/// Texts by number, each kept once in one buffer: JSON fragments of attribute values, and span
+/// names. Number 0 is `null`.
 #[derive(Debug)]
 pub struct Texts {
-    numbers: HashMap<Arc<str>, u32>,
-    texts: Vec<Arc<str>>,
+    bytes: String,
+    ends: Vec<usize>,           // text n ends at ends[n], starts where text n - 1 ends
+    numbers: HashMap<u64, u32>, // a text's hash → its number (another text of that hash is kept again)
+    hashing: foldhash::fast::RandomState,
+    scratch: Vec<u8>,
 }
 
 impl Default for Texts {
     fn default() -> Self {
         let mut texts = Texts {
+            bytes: String::new(),
+            ends: Vec::new(),
             numbers: HashMap::default(),
-            texts: Vec::new(),
+            hashing: Default::default(),
+            scratch: Vec::new(),
         };
         texts.number("null");
         texts
@@ -42,30 +49,36 @@ impl Texts {
     pub const NULL: u32 = 0;
 
     fn number(&mut self, text: &str) -> u32 {
-        if let Some(number) = self.numbers.get(text) {
-            return *number;
+        let hash = self.hashing.hash_one(text);
+        if let Some(&number) = self.numbers.get(&hash)
+            && self.get(number) == text
+        {
+            return number;
         }
-        let number = self.texts.len() as u32;
-        let text: Arc<str> = Arc::from(text);
-        self.texts.push(text.clone());
-        self.numbers.insert(text, number);
+        let number = self.ends.len() as u32;
+        self.bytes.push_str(text);
+        self.ends.push(self.bytes.len());
+        self.numbers.entry(hash).or_insert(number);
         number
     }
 
     /// An attribute's value as its JSON (`null` when absent).
     fn value(&mut self, value: Option<&Value>) -> u32 {
-        match value {
-            None => Self::NULL,
-            Some(value) => {
-                let mut json = Vec::new();
-                pretty::value(&mut json, value);
-                self.number(std::str::from_utf8(&json).unwrap_or("null"))
-            }
-        }
+        let Some(value) = value else {
+            return Self::NULL;
+        };
+        let mut json = std::mem::take(&mut self.scratch);
+        json.clear();
+        pretty::value(&mut json, value);
+        let number = self.number(std::str::from_utf8(&json).unwrap_or("null"));
+        self.scratch = json;
+        number
     }
 
     pub fn get(&self, number: u32) -> &str {
-        &self.texts[number as usize]
+        let n = number as usize;
+        let start = if n == 0 { 0 } else { self.ends[n - 1] };
+        &self.bytes[start..self.ends[n]]
     }
 }
 
@@ -109,7 +122,7 @@ impl Collector {
         Ok(())
     }
 
-    fn take_span(&mut self, span: &SpanRecord) -> Result<(), String> {
+    pub fn take_span(&mut self, span: &SpanRecord) -> Result<(), String> {
         let id = span_id(&span.span_id)?;
         if !self.seen.insert(id) {
             self.resent += 1;
