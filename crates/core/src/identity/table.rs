@@ -238,11 +238,17 @@ impl<V: Row> Table<V> {
     /// The keys changed since the last save and their rows, now noted as written by save `seq`.
     pub fn take_changed(&mut self, seq: u64) -> Vec<(String, Vec<u8>)> {
         let mut keys: Vec<String> = self.changed.drain().collect();
-        keys.sort();
+        keys.sort_unstable();
+        let hot = self.hot.get_mut().unwrap_or_else(|e| e.into_inner());
+        let cold = self.spill.as_ref().map(|spill| &spill.cold);
         let rows: Vec<(String, Vec<u8>)> = keys
             .into_iter()
             .filter_map(|key| {
-                let row = self.get(&key).map(V::encode)?;
+                // a changed entry is in memory, or was let go as its row
+                let row = match hot.get(&key) {
+                    Some(slot) => slot.value.encode(),
+                    None => cold?.get(&key)?.clone(),
+                };
                 Some((key, row))
             })
             .collect();

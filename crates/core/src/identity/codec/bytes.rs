@@ -2,6 +2,9 @@
 //! keys as one byte.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use foldhash::HashMap;
 
 use crate::identity::attrs::{Attrs, Name, Value};
 use crate::identity::ids;
@@ -33,6 +36,19 @@ const KNOWN_KEYS: [&str; 24] = [
     "intent.backfilled",
     "intent.cluster.id",
 ];
+/// A known key's code (its index + 1): one hash lookup, where a scan of the list compared
+/// most keys of every row with most of the list.
+fn known_key_code(key: &str) -> Option<u64> {
+    static CODES: LazyLock<HashMap<&'static str, u64>> = LazyLock::new(|| {
+        KNOWN_KEYS
+            .iter()
+            .zip(1..)
+            .map(|(key, code)| (*key, code))
+            .collect()
+    });
+    CODES.get(key).copied()
+}
+
 /// A key code saying the text that follows comes after `intent.data.`.
 const DATA_PREFIX_CODE: u64 = KNOWN_KEYS.len() as u64 + 1;
 const DATA_PREFIX: &str = "intent.data.";
@@ -162,8 +178,8 @@ impl Writer {
     pub fn attrs_of(&mut self, attrs: &Attrs, known: &[Option<&str>]) {
         self.uint(attrs.0.len() as u64);
         for (key, value) in &attrs.0 {
-            match KNOWN_KEYS.iter().position(|known| known == key) {
-                Some(index) => self.uint(index as u64 + 1),
+            match known_key_code(key) {
+                Some(code) => self.uint(code),
                 None => match key.strip_prefix(DATA_PREFIX) {
                     Some(rest) => {
                         self.uint(DATA_PREFIX_CODE);
