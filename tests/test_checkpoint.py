@@ -132,3 +132,40 @@ def test_a_small_working_set_sends_the_same_bytes(tmp_path: Path, monkeypatch: p
     everything = _tail_bytes(events, tmp_path / "state-all", commit_after=2)
     monkeypatch.setattr(tail, "CACHED_ENTRIES", 16)
     assert _tail_bytes(events, tmp_path / "state-16", commit_after=2) == everything
+
+
+def test_a_batch_read_in_blocks_sends_the_same_records_in_fewer_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines go into the engine a block at a time and each block's requests are joined up to
+    REQUEST_BYTES: each signal's records the same, in the same order, as with one block a batch."""
+    events = tmp_path / "events.jsonl"
+    write(events, 600)
+    long_line = b'{"event_type": "signal.created", "signal_id": "SIG-LONG", "title": "' + b"x" * 5000
+    with events.open("ab") as fh:
+        fh.write(long_line + b'"}\n')
+    write(events, 100)
+
+    def read_through(state: Path, batch_bytes: int) -> list[Payload]:
+        tailed = TailedFile(str(events), "", state, from_beginning=False)
+        payloads = []
+        while (batch := tailed.next_batch(batch_bytes)) is not None:
+            tailed.commit(batch)
+            payloads.append(batch.payload)
+        payloads.append(tailed.final_batch().payload)
+        tailed.close()
+        return payloads
+
+    monkeypatch.setattr(tail, "BLOCK_BYTES", 2048)  # the long line is a block of its own
+    one_block_each = read_through(tmp_path / "small", 2048)
+    monkeypatch.setattr(tail, "REQUEST_BYTES", 40_000)
+    joined = read_through(tmp_path / "large", 64 * 1024)
+    for signal in (Signal.TRACES, Signal.LOGS):  # a batch's traces go first now, then its logs
+        assert records(only(joined, signal)) == records(only(one_block_each, signal))
+    requests = [data for payload in joined for _, data in payload.parts]
+    assert len(requests) < len([data for payload in one_block_each for _, data in payload.parts]) / 4
+    assert max(map(len, requests)) <= 40_000 < sum(map(len, requests)) / len(joined)  # several a batch
+
+
+def only(payloads: list[Payload], signal: Signal) -> list[Payload]:
+    return [Payload(tuple(part for part in payload.parts if part[0] is signal)) for payload in payloads]
