@@ -5,11 +5,13 @@
 //! …top-level fields}. Both are read through one lookup (top level first, then `data`),
 //! so a writer that mixes them is read too.
 
+mod fields;
 mod kind;
 
 use std::borrow::Cow;
 
 use crate::json::{self, Json, Object};
+use fields::{Fields, Index};
 
 use crate::pytext::{float_repr, normpath, py_strip, strip_bytes};
 use crate::timestamps::{Stamp, parse_timestamp};
@@ -117,22 +119,6 @@ pub fn parse_line(raw: &[u8]) -> Parsed<'_> {
     }
 }
 
-/// The merged lookup of both shapes: in an envelope a top-level value wins over `data`'s,
-/// except a null one; a flat line is its own lookup.
-struct Fields<'a> {
-    doc: &'a Object<'a>,
-    data: Option<&'a Object<'a>>,
-}
-
-impl<'a> Fields<'a> {
-    fn get(&self, key: &str) -> Option<&'a Json<'a>> {
-        match self.doc.get(key) {
-            Some(value) if *value != Json::Null || self.data.is_none() => Some(value),
-            _ => self.data.and_then(|data| data.get(key)),
-        }
-    }
-}
-
 fn parse(raw: &[u8]) -> Result<ParsedEvent<'_>, String> {
     if raw.len() > MAX_LINE_BYTES {
         return Err(format!(
@@ -182,16 +168,11 @@ fn read_event<'a>(
     event_type: String,
     raw: &[u8],
 ) -> Result<ParsedEvent<'a>, String> {
-    let (fields, payload) = match shape {
-        Shape::Envelope => (
-            Fields {
-                doc,
-                data: Some(data),
-            },
-            data,
-        ),
-        Shape::Flat | Shape::FrontMatter => (Fields { doc, data: None }, doc),
+    let fields = Fields {
+        doc: Index::new(doc),
+        data: (shape == Shape::Envelope).then(|| Index::new(data)),
     };
+    let (doc, payload) = (&fields.doc, fields.payload());
     let time_ns = parse_timestamp(stamp(&fields)?)?;
     let kind = kind_of_type(&event_type);
     let refs = references(doc, &fields);
@@ -231,7 +212,7 @@ fn read_event<'a>(
 }
 
 /// `timestamp`, else the first truthy of `ts`, `time`, `created_at` (the last even if falsy).
-fn stamp<'a>(fields: &Fields<'a>) -> Result<Stamp<'a>, String> {
+fn stamp<'o>(fields: &Fields<'o, '_>) -> Result<Stamp<'o>, String> {
     let value = match fields.get("timestamp") {
         Some(value) if *value != Json::Null => Some(value),
         _ => ["ts", "time"]
@@ -254,7 +235,7 @@ fn stamp<'a>(fields: &Fields<'a>) -> Result<Stamp<'a>, String> {
 
 /// Which artifact of each kind (indexed as `Kind::ALL`) this line names: typed `*_id`
 /// fields first, then `data.intent`-style links, then the shapes of span_id / ref / parent_id.
-fn references(doc: &Object, fields: &Fields) -> [Option<String>; 8] {
+fn references(doc: &Index, fields: &Fields) -> [Option<String>; 8] {
     let mut refs: [Option<String>; 8] = Default::default();
     for (slot, kind) in refs.iter_mut().zip(Kind::ALL) {
         *slot = kind.typed_id_field().and_then(|key| clean_id(fields.get(key)));
@@ -276,7 +257,7 @@ fn references(doc: &Object, fields: &Fields) -> [Option<String>; 8] {
     refs
 }
 
-fn artifact_id(kind: Kind, doc: &Object, refs: &[Option<String>; 8], fields: &Fields) -> Option<String> {
+fn artifact_id(kind: Kind, doc: &Index, refs: &[Option<String>; 8], fields: &Fields) -> Option<String> {
     if kind == Kind::Assertion {
         return clean_id(fields.get("assertion_id")).or_else(|| clean_id(fields.get("assertion_name")));
     }
@@ -327,7 +308,7 @@ fn source(value: Option<&Json>) -> Option<String> {
     }
 }
 
-fn title(payload: &Object) -> Option<String> {
+fn title(payload: &Index) -> Option<String> {
     ["title", "name", "summary", "assertion_name"]
         .iter()
         .find_map(|key| match payload.get(key) {

@@ -73,11 +73,10 @@ impl Attrs {
         }
     }
 
-    /// `update`, taking `other`'s names and values rather than copying them.
-    pub fn absorb(&mut self, other: Attrs) {
-        for (key, value) in other.0 {
-            self.set(key, value);
-        }
+    /// A name known not to be set yet: appended without looking.
+    pub fn push(&mut self, key: &'static str, value: impl Into<Value>) {
+        debug_assert!(self.get(key).is_none(), "{key} set twice");
+        self.0.push((Name::Borrowed(key), value.into()));
     }
 
     pub fn len(&self) -> usize {
@@ -95,6 +94,9 @@ pub fn chars(text: &str) -> usize {
 }
 
 pub fn bounded(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string(); // no more code points than bytes
+    }
     match text.char_indices().nth(limit) {
         None => text.to_string(),
         Some(_) => {
@@ -115,7 +117,7 @@ pub fn one_line(text: &str, limit: usize) -> String {
 
 /// `intent.data.<key>` attributes: nested objects dotted, lists as JSON, long values bounded.
 pub fn flatten_payload(payload: &Object) -> Attrs {
-    let mut out = Attrs::default();
+    let mut out = Attrs(Vec::with_capacity(payload.0.len()));
     flatten_into(&mut out, "intent.data.", payload, 0);
     out
 }
@@ -147,28 +149,30 @@ fn flatten_into(out: &mut Attrs, prefix: &str, value: &Object, depth: usize) {
 
 /// Attributes that describe one event, whatever span or log record carries them.
 pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
-    let mut attrs = Attrs::default();
-    attrs.set("intent.event.type", ev.event_type.as_str());
-    attrs.set("intent.artifact.type", ev.kind.value());
+    let flat = flatten_payload(&ev.payload);
+    // room for the log record's own attributes and its relations, added later
+    let mut attrs = Attrs(Vec::with_capacity(8 + flat.len() + 8));
+    attrs.push("intent.event.type", ev.event_type.as_str());
+    attrs.push("intent.artifact.type", ev.kind.value());
     if let Some(id) = &ev.artifact_id {
-        attrs.set("intent.artifact.id", bounded(id, 256));
+        attrs.push("intent.artifact.id", bounded(id, 256));
     }
     if let Some(source) = &ev.source {
-        attrs.set("intent.source", bounded(source, 256));
+        attrs.push("intent.source", bounded(source, 256));
     }
     if let Some(actor) = &ev.actor {
-        attrs.set("intent.actor", bounded(actor, 256));
+        attrs.push("intent.actor", bounded(actor, 256));
     }
     if let Some(trust) = ev.trust {
-        attrs.set("intent.trust.score", Value::Float(trust));
+        attrs.push("intent.trust.score", Value::Float(trust));
     }
     if let Some(level) = &ev.autonomy_level {
-        attrs.set("intent.autonomy_level", level.as_ref());
+        attrs.push("intent.autonomy_level", level.as_ref());
     }
     if let Some(title) = &ev.title {
-        attrs.set("intent.title", bounded(title, MAX_VALUE_CHARS));
+        attrs.push("intent.title", bounded(title, MAX_VALUE_CHARS));
     }
-    attrs.absorb(flatten_payload(&ev.payload));
+    attrs.0.extend(flat.0); // every one `intent.data.`: none of the names above
     attrs
 }
 

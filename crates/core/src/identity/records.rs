@@ -185,11 +185,12 @@ impl Engine {
     ) -> LogRecord {
         // handlers have taken their copies; the log record keeps the original
         let mut attrs = std::mem::take(&mut self.attrs);
-        attrs.set("event.name", ev.event_type.as_str());
-        attrs.set("intent.event.id", ev.event_id.as_str());
-        attrs.set("intent.event.file", position.file.as_str());
-        attrs.set("intent.event.line", Value::Int(position.line));
-        attrs.set("intent.event.offset", Value::Int(position.offset));
+        // none of these is an event attribute's name
+        attrs.push("event.name", ev.event_type.as_str());
+        attrs.push("intent.event.id", ev.event_id.as_str());
+        attrs.push("intent.event.file", position.file.as_str());
+        attrs.push("intent.event.line", Value::Int(position.line));
+        attrs.push("intent.event.offset", Value::Int(position.offset));
         let (severity_number, severity_text) = severity(ev);
         LogRecord {
             time_ns: ev.time_ns,
