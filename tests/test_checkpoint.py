@@ -13,7 +13,8 @@ from intent_observe.identity.checkpoint import Checkpoint, FileMark
 from intent_observe.otlp.signals import WIRES, Signal
 from intent_observe.sources import synthetic, tail
 from intent_observe.sources.deadletter import DeadLetterFile
-from intent_observe.sources.tail import Payload, TailedFile
+from intent_observe.sources.payload import Payload
+from intent_observe.sources.tail import TailedFile
 from intent_observe.sqlite import Mode
 
 
@@ -158,7 +159,7 @@ def test_a_batch_read_in_blocks_sends_the_same_records_in_fewer_requests(
 
     monkeypatch.setattr(tail, "BLOCK_BYTES", 2048)  # the long line is a block of its own
     one_block_each = read_through(tmp_path / "small", 2048)
-    monkeypatch.setattr(tail, "REQUEST_BYTES", 40_000)
+    monkeypatch.setattr("intent_observe.sources.payload.REQUEST_BYTES", 40_000)
     joined = read_through(tmp_path / "large", 64 * 1024)
     for signal in (Signal.TRACES, Signal.LOGS):  # a batch's traces go first now, then its logs
         assert records(only(joined, signal)) == records(only(one_block_each, signal))

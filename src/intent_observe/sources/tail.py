@@ -5,13 +5,14 @@
 
 One reader thread follows every file, parses whole lines, feeds each file's identity
 engine a block at a time and encodes what the engine drains into OTLP traces and logs
-requests, a few large ones per batch. A delivery thread hands batches in order to a chain of consumers (sinks.chain: the
-exporter's queue → retry → send, or retry → the embedded store) and, once the chain says a
-batch is safe (acknowledged, stored, or durably queued), commits in one SQLite transaction the
-identity state the batch left behind, the file mark just after its last line, and the
-dead-letter entries of its bad lines. The reader runs ahead by a few batches (each
-carrying its own serialised state), so encoding and the network overlap; a crash at any
-point restarts from the last commit and produces the same records with the same ids.
+requests, a few large ones per batch (sources.payload). A delivery thread hands batches in
+order to a chain of consumers (sinks.chain: the exporter's queue → retry → send, or retry →
+the embedded store) and, once the chain says a batch is safe (acknowledged, stored, or durably
+queued), commits in one SQLite transaction the identity state the batch left behind, the file
+mark just after its last line, and the dead-letter entries of its bad lines. The reader runs
+ahead by a few batches (each carrying its own serialised state), so encoding and the network
+overlap; a crash at any point restarts from the last commit and produces the same records
+with the same ids.
 
 Several files (one per repository) each get their own engine and identity scope (the
 repository's directory name), so two repositories' INT-015 never merge; a single file
@@ -27,14 +28,14 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
 from intent_observe import layout
 from intent_observe.artifacts.derive import Derived, derived_events_of
-from intent_observe.events import Block, Position, Rejected
+from intent_observe.events import Position, Rejected
 from intent_observe.identity import checkpoint
 from intent_observe.identity.checkpoint import Checkpoint, FileMark
 from intent_observe.identity.engine import Engine
@@ -43,12 +44,12 @@ from intent_observe.identity.state_db import IdentityStore, PreparedWrite, Saved
 from intent_observe.metrics import catalog
 from intent_observe.metrics.derive import Point, snapshot
 from intent_observe.otlp.consumer import ConsumerAborted, ConsumerRejected, RefusedRecord
-from intent_observe.otlp.signals import Signal
 from intent_observe.safe_files import open_regular, private_dir, private_file
 from intent_observe.sinks.chain import Stage
 from intent_observe.sinks.resource import otlp_encoder
 from intent_observe.sources.deadletter import DeadLetterFile
 from intent_observe.sources.follow import LONGEST_LINE, Chunk, FileFollower, OversizedLine
+from intent_observe.sources.payload import Payload, Requests, blocks
 from intent_observe.sources.watch import FileWatcher
 
 log = logging.getLogger("intent_observe.tail")
@@ -58,7 +59,6 @@ BATCH_BYTES = 1 << 18  # input bytes committed together while catching up: ~1,25
 # Lines go into the engine and are drained a block at a time: the core is fastest on blocks of
 # this size (its output stays in the CPU's caches), and the delivery thread gets the GIL between.
 BLOCK_BYTES = 1 << 16
-REQUEST_BYTES = 3 << 20  # a batch's requests are joined up to this: a gRPC server takes 4 MiB
 IN_FLIGHT_BATCHES = 2
 # Identity-state entries of each kind kept in memory between batches; the rest are read back
 # from the committed state when needed (or kept as compact rows until their batch commits).
@@ -107,48 +107,6 @@ def repository_name(path: str) -> str:
     """`…/<repo>/.intent/events/events.jsonl` → `<repo>`; otherwise the file's directory name."""
     absolute = layout.absolute(path)
     return (layout.repository_of(absolute) or absolute.parent).name
-
-
-@dataclass(frozen=True, slots=True)
-class Payload:
-    """Encoded Export*ServiceRequest bytes per signal; a signal with nothing to send is left out."""
-
-    parts: tuple[tuple[Signal, bytes], ...]
-
-    @classmethod
-    def of(
-        cls, traces: bytes | None = None, logs: bytes | None = None, metrics: bytes | None = None
-    ) -> Payload:
-        found = ((Signal.TRACES, traces), (Signal.LOGS, logs), (Signal.METRICS, metrics))
-        return cls(tuple((signal, data) for signal, data in found if data))
-
-
-class Requests:
-    """A batch's traces and logs as drained block by block, joined into requests of up to
-    REQUEST_BYTES: encodings of a protobuf message, concatenated, are one message whose repeated
-    fields (`resource_spans`, `resource_logs`) are appended, so a batch goes in a few large
-    requests (the traces first) rather than two per block."""
-
-    def __init__(self) -> None:
-        self._joined: dict[Signal, list[bytes]] = {Signal.TRACES: [], Signal.LOGS: []}
-        self._open: dict[Signal, list[bytes]] = {Signal.TRACES: [], Signal.LOGS: []}
-
-    def add(self, traces: bytes | None, logs: bytes | None) -> None:
-        for signal, data in ((Signal.TRACES, traces), (Signal.LOGS, logs)):
-            if not data:
-                continue
-            parts = self._open[signal]
-            if parts and sum(map(len, parts)) + len(data) > REQUEST_BYTES:
-                self._joined[signal].append(b"".join(parts))
-                parts.clear()
-            parts.append(data)
-
-    def payload(self) -> Payload:
-        for signal, parts in self._open.items():
-            if parts:
-                self._joined[signal].append(b"".join(parts))
-                parts.clear()
-        return Payload(tuple((signal, data) for signal, joined in self._joined.items() for data in joined))
 
 
 @dataclass
@@ -253,7 +211,7 @@ class TailedFile:
         """The chunk's lines into the engine a block at a time, what each block placed drained."""
         observed_ns = time.time_ns()
         rejected: list[Rejected] = []
-        for block in _blocks(chunk, BLOCK_BYTES):
+        for block in blocks(chunk, BLOCK_BYTES):
             rejected += replay(self.engine, block, self.derived, observed_ns)
             requests.add(*self.engine.drain_encoded(self.encoder, False))
         lines = chunk.data.count(b"\n")  # a chunk holds complete lines only
@@ -322,19 +280,6 @@ class TailedFile:
         self.dead_letter.close()
         self.store.close()
         self._lock.close()
-
-
-def _blocks(chunk: Chunk, size: int) -> Iterator[Block]:
-    """The chunk's lines in blocks of about `size` bytes (a longer line is a block of its own)."""
-    data, start, line = chunk.data, 0, chunk.line
-    while start < len(data):
-        end = data.rfind(b"\n", start, start + size) + 1
-        if end <= start:
-            end = data.index(b"\n", start + size) + 1
-        block = data if start == 0 and end == len(data) else data[start:end]
-        yield Block(block, chunk.file, chunk.offset + start, line)
-        line += block.count(b"\n")
-        start = end
 
 
 def _oversized_rejection(file: str, line: OversizedLine) -> Rejected:
