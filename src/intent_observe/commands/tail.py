@@ -9,10 +9,9 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from intent_observe import layout
 from intent_observe.sinks.chain import SPILL_AFTER_S, export_chain
@@ -29,6 +28,9 @@ from intent_observe.sources.tail import (
     TailError,
     metric_interval_from_env,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 log = logging.getLogger("intent_observe.tail")
 
@@ -227,17 +229,8 @@ class _progress:
 
     def __enter__(self) -> _progress:
         backlog = sum(t.lag_bytes() for t in self.adapter.files)
-        console = Console(stderr=True)
-        verbose = log.isEnabledFor(logging.DEBUG)
-        if console.is_terminal and backlog >= PROGRESS_MIN_BYTES:
-            self.bar = Progress(
-                TextColumn("replaying"),
-                BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            )
+        self.bar = _terminal_bar() if backlog >= PROGRESS_MIN_BYTES else None
+        if self.bar is not None:
             task = self.bar.add_task("replay", total=backlog)
             self.bar.start()
             bar = self.bar
@@ -248,13 +241,25 @@ class _progress:
                     bar.stop()
 
             self.adapter.on_batch = advance
-        elif verbose:
+        elif log.isEnabledFor(logging.DEBUG):
             self.adapter.on_batch = _log_batch
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _terminal_bar() -> Progress | None:
+    """A bar when stderr is a terminal (rich is imported only then: 25 ms of every start-up)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    columns = (TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=console, transient=True)
 
 
 def _log_batch(batch: Batch) -> None:
