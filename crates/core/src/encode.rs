@@ -8,7 +8,8 @@
 use std::borrow::Cow;
 
 use crate::wire::{
-    LEN, put_bytes, put_double, put_fixed64, put_message, put_varint, put_varint_field, tag, varint_len,
+    LEN, put_bytes, put_double, put_fixed64, put_message, put_message_in, put_varint, put_varint_field, tag,
+    varint_len,
 };
 
 /// UTF-8 text as the caller holds it (borrowed where it can be).
@@ -26,26 +27,39 @@ pub struct KeyValue<'a> {
     pub value: AnyValue<'a>,
 }
 
-pub struct Link<'a> {
-    pub trace_id: [u8; 16],
-    pub span_id: [u8; 8],
-    pub attributes: Vec<KeyValue<'a>>,
+/// A record's attributes as their holder keeps them, each written as one `KeyValue`
+/// (`put_key_value`): the engine's are written from its own records, with no list of
+/// `KeyValue`s built first.
+pub trait Attributes {
+    fn put(&self, out: &mut Vec<u8>, field: u8);
 }
 
-pub struct Span<'a> {
+impl Attributes for Vec<KeyValue<'_>> {
+    fn put(&self, out: &mut Vec<u8>, field: u8) {
+        put_attributes(out, field, self);
+    }
+}
+
+pub struct Link<A> {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub attributes: A,
+}
+
+pub struct Span<'a, A = Vec<KeyValue<'a>>> {
     pub trace_id: [u8; 16],
     pub span_id: [u8; 8],
     pub parent_span_id: Option<[u8; 8]>,
     pub name: Text<'a>,
     pub start_ns: u64,
     pub end_ns: u64,
-    pub attributes: Vec<KeyValue<'a>>,
-    pub links: Vec<Link<'a>>,
+    pub attributes: A,
+    pub links: Vec<Link<A>>,
     /// `Some(message)` for status ERROR (an empty message is left out), `None` for UNSET.
     pub error: Option<Text<'a>>,
 }
 
-pub struct Log<'a> {
+pub struct Log<'a, A = Vec<KeyValue<'a>>> {
     pub time_ns: u64,
     pub observed_ns: u64,
     pub trace_id: [u8; 16],
@@ -53,7 +67,7 @@ pub struct Log<'a> {
     pub severity_number: i32,
     pub severity_text: Text<'a>,
     pub body: Text<'a>,
-    pub attributes: Vec<KeyValue<'a>>,
+    pub attributes: A,
     /// `LogRecord.event_name`; empty leaves the field out.
     pub event_name: Text<'a>,
 }
@@ -137,9 +151,13 @@ impl Envelope {
     }
 }
 
+/// Room for a record's length: most records take 128 B to 16 KiB, a two-byte varint; one
+/// of another size moves once to fit its length.
+const RECORD_LENGTH_ROOM: usize = 2;
+
 /// Appends one span as a `ScopeSpans.spans` item; `Envelope::head` starts their request.
-pub fn put_span(out: &mut Vec<u8>, span: &Span) {
-    put_message(out, 2, |out| {
+pub fn put_span<A: Attributes>(out: &mut Vec<u8>, span: &Span<A>) {
+    put_message_in(out, 2, RECORD_LENGTH_ROOM, |out| {
         put_bytes(out, 1, &span.trace_id);
         put_bytes(out, 2, &span.span_id);
         if let Some(parent) = &span.parent_span_id {
@@ -149,12 +167,12 @@ pub fn put_span(out: &mut Vec<u8>, span: &Span) {
         put_varint_field(out, 6, 1); // SPAN_KIND_INTERNAL
         put_fixed64(out, 7, span.start_ns);
         put_fixed64(out, 8, span.end_ns);
-        put_attributes(out, 9, &span.attributes);
+        span.attributes.put(out, 9);
         for link in &span.links {
             put_message(out, 13, |out| {
                 put_bytes(out, 1, &link.trace_id);
                 put_bytes(out, 2, &link.span_id);
-                put_attributes(out, 4, &link.attributes);
+                link.attributes.put(out, 4);
             });
         }
         put_message(out, 15, |status| {
@@ -167,15 +185,15 @@ pub fn put_span(out: &mut Vec<u8>, span: &Span) {
 }
 
 /// Appends one log record as a `ScopeLogs.log_records` item; `Envelope::head` starts their request.
-pub fn put_log(out: &mut Vec<u8>, log: &Log) {
-    put_message(out, 2, |out| {
+pub fn put_log<A: Attributes>(out: &mut Vec<u8>, log: &Log<A>) {
+    put_message_in(out, 2, RECORD_LENGTH_ROOM, |out| {
         put_fixed64(out, 1, log.time_ns);
         if log.severity_number != 0 {
             put_varint_field(out, 2, log.severity_number as i64 as u64);
         }
         put_str(out, 3, &log.severity_text);
         put_message(out, 5, |body| put_bytes(body, 1, &log.body));
-        put_attributes(out, 6, &log.attributes);
+        log.attributes.put(out, 6);
         out.push(tag(8, 5)); // flags, fixed32: 1 = sampled
         out.extend_from_slice(&1u32.to_le_bytes());
         put_bytes(out, 9, &log.trace_id);
@@ -194,10 +212,33 @@ fn put_str(out: &mut Vec<u8>, field: u8, text: &[u8]) {
 
 fn put_attributes(out: &mut Vec<u8>, field: u8, attributes: &[KeyValue]) {
     for attribute in attributes {
-        put_message(out, field, |kv| {
-            put_bytes(kv, 1, &attribute.key);
-            put_message(kv, 2, |value| put_any_value(value, &attribute.value));
-        });
+        put_key_value(out, field, &attribute.key, &attribute.value);
+    }
+}
+
+/// One `KeyValue` message, its lengths known before it is written (nothing moves).
+pub fn put_key_value(out: &mut Vec<u8>, field: u8, key: &[u8], value: &AnyValue) {
+    let value_len = any_value_len(value);
+    let length = field_len(key.len()) + field_len(value_len);
+    out.push(tag(field, LEN));
+    put_varint(out, length as u64);
+    put_bytes(out, 1, key);
+    out.push(tag(2, LEN));
+    put_varint(out, value_len as u64);
+    put_any_value(out, value);
+}
+
+/// The size of a length-delimited field (fields 1–15) holding `len` bytes.
+fn field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
+}
+
+fn any_value_len(value: &AnyValue) -> usize {
+    match value {
+        AnyValue::Str(text) => field_len(text.len()),
+        AnyValue::Bool(_) => 2,
+        AnyValue::Int(n) => 1 + varint_len(*n as u64),
+        AnyValue::Double(_) => 9,
     }
 }
 
@@ -207,6 +248,28 @@ fn put_any_value(out: &mut Vec<u8>, value: &AnyValue) {
         AnyValue::Bool(flag) => put_varint_field(out, 2, u64::from(*flag)),
         AnyValue::Int(n) => put_varint_field(out, 3, *n as u64),
         AnyValue::Double(x) => put_double(out, 4, *x),
+    }
+}
+
+/// `2N` hex digits (either case) → their `N` bytes; None for anything else.
+pub fn hex_bytes<const N: usize>(text: impl AsRef<[u8]>) -> Option<[u8; N]> {
+    let text = text.as_ref();
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = hex_digit(pair[0])? << 4 | hex_digit(pair[1])?;
+    }
+    Some(out)
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -354,6 +417,41 @@ mod tests {
         let mut out = Vec::new();
         put_span(&mut out, &span(Some(text("boom"))));
         assert!(out.ends_with(&[0x7A, 0x08, 0x12, 0x04, b'b', b'o', b'o', b'm', 0x18, 0x02]));
+    }
+
+    #[test]
+    fn a_key_value_sized_up_front_is_the_nested_messages_written() {
+        let long = "é".repeat(100);
+        let values = [
+            AnyValue::Str(text("")),
+            AnyValue::Str(text("short")),
+            AnyValue::Str(text(&long)),
+            AnyValue::Str(Cow::Owned(vec![b'x'; 20_000])),
+            AnyValue::Bool(false),
+            AnyValue::Int(-1),
+            AnyValue::Int(300),
+            AnyValue::Double(0.5),
+        ];
+        for key in ["k", &"k".repeat(200)] {
+            for value in &values {
+                let mut nested = Vec::new();
+                put_message(&mut nested, 9, |kv| {
+                    put_bytes(kv, 1, key.as_bytes());
+                    put_message(kv, 2, |out| put_any_value(out, value));
+                });
+                let mut out = Vec::new();
+                put_key_value(&mut out, 9, key.as_bytes(), value);
+                assert!(out == nested);
+            }
+        }
+    }
+
+    #[test]
+    fn hex_ids_read_in_either_case_and_nothing_else() {
+        assert_eq!(hex_bytes::<2>(b"0aFf"), Some([0x0A, 0xFF]));
+        for bad in [&b"0aF"[..], b"0aFf0", b"0g00", b"+f00", b" f00"] {
+            assert_eq!(hex_bytes::<2>(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -15,9 +15,13 @@ pub const FIXED64: u8 = 1;
 pub const LEN: u8 = 2;
 
 /// A protobuf varint: 7 bits a byte, low bits first. An int64 is written as its u64 bits.
-pub fn put_varint(out: &mut Vec<u8>, n: u64) {
-    let (bytes, size) = varint_bytes(n);
-    out.extend_from_slice(&bytes[..size]);
+pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    // a byte at a time: copying a slice of varying length is a call to memcpy
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 pub fn put_fixed64(out: &mut Vec<u8>, field: u8, value: u64) {
@@ -44,18 +48,22 @@ pub fn put_bytes(out: &mut Vec<u8>, field: u8, bytes: &[u8]) {
 /// under 128 bytes, most of ours) is kept in front; a longer body moves to make room for
 /// the rest of its length, which is cheaper than sizing every nested message twice.
 pub fn put_message(out: &mut Vec<u8>, field: u8, write: impl FnOnce(&mut Vec<u8>)) {
+    put_message_in(out, field, 1, write);
+}
+
+/// `put_message` with `room` bytes kept for the length (1–10): a body whose length takes
+/// another number of bytes moves once to fit it.
+pub fn put_message_in(out: &mut Vec<u8>, field: u8, room: usize, write: impl FnOnce(&mut Vec<u8>)) {
     out.push(tag(field, LEN));
-    out.push(0);
-    let start = out.len();
+    let at = out.len();
+    out.extend_from_slice(&[0; 10][..room]);
     write(out);
-    let length = out.len() - start;
-    if length < 0x80 {
-        out[start - 1] = length as u8;
-        return;
+    let (prefix, size) = varint_bytes((out.len() - at - room) as u64);
+    if size == room {
+        out[at..at + room].copy_from_slice(&prefix[..size]);
+    } else {
+        out.splice(at..at + room, prefix[..size].iter().copied());
     }
-    let (prefix, size) = varint_bytes(length as u64);
-    out[start - 1] = prefix[0];
-    out.splice(start..start, prefix[1..size].iter().copied());
 }
 
 /// A varint's bytes and how many there are, without allocating.
@@ -261,5 +269,20 @@ mod tests {
         let mut empty = Vec::new();
         put_message(&mut empty, 15, |_| {});
         assert_eq!(empty, [0x7A, 0x00]);
+    }
+
+    #[test]
+    fn a_message_written_with_more_or_less_room_for_its_length_is_the_same_bytes() {
+        for size in [0, 127, 128, 16_383, 16_384, 3_000_000] {
+            let write = |body: &mut Vec<u8>| body.extend(std::iter::repeat_n(7, size));
+            let mut expected = vec![tag(3, LEN)];
+            put_varint(&mut expected, size as u64);
+            write(&mut expected);
+            for room in [1, 2, 3, 10] {
+                let mut out = Vec::new();
+                put_message_in(&mut out, 3, room, write);
+                assert!(out == expected, "size {size}, room {room}");
+            }
+        }
     }
 }

@@ -4,25 +4,23 @@
 use std::borrow::Cow;
 
 use super::attrs::{Attrs, Value};
-use super::ids::hex_bytes;
 use super::model::{LogRecord, SpanRecord};
-use crate::encode::{AnyValue, KeyValue, Link, Log, Span, put_log, put_span};
+use crate::encode::{AnyValue, Attributes, Link, Log, Span, hex_bytes, put_key_value, put_log, put_span};
 use crate::pytext::float_repr;
 
-fn key_values(attrs: &Attrs) -> Vec<KeyValue<'_>> {
-    attrs
-        .0
-        .iter()
-        .map(|(key, value)| KeyValue {
-            key: Cow::Borrowed(key.as_bytes()),
-            value: match value {
+/// The engine's attributes, written as they are held.
+impl Attributes for &Attrs {
+    fn put(&self, out: &mut Vec<u8>, field: u8) {
+        for (key, value) in &self.0 {
+            let value = match value {
                 Value::Str(text) => AnyValue::Str(Cow::Borrowed(text.as_bytes())),
                 Value::Int(n) => AnyValue::Int(*n),
                 Value::Float(x) => AnyValue::Double(*x),
                 Value::Bool(flag) => AnyValue::Bool(*flag),
-            },
-        })
-        .collect()
+            };
+            put_key_value(out, field, key.as_bytes(), &value);
+        }
+    }
 }
 
 fn id<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
@@ -36,7 +34,7 @@ pub fn put_span_record(out: &mut Vec<u8>, span: &SpanRecord) -> Result<(), Strin
         links.push(Link {
             trace_id: id(&link.trace_id, "link trace_id")?,
             span_id: id(&link.span_id, "link span_id")?,
-            attributes: key_values(&link.attributes),
+            attributes: &link.attributes,
         });
     }
     let parent = span.parent_span_id.as_deref().filter(|p| !p.is_empty());
@@ -47,7 +45,7 @@ pub fn put_span_record(out: &mut Vec<u8>, span: &SpanRecord) -> Result<(), Strin
         name: Cow::Borrowed(span.name.as_bytes()),
         start_ns: span.start_ns as u64,
         end_ns: span.end_ns as u64,
-        attributes: key_values(&span.attributes),
+        attributes: &span.attributes,
         links,
         error: span
             .error
@@ -74,7 +72,7 @@ pub fn put_log_record(out: &mut Vec<u8>, log: &LogRecord) -> Result<(), String> 
         severity_number: log.severity_number,
         severity_text: Cow::Borrowed(log.severity_text.as_bytes()),
         body: Cow::Borrowed(log.body.as_bytes()),
-        attributes: key_values(&log.attributes),
+        attributes: &log.attributes,
         event_name,
     };
     put_log(out, &record);

@@ -34,20 +34,6 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// `2N` hex digits → their `N` bytes (None for anything else).
-pub fn hex_bytes<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let digits = text.as_bytes();
-    if digits.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// 16 hex digits.
 pub fn span_id(parts: &[&str]) -> String {
     digest(parts, 8)

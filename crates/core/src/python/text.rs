@@ -7,7 +7,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::encode::Text;
+use crate::encode::{Text, hex_bytes};
 
 /// A Python str as UTF-8, borrowed when it can be. A str holding lone surrogates (a file
 /// name decoded with `surrogateescape`) is written with `surrogatepass`, as Python would.
@@ -34,30 +34,11 @@ pub fn display(value: &Bound<'_, PyAny>) -> PyResult<Text<'static>> {
 /// An id written as hex (`"ab" * 16`) → its bytes; anything else is a ValueError.
 pub fn hex_id<const N: usize>(value: &Bound<'_, PyAny>, what: &str) -> PyResult<[u8; N]> {
     let text: String = value.extract()?;
-    let digits = text.as_bytes();
-    let mut out = [0u8; N];
-    if digits.len() != 2 * N {
+    if text.len() != 2 * N {
         return Err(PyValueError::new_err(format!(
             "{what} must be {} hex digits, got {text:?}",
             2 * N
         )));
     }
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        match (hex_digit(pair[0]), hex_digit(pair[1])) {
-            (Some(high), Some(low)) => *byte = high << 4 | low,
-            _ => {
-                return Err(PyValueError::new_err(format!("{what} is not hex: {text:?}")));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    hex_bytes(&text).ok_or_else(|| PyValueError::new_err(format!("{what} is not hex: {text:?}")))
 }

@@ -9,8 +9,9 @@ use foldhash::{HashMap, HashSet};
 
 use super::pretty::Pretty;
 use super::{Collector, Span, SpanId, Texts, span_id};
+use crate::encode::hex_bytes;
 use crate::identity::Engine;
-use crate::identity::ids::{hex, hex_bytes};
+use crate::identity::ids::hex;
 use crate::identity::model::Artifact;
 use crate::parse::Kind;
 

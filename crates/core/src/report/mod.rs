@@ -13,8 +13,8 @@ pub mod pretty;
 use foldhash::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
+use crate::encode::hex_bytes;
 use crate::identity::attrs::Value;
-use crate::identity::ids::hex_bytes;
 use crate::identity::model::{Output, SpanRecord};
 
 pub type SpanId = [u8; 8];
