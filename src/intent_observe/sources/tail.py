@@ -316,7 +316,7 @@ class TailAdapter:
         self.wake = wake or threading.Event()  # set by the file watcher on any change
         self._queue: queue.Queue[Batch | None] = queue.Queue(IN_FLIGHT_BATCHES)
         self._in_flight: list[Batch] = []
-        self._in_flight_lock = threading.Lock()
+        self._in_flight_lock = threading.Condition()  # notified as each batch is committed
         self._fatal: BaseException | None = None
         self.files: list[TailedFile] = []
         self.started_ns = time.time_ns()
@@ -444,6 +444,7 @@ class TailAdapter:
             if batch.source is not None:
                 with self._in_flight_lock:
                     self._in_flight.remove(batch)
+                    self._in_flight_lock.notify_all()
             if self.on_batch is not None:
                 self.on_batch(batch)
 
@@ -470,8 +471,9 @@ class TailAdapter:
             return True
 
         # The final metrics count the records the backend refused too: taken once it has answered.
-        while self._fatal is None and patient() and self._unacknowledged():
-            time.sleep(0.05)
+        with self._in_flight_lock:
+            while self._fatal is None and patient() and self._in_flight:
+                self._in_flight_lock.wait(0.05)
         for item in [] if self._fatal is not None else [self._metrics_batch(), None]:
             while patient():
                 try:
@@ -491,10 +493,6 @@ class TailAdapter:
             )
             self._abort.set()
             delivery.join(5)
-
-    def _unacknowledged(self) -> bool:
-        with self._in_flight_lock:
-            return bool(self._in_flight)
 
     def _exit_code(self) -> int:
         if isinstance(self._fatal, ConsumerRejected):
