@@ -209,15 +209,17 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, String> {
         self.at += 1; // "
         let start = self.at;
-        let plain_end = self.bytes[start..]
-            .iter()
-            .position(|b| matches!(b, b'"' | b'\\') || *b < 0x20);
-        let Some(length) = plain_end else {
+        let Some((length, ascii)) = plain_run(&self.bytes[start..]) else {
             return Err(self.error("unexpected end of data in a string"));
         };
         self.at = start + length;
         if self.peek() == Some(b'"') {
-            let text = self.utf8(start, self.at)?;
+            let text = if ascii {
+                // SAFETY: ASCII bytes alone are valid UTF-8
+                unsafe { std::str::from_utf8_unchecked(&self.bytes[start..self.at]) }
+            } else {
+                self.utf8(start, self.at)?
+            };
             self.at += 1;
             return Ok(Cow::Borrowed(text));
         }
@@ -373,6 +375,43 @@ impl<'a> Reader<'a> {
     }
 }
 
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bit of each byte of `word` below `n` (≤ 0x80); exact up to the first such byte
+/// in memory order, which is all `plain_run` reads of it.
+fn bytes_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
+}
+
+/// How many bytes of `text` come before the first `"`, `\\` or control character (None when
+/// there is none), and whether they are all ASCII: eight bytes at a time, the bytes of a
+/// string being most of a line.
+fn plain_run(text: &[u8]) -> Option<(usize, bool)> {
+    let mut seen = 0u64; // every byte read, or-ed: its high bits say whether any is not ASCII
+    let mut chunks = text.chunks_exact(8);
+    for (i, chunk) in chunks.by_ref().enumerate() {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let stops = bytes_below(word ^ (ONES * u64::from(b'"')), 1)
+            | bytes_below(word ^ (ONES * u64::from(b'\\')), 1)
+            | bytes_below(word, 0x20);
+        if stops != 0 {
+            let at = (stops.trailing_zeros() / 8) as usize;
+            let before = if at == 0 {
+                0
+            } else {
+                word & (u64::MAX >> (64 - 8 * at))
+            };
+            return Some((i * 8 + at, (seen | before) & HIGHS == 0));
+        }
+        seen |= word;
+    }
+    let rest = chunks.remainder();
+    let at = rest.iter().position(|b| matches!(b, b'"' | b'\\') || *b < 0x20)?;
+    let ascii = seen & HIGHS == 0 && rest[..at].is_ascii();
+    Some((text.len() - rest.len() + at, ascii))
+}
+
 /// An object being read: a repeated key keeps its first place and takes the last value.
 #[derive(Default)]
 struct Members<'a> {
@@ -463,6 +502,25 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_string_ends_at_its_first_quote_backslash_or_control_character() {
+        // each stop at each place of an eight-byte word and beyond, after ASCII or not
+        for length in 0..20 {
+            for stop in [b'"', b'\\', 0x00, 0x1f] {
+                for filler in ["a", "é"] {
+                    let mut text = filler.repeat(length).into_bytes();
+                    let at = text.len();
+                    text.extend([stop, b'x', b'"', 0x80]);
+                    let expected = (at, filler == "a" || length == 0);
+                    assert_eq!(plain_run(&text), Some(expected), "{length} {stop} {filler}");
+                }
+            }
+        }
+        assert_eq!(plain_run(b"no end in sight"), None);
+        assert_eq!(plain_run("0123456\u{e9}\"".as_bytes()), Some((9, false)));
+        assert_eq!(plain_run(b" !#[]~\x7f\""), Some((7, true))); // neighbours of the stops
     }
 
     #[test]
