@@ -280,13 +280,17 @@ impl<V: Row> Table<V> {
         if hot.len() <= spill.limit {
             return;
         }
-        let excess = hot.len() - spill.limit + spill.limit / EVICT_FRACTION;
-        let mut by_use: Vec<(u64, String)> = hot
+        let excess = (hot.len() - spill.limit + spill.limit / EVICT_FRACTION).min(hot.len());
+        let mut by_use: Vec<(u64, &String)> = hot
             .iter()
-            .map(|(key, slot)| (slot.used.load(Ordering::Relaxed), key.clone()))
+            .map(|(key, slot)| (slot.used.load(Ordering::Relaxed), key))
             .collect();
-        by_use.sort_unstable();
-        for (_, key) in by_use.into_iter().take(excess) {
+        // the `excess` least recently used (ties by key), not the whole table in order
+        if excess < by_use.len() {
+            by_use.select_nth_unstable(excess);
+        }
+        let evicted: Vec<String> = by_use[..excess].iter().map(|(_, key)| (*key).clone()).collect();
+        for key in evicted {
             let Some(slot) = hot.remove(&key) else { continue };
             if self.changed.contains(&key) || spill.unconfirmed.contains_key(&key) {
                 spill.cold.insert(key.clone(), slot.value.encode());
