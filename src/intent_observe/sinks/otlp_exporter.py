@@ -60,7 +60,10 @@ class OtlpExporter:
         raise ConsumerRejected(refused)
 
     def start(self) -> None:
-        """Nothing to do: each signal's connection opens with its first request."""
+        """Each signal's transport made, its client library imported: a live tail's first lines
+        do not wait for that (the connection itself opens with the first request)."""
+        for signal in Signal:
+            self._transport(signal)
 
     def shutdown(self) -> None:
         with self._lock:
