@@ -200,6 +200,12 @@ def test_same_file_same_everything_every_run(run: Run) -> None:
     assert _fingerprint(read_history([HISTORY])) == _fingerprint(run)
 
 
+def test_the_report_is_the_same_whether_the_records_are_kept_or_not(run: Run) -> None:
+    summary = read_history([HISTORY], records=False)  # as inspect reads: no span or log record kept
+    assert not summary.spans and not summary.logs
+    assert build_report(summary) == build_report(run)
+
+
 @pytest.mark.parametrize("cut", range(0, 260, 13))
 def test_restart_half_way_changes_nothing(run: Run, cut: int, tmp_path: Path) -> None:
     """Process part of the file, save, start a new engine from the saved state, finish."""
