@@ -63,7 +63,7 @@ BLOCK_BYTES = 1 << 14
 IN_FLIGHT_BATCHES = 2
 # Identity-state entries of each kind kept in memory between batches; the rest are read back
 # from the committed state when needed (or kept as compact rows until their batch commits).
-CACHED_ENTRIES = 5_000
+CACHED_ENTRIES = 2_000
 FRONT_MATTER_RESCAN_S = 10.0  # how often a quiet tail looks again at what the artifact files say
 DEFAULT_METRIC_INTERVAL_S = 60.0
 FAST_POLL_S = 0.05
