@@ -94,25 +94,40 @@ pub fn chars(text: &str) -> usize {
 }
 
 pub fn bounded(text: &str, limit: usize) -> String {
+    let mut out = String::new();
+    push_bounded(&mut out, text, limit);
+    out
+}
+
+/// `bounded`, appended to `out`.
+fn push_bounded(out: &mut String, text: &str, limit: usize) {
     if text.len() <= limit {
-        return text.to_string(); // no more code points than bytes
+        return out.push_str(text); // no more code points than bytes
     }
     match text.char_indices().nth(limit) {
-        None => text.to_string(),
+        None => out.push_str(text),
         Some(_) => {
             let cut = text.char_indices().nth(limit - 1).map_or(text.len(), |(i, _)| i);
-            format!("{}…", &text[..cut])
+            out.push_str(&text[..cut]);
+            out.push('…');
         }
     }
 }
 
 /// Display form of a user string: control characters escaped, length bounded.
 pub fn one_line(text: &str, limit: usize) -> String {
+    let mut out = String::new();
+    push_one_line(&mut out, text, limit);
+    out
+}
+
+/// `one_line`, appended to `out`.
+fn push_one_line(out: &mut String, text: &str, limit: usize) {
     if !text.contains(['\r', '\n', '\t']) {
-        return bounded(text, limit); // nothing to escape: no copies on the way
+        return push_bounded(out, text, limit); // nothing to escape: no copies on the way
     }
     let flat = text.replace('\r', "\\r").replace('\n', "\\n").replace('\t', " ");
-    bounded(&flat, limit)
+    push_bounded(out, &flat, limit)
 }
 
 /// `intent.data.<key>` attributes: nested objects dotted, lists as JSON, long values bounded.
@@ -178,10 +193,11 @@ pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
 
 /// The log body: one readable line, e.g. `signal.created SIG-001 — Flaky login test`.
 pub fn summary_line(ev: &ParsedEvent) -> String {
-    let mut line = ev.event_type.clone();
+    let mut line = String::with_capacity(128);
+    line.push_str(&ev.event_type);
     if let Some(id) = &ev.artifact_id {
         line.push(' ');
-        line.push_str(&one_line(id, 80));
+        push_one_line(&mut line, id, 80);
     }
     let detail = match ev.title.as_deref() {
         Some(title) if !title.is_empty() => Some(title),
@@ -192,7 +208,7 @@ pub fn summary_line(ev: &ParsedEvent) -> String {
     };
     if let Some(detail) = detail.filter(|d| !d.is_empty()) {
         line.push_str(" — ");
-        line.push_str(&one_line(detail, 200));
+        push_one_line(&mut line, detail, 200);
     }
     line
 }

@@ -1,27 +1,44 @@
 //! Artifact keys → OpenTelemetry trace and span ids, the same on every machine and every run
 //! (and the same as the Python engine this replaced gave: ids users have stored stay valid).
 
+use std::sync::OnceLock;
+
 /// Fixed namespace of the UUIDv5 trace ids: changing it would change every stored id.
 const NAMESPACE: [u8; 16] = [
     0x9b, 0x0f, 0x1a, 0x8e, 0x5c, 0x3d, 0x4e, 0x1f, 0x8a, 0x77, 0x1d, 0x2c, 0x3b, 0x4a, 0x5e, 0x6f,
 ];
 
+/// The hash's state before any input, for an id of `size` bytes (8 or 16): its parameters
+/// are set up once, not for every id.
+fn fresh_state(size: usize) -> blake2b_simd::State {
+    static STATES: OnceLock<[blake2b_simd::State; 2]> = OnceLock::new();
+    let states = STATES.get_or_init(|| {
+        [8, 16].map(|n| {
+            blake2b_simd::Params::new()
+                .hash_length(n)
+                .personal(b"intent-observe")
+                .to_state()
+        })
+    });
+    debug_assert!(size == 8 || size == 16);
+    states[usize::from(size == 16)].clone()
+}
+
 fn digest(parts: &[&str], size: usize) -> String {
-    let mut state = blake2b_simd::Params::new()
-        .hash_length(size)
-        .personal(b"intent-observe")
-        .to_state();
+    let mut state = fresh_state(size);
     for part in parts {
         state.update(part.as_bytes());
         state.update(b"\x00");
     }
     let hash = state.finalize();
-    let mut out = hash.as_bytes().to_vec();
+    let mut id = [0u8; 16];
+    let id = &mut id[..size];
+    id.copy_from_slice(hash.as_bytes());
     // OTel treats an all-zero id as invalid; flip one bit rather than fail.
-    if out.iter().all(|b| *b == 0) {
-        out[0] = 1;
+    if id.iter().all(|b| *b == 0) {
+        id[0] = 1;
     }
-    hex(&out)
+    hex(id)
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -167,8 +167,12 @@ impl MetricState {
     }
 
     pub fn intent_activity(&mut self, intent_key: &str, time_ns: i64) {
-        if time_ns > self.intent_last_ns.get(intent_key).copied().unwrap_or(0) {
-            self.intent_last_ns.insert(intent_key.to_string(), time_ns);
+        match self.intent_last_ns.get_mut(intent_key) {
+            Some(last) => *last = (*last).max(time_ns),
+            None if time_ns > 0 => {
+                self.intent_last_ns.insert(intent_key.to_string(), time_ns);
+            }
+            None => {}
         }
     }
 

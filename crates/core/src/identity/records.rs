@@ -123,9 +123,12 @@ impl Engine {
     }
 
     pub(super) fn member_span(&mut self, member_key: &str) -> SpanRecord {
-        let Some(member) = self.memberships.get(member_key).cloned() else {
+        let Some(stored) = self.memberships.get_mut(member_key) else {
             panic!("no membership {member_key:?}")
         };
+        // its span is built once, now: its copy of the signal's attributes is needed no more
+        let mut attrs = std::mem::take(&mut stored.attrs);
+        let member = stored.clone();
         self.place(&member.signal, true);
         let sig = art!(self, &member.signal);
         let (sig_trace, sig_span, sig_name) = (sig.trace_id.clone(), sig.span_id.clone(), sig.name.clone());
@@ -135,7 +138,6 @@ impl Engine {
         } else {
             "root"
         };
-        let mut attrs = member.attrs;
         let mut links = vec![link(sig_trace, sig_span, origin)];
         if member.intent_role {
             attrs.update(&self.relation_attrs(&member.container));
@@ -159,9 +161,6 @@ impl Engine {
             attrs.set("intent.cluster.id", id);
         }
         attrs.set("intent.artifact.state", "closed");
-        if let Some(stored) = self.memberships.get_mut(member_key) {
-            stored.attrs = Attrs::default(); // its span is built once: the copy is needed no more
-        }
         let container = art!(self, &member.container);
         SpanRecord {
             trace_id: container.trace_id.clone().unwrap_or_default(),
