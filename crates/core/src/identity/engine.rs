@@ -288,7 +288,7 @@ impl Engine {
     pub fn context(&mut self, kind: Kind, artifact_id: &str) -> Option<TraceContext> {
         let key = self.existing(kind, artifact_id)?;
         art!(self, &key).trace_id.as_ref()?;
-        let relations = self.relation_attrs(&key);
+        let relations = self.relation_attrs(&key).into_owned();
         let art = art!(self, &key);
         let (span_id, parent) = if art.kind == Kind::Contract && art.running {
             (

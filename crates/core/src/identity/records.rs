@@ -1,6 +1,8 @@
 //! The records an artifact is told by: its announcing and member spans, its log records, and
 //! an event's status and severity read from its words.
 
+use std::borrow::Cow;
+
 use super::attrs::{Attrs, Name, Value, one_line, summary_line};
 use super::engine::{Engine, art, art_mut};
 use super::ids;
@@ -46,9 +48,9 @@ impl Engine {
     /// intent.id / intent.spec.id / intent.contract.id of the artifact and its ancestors,
     /// fixed when it is placed (cached, as the engine always has: a relation learnt later
     /// does not change what its records say, until the cache is next emptied).
-    pub(super) fn relation_attrs(&mut self, key: &str) -> Attrs {
-        if let Some(cached) = self.relations.get(key) {
-            return cached.clone();
+    pub(super) fn relation_attrs(&mut self, key: &str) -> Cow<'_, Attrs> {
+        if self.relations.contains_key(key) {
+            return Cow::Borrowed(&self.relations[key]);
         }
         let mut attrs = Attrs::default();
         let mut node = self.artifacts.get(key);
@@ -64,14 +66,14 @@ impl Engine {
             if self.relations.len() >= RELATIONS_CACHE {
                 self.relations.clear();
             }
-            self.relations.insert(key.to_string(), attrs.clone());
+            self.relations.insert(key.to_string(), attrs);
+            return Cow::Borrowed(&self.relations[key]);
         }
-        attrs
+        Cow::Owned(attrs)
     }
 
     /// The artifact's one span, built now that its place is known; never sent again.
     pub(super) fn announce(&mut self, key: &str) {
-        let relations = self.relation_attrs(key);
         let art = art_mut!(self, key);
         art.announced = true;
         let kind = art.kind;
@@ -82,7 +84,8 @@ impl Engine {
         } else {
             std::mem::take(&mut art.attrs)
         };
-        attrs.update(&relations);
+        attrs.update(&self.relation_attrs(key));
+        let art = art!(self, key);
         let instant = !long_lived(kind);
         if instant {
             attrs.set("intent.artifact.state", "closed"); // an instant is final as it happens
@@ -207,7 +210,10 @@ impl Engine {
         let mut record = item.record;
         let (owner, span_id) = match self.memberships.get(&item.home) {
             Some(member) => (member.container.clone(), member.span_id.clone()),
-            None => (item.home.clone(), art!(self, &item.home).span_id.clone()),
+            None => {
+                let span_id = art!(self, &item.home).span_id.clone();
+                (item.home, span_id)
+            }
         };
         record.trace_id = art!(self, &owner).trace_id.clone().unwrap_or_default();
         record.span_id = span_id;
