@@ -264,20 +264,35 @@ fn write_json(out: &mut String, value: &Json) {
 
 fn write_string(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
+    orjson_escaped(text, |piece| out.push_str(piece));
     out.push('"');
+}
+
+/// A string's content as orjson escapes it (`"` and `\\`, the short escapes, other control
+/// characters as `\u00XX`), handed to `emit` in pieces: runs of its own text and escapes.
+pub fn orjson_escaped(text: &str, mut emit: impl FnMut(&str)) {
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..0x20 => "",
+            _ => continue,
+        };
+        emit(&text[start..i]); // an escaped byte is ASCII: `i` is a character boundary
+        if short.is_empty() {
+            emit(&format!("\\u{b:04x}"));
+        } else {
+            emit(short);
+        }
+        start = i + 1;
+    }
+    emit(&text[start..]);
 }
 
 /// A float as orjson writes it (ryu's layout): positional while the decimal point falls

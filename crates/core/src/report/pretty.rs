@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use crate::identity::attrs::{Value, orjson_float};
+use crate::identity::attrs::{Value, orjson_escaped, orjson_float};
 
 const CHUNK: usize = 1 << 20;
 
@@ -119,32 +119,10 @@ impl<'w> Pretty<'w> {
     }
 }
 
-/// A string as orjson escapes it: `"` and `\`, and control characters (`\n`, `\u0001`, …).
+/// A string as orjson escapes it.
 pub fn string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..0x20 => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.extend_from_slice(escape);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
+    orjson_escaped(text, |piece| out.extend_from_slice(piece.as_bytes()));
     out.push(b'"');
 }
 
