@@ -156,7 +156,9 @@ def live_latency(tmp: Path) -> list[float]:
 
 def big_file(path: Path, megabytes: int) -> int:
     """Unique artifacts all the way: each 50,000-line block renumbers every id, in the ids'
-    fields and in the artifact files' paths (`.intent/signals/SIG-…`) alike."""
+    fields and in the artifact files' paths (`.intent/signals/SIG-…`) alike, and every file
+    (a third are named by date, `2026-01-05-alerts-5a.md`: the same path in every block would
+    be one file announcing a new id per block, whose artifacts the engine keeps a list of)."""
     block = b"".join(raw + b"\n" for raw in synthetic.lines(50_000))
     size = lines = 0
     with path.open("wb") as fh:
@@ -167,6 +169,7 @@ def big_file(path: Path, megabytes: int) -> int:
             for prefix in (b"SIG-", b"CLU-", b"CL-", b"INT-", b"SPEC-", b"CON-", b"DEC-"):
                 for before in (b'"', b"/"):
                     data = data.replace(before + prefix, before + prefix + b"%04d" % k)
+            data = data.replace(b".intent/signals/", b".intent/signals/%04d-" % k)
             fh.write(data)
             size += len(data)
             lines += 50_000
