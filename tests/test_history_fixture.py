@@ -265,8 +265,8 @@ def test_state_saved_and_reloaded_every_fifty_events_gives_the_same_answer(run: 
 
 
 def test_a_working_set_of_sixteen_entries_gives_the_same_answer(run: Run, tmp_path: Path) -> None:
-    """With 16 entries of each table in memory, the rest go after each drain: to the saved state
-    once their save is committed, else kept as rows (drained every 10 events, saved every 50)."""
+    """With 16 entries of each table in memory, the rest go after each drain once their save is
+    committed, read back from the saved state (drained every 10 events, saved every 50)."""
     events = [e for e in parse_file(HISTORY) if isinstance(e, Event)]
     store = IdentityStore(tmp_path / "identity.db")
     engine = Engine(limit=16, store=store.reader)

@@ -62,7 +62,7 @@ BATCH_BYTES = 1 << 18  # input bytes committed together while catching up: ~1,25
 BLOCK_BYTES = 1 << 14
 IN_FLIGHT_BATCHES = 2
 # Identity-state entries of each kind kept in memory between batches; the rest are read back
-# from the committed state when needed (or kept as compact rows until their batch commits).
+# from the committed state when needed (one changed since stays until its batch commits).
 CACHED_ENTRIES = 2_000
 FRONT_MATTER_RESCAN_S = 10.0  # how often a quiet tail looks again at what the artifact files say
 DEFAULT_METRIC_INTERVAL_S = 60.0

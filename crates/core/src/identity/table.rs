@@ -2,10 +2,11 @@
 //!
 //! Without a store, every entry stays in memory (`inspect`, tests). With one (the tail), once
 //! more than `limit` entries are in memory, `trim` (between batches) lets the least recently
-//! used go: an entry whose newest version is committed is dropped and read back from the
-//! store when next needed; one changed since (not saved, or saved by a write not yet
-//! confirmed as committed) is kept as its compact row (`cold`) until `confirm`. A Bloom
-//! filter of the keys let go answers "never seen" without a lookup.
+//! used of those whose newest version is committed go: dropped, and read back from the store
+//! when next needed. One changed since (not saved, or saved by a write not yet confirmed as
+//! committed) stays until `confirm`: a bound of `limit` plus what the saves in flight wrote,
+//! and nothing encoded twice. A Bloom filter of the keys let go answers "never seen" without
+//! a lookup.
 //!
 //! Reads take `&self` and may load an entry: entries are boxed and only ever dropped through
 //! `&mut self`, so a loaded entry's address holds while any reference to it lives (the
@@ -31,7 +32,10 @@ pub struct Store {
 struct Slot<V> {
     value: V,
     used: AtomicU64, // the trim epoch it was last used in
+    written: u64,    // the save that wrote its newest version (0: read from the store; CHANGED)
 }
+
+const CHANGED: u64 = u64::MAX; // changed since the last save: no save has written it yet
 
 const FILTER_BITS: usize = 1 << 25; // 4 MiB: about 2% false positives at three million keys
 const EVICT_FRACTION: usize = 5; // a trim lets a fifth of the working set go beyond the excess
@@ -73,10 +77,10 @@ struct Spill {
     scope: String,
     limit: usize,
     store: Store,
-    outside: KeyFilter,                // keys that may be cold or committed
-    cold: HashMap<String, Vec<u8>>,    // let go before their newest version was committed
-    unconfirmed: HashMap<String, u64>, // key → the save that wrote it, until confirmed
+    outside: KeyFilter, // keys that may be committed
+    confirmed: u64,     // the newest save known committed
     epoch: u64,
+    trim_above: usize, // in memory beyond this, `trim` runs: grown by a fifth of `limit` since the last
 }
 
 pub struct Table<V> {
@@ -117,9 +121,9 @@ impl<V: Row> Table<V> {
             limit,
             store,
             outside,
-            cold: HashMap::new(),
-            unconfirmed: HashMap::new(),
+            confirmed: 0,
             epoch: 0,
+            trim_above: limit,
         };
         Table {
             spill: Some(spill),
@@ -152,6 +156,7 @@ impl<V: Row> Table<V> {
             Box::new(Slot {
                 value,
                 used: AtomicU64::new(epoch),
+                written: 0,
             })
         });
         let value: *const V = &slot.value;
@@ -159,16 +164,13 @@ impl<V: Row> Table<V> {
         Some(unsafe { &*value })
     }
 
-    /// An entry let go: its row kept here, or the committed one.
+    /// An entry let go: its committed row.
     fn load(&self, key: &str) -> Option<V> {
         let spill = self.spill.as_ref()?;
         if !spill.outside.may_hold(key) {
             return None;
         }
-        let row = match spill.cold.get(key) {
-            Some(row) => row.clone(),
-            None => (spill.store.row)(key)?,
-        };
+        let row = (spill.store.row)(key)?;
         let value = V::decode(&spill.scope, key, &row);
         Some(value.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")))
     }
@@ -190,21 +192,22 @@ impl<V: Row> Table<V> {
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(key)?;
         *slot.used.get_mut() = epoch;
+        slot.written = CHANGED;
         Some(&mut slot.value)
-    }
-
-    /// An entry as saved: not changed since.
-    pub fn restore(&mut self, key: String, value: V) {
-        let used = AtomicU64::new(self.epoch());
-        self.hot
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, Box::new(Slot { value, used }));
     }
 
     pub fn insert(&mut self, key: String, value: V) {
         self.changed.insert(key.clone());
-        self.restore(key, value);
+        let used = AtomicU64::new(self.epoch());
+        let slot = Slot {
+            value,
+            used,
+            written: CHANGED,
+        };
+        self.hot
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Box::new(slot));
     }
 
     /// Every key, sorted: in memory, let go, and committed.
@@ -215,7 +218,6 @@ impl<V: Row> Table<V> {
             .map(|hot| hot.keys().cloned().collect())
             .unwrap_or_default();
         if let Some(spill) = &self.spill {
-            keys.extend(spill.cold.keys().cloned());
             keys.extend((spill.store.keys)());
         }
         let mut keys: Vec<String> = keys.into_iter().collect();
@@ -240,62 +242,99 @@ impl<V: Row> Table<V> {
         let mut keys: Vec<String> = self.changed.drain().collect();
         keys.sort_unstable();
         let hot = self.hot.get_mut().unwrap_or_else(|e| e.into_inner());
-        let cold = self.spill.as_ref().map(|spill| &spill.cold);
-        let rows: Vec<(String, Vec<u8>)> = keys
-            .into_iter()
+        keys.into_iter()
             .filter_map(|key| {
-                // a changed entry is in memory, or was let go as its row
-                let row = match hot.get(&key) {
-                    Some(slot) => slot.value.encode(),
-                    None => cold?.get(&key)?.clone(),
-                };
+                // a changed entry stays in memory until its save is confirmed
+                let slot = hot.get_mut(&key)?;
+                slot.written = seq;
+                let row = slot.value.encode();
                 Some((key, row))
             })
-            .collect();
-        if let Some(spill) = &mut self.spill {
-            for (key, _) in &rows {
-                spill.unconfirmed.insert(key.clone(), seq);
-            }
-        }
-        rows
+            .collect()
     }
 
     /// Save `seq` (and every one before it) is committed: its rows can be read back from the store.
     pub fn confirm(&mut self, seq: u64) {
         if let Some(spill) = &mut self.spill {
-            spill.unconfirmed.retain(|_, written| *written > seq);
-            let changed = &self.changed;
-            let unconfirmed = &spill.unconfirmed;
-            spill
-                .cold
-                .retain(|key, _| unconfirmed.contains_key(key) || changed.contains(key));
+            spill.confirmed = spill.confirmed.max(seq);
         }
     }
 
-    /// Between batches: the least recently used entries beyond the limit are let go.
+    /// Between batches: the least recently used committed entries beyond the limit are let go.
     pub fn trim(&mut self) {
         let Some(spill) = &mut self.spill else { return };
         let hot = self.hot.get_mut().unwrap_or_else(|e| e.into_inner());
         spill.epoch += 1;
-        if hot.len() <= spill.limit {
+        if hot.len() <= spill.trim_above {
             return;
         }
-        let excess = (hot.len() - spill.limit + spill.limit / EVICT_FRACTION).min(hot.len());
-        let mut by_use: Vec<(u64, &String)> = hot
-            .iter()
-            .map(|(key, slot)| (slot.used.load(Ordering::Relaxed), key))
+        let confirmed = spill.confirmed;
+        let mut stamps: Vec<u64> = hot
+            .values_mut()
+            .filter(|slot| slot.written <= confirmed)
+            .map(|slot| *slot.used.get_mut())
             .collect();
-        // the `excess` least recently used (ties by key), not the whole table in order
-        if excess < by_use.len() {
-            by_use.select_nth_unstable(excess);
-        }
-        let evicted: Vec<String> = by_use[..excess].iter().map(|(_, key)| (*key).clone()).collect();
-        for key in evicted {
-            let Some(slot) = hot.remove(&key) else { continue };
-            if self.changed.contains(&key) || spill.unconfirmed.contains_key(&key) {
-                spill.cold.insert(key.clone(), slot.value.encode());
+        let excess = hot.len() - spill.limit + spill.limit / EVICT_FRACTION;
+        // the last stamp let go, and how many with it may go (ties), not the whole table in order
+        let (last, mut at_last) = if excess < stamps.len() {
+            let (older, &mut last, _) = stamps.select_nth_unstable(excess - 1);
+            (last, excess - older.iter().filter(|&&used| used < last).count())
+        } else {
+            (u64::MAX, usize::MAX)
+        };
+        hot.retain(|key, slot| {
+            let used = *slot.used.get_mut();
+            let go = slot.written <= confirmed && (used < last || used == last && at_last > 0);
+            if go {
+                at_last -= usize::from(used == last);
+                spill.outside.add(key);
             }
-            spill.outside.add(&key);
+            !go
+        });
+        // entries not yet committed stay: what is left is not scanned again until it grows
+        spill.trim_above = spill.limit.max(hot.len() + spill.limit / EVICT_FRACTION);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    type Committed = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
+    fn table(limit: usize, committed: &Committed) -> Table<Vec<String>> {
+        let (rows, keys) = (committed.clone(), committed.clone());
+        let store = Store {
+            row: Box::new(move |key| rows.lock().unwrap().get(key).cloned()),
+            keys: Box::new(move || keys.lock().unwrap().keys().cloned().collect()),
+        };
+        Table::spilling("", limit, store, false)
+    }
+
+    fn insert(table: &mut Table<Vec<String>>, keys: std::ops::Range<usize>) {
+        for n in keys {
+            table.insert(format!("k{n}"), vec![format!("v{n}")]);
         }
+    }
+
+    #[test]
+    fn only_committed_entries_are_let_go_and_read_back() {
+        let committed = Committed::default();
+        let mut table = table(5, &committed);
+        insert(&mut table, 0..8);
+        let rows = table.take_changed(1);
+        table.trim();
+        assert_eq!(table.hot_len(), 8, "saved, not yet committed: all stay");
+        committed.lock().unwrap().extend(rows);
+        table.confirm(1);
+        table.get_mut("k0").unwrap().push("changed".into());
+        insert(&mut table, 8..10);
+        table.trim();
+        // 10 in memory: 6 go (5 beyond the limit, and a fifth of it), of the 7 committed unchanged
+        assert_eq!(table.hot_len(), 4);
+        assert_eq!(table.get("k0").unwrap(), &["v0", "changed"]);
+        assert_eq!(table.get("k3").unwrap(), &["v3"], "read back from the store");
+        assert_eq!(table.len(), 10);
     }
 }

@@ -68,9 +68,9 @@ fn kind_named(value: &str) -> PyResult<Kind> {
 
 /// `Engine(state=None, scope="", limit=None, store=None)`: a new engine, or the one a
 /// `SavedState` describes (its rows read from its store as they are needed). With `limit`,
-/// about that many entries of each table stay in memory, the rest in the store
-/// (`state.store` or `store`: `row(table, key)`, `keys(table)`) or kept as rows until the save
-/// that wrote them is confirmed.
+/// about that many entries of each table stay in memory (and those changed since the last
+/// confirmed save), the rest in the store (`state.store` or `store`: `row(table, key)`,
+/// `keys(table)`).
 #[pyclass(module = "intent_observe._core")]
 pub struct Engine {
     pub(super) inner: identity::Engine,
