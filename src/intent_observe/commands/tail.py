@@ -13,24 +13,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from intent_observe import layout
-from intent_observe.sinks.chain import SPILL_AFTER_S, export_chain
-from intent_observe.sinks.disk_queue import DEFAULT_MAX_BYTES, DiskQueue, DiskQueueError
-from intent_observe.sinks.otlp_config import ExportConfigError, ExporterOptions, load_export_config
-from intent_observe.sinks.otlp_exporter import OtlpExporter
-from intent_observe.sources.tail import (
-    DEFAULT_PATH,
-    EXIT_OK,
-    EXIT_STATE,
-    Batch,
-    TailAdapter,
-    TailConfig,
-    TailError,
-    metric_interval_from_env,
-)
+from intent_observe.sinks.chain import SPILL_AFTER_S
+from intent_observe.sinks.disk_queue import DEFAULT_MAX_BYTES
 
+# The tail itself (the engine, the exporter and its transports) is imported when the command
+# runs, not when its options are read: `tail --help` needs none of it.
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from intent_observe.sources.tail import Batch, TailAdapter
 
 log = logging.getLogger("intent_observe.tail")
 
@@ -54,6 +45,8 @@ Exit codes:
 
 def expand_paths(patterns: tuple[str, ...]) -> list[str]:
     """Globs expanded (sorted); a plain path is kept even if it does not exist yet."""
+    from intent_observe.sources.tail import DEFAULT_PATH
+
     paths: list[str] = []
     for pattern in patterns or (DEFAULT_PATH,):
         if glob.has_magic(pattern):
@@ -144,6 +137,20 @@ def tail(
     logged); OTEL_METRIC_EXPORT_INTERVAL sets the metrics interval. A first run reads each
     file from its start; later runs continue after the last acknowledged line.
     """
+    from intent_observe import layout
+    from intent_observe.sinks.chain import export_chain
+    from intent_observe.sinks.disk_queue import DiskQueue, DiskQueueError
+    from intent_observe.sinks.otlp_config import ExportConfigError, ExporterOptions, load_export_config
+    from intent_observe.sinks.otlp_exporter import OtlpExporter
+    from intent_observe.sources.tail import (
+        EXIT_OK,
+        EXIT_STATE,
+        TailAdapter,
+        TailConfig,
+        TailError,
+        metric_interval_from_env,
+    )
+
     _setup_logging(verbose)
     files = expand_paths(paths)
     options = ExporterOptions(

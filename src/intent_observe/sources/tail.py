@@ -352,7 +352,8 @@ class TailAdapter:
         if not self.files:
             self.open()
         watcher = self._watcher = FileWatcher([t.path for t in self.files], self.wake)
-        watcher.start()
+        if not self.config.once:  # a run that stops once caught up waits for no change
+            watcher.start()
         delivery = threading.Thread(target=self._deliver_all, name="tail-delivery", daemon=True)
         delivery.start()
         try:
