@@ -23,13 +23,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from intent_observe import layout
-from intent_observe.artifacts.files import ArtifactFile, status_words
-from intent_observe.artifacts.history import FrontMatterChange, front_matter_history
 from intent_observe.events.parse import TYPED_ID_FIELD
 from intent_observe.model import DERIVED_SHAPE, ArtifactKind, Event, Position
+
+# The files' readers (front matter, git) are imported for an events file inside a repository only.
+if TYPE_CHECKING:
+    from intent_observe.artifacts.files import ArtifactFile
+    from intent_observe.artifacts.history import FrontMatterChange
 
 DERIVED_SOURCE = "front-matter"
 
@@ -57,7 +60,11 @@ class Said(NamedTuple):
 def derived_events_of(events_path: str) -> list[Said]:
     """The derived events of the repository holding an events file (none outside `.intent/`)."""
     repo = layout.repository_of(Path(events_path).resolve())
-    return derived_events(front_matter_history(repo)) if repo is not None else []
+    if repo is None:
+        return []
+    from intent_observe.artifacts.history import front_matter_history
+
+    return derived_events(front_matter_history(repo))
 
 
 def derived_events(changes: Iterable[FrontMatterChange]) -> list[Said]:
@@ -89,6 +96,8 @@ def _events_of(previous: ArtifactFile | None, change: FrontMatterChange) -> Iter
 
 
 def _closing_type(art: ArtifactFile) -> str | None:
+    from intent_observe.artifacts.files import status_words
+
     words = set(status_words(art.status))
     if art.kind is ArtifactKind.SIGNAL:
         return "signal." + next((w for w in _SIGNAL_CLOSERS if w in words), "resolved")
