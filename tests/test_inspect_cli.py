@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
+from tests.support.startup import modules_loaded
 
 FIXTURE = Path(__file__).parent / "fixtures" / "history.jsonl"
 PLAN = json.loads((Path(__file__).parent / "fixtures" / "history.plan.json").read_text())
@@ -71,3 +72,11 @@ def test_help_explains() -> None:
         timeout=60,
     )
     assert b"--json" in out.stdout and b"Exit status" in out.stdout
+
+
+def test_json_of_a_file_outside_a_repository_imports_no_artifact_reader_nor_rich() -> None:
+    """No artifact file to read (YAML, git), no tree to draw: start-up spends nothing on them."""
+    unneeded = ["yaml", "intent_observe.artifacts.files", "intent_observe.artifacts.history", "rich"]
+    output, loaded = modules_loaded(unneeded, "inspect", "--json", str(FIXTURE))
+    assert json.loads(output)["events"] > 0
+    assert loaded == []

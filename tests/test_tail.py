@@ -10,13 +10,15 @@ from pathlib import Path
 import orjson
 import pytest
 from tests.support.receiver import receiver_in_thread
-from tests.support.recording import ReceiverControl, RecordingConsumer
+from tests.support.recording import ReceiverControl, RecordingConsumer, read_received
+from tests.support.startup import modules_loaded
 
 from intent_observe.events import Event, Position, parse_line
 from intent_observe.otlp.receiver import ReceiverConfig
 from intent_observe.sinks.chain import Retry
 from intent_observe.sources import synthetic
 from intent_observe.sources.tail import EXIT_OK, TailAdapter, TailConfig
+from intent_observe.sources.watch import FileWatcher
 from tailing import (
     TailProcess,
     assert_exactly,
@@ -224,8 +226,6 @@ def test_in_process_adapter_feeds_a_consumer(tmp_path: Path) -> None:
     runner = threading.Thread(target=lambda: setattr(runner, "code", adapter.run()))
     runner.start()
     try:
-        from tests.support.recording import read_received
-
         deadline_checks = 0
         expected = expected_from([events])
         while not has_all(expected)(read_received(tmp_path / "got.sqlite")) and deadline_checks < 200:
@@ -236,6 +236,34 @@ def test_in_process_adapter_feeds_a_consumer(tmp_path: Path) -> None:
         runner.join(20)
     assert runner.code == EXIT_OK  # type: ignore[attr-defined]
     assert_exactly(read_received(tmp_path / "got.sqlite"), expected)
+
+
+def test_once_starts_no_file_watcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that stops once caught up waits for no change: no watcher thread, no inotify."""
+
+    def refuse(watcher: FileWatcher) -> None:
+        raise AssertionError("a file watcher was started")
+
+    monkeypatch.setattr(FileWatcher, "start", refuse)
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(50))
+    consumer = RecordingConsumer(tmp_path / "got.sqlite", ReceiverControl(tmp_path / "control"))
+    config = TailConfig(paths=[str(events)], state_dir=tmp_path / "state", once=True)
+    assert TailAdapter(config, Retry(consumer)).run() == EXIT_OK
+    assert_exactly(read_received(tmp_path / "got.sqlite"), expected_from([events]))
+
+
+def test_help_imports_none_of_the_tail() -> None:
+    """`tail --help` reads the options: not the engine, the exporter or the file watcher."""
+    heavy = [
+        "intent_observe.sources.tail",
+        "intent_observe.identity.engine",
+        "intent_observe.sinks.otlp_exporter",
+        "watchdog.observers",
+    ]
+    output, loaded = modules_loaded(heavy, "tail", "--help")
+    assert "--queue-max-mb" in output and "[default: 256;" in output and "Exit codes" in output
+    assert loaded == []
 
 
 def test_synthetic_history_parses_cleanly() -> None:
