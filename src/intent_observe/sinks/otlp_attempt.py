@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from google.protobuf.message import DecodeError
+
 from intent_observe.otlp.consumer import RefusedRecord
+from intent_observe.otlp.signals import SignalWire
 from intent_observe.version import __version__
 
 USER_AGENT = f"intent-observe/{__version__}"
@@ -35,6 +38,15 @@ class Outcome:
     @classmethod
     def fatal(cls, reason: str) -> Outcome:
         return cls(False, message=reason)
+
+
+def acknowledged(wire: SignalWire, body: bytes) -> Outcome:
+    """A 2xx answer (or gRPC OK): what its partial-success body says was rejected."""
+    try:
+        rejected, message = wire.rejected_in(wire.response_type.FromString(body))
+    except DecodeError:
+        return Outcome.ok()  # acknowledged; an unreadable body only hides partial-success details
+    return Outcome.ok(rejected, message)
 
 
 class Transport(Protocol):

@@ -8,7 +8,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 
 from intent_observe.otlp.signals import SignalWire
-from intent_observe.sinks.otlp_attempt import USER_AGENT, Outcome, clip
+from intent_observe.sinks.otlp_attempt import USER_AGENT, Outcome, acknowledged, clip
 from intent_observe.sinks.otlp_config import SignalExportConfig
 
 _RETRYABLE_GRPC = frozenset(
@@ -55,11 +55,7 @@ class GrpcTransport:
             )
         except grpc.RpcError as error:
             return _grpc_failure(error)
-        try:
-            rejected, message = self._wire.rejected_in(self._wire.response_type.FromString(response))
-        except DecodeError:
-            return Outcome.ok()  # acknowledged; an unreadable body only hides partial-success details
-        return Outcome.ok(rejected, message)
+        return acknowledged(self._wire, response)
 
     def close(self) -> None:
         self._channel.close()

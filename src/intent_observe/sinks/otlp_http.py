@@ -14,7 +14,7 @@ from google.rpc import status_pb2
 
 from intent_observe.otlp.signals import Signal, SignalWire
 from intent_observe.sinks.loki_partial import too_old_records
-from intent_observe.sinks.otlp_attempt import USER_AGENT, Outcome, clip
+from intent_observe.sinks.otlp_attempt import USER_AGENT, Outcome, acknowledged, clip
 from intent_observe.sinks.otlp_config import SignalExportConfig
 
 _MAX_LOKI_ANSWER = 64 * 1024  # where a refusal's reason is looked for
@@ -43,7 +43,7 @@ class HttpTransport:
         except httpx.TransportError as error:
             return Outcome.retry(f"{type(error).__name__}: {clip(str(error))}")
         if 200 <= response.status_code < 300:
-            return self._acknowledged(response.content)
+            return acknowledged(self._wire, response.content)
         reason = f"HTTP {response.status_code}: {_http_error_text(response)}"
         if response.status_code in _RETRYABLE_HTTP:
             return Outcome.retry(reason, _retry_after_seconds(response.headers.get("retry-after")))
@@ -52,13 +52,6 @@ class HttpTransport:
             if refused:
                 return Outcome.ok(len(refused), reason, refused)
         return Outcome.fatal(reason)
-
-    def _acknowledged(self, body: bytes) -> Outcome:
-        try:
-            rejected, message = self._wire.rejected_in(self._wire.response_type.FromString(body))
-        except DecodeError:
-            return Outcome.ok()
-        return Outcome.ok(rejected, message)
 
     def close(self) -> None:
         self._client.close()
