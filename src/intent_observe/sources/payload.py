@@ -24,11 +24,9 @@ class Payload:
     parts: tuple[tuple[Signal, bytes], ...]
 
     @classmethod
-    def of(
-        cls, traces: bytes | None = None, logs: bytes | None = None, metrics: bytes | None = None
-    ) -> Payload:
-        found = ((Signal.TRACES, traces), (Signal.LOGS, logs), (Signal.METRICS, metrics))
-        return cls(tuple((signal, data) for signal, data in found if data))
+    def metrics(cls, data: bytes) -> Payload:
+        """One metrics request (traces and logs come joined, from `Requests`)."""
+        return cls(((Signal.METRICS, data),) if data else ())
 
 
 class Requests:

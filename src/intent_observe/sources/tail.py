@@ -515,7 +515,7 @@ class TailAdapter:
         now = time.time_ns()
         parts = [t.encoder.metrics(t.metric_points(), t.metrics_start_ns, now) for t in self.files]
         parts.append(otlp_encoder().metrics(self.health_points(), self.started_ns, now))
-        return Batch(Payload.of(metrics=b"".join(parts)))  # one request: each part adds its resource
+        return Batch(Payload.metrics(b"".join(parts)))  # one request: each part adds its resource
 
     def health_points(self) -> list[Point]:
         """The adapter's own `intent.adapter.*` metrics."""
