@@ -3,6 +3,9 @@ encoded there (`drain_encoded`), byte for byte what the Event → process → dr
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from intent_observe.artifacts.derive import Said
@@ -10,6 +13,7 @@ from intent_observe.events import Event, parse_lines
 from intent_observe.identity.engine import Engine
 from intent_observe.model import DERIVED_SHAPE, ArtifactKind, Position
 from intent_observe.sinks.resource import otlp_encoder
+from intent_observe.sources import synthetic
 
 HISTORY = Path(__file__).parent / "fixtures" / "history.jsonl"
 CHUNK = 4096
@@ -85,3 +89,36 @@ def test_unusable_lines_come_back_rejected_with_their_place() -> None:
     assert all(r.reason for r in rejected)
     assert engine.state.events_seen == 1
     assert engine.drain_encoded(otlp_encoder({}))[1] is not None  # the signal's log record
+
+
+def _wake_ups_during(call: Callable[[], object]) -> int:
+    """How often another Python thread woke up (each time needing the GIL) while `call` ran."""
+    woken, stop = 0, threading.Event()
+
+    def wake() -> None:
+        nonlocal woken
+        while not stop.wait(0.001):
+            woken += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(60)  # no forced hand-over: this thread gives up the GIL only by waiting
+    thread = threading.Thread(target=wake)
+    thread.start()
+    try:
+        before = woken
+        call()
+        return woken - before
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+
+
+def test_the_core_works_without_the_gil() -> None:
+    """The tail's delivery thread (a gRPC send, a SQLite commit) runs while the reader's engine
+    processes lines and drains them: both calls let go of the GIL for their work."""
+    data = b"".join(raw + b"\n" for raw in synthetic.lines(30_000))
+    engine, encoder = Engine(), otlp_encoder({})
+    assert _wake_ups_during(lambda: engine.process_lines(data, "e.jsonl")) > 0
+    assert _wake_ups_during(lambda: engine.drain_encoded(encoder, True)) > 0
+    assert engine.state.events_seen == 30_000

@@ -58,7 +58,8 @@ DEFAULT_PATH = str(layout.events_file(Path()))
 BATCH_BYTES = 1 << 18  # input bytes committed together while catching up: ~1,250 events
 # Lines go into the engine and are drained a block at a time: the core is fastest on blocks of
 # this size (its work stays in the CPU's caches: 100,000 events 1.03 s of CPU in 64 KiB blocks,
-# 0.84 s in 16 KiB, 0.86 s in 8 KiB), and the delivery thread gets the GIL between blocks.
+# 0.84 s in 16 KiB, 0.86 s in 8 KiB). The core lets go of the GIL while it works, so the
+# delivery thread sends and commits meanwhile.
 BLOCK_BYTES = 1 << 14
 IN_FLIGHT_BATCHES = 2
 # Identity-state entries of each kind kept in memory between batches; the rest are read back

@@ -158,7 +158,8 @@ impl Engine {
     /// Every complete line of `data` parsed and processed here, without an `Event` object:
     /// before each line's event, the `derived` events whose turn is before it (`Said`:
     /// `(turn_ns, event)` pairs, oldest turn first). Returns the lines' rejections
-    /// (`Rejected`) and how many derived events were processed.
+    /// (`Rejected`) and how many derived events were processed. The lines are processed
+    /// without the GIL (the tail's delivery thread sends and commits meanwhile).
     #[pyo3(signature = (data, file, start_offset = 0, start_line = 1, observed_ns = None, derived = None))]
     fn process_lines<'py>(
         &mut self,
@@ -181,37 +182,45 @@ impl Engine {
                 })
                 .collect::<PyResult<_>>()?,
         };
-        let mut waiting = waiting.into_iter().peekable();
-        let mut fed = 0;
-        let rejected = PyList::empty(py);
         let name: String = file.extract()?;
+        // the bytes object is immutable and held by the caller: its buffer is read detached
         let bytes = data.as_bytes();
-        for (index, line) in complete_lines(bytes).enumerate() {
-            let position = Position {
-                file: name.clone(),
-                line: (start_line + index as u64) as i64,
-                offset: (start_offset + line.offset as u64) as i64,
-            };
-            match parse::parse_line(line.bytes) {
-                Parsed::Blank => {}
-                Parsed::Rejected(reason) => {
-                    let raw = PyBytes::new(py, line.bytes);
-                    rejected.append(rejection(py, &position, reason, raw)?)?;
-                }
-                Parsed::Event(ev) => {
-                    while let Some((_, older, at)) = waiting.next_if(|(turn, _, _)| *turn < ev.time_ns) {
-                        self.inner.process(older, &at, None);
-                        fed += 1;
+        let inner = &mut self.inner;
+        let (unusable, fed) = py.detach(|| {
+            let mut waiting = waiting.into_iter().peekable();
+            let (mut unusable, mut fed) = (Vec::new(), 0);
+            for (index, line) in complete_lines(bytes).enumerate() {
+                let position = Position {
+                    file: name.clone(),
+                    line: (start_line + index as u64) as i64,
+                    offset: (start_offset + line.offset as u64) as i64,
+                };
+                match parse::parse_line(line.bytes) {
+                    Parsed::Blank => {}
+                    Parsed::Rejected(reason) => {
+                        unusable.push((position, reason, line.offset, line.bytes.len()))
                     }
-                    self.inner.process(*ev, &position, observed_ns);
+                    Parsed::Event(ev) => {
+                        while let Some((_, older, at)) = waiting.next_if(|(turn, _, _)| *turn < ev.time_ns) {
+                            inner.process(older, &at, None);
+                            fed += 1;
+                        }
+                        inner.process(*ev, &position, observed_ns);
+                    }
                 }
             }
+            (unusable, fed)
+        });
+        let rejected = PyList::empty(py);
+        for (position, reason, offset, length) in unusable {
+            let raw = PyBytes::new(py, &bytes[offset..offset + length]);
+            rejected.append(rejection(py, &position, reason, raw)?)?;
         }
         Ok((rejected, fed))
     }
 
     /// `drain` (`finalize` when `last`), encoded for `encoder`'s resource: (traces request or
-    /// None, logs request or None).
+    /// None, logs request or None). Drained and encoded without the GIL.
     #[pyo3(signature = (encoder, last = false))]
     fn drain_encoded<'py>(
         &mut self,
@@ -219,18 +228,22 @@ impl Engine {
         encoder: PyRef<'_, Encoder>,
         last: bool,
     ) -> PyResult<(Requests<'py>, Requests<'py>)> {
-        if last {
-            self.inner.place_all();
-        }
-        let (spans, logs) = &mut self.encoded;
-        spans.clear();
-        logs.clear();
-        self.inner
-            .drain_each(
+        let Engine {
+            inner,
+            encoded: (spans, logs),
+        } = self;
+        py.detach(|| {
+            if last {
+                inner.place_all();
+            }
+            spans.clear();
+            logs.clear();
+            inner.drain_each(
                 |span| export::put_span_record(spans, &span),
                 |log| export::put_log_record(logs, &log),
             )
-            .map_err(PyValueError::new_err)?;
+        })
+        .map_err(PyValueError::new_err)?;
         let request = |items: &[u8]| {
             (!items.is_empty())
                 .then(|| encoder.request(py, items))
