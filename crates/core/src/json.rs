@@ -386,30 +386,42 @@ fn bytes_below(word: u64, n: u8) -> u64 {
 
 /// How many bytes of `text` come before the first `"`, `\\` or control character (None when
 /// there is none), and whether they are all ASCII: eight bytes at a time, the bytes of a
-/// string being most of a line.
-fn plain_run(text: &[u8]) -> Option<(usize, bool)> {
+/// string being most of a line (and of a report's document, `attrs::orjson_escaped`).
+pub(crate) fn plain_run(text: &[u8]) -> Option<(usize, bool)> {
     let mut seen = 0u64; // every byte read, or-ed: its high bits say whether any is not ASCII
     let mut chunks = text.chunks_exact(8);
-    for (i, chunk) in chunks.by_ref().enumerate() {
+    let mut read = 0;
+    for chunk in chunks.by_ref() {
         let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let stops = bytes_below(word ^ (ONES * u64::from(b'"')), 1)
-            | bytes_below(word ^ (ONES * u64::from(b'\\')), 1)
-            | bytes_below(word, 0x20);
-        if stops != 0 {
-            let at = (stops.trailing_zeros() / 8) as usize;
-            let before = if at == 0 {
-                0
-            } else {
-                word & (u64::MAX >> (64 - 8 * at))
-            };
-            return Some((i * 8 + at, (seen | before) & HIGHS == 0));
+        if let Some((at, ascii)) = run_end(word, seen) {
+            return Some((read + at, ascii));
         }
         seen |= word;
+        read += 8;
     }
+    // the last bytes as one more word, padded with spaces (which stop nothing)
     let rest = chunks.remainder();
-    let at = rest.iter().position(|b| matches!(b, b'"' | b'\\') || *b < 0x20)?;
-    let ascii = seen & HIGHS == 0 && rest[..at].is_ascii();
-    Some((text.len() - rest.len() + at, ascii))
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    run_end(u64::from_le_bytes(last), seen).map(|(at, ascii)| (read + at, ascii))
+}
+
+/// Where in `word` the first `"`, `\\` or control character is, if any, and whether the
+/// bytes before it (and those `seen` before the word) are all ASCII.
+fn run_end(word: u64, seen: u64) -> Option<(usize, bool)> {
+    let stops = bytes_below(word ^ (ONES * u64::from(b'"')), 1)
+        | bytes_below(word ^ (ONES * u64::from(b'\\')), 1)
+        | bytes_below(word, 0x20);
+    if stops == 0 {
+        return None;
+    }
+    let at = (stops.trailing_zeros() / 8) as usize;
+    let before = if at == 0 {
+        0
+    } else {
+        word & (u64::MAX >> (64 - 8 * at))
+    };
+    Some((at, (seen | before) & HIGHS == 0))
 }
 
 /// An object being read: a repeated key keeps its first place and takes the last value.

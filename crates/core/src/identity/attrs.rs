@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::json::{Json, Object};
+use crate::json::{Json, Object, plain_run};
 use crate::parse::ParsedEvent;
 
 pub const MAX_VALUE_CHARS: usize = 1024;
@@ -270,29 +270,46 @@ fn write_string(out: &mut String, text: &str) {
 
 /// A string's content as orjson escapes it (`"` and `\\`, the short escapes, other control
 /// characters as `\u00XX`), handed to `emit` in pieces: runs of its own text and escapes.
+/// The runs are found eight bytes at a time (most text needs no escape).
 pub fn orjson_escaped(text: &str, mut emit: impl FnMut(&str)) {
     let mut start = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let short = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..0x20 => "",
-            _ => continue,
-        };
-        emit(&text[start..i]); // an escaped byte is ASCII: `i` is a character boundary
-        if short.is_empty() {
-            emit(&format!("\\u{b:04x}"));
-        } else {
-            emit(short);
+    while let Some((run, _)) = plain_run(&text.as_bytes()[start..]) {
+        let at = start + run; // an escaped byte is ASCII: `at` is a character boundary
+        emit(&text[start..at]);
+        let b = text.as_bytes()[at];
+        match b {
+            b'"' => emit("\\\""),
+            b'\\' => emit("\\\\"),
+            b'\n' => emit("\\n"),
+            b'\r' => emit("\\r"),
+            b'\t' => emit("\\t"),
+            0x08 => emit("\\b"),
+            0x0c => emit("\\f"),
+            _ => emit(&format!("\\u{b:04x}")),
         }
-        start = i + 1;
+        start = at + 1;
     }
     emit(&text[start..]);
+}
+
+/// Below 2^53 every integer is a float of its own: a float there that has no fraction is
+/// written as the integer it is.
+const EXACT_INTEGERS: f64 = (1u64 << 53) as f64;
+
+/// `n` in decimal digits, written at the end of `digits` (no formatting machinery: the
+/// report writes two numbers a span).
+pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &str {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // SAFETY: ASCII digits alone
+    unsafe { std::str::from_utf8_unchecked(&digits[at..]) }
 }
 
 /// A float as orjson writes it (ryu's layout): positional while the decimal point falls
@@ -300,6 +317,11 @@ pub fn orjson_escaped(text: &str, mut emit: impl FnMut(&str)) {
 pub fn orjson_float(x: f64) -> String {
     if !x.is_finite() {
         return "null".into();
+    }
+    if x.fract() == 0.0 && x.abs() < EXACT_INTEGERS {
+        // its shortest digits are the integer's own: no scientific form to lay out
+        let sign = if x.is_sign_negative() { "-" } else { "" };
+        return [sign, decimal(x.abs() as u64, &mut [0; 20]), ".0"].concat();
     }
     let scientific = format!("{x:e}"); // shortest round-trip digits
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
@@ -347,10 +369,23 @@ mod tests {
             (-0.0, "-0.0"),
             (1.2345678901234568e17, "1.2345678901234568e+17"),
             (f64::NAN, "null"),
+            (0.0, "0.0"),
+            (-3.0, "-3.0"),
+            (9007199254740991.0, "9007199254740991.0"),
+            (9007199254740992.0, "9007199254740992.0"), // 2^53: the other way, the same text
         ];
         for (value, expected) in cases {
             assert_eq!(orjson_float(value), expected, "{value}");
         }
+    }
+
+    #[test]
+    fn decimals_of_every_width() {
+        let mut digits = [0; 20];
+        assert_eq!(decimal(0, &mut digits), "0");
+        assert_eq!(decimal(7, &mut digits), "7");
+        assert_eq!(decimal(1_000_000, &mut digits), "1000000");
+        assert_eq!(decimal(u64::MAX, &mut digits), "18446744073709551615");
     }
 
     #[test]

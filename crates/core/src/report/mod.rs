@@ -129,24 +129,39 @@ impl Collector {
             return Ok(());
         }
         let trace = hex_bytes::<16>(&span.trace_id).ok_or_else(|| format!("trace id {:?}", span.trace_id))?;
-        let attrs = &span.attributes;
         let texts = &mut self.texts;
         let status_message = span.status_message.clone().map(Value::Str);
-        let kept = Span {
+        let mut kept = Span {
             id,
             parent: span.parent_span_id.as_deref().map(span_id).transpose()?,
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             name: texts.number(&span.name),
             error: span.error,
-            backfilled: attrs.get("intent.backfilled").is_some_and(truthy),
-            artifact_id: texts.value(attrs.get("intent.artifact.id")),
-            kind: texts.value(attrs.get("intent.artifact.type")),
-            state: texts.value(attrs.get("intent.artifact.state")),
-            phase: texts.value(attrs.get("intent.phase")),
-            title: texts.value(attrs.get("intent.title")),
+            backfilled: false,
+            artifact_id: Texts::NULL,
+            kind: Texts::NULL,
+            state: Texts::NULL,
+            phase: Texts::NULL,
+            title: Texts::NULL,
             status_message: texts.value(status_message.as_ref()),
         };
+        // the attributes read in one pass: a name is set once on a span
+        for (key, value) in &span.attributes.0 {
+            let slot = match key.as_ref() {
+                "intent.backfilled" => {
+                    kept.backfilled = truthy(value);
+                    continue;
+                }
+                "intent.artifact.id" => &mut kept.artifact_id,
+                "intent.artifact.type" => &mut kept.kind,
+                "intent.artifact.state" => &mut kept.state,
+                "intent.phase" => &mut kept.phase,
+                "intent.title" => &mut kept.title,
+                _ => continue,
+            };
+            *slot = texts.value(Some(value));
+        }
         self.traces
             .entry(trace)
             .or_default()

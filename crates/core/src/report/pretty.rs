@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use crate::identity::attrs::{Value, orjson_escaped, orjson_float};
+use crate::identity::attrs::{Value, decimal, orjson_escaped, orjson_float};
 
 const CHUNK: usize = 1 << 20;
 
@@ -92,7 +92,7 @@ impl<'w> Pretty<'w> {
     }
 
     pub fn int(&mut self, n: i64) {
-        let _ = write!(self.buf, "{n}");
+        int(&mut self.buf, n);
     }
 
     pub fn float(&mut self, x: f64) {
@@ -126,13 +126,18 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+fn int(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(decimal(n.unsigned_abs(), &mut [0; 20]).as_bytes());
+}
+
 /// An attribute's value as orjson writes it.
 pub fn value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Str(text) => string(out, text),
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Int(n) => int(out, *n),
         Value::Float(x) => out.extend_from_slice(orjson_float(*x).as_bytes()),
         Value::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
     }
@@ -195,6 +200,24 @@ mod tests {
         let expected = format!("[{}\n]", vec![item; 3000].join(","));
         assert!(sink.0.len() >= 3 && sink.0.iter().all(|w| w.len() <= CHUNK + 1100));
         assert_eq!(sink.0.concat(), expected.into_bytes());
+    }
+
+    #[test]
+    fn numbers_as_orjson_writes_them() {
+        let mut out = Vec::new();
+        for number in [
+            Value::Int(0),
+            Value::Int(i64::MIN),
+            Value::Int(i64::MAX),
+            Value::Float(-0.0),
+        ] {
+            value(&mut out, &number);
+            out.push(b' ');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "0 -9223372036854775808 9223372036854775807 -0.0 "
+        );
     }
 
     #[test]
