@@ -183,7 +183,7 @@ impl Engine {
             self.claimed.insert(hinted.clone(), key.to_string());
             art_mut!(self, key).claimed_trace = Some(hinted);
         }
-        for signal in art!(self, key).members.clone() {
+        for signal in art!(self, key).lists().members.clone() {
             self.observe_signal_to_intent(&format!("intent-member:{signal}@{key}"));
         }
         self.observe_intent_to_spec(key);

@@ -168,11 +168,12 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     });
     s.put(art.status_message.as_deref(), Writer::text);
     s.put(unless(art.run, 0), Writer::uint);
-    s.put(listed(&art.members), |w, keys| w.keys(keys, SIGNAL));
+    s.put(listed(&art.lists().members), |w, keys| w.keys(keys, SIGNAL));
     s.put(art.inactive.as_deref(), Writer::text);
     s.put(art.trust, Writer::float);
     s.put(art.level.as_deref(), Writer::text);
-    for list in [&art.contracts, &art.listed, &art.passed] {
+    let lists = art.lists();
+    for list in [&lists.contracts, &lists.listed, &lists.passed] {
         s.put(listed(list), |w, keys| w.keys(keys, CONTRACT));
     }
     s.put(since(art.defined_ns), Writer::time);
@@ -268,10 +269,7 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
         running: flag(bits, 4),
         run_start_ns,
         approved: flag(bits, 5),
-        contracts,
-        listed,
-        passed,
-        members,
+        lists: Lists::of(contracts, listed, passed, members),
         inactive,
         trust,
         level,
@@ -384,7 +382,7 @@ mod tests {
             counted: true,
             bare: true,
             trust: Some(0.7),
-            members: vec!["a".into(), "signal:b".into()],
+            lists: Lists::of(vec![], vec![], vec![], vec!["a".into(), "signal:b".into()]),
             intent: Some("intent:INT-1".into()),
             latest: Some("signal:SIG-1#2".into()),
             end_ns: Some(-1),

@@ -181,7 +181,7 @@ impl Engine {
             art_mut!(self, &cluster).intent = Some(intent.to_string());
             self.close(&cluster, ev, false);
         }
-        for signal in art!(self, &cluster).members.clone() {
+        for signal in art!(self, &cluster).lists().members.clone() {
             self.join(&signal, intent, true, ev.time_ns);
         }
     }
@@ -219,7 +219,10 @@ impl Engine {
         if signal_kind != Kind::Signal {
             return key; // a spec joining the intent its file names: a copy, nothing more
         }
-        art_mut!(self, container).members.push(sig.to_string());
+        art_mut!(self, container)
+            .lists_mut()
+            .members
+            .push(sig.to_string());
         self.touch(container);
         if intent_role {
             let signal = art_mut!(self, sig);
@@ -314,8 +317,8 @@ impl Engine {
         }
         for contract_id in &ev.contracts {
             let contract = self.artifact(Kind::Contract, Some(contract_id), ev, None);
-            if !art!(self, &spec).listed.contains(&contract) {
-                art_mut!(self, &spec).listed.push(contract.clone());
+            if !art!(self, &spec).lists().listed.contains(&contract) {
+                art_mut!(self, &spec).lists_mut().listed.push(contract.clone());
             }
             self.attach_contract(&contract, &spec);
         }
@@ -330,8 +333,11 @@ impl Engine {
             art_mut!(self, contract).spec = Some(spec.to_string());
             self.touch(contract);
         }
-        if !art!(self, spec).contracts.iter().any(|c| c == contract) {
-            art_mut!(self, spec).contracts.push(contract.to_string());
+        if !art!(self, spec).lists().contracts.iter().any(|c| c == contract) {
+            art_mut!(self, spec)
+                .lists_mut()
+                .contracts
+                .push(contract.to_string());
             self.touch(spec);
         }
         if art!(self, contract).runs > 0 {
@@ -432,11 +438,11 @@ impl Engine {
     }
 
     fn contract_passed(&mut self, spec: &str, contract: &str, ev: &ParsedEvent) {
-        if !art!(self, spec).passed.iter().any(|c| c == contract) {
-            art_mut!(self, spec).passed.push(contract.to_string());
+        if !art!(self, spec).lists().passed.iter().any(|c| c == contract) {
+            art_mut!(self, spec).lists_mut().passed.push(contract.to_string());
         }
-        let art = art!(self, spec);
-        if !art.listed.is_empty() && art.listed.iter().all(|c| art.passed.contains(c)) {
+        let lists = art!(self, spec).lists();
+        if !lists.listed.is_empty() && lists.listed.iter().all(|c| lists.passed.contains(c)) {
             self.complete_spec(spec, ev);
         }
     }

@@ -168,10 +168,11 @@ fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, Py
     set_slot(&view, intern!(py, "running"), art.running)?;
     set_slot(&view, intern!(py, "run_start_ns"), art.run_start_ns)?;
     set_slot(&view, intern!(py, "approved"), art.approved)?;
-    set_slot(&view, intern!(py, "contracts"), &art.contracts)?;
-    set_slot(&view, intern!(py, "listed"), &art.listed)?;
-    set_slot(&view, intern!(py, "passed"), &art.passed)?;
-    set_slot(&view, intern!(py, "members"), &art.members)?;
+    let lists = art.lists();
+    set_slot(&view, intern!(py, "contracts"), &lists.contracts)?;
+    set_slot(&view, intern!(py, "listed"), &lists.listed)?;
+    set_slot(&view, intern!(py, "passed"), &lists.passed)?;
+    set_slot(&view, intern!(py, "members"), &lists.members)?;
     set_slot(&view, intern!(py, "inactive"), &art.inactive)?;
     set_slot(&view, intern!(py, "trust"), art.trust)?;
     set_slot(&view, intern!(py, "level"), &art.level)?;
