@@ -7,6 +7,8 @@ choose, serialize to the very same bytes.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -164,7 +166,7 @@ def test_the_fixture_history_encodes_to_the_official_bytes() -> None:
     assert ExportLogsServiceRequest.FromString(logs_bytes) == reference_logs(logs, resource(attrs))
     assert traces == reference_traces(spans, resource(attrs)).SerializeToString()
     assert logs_bytes == reference_logs(logs, resource(attrs)).SerializeToString()
-    points = snapshot(run.engine.state)
+    points = list(snapshot(run.engine.state))
     assert encoder.metrics(points, 123, 456) == reference_metrics(points, resource(attrs), 123, 456)
 
 
@@ -245,6 +247,26 @@ def test_a_histogram_point_without_observations_and_a_labelled_counter() -> None
     assert Encoder({"a": "b"}, __version__).metrics(points, 0, 7) == reference_metrics(
         points, resource({"a": "b"}), 0, 7
     )
+
+
+class Label(str):
+    """A label value a weak reference can watch."""
+
+
+def test_metric_points_are_encoded_as_they_come_and_none_is_kept() -> None:
+    """A snapshot has a point per open intent: the encoder must not hold them all at once."""
+    kept: list[weakref.ref[Label]] = []
+
+    def points() -> Iterator[Point]:
+        for n in range(3):
+            label = Label(f"INT-{n}")
+            kept.append(weakref.ref(label))
+            yield Point(catalog.INTENT_LAST_EVENT_TIMESTAMP, (("intent_id", label),), float(n))
+            del label
+            assert kept[-1]() is None, "the encoder still holds the point it was given before"
+
+    listed = [Point(catalog.INTENT_LAST_EVENT_TIMESTAMP, (("intent_id", f"INT-{n}"),), n) for n in range(3)]
+    assert Encoder({}, __version__).metrics(points(), 0, 7) == reference_metrics(listed, resource({}), 0, 7)
 
 
 values = st.one_of(

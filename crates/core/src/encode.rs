@@ -141,13 +141,14 @@ impl Envelope {
         out
     }
 
-    /// An `ExportMetricsServiceRequest`; requests for several resources concatenate into one.
-    pub fn metrics_request(&self, points: &[MetricPoint], start_ns: u64, time_ns: u64) -> Vec<u8> {
-        let mut metrics = Vec::new();
-        for metric in group_by_metric(points) {
-            put_message(&mut metrics, 2, |out| put_metric(out, &metric, start_ns, time_ns));
+    /// An `ExportMetricsServiceRequest` of `metrics`; requests for several resources
+    /// concatenate into one.
+    pub fn metrics_request(&self, metrics: &Metrics) -> Vec<u8> {
+        let mut items = Vec::new();
+        for metric in &metrics.metrics {
+            put_message(&mut items, 2, |out| put_metric(out, metric));
         }
-        self.request(&metrics)
+        self.request(&items)
     }
 }
 
@@ -286,39 +287,77 @@ const HEX_DIGITS: [u8; 256] = {
 };
 const NOT_HEX: u8 = 0xF0;
 
-/// One `Metric` and the points it holds, in the order its first point came.
-struct GroupedMetric<'p, 'a> {
-    first: &'p MetricPoint<'a>,
-    points: Vec<&'p MetricPoint<'a>>,
+/// Metric points encoded as they are added, each into its metric's data (one `Metric` per
+/// name, in the order of its first point), so that no point is kept: a snapshot of thousands
+/// of points (one per open intent) costs its encoding only.
+pub struct Metrics {
+    start_ns: u64,
+    time_ns: u64,
+    metrics: Vec<EncodedMetric>,
 }
 
-fn group_by_metric<'p, 'a>(points: &'p [MetricPoint<'a>]) -> Vec<GroupedMetric<'p, 'a>> {
-    let mut metrics: Vec<GroupedMetric> = Vec::new();
-    for point in points {
-        match metrics.iter_mut().find(|m| m.first.name == point.name) {
-            Some(metric) => metric.points.push(point),
-            None => metrics.push(GroupedMetric {
-                first: point,
-                points: vec![point],
-            }),
+/// One `Metric`: what its first point said of it, and its points' encoding.
+struct EncodedMetric {
+    name: Vec<u8>,
+    description: Vec<u8>,
+    unit: Vec<u8>,
+    kind: MetricKind,
+    points: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+enum MetricKind {
+    Gauge,
+    Counter,
+    Histogram,
+}
+
+impl Metrics {
+    /// Points of cumulative sums and histograms count from `start_ns`; every point is of `time_ns`.
+    pub fn new(start_ns: u64, time_ns: u64) -> Self {
+        Metrics {
+            start_ns,
+            time_ns,
+            metrics: Vec::new(),
         }
     }
-    metrics
+
+    pub fn add(&mut self, point: &MetricPoint) {
+        let at = match self.metrics.iter().position(|m| *m.name == *point.name) {
+            Some(at) => at,
+            None => {
+                self.metrics.push(EncodedMetric {
+                    name: point.name.to_vec(),
+                    description: point.description.to_vec(),
+                    unit: point.unit.to_vec(),
+                    kind: match point.value {
+                        PointValue::Gauge(_) => MetricKind::Gauge,
+                        PointValue::Counter(_) => MetricKind::Counter,
+                        PointValue::Histogram(_) => MetricKind::Histogram,
+                    },
+                    points: Vec::new(),
+                });
+                self.metrics.len() - 1
+            }
+        };
+        let (start_ns, time_ns) = (self.start_ns, self.time_ns);
+        put_message(&mut self.metrics[at].points, 1, |out| {
+            put_point(out, point, start_ns, time_ns)
+        });
+    }
 }
 
-fn put_metric(out: &mut Vec<u8>, metric: &GroupedMetric, start_ns: u64, time_ns: u64) {
-    put_str(out, 1, &metric.first.name);
-    put_str(out, 2, &metric.first.description);
-    put_str(out, 3, &metric.first.unit);
-    let (field, cumulative, monotonic) = match metric.first.value {
-        PointValue::Gauge(_) => (5, false, false),
-        PointValue::Counter(_) => (7, true, true),
-        PointValue::Histogram(_) => (9, true, false),
+fn put_metric(out: &mut Vec<u8>, metric: &EncodedMetric) {
+    put_str(out, 1, &metric.name);
+    put_str(out, 2, &metric.description);
+    put_str(out, 3, &metric.unit);
+    let (field, cumulative, monotonic) = match metric.kind {
+        MetricKind::Gauge => (5, false, false),
+        MetricKind::Counter => (7, true, true),
+        MetricKind::Histogram => (9, true, false),
     };
     put_message(out, field, |data| {
-        for point in &metric.points {
-            put_message(data, 1, |out| put_point(out, point, start_ns, time_ns));
-        }
+        data.extend_from_slice(&metric.points);
         if cumulative {
             put_varint_field(data, 2, 2); // AGGREGATION_TEMPORALITY_CUMULATIVE
         }
@@ -484,9 +523,13 @@ mod tests {
             labels: Vec::new(),
             value: PointValue::Counter(value),
         };
-        let points = [point(1), point(2)];
-        let grouped = group_by_metric(&points);
-        assert_eq!(grouped.len(), 1);
-        assert_eq!(grouped[0].points.len(), 2);
+        let mut metrics = Metrics::new(0, 7);
+        metrics.add(&point(1));
+        metrics.add(&point(2));
+        assert_eq!(metrics.metrics.len(), 1);
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        put_message(&mut one, 1, |out| put_point(out, &point(1), 0, 7));
+        put_message(&mut two, 1, |out| put_point(out, &point(2), 0, 7));
+        assert_eq!(metrics.metrics[0].points, [one, two].concat());
     }
 }

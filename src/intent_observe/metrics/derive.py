@@ -4,6 +4,7 @@ kept up to date at each transition."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,47 +62,47 @@ class Point:
     histogram: Histogram | None = None
 
 
-def snapshot(state: HasMetrics) -> list[Point]:
+def snapshot(state: HasMetrics) -> Iterator[Point]:
+    """The points one at a time: an encoder that takes each as it comes keeps none of them (one
+    per open intent adds up)."""
     m = state.metrics
-    points: list[Point] = []
-    points += _labelled(catalog.SIGNALS_TOTAL, "source", m.signals)
-    points.append(Point(catalog.SPECS_TOTAL, value=m.specs))
-    points.append(Point(catalog.INTENTS_TOTAL, value=m.intents))
-    points += _labelled(catalog.CONTRACTS_TOTAL, "result", {"pass": 0, "fail": 0} | m.contracts)
-    points += _labelled(catalog.ASSERTIONS_TOTAL, "result", {"pass": 0, "fail": 0} | m.assertions)
+    yield from _labelled(catalog.SIGNALS_TOTAL, "source", m.signals)
+    yield Point(catalog.SPECS_TOTAL, value=m.specs)
+    yield Point(catalog.INTENTS_TOTAL, value=m.intents)
+    yield from _labelled(catalog.CONTRACTS_TOTAL, "result", {"pass": 0, "fail": 0} | m.contracts)
+    yield from _labelled(catalog.ASSERTIONS_TOTAL, "result", {"pass": 0, "fail": 0} | m.assertions)
     for key, count in sorted(m.events.items()):
         event_type, source = key.split("\x00")
-        points.append(Point(catalog.EVENTS_TOTAL, (("event_type", event_type), ("source", source)), count))
-    points += _gauges(m)
-    points.append(Point(catalog.CYCLE_SIGNAL_TO_INTENT, histogram=m.signal_to_intent))
-    points.append(Point(catalog.CYCLE_INTENT_TO_SPEC, histogram=m.intent_to_spec))
-    points.append(Point(catalog.CYCLE_SPEC_TO_COMPLETE, histogram=m.spec_to_complete))
-    points.append(Point(catalog.SIGNAL_TRUST, histogram=m.trust))
+        yield Point(catalog.EVENTS_TOTAL, (("event_type", event_type), ("source", source)), count)
+    yield from _gauges(m)
+    yield Point(catalog.CYCLE_SIGNAL_TO_INTENT, histogram=m.signal_to_intent)
+    yield Point(catalog.CYCLE_INTENT_TO_SPEC, histogram=m.intent_to_spec)
+    yield Point(catalog.CYCLE_SPEC_TO_COMPLETE, histogram=m.spec_to_complete)
+    yield Point(catalog.SIGNAL_TRUST, histogram=m.trust)
     if m.last_event_ns:
-        points.append(Point(catalog.LAST_EVENT_TIMESTAMP, value=m.last_event_ns / 1e9))
-    return points
+        yield Point(catalog.LAST_EVENT_TIMESTAMP, value=m.last_event_ns / 1e9)
 
 
 def _labelled(metric: MetricDef, label: str, values: dict[str, int]) -> list[Point]:
     return [Point(metric, ((label, name),), count) for name, count in sorted(values.items())]
 
 
-def _gauges(m: MetricValues) -> list[Point]:
+def _gauges(m: MetricValues) -> Iterator[Point]:
     levels = dict.fromkeys((*catalog.AUTONOMY_LEVELS, UNSCORED), 0) | m.active_levels
-    points = [Point(catalog.SIGNALS_ACTIVE, (("autonomy_level", lv),), n) for lv, n in levels.items()]
+    for level, n in levels.items():
+        yield Point(catalog.SIGNALS_ACTIVE, (("autonomy_level", level),), n)
     trust_avg = m.active_trust_units / TRUST_UNITS / m.active_trusted if m.active_trusted else 0.0
-    points.append(Point(catalog.SIGNALS_TRUST_AVG, value=trust_avg))
+    yield Point(catalog.SIGNALS_TRUST_AVG, value=trust_avg)
     active = sum(levels.values())
-    points.append(Point(catalog.PIPELINE_DEPTH, value=active + m.open_specs + m.running_contracts))
-    points.append(Point(catalog.INTENTS_ACTIVE, value=m.intents_active))
-    points.append(Point(catalog.SPECS_IN_PROGRESS, value=m.specs_in_progress))
+    yield Point(catalog.PIPELINE_DEPTH, value=active + m.open_specs + m.running_contracts)
+    yield Point(catalog.INTENTS_ACTIVE, value=m.intents_active)
+    yield Point(catalog.SPECS_IN_PROGRESS, value=m.specs_in_progress)
     for key, last_ns in sorted(m.intent_last_ns.items()):
         intent_id = key.removeprefix("intent:")
-        points.append(Point(catalog.INTENT_LAST_EVENT_TIMESTAMP, (("intent_id", intent_id),), last_ns / 1e9))
-    return points
+        yield Point(catalog.INTENT_LAST_EVENT_TIMESTAMP, (("intent_id", intent_id),), last_ns / 1e9)
 
 
-def as_json(points: list[Point]) -> dict[str, Any]:
+def as_json(points: Iterable[Point]) -> dict[str, Any]:
     """Metric name → its points: labels and value, or count, sum and cumulative buckets."""
     out: dict[str, Any] = {}
     for p in points:

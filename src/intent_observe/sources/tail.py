@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -274,7 +274,7 @@ class TailedFile:
             return max(0, self.follower.size())  # still finishing a rotated file: the new one waits
         return max(0, self.follower.size() - self.committed.offset)
 
-    def metric_points(self) -> list[Point]:
+    def metric_points(self) -> Iterator[Point]:
         return snapshot(self.engine.state)
 
     def close(self) -> None:

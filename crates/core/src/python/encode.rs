@@ -9,8 +9,8 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString};
 
 use super::text::{display, hex_id, utf8};
 use crate::encode::{
-    AnyValue, Envelope, Histogram, KeyValue, Link, Log, MetricPoint, PointValue, Span, Text, put_log,
-    put_span,
+    AnyValue, Envelope, Histogram, KeyValue, Link, Log, MetricPoint, Metrics, PointValue, Span, Text,
+    put_log, put_span,
 };
 
 const SCOPE_NAME: &str = "intent-observe";
@@ -54,23 +54,22 @@ impl Encoder {
     }
 
     /// `ExportMetricsServiceRequest` bytes for metric `Point`s: cumulative sums from
-    /// `start_ns`, gauges and explicit-bucket histograms, one Metric per name. Requests of
-    /// several resources concatenate (`b"".join(...)`) into one request.
+    /// `start_ns`, gauges and explicit-bucket histograms, one Metric per name. Each point is
+    /// encoded as it is taken from `points` (an iterator keeps no more than one alive).
+    /// Requests of several resources concatenate (`b"".join(...)`) into one request.
     fn metrics<'py>(
         &self,
         points: &Bound<'py, PyAny>,
         start_ns: u64,
         time_ns: u64,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let points_py = points;
-        let held: Vec<HeldPoint> = points_py
-            .try_iter()?
-            .map(|p| HeldPoint::read(&p?))
-            .collect::<PyResult<_>>()?;
-        let points: Vec<MetricPoint> = held.iter().map(HeldPoint::point).collect::<PyResult<_>>()?;
+        let mut metrics = Metrics::new(start_ns, time_ns);
+        for point in points.try_iter()? {
+            metrics.add(&HeldPoint::read(&point?)?.point()?);
+        }
         Ok(PyBytes::new(
-            points_py.py(),
-            &self.envelope.metrics_request(&points, start_ns, time_ns),
+            points.py(),
+            &self.envelope.metrics_request(&metrics),
         ))
     }
 }
