@@ -200,8 +200,20 @@ def test_placeholder_ids_name_nothing() -> None:
 
 
 def test_odd_ids_are_kept_exactly() -> None:
-    ev = parse('{"event":"signal.created","timestamp":"2026-01-01T00:00:00Z","span_id":"SIG-0\\n99#x"}')
-    assert ev.artifact_id == "SIG-0\n99#x"
+    ev = parse('{"event":"signal.created","timestamp":"2026-01-01T00:00:00Z","span_id":"SIG-0 99#x"}')
+    assert ev.artifact_id == "SIG-0 99#x"
+
+
+def test_an_id_is_its_first_line() -> None:
+    # a writer that grepped across lines swept up what followed the id (seen in a real history)
+    ev = parse('{"event":"spec.written","timestamp":"2026-01-01T00:00:00Z","span_id":"SPEC-4\\nDB"}')
+    assert ev.artifact_id == "SPEC-4"
+
+
+def test_an_id_without_a_letter_or_digit_names_nothing() -> None:
+    for junk in ("#", "#\\n#\\n#", "..."):
+        ev = parse(f'{{"event":"signal.created","timestamp":"2026-01-01T00:00:00Z","span_id":"{junk}"}}')
+        assert ev.artifact_id is None, junk
 
 
 def test_trust_and_autonomy() -> None:

@@ -35,17 +35,29 @@ const PLACEHOLDER_IDS: [&str; 10] = [
     "?",
 ];
 
-/// An id as written, or None when it is a placeholder that names nothing (`unknown`, …).
+/// An id as written, or None when it names nothing: a placeholder (`unknown`, …) or text with
+/// no letter or digit (`#`). An id is one line: a writer that swept up what followed a line
+/// break (`SPEC-004\nDB`) named the artifact on the first.
 pub fn clean_id_text(text: &str) -> Option<&str> {
     let stripped = py_strip(text);
-    let placeholder = if stripped.is_ascii() {
+    let id = match stripped.find(ends_an_id) {
+        Some(end) => py_strip(&stripped[..end]),
+        None => text,
+    };
+    let bare = py_strip(id);
+    let placeholder = if bare.is_ascii() {
         // no lowering to allocate: ASCII lowers to ASCII alone
-        PLACEHOLDER_IDS.iter().any(|p| p.eq_ignore_ascii_case(stripped))
+        PLACEHOLDER_IDS.iter().any(|p| p.eq_ignore_ascii_case(bare))
     } else {
         // some non-ASCII letters lower to ASCII ones (the Kelvin sign to `k`)
-        PLACEHOLDER_IDS.contains(&stripped.to_lowercase().as_str())
+        PLACEHOLDER_IDS.contains(&bare.to_lowercase().as_str())
     };
-    (!placeholder).then_some(text)
+    (!placeholder && bare.chars().any(char::is_alphanumeric)).then_some(id)
+}
+
+/// A line break or another control character: no id holds one.
+fn ends_an_id(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -512,6 +524,19 @@ mod tests {
         }
         assert_eq!(clean_id_text("SIG-1"), Some("SIG-1"));
         assert_eq!(clean_id_text("ünknown"), Some("ünknown"));
+    }
+
+    #[test]
+    fn an_id_is_its_first_line_and_names_nothing_without_a_letter_or_digit() {
+        assert_eq!(clean_id_text("SPEC-004\nDB"), Some("SPEC-004"));
+        assert_eq!(clean_id_text(" SIG-9 \r\n/\n/"), Some("SIG-9"));
+        assert_eq!(clean_id_text("\nSIG-9\tx"), Some("SIG-9"));
+        assert_eq!(clean_id_text(" SIG-9 "), Some(" SIG-9 ")); // one line: kept as written
+        assert_eq!(clean_id_text("SIG-0 99#x"), Some("SIG-0 99#x"));
+        for nothing in ["#", "#\n#\n#", "—", "...", "unknown\nSIG-1"] {
+            assert_eq!(clean_id_text(nothing), None, "{nothing:?}");
+        }
+        assert_eq!(clean_id_text("٣"), Some("٣")); // a digit in any script names something
     }
 
     #[test]
