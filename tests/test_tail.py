@@ -266,6 +266,28 @@ def test_help_imports_none_of_the_tail() -> None:
     assert loaded == []
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_once_imports_no_otlp_message(tmp_path: Path, protocol: str) -> None:
+    """The requests go as the core encoded them and an acknowledgement is an empty answer:
+    protobuf's OTLP and status messages are never imported (their descriptors cost start-up)."""
+    messages = [
+        "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+        "opentelemetry.proto.collector.logs.v1.logs_service_pb2",
+        "opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
+        "google.rpc.status_pb2",
+    ]
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(50))
+    with receiver_in_thread(tmp_path / "rx") as rx:
+        endpoint = rx.grpc_endpoint if protocol == "grpc" else rx.http_endpoint
+        state = str(tmp_path / "state")
+        _, loaded = modules_loaded(
+            messages, "tail", "--once", "--state-dir", state, str(events), env=tail_env(endpoint, protocol)
+        )
+        assert_exactly(rx.received(), expected_from([events]))
+    assert loaded == []
+
+
 def test_synthetic_history_parses_cleanly() -> None:
     for n, raw in enumerate(synthetic.lines(500), 1):
         assert isinstance(parse_line(raw, Position("f", n, 0)), Event)

@@ -16,10 +16,11 @@ print(json.dumps({"output": result.output, "code": result.exit_code,
 """
 
 
-def modules_loaded(names: list[str], *args: str) -> tuple[str, list[str]]:
+def modules_loaded(names: list[str], *args: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
     """(the output of `intent-observe ARGS…` run in a fresh interpreter, which of `names` it imported)."""
     out = subprocess.run(
         [sys.executable, "-c", _RUN, json.dumps(names), *args],
+        env=env,
         capture_output=True,
         check=True,
         timeout=120,

@@ -9,23 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-from google.protobuf.message import Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsPartialSuccess,
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsPartialSuccess,
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 
 class Signal(StrEnum):
@@ -39,20 +27,35 @@ class SignalWire:
     signal: Signal
     http_path: str  # e.g. "/v1/traces"
     grpc_service: str  # fully qualified service name
-    request_type: type[Message]
-    response_type: type[Message]
-    partial_success_type: type[Message]
+    # The protobuf module of the request/response messages and their names' stem (`ExportTrace`:
+    # ExportTraceServiceRequest, …Response, …PartialSuccess). Imported on first use: the tail
+    # sends its requests as they are and reads an empty answer, and protobuf's descriptors are
+    # a fifth of its start-up.
+    module: str
+    stem: str
     rejected_field: str  # field of the partial-success message counting rejected items
 
     @property
     def grpc_method(self) -> str:
         return f"/{self.grpc_service}/Export"
 
+    @property
+    def request_type(self) -> type[Message]:
+        return self._message("ServiceRequest")
+
+    @property
+    def response_type(self) -> type[Message]:
+        return self._message("ServiceResponse")
+
+    def _message(self, suffix: str) -> type[Message]:
+        message: type[Message] = getattr(import_module(self.module), self.stem + suffix)
+        return message
+
     def response(self, rejected: int = 0, message: str = "") -> Message:
         """The Export*ServiceResponse, with partial_success set only when something was rejected."""
         if rejected == 0 and not message:
             return self.response_type()
-        partial = self.partial_success_type(**{self.rejected_field: rejected, "error_message": message})
+        partial = self._message("PartialSuccess")(**{self.rejected_field: rejected, "error_message": message})
         return self.response_type(partial_success=partial)
 
     def rejected_in(self, response: Message) -> tuple[int, str]:
@@ -66,27 +69,24 @@ WIRES: dict[Signal, SignalWire] = {
         Signal.TRACES,
         "/v1/traces",
         "opentelemetry.proto.collector.trace.v1.TraceService",
-        ExportTraceServiceRequest,
-        ExportTraceServiceResponse,
-        ExportTracePartialSuccess,
+        "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+        "ExportTrace",
         "rejected_spans",
     ),
     Signal.LOGS: SignalWire(
         Signal.LOGS,
         "/v1/logs",
         "opentelemetry.proto.collector.logs.v1.LogsService",
-        ExportLogsServiceRequest,
-        ExportLogsServiceResponse,
-        ExportLogsPartialSuccess,
+        "opentelemetry.proto.collector.logs.v1.logs_service_pb2",
+        "ExportLogs",
         "rejected_log_records",
     ),
     Signal.METRICS: SignalWire(
         Signal.METRICS,
         "/v1/metrics",
         "opentelemetry.proto.collector.metrics.v1.MetricsService",
-        ExportMetricsServiceRequest,
-        ExportMetricsServiceResponse,
-        ExportMetricsPartialSuccess,
+        "opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
+        "ExportMetrics",
         "rejected_data_points",
     ),
 }

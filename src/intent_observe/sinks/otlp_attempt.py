@@ -42,6 +42,8 @@ class Outcome:
 
 def acknowledged(wire: SignalWire, body: bytes) -> Outcome:
     """A 2xx answer (or gRPC OK): what its partial-success body says was rejected."""
+    if not body:  # the usual answer: nothing rejected (and its message type never imported)
+        return Outcome.ok()
     try:
         rejected, message = wire.rejected_in(wire.response_type.FromString(body))
     except DecodeError:

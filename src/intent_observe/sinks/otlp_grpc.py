@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf.message import DecodeError
-from google.rpc import error_details_pb2, status_pb2
 
 from intent_observe.otlp.signals import SignalWire
 from intent_observe.sinks.otlp_attempt import USER_AGENT, Outcome, acknowledged, clip
@@ -80,6 +79,8 @@ def _grpc_failure(error: grpc.RpcError) -> Outcome:
 
 def _grpc_retry_delay(error: grpc.RpcError) -> float | None:
     """The RetryInfo delay from the `grpc-status-details-bin` trailer, if the server sent one."""
+    from google.rpc import error_details_pb2, status_pb2  # protobuf's messages: on a failure only
+
     trailers = error.trailing_metadata() or ()  # type: ignore[attr-defined]
     for key, value in trailers:
         if key != "grpc-status-details-bin":

@@ -10,10 +10,8 @@ import zlib
 
 import httpx
 from google.protobuf.message import DecodeError
-from google.rpc import status_pb2
 
 from intent_observe.otlp.signals import Signal, SignalWire
-from intent_observe.sinks.loki_partial import too_old_records
 from intent_observe.sinks.otlp_attempt import USER_AGENT, Outcome, acknowledged, clip
 from intent_observe.sinks.otlp_config import SignalExportConfig
 
@@ -48,6 +46,8 @@ class HttpTransport:
         if response.status_code in _RETRYABLE_HTTP:
             return Outcome.retry(reason, _retry_after_seconds(response.headers.get("retry-after")))
         if response.status_code == 400 and self._wire.signal is Signal.LOGS:
+            from intent_observe.sinks.loki_partial import too_old_records  # protobuf's: on a 400 only
+
             refused = too_old_records(payload, response.text[:_MAX_LOKI_ANSWER])
             if refused:
                 return Outcome.ok(len(refused), reason, refused)
@@ -73,6 +73,8 @@ def _gzip(payload: bytes) -> bytes:
 def _http_error_text(response: httpx.Response) -> str:
     """The google.rpc.Status message OTLP servers send with errors, else the start of the body."""
     if "protobuf" in response.headers.get("content-type", ""):
+        from google.rpc import status_pb2  # protobuf's messages: on a failure only
+
         try:
             return clip(status_pb2.Status.FromString(response.content).message)
         except DecodeError:
