@@ -201,8 +201,21 @@ def test_outside_git_a_change_is_dated_by_what_its_front_matter_says(tmp_path: P
     changes = {c.path.rpartition("/")[2]: c for c in front_matter_history(plain)}
     assert {name: c.time_ns for name, c in changes.items()} == {
         "SIG-001.md": at("2026-03-05T09:30:00"),
-        "INT-001.md": at("2026-03-09T00:00:00"),
+        "INT-001.md": at("2026-03-09T23:59:59"),  # a day: by its end
         "SPEC-001.md": at("2026-03-04T10:00:00"),
         "SIG-002.md": copied,
     }
     assert {c.recorded_ns for c in changes.values()} == {copied}
+
+
+def test_a_day_is_read_as_its_end_or_when_the_file_was_written_that_day(tmp_path: Path) -> None:
+    """`created: 2026-03-03` says the file said so by that day's end; a file written at 10:00 that
+    day said so by 10:00. Its midnight came before whatever the log recorded that day."""
+    plain = tmp_path / "plain"
+    for name, written in (("SPEC-001", "2026-03-03T10:00:00"), ("SPEC-002", "2026-03-04T10:00:00")):
+        path = plain / ".intent" / "specs" / f"{name}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"---\nid: {name}\nintent: INT-001\ncreated: 2026-03-03\n---\n")
+        os.utime(path, ns=(at(written), at(written)))
+    changes = {c.path.rpartition("/")[2]: c.time_ns for c in front_matter_history(plain)}
+    assert changes == {"SPEC-001.md": at("2026-03-03T10:00:00"), "SPEC-002.md": at("2026-03-03T23:59:59")}

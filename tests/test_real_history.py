@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import datetime
 
 import pytest
 from tests.support.real_tree import REAL_EVENTS, REAL_TREE
@@ -145,5 +146,24 @@ def test_a_copied_file_s_change_is_dated_by_its_front_matter_not_by_the_copy(run
         relative = str(log.attributes["intent.event.file"])
         art = read_artifact_file(relative, REAL_TREE / relative)
         assert isinstance(art, ArtifactFile)
-        gives = {ns for _, ns in art.dates}
-        assert log.time_ns in (gives or {(REAL_TREE / relative).stat().st_mtime_ns}), relative
+        written = (REAL_TREE / relative).stat().st_mtime_ns
+        gives = {min(last, written) for _, first, last in art.dates if first <= written}
+        assert log.time_ns in (gives or {written}), relative
+
+
+def test_a_spec_file_dated_by_day_links_after_that_day_s_events(run: Run) -> None:
+    # SPEC-002's file gives `created: 2026-04-06`, a day; the log proposed INT-004 at 14:00 that
+    # day and wrote SPEC-002 at 17:45: the link the file makes comes after them, not at midnight.
+    [linked] = [
+        log
+        for log in run.logs
+        if log.attributes.get("intent.event.type") == "spec.linked"
+        and log.attributes["intent.spec.id"] == "SPEC-002"
+    ]
+    spec_lines = [line for line in _lines() if line["span_id"] == "SPEC-002"]
+    written = max(
+        datetime.fromisoformat(str(line["timestamp"]))
+        for line in spec_lines
+        if "04-06" in str(line["timestamp"])
+    )
+    assert linked.time_ns > written.timestamp() * 1e9

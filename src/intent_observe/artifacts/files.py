@@ -83,6 +83,8 @@ _DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?=$|[\s(,;])"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_LENGTH = len("2026-05-20")  # a date with no time of day
+_LAST_SECOND_NS = (24 * 3600 - 1) * 1_000_000_000
 _AUTONOMY = re.compile(r"(?i)L([0-4])")
 _TOP_LEVEL_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
 _TEMPLATE_DIRECTORIES = frozenset({"template", "templates", "_templates"})
@@ -114,7 +116,9 @@ class ArtifactFile:
     links: Links = field(default_factory=Links)
     name: str | None = None  # a cluster's `name:`, which signals' `cluster:` may give instead of its id
     notes: tuple[str, ...] = ()  # what was read leniently or left out, and why
-    dates: tuple[tuple[str, int], ...] = ()  # (key, Unix ns) of each top-level value that is a date
+    # (key, first, last Unix ns) of each top-level value that is a date: a moment is its own first
+    # and last; a day runs from its midnight to its last second
+    dates: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def closed(self) -> bool:
@@ -125,8 +129,10 @@ class ArtifactFile:
         """When the file says it was last in the state it is in: for a closed artifact the newest
         date under a key that names a close (`resolved`, `shipped_date`, `v1_shipped_date`), else
         the newest date it gives (`updated`, `created`, `timestamp`…); dates later than `not_after`
-        (when the file was written) are plans, not records. None: it gives no such date."""
-        said = [(key, ns) for key, ns in self.dates if ns <= not_after]
+        (when the file was written) are plans, not records. A day is read as its end (by then the
+        file said so; its midnight would come before that day's events of the log), or `not_after`
+        when the file was written that day. None: it gives no such date."""
+        said = [(key, min(last, not_after)) for key, first, last in self.dates if first <= not_after]
         closing = [
             ns for key, ns in said if self.closed and CLOSED_STATUS_WORDS.intersection(status_words(key))
         ]
@@ -358,9 +364,10 @@ def _autonomy(meta: Mapping[str, Any], notes: list[str]) -> str | None:
     return None
 
 
-def _dates(meta: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
-    """(key, Unix ns) of each top-level value that is a date or starts with one
-    (`resolved: 2026-05-20 (same day)`); a date without a zone is UTC, a day its midnight."""
+def _dates(meta: Mapping[str, Any]) -> tuple[tuple[str, int, int], ...]:
+    """(key, first, last Unix ns) of each top-level value that is a date or starts with one
+    (`resolved: 2026-05-20 (same day)`); a date without a zone is UTC, a day its midnight to its
+    last second."""
     found = []
     for key, value in meta.items():
         moment = _DATE.match(value) if isinstance(value, str) else None
@@ -371,7 +378,9 @@ def _dates(meta: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
         except ValueError:
             continue  # shaped like a date, but not one (2026-13-40)
         aware = when if when.tzinfo else when.replace(tzinfo=UTC)
-        found.append((key, (aware - _EPOCH) // timedelta(microseconds=1) * 1000))
+        first = (aware - _EPOCH) // timedelta(microseconds=1) * 1000
+        last = first + _LAST_SECOND_NS if len(moment.group(0)) == _DAY_LENGTH else first
+        found.append((key, first, last))
     return tuple(sorted(found))
 
 
