@@ -48,7 +48,10 @@ impl Engine {
             }
             return alias;
         };
-        let mut newest = first.latest.clone().unwrap_or_else(|| alias.clone());
+        let mut newest = first
+            .latest
+            .as_deref()
+            .map_or_else(|| alias.clone(), str::to_string);
         let Some(file) = own_file else {
             return newest;
         };
@@ -61,7 +64,7 @@ impl Engine {
             let first = art_mut!(self, &alias);
             first.occurrences += 1;
             newest = format!("{alias}#{}", first.occurrences);
-            first.latest = Some(newest.clone());
+            first.latest = Some(newest.as_str().into());
             self.new_artifact(&newest, kind, Some(raw_id), ev);
         }
         self.set_file(&newest, file); // announced before without a file: this is its file
@@ -72,7 +75,7 @@ impl Engine {
     }
 
     fn set_file(&mut self, key: &str, file: &str) {
-        art_mut!(self, key).file = Some(file.to_string());
+        art_mut!(self, key).file = Some(file.into());
         let mut keys = self.files.get(file).cloned().unwrap_or_default();
         keys.push(key.to_string());
         self.files.insert(file.to_string(), keys);
@@ -86,13 +89,17 @@ impl Engine {
         let art = Artifact {
             key: key.to_string(),
             kind,
-            id: raw_id.map(str::to_string),
+            id: raw_id.map(Text::from),
             span_id: ids::span_id(&[&self.scope, "artifact", key]),
             first_ns: ev.time_ns,
             last_ns: ev.time_ns,
             name: [kind.value(), " ", &label].concat(),
             attrs: self.own_attrs(kind, raw_id, own),
-            title: if own { ev.title.clone() } else { None },
+            title: if own {
+                ev.title.as_deref().map(Text::from)
+            } else {
+                None
+            },
             bare: !own,
             occurrences: 1,
             ..Default::default()
@@ -118,7 +125,7 @@ impl Engine {
                 self.unbare(key, ev);
             }
             if let Some(title) = &ev.title {
-                art_mut!(self, key).title = Some(title.clone());
+                art_mut!(self, key).title = Some(title.as_str().into());
             }
         }
         self.touch(key);
@@ -166,7 +173,7 @@ impl Engine {
                 && !py_strip(title).is_empty()
             {
                 art.attrs.set("intent.title", one_line(title, 1024));
-                art.title = Some(title.to_string());
+                art.title = Some(title.as_ref().into());
             }
         }
         let art = art_mut!(self, key);
@@ -181,7 +188,7 @@ impl Engine {
             && !self.claimed.contains_key(&hinted)
         {
             self.claimed.insert(hinted.clone(), key.to_string());
-            art_mut!(self, key).claimed_trace = Some(hinted);
+            art_mut!(self, key).claimed_trace = Some(hinted.into());
         }
         for signal in art!(self, key).lists().members.clone() {
             self.observe_signal_to_intent(&format!("intent-member:{signal}@{key}"));
@@ -206,7 +213,7 @@ impl Engine {
 
     pub(super) fn existing(&self, kind: Kind, raw_id: &str) -> Option<Key> {
         let first = self.artifacts.get(&[kind.value(), ":", raw_id].concat())?;
-        Some(first.latest.clone().unwrap_or_else(|| first.key.clone()))
+        Some(first.latest.as_deref().unwrap_or(&first.key).to_string())
     }
 
     /// Link an event's own span to the contract, spec or intent it names (an event that only
@@ -215,17 +222,17 @@ impl Engine {
         if let Some(contract_id) = &ev.contract_id
             && let Some(contract) = self.named(Kind::Contract, contract_id, ev, create)
         {
-            art_mut!(self, key).contract = Some(contract);
+            art_mut!(self, key).contract = Some(contract.into());
             return;
         }
         if let Some(spec_id) = &ev.spec_id
             && let Some(spec) = self.named(Kind::Spec, spec_id, ev, create)
         {
-            art_mut!(self, key).spec = Some(spec);
+            art_mut!(self, key).spec = Some(spec.into());
             return;
         }
         if let Some(intent) = self.intent_for(ev, create) {
-            art_mut!(self, key).intent = Some(intent);
+            art_mut!(self, key).intent = Some(intent.into());
         }
     }
 
@@ -249,7 +256,11 @@ impl Engine {
         art.closed = true;
         art.end_ns = Some(end_ns);
         art.error = error;
-        art.status_message = if error { error_text(ev) } else { None };
+        art.status_message = if error {
+            error_text(ev).map(Text::from)
+        } else {
+            None
+        };
         let start = match (art.kind, art.defined_ns) {
             (Kind::Intent, Some(defined_ns)) => defined_ns,
             _ => art.first_ns,
@@ -257,7 +268,7 @@ impl Engine {
         let mut attrs = Attrs::default();
         attrs.set("intent.phase.end_event", ev.event_type.as_str());
         let name = format!("{} · lifecycle", art.name);
-        let message = art.status_message.clone();
+        let message = art.status_message.as_deref().map(str::to_string);
         self.add_phase(key, "lifecycle", name, start, end_ns, error, message, attrs);
         self.touch(key);
     }
@@ -291,7 +302,7 @@ impl Engine {
         let art = art!(self, key);
         attrs.set("intent.artifact.type", art.kind.value());
         if let Some(id) = &art.id {
-            attrs.set("intent.artifact.id", id.as_str());
+            attrs.set("intent.artifact.id", &**id);
         }
         attrs.set(
             "intent.phase",

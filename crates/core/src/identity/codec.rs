@@ -54,9 +54,9 @@ fn usual_name(kind: Kind, id: Option<&str>) -> String {
 /// What an artifact's announced attributes repeat of its own fields.
 fn known_values<'a>(
     kind: Kind,
-    id: &'a Option<String>,
-    title: &'a Option<String>,
-    file: &'a Option<String>,
+    id: &'a Option<Text>,
+    title: &'a Option<Text>,
+    file: &'a Option<Text>,
 ) -> [Option<&'a str>; 4] {
     [
         id.as_deref(),
@@ -197,17 +197,17 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
     let first_ns = head.time()?;
     let at = |since: Option<i64>| since.map(|since| first_ns.wrapping_add(since));
     let mut s = SparseReader::new(head)?;
-    let id = s.next(Reader::text)?;
-    let trace_id = s.next(Reader::id)?;
+    let id = s.next(Reader::text)?.map(Text::from);
+    let trace_id = s.next(Reader::id)?.map(Text::from);
     let end_ns = at(s.next(Reader::time)?);
     let last_ns = first_ns.wrapping_add(s.next(Reader::time)?.unwrap_or(0));
-    let title = s.next(Reader::text)?;
-    let parent_span = s.next(Reader::id)?;
-    let intent = s.next(|r| r.key(INTENT))?;
-    let contract = s.next(|r| r.key(CONTRACT))?;
-    let spec = s.next(|r| r.key(SPEC))?;
-    let cluster = s.next(|r| r.key(CLUSTER))?;
-    let file = s.next(Reader::text)?;
+    let title = s.next(Reader::text)?.map(Text::from);
+    let parent_span = s.next(Reader::id)?.map(Text::from);
+    let intent = s.next(|r| r.key(INTENT))?.map(Text::from);
+    let contract = s.next(|r| r.key(CONTRACT))?.map(Text::from);
+    let spec = s.next(|r| r.key(SPEC))?.map(Text::from);
+    let cluster = s.next(|r| r.key(CLUSTER))?.map(Text::from);
+    let file = s.next(Reader::text)?.map(Text::from);
     let known = known_values(kind, &id, &title, &file);
     let attrs = s.next(|r| r.attrs_of(&known))?.unwrap_or_default();
     let files = s.next(|r| {
@@ -216,12 +216,12 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
             .map(|_| Ok((r.or_same(file.as_deref())?, r.or_same(Some(key))?)))
             .collect::<ReadResult<Vec<_>>>()
     })?;
-    let status_message = s.next(Reader::text)?;
+    let status_message = s.next(Reader::text)?.map(Text::from);
     let run = s.next(Reader::uint)?.unwrap_or(0);
     let members = s.next(|r| r.keys(SIGNAL))?.unwrap_or_default();
-    let inactive = s.next(Reader::text)?;
+    let inactive = s.next(Reader::text)?.map(Text::from);
     let trust = s.next(Reader::float)?;
-    let level = s.next(Reader::text)?;
+    let level = s.next(Reader::text)?.map(Text::from);
     let contracts = s.next(|r| r.keys(CONTRACT))?.unwrap_or_default();
     let listed = s.next(|r| r.keys(CONTRACT))?.unwrap_or_default();
     let passed = s.next(|r| r.keys(CONTRACT))?.unwrap_or_default();
@@ -231,9 +231,9 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
         .next(Reader::text)?
         .unwrap_or_else(|| usual_name(kind, id.as_deref()));
     let own = format!("{}:", kind.value());
-    let latest = s.next(|r| r.key(&own))?;
+    let latest = s.next(|r| r.key(&own))?.map(Text::from);
     let occurrences = s.next(Reader::uint)?.unwrap_or(1);
-    let claimed_trace = s.next(Reader::id)?;
+    let claimed_trace = s.next(Reader::id)?.map(Text::from);
     let runs = s.next(Reader::uint)?.unwrap_or(0);
     let run_start_ns = at(s.next(Reader::time)?);
     let evaluations = s.next(Reader::uint)?.unwrap_or(0);
@@ -377,7 +377,7 @@ mod tests {
             title: Some("Flaky".into()),
             attrs,
             files: Some(vec![("a.md".into(), "signal:SIG-1".into())]),
-            trace_id: Some(ids::derived_trace_id(&["x"])),
+            trace_id: Some(ids::derived_trace_id(&["x"]).into()),
             claimed_trace: Some("not hex".into()),
             counted: true,
             bare: true,

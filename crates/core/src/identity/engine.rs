@@ -196,8 +196,8 @@ impl Engine {
         for key in &targets {
             let mut one = ev.clone();
             let art = art!(self, key);
-            one.artifact_id = art.id.clone();
-            one.file = art.file.clone();
+            one.artifact_id = art.id.as_deref().map(str::to_string);
+            one.file = art.file.as_deref().map(str::to_string);
             if targets.len() > 1 {
                 one.event_id = ids::derived_trace_id(&[&ev.event_id, key]); // a log record for each
             }
@@ -296,11 +296,14 @@ impl Engine {
                 Some(art.span_id.clone()),
             )
         } else {
-            (art.span_id.clone(), art.parent_span.clone())
+            (
+                art.span_id.clone(),
+                art.parent_span.as_deref().map(str::to_string),
+            )
         };
         let text = |name: &str| relations.get(name).and_then(Value::as_str).map(str::to_string);
         Some(TraceContext {
-            trace_id: art.trace_id.clone().unwrap_or_default(),
+            trace_id: art.trace_id.as_deref().unwrap_or_default().to_string(),
             span_id,
             parent_span_id: parent,
             intent_id: text("intent.id"),

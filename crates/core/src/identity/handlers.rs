@@ -134,7 +134,7 @@ impl Engine {
             sig.trust = Some(trust);
         }
         if let Some(level) = &ev.autonomy_level {
-            sig.level = Some(level.to_string());
+            sig.level = Some(level.as_ref().into());
         }
         if active {
             let (level, trust) = (level_of(sig.level.as_deref(), sig.trust), sig.trust);
@@ -151,7 +151,7 @@ impl Engine {
             let (level, trust) = (level_of(sig.level.as_deref(), sig.trust), sig.trust);
             self.metrics.active_signal(&level, trust, -1);
         }
-        art_mut!(self, key).inactive = Some(reason.to_string());
+        art_mut!(self, key).inactive = Some(reason.into());
         self.touch(key);
     }
 
@@ -164,7 +164,7 @@ impl Engine {
             && !self.claimed.contains_key(&hinted)
         {
             self.claimed.insert(hinted.clone(), key.clone());
-            art_mut!(self, &key).claimed_trace = Some(hinted);
+            art_mut!(self, &key).claimed_trace = Some(hinted.into());
         }
         self.seen(&key, ev);
         key
@@ -178,7 +178,7 @@ impl Engine {
         };
         let cluster = self.cluster(cluster_id, ev);
         if art!(self, &cluster).intent.is_none() {
-            art_mut!(self, &cluster).intent = Some(intent.to_string());
+            art_mut!(self, &cluster).intent = Some(intent.into());
             self.close(&cluster, ev, false);
         }
         for signal in art!(self, &cluster).lists().members.clone() {
@@ -227,14 +227,14 @@ impl Engine {
         if intent_role {
             let signal = art_mut!(self, sig);
             if signal.intent.is_none() {
-                signal.intent = Some(container.to_string());
+                signal.intent = Some(container.into());
             }
             self.deactivate(sig, "promoted");
             if art!(self, container).defined {
                 self.observe_signal_to_intent(&key);
             }
         } else if art!(self, sig).cluster.is_none() {
-            art_mut!(self, sig).cluster = Some(container.to_string());
+            art_mut!(self, sig).cluster = Some(container.into());
         }
         self.touch(sig);
         key
@@ -304,7 +304,7 @@ impl Engine {
                 // already a trace of its own: it joins, linked to it
                 self.join(&spec, &intent, true, ev.time_ns);
             }
-            art_mut!(self, &spec).intent = Some(intent.clone());
+            art_mut!(self, &spec).intent = Some(intent.as_str().into());
             if art!(self, &intent).first_spec_ns.is_none() {
                 let first_ns = art!(self, &spec).first_ns;
                 art_mut!(self, &intent).first_spec_ns = Some(first_ns);
@@ -330,7 +330,7 @@ impl Engine {
 
     fn attach_contract(&mut self, contract: &str, spec: &str) {
         if art!(self, contract).spec.is_none() {
-            art_mut!(self, contract).spec = Some(spec.to_string());
+            art_mut!(self, contract).spec = Some(spec.into());
             self.touch(contract);
         }
         if !art!(self, spec).lists().contracts.iter().any(|c| c == contract) {
@@ -480,7 +480,7 @@ impl Engine {
         }
         let assertion = self.artifact(Kind::Assertion, ev.artifact_id.as_deref(), ev, key);
         let art = art_mut!(self, &assertion);
-        art.contract = contract;
+        art.contract = contract.map(Text::from);
         art.run = run;
         let failed = ev.event_type.ends_with(".failed");
         self.metrics
@@ -496,7 +496,7 @@ impl Engine {
             art.end_ns = Some(ev.time_ns);
             art.error = failed;
             art.status_message = match error_value {
-                Some(value) if failed && value.truthy() => Some(one_line(&py_str(value), 200)),
+                Some(value) if failed && value.truthy() => Some(one_line(&py_str(value), 200).into()),
                 _ => None,
             };
         }
@@ -540,7 +540,7 @@ impl Engine {
         span.closed = true;
         span.end_ns = Some(ev.time_ns);
         span.error = error;
-        span.status_message = message;
+        span.status_message = message.map(Text::from);
         if ev.event_type == "trace.completed"
             && let Some(intent) = span.intent.clone()
         {

@@ -3,12 +3,15 @@
 use super::attrs::Attrs;
 use crate::parse::Kind;
 
+/// Text an artifact keeps and does not grow: a `String` without its capacity (16 bytes, not 24).
+pub type Text = Box<str>;
+
 /// One span-worthy thing. `key` is unique: kind, id and occurrence (one per file).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Artifact {
     pub key: String,
     pub kind: Kind,
-    pub id: Option<String>,
+    pub id: Option<Text>,
     pub span_id: String,
     pub first_ns: i64,
     pub last_ns: i64,
@@ -16,34 +19,34 @@ pub struct Artifact {
     /// What its span is announced with; emptied once announced, unless a signal's (its
     /// memberships copy them later).
     pub attrs: Attrs,
-    pub title: Option<String>, // the newest title: a new title renames, never splits
-    pub file: Option<String>,
+    pub title: Option<Text>, // the newest title: a new title renames, never splits
+    pub file: Option<Text>,
     pub files: Option<Vec<(String, String)>>, // first occurrence: file → occurrence key
-    pub latest: Option<String>,               // first occurrence: key of the newest occurrence
+    pub latest: Option<Text>,                 // first occurrence: key of the newest occurrence
     pub occurrences: u64,
-    pub intent: Option<String>,   // owning intent key (specs, standalone events)
-    pub spec: Option<String>,     // contracts
-    pub contract: Option<String>, // assertions, execution events
-    pub cluster: Option<String>,
+    pub intent: Option<Text>,   // owning intent key (specs, standalone events)
+    pub spec: Option<Text>,     // contracts
+    pub contract: Option<Text>, // assertions, execution events
+    pub cluster: Option<Text>,
     pub defined: bool, // intents: an event of their own (or a promotion) has been seen
     pub defined_ns: Option<i64>,
-    pub claimed_trace: Option<String>, // intents and clusters: a UUID from the events
-    pub trace_id: Option<String>,      // set once placed; never changes after
-    pub parent_span: Option<String>,
+    pub claimed_trace: Option<Text>, // intents and clusters: a UUID from the events
+    pub trace_id: Option<Text>,      // set once placed; never changes after
+    pub parent_span: Option<Text>,
     pub announced: bool,
     pub closed: bool,
     pub end_ns: Option<i64>,
     pub error: bool,
-    pub status_message: Option<String>,
+    pub status_message: Option<Text>,
     pub runs: u64, // contracts: runs begun (started, or completed without a start)
     pub running: bool,
     pub run_start_ns: Option<i64>,
     pub approved: bool,
     /// Specs' contracts, intents' and clusters' signals: most artifacts have none.
     pub lists: Option<Box<Lists>>,
-    pub inactive: Option<String>, // signals: why no longer active
+    pub inactive: Option<Text>, // signals: why no longer active
     pub trust: Option<f64>,
-    pub level: Option<String>,
+    pub level: Option<Text>,
     pub first_spec_ns: Option<i64>, // intents: when their first spec appeared
     pub placeholder: bool,
     pub in_progress: bool, // specs: approved or executing, not complete

@@ -5,16 +5,16 @@ use super::ids;
 use super::model::*;
 use crate::parse::Kind;
 
-pub(super) fn parent_key(art: &Artifact) -> Option<&String> {
+pub(super) fn parent_key(art: &Artifact) -> Option<&str> {
     match art.kind {
-        Kind::Spec => art.intent.as_ref(),
-        Kind::Contract => art.spec.as_ref(),
-        Kind::Assertion => art.contract.as_ref(),
+        Kind::Spec => art.intent.as_deref(),
+        Kind::Contract => art.spec.as_deref(),
+        Kind::Assertion => art.contract.as_deref(),
         Kind::Decision | Kind::Other => art
             .contract
-            .as_ref()
-            .or(art.spec.as_ref())
-            .or(art.intent.as_ref()),
+            .as_deref()
+            .or(art.spec.as_deref())
+            .or(art.intent.as_deref()),
         _ => None,
     }
 }
@@ -69,7 +69,7 @@ impl Engine {
         if art.trace_id.is_some() {
             return true;
         }
-        let parent = parent_key(art).cloned();
+        let parent = parent_key(art).map(str::to_string);
         let (kind, defined, bare) = (art.kind, art.defined, art.bare);
         let scope = self.scope.clone();
         if matches!(kind, Kind::Signal | Kind::Cluster) || (kind == Kind::Intent && (defined || force)) {
@@ -77,12 +77,12 @@ impl Engine {
                 ids::derived_trace_id(&[&scope, "orphan", key])
             } else {
                 art.claimed_trace
-                    .clone()
-                    .unwrap_or_else(|| ids::uuid_trace_id(&scope, kind.value(), key))
+                    .as_deref()
+                    .map_or_else(|| ids::uuid_trace_id(&scope, kind.value(), key), str::to_string)
             };
             let art = art_mut!(self, key);
             art.placeholder = kind == Kind::Intent && !defined;
-            art.trace_id = Some(trace);
+            art.trace_id = Some(trace.into());
         } else if let Some(parent) = parent.as_ref().filter(|p| self.place(p, force)) {
             if art!(self, key).trace_id.is_some() {
                 return true; // placed meanwhile, as one that waited for its parent
@@ -92,9 +92,9 @@ impl Engine {
             let parent_span = self.parent_span(art!(self, key), parent);
             let art = art_mut!(self, key);
             art.trace_id = trace;
-            art.parent_span = Some(parent_span);
+            art.parent_span = Some(parent_span.into());
         } else if force || (parent.is_none() && kind != Kind::Intent && !bare) {
-            art_mut!(self, key).trace_id = Some(ids::derived_trace_id(&[&scope, "root", key]));
+            art_mut!(self, key).trace_id = Some(ids::derived_trace_id(&[&scope, "root", key]).into());
         } else {
             if let Some(parent) = parent {
                 let waiting = self.waiting.entry(parent).or_default();
@@ -137,7 +137,7 @@ impl Engine {
         attrs.update(&self.relation_attrs(owner));
         let owner = art!(self, owner);
         SpanRecord {
-            trace_id: owner.trace_id.clone().unwrap_or_default(),
+            trace_id: owner.trace_id.as_deref().unwrap_or_default().to_string(),
             span_id: phase.span_id,
             parent_span_id: Some(owner.span_id.clone()),
             name: phase.name,

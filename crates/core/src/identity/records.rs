@@ -57,7 +57,7 @@ impl Engine {
         for _ in 0..5 {
             let Some(art) = node else { break };
             if let (Some(name), Some(id)) = (relation_attr(art.kind), &art.id) {
-                attrs.set_default(&Name::Borrowed(name), &Value::Str(id.clone()));
+                attrs.set_default(&Name::Borrowed(name), &Value::from(&**id));
             }
             node = parent_key(art).and_then(|parent| self.artifacts.get(parent));
         }
@@ -97,9 +97,9 @@ impl Engine {
             attrs.set("intent.artifact.bare", Value::Bool(true));
         }
         if let Some(file) = &art.file {
-            attrs.set("intent.artifact.file", file.as_str());
+            attrs.set("intent.artifact.file", &**file);
         }
-        let trace_id = art.trace_id.clone().unwrap_or_default();
+        let trace_id = art.trace_id.as_deref().unwrap_or_default().to_string();
         if kind == Kind::Cluster {
             attrs.set(
                 "intent.cluster.trace",
@@ -113,12 +113,16 @@ impl Engine {
         let span = SpanRecord {
             trace_id,
             span_id: art.span_id.clone(),
-            parent_span_id: art.parent_span.clone(),
+            parent_span_id: art.parent_span.as_deref().map(str::to_string),
             name: art.name.clone(),
             start_ns: art.first_ns,
             end_ns: instant_end.max(art.first_ns),
             error: art.error && instant,
-            status_message: if instant { art.status_message.clone() } else { None },
+            status_message: if instant {
+                art.status_message.as_deref().map(str::to_string)
+            } else {
+                None
+            },
             attributes: attrs,
             links: vec![],
         };
@@ -160,13 +164,17 @@ impl Engine {
                 ));
             }
         } else {
-            let id = art!(self, &member.container).id.clone().unwrap_or_default();
+            let id = art!(self, &member.container)
+                .id
+                .as_deref()
+                .unwrap_or_default()
+                .to_string();
             attrs.set("intent.cluster.id", id);
         }
         attrs.set("intent.artifact.state", "closed");
         let container = art!(self, &member.container);
         SpanRecord {
-            trace_id: container.trace_id.clone().unwrap_or_default(),
+            trace_id: container.trace_id.as_deref().unwrap_or_default().to_string(),
             span_id: member.span_id,
             parent_span_id: Some(container.span_id.clone()),
             name: sig_name,
@@ -215,7 +223,11 @@ impl Engine {
                 (item.home, span_id)
             }
         };
-        record.trace_id = art!(self, &owner).trace_id.clone().unwrap_or_default();
+        record.trace_id = art!(self, &owner)
+            .trace_id
+            .as_deref()
+            .unwrap_or_default()
+            .to_string();
         record.span_id = span_id;
         for (name, value) in &self.relation_attrs(&owner).0 {
             record.attributes.set_default(name, value);
@@ -224,11 +236,11 @@ impl Engine {
     }
 }
 
-fn link(trace_id: Option<String>, span_id: String, origin: &str) -> SpanLink {
+fn link(trace_id: Option<Text>, span_id: String, origin: &str) -> SpanLink {
     let mut attributes = Attrs::default();
     attributes.set("intent.link", origin);
     SpanLink {
-        trace_id: trace_id.unwrap_or_default(),
+        trace_id: trace_id.as_deref().unwrap_or_default().to_string(),
         span_id,
         attributes,
     }

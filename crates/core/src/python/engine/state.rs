@@ -130,13 +130,13 @@ fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, Py
     let view = class.call_method1(intern!(py, "__new__"), (class,))?;
     set_slot(&view, intern!(py, "key"), &art.key)?;
     set_slot(&view, intern!(py, "kind"), art.kind.value())?;
-    set_slot(&view, intern!(py, "id"), &art.id)?;
+    set_slot(&view, intern!(py, "id"), art.id.as_deref())?;
     set_slot(&view, intern!(py, "span_id"), &art.span_id)?;
     set_slot(&view, intern!(py, "first_ns"), art.first_ns)?;
     set_slot(&view, intern!(py, "last_ns"), art.last_ns)?;
     set_slot(&view, intern!(py, "name"), &art.name)?;
-    set_slot(&view, intern!(py, "title"), &art.title)?;
-    set_slot(&view, intern!(py, "file"), &art.file)?;
+    set_slot(&view, intern!(py, "title"), art.title.as_deref())?;
+    set_slot(&view, intern!(py, "file"), art.file.as_deref())?;
     let files = match &art.files {
         None => None,
         Some(files) => {
@@ -148,22 +148,22 @@ fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, Py
         }
     };
     set_slot(&view, intern!(py, "files"), files)?;
-    set_slot(&view, intern!(py, "latest"), &art.latest)?;
+    set_slot(&view, intern!(py, "latest"), art.latest.as_deref())?;
     set_slot(&view, intern!(py, "occurrences"), art.occurrences)?;
-    set_slot(&view, intern!(py, "intent"), &art.intent)?;
-    set_slot(&view, intern!(py, "spec"), &art.spec)?;
-    set_slot(&view, intern!(py, "contract"), &art.contract)?;
-    set_slot(&view, intern!(py, "cluster"), &art.cluster)?;
+    set_slot(&view, intern!(py, "intent"), art.intent.as_deref())?;
+    set_slot(&view, intern!(py, "spec"), art.spec.as_deref())?;
+    set_slot(&view, intern!(py, "contract"), art.contract.as_deref())?;
+    set_slot(&view, intern!(py, "cluster"), art.cluster.as_deref())?;
     set_slot(&view, intern!(py, "defined"), art.defined)?;
     set_slot(&view, intern!(py, "defined_ns"), art.defined_ns)?;
-    set_slot(&view, intern!(py, "claimed_trace"), &art.claimed_trace)?;
-    set_slot(&view, intern!(py, "trace_id"), &art.trace_id)?;
-    set_slot(&view, intern!(py, "parent_span"), &art.parent_span)?;
+    set_slot(&view, intern!(py, "claimed_trace"), art.claimed_trace.as_deref())?;
+    set_slot(&view, intern!(py, "trace_id"), art.trace_id.as_deref())?;
+    set_slot(&view, intern!(py, "parent_span"), art.parent_span.as_deref())?;
     set_slot(&view, intern!(py, "announced"), art.announced)?;
     set_slot(&view, intern!(py, "closed"), art.closed)?;
     set_slot(&view, intern!(py, "end_ns"), art.end_ns)?;
     set_slot(&view, intern!(py, "error"), art.error)?;
-    set_slot(&view, intern!(py, "status_message"), &art.status_message)?;
+    set_slot(&view, intern!(py, "status_message"), art.status_message.as_deref())?;
     set_slot(&view, intern!(py, "runs"), art.runs)?;
     set_slot(&view, intern!(py, "running"), art.running)?;
     set_slot(&view, intern!(py, "run_start_ns"), art.run_start_ns)?;
@@ -173,9 +173,9 @@ fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, Py
     set_slot(&view, intern!(py, "listed"), &lists.listed)?;
     set_slot(&view, intern!(py, "passed"), &lists.passed)?;
     set_slot(&view, intern!(py, "members"), &lists.members)?;
-    set_slot(&view, intern!(py, "inactive"), &art.inactive)?;
+    set_slot(&view, intern!(py, "inactive"), art.inactive.as_deref())?;
     set_slot(&view, intern!(py, "trust"), art.trust)?;
-    set_slot(&view, intern!(py, "level"), &art.level)?;
+    set_slot(&view, intern!(py, "level"), art.level.as_deref())?;
     set_slot(&view, intern!(py, "first_spec_ns"), art.first_spec_ns)?;
     set_slot(&view, intern!(py, "placeholder"), art.placeholder)?;
     set_slot(&view, intern!(py, "in_progress"), art.in_progress)?;
