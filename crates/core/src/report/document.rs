@@ -144,27 +144,27 @@ fn state(art: &Artifact) -> &'static str {
 
 fn orphan(doc: &mut Pretty, art: &Artifact) {
     doc.open(b'{');
-    doc.key("cluster");
+    doc.name("cluster");
     let cluster = art.cluster.as_deref().filter(|c| !c.is_empty());
     doc.opt_str(cluster.map(|c| c.strip_prefix("cluster:").unwrap_or(c)));
-    doc.key("file");
+    doc.name("file");
     doc.opt_str(art.file.as_deref());
-    doc.key("id");
+    doc.name("id");
     doc.opt_str(art.id.as_deref());
-    doc.key("key");
+    doc.name("key");
     doc.str(&art.key);
-    doc.key("span_id");
+    doc.name("span_id");
     doc.str(&art.span_id);
-    doc.key("status");
+    doc.name("status");
     doc.str(
         art.inactive
             .as_deref()
             .filter(|s| !s.is_empty())
             .unwrap_or("active"),
     );
-    doc.key("title");
+    doc.name("title");
     doc.opt_str(title(art));
-    doc.key("trace_id");
+    doc.name("trace_id");
     doc.opt_str(art.trace_id.as_deref());
     doc.close(b'}');
 }
@@ -179,7 +179,7 @@ fn trace(
     let id = hex_bytes::<16>(trace_id).ok_or_else(|| io::Error::other(format!("trace id {trace_id:?}")))?;
     let spans = collector.traces.get(&id).map_or(&[][..], Vec::as_slice);
     doc.open(b'{');
-    doc.key("artifacts");
+    doc.name("artifacts");
     doc.open(b'[');
     for (index, depth) in tree(collector, spans) {
         doc.item();
@@ -187,17 +187,17 @@ fn trace(
         entry(doc, &collector.texts, span, depth, arts.get(&span.id).copied());
     }
     doc.close(b']');
-    doc.key("file");
+    doc.name("file");
     doc.opt_str(root.file.as_deref());
-    doc.key("placeholder");
+    doc.name("placeholder");
     doc.bool(root.placeholder);
-    doc.key("state");
+    doc.name("state");
     doc.str(state(root));
-    doc.key("title");
+    doc.name("title");
     doc.opt_str(title(root));
-    doc.key("trace_id");
+    doc.name("trace_id");
     doc.str(trace_id);
-    doc.key("type");
+    doc.name("type");
     doc.str(root.kind.value());
     doc.close(b'}');
     Ok(())
@@ -247,42 +247,42 @@ fn duration_s(span: &Span) -> f64 {
 
 fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option<&Artifact>) {
     doc.open(b'{');
-    doc.key("backfilled");
+    doc.name("backfilled");
     doc.bool(span.backfilled);
-    doc.key("depth");
+    doc.name("depth");
     doc.int(depth as i64);
-    doc.key("duration_s");
+    doc.name("duration_s");
     doc.float(duration_s(span));
-    doc.key("id");
+    doc.name("id");
     doc.raw(texts.get(span.artifact_id));
-    doc.key("name");
+    doc.name("name");
     doc.str(texts.get(span.name));
-    doc.key("parent_span_id");
+    doc.name("parent_span_id");
     match &span.parent {
         Some(parent) => doc.str(&hex(parent)),
         None => doc.raw("null"),
     }
-    doc.key("phase");
+    doc.name("phase");
     doc.raw(texts.get(span.phase));
-    doc.key("span_id");
+    doc.name("span_id");
     doc.str(&hex(&span.id));
-    doc.key("start_ns");
+    doc.name("start_ns");
     doc.int(span.start_ns);
-    doc.key("state");
+    doc.name("state");
     match art {
         Some(art) => doc.str(state(art)),
         None => doc.raw(texts.get(span.state)),
     }
-    doc.key("status");
+    doc.name("status");
     doc.str(if span.error { "error" } else { "ok" });
-    doc.key("status_message");
+    doc.name("status_message");
     doc.raw(texts.get(span.status_message));
-    doc.key("title");
+    doc.name("title");
     match art.and_then(|a| a.title.as_deref()) {
         Some(title) => doc.str(title),
         None => doc.raw(texts.get(span.title)),
     }
-    doc.key("type");
+    doc.name("type");
     doc.raw(texts.get(span.kind));
     doc.close(b'}');
 }

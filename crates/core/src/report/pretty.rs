@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use crate::identity::attrs::{Value, decimal, orjson_escaped, orjson_float};
+use crate::json::plain_run;
 
 const CHUNK: usize = 1 << 20;
 
@@ -57,6 +58,16 @@ impl<'w> Pretty<'w> {
         self.item();
         string(&mut self.buf, key);
         self.buf.extend_from_slice(b": ");
+    }
+
+    /// The next member of an object begins, one the report names itself: text with nothing
+    /// to escape (most keys of the document), written as it is.
+    pub fn name(&mut self, name: &'static str) {
+        debug_assert!(plain_run(name.as_bytes()).is_none(), "{name:?} needs escapes");
+        self.item();
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b"\": ");
     }
 
     fn newline(&mut self) {
@@ -156,9 +167,9 @@ mod tests {
         doc.open(b'[');
         doc.item();
         doc.open(b'{');
-        doc.key("x");
+        doc.name("x");
         doc.int(-1);
-        doc.key("y");
+        doc.name("y");
         doc.json(b"{\n  \"z\": [\n    1\n  ]\n}");
         doc.close(b'}');
         doc.close(b']');
