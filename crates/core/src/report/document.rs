@@ -238,12 +238,23 @@ pub fn tree(collector: &Collector, spans: &[u32]) -> Vec<(u32, usize)> {
 /// `round(seconds, 6)` as Python rounds a float: to the nearest, ties to even, of its exact
 /// binary value.
 fn duration_s(span: &Span) -> f64 {
-    if span.end_ns == span.start_ns {
+    let ns = span.end_ns as i128 - span.start_ns as i128;
+    if ns == 0 {
         return 0.0; // an instant: most spans
     }
-    let seconds = (span.end_ns as i128 - span.start_ns as i128) as f64 / 1e9;
+    let seconds = ns as f64 / 1e9;
+    if 0 < ns && ns < SHORT_NS && ns % 1000 != 500 {
+        // the float is within a nanosecond of the exact value here, so no closer to a tie
+        // of the rounding: rounding the nanoseconds to microseconds gives the same decimal
+        // (and `micros / 1e6`, one correctly rounded division, the same float as its text)
+        let micros = (ns + 500) / 1000;
+        return micros as f64 / 1e6;
+    }
     format!("{seconds:.6}").parse().unwrap_or(seconds)
 }
+
+/// Durations below this (11.6 days) are floats of a nanosecond's precision or better.
+const SHORT_NS: i128 = 1_000_000_000_000_000;
 
 fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option<&Artifact>) {
     doc.open(b'{');
@@ -285,4 +296,44 @@ fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option
     doc.name("type");
     doc.raw(texts.get(span.kind));
     doc.close(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lasting(ns: i64) -> Span {
+        Span {
+            id: [0; 8],
+            parent: None,
+            start_ns: 1_700_000_000_000_000_000,
+            end_ns: 1_700_000_000_000_000_000 + ns,
+            name: 0,
+            error: false,
+            backfilled: false,
+            artifact_id: 0,
+            kind: 0,
+            state: 0,
+            phase: 0,
+            title: 0,
+            status_message: 0,
+        }
+    }
+
+    #[test]
+    fn durations_round_to_microseconds_as_python_rounds_the_float() {
+        let by_text = |ns: i64| {
+            let seconds = ns as f64 / 1e9;
+            format!("{seconds:.6}").parse::<f64>().unwrap()
+        };
+        let mut ns: i64 = 1;
+        while ns < 2 * SHORT_NS as i64 {
+            for near in [ns - 1, ns, ns + 1, ns + 499, ns + 500, ns + 501, ns * 7 + 3] {
+                assert_eq!(duration_s(&lasting(near)), by_text(near), "{near} ns");
+            }
+            ns = ns * 3 + 1;
+        }
+        assert_eq!(duration_s(&lasting(0)), 0.0);
+        assert_eq!(duration_s(&lasting(-1_500)), by_text(-1_500));
+    }
 }

@@ -70,7 +70,8 @@ impl Texts {
         let mut json = std::mem::take(&mut self.scratch);
         json.clear();
         pretty::value(&mut json, value);
-        let number = self.number(std::str::from_utf8(&json).unwrap_or("null"));
+        // SAFETY: `pretty::value` writes a str's own text and ASCII alone
+        let number = self.number(unsafe { std::str::from_utf8_unchecked(&json) });
         self.scratch = json;
         number
     }

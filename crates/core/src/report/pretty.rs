@@ -10,6 +10,10 @@ use crate::json::plain_run;
 
 const CHUNK: usize = 1 << 20;
 
+/// What goes before an item: a comma, a new line, its indentation (one slice of this, up to
+/// 31 levels deep; deeper ones are written in pieces).
+const INDENT: &[u8; 64] = b",\n                                                              ";
+
 pub struct Pretty<'w> {
     buf: Vec<u8>,
     sink: &'w mut dyn Write,
@@ -46,11 +50,9 @@ impl<'w> Pretty<'w> {
 
     /// The next item of an array begins.
     pub fn item(&mut self) {
-        if !self.empty {
-            self.buf.push(b',');
-        }
+        let comma = usize::from(self.empty); // INDENT's comma skipped
         self.empty = false;
-        self.newline();
+        self.indent(comma);
     }
 
     /// The next member of an object begins: its key.
@@ -71,8 +73,19 @@ impl<'w> Pretty<'w> {
     }
 
     fn newline(&mut self) {
-        self.buf.push(b'\n');
-        self.buf.resize(self.buf.len() + 2 * self.depth, b' ');
+        self.indent(1);
+    }
+
+    /// `INDENT` from `skip` on: a comma or not, a new line, two spaces a level.
+    fn indent(&mut self, skip: usize) {
+        let end = 2 + 2 * self.depth;
+        match INDENT.get(skip..end) {
+            Some(text) => self.buf.extend_from_slice(text),
+            None => {
+                self.buf.extend_from_slice(&b",\n"[skip..]);
+                self.buf.resize(self.buf.len() + 2 * self.depth, b' ');
+            }
+        }
     }
 
     /// A value orjson wrote at the top level (with `OPT_INDENT_2`), indented to sit here.
@@ -181,6 +194,32 @@ mod tests {
         doc.close(b'}');
         doc.finish().unwrap();
         let expected = "{\n  \"a\": [\n    {\n      \"x\": -1,\n      \"y\": {\n        \"z\": [\n          1\n        ]\n      }\n    }\n  ],\n  \"b\": {},\n  \"c\\n\": 0.5\n}";
+        assert_eq!(String::from_utf8(sink).unwrap(), expected);
+    }
+
+    #[test]
+    fn deep_nesting_indented_past_the_prepared_indentation() {
+        let mut sink = Vec::new();
+        let mut doc = Pretty::new(&mut sink);
+        for _ in 0..40 {
+            doc.open(b'[');
+            doc.item();
+        }
+        doc.int(1);
+        doc.item();
+        doc.int(2);
+        for _ in 0..40 {
+            doc.close(b']');
+        }
+        doc.finish().unwrap();
+        let mut expected = String::new();
+        for depth in 0..40 {
+            expected += &format!("[\n{}", "  ".repeat(depth + 1));
+        }
+        expected += &format!("1,\n{}2", "  ".repeat(40));
+        for depth in (0..40).rev() {
+            expected += &format!("\n{}]", "  ".repeat(depth));
+        }
         assert_eq!(String::from_utf8(sink).unwrap(), expected);
     }
 
