@@ -116,9 +116,11 @@ def _wake_ups_during(call: Callable[[], object]) -> int:
 
 def test_the_core_works_without_the_gil() -> None:
     """The tail's delivery thread (a gRPC send, a SQLite commit) runs while the reader's engine
-    processes lines and drains them: both calls let go of the GIL for their work."""
+    processes lines, drains them and encodes the state they leave: each call lets go of the GIL
+    for its work."""
     data = b"".join(raw + b"\n" for raw in synthetic.lines(30_000))
     engine, encoder = Engine(), otlp_encoder({})
     assert _wake_ups_during(lambda: engine.process_lines(data, "e.jsonl")) > 0
     assert _wake_ups_during(lambda: engine.drain_encoded(encoder, True)) > 0
+    assert _wake_ups_during(engine.take_rows) > 0
     assert engine.state.events_seen == 30_000

@@ -265,10 +265,10 @@ impl Engine {
 
     /// What changed since the last call, as rows: (seq, artifacts, memberships, activity,
     /// inactive, files, derived, core) — the save's number, `(key, bytes)` pairs, `(key,
-    /// last_ns)` pairs, keys, and one row.
+    /// last_ns)` pairs, keys, and one row. The rows are encoded without the GIL.
     fn take_rows<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let engine = &mut self.inner;
-        let changes = engine.take_changed();
+        let (changes, core) = py.detach(|| (engine.take_changed(), codec::core_row(engine)));
         let rows = |rows: &[(String, Vec<u8>)]| {
             PyList::new(
                 py,
@@ -295,7 +295,7 @@ impl Engine {
                 PyList::new(py, inactive.map(|k| (k.as_str(),)))?.into_any(),
                 files.into_any(),
                 PyList::new(py, changes.derived.iter().map(|(k, _)| (k.as_str(),)))?.into_any(),
-                PyBytes::new(py, &codec::core_row(engine)).into_any(),
+                PyBytes::new(py, &core).into_any(),
             ],
         )
     }
