@@ -140,6 +140,10 @@ def _contract_run(h: History, at: datetime, spec: str, contract: str, fail: bool
     return at + timedelta(minutes=5)
 
 
+# Real histories carry titles of several hundred characters (a writer's whole heading block).
+LONG_TITLE_TAIL = " — the heading block a writer swept up with it" * 8
+
+
 def _intent(h: History, at: datetime, n: int, first_signal: int, fail_second_contract: bool) -> datetime:
     intent, cluster, spec = f"INT-{n:03d}", f"CL-{n:03d}", f"SPEC-{n:03d}"
     signals = [f"SIG-{first_signal + k:03d}" for k in range(2)]
@@ -159,7 +163,11 @@ def _intent(h: History, at: datetime, n: int, first_signal: int, fail_second_con
         at,
         "intent.proposed",
         intent,
-        {"intent_id": intent, "title": f"Reliable login {n}", "signals": signals},
+        {
+            "intent_id": intent,
+            "title": f"Reliable login {n}{LONG_TITLE_TAIL if n == 3 else ''}",
+            "signals": signals,
+        },
         "cli",
     )
     h.intents.append(intent)
@@ -652,6 +660,20 @@ def test_an_event_title_with_markup_shows_as_text(stack: Running, view: Watched)
     page.locator("#span-details .span-attrs").get_by_text(XSS_TITLE).first.wait_for()
     assert page.locator('img[src="x"]').count() == 0
     page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    view.assert_clean()
+
+
+def test_a_long_title_never_widens_the_trace_list_past_its_panel(stack: Running, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/traces")
+    row = page.locator("#intent-traces tr").filter(has_text=LONG_TITLE_TAIL[:30])
+    row.wait_for()
+    table = page.locator("#intent-traces")
+    widths = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+    assert widths[0] <= widths[1], widths  # no column pushed out of sight
+    started, shown = _box(row.locator(".col-started")), _box(table.locator(".."))
+    assert started["x"] + started["width"] <= shown["x"] + shown["width"] + 1
+    screenshot(page, "traces-long-title")
     view.assert_clean()
 
 
