@@ -94,7 +94,7 @@ impl Engine {
             first_ns: ev.time_ns,
             last_ns: ev.time_ns,
             name: [kind.value(), " ", &label].concat(),
-            attrs: self.own_attrs(kind, raw_id, own),
+            attrs: Announced::Open(self.own_attrs(kind, raw_id, own)),
             title: if own {
                 ev.title.as_deref().map(Text::from)
             } else {
@@ -140,7 +140,7 @@ impl Engine {
         let art = art_mut!(self, key);
         art.bare = false;
         art.first_ns = ev.time_ns;
-        art.attrs = attrs;
+        art.attrs = Announced::Open(attrs);
     }
 
     /// What an artifact's span is announced with: its own event's attributes (a bare one: none).

@@ -5,7 +5,7 @@
 //! (an artifact's announced attributes are dropped once it is announced, but a signal's or a
 //! spec's, which its memberships copy later).
 
-mod bytes;
+pub(super) mod bytes;
 mod sparse;
 mod state;
 
@@ -156,8 +156,8 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     }
     s.put(art.file.as_deref(), Writer::text);
     let known = known_values(art.kind, &art.id, &art.title, &art.file);
-    s.put((!art.attrs.0.is_empty()).then_some(&art.attrs), |w, attrs| {
-        w.attrs_of(attrs, &known);
+    s.put((!art.attrs.is_empty()).then(|| art.attrs.get()), |w, attrs| {
+        w.attrs_of(&attrs, &known);
     });
     s.put(art.files.as_ref(), |w, files| {
         w.uint(files.len() as u64);
@@ -245,7 +245,7 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
         first_ns,
         last_ns,
         name,
-        attrs,
+        attrs: Announced::of(attrs, flag(bits, 1) && Announced::kept(kind)),
         title,
         file,
         files,
@@ -375,7 +375,7 @@ mod tests {
             last_ns: 1_700_000_000_000_000_500,
             name: "signal SIG-1".into(), // not written: the name it was made with
             title: Some("Flaky".into()),
-            attrs,
+            attrs: Announced::Open(attrs),
             files: Some(vec![("a.md".into(), "signal:SIG-1".into())]),
             trace_id: Some(ids::derived_trace_id(&["x"]).into()),
             claimed_trace: Some("not hex".into()),

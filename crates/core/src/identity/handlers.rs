@@ -202,7 +202,7 @@ impl Engine {
             intent_role,
             time_ns: if intent_role { signal.first_ns } else { time_ns },
             span_id: ids::span_id(&[&self.scope, "member", &key]),
-            attrs: signal.attrs.clone(),
+            attrs: signal.attrs.get().into_owned(),
             observed: false,
         };
         let signal_kind = signal.kind;

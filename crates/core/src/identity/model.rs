@@ -1,6 +1,9 @@
 //! The engine's state and output: artifacts, memberships, closed phases, span and log records.
 
-use super::attrs::Attrs;
+use std::borrow::Cow;
+
+use super::attrs::{Attrs, Name, Value};
+use super::codec::bytes::{Reader, Writer};
 use crate::parse::Kind;
 
 /// Text an artifact keeps and does not grow: a `String` without its capacity (16 bytes, not 24).
@@ -16,9 +19,7 @@ pub struct Artifact {
     pub first_ns: i64,
     pub last_ns: i64,
     pub name: String,
-    /// What its span is announced with; emptied once announced, unless a signal's (its
-    /// memberships copy them later).
-    pub attrs: Attrs,
+    pub attrs: Announced,
     pub title: Option<Text>, // the newest title: a new title renames, never splits
     pub file: Option<Text>,
     pub files: Option<Vec<(String, String)>>, // first occurrence: file → occurrence key
@@ -55,6 +56,94 @@ pub struct Artifact {
     pub bare: bool,        // known only because another artifact's event named it
     pub evaluations: u64,  // assertions: evaluations in the same run
     pub run: u64,          // assertions: the contract run they were evaluated in
+}
+
+/// What an artifact's span is announced with: built up until it is announced, then dropped,
+/// but a signal's or a spec's kept for the memberships that copy them later — packed as the
+/// state's rows write attributes (a signal's nine take ~290 bytes, not ~700 as an `Attrs`).
+#[derive(Clone, Debug)]
+pub enum Announced {
+    Open(Attrs),
+    Packed(Box<[u8]>),
+}
+
+impl Default for Announced {
+    fn default() -> Self {
+        Announced::Open(Attrs::default())
+    }
+}
+
+/// Equal when they hold the same attributes, packed or not.
+impl PartialEq for Announced {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Announced::Packed(a), Announced::Packed(b)) => a == b,
+            _ => self.get() == other.get(),
+        }
+    }
+}
+
+impl Announced {
+    /// Whether an artifact of this kind keeps what it was announced with.
+    pub fn kept(kind: Kind) -> bool {
+        matches!(kind, Kind::Signal | Kind::Spec)
+    }
+
+    /// As an artifact holds them: packed once it is announced, if its kind keeps them.
+    pub fn of(attrs: Attrs, packed: bool) -> Self {
+        if packed {
+            Announced::Packed(pack(&attrs))
+        } else {
+            Announced::Open(attrs)
+        }
+    }
+
+    pub fn get(&self) -> Cow<'_, Attrs> {
+        match self {
+            Announced::Open(attrs) => Cow::Borrowed(attrs),
+            Announced::Packed(bytes) => {
+                let attrs = Reader::new(bytes).attrs();
+                Cow::Owned(attrs.unwrap_or_else(|e| panic!("attributes packed unreadable: {e}")))
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Announced::Open(attrs) => attrs.0.is_empty(),
+            Announced::Packed(bytes) => bytes.first() == Some(&0), // a count of none
+        }
+    }
+
+    /// Set one, packed again if it was.
+    pub fn set(&mut self, key: impl Into<Name>, value: impl Into<Value>) {
+        match self {
+            Announced::Open(attrs) => attrs.set(key, value),
+            Announced::Packed(_) => {
+                let mut attrs = self.get().into_owned();
+                attrs.set(key, value);
+                *self = Announced::Packed(pack(&attrs));
+            }
+        }
+    }
+
+    /// Announced: what it held, and kept packed if `kept`, else nothing kept.
+    pub fn announce(&mut self, kept: bool) -> Attrs {
+        let attrs = match std::mem::take(self) {
+            Announced::Open(attrs) => attrs,
+            packed => packed.get().into_owned(),
+        };
+        if kept {
+            *self = Announced::Packed(pack(&attrs));
+        }
+        attrs
+    }
+}
+
+fn pack(attrs: &Attrs) -> Box<[u8]> {
+    let mut w = Writer::default();
+    w.attrs(attrs);
+    w.0.into_boxed_slice()
 }
 
 /// The lists an artifact may keep, behind one pointer: only specs, intents and clusters

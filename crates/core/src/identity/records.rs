@@ -79,11 +79,7 @@ impl Engine {
         let kind = art.kind;
         // what it was announced with is needed no more, but a signal's or a spec's
         // memberships copy it later
-        let mut attrs = if matches!(kind, Kind::Signal | Kind::Spec) {
-            art.attrs.clone()
-        } else {
-            std::mem::take(&mut art.attrs)
-        };
+        let mut attrs = art.attrs.announce(Announced::kept(kind));
         attrs.update(&self.relation_attrs(key));
         let art = art!(self, key);
         let instant = !long_lived(kind);

@@ -163,7 +163,11 @@ fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, Py
     set_slot(&view, intern!(py, "closed"), art.closed)?;
     set_slot(&view, intern!(py, "end_ns"), art.end_ns)?;
     set_slot(&view, intern!(py, "error"), art.error)?;
-    set_slot(&view, intern!(py, "status_message"), art.status_message.as_deref())?;
+    set_slot(
+        &view,
+        intern!(py, "status_message"),
+        art.status_message.as_deref(),
+    )?;
     set_slot(&view, intern!(py, "runs"), art.runs)?;
     set_slot(&view, intern!(py, "running"), art.running)?;
     set_slot(&view, intern!(py, "run_start_ns"), art.run_start_ns)?;
