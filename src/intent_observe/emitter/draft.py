@@ -102,7 +102,7 @@ def check_id(label: str, value: str | None, lenient: list[str] | None) -> None:
     if not value.strip() or clean_id(value) is None:
         raise EmitError(f"{label} {value!r} names nothing; give a real id")
     if _CONTROL.search(value) or len(value) > MAX_ID_CHARS:
-        # Other writers' ids with newlines are kept exactly (the readers escape them); ours never have any.
+        # Other writers' ids spanning lines are kept as written (readers take the first line); ours never do.
         missing(f"{label} {value[:40]!r}… must be one line of at most {MAX_ID_CHARS} characters", lenient)
 
 
