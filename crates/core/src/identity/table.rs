@@ -12,7 +12,7 @@
 //! `&mut self`, so a loaded entry's address holds while any reference to it lives (the
 //! pattern of an append-only map); the map itself is behind a mutex.
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
@@ -32,7 +32,14 @@ pub struct Store {
 struct Slot<V> {
     value: V,
     used: AtomicU64, // the trim epoch it was last used in
-    written: u64,    // the save that wrote its newest version (0: read from the store; CHANGED)
+}
+
+/// An entry in memory. What changed since the last save is told by `written`, not by a set of
+/// keys kept besides (a copy of every key changed: of every key, for a table never saved), and
+/// found by a pass over the entries in memory (the tail keeps a few thousand).
+struct Held<V> {
+    slot: Box<Slot<V>>,
+    written: u64, // the save that wrote its newest version (0: read from the store; CHANGED)
 }
 
 const CHANGED: u64 = u64::MAX; // changed since the last save: no save has written it yet
@@ -84,8 +91,7 @@ struct Spill {
 }
 
 pub struct Table<V> {
-    hot: Mutex<HashMap<String, Box<Slot<V>>>>,
-    changed: HashSet<String>,
+    hot: Mutex<HashMap<String, Held<V>>>,
     spill: Option<Spill>,
 }
 
@@ -93,7 +99,6 @@ impl<V> Default for Table<V> {
     fn default() -> Self {
         Table {
             hot: Mutex::new(HashMap::new()),
-            changed: HashSet::new(),
             spill: None,
         }
     }
@@ -143,23 +148,23 @@ impl<V: Row> Table<V> {
         let epoch = self.epoch();
         {
             let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(slot) = hot.get(key) {
-                slot.used.store(epoch, Ordering::Relaxed);
-                let value: *const V = &slot.value;
+            if let Some(held) = hot.get(key) {
+                held.slot.used.store(epoch, Ordering::Relaxed);
+                let value: *const V = &held.slot.value;
                 // SAFETY: boxed, so the address is stable; dropped only through `&mut self`
                 return Some(unsafe { &*value });
             }
         }
         let value = self.load(key)?;
         let mut hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = hot.entry(key.to_string()).or_insert_with(|| {
-            Box::new(Slot {
+        let held = hot.entry(key.to_string()).or_insert_with(|| Held {
+            slot: Box::new(Slot {
                 value,
                 used: AtomicU64::new(epoch),
-                written: 0,
-            })
+            }),
+            written: 0,
         });
-        let value: *const V = &slot.value;
+        let value: *const V = &held.slot.value;
         // SAFETY: as above
         Some(unsafe { &*value })
     }
@@ -182,32 +187,27 @@ impl<V: Row> Table<V> {
     /// For a change: the entry is saved with the next save.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         self.get(key)?; // loaded if it was let go
-        if !self.changed.contains(key) {
-            self.changed.insert(key.to_string());
-        }
         let epoch = self.epoch();
-        let slot = self
+        let held = self
             .hot
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(key)?;
-        *slot.used.get_mut() = epoch;
-        slot.written = CHANGED;
-        Some(&mut slot.value)
+        *held.slot.used.get_mut() = epoch;
+        held.written = CHANGED;
+        Some(&mut held.slot.value)
     }
 
     pub fn insert(&mut self, key: String, value: V) {
-        self.changed.insert(key.clone());
         let used = AtomicU64::new(self.epoch());
-        let slot = Slot {
-            value,
-            used,
+        let held = Held {
+            slot: Box::new(Slot { value, used }),
             written: CHANGED,
         };
         self.hot
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, Box::new(slot));
+            .insert(key, held);
     }
 
     /// Every key, sorted: in memory, let go, and committed.
@@ -239,18 +239,18 @@ impl<V: Row> Table<V> {
 
     /// The keys changed since the last save and their rows, now noted as written by save `seq`.
     pub fn take_changed(&mut self, seq: u64) -> Vec<(String, Vec<u8>)> {
-        let mut keys: Vec<String> = self.changed.drain().collect();
-        keys.sort_unstable();
         let hot = self.hot.get_mut().unwrap_or_else(|e| e.into_inner());
-        keys.into_iter()
-            .filter_map(|key| {
-                // a changed entry stays in memory until its save is confirmed
-                let slot = hot.get_mut(&key)?;
-                slot.written = seq;
-                let row = slot.value.encode();
-                Some((key, row))
+        // a changed entry stays in memory until its save is confirmed
+        let mut rows: Vec<(String, Vec<u8>)> = hot
+            .iter_mut()
+            .filter(|(_, held)| held.written == CHANGED)
+            .map(|(key, held)| {
+                held.written = seq;
+                (key.clone(), held.slot.value.encode())
             })
-            .collect()
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        rows
     }
 
     /// Save `seq` (and every one before it) is committed: its rows can be read back from the store.
@@ -271,8 +271,8 @@ impl<V: Row> Table<V> {
         let confirmed = spill.confirmed;
         let mut stamps: Vec<u64> = hot
             .values_mut()
-            .filter(|slot| slot.written <= confirmed)
-            .map(|slot| *slot.used.get_mut())
+            .filter(|held| held.written <= confirmed)
+            .map(|held| *held.slot.used.get_mut())
             .collect();
         let excess = hot.len() - spill.limit + spill.limit / EVICT_FRACTION;
         // the last stamp let go, and how many with it may go (ties), not the whole table in order
@@ -282,9 +282,9 @@ impl<V: Row> Table<V> {
         } else {
             (u64::MAX, usize::MAX)
         };
-        hot.retain(|key, slot| {
-            let used = *slot.used.get_mut();
-            let go = slot.written <= confirmed && (used < last || used == last && at_last > 0);
+        hot.retain(|key, held| {
+            let used = *held.slot.used.get_mut();
+            let go = held.written <= confirmed && (used < last || used == last && at_last > 0);
             if go {
                 at_last -= usize::from(used == last);
                 spill.outside.add(key);
