@@ -32,8 +32,10 @@ from intent_observe.otlp.consumer import (
 )
 from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
 from intent_observe.otlp.signals import Signal
+from intent_observe.sinks import otlp_exporter
 from intent_observe.sinks.chain import Retry, RetryPolicy
-from intent_observe.sinks.otlp_config import ExporterOptions, load_export_config
+from intent_observe.sinks.otlp_attempt import Transport
+from intent_observe.sinks.otlp_config import ExporterOptions, SignalExportConfig, load_export_config
 from intent_observe.sinks.otlp_exporter import OtlpExporter
 
 PROTOCOLS = ["grpc", "http/protobuf"]
@@ -77,6 +79,30 @@ def test_each_signal_is_delivered_and_acknowledged(
     assert received.span_ids == {span_id_for("run", i).hex() for i in range(50)}
     assert len(received.logs) == 50 and all(log["body"].startswith("run contract") for log in received.logs)
     assert [point["value"] for point in received.points] == [50.0]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_start_makes_the_transports_beside_the_first_work(
+    receiver: ThreadReceiver, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`start` returns while the transports are made (grpc's import is 60 ms of CPU the tail spends
+    reading its first lines meanwhile); a request sent before its transport is made waits for it."""
+    release, made = threading.Event(), []
+    make = otlp_exporter._open
+
+    def slow(config: SignalExportConfig, signal: Signal) -> Transport:
+        release.wait(5)
+        made.append(signal)
+        return make(config, signal)
+
+    monkeypatch.setattr(otlp_exporter, "_open", slow)
+    with _exporter(_endpoint(receiver, protocol), protocol) as (exporter, send):
+        send.start()
+        assert made == []
+        threading.Timer(0.2, release.set).start()
+        assert exporter.consume(Signal.TRACES, encoded(Signal.TRACES, "run", 5)).rejected == 0
+    assert sorted(made) == sorted(Signal)  # every transport made once
+    assert len(receiver.received().span_ids) == 5
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -45,6 +45,7 @@ class OtlpExporter:
         self._lock = threading.Lock()
         self._link_state: dict[str, str] = {}  # display endpoint → "connected" | "failing"
         self._partial_logged: set[Signal] = set()
+        self._opening: threading.Thread | None = None
 
     def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
         """One attempt to send an encoded Export*ServiceRequest; returns once acknowledged."""
@@ -60,12 +61,23 @@ class OtlpExporter:
         raise ConsumerRejected(refused)
 
     def start(self) -> None:
-        """Each signal's transport made, its client library imported: a live tail's first lines
-        do not wait for that (the connection itself opens with the first request)."""
-        for signal in Signal:
-            self._transport(signal)
+        """Each signal's transport made, its client library imported (grpc: 60 ms of CPU), on a
+        thread of its own: the tail reads and encodes its first lines meanwhile, and a live
+        tail's first lines do not wait for it (the connection itself opens with the first
+        request). A request sent before its transport is made waits for it."""
+        self._opening = threading.Thread(target=self._open_all, name="otlp-exporter-start", daemon=True)
+        self._opening.start()
+
+    def _open_all(self) -> None:
+        try:
+            for signal in Signal:
+                self._transport(signal)
+        except Exception:  # the first request makes it again, and reports why it cannot
+            log.debug("an OTLP transport could not be made ahead of its first request", exc_info=True)
 
     def shutdown(self) -> None:
+        if self._opening is not None:
+            self._opening.join()  # none made after its close
         with self._lock:
             for transport in self._transports.values():
                 transport.close()
