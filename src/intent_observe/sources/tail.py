@@ -216,9 +216,8 @@ class TailedFile:
         for block in blocks(chunk, BLOCK_BYTES):
             rejected += replay(self.engine, block, self.derived, observed_ns)
             requests.add(*self.engine.drain_encoded(self.encoder, False))
-        lines = chunk.data.count(b"\n")  # a chunk holds complete lines only
+        lines = chunk.mark.line - chunk.line  # as the follower counted them, a line skipped unread too
         if chunk.oversized is not None:
-            lines += 1
             rejected.append(_oversized_rejection(chunk.file, chunk.oversized))
         self.lines_read += lines
         self.lines_rejected += len(rejected)
