@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod alloc;
 mod decode;
 mod encode;
 mod engine;
@@ -13,7 +14,7 @@ mod text;
 /// The extension's Rust allocations: mimalloc. The identity engine makes and frees many small
 /// strings and vectors per event, and glibc's malloc spent a third of its time there.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::MiMalloc = alloc::MiMalloc;
 
 /// The compiled core of intent-observe (see README: "Where the core ends").
 #[pymodule]
