@@ -348,7 +348,7 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::identity::codec;
-    use crate::identity::table::Store;
+    use crate::identity::table::{KeyFilter, Store};
     use crate::parse::{Parsed, parse_line};
 
     const HISTORY: [&str; 9] = [
@@ -493,9 +493,11 @@ mod tests {
         let changes = first.take_changed();
         let mut second = codec::read_core(&codec::core_row(&first)).unwrap();
         // one entry a table in memory: every other one let go after each event, read back
-        second.artifacts = Table::spilling("", 1, store_of(changes.artifacts), true);
-        second.memberships = Table::spilling("", 1, store_of(changes.memberships), true);
-        second.files = Table::spilling("", 1, store_of(changes.files), true);
+        let outside = KeyFilter::default();
+        let keys = |name| outside.for_table(name);
+        second.artifacts = Table::spilling("", 1, store_of(changes.artifacts), true, keys("a"));
+        second.memberships = Table::spilling("", 1, store_of(changes.memberships), true, keys("m"));
+        second.files = Table::spilling("", 1, store_of(changes.files), true, keys("f"));
         for (i, line) in HISTORY[4..].iter().enumerate() {
             feed(&mut second, line, i as i64 + 5);
             spans.extend(second.drain().spans);

@@ -18,7 +18,7 @@ use super::parse::rejection;
 use crate::identity;
 use crate::identity::attrs::{Attrs, Value};
 use crate::identity::model::{LogRecord, Output, Position, SpanRecord};
-use crate::identity::table::{Store, Table};
+use crate::identity::table::{KeyFilter, Store, Table};
 use crate::identity::{codec, export};
 use crate::json::{Json, Object};
 use crate::lines::complete_lines;
@@ -97,11 +97,13 @@ impl Engine {
         };
         if let Some(store) = store {
             let (saved, limit, scope) = (state.is_some(), limit.unwrap_or(usize::MAX), inner.scope.clone());
-            let store = |name| table_store(py, &store, name);
-            inner.artifacts = Table::spilling(&scope, limit, store("artifacts"), saved);
-            inner.memberships = Table::spilling(&scope, limit, store("memberships"), saved);
-            inner.files = Table::spilling(&scope, limit, store("files"), saved);
-            inner.derived_taken = Table::spilling(&scope, limit, store("derived"), saved);
+            let (store, outside) = (|name| table_store(py, &store, name), KeyFilter::default());
+            let keys = |name| outside.for_table(name); // one filter for the four tables
+            inner.artifacts = Table::spilling(&scope, limit, store("artifacts"), saved, keys("artifacts"));
+            inner.memberships =
+                Table::spilling(&scope, limit, store("memberships"), saved, keys("memberships"));
+            inner.files = Table::spilling(&scope, limit, store("files"), saved, keys("files"));
+            inner.derived_taken = Table::spilling(&scope, limit, store("derived"), saved, keys("derived"));
         }
         Ok(Engine {
             inner,
