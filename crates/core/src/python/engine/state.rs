@@ -52,20 +52,20 @@ impl State {
                 .call1((PyTuple::new(py, &h.bounds)?, h.counts.clone(), h.total, h.count))
         };
         let kwargs = PyDict::new(py);
-        kwargs.set_item("signals", m.signals.clone())?;
+        kwargs.set_item("signals", &m.signals)?;
         kwargs.set_item("specs", m.specs)?;
         kwargs.set_item("intents", m.intents)?;
-        kwargs.set_item("contracts", m.contracts.clone())?;
-        kwargs.set_item("assertions", m.assertions.clone())?;
-        kwargs.set_item("events", m.events.clone())?;
+        kwargs.set_item("contracts", &m.contracts)?;
+        kwargs.set_item("assertions", &m.assertions)?;
+        kwargs.set_item("events", &m.events)?;
         kwargs.set_item("first_event_ns", m.first_event_ns)?;
         kwargs.set_item("last_event_ns", m.last_event_ns)?;
-        kwargs.set_item("intent_last_ns", m.intent_last_ns.clone())?;
+        kwargs.set_item("intent_last_ns", &m.intent_last_ns)?; // a BTreeMap: in key order
         kwargs.set_item("signal_to_intent", histogram(&m.signal_to_intent)?)?;
         kwargs.set_item("intent_to_spec", histogram(&m.intent_to_spec)?)?;
         kwargs.set_item("spec_to_complete", histogram(&m.spec_to_complete)?)?;
         kwargs.set_item("trust", histogram(&m.trust)?)?;
-        kwargs.set_item("active_levels", m.active_levels.clone())?;
+        kwargs.set_item("active_levels", &m.active_levels)?;
         kwargs.set_item("active_trust_units", m.active_trust_units)?;
         kwargs.set_item("active_trusted", m.active_trusted)?;
         kwargs.set_item("open_specs", m.open_specs)?;
