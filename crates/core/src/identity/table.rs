@@ -246,6 +246,28 @@ impl<V: Row> Table<V> {
         keys
     }
 
+    /// Every entry, in the order of their keys. For a table that keeps all in memory, none is
+    /// read or copied: a document of them all (`inspect`'s) costs a pointer per entry, not
+    /// every key again.
+    pub fn values(&self) -> Vec<&V> {
+        if self.spill.is_some() {
+            return self.keys().iter().filter_map(|key| self.get(key)).collect();
+        }
+        let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held: Vec<(&str, *const V)> = hot
+            .iter()
+            .map(|(key, held)| {
+                let key: *const str = key.as_str();
+                // SAFETY: as in `get`: a key's text and its boxed value stay where they are
+                // until the entry is dropped, which needs `&mut self`
+                (unsafe { &*key }, &held.slot.value as *const V)
+            })
+            .collect();
+        held.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        // SAFETY: as above
+        held.into_iter().map(|(_, value)| unsafe { &*value }).collect()
+    }
+
     pub fn len(&self) -> usize {
         if self.spill.is_none() {
             self.hot_len()

@@ -78,8 +78,7 @@ pub fn write(
     given: &[(String, Vec<u8>)],
     sink: &mut dyn Write,
 ) -> io::Result<()> {
-    let keys = engine.artifacts.keys();
-    let artifacts: Vec<&Artifact> = keys.iter().filter_map(|k| engine.artifacts.get(k)).collect();
+    let artifacts = engine.artifacts.values();
     let mut placed = placed(&artifacts)?;
     let mut members: Vec<(&str, Member)> = vec![
         ("events", Member::Count(engine.events_seen)),
