@@ -29,7 +29,11 @@ pub struct Texts {
     numbers: HashMap<u64, u32>, // a text's hash → its number (another text of that hash is kept again)
     hashing: foldhash::fast::RandomState,
     scratch: Vec<u8>,
+    words: Vec<(String, u32)>, // `word`s seen: a text and its number
 }
+
+/// How many `word`s are kept (a span's types, states and phases are a dozen).
+const MAX_WORDS: usize = 16;
 
 impl Default for Texts {
     fn default() -> Self {
@@ -39,6 +43,7 @@ impl Default for Texts {
             numbers: HashMap::default(),
             hashing: Default::default(),
             scratch: Vec::new(),
+            words: Vec::new(),
         };
         texts.number("null");
         texts
@@ -73,6 +78,23 @@ impl Texts {
         // SAFETY: `pretty::value` writes a str's own text and ASCII alone
         let number = self.number(unsafe { std::str::from_utf8_unchecked(&json) });
         self.scratch = json;
+        number
+    }
+
+    /// `value` of an attribute that takes few values (a span's type, state, phase): found by
+    /// its own text among the words seen, not encoded and hashed again.
+    fn word(&mut self, value: &Value) -> u32 {
+        if let Value::Str(text) = value
+            && let Some(&(_, number)) = self.words.iter().find(|(word, _)| word == text)
+        {
+            return number;
+        }
+        let number = self.value(Some(value));
+        if let Value::Str(text) = value
+            && self.words.len() < MAX_WORDS
+        {
+            self.words.push((text.clone(), number));
+        }
         number
     }
 
@@ -149,19 +171,15 @@ impl Collector {
         };
         // the attributes read in one pass: a name is set once on a span
         for (key, value) in &span.attributes.0 {
-            let slot = match key.as_ref() {
-                "intent.backfilled" => {
-                    kept.backfilled = truthy(value);
-                    continue;
-                }
-                "intent.artifact.id" => &mut kept.artifact_id,
-                "intent.artifact.type" => &mut kept.kind,
-                "intent.artifact.state" => &mut kept.state,
-                "intent.phase" => &mut kept.phase,
-                "intent.title" => &mut kept.title,
-                _ => continue,
-            };
-            *slot = texts.value(Some(value));
+            match key.as_ref() {
+                "intent.backfilled" => kept.backfilled = truthy(value),
+                "intent.artifact.id" => kept.artifact_id = texts.value(Some(value)),
+                "intent.artifact.type" => kept.kind = texts.word(value),
+                "intent.artifact.state" => kept.state = texts.word(value),
+                "intent.phase" => kept.phase = texts.word(value),
+                "intent.title" => kept.title = texts.value(Some(value)),
+                _ => {}
+            }
         }
         self.traces
             .entry(trace)
@@ -240,6 +258,25 @@ mod tests {
         assert_eq!(collector.texts.get(first.title), r#""a \"title\"""#);
         assert_eq!(collector.texts.get(first.phase), "null");
         assert!(!first.backfilled && second.backfilled);
+    }
+
+    #[test]
+    fn a_word_is_the_text_its_value_is() {
+        let mut texts = Texts::default();
+        let words = ["signal", "closed", "signal", "a \"quoted\" word", "closed"].map(Value::from);
+        let numbers: Vec<u32> = words.iter().map(|w| texts.word(w)).collect();
+        assert_eq!((numbers[0], numbers[1]), (numbers[2], numbers[4]));
+        for (word, number) in words.iter().zip(numbers) {
+            assert_eq!(number, texts.value(Some(word)));
+        }
+        let three = texts.word(&Value::Int(3));
+        assert_eq!(texts.get(three), "3");
+        for n in 0..40 {
+            let word = Value::from(format!("w{n}"));
+            let number = texts.word(&word);
+            assert_eq!(texts.get(number), format!("\"w{n}\""));
+        }
+        assert_eq!(texts.words.len(), MAX_WORDS);
     }
 
     #[test]
