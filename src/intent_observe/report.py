@@ -60,7 +60,7 @@ def read_history(
 
     What the repository's artifact files say joins as derived events (`derived`: those given,
     else the front-matter history of the repository each file sits in)."""
-    run = Run(Engine(scope=scope), records=records)
+    run = Run(Engine(scope=scope, logs_counted=not records), records=records)  # logs only counted
     files = list(paths)
     pending = Derived(derived if derived is not None else [e for p in files for e in derived_events_of(p)])
     for path in files:

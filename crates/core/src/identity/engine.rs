@@ -75,6 +75,9 @@ pub struct Engine {
     pub derived_ignored: u64,      // derived events about artifacts the log never announced
     pub derived_taken: Table<()>,  // derived event ids
     pub changed_activity: HashSet<String>,
+    /// Log records are counted, never read (`inspect`): each is made bare, its time and place
+    /// only — no attributes, body or severity held while it waits for its artifact's place.
+    pub logs_counted: bool,
     saves: u64,                                   // saves taken (`take_changed`)
     pub(super) dirty: BTreeSet<String>,           // unplaced artifact keys whose place may have become known
     pub(super) spans: Vec<SpanRecord>,            // built at sequence points, handed over by `drain`
@@ -447,6 +450,23 @@ mod tests {
         assert!(out.spans.iter().all(|s| s.trace_id == intent.trace_id
             || s.name.starts_with("signal")
             || s.name.starts_with("cluster")));
+    }
+
+    #[test]
+    fn counted_logs_are_as_many_in_the_same_places_but_bare_and_spans_the_same() {
+        let (_, full) = read(&HISTORY);
+        let mut engine = Engine::new("");
+        engine.logs_counted = true;
+        for (i, line) in HISTORY.iter().enumerate() {
+            feed(&mut engine, line, i as i64 + 1);
+        }
+        let counted = engine.finalize();
+        assert_eq!(counted.spans, full.spans);
+        assert_eq!(counted.logs.len(), full.logs.len());
+        for (bare, log) in counted.logs.iter().zip(&full.logs) {
+            assert_eq!((bare.time_ns, &bare.span_id), (log.time_ns, &log.span_id));
+            assert!(bare.body.is_empty() && !log.body.is_empty());
+        }
     }
 
     #[test]

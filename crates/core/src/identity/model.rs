@@ -240,7 +240,7 @@ pub struct SpanRecord {
     pub links: Vec<SpanLink>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LogRecord {
     pub time_ns: i64,
     pub observed_ns: i64,

@@ -189,6 +189,14 @@ impl Engine {
         position: &Position,
         observed_ns: Option<i64>,
     ) -> LogRecord {
+        let observed_ns = observed_ns.unwrap_or(ev.time_ns);
+        if self.logs_counted {
+            return LogRecord {
+                time_ns: ev.time_ns,
+                observed_ns,
+                ..Default::default()
+            };
+        }
         // handlers have taken their copies; the log record keeps the original
         let mut attrs = std::mem::take(&mut self.attrs);
         // none of these is an event attribute's name
@@ -200,7 +208,7 @@ impl Engine {
         let (severity_number, severity_text) = severity(ev);
         LogRecord {
             time_ns: ev.time_ns,
-            observed_ns: observed_ns.unwrap_or(ev.time_ns),
+            observed_ns,
             trace_id: String::new(),
             span_id: String::new(),
             severity_number,

@@ -66,11 +66,12 @@ fn kind_named(value: &str) -> PyResult<Kind> {
         .ok_or_else(|| PyValueError::new_err(format!("no artifact kind {value:?}")))
 }
 
-/// `Engine(state=None, scope="", limit=None, store=None)`: a new engine, or the one a
-/// `SavedState` describes (its rows read from its store as they are needed). With `limit`,
-/// about that many entries of each table stay in memory (and those changed since the last
-/// confirmed save), the rest in the store (`state.store` or `store`: `row(table, key)`,
-/// `keys(table)`).
+/// `Engine(state=None, scope="", limit=None, store=None, logs_counted=False)`: a new engine,
+/// or the one a `SavedState` describes (its rows read from its store as they are needed).
+/// With `limit`, about that many entries of each table stay in memory (and those changed
+/// since the last confirmed save), the rest in the store (`state.store` or `store`:
+/// `row(table, key)`, `keys(table)`). `logs_counted`: its log records are only counted
+/// (`inspect`), so each is made bare (its time and place only).
 #[pyclass(module = "intent_observe._core")]
 pub struct Engine {
     pub(super) inner: identity::Engine,
@@ -83,13 +84,14 @@ pub struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (state = None, scope = "", limit = None, store = None))]
+    #[pyo3(signature = (state = None, scope = "", limit = None, store = None, logs_counted = false))]
     fn new(
         py: Python<'_>,
         state: Option<&Bound<'_, PyAny>>,
         scope: &str,
         limit: Option<usize>,
         store: Option<Py<PyAny>>,
+        logs_counted: bool,
     ) -> PyResult<Self> {
         let (mut inner, store) = match state {
             None => (identity::Engine::new(scope), store),
@@ -105,6 +107,7 @@ impl Engine {
             inner.files = Table::spilling(&scope, limit, store("files"), saved, keys("files"));
             inner.derived_taken = Table::spilling(&scope, limit, store("derived"), saved, keys("derived"));
         }
+        inner.logs_counted = logs_counted;
         Ok(Engine {
             inner,
             encoded: Default::default(),
