@@ -35,21 +35,22 @@ enum Member<'a> {
 
 /// The placed artifacts, by key, and the report's members made from them.
 struct Placed<'a> {
-    by_span: HashMap<SpanId, &'a Artifact>,
+    by_span: Vec<Option<&'a Artifact>>, // a span's artifact (the one it announces), as `spans`
     groups: [Vec<(&'a str, &'a Artifact)>; GROUPS.len()], // as GROUPS
     orphans: Vec<&'a Artifact>,
 }
 
-fn placed<'a>(artifacts: &'a [&'a Artifact]) -> io::Result<Placed<'a>> {
+fn placed<'a>(artifacts: &'a [&'a Artifact], collector: &Collector) -> io::Result<Placed<'a>> {
     let mut found = Placed {
-        by_span: HashMap::default(),
+        by_span: vec![None; collector.spans.len()],
         groups: Default::default(),
         orphans: Vec::new(),
     };
     for &art in artifacts.iter().filter(|a| a.trace_id.is_some()) {
-        found
-            .by_span
-            .insert(span_id(&art.span_id).map_err(io::Error::other)?, art);
+        let span = span_id(&art.span_id).map_err(io::Error::other)?;
+        if let Some(&index) = collector.index.get(&span) {
+            found.by_span[index as usize] = Some(art);
+        }
         if art.parent_span.is_some() {
             continue; // not the root of a trace
         }
@@ -79,7 +80,7 @@ pub fn write(
     sink: &mut dyn Write,
 ) -> io::Result<()> {
     let artifacts = engine.artifacts.values();
-    let mut placed = placed(&artifacts)?;
+    let mut placed = placed(&artifacts, collector)?;
     let mut members: Vec<(&str, Member)> = vec![
         ("events", Member::Count(engine.events_seen)),
         ("spans", Member::Count(collector.spans.len() as u64)),
@@ -171,7 +172,7 @@ fn orphan(doc: &mut Pretty, art: &Artifact) {
 fn trace(
     doc: &mut Pretty,
     collector: &Collector,
-    arts: &HashMap<SpanId, &Artifact>,
+    arts: &[Option<&Artifact>],
     root: &Artifact,
 ) -> io::Result<()> {
     let trace_id = root.trace_id.as_deref().unwrap_or_default();
@@ -183,7 +184,7 @@ fn trace(
     for (index, depth) in tree(collector, spans) {
         doc.item();
         let span = &collector.spans[index as usize];
-        entry(doc, &collector.texts, span, depth, arts.get(&span.id).copied());
+        entry(doc, &collector.texts, span, depth, arts[index as usize]);
     }
     doc.close(b']');
     doc.name("file");

@@ -10,7 +10,8 @@
 pub mod document;
 pub mod pretty;
 
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
 
 use crate::encode::hex_bytes;
@@ -130,7 +131,7 @@ pub struct Span {
 pub struct Collector {
     pub spans: Vec<Span>,
     pub traces: HashMap<TraceId, Vec<u32>>, // a trace's spans, as drained
-    seen: HashSet<SpanId>,
+    pub index: HashMap<SpanId, u32>,        // a span's place in `spans`, by its id
     pub resent: u64, // span ids drained a second time (never expected: the first copy is kept)
     pub logs: u64,
     pub texts: Texts,
@@ -147,16 +148,20 @@ impl Collector {
 
     pub fn take_span(&mut self, span: &SpanRecord) -> Result<(), String> {
         let id = span_id(&span.span_id)?;
-        if !self.seen.insert(id) {
-            self.resent += 1;
-            return Ok(());
-        }
         let trace = hex_bytes::<16>(&span.trace_id).ok_or_else(|| format!("trace id {:?}", span.trace_id))?;
+        let parent = span.parent_span_id.as_deref().map(span_id).transpose()?;
+        match self.index.entry(id) {
+            Entry::Occupied(_) => {
+                self.resent += 1;
+                return Ok(());
+            }
+            Entry::Vacant(place) => place.insert(self.spans.len() as u32),
+        };
         let texts = &mut self.texts;
         let status_message = span.status_message.clone().map(Value::Str);
         let mut kept = Span {
             id,
-            parent: span.parent_span_id.as_deref().map(span_id).transpose()?,
+            parent,
             start_ns: span.start_ns,
             end_ns: span.end_ns,
             name: texts.number(&span.name),
