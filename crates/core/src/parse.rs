@@ -40,20 +40,32 @@ const PLACEHOLDER_IDS: [&str; 10] = [
 /// break (`SPEC-004\nDB`) named the artifact on the first.
 pub fn clean_id_text(text: &str) -> Option<&str> {
     let stripped = py_strip(text);
-    let id = match stripped.find(ends_an_id) {
+    // most ids are ASCII: their bytes are read as they are, no character decoded
+    let ascii = stripped.is_ascii();
+    let end = if ascii {
+        stripped.bytes().position(|b| b.is_ascii_control())
+    } else {
+        stripped.find(ends_an_id)
+    };
+    let id = match end {
         Some(end) => py_strip(&stripped[..end]),
         None => text,
     };
-    let bare = py_strip(id);
-    let placeholder = if bare.is_ascii() {
+    let bare = py_strip(id); // ASCII when `stripped` is: a part of it
+    let named = if ascii {
         // no lowering to allocate: ASCII lowers to ASCII alone
-        PLACEHOLDER_IDS.iter().any(|p| p.eq_ignore_ascii_case(bare))
+        let placeholder =
+            bare.len() <= LONGEST_PLACEHOLDER && PLACEHOLDER_IDS.iter().any(|p| p.eq_ignore_ascii_case(bare));
+        !placeholder && bare.bytes().any(|b| b.is_ascii_alphanumeric())
     } else {
         // some non-ASCII letters lower to ASCII ones (the Kelvin sign to `k`)
-        PLACEHOLDER_IDS.contains(&bare.to_lowercase().as_str())
+        !PLACEHOLDER_IDS.contains(&bare.to_lowercase().as_str()) && bare.chars().any(char::is_alphanumeric)
     };
-    (!placeholder && bare.chars().any(char::is_alphanumeric)).then_some(id)
+    named.then_some(id)
 }
+
+/// The longest of `PLACEHOLDER_IDS`, in bytes.
+const LONGEST_PLACEHOLDER: usize = "undefined".len();
 
 /// A line break or another control character: no id holds one.
 fn ends_an_id(c: char) -> bool {
@@ -524,6 +536,52 @@ mod tests {
         }
         assert_eq!(clean_id_text("SIG-1"), Some("SIG-1"));
         assert_eq!(clean_id_text("ünknown"), Some("ünknown"));
+    }
+
+    #[test]
+    fn ascii_ids_read_as_their_characters_are() {
+        // the rules over characters, for every text: the ASCII bytes must agree with them
+        fn by_characters(text: &str) -> Option<&str> {
+            let stripped = py_strip(text);
+            let id = stripped
+                .find(ends_an_id)
+                .map_or(text, |end| py_strip(&stripped[..end]));
+            let bare = py_strip(id);
+            let placeholder = PLACEHOLDER_IDS.contains(&bare.to_lowercase().as_str());
+            (!placeholder && bare.chars().any(char::is_alphanumeric)).then_some(id)
+        }
+        let pieces = [
+            "",
+            " ",
+            "\t",
+            "\n",
+            "\x0b",
+            "\x1c",
+            "\x1f",
+            "\x7f",
+            "\x00",
+            "#",
+            "-",
+            "?",
+            "x",
+            "7",
+            "SIG-1",
+            "unknown",
+            "N/A",
+            "UNDEFINED",
+            "nil",
+            "Nil\x7fX",
+            "é",
+            "\u{85}",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = [a, b, c].concat();
+                    assert_eq!(clean_id_text(&text), by_characters(&text), "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]
