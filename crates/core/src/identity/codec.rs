@@ -141,11 +141,11 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     let since = |ns: Option<i64>| ns.map(|ns| ns.wrapping_sub(art.first_ns));
     let mut s = Sparse::default();
     s.put(art.id.as_deref(), Writer::text);
-    s.put(art.trace_id.as_deref(), Writer::id);
+    s.put(art.trace_id.as_ref(), |w, id| w.id_bytes(id));
     s.put(since(art.end_ns), Writer::time);
     s.put(unless(art.last_ns.wrapping_sub(art.first_ns), 0), Writer::time);
     s.put(art.title.as_deref(), Writer::text);
-    s.put(art.parent_span.as_deref(), Writer::id);
+    s.put(art.parent_span.as_ref(), |w, id| w.id_bytes(id));
     for (relation, prefix) in [
         (&art.intent, INTENT),
         (&art.contract, CONTRACT),
@@ -198,11 +198,11 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
     let at = |since: Option<i64>| since.map(|since| first_ns.wrapping_add(since));
     let mut s = SparseReader::new(head)?;
     let id = s.next(Reader::text)?.map(Text::from);
-    let trace_id = s.next(Reader::id)?.map(Text::from);
+    let trace_id = s.next(Reader::id_bytes)?;
     let end_ns = at(s.next(Reader::time)?);
     let last_ns = first_ns.wrapping_add(s.next(Reader::time)?.unwrap_or(0));
     let title = s.next(Reader::text)?.map(Text::from);
-    let parent_span = s.next(Reader::id)?.map(Text::from);
+    let parent_span = s.next(Reader::id_bytes)?;
     let intent = s.next(|r| r.key(INTENT))?.map(Text::from);
     let contract = s.next(|r| r.key(CONTRACT))?.map(Text::from);
     let spec = s.next(|r| r.key(SPEC))?.map(Text::from);
@@ -377,7 +377,7 @@ mod tests {
             title: Some("Flaky".into()),
             attrs: Announced::Open(attrs),
             files: Some(vec![("a.md".into(), "signal:SIG-1".into())]),
-            trace_id: Some(ids::derived_trace_id(&["x"]).into()),
+            trace_id: Some(ids::derived_trace_id(&["x"])),
             claimed_trace: Some("not hex".into()),
             counted: true,
             bare: true,

@@ -202,7 +202,7 @@ impl Engine {
             one.artifact_id = art.id.as_deref().map(str::to_string);
             one.file = art.file.as_deref().map(str::to_string);
             if targets.len() > 1 {
-                one.event_id = ids::derived_trace_id(&[&ev.event_id, key]); // a log record for each
+                one.event_id = ids::hex(&ids::derived_trace_id(&[&ev.event_id, key])); // a log record for each
             }
             let before = art.clone();
             let spans = self.spans.len();
@@ -296,19 +296,16 @@ impl Engine {
         let (span_id, parent) = if art.kind == Kind::Contract && art.running {
             (
                 self.phase_span_id(art, &format!("run{}", art.runs)),
-                Some(art.span_id.clone()),
+                Some(art.span_id),
             )
         } else {
-            (
-                art.span_id.clone(),
-                art.parent_span.as_deref().map(str::to_string),
-            )
+            (art.span_id, art.parent_span)
         };
         let text = |name: &str| relations.get(name).and_then(Value::as_str).map(str::to_string);
         Some(TraceContext {
-            trace_id: art.trace_id.as_deref().unwrap_or_default().to_string(),
-            span_id,
-            parent_span_id: parent,
+            trace_id: ids::hex_or_empty(art.trace_id.as_ref()),
+            span_id: ids::hex(&span_id),
+            parent_span_id: parent.map(|id| ids::hex(&id)),
             intent_id: text("intent.id"),
             spec_id: text("intent.spec.id"),
             contract_id: text("intent.contract.id"),
@@ -400,10 +397,13 @@ mod tests {
         let orphan = span(&out, "signal SIG-1");
         assert_eq!(
             orphan.trace_id,
-            ids::derived_trace_id(&["", "orphan", "signal:SIG-1"])
+            ids::hex(&ids::derived_trace_id(&["", "orphan", "signal:SIG-1"]))
         );
         let intent = span(&out, "intent INT-1");
-        assert_eq!(intent.trace_id, ids::uuid_trace_id("", "intent", "intent:INT-1"));
+        assert_eq!(
+            intent.trace_id,
+            ids::hex(&ids::uuid_trace_id("", "intent", "intent:INT-1"))
+        );
         let copies: Vec<_> = out.spans.iter().filter(|s| s.name == "signal SIG-1").collect();
         assert_eq!(copies.len(), 3, "orphan, cluster member, intent member");
         let backfilled = copies.iter().find(|s| s.trace_id == intent.trace_id).unwrap();

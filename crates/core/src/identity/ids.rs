@@ -24,21 +24,25 @@ fn fresh_state(size: usize) -> blake2b_simd::State {
     states[usize::from(size == 16)].clone()
 }
 
-fn digest(parts: &[&str], size: usize) -> String {
-    let mut state = fresh_state(size);
+/// A span's id: its 8 bytes, written as hex only where it leaves the engine.
+pub type SpanId = [u8; 8];
+/// A trace's id: its 16 bytes.
+pub type TraceId = [u8; 16];
+
+fn digest<const N: usize>(parts: &[&str]) -> [u8; N] {
+    let mut state = fresh_state(N);
     for part in parts {
         state.update(part.as_bytes());
         state.update(b"\x00");
     }
     let hash = state.finalize();
-    let mut id = [0u8; 16];
-    let id = &mut id[..size];
+    let mut id = [0u8; N];
     id.copy_from_slice(hash.as_bytes());
     // OTel treats an all-zero id as invalid; flip one bit rather than fail.
     if id.iter().all(|b| *b == 0) {
         id[0] = 1;
     }
-    hex(id)
+    id
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -51,25 +55,29 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// 16 hex digits.
-pub fn span_id(parts: &[&str]) -> String {
-    digest(parts, 8)
+/// An id as hex, "" for none (an artifact not placed: never asked for once records are built).
+pub fn hex_or_empty<const N: usize>(id: Option<&[u8; N]>) -> String {
+    id.map_or_else(String::new, |id| hex(id))
 }
 
-/// 32 hex digits for traces that have no UUID of their own (orphans, standalone events).
-pub fn derived_trace_id(parts: &[&str]) -> String {
-    digest(parts, 16)
+pub fn span_id(parts: &[&str]) -> SpanId {
+    digest(parts)
+}
+
+/// For traces that have no UUID of their own (orphans, standalone events).
+pub fn derived_trace_id(parts: &[&str]) -> TraceId {
+    digest(parts)
 }
 
 /// A UUIDv5 trace id, for intents and clusters, so `cluster-{uuid}` names stay meaningful.
-pub fn uuid_trace_id(scope: &str, kind: &str, key: &str) -> String {
+pub fn uuid_trace_id(scope: &str, kind: &str, key: &str) -> TraceId {
     let mut sha = sha1_smol::Sha1::new();
     sha.update(&NAMESPACE);
     sha.update(format!("{scope}\x00{kind}\x00{key}").as_bytes());
     let mut bytes: [u8; 16] = sha.digest().bytes()[..16].try_into().expect("20 bytes");
     bytes[6] = (bytes[6] & 0x0f) | 0x50;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    hex(&bytes)
+    bytes
 }
 
 /// The 32-hex trace id a writer supplied, when it is a real UUID or 32 hex digits; slugs give None.
@@ -145,13 +153,16 @@ mod tests {
     #[test]
     fn ids_are_the_ones_python_gave() {
         // values from intent_observe.identity.ids (Python) before the port
-        assert_eq!(span_id(&["", "artifact", "signal:SIG-001"]), "e0c6acdd60fb3a5f");
         assert_eq!(
-            uuid_trace_id("", "intent", "intent:INT-001"),
+            hex(&span_id(&["", "artifact", "signal:SIG-001"])),
+            "e0c6acdd60fb3a5f"
+        );
+        assert_eq!(
+            hex(&uuid_trace_id("", "intent", "intent:INT-001")),
             "7b7e1a8ec9875d9b95002f5659865b75"
         );
         assert_eq!(
-            derived_trace_id(&["", "orphan", "signal:SIG-001"]),
+            hex(&derived_trace_id(&["", "orphan", "signal:SIG-001"])),
             "136a9ea418c73bed40715d998dc44151"
         );
     }

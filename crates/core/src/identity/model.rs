@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use super::attrs::{Attrs, Name, Value};
 use super::codec::bytes::{Reader, Writer};
+use super::ids::{SpanId, TraceId};
 use crate::parse::Kind;
 
 /// Text an artifact keeps and does not grow: a `String` without its capacity (16 bytes, not 24).
@@ -15,7 +16,7 @@ pub struct Artifact {
     pub key: String,
     pub kind: Kind,
     pub id: Option<Text>,
-    pub span_id: String,
+    pub span_id: SpanId,
     pub first_ns: i64,
     pub last_ns: i64,
     pub name: String,
@@ -32,8 +33,8 @@ pub struct Artifact {
     pub defined: bool, // intents: an event of their own (or a promotion) has been seen
     pub defined_ns: Option<i64>,
     pub claimed_trace: Option<Text>, // intents and clusters: a UUID from the events
-    pub trace_id: Option<Text>,      // set once placed; never changes after
-    pub parent_span: Option<Text>,
+    pub trace_id: Option<TraceId>,   // set once placed; never changes after
+    pub parent_span: Option<SpanId>,
     pub announced: bool,
     pub closed: bool,
     pub end_ns: Option<i64>,
@@ -200,7 +201,7 @@ pub struct Membership {
     pub container: String,
     pub intent_role: bool, // in an intent's trace, else a cluster's
     pub time_ns: i64,
-    pub span_id: String,
+    pub span_id: SpanId,
     /// The signal's announced attributes, until the membership's span is built.
     pub attrs: Attrs,
     pub observed: bool, // signal → intent cycle time observed

@@ -1,8 +1,9 @@
 //! Placing an artifact: its trace and parent, once known, and the spans that wait on them.
 
 use super::engine::{Engine, Key, art, art_mut};
-use super::ids;
+use super::ids::{self, SpanId};
 use super::model::*;
+use crate::encode::hex_bytes;
 use crate::parse::Kind;
 
 pub(super) fn parent_key(art: &Artifact) -> Option<&str> {
@@ -76,25 +77,27 @@ impl Engine {
             let trace = if kind == Kind::Signal {
                 ids::derived_trace_id(&[&scope, "orphan", key])
             } else {
+                // a claimed trace is a writer's hint, read as 32 hex digits
                 art.claimed_trace
                     .as_deref()
-                    .map_or_else(|| ids::uuid_trace_id(&scope, kind.value(), key), str::to_string)
+                    .and_then(hex_bytes::<16>)
+                    .unwrap_or_else(|| ids::uuid_trace_id(&scope, kind.value(), key))
             };
             let art = art_mut!(self, key);
             art.placeholder = kind == Kind::Intent && !defined;
-            art.trace_id = Some(trace.into());
+            art.trace_id = Some(trace);
         } else if let Some(parent) = parent.as_ref().filter(|p| self.place(p, force)) {
             if art!(self, key).trace_id.is_some() {
                 return true; // placed meanwhile, as one that waited for its parent
             }
             let parent = art!(self, parent);
-            let trace = parent.trace_id.clone();
+            let trace = parent.trace_id;
             let parent_span = self.parent_span(art!(self, key), parent);
             let art = art_mut!(self, key);
             art.trace_id = trace;
-            art.parent_span = Some(parent_span.into());
+            art.parent_span = Some(parent_span);
         } else if force || (parent.is_none() && kind != Kind::Intent && !bare) {
-            art_mut!(self, key).trace_id = Some(ids::derived_trace_id(&[&scope, "root", key]).into());
+            art_mut!(self, key).trace_id = Some(ids::derived_trace_id(&[&scope, "root", key]));
         } else {
             if let Some(parent) = parent {
                 let waiting = self.waiting.entry(parent).or_default();
@@ -121,14 +124,14 @@ impl Engine {
     }
 
     /// Assertions sit under the run they were evaluated in.
-    fn parent_span(&self, art: &Artifact, parent: &Artifact) -> String {
+    fn parent_span(&self, art: &Artifact, parent: &Artifact) -> SpanId {
         if art.kind == Kind::Assertion && art.run > 0 {
             return self.phase_span_id(parent, &format!("run{}", art.run));
         }
-        parent.span_id.clone()
+        parent.span_id
     }
 
-    pub(super) fn phase_span_id(&self, art: &Artifact, label: &str) -> String {
+    pub(super) fn phase_span_id(&self, art: &Artifact, label: &str) -> SpanId {
         ids::span_id(&[&self.scope, "phase", &art.key, label])
     }
 
@@ -137,9 +140,9 @@ impl Engine {
         attrs.update(&self.relation_attrs(owner));
         let owner = art!(self, owner);
         SpanRecord {
-            trace_id: owner.trace_id.as_deref().unwrap_or_default().to_string(),
+            trace_id: ids::hex_or_empty(owner.trace_id.as_ref()),
             span_id: phase.span_id,
-            parent_span_id: Some(owner.span_id.clone()),
+            parent_span_id: Some(ids::hex(&owner.span_id)),
             name: phase.name,
             start_ns: phase.start_ns,
             end_ns: phase.end_ns,

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::attrs::{Attrs, Name, Value, one_line, summary_line};
 use super::engine::{Engine, art, art_mut};
-use super::ids;
+use super::ids::{self, SpanId, TraceId};
 use super::model::*;
 use super::place::parent_key;
 use crate::json::Json;
@@ -95,7 +95,7 @@ impl Engine {
         if let Some(file) = &art.file {
             attrs.set("intent.artifact.file", &**file);
         }
-        let trace_id = art.trace_id.as_deref().unwrap_or_default().to_string();
+        let trace_id = ids::hex_or_empty(art.trace_id.as_ref());
         if kind == Kind::Cluster {
             attrs.set(
                 "intent.cluster.trace",
@@ -108,8 +108,8 @@ impl Engine {
         };
         let span = SpanRecord {
             trace_id,
-            span_id: art.span_id.clone(),
-            parent_span_id: art.parent_span.as_deref().map(str::to_string),
+            span_id: ids::hex(&art.span_id),
+            parent_span_id: art.parent_span.map(|id| ids::hex(&id)),
             name: art.name.clone(),
             start_ns: art.first_ns,
             end_ns: instant_end.max(art.first_ns),
@@ -134,7 +134,7 @@ impl Engine {
         let member = stored.clone();
         self.place(&member.signal, true);
         let sig = art!(self, &member.signal);
-        let (sig_trace, sig_span, sig_name) = (sig.trace_id.clone(), sig.span_id.clone(), sig.name.clone());
+        let (sig_trace, sig_span, sig_name) = (sig.trace_id, sig.span_id, sig.name.clone());
         let sig_cluster = sig.cluster.clone();
         let origin = if sig.kind == Kind::Signal {
             "orphan"
@@ -153,11 +153,7 @@ impl Engine {
             if let Some(cluster_member) = cluster_member {
                 self.place(&cluster_member.container, true);
                 let cluster = art!(self, &cluster_member.container);
-                links.push(link(
-                    cluster.trace_id.clone(),
-                    cluster_member.span_id.clone(),
-                    "cluster",
-                ));
+                links.push(link(cluster.trace_id, cluster_member.span_id, "cluster"));
             }
         } else {
             let id = art!(self, &member.container)
@@ -170,9 +166,9 @@ impl Engine {
         attrs.set("intent.artifact.state", "closed");
         let container = art!(self, &member.container);
         SpanRecord {
-            trace_id: container.trace_id.as_deref().unwrap_or_default().to_string(),
-            span_id: member.span_id,
-            parent_span_id: Some(container.span_id.clone()),
+            trace_id: ids::hex_or_empty(container.trace_id.as_ref()),
+            span_id: ids::hex(&member.span_id),
+            parent_span_id: Some(ids::hex(&container.span_id)),
             name: sig_name,
             start_ns: member.time_ns,
             end_ns: member.time_ns,
@@ -221,18 +217,14 @@ impl Engine {
     pub(super) fn finish_log(&mut self, item: PendingLog) -> LogRecord {
         let mut record = item.record;
         let (owner, span_id) = match self.memberships.get(&item.home) {
-            Some(member) => (member.container.clone(), member.span_id.clone()),
+            Some(member) => (member.container.clone(), member.span_id),
             None => {
-                let span_id = art!(self, &item.home).span_id.clone();
+                let span_id = art!(self, &item.home).span_id;
                 (item.home, span_id)
             }
         };
-        record.trace_id = art!(self, &owner)
-            .trace_id
-            .as_deref()
-            .unwrap_or_default()
-            .to_string();
-        record.span_id = span_id;
+        record.trace_id = ids::hex_or_empty(art!(self, &owner).trace_id.as_ref());
+        record.span_id = ids::hex(&span_id);
         for (name, value) in &self.relation_attrs(&owner).0 {
             record.attributes.set_default(name, value);
         }
@@ -240,12 +232,12 @@ impl Engine {
     }
 }
 
-fn link(trace_id: Option<Text>, span_id: String, origin: &str) -> SpanLink {
+fn link(trace_id: Option<TraceId>, span_id: SpanId, origin: &str) -> SpanLink {
     let mut attributes = Attrs::default();
     attributes.set("intent.link", origin);
     SpanLink {
-        trace_id: trace_id.as_deref().unwrap_or_default().to_string(),
-        span_id,
+        trace_id: ids::hex_or_empty(trace_id.as_ref()),
+        span_id: ids::hex(&span_id),
         attributes,
     }
 }

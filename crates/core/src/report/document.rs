@@ -8,8 +8,7 @@ use std::io::{self, Write};
 use foldhash::{HashMap, HashSet};
 
 use super::pretty::Pretty;
-use super::{Collector, Span, SpanId, Texts, span_id};
-use crate::encode::hex_bytes;
+use super::{Collector, Span, SpanId, Texts};
 use crate::identity::Engine;
 use crate::identity::ids::hex;
 use crate::identity::model::Artifact;
@@ -47,8 +46,7 @@ fn placed<'a>(artifacts: &'a [&'a Artifact], collector: &Collector) -> io::Resul
         orphans: Vec::new(),
     };
     for &art in artifacts.iter().filter(|a| a.trace_id.is_some()) {
-        let span = span_id(&art.span_id).map_err(io::Error::other)?;
-        if let Some(&index) = collector.index.get(&span) {
+        if let Some(&index) = collector.index.get(&art.span_id) {
             found.by_span[index as usize] = Some(art);
         }
         if art.parent_span.is_some() {
@@ -154,7 +152,7 @@ fn orphan(doc: &mut Pretty, art: &Artifact) {
     doc.name("key");
     doc.str(&art.key);
     doc.name("span_id");
-    doc.str(&art.span_id);
+    doc.str(&hex(&art.span_id));
     doc.name("status");
     doc.str(
         art.inactive
@@ -165,7 +163,7 @@ fn orphan(doc: &mut Pretty, art: &Artifact) {
     doc.name("title");
     doc.opt_str(title(art));
     doc.name("trace_id");
-    doc.opt_str(art.trace_id.as_deref());
+    doc.opt_str(art.trace_id.map(|id| hex(&id)).as_deref());
     doc.close(b'}');
 }
 
@@ -175,8 +173,7 @@ fn trace(
     arts: &[Option<&Artifact>],
     root: &Artifact,
 ) -> io::Result<()> {
-    let trace_id = root.trace_id.as_deref().unwrap_or_default();
-    let id = hex_bytes::<16>(trace_id).ok_or_else(|| io::Error::other(format!("trace id {trace_id:?}")))?;
+    let id = root.trace_id.unwrap_or_default(); // a root is placed
     let spans = collector.traces.get(&id).map_or(&[][..], Vec::as_slice);
     doc.open(b'{');
     doc.name("artifacts");
@@ -196,7 +193,7 @@ fn trace(
     doc.name("title");
     doc.opt_str(title(root));
     doc.name("trace_id");
-    doc.str(trace_id);
+    doc.str(&hex(&id));
     doc.name("type");
     doc.str(root.kind.value());
     doc.close(b'}');

@@ -18,8 +18,7 @@ use crate::encode::hex_bytes;
 use crate::identity::attrs::Value;
 use crate::identity::model::{Output, SpanRecord};
 
-pub type SpanId = [u8; 8];
-pub type TraceId = [u8; 16];
+pub use crate::identity::ids::{SpanId, TraceId};
 
 /// Texts by number, each kept once in one buffer: JSON fragments of attribute values, and span
 /// names. Number 0 is `null`.

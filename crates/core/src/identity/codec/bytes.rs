@@ -115,6 +115,12 @@ impl Writer {
         }
     }
 
+    /// An id held as its bytes, as `id` writes its hex digits.
+    pub fn id_bytes(&mut self, id: &[u8]) {
+        self.uint((id.len() as u64) << 1 | 1);
+        self.0.extend_from_slice(id);
+    }
+
     /// None as 0, else as `id` (never 0).
     pub fn opt_id(&mut self, id: Option<&str>) {
         match id {
@@ -286,6 +292,15 @@ impl<'a> Reader<'a> {
         }
         let bytes = self.take(n.checked_sub(1).ok_or("state row has an empty id code")?)?;
         String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())
+    }
+
+    /// An id of `N` bytes, as `id_bytes` (or `id`, its hex digits) wrote it.
+    pub fn id_bytes<const N: usize>(&mut self) -> ReadResult<[u8; N]> {
+        if self.uint()? != (N as u64) << 1 | 1 {
+            return Err(format!("state row has no {N}-byte id here"));
+        }
+        let bytes = self.take(N)?;
+        Ok(bytes.try_into().map_err(|_| "state row cut short")?)
     }
 
     pub fn opt_id(&mut self) -> ReadResult<Option<String>> {

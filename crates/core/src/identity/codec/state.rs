@@ -264,7 +264,7 @@ mod tests {
         let mut engine = Engine::new("repo");
         engine
             .claimed
-            .insert(ids::derived_trace_id(&["t"]), "intent:INT-1".into());
+            .insert(ids::hex(&ids::derived_trace_id(&["t"])), "intent:INT-1".into());
         engine.unplaced.insert("spec:SPEC-1".into());
         engine.metrics.count_event("signal.created", None, 5);
         engine.metrics.trust.observe(0.3);

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::{Engine, classes};
+use crate::identity::ids::hex;
 use crate::identity::metrics::Histogram;
 use crate::identity::model::Artifact;
 
@@ -131,7 +132,7 @@ fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, Py
     set_slot(&view, intern!(py, "key"), &art.key)?;
     set_slot(&view, intern!(py, "kind"), art.kind.value())?;
     set_slot(&view, intern!(py, "id"), art.id.as_deref())?;
-    set_slot(&view, intern!(py, "span_id"), &art.span_id)?;
+    set_slot(&view, intern!(py, "span_id"), hex(&art.span_id))?;
     set_slot(&view, intern!(py, "first_ns"), art.first_ns)?;
     set_slot(&view, intern!(py, "last_ns"), art.last_ns)?;
     set_slot(&view, intern!(py, "name"), &art.name)?;
@@ -157,8 +158,12 @@ fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, Py
     set_slot(&view, intern!(py, "defined"), art.defined)?;
     set_slot(&view, intern!(py, "defined_ns"), art.defined_ns)?;
     set_slot(&view, intern!(py, "claimed_trace"), art.claimed_trace.as_deref())?;
-    set_slot(&view, intern!(py, "trace_id"), art.trace_id.as_deref())?;
-    set_slot(&view, intern!(py, "parent_span"), art.parent_span.as_deref())?;
+    set_slot(&view, intern!(py, "trace_id"), art.trace_id.map(|id| hex(&id)))?;
+    set_slot(
+        &view,
+        intern!(py, "parent_span"),
+        art.parent_span.map(|id| hex(&id)),
+    )?;
     set_slot(&view, intern!(py, "announced"), art.announced)?;
     set_slot(&view, intern!(py, "closed"), art.closed)?;
     set_slot(&view, intern!(py, "end_ns"), art.end_ns)?;
