@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ from intent_observe import sqlite
 from intent_observe.events import Position, Rejected
 from intent_observe.identity import checkpoint
 from intent_observe.identity.checkpoint import Checkpoint, FileMark
+from intent_observe.identity.state_db import StateReader
 from intent_observe.otlp.signals import WIRES, Signal
 from intent_observe.sources import synthetic, tail
 from intent_observe.sources.deadletter import DeadLetterFile
@@ -122,6 +126,42 @@ def _tail_bytes(events: Path, state: Path, commit_after: int) -> list[bytes]:
     sent += [data for _, data in tailed.final_batch().payload.parts]
     tailed.close()
     return sent
+
+
+class Key(str):
+    """A key a weak reference can watch."""
+
+
+def test_a_restart_notes_the_committed_keys_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1 GB log's state holds five million keys: a restart reads them as SQLite steps through
+    them, never as one list (that took hundreds of megabytes)."""
+    events, state = tmp_path / "events.jsonl", tmp_path / "state"
+    write(events, 300)
+    first = TailedFile(str(events), "", state, from_beginning=False)
+    while (batch := first.next_batch(1 << 16)) is not None:
+        first.commit(batch)
+    first.close()
+    (database,) = state.glob("*.sqlite")
+    with sqlite3.connect(database) as conn:
+        tables = ("artifacts", "memberships", "files", "derived")
+        committed = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables)
+    watched: list[weakref.ref[Key]] = []
+    kept: list[bool] = []  # after each key: was the one before it still held?
+    listed = StateReader.keys
+
+    def one_at_a_time(reader: StateReader, table: str) -> Iterator[str]:
+        for key in listed(reader, table):
+            watched.append(weakref.ref(noted := Key(key)))
+            yield noted
+            del noted
+            kept.append(watched[-1]() is not None)
+
+    monkeypatch.setattr(StateReader, "keys", one_at_a_time)
+    TailedFile(str(events), "", state, from_beginning=False).close()
+    assert committed > 0 and len(watched) == committed
+    assert not any(kept)
 
 
 def test_a_small_working_set_sends_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

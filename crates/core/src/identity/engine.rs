@@ -531,7 +531,7 @@ mod tests {
         let keys: Vec<String> = rows.keys().cloned().collect();
         Store {
             row: Box::new(move |key| rows.get(key).cloned()),
-            keys: Box::new(move || keys.clone()),
+            keys: Box::new(move |each| keys.iter().for_each(|key| each(key))),
         }
     }
 

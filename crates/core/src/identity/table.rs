@@ -22,10 +22,13 @@ use super::codec::Row;
 /// A committed row by its key.
 pub type RowReader = Box<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
 
+/// Every committed key of a table, each handed to the function it is given as it is read.
+pub type KeyReader = Box<dyn Fn(&mut dyn FnMut(&str)) + Send + Sync>;
+
 /// The committed rows of one table: a row by key, and every key.
 pub struct Store {
     pub row: RowReader,
-    pub keys: Box<dyn Fn() -> Vec<String> + Send + Sync>,
+    pub keys: KeyReader,
 }
 
 struct Slot<V> {
@@ -138,9 +141,7 @@ impl<V: Row> Table<V> {
     /// restart), whose keys are noted.
     pub fn spilling(scope: &str, limit: usize, store: Store, saved: bool, outside: KeyFilter) -> Self {
         if saved {
-            for key in (store.keys)() {
-                outside.add(&key);
-            }
+            (store.keys)(&mut |key| outside.add(key));
         }
         let spill = Spill {
             scope: scope.to_string(),
@@ -239,7 +240,9 @@ impl<V: Row> Table<V> {
             .map(|hot| hot.keys().cloned().collect())
             .unwrap_or_default();
         if let Some(spill) = &self.spill {
-            keys.extend((spill.store.keys)());
+            (spill.store.keys)(&mut |key| {
+                keys.insert(key.to_string());
+            });
         }
         let mut keys: Vec<String> = keys.into_iter().collect();
         keys.sort();
@@ -349,7 +352,7 @@ mod tests {
         let (rows, keys) = (committed.clone(), committed.clone());
         let store = Store {
             row: Box::new(move |key| rows.lock().unwrap().get(key).cloned()),
-            keys: Box::new(move || keys.lock().unwrap().keys().cloned().collect()),
+            keys: Box::new(move |each| keys.lock().unwrap().keys().for_each(|key| each(key))),
         };
         Table::spilling("", limit, store, false, KeyFilter::default())
     }

@@ -340,16 +340,22 @@ fn table_store(py: Python<'_>, store: &Py<PyAny>, table: &'static str) -> Store 
                 row.extract::<Option<Vec<u8>>>().ok().flatten()
             })
         }),
-        keys: Box::new(move || {
+        keys: Box::new(move |each| {
             Python::attach(|py| {
                 let listed = keys.bind(py).call_method1(intern!(py, "keys"), (table,));
-                listed
-                    .and_then(|k| k.extract::<Vec<String>>())
-                    .unwrap_or_default()
+                let Ok(listed) = listed.and_then(|keys| keys.try_iter()) else {
+                    return;
+                };
+                for key in listed.flatten() {
+                    if let Some(key) = key.cast::<PyString>().ok().and_then(|key| key.to_str().ok()) {
+                        each(key);
+                    }
+                }
             })
         }),
     }
 }
+
 // ------------------------------------------------------------------ Python → event
 fn text(ev: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<String>> {
     ev.getattr(name)?.extract()
