@@ -328,6 +328,11 @@ fn load(saved: &Bound<'_, PyAny>) -> PyResult<identity::Engine> {
 
 /// One table of a Python store (`row(table, key)`, `keys(table)`) as the engine reads it. A
 /// store that fails is a row not found (it is read inside the engine, where no error can go).
+/// Each read attaches to the interpreter itself, as the engine works detached (`process_lines`,
+/// `drain_encoded`, `take_rows`). No lock of the engine's is held while the store runs (the
+/// table's map is locked only around its own lookups), and another thread calling the engine
+/// meanwhile gets PyO3's borrow error rather than waiting: nothing can wait in a circle. The
+/// tail uses each engine from its reader thread only.
 fn table_store(py: Python<'_>, store: &Py<PyAny>, table: &'static str) -> Store {
     let (rows, keys) = (store.clone_ref(py), store.clone_ref(py));
     Store {
