@@ -43,7 +43,8 @@ impl Engine {
         let Some(first) = self.artifacts.get(&alias) else {
             self.new_artifact(&alias, kind, Some(raw_id), ev);
             if let Some(file) = own_file {
-                art_mut!(self, &alias).files = Some(vec![(file.clone(), alias.clone())]);
+                art_mut!(self, &alias).files =
+                    Some(Box::new([(file.as_str().into(), alias.as_str().into())]));
                 self.set_file(&alias, file);
             }
             return alias;
@@ -55,9 +56,9 @@ impl Engine {
         let Some(file) = own_file else {
             return newest;
         };
-        let mut files = first.files.clone().unwrap_or_default();
-        if let Some((_, known)) = files.iter().find(|(f, _)| f == file) {
-            return known.clone();
+        let mut files = first.files.as_deref().map_or_else(Vec::new, <[_]>::to_vec);
+        if let Some((_, known)) = files.iter().find(|(f, _)| **f == **file) {
+            return known.to_string();
         }
         if art!(self, &newest).file.is_some() {
             // the same id from another file: another artifact
@@ -68,8 +69,8 @@ impl Engine {
             self.new_artifact(&newest, kind, Some(raw_id), ev);
         }
         self.set_file(&newest, file); // announced before without a file: this is its file
-        files.push((file.clone(), newest.clone()));
-        art_mut!(self, &alias).files = Some(files);
+        files.push((file.as_str().into(), newest.as_str().into()));
+        art_mut!(self, &alias).files = Some(files.into());
         self.touch(&alias);
         newest
     }
@@ -93,7 +94,7 @@ impl Engine {
             span_id: ids::span_id(&[&self.scope, "artifact", key]),
             first_ns: ev.time_ns,
             last_ns: ev.time_ns,
-            name: [kind.value(), " ", &label].concat(),
+            name: [kind.value(), " ", &label].concat().into(),
             attrs: Announced::Open(self.own_attrs(kind, raw_id, own)),
             title: if own {
                 ev.title.as_deref().map(Text::from)

@@ -167,7 +167,7 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
         }
     });
     s.put(art.status_message.as_deref(), Writer::text);
-    s.put(unless(art.run, 0), Writer::uint);
+    s.put(unless(u64::from(art.run), 0), Writer::uint);
     s.put(listed(&art.lists().members), |w, keys| w.keys(keys, SIGNAL));
     s.put(art.inactive.as_deref(), Writer::text);
     s.put(art.trust, Writer::float);
@@ -179,15 +179,22 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     s.put(since(art.defined_ns), Writer::time);
     s.put(since(art.first_spec_ns), Writer::time);
     let usual = usual_name(art.kind, art.id.as_deref());
-    s.put(unless(art.name.as_str(), &usual), Writer::text);
+    s.put(unless(&*art.name, &usual), Writer::text);
     let own = format!("{}:", art.kind.value());
     s.put(art.latest.as_deref(), |w, key| w.key(key, &own));
-    s.put(unless(art.occurrences, 1), Writer::uint);
+    s.put(unless(u64::from(art.occurrences), 1), Writer::uint);
     s.put(art.claimed_trace.as_deref(), Writer::id);
-    s.put(unless(art.runs, 0), Writer::uint);
+    s.put(unless(u64::from(art.runs), 0), Writer::uint);
     s.put(since(art.run_start_ns), Writer::time);
-    s.put(unless(art.evaluations, 0), Writer::uint);
+    s.put(unless(u64::from(art.evaluations), 0), Writer::uint);
     s.finish(head)
+}
+
+/// A count as the engine holds it (32 bits), `default` when not written.
+fn count(written: Option<u64>, default: u32) -> ReadResult<u32> {
+    written.map_or(Ok(default), |n| {
+        u32::try_from(n).map_err(|_| format!("state row count {n} too large"))
+    })
 }
 
 pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact> {
@@ -213,11 +220,11 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
     let files = s.next(|r| {
         let n = r.len()?;
         (0..n)
-            .map(|_| Ok((r.or_same(file.as_deref())?, r.or_same(Some(key))?)))
-            .collect::<ReadResult<Vec<_>>>()
+            .map(|_| Ok((r.or_same(file.as_deref())?.into(), r.or_same(Some(key))?.into())))
+            .collect::<ReadResult<Box<[_]>>>()
     })?;
     let status_message = s.next(Reader::text)?.map(Text::from);
-    let run = s.next(Reader::uint)?.unwrap_or(0);
+    let run = count(s.next(Reader::uint)?, 0)?;
     let members = s.next(|r| r.keys(SIGNAL))?.unwrap_or_default();
     let inactive = s.next(Reader::text)?.map(Text::from);
     let trust = s.next(Reader::float)?;
@@ -229,14 +236,15 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
     let first_spec_ns = at(s.next(Reader::time)?);
     let name = s
         .next(Reader::text)?
-        .unwrap_or_else(|| usual_name(kind, id.as_deref()));
+        .unwrap_or_else(|| usual_name(kind, id.as_deref()))
+        .into();
     let own = format!("{}:", kind.value());
     let latest = s.next(|r| r.key(&own))?.map(Text::from);
-    let occurrences = s.next(Reader::uint)?.unwrap_or(1);
+    let occurrences = count(s.next(Reader::uint)?, 1)?;
     let claimed_trace = s.next(Reader::id)?.map(Text::from);
-    let runs = s.next(Reader::uint)?.unwrap_or(0);
+    let runs = count(s.next(Reader::uint)?, 0)?;
     let run_start_ns = at(s.next(Reader::time)?);
-    let evaluations = s.next(Reader::uint)?.unwrap_or(0);
+    let evaluations = count(s.next(Reader::uint)?, 0)?;
     Ok(Artifact {
         key: key.to_string(),
         kind,
@@ -284,33 +292,13 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
     })
 }
 
-/// What comes after a membership key's role (`intent-member:`, `cluster-member:`).
-fn member_prefix(intent_role: bool) -> &'static str {
-    if intent_role {
-        "intent-member:"
-    } else {
-        "cluster-member:"
-    }
-}
-
 /// Its signal and container, which its key names (`cluster-member:{signal}@{container}`): the
-/// signal's length says where the key splits, so neither is written again.
+/// signal's length says where the key splits, so neither is written again. (A 0 there, a
+/// row that wrote them out, is read if its key names them too.)
 pub fn membership_row(member: &Membership) -> Vec<u8> {
     let mut w = Writer::default();
     w.uint(flags(&[member.intent_role, member.observed]));
-    let named = member
-        .key
-        .strip_prefix(member_prefix(member.intent_role))
-        .and_then(|rest| rest.strip_prefix(member.signal.as_str()))
-        .and_then(|rest| rest.strip_prefix('@'))
-        == Some(member.container.as_str());
-    if named {
-        w.uint(member.signal.len() as u64 + 1);
-    } else {
-        w.uint(0);
-        w.text(&member.signal);
-        w.text(&member.container);
-    }
+    w.uint(u64::from(member.signal_len) + 1);
     w.time(member.time_ns);
     w.attrs(&member.attrs);
     w.0
@@ -319,21 +307,23 @@ pub fn membership_row(member: &Membership) -> Vec<u8> {
 pub fn read_membership(scope: &str, key: &str, row: &[u8]) -> ReadResult<Membership> {
     let mut r = Reader::new(row);
     let bits = r.uint()?;
-    let (signal, container) = match r.len()? {
-        0 => (r.text()?, r.text()?),
-        n => {
-            let rest = key.strip_prefix(member_prefix(flag(bits, 0)));
-            let split = rest.and_then(|rest| Some((rest.get(..n - 1)?, rest.get(n..)?)));
-            let (signal, container) = split.ok_or("a membership key that names no signal")?;
-            (signal.to_string(), container.to_string())
+    let intent_role = flag(bits, 0);
+    let named = key.strip_prefix(Membership::prefix(intent_role));
+    let signal_len = match r.len()? {
+        0 => {
+            let (signal, container) = (r.text()?, r.text()?);
+            (key == Membership::key_of(&signal, &container, intent_role)).then_some(signal.len())
         }
+        n => named
+            .filter(|rest| rest.get(..n - 1).is_some() && rest.get(n..).is_some())
+            .map(|_| n - 1),
     };
+    let signal_len = signal_len.ok_or("a membership key that names no signal")?;
     Ok(Membership {
         key: key.to_string(),
-        intent_role: flag(bits, 0),
+        signal_len: u32::try_from(signal_len).map_err(|e| e.to_string())?,
+        intent_role,
         observed: flag(bits, 1),
-        signal,
-        container,
         time_ns: r.time()?,
         span_id: ids::span_id(&[scope, "member", key]),
         attrs: r.attrs()?,
@@ -376,7 +366,7 @@ mod tests {
             name: "signal SIG-1".into(), // not written: the name it was made with
             title: Some("Flaky".into()),
             attrs: Announced::Open(attrs),
-            files: Some(vec![("a.md".into(), "signal:SIG-1".into())]),
+            files: Some(Box::new([("a.md".into(), "signal:SIG-1".into())])),
             trace_id: Some(ids::derived_trace_id(&["x"])),
             claimed_trace: Some("not hex".into()),
             counted: true,
@@ -399,31 +389,34 @@ mod tests {
     }
 
     #[test]
-    fn a_membership_row_reads_back_whole_its_key_split_or_not() {
-        for (key, signal, container) in [
-            (
-                "cluster-member:signal:@a@b.md@cluster:C",
-                "signal:@a@b.md",
-                "cluster:C",
-            ),
-            ("intent-member:signal:S@intent:I", "signal:S", "intent:I"),
-            ("odd", "signal:S", "intent:I"),
+    fn a_membership_row_reads_back_whole_its_key_split_where_its_signal_ends() {
+        for (signal, container, intent_role) in [
+            ("signal:@a@b.md", "cluster:C", false),
+            ("signal:S", "intent:I", true),
         ] {
+            let key = &Membership::key_of(signal, container, intent_role);
             let mut attrs = Attrs::default();
             attrs.set("intent.event.type", "signal.created");
             let member = Membership {
                 key: key.into(),
-                signal: signal.into(),
-                container: container.into(),
-                intent_role: key.starts_with("intent"),
+                signal_len: signal.len() as u32,
+                intent_role,
                 time_ns: 1_700_000_000_000_000_000,
                 span_id: ids::span_id(&["s", "member", key]),
                 attrs,
                 observed: true,
             };
             let row = membership_row(&member);
-            assert_eq!(row.windows(8).any(|w| w == b"signal:S"), key == "odd");
-            assert_eq!(read_membership("s", key, &row), Ok(member));
+            assert!(!row.windows(8).any(|w| w == b"signal:S"), "the key names it");
+            let read = read_membership("s", key, &row);
+            assert_eq!(
+                (
+                    read.as_ref().map(Membership::signal),
+                    read.as_ref().map(Membership::container)
+                ),
+                (Ok(signal), Ok(container))
+            );
+            assert_eq!(read, Ok(member));
         }
     }
 }

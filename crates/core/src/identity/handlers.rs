@@ -189,16 +189,14 @@ impl Engine {
     /// A signal appears in the container's trace too: in its cluster or intent (the
     /// backfill), or a spec already sent as a trace of its own in the intent it later names.
     pub(super) fn join(&mut self, sig: &str, container: &str, intent_role: bool, time_ns: i64) -> Key {
-        let role = if intent_role { "intent" } else { "cluster" };
-        let key = [role, "-member:", sig, "@", container].concat();
+        let key = Membership::key_of(sig, container, intent_role);
         if self.memberships.contains(&key) {
             return key;
         }
         let signal = art!(self, sig);
         let member = Membership {
             key: key.clone(),
-            signal: sig.to_string(),
-            container: container.to_string(),
+            signal_len: sig.len() as u32,
             intent_role,
             time_ns: if intent_role { signal.first_ns } else { time_ns },
             span_id: ids::span_id(&[&self.scope, "member", &key]),
@@ -244,13 +242,13 @@ impl Engine {
         let Some(member) = self.memberships.get(member_key) else {
             panic!("no membership {member_key:?}")
         };
-        let Some(defined_ns) = art!(self, &member.container).defined_ns else {
+        let Some(defined_ns) = art!(self, member.container()).defined_ns else {
             return;
         };
         if member.observed {
             return;
         }
-        let first_ns = art!(self, &member.signal).first_ns;
+        let first_ns = art!(self, member.signal()).first_ns;
         if let Some(member) = self.memberships.get_mut(member_key) {
             member.observed = true;
         }
@@ -533,7 +531,7 @@ impl Engine {
             return key;
         }
         self.new_artifact(&key, Kind::Other, None, ev);
-        art_mut!(self, &key).name = ev.event_type.clone();
+        art_mut!(self, &key).name = ev.event_type.as_str().into();
         self.relate(&key, ev, !ev.event_type.starts_with(MENTION_PREFIX));
         let (error, message) = standalone_status(ev);
         let span = art_mut!(self, &key);

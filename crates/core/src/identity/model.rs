@@ -19,13 +19,13 @@ pub struct Artifact {
     pub span_id: SpanId,
     pub first_ns: i64,
     pub last_ns: i64,
-    pub name: String,
+    pub name: Text,
     pub attrs: Announced,
     pub title: Option<Text>, // the newest title: a new title renames, never splits
     pub file: Option<Text>,
-    pub files: Option<Vec<(String, String)>>, // first occurrence: file → occurrence key
-    pub latest: Option<Text>,                 // first occurrence: key of the newest occurrence
-    pub occurrences: u64,
+    pub files: Option<Box<[(Text, Text)]>>, // first occurrence: file → occurrence key
+    pub latest: Option<Text>,               // first occurrence: key of the newest occurrence
+    pub occurrences: u32,
     pub intent: Option<Text>,   // owning intent key (specs, standalone events)
     pub spec: Option<Text>,     // contracts
     pub contract: Option<Text>, // assertions, execution events
@@ -40,7 +40,7 @@ pub struct Artifact {
     pub end_ns: Option<i64>,
     pub error: bool,
     pub status_message: Option<Text>,
-    pub runs: u64, // contracts: runs begun (started, or completed without a start)
+    pub runs: u32, // contracts: runs begun (started, or completed without a start)
     pub running: bool,
     pub run_start_ns: Option<i64>,
     pub approved: bool,
@@ -55,8 +55,8 @@ pub struct Artifact {
     pub counted: bool,     // signals, specs: counted in their `*.total` metric
     pub observed: bool,    // intents, specs: their cycle time observed
     pub bare: bool,        // known only because another artifact's event named it
-    pub evaluations: u64,  // assertions: evaluations in the same run
-    pub run: u64,          // assertions: the contract run they were evaluated in
+    pub evaluations: u32,  // assertions: evaluations in the same run
+    pub run: u32,          // assertions: the contract run they were evaluated in
 }
 
 /// What an artifact's span is announced with: built up until it is announced, then dropped,
@@ -193,18 +193,45 @@ impl Artifact {
     }
 }
 
-/// A signal's appearance in a cluster's or an intent's trace (the backfill).
+/// A signal's appearance in a cluster's or an intent's trace (the backfill), keyed
+/// `{role}-member:{signal}@{container}`: its signal and container are read from its key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Membership {
     pub key: String,
-    pub signal: String,
-    pub container: String,
+    pub signal_len: u32,   // where the key's signal ends
     pub intent_role: bool, // in an intent's trace, else a cluster's
     pub time_ns: i64,
     pub span_id: SpanId,
     /// The signal's announced attributes, until the membership's span is built.
     pub attrs: Attrs,
     pub observed: bool, // signal → intent cycle time observed
+}
+
+impl Membership {
+    pub fn prefix(intent_role: bool) -> &'static str {
+        if intent_role {
+            "intent-member:"
+        } else {
+            "cluster-member:"
+        }
+    }
+
+    /// The key of a signal's membership in a container.
+    pub fn key_of(signal: &str, container: &str, intent_role: bool) -> String {
+        [Self::prefix(intent_role), signal, "@", container].concat()
+    }
+
+    fn named(&self) -> &str {
+        &self.key[Self::prefix(self.intent_role).len()..]
+    }
+
+    pub fn signal(&self) -> &str {
+        &self.named()[..self.signal_len as usize]
+    }
+
+    pub fn container(&self) -> &str {
+        &self.named()[self.signal_len as usize + 1..]
+    }
 }
 
 /// A closed phase of an artifact (a contract run, a lifecycle), waiting for its owner's place.

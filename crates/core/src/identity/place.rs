@@ -27,7 +27,7 @@ impl Engine {
     pub(super) fn owning_intent(&self, key: &str) -> Option<Key> {
         let Some(mut art) = self.artifacts.get(key) else {
             let member = self.memberships.get(key)?;
-            return member.intent_role.then(|| member.container.clone());
+            return member.intent_role.then(|| member.container().to_string());
         };
         for _ in 0..4 {
             match art.kind {
@@ -46,10 +46,7 @@ impl Engine {
     }
 
     pub(super) fn home_placed(&self, home: &str) -> bool {
-        let key = self
-            .memberships
-            .get(home)
-            .map_or(home, |member| member.container.as_str());
+        let key = self.memberships.get(home).map_or(home, Membership::container);
         art!(self, key).trace_id.is_some()
     }
 

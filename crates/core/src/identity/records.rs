@@ -110,7 +110,7 @@ impl Engine {
             trace_id,
             span_id: ids::hex(&art.span_id),
             parent_span_id: art.parent_span.map(|id| ids::hex(&id)),
-            name: art.name.clone(),
+            name: art.name.to_string(),
             start_ns: art.first_ns,
             end_ns: instant_end.max(art.first_ns),
             error: art.error && instant,
@@ -132,9 +132,9 @@ impl Engine {
         // its span is built once, now: its copy of the signal's attributes is needed no more
         let mut attrs = std::mem::take(&mut stored.attrs);
         let member = stored.clone();
-        self.place(&member.signal, true);
-        let sig = art!(self, &member.signal);
-        let (sig_trace, sig_span, sig_name) = (sig.trace_id, sig.span_id, sig.name.clone());
+        self.place(member.signal(), true);
+        let sig = art!(self, member.signal());
+        let (sig_trace, sig_span, sig_name) = (sig.trace_id, sig.span_id, sig.name.to_string());
         let sig_cluster = sig.cluster.clone();
         let origin = if sig.kind == Kind::Signal {
             "orphan"
@@ -143,20 +143,20 @@ impl Engine {
         };
         let mut links = vec![link(sig_trace, sig_span, origin)];
         if member.intent_role {
-            attrs.update(&self.relation_attrs(&member.container));
+            attrs.update(&self.relation_attrs(member.container()));
             attrs.set("intent.backfilled", Value::Bool(true));
             let cluster_member = sig_cluster.and_then(|cluster| {
                 self.memberships
-                    .get(&format!("cluster-member:{}@{cluster}", member.signal))
+                    .get(&Membership::key_of(member.signal(), &cluster, false))
                     .cloned()
             });
             if let Some(cluster_member) = cluster_member {
-                self.place(&cluster_member.container, true);
-                let cluster = art!(self, &cluster_member.container);
+                self.place(cluster_member.container(), true);
+                let cluster = art!(self, cluster_member.container());
                 links.push(link(cluster.trace_id, cluster_member.span_id, "cluster"));
             }
         } else {
-            let id = art!(self, &member.container)
+            let id = art!(self, member.container())
                 .id
                 .as_deref()
                 .unwrap_or_default()
@@ -164,7 +164,7 @@ impl Engine {
             attrs.set("intent.cluster.id", id);
         }
         attrs.set("intent.artifact.state", "closed");
-        let container = art!(self, &member.container);
+        let container = art!(self, member.container());
         SpanRecord {
             trace_id: ids::hex_or_empty(container.trace_id.as_ref()),
             span_id: ids::hex(&member.span_id),
@@ -217,7 +217,7 @@ impl Engine {
     pub(super) fn finish_log(&mut self, item: PendingLog) -> LogRecord {
         let mut record = item.record;
         let (owner, span_id) = match self.memberships.get(&item.home) {
-            Some(member) => (member.container.clone(), member.span_id),
+            Some(member) => (member.container().to_string(), member.span_id),
             None => {
                 let span_id = art!(self, &item.home).span_id;
                 (item.home, span_id)

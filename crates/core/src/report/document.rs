@@ -132,7 +132,7 @@ pub fn write(
 fn title(art: &Artifact) -> Option<&str> {
     match &art.title {
         Some(title) if !title.is_empty() => Some(title),
-        _ => (art.kind == Kind::Other).then_some(art.name.as_str()),
+        _ => (art.kind == Kind::Other).then_some(&*art.name),
     }
 }
 
