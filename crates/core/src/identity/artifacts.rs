@@ -83,7 +83,6 @@ impl Engine {
     }
 
     pub(super) fn new_artifact(&mut self, key: &str, kind: Kind, raw_id: Option<&str>, ev: &ParsedEvent) {
-        let label = raw_id.map_or_else(|| "(no id)".to_string(), |id| one_line(id, 80));
         let own = ev.kind == kind;
         // An artifact first named by another kind's event (a spec listing its contracts)
         // starts bare; its first own event fills it in, if its span is not announced yet.
@@ -94,7 +93,6 @@ impl Engine {
             span_id: ids::span_id(&[&self.scope, "artifact", key]),
             first_ns: ev.time_ns,
             last_ns: ev.time_ns,
-            name: [kind.value(), " ", &label].concat().into(),
             attrs: Announced::Open(self.own_attrs(kind, raw_id, own)),
             title: if own {
                 ev.title.as_deref().map(Text::from)
@@ -268,7 +266,7 @@ impl Engine {
         };
         let mut attrs = Attrs::default();
         attrs.set("intent.phase.end_event", ev.event_type.as_str());
-        let name = format!("{} · lifecycle", art.name);
+        let name = format!("{} · lifecycle", art.name());
         let message = art.status_message.as_deref().map(str::to_string);
         self.add_phase(key, "lifecycle", name, start, end_ns, error, message, attrs);
         self.touch(key);

@@ -9,7 +9,6 @@ pub(super) mod bytes;
 mod sparse;
 mod state;
 
-use super::attrs::one_line;
 use super::ids;
 use super::model::*;
 use crate::parse::Kind;
@@ -43,12 +42,6 @@ fn flags(values: &[bool]) -> u64 {
 
 fn flag(bits: u64, i: usize) -> bool {
     bits >> i & 1 == 1
-}
-
-/// The name an artifact of this kind and id is given when it is made (`signal SIG-1`).
-fn usual_name(kind: Kind, id: Option<&str>) -> String {
-    let label = id.map_or_else(|| "(no id)".to_string(), |id| one_line(id, 80));
-    format!("{} {label}", kind.value())
 }
 
 /// What an artifact's announced attributes repeat of its own fields.
@@ -179,7 +172,10 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     s.put(since(art.defined_ns), Writer::time);
     s.put(since(art.first_spec_ns), Writer::time);
     let usual = usual_name(art.kind, art.id.as_deref());
-    s.put(unless(&*art.name, &usual), Writer::text);
+    s.put(
+        art.own_name.as_deref().filter(|name| *name != usual),
+        Writer::text,
+    );
     let own = format!("{}:", art.kind.value());
     s.put(art.latest.as_deref(), |w, key| w.key(key, &own));
     s.put(unless(u64::from(art.occurrences), 1), Writer::uint);
@@ -234,10 +230,7 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
     let passed = s.next(|r| r.keys(CONTRACT))?.unwrap_or_default();
     let defined_ns = at(s.next(Reader::time)?);
     let first_spec_ns = at(s.next(Reader::time)?);
-    let name = s
-        .next(Reader::text)?
-        .unwrap_or_else(|| usual_name(kind, id.as_deref()))
-        .into();
+    let own_name = s.next(Reader::text)?.map(Text::from);
     let own = format!("{}:", kind.value());
     let latest = s.next(|r| r.key(&own))?.map(Text::from);
     let occurrences = count(s.next(Reader::uint)?, 1)?;
@@ -252,7 +245,7 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
         span_id: ids::span_id(&[scope, "artifact", key]),
         first_ns,
         last_ns,
-        name,
+        own_name,
         attrs: Announced::of(attrs, flag(bits, 1) && Announced::kept(kind)),
         title,
         file,
@@ -363,7 +356,6 @@ mod tests {
             span_id: ids::span_id(&["s", "artifact", "signal:SIG-1"]),
             first_ns: 1_700_000_000_000_000_000,
             last_ns: 1_700_000_000_000_000_500,
-            name: "signal SIG-1".into(), // not written: the name it was made with
             title: Some("Flaky".into()),
             attrs: Announced::Open(attrs),
             files: Some(Box::new([("a.md".into(), "signal:SIG-1".into())])),

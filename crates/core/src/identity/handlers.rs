@@ -414,7 +414,7 @@ impl Engine {
         let mut attrs = self.attrs.clone();
         attrs.set("intent.contract.run", Value::Int(runs as i64));
         attrs.set("intent.contract.result", outcome);
-        let name = format!("{} · run {runs}", contract.name);
+        let name = format!("{} · run {runs}", contract.name());
         self.add_phase(
             key,
             &format!("run{runs}"),
@@ -531,7 +531,7 @@ impl Engine {
             return key;
         }
         self.new_artifact(&key, Kind::Other, None, ev);
-        art_mut!(self, &key).name = ev.event_type.as_str().into();
+        art_mut!(self, &key).own_name = Some(ev.event_type.as_str().into());
         self.relate(&key, ev, !ev.event_type.starts_with(MENTION_PREFIX));
         let (error, message) = standalone_status(ev);
         let span = art_mut!(self, &key);

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::attrs::{Attrs, Name, Value};
+use super::attrs::{Attrs, Name, Value, one_line};
 use super::codec::bytes::{Reader, Writer};
 use super::ids::{SpanId, TraceId};
 use crate::parse::Kind;
@@ -19,7 +19,8 @@ pub struct Artifact {
     pub span_id: SpanId,
     pub first_ns: i64,
     pub last_ns: i64,
-    pub name: Text,
+    /// Its span's name when not the usual one (`usual_name`): a standalone event's type.
+    pub own_name: Option<Text>,
     pub attrs: Announced,
     pub title: Option<Text>, // the newest title: a new title renames, never splits
     pub file: Option<Text>,
@@ -182,7 +183,21 @@ impl Lists {
     }
 }
 
+/// The name an artifact of this kind and id is given when it is made (`signal SIG-1`).
+pub fn usual_name(kind: Kind, id: Option<&str>) -> String {
+    let label = id.map_or_else(|| "(no id)".to_string(), |id| one_line(id, 80));
+    format!("{} {label}", kind.value())
+}
+
 impl Artifact {
+    /// Its span's name: made from its kind and id unless it has one of its own.
+    pub fn name(&self) -> Cow<'_, str> {
+        match &self.own_name {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(usual_name(self.kind, self.id.as_deref())),
+        }
+    }
+
     pub fn lists(&self) -> &Lists {
         self.lists.as_deref().unwrap_or(&NO_LISTS)
     }

@@ -110,7 +110,7 @@ impl Engine {
             trace_id,
             span_id: ids::hex(&art.span_id),
             parent_span_id: art.parent_span.map(|id| ids::hex(&id)),
-            name: art.name.to_string(),
+            name: art.name().into_owned(),
             start_ns: art.first_ns,
             end_ns: instant_end.max(art.first_ns),
             error: art.error && instant,
@@ -134,7 +134,7 @@ impl Engine {
         let member = stored.clone();
         self.place(member.signal(), true);
         let sig = art!(self, member.signal());
-        let (sig_trace, sig_span, sig_name) = (sig.trace_id, sig.span_id, sig.name.to_string());
+        let (sig_trace, sig_span, sig_name) = (sig.trace_id, sig.span_id, sig.name().into_owned());
         let sig_cluster = sig.cluster.clone();
         let origin = if sig.kind == Kind::Signal {
             "orphan"

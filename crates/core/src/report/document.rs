@@ -3,6 +3,7 @@
 //! id), with its spans depth-first; the orphan signals; the counts. Members written elsewhere
 //! (the metrics, the unusable lines) are given as JSON and take their place among the keys.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use foldhash::{HashMap, HashSet};
@@ -129,10 +130,10 @@ pub fn write(
 }
 
 /// The newest title; a standalone event is known by its type.
-fn title(art: &Artifact) -> Option<&str> {
+fn title(art: &Artifact) -> Option<Cow<'_, str>> {
     match &art.title {
-        Some(title) if !title.is_empty() => Some(title),
-        _ => (art.kind == Kind::Other).then_some(&*art.name),
+        Some(title) if !title.is_empty() => Some(Cow::Borrowed(title)),
+        _ => (art.kind == Kind::Other).then(|| art.name()),
     }
 }
 
@@ -161,7 +162,7 @@ fn orphan(doc: &mut Pretty, art: &Artifact) {
             .unwrap_or("active"),
     );
     doc.name("title");
-    doc.opt_str(title(art));
+    doc.opt_str(title(art).as_deref());
     doc.name("trace_id");
     doc.opt_str(art.trace_id.map(|id| hex(&id)).as_deref());
     doc.close(b'}');
@@ -191,7 +192,7 @@ fn trace(
     doc.name("state");
     doc.str(state(root));
     doc.name("title");
-    doc.opt_str(title(root));
+    doc.opt_str(title(root).as_deref());
     doc.name("trace_id");
     doc.str(&hex(&id));
     doc.name("type");

@@ -135,7 +135,7 @@ fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, Py
     set_slot(&view, intern!(py, "span_id"), hex(&art.span_id))?;
     set_slot(&view, intern!(py, "first_ns"), art.first_ns)?;
     set_slot(&view, intern!(py, "last_ns"), art.last_ns)?;
-    set_slot(&view, intern!(py, "name"), &*art.name)?;
+    set_slot(&view, intern!(py, "name"), art.name())?;
     set_slot(&view, intern!(py, "title"), art.title.as_deref())?;
     set_slot(&view, intern!(py, "file"), art.file.as_deref())?;
     let files = match &art.files {
