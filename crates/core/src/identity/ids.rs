@@ -45,14 +45,16 @@ fn digest<const N: usize>(parts: &[&str]) -> [u8; N] {
     id
 }
 
+/// Bytes as lower-case hex (ids, and the receiver's bytes values).
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
+    let mut out = vec![0; bytes.len() * 2];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
     }
-    out
+    // SAFETY: hex digits alone, ASCII
+    unsafe { String::from_utf8_unchecked(out) }
 }
 
 /// An id as hex, "" for none (an artifact not placed: never asked for once records are built).

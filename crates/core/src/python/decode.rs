@@ -8,6 +8,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple, P
 
 use super::CollectorPaused;
 use crate::decode::{LogRecord, Span, Value, any_value, decode_logs, decode_traces, key_value_of};
+use crate::identity::ids::hex;
 use crate::wire::{Field, fields};
 
 const ZERO_TRACE: [u8; 16] = [0; 16];
@@ -225,19 +226,6 @@ fn text<'py>(py: Python<'py>, value: Option<&Bound<'py, PyAny>>) -> PyResult<Bou
     } else {
         written.into_any()
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| {
-            [
-                DIGITS[usize::from(b >> 4)] as char,
-                DIGITS[usize::from(b & 15)] as char,
-            ]
-        })
-        .collect()
 }
 
 /// protobuf's DecodeError, as the official parser raises it for a malformed body.
