@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from intent_observe.events import Event, parse_file
+from intent_observe import report
+from intent_observe.events import Event, parse, parse_file
 from intent_observe.identity import ids
 from intent_observe.identity.engine import Engine
 from intent_observe.identity.state_db import IdentityStore
@@ -204,6 +205,18 @@ def test_the_report_is_the_same_whether_the_records_are_kept_or_not(run: Run) ->
     summary = read_history([HISTORY], records=False)  # as inspect reads: no span or log record kept
     assert not summary.spans and not summary.logs
     assert build_report(summary) == build_report(run)
+
+
+def test_the_report_is_the_same_with_most_entries_kept_as_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """inspect's engine keeps a working set of each table in memory, the rest as rows: with 4
+    entries and a drain every 2 KB of the file, most are let go and read back, and the document
+    reads them as rows."""
+    monkeypatch.setattr(parse, "READ_BLOCK_BYTES", 2048)
+    whole: dict[int | None, dict[str, Any]] = {}
+    for working_set in (None, 4):
+        monkeypatch.setattr(report, "WORKING_SET", working_set)
+        whole[working_set] = build_report(read_history([HISTORY], records=False))
+    assert whole[4] == whole[None]
 
 
 @pytest.mark.parametrize("cut", range(0, 260, 13))

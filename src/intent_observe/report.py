@@ -25,6 +25,9 @@ from intent_observe.metrics.derive import as_json, snapshot
 from intent_observe.records import LogRecord, SpanRecord
 
 _JSON = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+# entries of each engine table kept in memory, the rest as compact rows: memory does not grow
+# with every artifact of the history
+WORKING_SET = 2000
 
 
 @dataclass
@@ -60,7 +63,8 @@ def read_history(
 
     What the repository's artifact files say joins as derived events (`derived`: those given,
     else the front-matter history of the repository each file sits in)."""
-    run = Run(Engine(scope=scope, logs_counted=not records), records=records)  # logs only counted
+    engine = Engine(scope=scope, logs_counted=not records, working_set=WORKING_SET)  # logs only counted
+    run = Run(engine, records=records)
     files = list(paths)
     pending = Derived(derived if derived is not None else [e for p in files for e in derived_events_of(p)])
     for path in files:

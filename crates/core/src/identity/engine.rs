@@ -41,7 +41,7 @@ use super::attrs::{Attrs, Value, event_attributes};
 use super::ids;
 use super::metrics::MetricState;
 use super::model::*;
-use super::table::Table;
+use super::table::{MemoryRows, Table};
 use crate::parse::{Kind, ParsedEvent, Shape};
 
 pub(super) const MENTION_PREFIX: &str = "knowledge."; // events that only mention artifacts
@@ -79,6 +79,7 @@ pub struct Engine {
     /// only — no attributes, body or severity held while it waits for its artifact's place.
     pub logs_counted: bool,
     saves: u64,                                   // saves taken (`take_changed`)
+    rows: Option<[MemoryRows; 4]>,                // `keep_rows`: artifacts, memberships, files, derived
     pub(super) dirty: BTreeSet<String>,           // unplaced artifact keys whose place may have become known
     pub(super) spans: Vec<SpanRecord>,            // built at sequence points, handed over by `drain`
     drained: Vec<PendingLog>,                     // `drain_each`'s spare queue (empty), for its memory
@@ -117,6 +118,38 @@ impl Engine {
             scope: scope.to_string(),
             ..Default::default()
         }
+    }
+
+    /// Each table keeps about `limit` entries in memory, the rest as rows in memory (the
+    /// state codec's), committed at each `drain`: a read with no store (`inspect`) whose
+    /// memory does not grow with every artifact of the history.
+    pub fn keep_rows(&mut self, limit: usize) {
+        let rows: [MemoryRows; 4] = Default::default();
+        let (scope, store) = (self.scope.clone(), |n: usize| rows[n].store());
+        // no key filter: the rows' map answers "never seen" as fast
+        self.artifacts = Table::spilling(&scope, limit, store(0), false, None);
+        self.memberships = Table::spilling(&scope, limit, store(1), false, None);
+        self.files = Table::spilling(&scope, limit, store(2), false, None);
+        self.derived_taken = Table::spilling(&scope, limit, store(3), false, None);
+        self.rows = Some(rows);
+    }
+
+    /// `keep_rows`' commit: what changed saved as rows, so the trims may let it go.
+    fn commit_rows(&mut self) {
+        if self.rows.is_none() {
+            return;
+        }
+        let changes = self.take_changed();
+        let tables = [
+            changes.artifacts,
+            changes.memberships,
+            changes.files,
+            changes.derived,
+        ];
+        for (rows, saved) in self.rows.iter().flatten().zip(tables) {
+            rows.put(saved);
+        }
+        self.confirm(changes.seq);
     }
 
     // ------------------------------------------------------------------ input
@@ -266,6 +299,7 @@ impl Engine {
             }
         }
         self.drained = pending;
+        self.commit_rows();
         self.artifacts.trim();
         self.memberships.trim();
         self.files.trim();
@@ -514,7 +548,7 @@ mod tests {
         let mut second = codec::read_core(&codec::core_row(&first)).unwrap();
         // one entry a table in memory: every other one let go after each event, read back
         let outside = KeyFilter::default();
-        let keys = |name| outside.for_table(name);
+        let keys = |name| Some(outside.for_table(name));
         second.artifacts = Table::spilling("", 1, store_of(changes.artifacts), true, keys("a"));
         second.memberships = Table::spilling("", 1, store_of(changes.memberships), true, keys("m"));
         second.files = Table::spilling("", 1, store_of(changes.files), true, keys("f"));

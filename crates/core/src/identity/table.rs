@@ -31,6 +31,39 @@ pub struct Store {
     pub keys: KeyReader,
 }
 
+/// Rows kept in memory as a store (`inspect`'s): a table spilling to them holds its working set
+/// as entries and the rest as rows, which its engine commits itself (`Engine::keep_rows`).
+#[derive(Clone, Default)]
+pub struct MemoryRows(Arc<Mutex<HashMap<String, Box<[u8]>>>>);
+
+impl std::fmt::Debug for MemoryRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MemoryRows({})", self.rows().len())
+    }
+}
+
+impl MemoryRows {
+    fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<[u8]>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn store(&self) -> Store {
+        let (rows, keys) = (self.clone(), self.clone());
+        Store {
+            row: Box::new(move |key| rows.rows().get(key).map(|row| row.to_vec())),
+            keys: Box::new(move |each| keys.rows().keys().for_each(|key| each(key))),
+        }
+    }
+
+    /// A save's rows, committed.
+    pub fn put(&self, saved: Vec<(String, Vec<u8>)>) {
+        let mut rows = self.rows();
+        for (key, row) in saved {
+            rows.insert(key, row.into_boxed_slice());
+        }
+    }
+}
+
 struct Slot<V> {
     value: V,
     used: AtomicU64, // the trim epoch it was last used in
@@ -108,8 +141,8 @@ struct Spill {
     scope: String,
     limit: usize,
     store: Store,
-    outside: KeyFilter, // keys that may be committed
-    confirmed: u64,     // the newest save known committed
+    outside: Option<KeyFilter>, // keys that may be committed (None: the store answers as fast)
+    confirmed: u64,             // the newest save known committed
     epoch: u64,
     trim_above: usize, // in memory beyond this, `trim` runs: grown by a fifth of `limit` since the last
 }
@@ -137,10 +170,16 @@ impl<V> std::fmt::Debug for Table<V> {
 
 impl<V: Row> Table<V> {
     /// A table that keeps about `limit` entries in memory, the rest in `store` (committed) or
-    /// as rows, their keys noted in `outside`. `saved`: the store already holds rows (a
-    /// restart), whose keys are noted.
-    pub fn spilling(scope: &str, limit: usize, store: Store, saved: bool, outside: KeyFilter) -> Self {
-        if saved {
+    /// as rows, their keys noted in `outside` (if any). `saved`: the store already holds rows
+    /// (a restart), whose keys are noted.
+    pub fn spilling(
+        scope: &str,
+        limit: usize,
+        store: Store,
+        saved: bool,
+        outside: Option<KeyFilter>,
+    ) -> Self {
+        if let Some(outside) = outside.as_ref().filter(|_| saved) {
             (store.keys)(&mut |key| outside.add(key));
         }
         let spill = Spill {
@@ -194,7 +233,11 @@ impl<V: Row> Table<V> {
     /// An entry let go: its committed row.
     fn load(&self, key: &str) -> Option<V> {
         let spill = self.spill.as_ref()?;
-        if !spill.outside.may_hold(key) {
+        if spill
+            .outside
+            .as_ref()
+            .is_some_and(|outside| !outside.may_hold(key))
+        {
             return None;
         }
         let row = (spill.store.row)(key)?;
@@ -271,6 +314,30 @@ impl<V: Row> Table<V> {
         held.into_iter().map(|(_, value)| unsafe { &*value }).collect()
     }
 
+    /// Every entry in the order of their keys, handed to `each`: one let go is decoded into a
+    /// temporary, not loaded back (a document of every artifact holds one at a time).
+    pub fn each(&self, mut each: impl FnMut(&V)) {
+        let Some(spill) = &self.spill else {
+            return self.values().into_iter().for_each(each);
+        };
+        for key in self.keys() {
+            let held: Option<*const V> = {
+                let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
+                hot.get(&key).map(|held| &held.slot.value as *const V)
+            };
+            match held {
+                // SAFETY: as in `get`
+                Some(value) => each(unsafe { &*value }),
+                None => {
+                    if let Some(row) = (spill.store.row)(&key) {
+                        let value = V::decode(&spill.scope, &key, &row);
+                        each(&value.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")));
+                    }
+                }
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         if self.spill.is_none() {
             self.hot_len()
@@ -333,7 +400,9 @@ impl<V: Row> Table<V> {
             let go = held.written <= confirmed && (used < last || used == last && at_last > 0);
             if go {
                 at_last -= usize::from(used == last);
-                spill.outside.add(key);
+                if let Some(outside) = &spill.outside {
+                    outside.add(key);
+                }
             }
             !go
         });
@@ -354,7 +423,7 @@ mod tests {
             row: Box::new(move |key| rows.lock().unwrap().get(key).cloned()),
             keys: Box::new(move |each| keys.lock().unwrap().keys().for_each(|key| each(key))),
         };
-        Table::spilling("", limit, store, false, KeyFilter::default())
+        Table::spilling("", limit, store, false, Some(KeyFilter::default()))
     }
 
     fn insert(table: &mut Table<Vec<String>>, keys: std::ops::Range<usize>) {
@@ -381,6 +450,26 @@ mod tests {
         assert_eq!(table.get("k0").unwrap(), &["v0", "changed"]);
         assert_eq!(table.get("k3").unwrap(), &["v3"], "read back from the store");
         assert_eq!(table.len(), 10);
+    }
+
+    #[test]
+    fn each_hands_every_entry_in_key_order_those_let_go_as_temporaries() {
+        let rows = MemoryRows::default();
+        let mut table: Table<Vec<String>> = Table::spilling("", 2, rows.store(), false, None);
+        insert(&mut table, 0..6);
+        rows.put(table.take_changed(1));
+        table.confirm(1);
+        table.trim();
+        let in_memory = table.hot_len();
+        let mut seen = vec![];
+        table.each(|value| seen.push(value[0].clone()));
+        assert_eq!(seen, ["v0", "v1", "v2", "v3", "v4", "v5"]);
+        assert_eq!(
+            (in_memory, table.hot_len()),
+            (2, 2),
+            "four let go, none loaded back"
+        );
+        assert_eq!(table.get("k4").unwrap(), &["v4"], "read back from the rows");
     }
 
     #[test]

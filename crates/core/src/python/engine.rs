@@ -66,12 +66,13 @@ fn kind_named(value: &str) -> PyResult<Kind> {
         .ok_or_else(|| PyValueError::new_err(format!("no artifact kind {value:?}")))
 }
 
-/// `Engine(state=None, scope="", limit=None, store=None, logs_counted=False)`: a new engine,
+/// `Engine(state=None, scope="", limit=None, store=None, logs_counted=False, working_set=None)`: a new engine,
 /// or the one a `SavedState` describes (its rows read from its store as they are needed).
 /// With `limit`, about that many entries of each table stay in memory (and those changed
 /// since the last confirmed save), the rest in the store (`state.store` or `store`:
 /// `row(table, key)`, `keys(table)`). `logs_counted`: its log records are only counted
-/// (`inspect`), so each is made bare (its time and place only).
+/// (`inspect`), so each is made bare (its time and place only). `working_set` (no store): about
+/// that many entries of each table stay in memory, the rest as rows the engine keeps itself.
 #[pyclass(module = "intent_observe._core")]
 pub struct Engine {
     pub(super) inner: identity::Engine,
@@ -84,7 +85,7 @@ pub struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (state = None, scope = "", limit = None, store = None, logs_counted = false))]
+    #[pyo3(signature = (state = None, scope = "", limit = None, store = None, logs_counted = false, working_set = None))]
     fn new(
         py: Python<'_>,
         state: Option<&Bound<'_, PyAny>>,
@@ -92,20 +93,29 @@ impl Engine {
         limit: Option<usize>,
         store: Option<Py<PyAny>>,
         logs_counted: bool,
+        working_set: Option<usize>,
     ) -> PyResult<Self> {
         let (mut inner, store) = match state {
             None => (identity::Engine::new(scope), store),
             Some(saved) => (load(saved)?, Some(saved.getattr(intern!(py, "store"))?.unbind())),
         };
+        if working_set.is_some() && store.is_some() {
+            return Err(PyValueError::new_err(
+                "a working set is for an engine without a store",
+            ));
+        }
         if let Some(store) = store {
             let (saved, limit, scope) = (state.is_some(), limit.unwrap_or(usize::MAX), inner.scope.clone());
             let (store, outside) = (|name| table_store(py, &store, name), KeyFilter::default());
-            let keys = |name| outside.for_table(name); // one filter for the four tables
+            let keys = |name| Some(outside.for_table(name)); // one filter for the four tables
             inner.artifacts = Table::spilling(&scope, limit, store("artifacts"), saved, keys("artifacts"));
             inner.memberships =
                 Table::spilling(&scope, limit, store("memberships"), saved, keys("memberships"));
             inner.files = Table::spilling(&scope, limit, store("files"), saved, keys("files"));
             inner.derived_taken = Table::spilling(&scope, limit, store("derived"), saved, keys("derived"));
+        }
+        if let Some(limit) = working_set {
+            inner.keep_rows(limit);
         }
         inner.logs_counted = logs_counted;
         Ok(Engine {

@@ -9,10 +9,10 @@ use std::io::{self, Write};
 use foldhash::{HashMap, HashSet};
 
 use super::pretty::Pretty;
-use super::{Collector, Span, SpanId, Texts};
+use super::{Collector, Span, SpanId, Texts, TraceId};
 use crate::identity::Engine;
 use crate::identity::ids::hex;
-use crate::identity::model::Artifact;
+use crate::identity::model::{Artifact, Text};
 use crate::parse::Kind;
 
 /// The trace groups, by the kind of their root artifact.
@@ -29,45 +29,98 @@ const GROUPS: [(Kind, &str); 7] = [
 enum Member<'a> {
     Json(&'a [u8]),
     Count(u64),
-    Group(Vec<(&'a str, &'a Artifact)>), // trace key → its root, by key
-    Orphans(Vec<&'a Artifact>),
+    Group(Vec<Shown>), // trace roots, by key
+    Orphans(Vec<Shown>),
 }
 
-/// The placed artifacts, by key, and the report's members made from them.
-struct Placed<'a> {
-    by_span: Vec<Option<&'a Artifact>>, // a span's artifact (the one it announces), as `spans`
-    groups: [Vec<(&'a str, &'a Artifact)>; GROUPS.len()], // as GROUPS
-    orphans: Vec<&'a Artifact>,
+/// What the document shows of an artifact that roots a trace or is an orphan signal.
+struct Shown {
+    key: String,
+    kind: Kind,
+    id: Option<Text>,
+    file: Option<Text>,
+    cluster: Option<Text>,
+    inactive: Option<Text>,
+    title: Option<Text>, // `title`
+    span_id: SpanId,
+    trace_id: TraceId,
+    placeholder: bool,
+    closed: bool,
 }
 
-fn placed<'a>(artifacts: &'a [&'a Artifact], collector: &Collector) -> io::Result<Placed<'a>> {
+impl Shown {
+    fn of(art: &Artifact, trace_id: TraceId) -> Self {
+        Shown {
+            key: art.key.clone(),
+            kind: art.kind,
+            id: art.id.clone(),
+            file: art.file.clone(),
+            cluster: art.cluster.clone(),
+            inactive: art.inactive.clone(),
+            title: title(art).map(Text::from),
+            span_id: art.span_id,
+            trace_id,
+            placeholder: art.placeholder,
+            closed: art.closed,
+        }
+    }
+
+    /// A group's key: the root's id, or its key's (`#2` for another artifact of its id).
+    fn group_key(&self) -> &str {
+        self.key.split_once(':').map_or(self.key.as_str(), |(_, id)| id)
+    }
+}
+
+/// What a span's artifact (the one it announces) shows in its entry: open or closed, and
+/// its newest title (a number in `Placed::titles`).
+#[derive(Clone, Copy)]
+struct Newest {
+    closed: bool,
+    title: Option<u32>,
+}
+
+/// What the document needs of the placed artifacts, gathered in one pass over them in key
+/// order: an artifact is read (decoded, if the table let it go) and dropped, not held.
+struct Placed {
+    by_span: Vec<Option<Newest>>, // as `spans`
+    titles: Texts,
+    groups: [Vec<Shown>; GROUPS.len()], // as GROUPS
+    orphans: Vec<Shown>,
+}
+
+fn placed(engine: &Engine, collector: &Collector) -> Placed {
     let mut found = Placed {
         by_span: vec![None; collector.spans.len()],
+        titles: Texts::default(),
         groups: Default::default(),
         orphans: Vec::new(),
     };
-    for &art in artifacts.iter().filter(|a| a.trace_id.is_some()) {
+    engine.artifacts.each(|art| {
+        let Some(trace_id) = art.trace_id else { return };
         if let Some(&index) = collector.index.get(&art.span_id) {
-            found.by_span[index as usize] = Some(art);
+            let title = art.title.as_deref().map(|title| found.titles.number(title));
+            found.by_span[index as usize] = Some(Newest {
+                closed: art.closed,
+                title,
+            });
         }
         if art.parent_span.is_some() {
-            continue; // not the root of a trace
+            return; // not the root of a trace
         }
         if art.kind == Kind::Signal {
             if art.intent.is_none() {
-                found.orphans.push(art);
+                found.orphans.push(Shown::of(art, trace_id));
             }
-            continue;
+            return;
         }
-        let key = art.key.split_once(':').map_or(art.key.as_str(), |(_, id)| id);
         if let Some(group) = GROUPS.iter().position(|(kind, _)| *kind == art.kind) {
-            found.groups[group].push((key, art));
+            found.groups[group].push(Shown::of(art, trace_id));
         }
-    }
+    });
     for group in &mut found.groups {
-        group.sort_by(|a, b| a.0.cmp(b.0));
+        group.sort_by(|a, b| a.group_key().cmp(b.group_key()));
     }
-    Ok(found)
+    found
 }
 
 /// The whole document, then a newline, to `sink`; `given`: members as JSON (orjson's, with
@@ -78,8 +131,7 @@ pub fn write(
     given: &[(String, Vec<u8>)],
     sink: &mut dyn Write,
 ) -> io::Result<()> {
-    let artifacts = engine.artifacts.values();
-    let mut placed = placed(&artifacts, collector)?;
+    let mut placed = placed(engine, collector);
     let mut members: Vec<(&str, Member)> = vec![
         ("events", Member::Count(engine.events_seen)),
         ("spans", Member::Count(collector.spans.len() as u64)),
@@ -109,15 +161,15 @@ pub fn write(
                 doc.open(b'[');
                 for art in orphans {
                     doc.item();
-                    orphan(&mut doc, art);
+                    orphan(&mut doc, &art);
                 }
                 doc.close(b']');
             }
             Member::Group(traces) => {
                 doc.open(b'{');
-                for (key, root) in traces {
-                    doc.key(key);
-                    trace(&mut doc, collector, &placed.by_span, root)?;
+                for root in traces {
+                    doc.key(root.group_key());
+                    trace(&mut doc, collector, &placed, &root)?;
                     doc.spill()?;
                 }
                 doc.close(b'}');
@@ -137,11 +189,11 @@ fn title(art: &Artifact) -> Option<Cow<'_, str>> {
     }
 }
 
-fn state(art: &Artifact) -> &'static str {
-    if art.closed { "closed" } else { "open" }
+fn state(closed: bool) -> &'static str {
+    if closed { "closed" } else { "open" }
 }
 
-fn orphan(doc: &mut Pretty, art: &Artifact) {
+fn orphan(doc: &mut Pretty, art: &Shown) {
     doc.open(b'{');
     doc.name("cluster");
     let cluster = art.cluster.as_deref().filter(|c| !c.is_empty());
@@ -162,19 +214,14 @@ fn orphan(doc: &mut Pretty, art: &Artifact) {
             .unwrap_or("active"),
     );
     doc.name("title");
-    doc.opt_str(title(art).as_deref());
+    doc.opt_str(art.title.as_deref());
     doc.name("trace_id");
-    doc.opt_str(art.trace_id.map(|id| hex(&id)).as_deref());
+    doc.str(&hex(&art.trace_id));
     doc.close(b'}');
 }
 
-fn trace(
-    doc: &mut Pretty,
-    collector: &Collector,
-    arts: &[Option<&Artifact>],
-    root: &Artifact,
-) -> io::Result<()> {
-    let id = root.trace_id.unwrap_or_default(); // a root is placed
+fn trace(doc: &mut Pretty, collector: &Collector, placed: &Placed, root: &Shown) -> io::Result<()> {
+    let id = root.trace_id;
     let spans = collector.traces.get(&id).map_or(&[][..], Vec::as_slice);
     doc.open(b'{');
     doc.name("artifacts");
@@ -182,7 +229,8 @@ fn trace(
     for (index, depth) in tree(collector, spans) {
         doc.item();
         let span = &collector.spans[index as usize];
-        entry(doc, &collector.texts, span, depth, arts[index as usize]);
+        let newest = placed.by_span[index as usize];
+        entry(doc, &collector.texts, span, depth, newest, &placed.titles);
     }
     doc.close(b']');
     doc.name("file");
@@ -190,9 +238,9 @@ fn trace(
     doc.name("placeholder");
     doc.bool(root.placeholder);
     doc.name("state");
-    doc.str(state(root));
+    doc.str(state(root.closed));
     doc.name("title");
-    doc.opt_str(title(root).as_deref());
+    doc.opt_str(root.title.as_deref());
     doc.name("trace_id");
     doc.str(&hex(&id));
     doc.name("type");
@@ -254,7 +302,7 @@ fn duration_s(span: &Span) -> f64 {
 /// Durations below this (11.6 days) are floats of a nanosecond's precision or better.
 const SHORT_NS: i128 = 1_000_000_000_000_000;
 
-fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option<&Artifact>) {
+fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option<Newest>, titles: &Texts) {
     doc.open(b'{');
     doc.name("backfilled");
     doc.bool(span.backfilled);
@@ -279,7 +327,7 @@ fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option
     doc.int(span.start_ns);
     doc.name("state");
     match art {
-        Some(art) => doc.str(state(art)),
+        Some(art) => doc.str(state(art.closed)),
         None => doc.raw(texts.get(span.state)),
     }
     doc.name("status");
@@ -287,8 +335,8 @@ fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option
     doc.name("status_message");
     doc.raw(texts.get(span.status_message));
     doc.name("title");
-    match art.and_then(|a| a.title.as_deref()) {
-        Some(title) => doc.str(title),
+    match art.and_then(|a| a.title) {
+        Some(title) => doc.str(titles.get(title)),
         None => doc.raw(texts.get(span.title)),
     }
     doc.name("type");
