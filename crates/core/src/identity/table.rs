@@ -12,7 +12,7 @@
 //! `&mut self`, so a loaded entry's address holds while any reference to it lives (the
 //! pattern of an append-only map); the map itself is behind a mutex.
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashMap, HashMapExt};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -277,18 +277,17 @@ impl<V: Row> Table<V> {
 
     /// Every key, sorted: in memory, let go, and committed.
     pub fn keys(&self) -> Vec<String> {
-        let mut keys: HashSet<String> = self
+        let mut keys: Vec<String> = self
             .hot
             .lock()
             .map(|hot| hot.keys().cloned().collect())
             .unwrap_or_default();
         if let Some(spill) = &self.spill {
-            (spill.store.keys)(&mut |key| {
-                keys.insert(key.to_string());
-            });
+            (spill.store.keys)(&mut |key| keys.push(key.to_string()));
         }
-        let mut keys: Vec<String> = keys.into_iter().collect();
-        keys.sort();
+        // sorted, then the key both in memory and committed once: no set of every key besides
+        keys.sort_unstable();
+        keys.dedup();
         keys
     }
 
