@@ -566,6 +566,7 @@ mod tests {
         Store {
             row: Box::new(move |key| rows.get(key).cloned()),
             keys: Box::new(move |each| keys.iter().for_each(|key| each(key))),
+            rows: None,
         }
     }
 

@@ -25,10 +25,15 @@ pub type RowReader = Box<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
 /// Every committed key of a table, each handed to the function it is given as it is read.
 pub type KeyReader = Box<dyn Fn(&mut dyn FnMut(&str)) + Send + Sync>;
 
-/// The committed rows of one table: a row by key, and every key.
+/// Every committed row of a table, each handed to the function it is given with its key.
+pub type RowsReader = Box<dyn Fn(&mut dyn FnMut(&str, &[u8])) + Send + Sync>;
+
+/// The committed rows of one table: a row by key, and every key; every row, where the store
+/// holds them at hand (else each key's row is read).
 pub struct Store {
     pub row: RowReader,
     pub keys: KeyReader,
+    pub rows: Option<RowsReader>,
 }
 
 /// Rows kept in memory as a store (`inspect`'s): a table spilling to them holds its working set
@@ -48,10 +53,13 @@ impl MemoryRows {
     }
 
     pub fn store(&self) -> Store {
-        let (rows, keys) = (self.clone(), self.clone());
+        let (row, keys, rows) = (self.clone(), self.clone(), self.clone());
         Store {
-            row: Box::new(move |key| rows.rows().get(key).map(|row| row.to_vec())),
+            row: Box::new(move |key| row.rows().get(key).map(|row| row.to_vec())),
             keys: Box::new(move |each| keys.rows().keys().for_each(|key| each(key))),
+            rows: Some(Box::new(move |each| {
+                rows.rows().iter().for_each(|(key, row)| each(key, row))
+            })),
         }
     }
 
@@ -291,46 +299,27 @@ impl<V: Row> Table<V> {
         keys
     }
 
-    /// Every entry, in the order of their keys. For a table that keeps all in memory, none is
-    /// read or copied: a document of them all (`inspect`'s) costs a pointer per entry, not
-    /// every key again.
-    pub fn values(&self) -> Vec<&V> {
-        if self.spill.is_some() {
-            return self.keys().iter().filter_map(|key| self.get(key)).collect();
-        }
-        let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
-        let mut held: Vec<(&str, *const V)> = hot
-            .iter()
-            .map(|(key, held)| {
-                let key: *const str = key.as_str();
-                // SAFETY: as in `get`: a key's text and its boxed value stay where they are
-                // until the entry is dropped, which needs `&mut self`
-                (unsafe { &*key }, &held.slot.value as *const V)
-            })
-            .collect();
-        held.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        // SAFETY: as above
-        held.into_iter().map(|(_, value)| unsafe { &*value }).collect()
-    }
-
-    /// Every entry in the order of their keys, handed to `each`: one let go is decoded into a
-    /// temporary, not loaded back (a document of every artifact holds one at a time).
+    /// Every entry, in no particular order, handed to `each`: one let go is decoded from its
+    /// row into a temporary, not loaded back (a document of every artifact holds one at a time).
     pub fn each(&self, mut each: impl FnMut(&V)) {
-        let Some(spill) = &self.spill else {
-            return self.values().into_iter().for_each(each);
+        let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
+        hot.values().for_each(|held| each(&held.slot.value));
+        let Some(spill) = &self.spill else { return };
+        let mut let_go = |key: &str, row: &[u8]| {
+            if !hot.contains_key(key) {
+                let value = V::decode(&spill.scope, key, row);
+                each(&value.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")));
+            }
         };
-        for key in self.keys() {
-            let held: Option<*const V> = {
-                let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
-                hot.get(&key).map(|held| &held.slot.value as *const V)
-            };
-            match held {
-                // SAFETY: as in `get`
-                Some(value) => each(unsafe { &*value }),
-                None => {
+        match &spill.store.rows {
+            Some(rows) => rows(&mut let_go),
+            None => {
+                // the keys first: a store may not read a row while it lists its keys
+                let mut keys = vec![];
+                (spill.store.keys)(&mut |key| keys.push(key.to_string()));
+                for key in keys {
                     if let Some(row) = (spill.store.row)(&key) {
-                        let value = V::decode(&spill.scope, &key, &row);
-                        each(&value.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")));
+                        let_go(&key, &row);
                     }
                 }
             }
@@ -421,6 +410,7 @@ mod tests {
         let store = Store {
             row: Box::new(move |key| rows.lock().unwrap().get(key).cloned()),
             keys: Box::new(move |each| keys.lock().unwrap().keys().for_each(|key| each(key))),
+            rows: None,
         };
         Table::spilling("", limit, store, false, Some(KeyFilter::default()))
     }
@@ -449,10 +439,13 @@ mod tests {
         assert_eq!(table.get("k0").unwrap(), &["v0", "changed"]);
         assert_eq!(table.get("k3").unwrap(), &["v3"], "read back from the store");
         assert_eq!(table.len(), 10);
+        let mut seen = 0;
+        table.each(|_| seen += 1);
+        assert_eq!(seen, 10, "in memory, and read from the store key by key");
     }
 
     #[test]
-    fn each_hands_every_entry_in_key_order_those_let_go_as_temporaries() {
+    fn each_hands_every_entry_once_those_let_go_as_temporaries() {
         let rows = MemoryRows::default();
         let mut table: Table<Vec<String>> = Table::spilling("", 2, rows.store(), false, None);
         insert(&mut table, 0..6);
@@ -462,6 +455,7 @@ mod tests {
         let in_memory = table.hot_len();
         let mut seen = vec![];
         table.each(|value| seen.push(value[0].clone()));
+        seen.sort();
         assert_eq!(seen, ["v0", "v1", "v2", "v3", "v4", "v5"]);
         assert_eq!(
             (in_memory, table.hot_len()),

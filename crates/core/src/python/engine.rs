@@ -368,6 +368,7 @@ fn table_store(py: Python<'_>, store: &Py<PyAny>, table: &'static str) -> Store 
                 }
             })
         }),
+        rows: None, // each key's row is read
     }
 }
 

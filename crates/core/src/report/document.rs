@@ -79,8 +79,8 @@ struct Newest {
     title: Option<u32>,
 }
 
-/// What the document needs of the placed artifacts, gathered in one pass over them in key
-/// order: an artifact is read (decoded, if the table let it go) and dropped, not held.
+/// What the document needs of the placed artifacts, gathered in one pass over them: an
+/// artifact is read (decoded, if the table let it go) and dropped, not held.
 struct Placed {
     by_span: Vec<Option<Newest>>, // as `spans`
     titles: Texts,
@@ -117,9 +117,11 @@ fn placed(engine: &Engine, collector: &Collector) -> Placed {
             found.groups[group].push(Shown::of(art, trace_id));
         }
     });
+    // the table hands its artifacts in no particular order (a span announces one artifact)
     for group in &mut found.groups {
-        group.sort_by(|a, b| a.group_key().cmp(b.group_key()));
+        group.sort_unstable_by(|a, b| a.group_key().cmp(b.group_key()));
     }
+    found.orphans.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     found
 }
 
