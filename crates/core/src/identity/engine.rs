@@ -41,8 +41,11 @@ use super::attrs::{Attrs, Value, event_attributes};
 use super::ids;
 use super::metrics::MetricState;
 use super::model::*;
-use super::table::{MemoryRows, Table};
+use super::table::{KeyFilter, MemoryRows, Store, Table};
 use crate::parse::{Kind, ParsedEvent, Shape};
+
+/// The tables a store holds, in the order `spill` and `take_changed` give them.
+pub const TABLES: [&str; 4] = ["artifacts", "memberships", "files", "derived"];
 
 pub(super) const MENTION_PREFIX: &str = "knowledge."; // events that only mention artifacts
 
@@ -79,7 +82,7 @@ pub struct Engine {
     /// only — no attributes, body or severity held while it waits for its artifact's place.
     pub logs_counted: bool,
     saves: u64,                                   // saves taken (`take_changed`)
-    rows: Option<[MemoryRows; 4]>,                // `keep_rows`: artifacts, memberships, files, derived
+    rows: Option<[MemoryRows; 4]>,                // `keep_rows`: one for each of `TABLES`
     pub(super) dirty: BTreeSet<String>,           // unplaced artifact keys whose place may have become known
     pub(super) spans: Vec<SpanRecord>,            // built at sequence points, handed over by `drain`
     drained: Vec<PendingLog>,                     // `drain_each`'s spare queue (empty), for its memory
@@ -120,17 +123,33 @@ impl Engine {
         }
     }
 
+    /// Each table keeps about `limit` entries in memory, the rest in the store `of` gives for
+    /// its number in `TABLES`, with the filter of the keys it let go (if any). `saved`: the
+    /// stores already hold rows (a restart).
+    pub fn spill(
+        &mut self,
+        limit: usize,
+        saved: bool,
+        mut of: impl FnMut(usize) -> (Store, Option<KeyFilter>),
+    ) {
+        let scope = self.scope.clone();
+        let (store, outside) = of(0);
+        self.artifacts = Table::spilling(&scope, limit, store, saved, outside);
+        let (store, outside) = of(1);
+        self.memberships = Table::spilling(&scope, limit, store, saved, outside);
+        let (store, outside) = of(2);
+        self.files = Table::spilling(&scope, limit, store, saved, outside);
+        let (store, outside) = of(3);
+        self.derived_taken = Table::spilling(&scope, limit, store, saved, outside);
+    }
+
     /// Each table keeps about `limit` entries in memory, the rest as rows in memory (the
     /// state codec's), committed at each `drain`: a read with no store (`inspect`) whose
     /// memory does not grow with every artifact of the history.
     pub fn keep_rows(&mut self, limit: usize) {
         let rows: [MemoryRows; 4] = Default::default();
-        let (scope, store) = (self.scope.clone(), |n: usize| rows[n].store());
         // no key filter: the rows' map answers "never seen" as fast
-        self.artifacts = Table::spilling(&scope, limit, store(0), false, None);
-        self.memberships = Table::spilling(&scope, limit, store(1), false, None);
-        self.files = Table::spilling(&scope, limit, store(2), false, None);
-        self.derived_taken = Table::spilling(&scope, limit, store(3), false, None);
+        self.spill(limit, false, |n| (rows[n].store(), None));
         self.rows = Some(rows);
     }
 

@@ -1,7 +1,7 @@
 //! A keyed table of the engine's state that keeps a working set in memory.
 //!
-//! Without a store, every entry stays in memory (`inspect`, tests). With one (the tail), once
-//! more than `limit` entries are in memory, `trim` (between batches) lets the least recently
+//! Without a store, every entry stays in memory (tests). With one (the tail's SQLite state, or
+//! `inspect`'s rows in memory: `MemoryRows`), once more than `limit` entries are in memory, `trim` (between batches) lets the least recently
 //! used of those whose newest version is committed go: dropped, and read back from the store
 //! when next needed. One changed since (not saved, or saved by a write not yet confirmed as
 //! committed) stays until `confirm`: a bound of `limit` plus what the saves in flight wrote,

@@ -18,7 +18,7 @@ use super::parse::rejection;
 use crate::identity;
 use crate::identity::attrs::{Attrs, Value};
 use crate::identity::model::{LogRecord, Output, Position, SpanRecord};
-use crate::identity::table::{KeyFilter, Store, Table};
+use crate::identity::table::{KeyFilter, Store};
 use crate::identity::{codec, export};
 use crate::json::{Json, Object};
 use crate::lines::complete_lines;
@@ -105,14 +105,11 @@ impl Engine {
             ));
         }
         if let Some(store) = store {
-            let (saved, limit, scope) = (state.is_some(), limit.unwrap_or(usize::MAX), inner.scope.clone());
-            let (store, outside) = (|name| table_store(py, &store, name), KeyFilter::default());
-            let keys = |name| Some(outside.for_table(name)); // one filter for the four tables
-            inner.artifacts = Table::spilling(&scope, limit, store("artifacts"), saved, keys("artifacts"));
-            inner.memberships =
-                Table::spilling(&scope, limit, store("memberships"), saved, keys("memberships"));
-            inner.files = Table::spilling(&scope, limit, store("files"), saved, keys("files"));
-            inner.derived_taken = Table::spilling(&scope, limit, store("derived"), saved, keys("derived"));
+            let outside = KeyFilter::default(); // one filter for the four tables
+            inner.spill(limit.unwrap_or(usize::MAX), state.is_some(), |n| {
+                let name = identity::engine::TABLES[n];
+                (table_store(py, &store, name), Some(outside.for_table(name)))
+            });
         }
         if let Some(limit) = working_set {
             inner.keep_rows(limit);
