@@ -21,12 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from benchmarks.child import REPO_ROOT, Measured, checked, measure
+from benchmarks.replay_requests import write_request
 from intent_observe.events.parse import event_id_of
 from intent_observe.otlp.consumer import ACCEPTED, PartialResult
 from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
@@ -39,16 +41,21 @@ LIVE_LINES, LIVE_RATE = 300, 30.0  # appended one at a time, per second
 
 
 class CountingConsumer:
-    """Counts what arrives; with `track` also when each event's log record arrived."""
+    """Counts what arrives; with `track` also when each event's log record arrived, with `record`
+    every request too, in the order they arrived (benchmarks.replay_requests)."""
 
-    def __init__(self, track: bool = False) -> None:
+    def __init__(self, track: bool = False, record: BinaryIO | None = None) -> None:
         self.track = track
+        self.record = record
         self.spans = 0
         self.logs = 0
         self.arrived: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def consume(self, signal: Signal, body: bytes, stop: threading.Event | None = None) -> PartialResult:
+        if self.record is not None:
+            with self._lock:
+                write_request(self.record, signal, body)
         request = WIRES[signal].request_type.FromString(body)
         return getattr(self, f"consume_{signal.value}")(request)  # type: ignore[no-any-return]
 
@@ -75,9 +82,11 @@ class CountingConsumer:
 
 
 @contextmanager
-def receiving(track: bool = False) -> Iterator[tuple[CountingConsumer, dict[str, str]]]:
+def receiving(
+    track: bool = False, record: BinaryIO | None = None
+) -> Iterator[tuple[CountingConsumer, dict[str, str]]]:
     """A receiver on a free port, and the environment that points an OTLP exporter at it."""
-    consumer = CountingConsumer(track)
+    consumer = CountingConsumer(track, record)
     config = ReceiverConfig(grpc_port=0, http_port=None, max_body_bytes=64 * 1024 * 1024)
     receiver = OtlpReceiver(consumer, config)
     receiver.start()
@@ -104,27 +113,36 @@ class Delivered:
     run: Measured
     logs: int
     spans: int
+    receiver_cpu_s: float  # this process's CPU while the other ran: the receiver's, decoding
 
 
-def tail_once(events: Path, log: Path, state_dir: Path | None = None) -> Delivered:
-    """`tail --once`; its state in `state_dir`, else where the tail keeps it beside the file."""
-    with receiving() as (consumer, env):
-        command = _tail("--once", *(["--state-dir", str(state_dir)] if state_dir else []), str(events))
-        run = checked(measure(command, env, log), "tail", log)
-    return Delivered(run, consumer.logs, consumer.spans)
+def delivered(what: str, command: list[str], log: Path, record: BinaryIO | None = None) -> Delivered:
+    """`command` run against a counting receiver; "@ENDPOINT@" in it becomes the receiver's URL."""
+    with receiving(record=record) as (consumer, env):
+        endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        started = time.process_time()
+        run = checked(measure([a.replace("@ENDPOINT@", endpoint) for a in command], env, log), what, log)
+        receiver_cpu = time.process_time() - started
+    return Delivered(run, consumer.logs, consumer.spans, receiver_cpu)
+
+
+def tail_once(
+    events: Path, log: Path, state_dir: Path | None = None, record: BinaryIO | None = None
+) -> Delivered:
+    """`tail --once`; its state in `state_dir`, else where the tail keeps it beside the file;
+    what it sent written to `record`."""
+    command = _tail("--once", *(["--state-dir", str(state_dir)] if state_dir else []), str(events))
+    return delivered("tail", command, log, record)
 
 
 def sdk_once(events: Path, log: Path) -> Delivered:
-    with receiving() as (consumer, env):
-        command = [
-            sys.executable,
-            "-m",
-            "benchmarks.sdk_baseline",
-            str(events),
-            env["OTEL_EXPORTER_OTLP_ENDPOINT"],
-        ]
-        run = checked(measure(command, env, log), "baseline", log)
-    return Delivered(run, consumer.logs, consumer.spans)
+    command = [sys.executable, "-m", "benchmarks.sdk_baseline", str(events), "@ENDPOINT@"]
+    return delivered("baseline", command, log)
+
+
+def replay_once(requests: Path, log: Path) -> Delivered:
+    """The requests a tail recorded, sent again by a process that does nothing else."""
+    return delivered("replay", [sys.executable, "-m", "benchmarks.replay_requests", str(requests)], log)
 
 
 def live_latency(tmp: Path) -> list[float]:
