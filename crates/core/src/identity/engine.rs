@@ -82,7 +82,6 @@ pub struct Engine {
     /// only — no attributes, body or severity held while it waits for its artifact's place.
     pub logs_counted: bool,
     saves: u64,                                   // saves taken (`take_changed`)
-    rows: Option<[MemoryRows; 4]>,                // `keep_rows`: one for each of `TABLES`
     pub(super) dirty: BTreeSet<String>,           // unplaced artifact keys whose place may have become known
     pub(super) spans: Vec<SpanRecord>,            // built at sequence points, handed over by `drain`
     drained: Vec<PendingLog>,                     // `drain_each`'s spare queue (empty), for its memory
@@ -144,31 +143,11 @@ impl Engine {
     }
 
     /// Each table keeps about `limit` entries in memory, the rest as rows in memory (the
-    /// state codec's), committed at each `drain`: a read with no store (`inspect`) whose
-    /// memory does not grow with every artifact of the history.
+    /// state codec's), written as the trims let them go: a read with no store (`inspect`)
+    /// whose memory does not grow with every artifact of the history.
     pub fn keep_rows(&mut self, limit: usize) {
-        let rows: [MemoryRows; 4] = Default::default();
         // no key filter: the rows' map answers "never seen" as fast
-        self.spill(limit, false, |n| (rows[n].store(), None));
-        self.rows = Some(rows);
-    }
-
-    /// `keep_rows`' commit: what changed saved as rows, so the trims may let it go.
-    fn commit_rows(&mut self) {
-        if self.rows.is_none() {
-            return;
-        }
-        let changes = self.take_changed();
-        let tables = [
-            changes.artifacts,
-            changes.memberships,
-            changes.files,
-            changes.derived,
-        ];
-        for (rows, saved) in self.rows.iter().flatten().zip(tables) {
-            rows.put(saved);
-        }
-        self.confirm(changes.seq);
+        self.spill(limit, false, |_| (MemoryRows::default().store(), None));
     }
 
     // ------------------------------------------------------------------ input
@@ -318,7 +297,6 @@ impl Engine {
             }
         }
         self.drained = pending;
-        self.commit_rows();
         self.artifacts.trim();
         self.memberships.trim();
         self.files.trim();
@@ -586,6 +564,7 @@ mod tests {
             row: Box::new(move |key| rows.get(key).cloned()),
             keys: Box::new(move |each| keys.iter().for_each(|key| each(key))),
             rows: None,
+            write: None,
         }
     }
 

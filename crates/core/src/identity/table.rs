@@ -5,8 +5,9 @@
 //! used of those whose newest version is committed go: dropped, and read back from the store
 //! when next needed. One changed since (not saved, or saved by a write not yet confirmed as
 //! committed) stays until `confirm`: a bound of `limit` plus what the saves in flight wrote,
-//! and nothing encoded twice. A Bloom filter of the keys let go answers "never seen" without
-//! a lookup.
+//! and nothing encoded twice. A store the table writes itself (`MemoryRows`) takes what
+//! `trim` lets go, encoded then, if changed since its row: nothing waits for a save. A Bloom
+//! filter of the keys let go answers "never seen" without a lookup.
 //!
 //! Reads take `&self` and may load an entry: entries are boxed and only ever dropped through
 //! `&mut self`, so a loaded entry's address holds while any reference to it lives (the
@@ -28,24 +29,23 @@ pub type KeyReader = Box<dyn Fn(&mut dyn FnMut(&str)) + Send + Sync>;
 /// Every committed row of a table, each handed to the function it is given with its key.
 pub type RowsReader = Box<dyn Fn(&mut dyn FnMut(&str, &[u8])) + Send + Sync>;
 
+/// Rows a table writes itself: keys and their rows, replacing any row of the same key.
+pub type RowsWriter = Box<dyn Fn(Vec<(String, Box<[u8]>)>) + Send + Sync>;
+
 /// The committed rows of one table: a row by key, and every key; every row, where the store
-/// holds them at hand (else each key's row is read).
+/// holds them at hand (else each key's row is read); `write`, where the table writes what it
+/// lets go itself (else a save writes what changed, and `confirm` says it is committed).
 pub struct Store {
     pub row: RowReader,
     pub keys: KeyReader,
     pub rows: Option<RowsReader>,
+    pub write: Option<RowsWriter>,
 }
 
 /// Rows kept in memory as a store (`inspect`'s): a table spilling to them holds its working set
-/// as entries and the rest as rows, which its engine commits itself (`Engine::keep_rows`).
+/// as entries and the rest as rows, written as `trim` lets them go (`Engine::keep_rows`).
 #[derive(Clone, Default)]
 pub struct MemoryRows(Arc<Mutex<HashMap<String, Box<[u8]>>>>);
-
-impl std::fmt::Debug for MemoryRows {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MemoryRows({})", self.rows().len())
-    }
-}
 
 impl MemoryRows {
     fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<[u8]>>> {
@@ -53,21 +53,14 @@ impl MemoryRows {
     }
 
     pub fn store(&self) -> Store {
-        let (row, keys, rows) = (self.clone(), self.clone(), self.clone());
+        let (row, keys, rows, write) = (self.clone(), self.clone(), self.clone(), self.clone());
         Store {
             row: Box::new(move |key| row.rows().get(key).map(|row| row.to_vec())),
             keys: Box::new(move |each| keys.rows().keys().for_each(|key| each(key))),
             rows: Some(Box::new(move |each| {
                 rows.rows().iter().for_each(|(key, row)| each(key, row))
             })),
-        }
-    }
-
-    /// A save's rows, committed.
-    pub fn put(&self, saved: Vec<(String, Vec<u8>)>) {
-        let mut rows = self.rows();
-        for (key, row) in saved {
-            rows.insert(key, row.into_boxed_slice());
+            write: Some(Box::new(move |let_go| write.rows().extend(let_go))),
         }
     }
 }
@@ -361,7 +354,8 @@ impl<V: Row> Table<V> {
         }
     }
 
-    /// Between batches: the least recently used committed entries beyond the limit are let go.
+    /// Between batches: the least recently used committed entries beyond the limit are let go
+    /// (with a store the table writes, any: what changed since its row is written as it goes).
     pub fn trim(&mut self) {
         let Some(spill) = &mut self.spill else { return };
         let hot = self.hot.get_mut().unwrap_or_else(|e| e.into_inner());
@@ -369,11 +363,11 @@ impl<V: Row> Table<V> {
         if hot.len() <= spill.trim_above {
             return;
         }
-        let confirmed = spill.confirmed;
+        let (confirmed, writes) = (spill.confirmed, spill.store.write.is_some());
+        let may_go = |held: &mut Held<V>| writes || held.written <= confirmed;
         let mut stamps: Vec<u64> = hot
             .values_mut()
-            .filter(|held| held.written <= confirmed)
-            .map(|held| *held.slot.used.get_mut())
+            .filter_map(|held| may_go(held).then(|| *held.slot.used.get_mut()))
             .collect();
         let excess = hot.len() - spill.limit + spill.limit / EVICT_FRACTION;
         // the last stamp let go, and how many with it may go (ties), not the whole table in order
@@ -383,17 +377,24 @@ impl<V: Row> Table<V> {
         } else {
             (u64::MAX, usize::MAX)
         };
-        hot.retain(|key, held| {
+        let let_go = hot.extract_if(|_, held| {
             let used = *held.slot.used.get_mut();
-            let go = held.written <= confirmed && (used < last || used == last && at_last > 0);
-            if go {
-                at_last -= usize::from(used == last);
-                if let Some(outside) = &spill.outside {
-                    outside.add(key);
-                }
-            }
-            !go
+            let go = may_go(held) && (used < last || used == last && at_last > 0);
+            at_last -= usize::from(go && used == last);
+            go
         });
+        let mut rows = vec![];
+        for (key, held) in let_go {
+            if let Some(outside) = &spill.outside {
+                outside.add(&key);
+            }
+            if writes && held.written != 0 {
+                rows.push((key, held.slot.value.encode().into_boxed_slice()));
+            }
+        }
+        if let Some(write) = &spill.store.write {
+            write(rows);
+        }
         // entries not yet committed stay: what is left is not scanned again until it grows
         spill.trim_above = spill.limit.max(hot.len() + spill.limit / EVICT_FRACTION);
     }
@@ -411,6 +412,7 @@ mod tests {
             row: Box::new(move |key| rows.lock().unwrap().get(key).cloned()),
             keys: Box::new(move |each| keys.lock().unwrap().keys().for_each(|key| each(key))),
             rows: None,
+            write: None,
         };
         Table::spilling("", limit, store, false, Some(KeyFilter::default()))
     }
@@ -449,8 +451,6 @@ mod tests {
         let rows = MemoryRows::default();
         let mut table: Table<Vec<String>> = Table::spilling("", 2, rows.store(), false, None);
         insert(&mut table, 0..6);
-        rows.put(table.take_changed(1));
-        table.confirm(1);
         table.trim();
         let in_memory = table.hot_len();
         let mut seen = vec![];
@@ -463,6 +463,25 @@ mod tests {
             "four let go, none loaded back"
         );
         assert_eq!(table.get("k4").unwrap(), &["v4"], "read back from the rows");
+    }
+
+    #[test]
+    fn a_table_writing_its_rows_writes_what_it_lets_go_changed_since() {
+        let rows = MemoryRows::default();
+        let mut table: Table<Vec<String>> = Table::spilling("", 2, rows.store(), false, None);
+        insert(&mut table, 0..6);
+        table.trim();
+        assert_eq!((table.hot_len(), rows.rows().len()), (2, 4), "no save needed");
+        table.get_mut("k0").unwrap().push("changed".into());
+        table.get("k1").unwrap();
+        for _ in 0..2 {
+            table.trim(); // k0 and k1 are the newest used, the other two go first
+        }
+        insert(&mut table, 6..8);
+        table.trim();
+        assert!(!table.hot.get_mut().unwrap().contains_key("k0"), "let go again");
+        assert_eq!(table.get("k0").unwrap(), &["v0", "changed"], "written as it went");
+        assert_eq!(table.len(), 8);
     }
 
     #[test]

@@ -365,7 +365,8 @@ fn table_store(py: Python<'_>, store: &Py<PyAny>, table: &'static str) -> Store 
                 }
             })
         }),
-        rows: None, // each key's row is read
+        rows: None,  // each key's row is read
+        write: None, // a save writes what changed
     }
 }
 
