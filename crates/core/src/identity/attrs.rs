@@ -122,7 +122,7 @@ pub fn one_line(text: &str, limit: usize) -> String {
 }
 
 /// `one_line`, appended to `out`.
-fn push_one_line(out: &mut String, text: &str, limit: usize) {
+pub fn push_one_line(out: &mut String, text: &str, limit: usize) {
     if !text.contains(['\r', '\n', '\t']) {
         return push_bounded(out, text, limit); // nothing to escape: no copies on the way
     }

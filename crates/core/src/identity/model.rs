@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::attrs::{Attrs, Name, Value, one_line};
+use super::attrs::{Attrs, Name, Value, push_one_line};
 use super::codec::bytes::{Reader, Writer};
 use super::ids::{SpanId, TraceId};
 use crate::parse::Kind;
@@ -185,8 +185,15 @@ impl Lists {
 
 /// The name an artifact of this kind and id is given when it is made (`signal SIG-1`).
 pub fn usual_name(kind: Kind, id: Option<&str>) -> String {
-    let label = id.map_or_else(|| "(no id)".to_string(), |id| one_line(id, 80));
-    format!("{} {label}", kind.value())
+    let label = id.map_or(7, str::len); // "(no id)", or the id's bytes: unescaped, most are
+    let mut name = String::with_capacity(kind.value().len() + 1 + label);
+    name.push_str(kind.value());
+    name.push(' ');
+    match id {
+        Some(id) => push_one_line(&mut name, id, 80),
+        None => name.push_str("(no id)"),
+    }
+    name
 }
 
 impl Artifact {
@@ -229,6 +236,11 @@ impl Membership {
         } else {
             "cluster-member:"
         }
+    }
+
+    /// Whether a key is a membership's (else an artifact's, `{kind}:…`): told without a lookup.
+    pub fn is_key(key: &str) -> bool {
+        key.starts_with(Self::prefix(true)) || key.starts_with(Self::prefix(false))
     }
 
     /// The key of a signal's membership in a container.

@@ -25,10 +25,10 @@ impl Engine {
     /// again, rescored) are not work on the intent it fed; its promotion is (that event's home
     /// is its place in the intent's trace, a membership).
     pub(super) fn owning_intent(&self, key: &str) -> Option<Key> {
-        let Some(mut art) = self.artifacts.get(key) else {
-            let member = self.memberships.get(key)?;
+        if let Some(member) = self.membership(key) {
             return member.intent_role.then(|| member.container().to_string());
-        };
+        }
+        let mut art = self.artifacts.get(key)?;
         for _ in 0..4 {
             match art.kind {
                 Kind::Intent => return Some(art.key.clone()),
@@ -45,8 +45,16 @@ impl Engine {
         None
     }
 
+    /// The membership a home is, if it is one: an artifact's key is never looked for among
+    /// the memberships (a miss there costs as much as a hit, and most homes are artifacts).
+    pub(super) fn membership(&self, home: &str) -> Option<&Membership> {
+        Membership::is_key(home)
+            .then(|| self.memberships.get(home))
+            .flatten()
+    }
+
     pub(super) fn home_placed(&self, home: &str) -> bool {
-        let key = self.memberships.get(home).map_or(home, Membership::container);
+        let key = self.membership(home).map_or(home, Membership::container);
         art!(self, key).trace_id.is_some()
     }
 

@@ -216,15 +216,13 @@ impl Engine {
 
     pub(super) fn finish_log(&mut self, item: PendingLog) -> LogRecord {
         let mut record = item.record;
-        let (owner, span_id) = match self.memberships.get(&item.home) {
-            Some(member) => (member.container().to_string(), member.span_id),
-            None => {
-                let span_id = art!(self, &item.home).span_id;
-                (item.home, span_id)
-            }
+        let (owner, member_span) = match self.membership(&item.home) {
+            Some(member) => (member.container().to_string(), Some(member.span_id)),
+            None => (item.home, None),
         };
-        record.trace_id = ids::hex_or_empty(art!(self, &owner).trace_id.as_ref());
-        record.span_id = ids::hex(&span_id);
+        let art = art!(self, &owner);
+        record.trace_id = ids::hex_or_empty(art.trace_id.as_ref());
+        record.span_id = ids::hex(&member_span.unwrap_or(art.span_id));
         for (name, value) in &self.relation_attrs(&owner).0 {
             record.attributes.set_default(name, value);
         }
