@@ -47,14 +47,21 @@ fn digest<const N: usize>(parts: &[&str]) -> [u8; N] {
 
 /// Bytes as lower-case hex (ids, and the receiver's bytes values).
 pub fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    hex_into(bytes, &mut out);
+    // SAFETY: hex digits alone, ASCII
+    unsafe { String::from_utf8_unchecked(out) }
+}
+
+/// `hex`, written at the end of `out` (the report writes two ids a span).
+pub fn hex_into(bytes: &[u8], out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = vec![0; bytes.len() * 2];
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+    let start = out.len();
+    out.resize(start + bytes.len() * 2, 0);
+    for (pair, b) in out[start..].chunks_exact_mut(2).zip(bytes) {
         pair[0] = DIGITS[usize::from(b >> 4)];
         pair[1] = DIGITS[usize::from(b & 15)];
     }
-    // SAFETY: hex digits alone, ASCII
-    unsafe { String::from_utf8_unchecked(out) }
 }
 
 /// An id as hex, "" for none (an artifact not placed: never asked for once records are built).

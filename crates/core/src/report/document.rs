@@ -11,7 +11,6 @@ use foldhash::{HashMap, HashSet};
 use super::pretty::Pretty;
 use super::{Collector, Span, SpanId, Texts, TraceId};
 use crate::identity::Engine;
-use crate::identity::ids::hex;
 use crate::identity::model::{Artifact, Text};
 use crate::parse::Kind;
 
@@ -207,7 +206,7 @@ fn orphan(doc: &mut Pretty, art: &Shown) {
     doc.name("key");
     doc.str(&art.key);
     doc.name("span_id");
-    doc.str(&hex(&art.span_id));
+    doc.hex(&art.span_id);
     doc.name("status");
     doc.str(
         art.inactive
@@ -218,7 +217,7 @@ fn orphan(doc: &mut Pretty, art: &Shown) {
     doc.name("title");
     doc.opt_str(art.title.as_deref());
     doc.name("trace_id");
-    doc.str(&hex(&art.trace_id));
+    doc.hex(&art.trace_id);
     doc.close(b'}');
 }
 
@@ -244,7 +243,7 @@ fn trace(doc: &mut Pretty, collector: &Collector, placed: &Placed, root: &Shown)
     doc.name("title");
     doc.opt_str(root.title.as_deref());
     doc.name("trace_id");
-    doc.str(&hex(&id));
+    doc.hex(&id);
     doc.name("type");
     doc.str(root.kind.value());
     doc.close(b'}');
@@ -318,13 +317,13 @@ fn entry(doc: &mut Pretty, texts: &Texts, span: &Span, depth: usize, art: Option
     doc.str(texts.get(span.name));
     doc.name("parent_span_id");
     match &span.parent {
-        Some(parent) => doc.str(&hex(parent)),
+        Some(parent) => doc.hex(parent),
         None => doc.raw("null"),
     }
     doc.name("phase");
     doc.raw(texts.get(span.phase));
     doc.name("span_id");
-    doc.str(&hex(&span.id));
+    doc.hex(&span.id);
     doc.name("start_ns");
     doc.int(span.start_ns);
     doc.name("state");

@@ -67,15 +67,22 @@ impl Texts {
         number
     }
 
-    /// An attribute's value as its JSON (`null` when absent).
-    fn value(&mut self, value: Option<&Value>) -> u32 {
-        let Some(value) = value else {
-            return Self::NULL;
-        };
+    /// An attribute's value as its JSON.
+    fn value(&mut self, value: &Value) -> u32 {
+        self.json(|out| pretty::value(out, value))
+    }
+
+    /// A text as its JSON string (`null` when absent).
+    fn string(&mut self, text: Option<&str>) -> u32 {
+        text.map_or(Self::NULL, |text| self.json(|out| pretty::string(out, text)))
+    }
+
+    /// The JSON `write` writes, by number.
+    fn json(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> u32 {
         let mut json = std::mem::take(&mut self.scratch);
         json.clear();
-        pretty::value(&mut json, value);
-        // SAFETY: `pretty::value` writes a str's own text and ASCII alone
+        write(&mut json);
+        // SAFETY: `pretty`'s writers write a str's own text and ASCII alone
         let number = self.number(unsafe { std::str::from_utf8_unchecked(&json) });
         self.scratch = json;
         number
@@ -89,7 +96,7 @@ impl Texts {
         {
             return number;
         }
-        let number = self.value(Some(value));
+        let number = self.value(value);
         if let Value::Str(text) = value
             && self.words.len() < MAX_WORDS
         {
@@ -157,7 +164,6 @@ impl Collector {
             Entry::Vacant(place) => place.insert(self.spans.len() as u32),
         };
         let texts = &mut self.texts;
-        let status_message = span.status_message.clone().map(Value::Str);
         let mut kept = Span {
             id,
             parent,
@@ -171,17 +177,17 @@ impl Collector {
             state: Texts::NULL,
             phase: Texts::NULL,
             title: Texts::NULL,
-            status_message: texts.value(status_message.as_ref()),
+            status_message: texts.string(span.status_message.as_deref()),
         };
         // the attributes read in one pass: a name is set once on a span
         for (key, value) in &span.attributes.0 {
             match key.as_ref() {
                 "intent.backfilled" => kept.backfilled = truthy(value),
-                "intent.artifact.id" => kept.artifact_id = texts.value(Some(value)),
+                "intent.artifact.id" => kept.artifact_id = texts.value(value),
                 "intent.artifact.type" => kept.kind = texts.word(value),
                 "intent.artifact.state" => kept.state = texts.word(value),
                 "intent.phase" => kept.phase = texts.word(value),
-                "intent.title" => kept.title = texts.value(Some(value)),
+                "intent.title" => kept.title = texts.value(value),
                 _ => {}
             }
         }
@@ -271,7 +277,7 @@ mod tests {
         let numbers: Vec<u32> = words.iter().map(|w| texts.word(w)).collect();
         assert_eq!((numbers[0], numbers[1]), (numbers[2], numbers[4]));
         for (word, number) in words.iter().zip(numbers) {
-            assert_eq!(number, texts.value(Some(word)));
+            assert_eq!(number, texts.value(word));
         }
         let three = texts.word(&Value::Int(3));
         assert_eq!(texts.get(three), "3");

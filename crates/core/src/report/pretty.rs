@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use crate::identity::attrs::{Value, decimal, orjson_escaped, orjson_float};
+use crate::identity::ids::hex_into;
 use crate::json::plain_run;
 
 const CHUNK: usize = 1 << 20;
@@ -32,6 +33,7 @@ impl<'w> Pretty<'w> {
     }
 
     /// `{` or `[`.
+    #[inline]
     pub fn open(&mut self, bracket: u8) {
         self.buf.push(bracket);
         self.depth += 1;
@@ -39,6 +41,7 @@ impl<'w> Pretty<'w> {
     }
 
     /// `}` or `]`, on a line of its own unless the container is empty.
+    #[inline]
     pub fn close(&mut self, bracket: u8) {
         self.depth -= 1;
         if !self.empty {
@@ -49,6 +52,7 @@ impl<'w> Pretty<'w> {
     }
 
     /// The next item of an array begins.
+    #[inline]
     pub fn item(&mut self) {
         let comma = usize::from(self.empty); // INDENT's comma skipped
         self.empty = false;
@@ -63,7 +67,9 @@ impl<'w> Pretty<'w> {
     }
 
     /// The next member of an object begins, one the report names itself: text with nothing
-    /// to escape (most keys of the document), written as it is.
+    /// to escape (most keys of the document), written as it is. Inlined: its text's length
+    /// known, it is copied without a call (15 names a span).
+    #[inline]
     pub fn name(&mut self, name: &'static str) {
         debug_assert!(plain_run(name.as_bytes()).is_none(), "{name:?} needs escapes");
         self.item();
@@ -72,11 +78,13 @@ impl<'w> Pretty<'w> {
         self.buf.extend_from_slice(b"\": ");
     }
 
+    #[inline]
     fn newline(&mut self) {
         self.indent(1);
     }
 
     /// `INDENT` from `skip` on: a comma or not, a new line, two spaces a level.
+    #[inline]
     fn indent(&mut self, skip: usize) {
         let end = 2 + 2 * self.depth;
         match INDENT.get(skip..end) {
@@ -100,6 +108,7 @@ impl<'w> Pretty<'w> {
     }
 
     /// A JSON text as it is (a scalar).
+    #[inline]
     pub fn raw(&mut self, json: &str) {
         self.buf.extend_from_slice(json.as_bytes());
     }
@@ -120,9 +129,21 @@ impl<'w> Pretty<'w> {
     }
 
     pub fn float(&mut self, x: f64) {
-        self.buf.extend_from_slice(orjson_float(x).as_bytes());
+        if x == 0.0 && x.is_sign_positive() {
+            self.raw("0.0"); // most spans' duration (an instant), without orjson_float's String
+        } else {
+            self.buf.extend_from_slice(orjson_float(x).as_bytes());
+        }
     }
 
+    /// Bytes (an id) as a string of lower-case hex.
+    pub fn hex(&mut self, bytes: &[u8]) {
+        self.buf.push(b'"');
+        hex_into(bytes, &mut self.buf);
+        self.buf.push(b'"');
+    }
+
+    #[inline]
     pub fn bool(&mut self, flag: bool) {
         self.raw(if flag { "true" } else { "false" });
     }
