@@ -12,7 +12,7 @@ mod kind;
 use std::borrow::Cow;
 
 use crate::json::{self, Json, Object};
-use fields::{Fields, Index};
+use fields::{Fields, Index, Key};
 
 use crate::pytext::{float_repr, normpath, py_strip, strip_bytes};
 use crate::timestamps::{Stamp, parse_timestamp};
@@ -80,7 +80,7 @@ pub enum Parsed<'a> {
 /// A stable id for one line: the same bytes give the same id on every machine.
 pub fn event_id_of(raw: &[u8]) -> String {
     let digest = blake2b_simd::Params::new().hash_length(16).hash(strip_bytes(raw));
-    digest.to_hex().to_string()
+    digest.to_hex().as_str().to_owned() // not `to_string`: no formatting machinery
 }
 
 /// One line (without its newline) → an event, a rejection with its reason, or blank.
@@ -154,12 +154,12 @@ fn read_event<'a>(
     let refs = references(doc, &fields);
     let artifact_id = artifact_id(kind, doc, &refs, &fields);
     let trust = trust(&fields);
-    let autonomy_level = autonomy(fields.get("autonomy_level"))
+    let autonomy_level = autonomy(fields.get(Key::AutonomyLevel))
         .or_else(|| trust.map(autonomy_level_of))
         .map(Cow::Borrowed);
-    let actor = text(doc.get("actor"))
-        .or_else(|| text(payload.get("agent")))
-        .or_else(|| text(payload.get("author")));
+    let actor = text(doc.get(Key::Actor))
+        .or_else(|| text(payload.get(Key::Agent)))
+        .or_else(|| text(payload.get(Key::Author)));
     let [signal_id, cluster_id, intent_id, spec_id, contract_id, ..] = refs;
     Ok(ParsedEvent {
         event_type,
@@ -168,34 +168,34 @@ fn read_event<'a>(
         artifact_id,
         event_id: event_id_of(raw),
         shape,
-        parent_id: clean_id(doc.get("parent_id")),
+        parent_id: clean_id(doc.get(Key::ParentId)),
         intent_id,
         spec_id,
         contract_id,
         cluster_id,
         signal_id,
-        trace_hint: text(fields.get("trace_id")),
-        source: source(fields.get("source")),
+        trace_hint: text(fields.get(Key::TraceId)),
+        source: source(fields.get(Key::Source)),
         actor,
         trust,
         autonomy_level,
         title: title(payload),
-        file: file(fields.get("file")),
-        signals: id_list(payload.get("signals")),
-        contracts: id_list(payload.get("contracts")),
+        file: file(fields.get(Key::File)),
+        signals: id_list(payload.get(Key::Signals)),
+        contracts: id_list(payload.get(Key::Contracts)),
         payload: Object::default(),
     })
 }
 
 /// `timestamp`, else the first truthy of `ts`, `time`, `created_at` (the last even if falsy).
 fn stamp<'o>(fields: &Fields<'o, '_>) -> Result<Stamp<'o>, String> {
-    let value = match fields.get("timestamp") {
+    let value = match fields.get(Key::Timestamp) {
         Some(value) if *value != Json::Null => Some(value),
-        _ => ["ts", "time"]
+        _ => [Key::Ts, Key::Time]
             .iter()
-            .filter_map(|key| fields.get(key))
+            .filter_map(|key| fields.get(*key))
             .find(|value| value.truthy())
-            .or_else(|| fields.get("created_at")),
+            .or_else(|| fields.get(Key::CreatedAt)),
     };
     Ok(match value {
         None | Some(Json::Null) => {
@@ -214,15 +214,15 @@ fn stamp<'o>(fields: &Fields<'o, '_>) -> Result<Stamp<'o>, String> {
 fn references(doc: &Index, fields: &Fields) -> [Option<String>; 8] {
     let mut refs: [Option<String>; 8] = Default::default();
     for (slot, kind) in refs.iter_mut().zip(Kind::ALL) {
-        *slot = kind.typed_id_field().and_then(|key| clean_id(fields.get(key)));
+        *slot = kind.typed_id_key().and_then(|key| clean_id(fields.get(key)));
         if slot.is_none() {
-            *slot = kind.link_field().and_then(|key| match fields.get(key) {
+            *slot = kind.link_key().and_then(|key| match fields.get(key) {
                 Some(value @ Json::Str(_)) => clean_id(Some(value)),
                 _ => None,
             });
         }
     }
-    for key in ["span_id", "ref", "parent_id"] {
+    for key in [Key::SpanId, Key::Ref, Key::ParentId] {
         if let Some(id) = clean_id(doc.get(key))
             && let Some(kind) = kind_of_id(&id)
             && refs[kind as usize].is_none()
@@ -235,7 +235,7 @@ fn references(doc: &Index, fields: &Fields) -> [Option<String>; 8] {
 
 fn artifact_id(kind: Kind, doc: &Index, refs: &[Option<String>; 8], fields: &Fields) -> Option<String> {
     if kind == Kind::Assertion {
-        return clean_id(fields.get("assertion_id")).or_else(|| clean_id(fields.get("assertion_name")));
+        return clean_id(fields.get(Key::AssertionId)).or_else(|| clean_id(fields.get(Key::AssertionName)));
     }
     if let Some(id) = &refs[kind as usize] {
         return Some(id.clone());
@@ -245,8 +245,8 @@ fn artifact_id(kind: Kind, doc: &Index, refs: &[Option<String>; 8], fields: &Fie
     }
     // An envelope id that has no recognisable shape is still this event's artifact,
     // unless its shape says it is some other kind.
-    ["span_id", "ref"]
-        .iter()
+    [Key::SpanId, Key::Ref]
+        .into_iter()
         .filter_map(|key| clean_id(doc.get(key)))
         .find(|id| kind_of_id(id).is_none())
 }
@@ -285,8 +285,8 @@ fn source(value: Option<&Json>) -> Option<String> {
 }
 
 fn title(payload: &Index) -> Option<String> {
-    ["title", "name", "summary", "assertion_name"]
-        .iter()
+    [Key::Title, Key::Name, Key::Summary, Key::AssertionName]
+        .into_iter()
         .find_map(|key| match payload.get(key) {
             Some(Json::Str(text)) if !py_strip(text).is_empty() => Some(text.to_string()),
             _ => None,
@@ -331,15 +331,17 @@ fn id_list(value: Option<&Json>) -> Vec<String> {
 
 /// The first of `trust_score`, `trust`, `score` that reads as a number in 0…1.
 fn trust(fields: &Fields) -> Option<f64> {
-    ["trust_score", "trust", "score"].iter().find_map(|key| {
-        let number = match fields.get(key)? {
-            Json::Int(n) => *n as f64,
-            Json::Float(x) => *x,
-            Json::Str(text) => python_float(text)?,
-            _ => return None,
-        };
-        (number.is_finite() && (0.0..=1.0).contains(&number)).then_some(number)
-    })
+    [Key::TrustScore, Key::Trust, Key::Score]
+        .into_iter()
+        .find_map(|key| {
+            let number = match fields.get(key)? {
+                Json::Int(n) => *n as f64,
+                Json::Float(x) => *x,
+                Json::Str(text) => python_float(text)?,
+                _ => return None,
+            };
+            (number.is_finite() && (0.0..=1.0).contains(&number)).then_some(number)
+        })
 }
 
 /// `float(text)`: surrounding whitespace allowed, `_` between digits allowed.

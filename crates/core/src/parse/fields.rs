@@ -3,54 +3,140 @@
 
 use crate::json::{Json, Object};
 
-/// How many names have a slot (`slot`).
-const SLOTS: usize = 35;
+/// A name `parse` looks up, by its place in an `Index`: a lookup is an array's item, with no
+/// name compared (some forty lookups a line).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Key {
+    Timestamp,
+    Ts,
+    Time,
+    CreatedAt,
+    SignalId,
+    ClusterId,
+    IntentId,
+    SpecId,
+    ContractId,
+    AssertionId,
+    DecisionId,
+    Signal,
+    Cluster,
+    Intent,
+    Spec,
+    Contract,
+    AssertionName,
+    SpanId,
+    Ref,
+    ParentId,
+    Actor,
+    Agent,
+    Author,
+    TraceId,
+    Source,
+    TrustScore,
+    Trust,
+    Score,
+    AutonomyLevel,
+    Title,
+    Name,
+    Summary,
+    File,
+    Signals,
+    Contracts,
+}
 
-/// The slot of a name `parse` looks up; None for any other name.
-fn slot(name: &str) -> Option<usize> {
+/// How many keys there are.
+const SLOTS: usize = Key::Contracts as usize + 1;
+
+impl Key {
+    /// The name as written in a line.
+    pub fn name(self) -> &'static str {
+        NAMES[self as usize]
+    }
+}
+
+/// Each key's name, in the keys' order.
+const NAMES: [&str; SLOTS] = [
+    "timestamp",
+    "ts",
+    "time",
+    "created_at",
+    "signal_id",
+    "cluster_id",
+    "intent_id",
+    "spec_id",
+    "contract_id",
+    "assertion_id",
+    "decision_id",
+    "signal",
+    "cluster",
+    "intent",
+    "spec",
+    "contract",
+    "assertion_name",
+    "span_id",
+    "ref",
+    "parent_id",
+    "actor",
+    "agent",
+    "author",
+    "trace_id",
+    "source",
+    "trust_score",
+    "trust",
+    "score",
+    "autonomy_level",
+    "title",
+    "name",
+    "summary",
+    "file",
+    "signals",
+    "contracts",
+];
+
+/// The key of a name `parse` looks up; None for any other name.
+fn key(name: &str) -> Option<Key> {
     Some(match name {
-        "timestamp" => 0,
-        "ts" => 1,
-        "time" => 2,
-        "created_at" => 3,
-        "signal_id" => 4,
-        "cluster_id" => 5,
-        "intent_id" => 6,
-        "spec_id" => 7,
-        "contract_id" => 8,
-        "assertion_id" => 9,
-        "decision_id" => 10,
-        "signal" => 11,
-        "cluster" => 12,
-        "intent" => 13,
-        "spec" => 14,
-        "contract" => 15,
-        "assertion_name" => 16,
-        "span_id" => 17,
-        "ref" => 18,
-        "parent_id" => 19,
-        "actor" => 20,
-        "agent" => 21,
-        "author" => 22,
-        "trace_id" => 23,
-        "source" => 24,
-        "trust_score" => 25,
-        "trust" => 26,
-        "score" => 27,
-        "autonomy_level" => 28,
-        "title" => 29,
-        "name" => 30,
-        "summary" => 31,
-        "file" => 32,
-        "signals" => 33,
-        "contracts" => 34,
+        "timestamp" => Key::Timestamp,
+        "ts" => Key::Ts,
+        "time" => Key::Time,
+        "created_at" => Key::CreatedAt,
+        "signal_id" => Key::SignalId,
+        "cluster_id" => Key::ClusterId,
+        "intent_id" => Key::IntentId,
+        "spec_id" => Key::SpecId,
+        "contract_id" => Key::ContractId,
+        "assertion_id" => Key::AssertionId,
+        "decision_id" => Key::DecisionId,
+        "signal" => Key::Signal,
+        "cluster" => Key::Cluster,
+        "intent" => Key::Intent,
+        "spec" => Key::Spec,
+        "contract" => Key::Contract,
+        "assertion_name" => Key::AssertionName,
+        "span_id" => Key::SpanId,
+        "ref" => Key::Ref,
+        "parent_id" => Key::ParentId,
+        "actor" => Key::Actor,
+        "agent" => Key::Agent,
+        "author" => Key::Author,
+        "trace_id" => Key::TraceId,
+        "source" => Key::Source,
+        "trust_score" => Key::TrustScore,
+        "trust" => Key::Trust,
+        "score" => Key::Score,
+        "autonomy_level" => Key::AutonomyLevel,
+        "title" => Key::Title,
+        "name" => Key::Name,
+        "summary" => Key::Summary,
+        "file" => Key::File,
+        "signals" => Key::Signals,
+        "contracts" => Key::Contracts,
         _ => return None,
     })
 }
 
-/// An object's members by name, as `Object::get` finds them (the first of a repeated name).
+/// An object's members by key, as `Object::get` finds them (the first of a repeated name).
 pub struct Index<'o, 'a> {
-    object: &'o Object<'a>,
     slots: [Option<&'o Json<'a>>; SLOTS],
 }
 
@@ -58,20 +144,17 @@ impl<'o, 'a> Index<'o, 'a> {
     pub fn new(object: &'o Object<'a>) -> Self {
         let mut slots = [None; SLOTS];
         for (name, value) in &object.0 {
-            if let Some(i) = slot(name)
-                && slots[i].is_none()
+            if let Some(key) = key(name)
+                && slots[key as usize].is_none()
             {
-                slots[i] = Some(value);
+                slots[key as usize] = Some(value);
             }
         }
-        Index { object, slots }
+        Index { slots }
     }
 
-    pub fn get(&self, name: &str) -> Option<&'o Json<'a>> {
-        match slot(name) {
-            Some(i) => self.slots[i],
-            None => self.object.get(name),
-        }
+    pub fn get(&self, key: Key) -> Option<&'o Json<'a>> {
+        self.slots[key as usize]
     }
 }
 
@@ -83,10 +166,10 @@ pub struct Fields<'o, 'a> {
 }
 
 impl<'o, 'a> Fields<'o, 'a> {
-    pub fn get(&self, name: &str) -> Option<&'o Json<'a>> {
-        match self.doc.get(name) {
-            Some(value) if *value != Json::Null || self.data.is_none() => Some(value),
-            _ => self.data.as_ref().and_then(|data| data.get(name)),
+    pub fn get(&self, key: Key) -> Option<&'o Json<'a>> {
+        match self.doc.get(key) {
+            Some(value) if !matches!(value, Json::Null) || self.data.is_none() => Some(value),
+            _ => self.data.as_ref().and_then(|data| data.get(key)),
         }
     }
 
@@ -109,9 +192,13 @@ mod tests {
                 .to_vec(),
         );
         let index = Index::new(&object);
-        for name in ["ts", "x", "title", "y", "timestamp", "nothing"] {
-            assert_eq!(index.get(name), object.get(name), "{name}");
+        for name in NAMES {
+            let found = key(name).expect("a key of each name");
+            assert_eq!(found.name(), name);
+            assert_eq!(index.get(found), object.get(name), "{name}");
         }
+        assert_eq!(index.get(Key::Ts), Some(&Json::Int(1)));
+        assert_eq!(key("x"), None);
     }
 
     #[test]
@@ -122,7 +209,7 @@ mod tests {
             doc: Index::new(&doc),
             data: Some(Index::new(&data)),
         };
-        assert_eq!(fields.get("source"), data.get("source"));
-        assert_eq!(fields.payload().get("source"), data.get("source"));
+        assert_eq!(fields.get(Key::Source), data.get("source"));
+        assert_eq!(fields.payload().get(Key::Source), data.get("source"));
     }
 }

@@ -1,5 +1,7 @@
 //! What kind of artifact an event is about: by its type, or by its id's usual shape.
 
+use super::fields::Key;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Kind {
     Signal,
@@ -41,26 +43,30 @@ impl Kind {
 
     /// The typed id field that names an artifact of this kind (`signal_id`, …).
     pub fn typed_id_field(self) -> Option<&'static str> {
+        self.typed_id_key().map(Key::name)
+    }
+
+    pub(super) fn typed_id_key(self) -> Option<Key> {
         match self {
-            Kind::Signal => Some("signal_id"),
-            Kind::Cluster => Some("cluster_id"),
-            Kind::Intent => Some("intent_id"),
-            Kind::Spec => Some("spec_id"),
-            Kind::Contract => Some("contract_id"),
-            Kind::Assertion => Some("assertion_id"),
-            Kind::Decision => Some("decision_id"),
+            Kind::Signal => Some(Key::SignalId),
+            Kind::Cluster => Some(Key::ClusterId),
+            Kind::Intent => Some(Key::IntentId),
+            Kind::Spec => Some(Key::SpecId),
+            Kind::Contract => Some(Key::ContractId),
+            Kind::Assertion => Some(Key::AssertionId),
+            Kind::Decision => Some(Key::DecisionId),
             Kind::Other => None,
         }
     }
 
     /// Where real writers link an artifact of this kind beside the typed field (`data.intent`).
-    pub(super) fn link_field(self) -> Option<&'static str> {
+    pub(super) fn link_key(self) -> Option<Key> {
         match self {
-            Kind::Signal => Some("signal"),
-            Kind::Cluster => Some("cluster"),
-            Kind::Intent => Some("intent"),
-            Kind::Spec => Some("spec"),
-            Kind::Contract => Some("contract"),
+            Kind::Signal => Some(Key::Signal),
+            Kind::Cluster => Some(Key::Cluster),
+            Kind::Intent => Some(Key::Intent),
+            Kind::Spec => Some(Key::Spec),
+            Kind::Contract => Some(Key::Contract),
             _ => None,
         }
     }
