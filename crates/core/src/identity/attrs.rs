@@ -130,43 +130,71 @@ pub fn push_one_line(out: &mut String, text: &str, limit: usize) {
     push_bounded(out, &flat, limit)
 }
 
-/// `intent.data.<key>` attributes: nested objects dotted, lists as JSON, long values bounded.
-pub fn flatten_payload(payload: &Object) -> Attrs {
-    let mut out = Attrs(Vec::with_capacity(payload.0.len()));
-    flatten_into(&mut out, "intent.data.", payload, 0);
-    out
+/// `intent.data.<key>` attributes appended to `out`: nested objects dotted, lists as JSON,
+/// long values bounded, at most `MAX_DATA_KEYS` of them.
+fn push_payload(out: &mut Attrs, payload: &Object) {
+    let mut name = String::with_capacity(64); // most names fit: grown once, not per key
+    name.push_str("intent.data.");
+    let mut flat = Flattening {
+        out,
+        name,
+        base: 0,
+        dotted: false,
+    };
+    flat.base = flat.out.len();
+    flat.object(payload, 0);
 }
 
-fn flatten_into(out: &mut Attrs, prefix: &str, value: &Object, depth: usize) {
-    for (key, item) in &value.0 {
-        if out.len() >= MAX_DATA_KEYS {
-            out.set("intent.data._truncated", Value::Bool(true));
-            return;
-        }
-        let name = [prefix, key].concat();
-        match item {
-            Json::Str(text) => out.set(name, bounded(text, MAX_VALUE_CHARS)),
-            // OTLP ints are 64-bit; larger JSON integers travel as text.
-            Json::Int(n) => match i64::try_from(*n) {
-                Ok(small) => out.set(name, Value::Int(small)),
-                Err(_) => out.set(name, n.to_string()),
-            },
-            Json::Float(x) => out.set(name, Value::Float(*x)),
-            Json::Bool(flag) => out.set(name, Value::Bool(*flag)),
-            Json::Object(object) if depth < MAX_DEPTH => {
-                flatten_into(out, &[&name, "."].concat(), object, depth + 1);
+/// A payload being flattened into attributes: one name grown and cut back along the path.
+struct Flattening<'o> {
+    out: &'o mut Attrs,
+    name: String,
+    /// How many attributes `out` had before the payload's.
+    base: usize,
+    /// Whether a key with a dot was seen: until then two paths cannot have one name, and an
+    /// attribute is appended without looking for its name first.
+    dotted: bool,
+}
+
+impl Flattening<'_> {
+    fn object(&mut self, value: &Object, depth: usize) {
+        let prefix = self.name.len();
+        for (key, item) in &value.0 {
+            if self.out.len() - self.base >= MAX_DATA_KEYS {
+                self.out.set("intent.data._truncated", Value::Bool(true));
+                return;
             }
-            Json::Null => {}
-            other => out.set(name, bounded(&dumps_sorted(other), MAX_VALUE_CHARS)),
+            self.dotted |= key.as_bytes().contains(&b'.');
+            self.name.truncate(prefix);
+            self.name.push_str(key);
+            let value = match item {
+                Json::Str(text) => Value::Str(bounded(text, MAX_VALUE_CHARS)),
+                // OTLP ints are 64-bit; larger JSON integers travel as text.
+                Json::Int(n) => i64::try_from(*n).map_or_else(|_| Value::Str(n.to_string()), Value::Int),
+                Json::Float(x) => Value::Float(*x),
+                Json::Bool(flag) => Value::Bool(*flag),
+                Json::Object(object) if depth < MAX_DEPTH => {
+                    self.name.push('.');
+                    self.object(object, depth + 1);
+                    continue;
+                }
+                Json::Null => continue,
+                other => Value::Str(bounded(&dumps_sorted(other), MAX_VALUE_CHARS)),
+            };
+            let name = Name::Owned(self.name.clone());
+            if self.dotted {
+                self.out.set(name, value);
+            } else {
+                self.out.0.push((name, value));
+            }
         }
     }
 }
 
 /// Attributes that describe one event, whatever span or log record carries them.
 pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
-    let flat = flatten_payload(&ev.payload);
-    // room for the log record's own attributes and its relations, added later
-    let mut attrs = Attrs(Vec::with_capacity(8 + flat.len() + 8));
+    // room for the payload's and the log record's own attributes and its relations, added later
+    let mut attrs = Attrs(Vec::with_capacity(8 + ev.payload.0.len() + 8));
     attrs.push("intent.event.type", ev.event_type.as_str());
     attrs.push("intent.artifact.type", ev.kind.value());
     if let Some(id) = &ev.artifact_id {
@@ -187,7 +215,7 @@ pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
     if let Some(title) = &ev.title {
         attrs.push("intent.title", bounded(title, MAX_VALUE_CHARS));
     }
-    attrs.0.extend(flat.0); // every one `intent.data.`: none of the names above
+    push_payload(&mut attrs, &ev.payload); // every one `intent.data.`: none of the names above
     attrs
 }
 
@@ -405,6 +433,28 @@ mod tests {
     }
 
     #[test]
+    fn paths_with_one_dotted_name_make_one_attribute() {
+        for (text, expected) in [
+            (
+                &br#"{"a.b":1,"x":0,"a":{"b":2}}"#[..],
+                [("intent.data.a.b", 2), ("intent.data.x", 0)],
+            ),
+            (
+                br#"{"a":{"b":1},"x":0,"a.b":2}"#,
+                [("intent.data.a.b", 2), ("intent.data.x", 0)],
+            ),
+        ] {
+            let Json::Object(object) = crate::json::parse(text).unwrap() else {
+                panic!()
+            };
+            let mut attrs = Attrs::default();
+            push_payload(&mut attrs, &object);
+            let expected = expected.map(|(name, n)| (Name::Borrowed(name), Value::Int(n)));
+            assert_eq!(attrs.0, expected);
+        }
+    }
+
+    #[test]
     fn payload_flattening_stops_at_sixty_four_keys() {
         let mut text = String::from("{");
         for i in 0..70 {
@@ -414,14 +464,16 @@ mod tests {
         let Json::Object(object) = crate::json::parse(text.as_bytes()).unwrap() else {
             panic!()
         };
-        let attrs = flatten_payload(&object);
+        let mut attrs = Attrs::default();
+        push_payload(&mut attrs, &object);
         assert_eq!(attrs.len(), 65);
         assert_eq!(attrs.get("intent.data._truncated"), Some(&Value::Bool(true)));
         let Json::Object(deep) = crate::json::parse(br#"{"a":{"b":{"c":{"d":{"e":1}}}},"l":[1]}"#).unwrap()
         else {
             panic!()
         };
-        let attrs = flatten_payload(&deep);
+        let mut attrs = Attrs::default();
+        push_payload(&mut attrs, &deep);
         assert_eq!(attrs.get("intent.data.a.b.c.d"), Some(&Value::from("{\"e\":1}")));
         assert_eq!(attrs.get("intent.data.l"), Some(&Value::from("[1]")));
     }
