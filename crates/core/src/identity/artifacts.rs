@@ -93,7 +93,7 @@ impl Engine {
             span_id: ids::span_id(&[&self.scope, "artifact", key]),
             first_ns: ev.time_ns,
             last_ns: ev.time_ns,
-            attrs: Announced::Open(self.own_attrs(kind, raw_id, own)),
+            attrs: Announced::Open(self.own_attrs(kind, raw_id, own.then_some(ev))),
             title: if own {
                 ev.title.as_deref().map(Text::from)
             } else {
@@ -105,12 +105,19 @@ impl Engine {
         };
         self.artifacts.insert(key.to_string(), art);
         self.unplaced.insert(key.to_string());
-        self.touch(key);
+        self.unsettled(key);
     }
 
     pub(super) fn touch(&mut self, key: &str) {
         // only an artifact not yet placed may have become placeable; a look, not a change
-        if art!(self, key).trace_id.is_none() && !self.dirty.contains(key) {
+        if art!(self, key).trace_id.is_none() {
+            self.unsettled(key);
+        }
+    }
+
+    /// An artifact not placed yet may have become placeable: `settle` looks.
+    fn unsettled(&mut self, key: &str) {
+        if !self.dirty.contains(key) {
             self.dirty.insert(key.to_string());
         }
     }
@@ -119,15 +126,20 @@ impl Engine {
     pub(super) fn seen(&mut self, key: &str, ev: &ParsedEvent) {
         let art = art_mut!(self, key);
         art.last_ns = art.last_ns.max(ev.time_ns);
-        if ev.kind == art.kind {
-            if art.bare && !art.announced {
-                self.unbare(key, ev);
-            }
-            if let Some(title) = &ev.title {
-                art_mut!(self, key).title = Some(title.as_str().into());
-            }
+        let own = ev.kind == art.kind;
+        if own
+            && let Some(title) = &ev.title
+            && art.title.as_deref() != Some(title.as_str())
+        {
+            art.title = Some(title.as_str().into());
         }
-        self.touch(key);
+        let (unbare, placed) = (own && art.bare && !art.announced, art.trace_id.is_some());
+        if unbare {
+            self.unbare(key, ev);
+        }
+        if !placed {
+            self.unsettled(key);
+        }
     }
 
     fn unbare(&mut self, key: &str, ev: &ParsedEvent) {
@@ -135,7 +147,7 @@ impl Engine {
             let art = art!(self, key);
             (art.kind, art.id.clone())
         };
-        let attrs = self.own_attrs(kind, id.as_deref(), true);
+        let attrs = self.own_attrs(kind, id.as_deref(), Some(ev));
         let art = art_mut!(self, key);
         art.bare = false;
         art.first_ns = ev.time_ns;
@@ -143,8 +155,8 @@ impl Engine {
     }
 
     /// What an artifact's span is announced with: its own event's attributes (a bare one: none).
-    fn own_attrs(&self, kind: Kind, raw_id: Option<&str>, own: bool) -> Attrs {
-        let mut attrs = if own { self.attrs.clone() } else { Attrs::default() };
+    fn own_attrs(&mut self, kind: Kind, raw_id: Option<&str>, own: Option<&ParsedEvent>) -> Attrs {
+        let mut attrs = own.map_or_else(Attrs::default, |ev| self.event_attrs(ev).clone());
         attrs.set("intent.artifact.type", kind.value());
         if let Some(id) = raw_id {
             attrs.set("intent.artifact.id", id);

@@ -85,7 +85,7 @@ pub struct Engine {
     pub(super) dirty: BTreeSet<String>,           // unplaced artifact keys whose place may have become known
     pub(super) spans: Vec<SpanRecord>,            // built at sequence points, handed over by `drain`
     drained: Vec<PendingLog>,                     // `drain_each`'s spare queue (empty), for its memory
-    pub(super) attrs: Attrs,                      // attributes of the event being processed
+    attrs: Option<Attrs>,                         // the event's attributes, once asked for (`event_attrs`)
     pub(super) relations: HashMap<String, Attrs>, // placed artifact key → relation attrs
 }
 
@@ -163,7 +163,7 @@ impl Engine {
     }
 
     fn process_one(&mut self, ev: &ParsedEvent, position: &Position, observed_ns: Option<i64>) {
-        self.attrs = event_attributes(ev);
+        self.attrs = None;
         let home = match ev.kind {
             Kind::Signal => self.on_signal(ev),
             Kind::Cluster => self.on_cluster(ev),
@@ -181,6 +181,18 @@ impl Engine {
         let record = self.log_record(ev, position, observed_ns);
         self.pending.push(PendingLog { home, record });
         self.settle(false);
+    }
+
+    /// The attributes of the event being processed, made when first asked for: a log record
+    /// counted, not read (`inspect`), needs none, so an event that makes no artifact of its
+    /// own (or run) makes none.
+    pub(super) fn event_attrs(&mut self, ev: &ParsedEvent) -> &Attrs {
+        self.attrs.get_or_insert_with(|| event_attributes(ev))
+    }
+
+    /// The log record's attributes: the event's, taken (handlers have taken their copies).
+    pub(super) fn take_event_attrs(&mut self, ev: &ParsedEvent) -> Attrs {
+        self.attrs.take().unwrap_or_else(|| event_attributes(ev))
     }
 
     /// The artifacts a file's front matter speaks for: every one the log announced from that

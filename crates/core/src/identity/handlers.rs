@@ -408,10 +408,10 @@ impl Engine {
     }
 
     fn end_run(&mut self, key: &str, ev: &ParsedEvent, outcome: &str, error: bool, message: Option<String>) {
+        let mut attrs = self.event_attrs(ev).clone();
         let contract = art!(self, key);
         let start = contract.run_start_ns.unwrap_or(ev.time_ns);
         let runs = contract.runs;
-        let mut attrs = self.attrs.clone();
         attrs.set("intent.contract.run", Value::Int(runs as i64));
         attrs.set("intent.contract.result", outcome);
         let name = format!("{} · run {runs}", contract.name());

@@ -193,8 +193,7 @@ impl Engine {
                 ..Default::default()
             };
         }
-        // handlers have taken their copies; the log record keeps the original
-        let mut attrs = std::mem::take(&mut self.attrs);
+        let mut attrs = self.take_event_attrs(ev);
         // none of these is an event attribute's name
         attrs.push("event.name", ev.event_type.as_str());
         attrs.push("intent.event.id", ev.event_id.as_str());
