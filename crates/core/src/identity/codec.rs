@@ -6,6 +6,7 @@
 //! spec's, which its memberships copy later).
 
 pub(super) mod bytes;
+mod glance;
 mod sparse;
 mod state;
 
@@ -13,6 +14,7 @@ use super::ids;
 use super::model::*;
 use crate::parse::Kind;
 use bytes::{ReadResult, Reader, Writer};
+pub use glance::Glance;
 use sparse::{Sparse, SparseReader, unless};
 pub use state::{STATE_VERSION, core_row, header, read_core};
 
@@ -63,6 +65,16 @@ fn known_values<'a>(
 pub trait Row: Sized {
     fn encode(&self) -> Vec<u8>;
     fn decode(scope: &str, key: &str, row: &[u8]) -> ReadResult<Self>;
+}
+
+/// What a pass over every entry of a table reads of one (`Table::each`): of an entry let go,
+/// read from its row for that alone.
+pub trait Glanced: Row {
+    type Glance<'a>
+    where
+        Self: 'a;
+    fn glance(&self) -> Self::Glance<'_>;
+    fn glance_row<'a>(scope: &str, key: &'a str, row: &'a [u8]) -> ReadResult<Self::Glance<'a>>;
 }
 
 impl Row for Artifact {

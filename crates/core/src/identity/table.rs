@@ -18,7 +18,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::codec::Row;
+use super::codec::{Glanced, Row};
 
 /// A committed row by its key.
 pub type RowReader = Box<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
@@ -292,33 +292,6 @@ impl<V: Row> Table<V> {
         keys
     }
 
-    /// Every entry, in no particular order, handed to `each`: one let go is decoded from its
-    /// row into a temporary, not loaded back (a document of every artifact holds one at a time).
-    pub fn each(&self, mut each: impl FnMut(&V)) {
-        let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
-        hot.values().for_each(|held| each(&held.slot.value));
-        let Some(spill) = &self.spill else { return };
-        let mut let_go = |key: &str, row: &[u8]| {
-            if !hot.contains_key(key) {
-                let value = V::decode(&spill.scope, key, row);
-                each(&value.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")));
-            }
-        };
-        match &spill.store.rows {
-            Some(rows) => rows(&mut let_go),
-            None => {
-                // the keys first: a store may not read a row while it lists its keys
-                let mut keys = vec![];
-                (spill.store.keys)(&mut |key| keys.push(key.to_string()));
-                for key in keys {
-                    if let Some(row) = (spill.store.row)(&key) {
-                        let_go(&key, &row);
-                    }
-                }
-            }
-        }
-    }
-
     pub fn len(&self) -> usize {
         if self.spill.is_none() {
             self.hot_len()
@@ -400,11 +373,53 @@ impl<V: Row> Table<V> {
     }
 }
 
+impl<V: Glanced> Table<V> {
+    /// Every entry, in no particular order, handed to `each` as a glance: one let go is read
+    /// from its row for that, not loaded back (a document of every artifact holds one at a time).
+    pub fn each(&self, mut each: impl FnMut(V::Glance<'_>)) {
+        let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
+        hot.values().for_each(|held| each(held.slot.value.glance()));
+        let Some(spill) = &self.spill else { return };
+        let mut let_go = |key: &str, row: &[u8]| {
+            if !hot.contains_key(key) {
+                let glance = V::glance_row(&spill.scope, key, row);
+                each(glance.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")));
+            }
+        };
+        match &spill.store.rows {
+            Some(rows) => rows(&mut let_go),
+            None => {
+                // the keys first: a store may not read a row while it lists its keys
+                let mut keys = vec![];
+                (spill.store.keys)(&mut |key| keys.push(key.to_string()));
+                for key in keys {
+                    if let Some(row) = (spill.store.row)(&key) {
+                        let_go(&key, &row);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::codec::bytes::ReadResult;
 
     type Committed = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
+    impl Glanced for Vec<String> {
+        type Glance<'a> = Vec<String>;
+
+        fn glance(&self) -> Vec<String> {
+            self.clone()
+        }
+
+        fn glance_row(scope: &str, key: &str, row: &[u8]) -> ReadResult<Vec<String>> {
+            Self::decode(scope, key, row)
+        }
+    }
 
     fn table(limit: usize, committed: &Committed) -> Table<Vec<String>> {
         let (rows, keys) = (committed.clone(), committed.clone());

@@ -11,7 +11,8 @@ use foldhash::{HashMap, HashSet};
 use super::pretty::Pretty;
 use super::{Collector, Span, SpanId, Texts, TraceId};
 use crate::identity::Engine;
-use crate::identity::model::{Artifact, Text};
+use crate::identity::codec::Glance;
+use crate::identity::model::Text;
 use crate::parse::Kind;
 
 /// The trace groups, by the kind of their root artifact.
@@ -48,14 +49,14 @@ struct Shown {
 }
 
 impl Shown {
-    fn of(art: &Artifact, trace_id: TraceId) -> Self {
+    fn of(art: &Glance, trace_id: TraceId) -> Self {
         Shown {
-            key: art.key.clone(),
+            key: art.key.into(),
             kind: art.kind,
-            id: art.id.clone(),
-            file: art.file.clone(),
-            cluster: art.cluster.clone(),
-            inactive: art.inactive.clone(),
+            id: art.id.map(Text::from),
+            file: art.file.map(Text::from),
+            cluster: art.cluster.as_deref().map(Text::from),
+            inactive: art.inactive.map(Text::from),
             title: title(art).map(Text::from),
             span_id: art.span_id,
             trace_id,
@@ -97,23 +98,23 @@ fn placed(engine: &Engine, collector: &Collector) -> Placed {
     engine.artifacts.each(|art| {
         let Some(trace_id) = art.trace_id else { return };
         if let Some(&index) = collector.index.get(&art.span_id) {
-            let title = art.title.as_deref().map(|title| found.titles.number(title));
+            let title = art.title.map(|title| found.titles.number(title));
             found.by_span[index as usize] = Some(Newest {
                 closed: art.closed,
                 title,
             });
         }
-        if art.parent_span.is_some() {
+        if art.parented {
             return; // not the root of a trace
         }
         if art.kind == Kind::Signal {
-            if art.intent.is_none() {
-                found.orphans.push(Shown::of(art, trace_id));
+            if !art.in_intent {
+                found.orphans.push(Shown::of(&art, trace_id));
             }
             return;
         }
         if let Some(group) = GROUPS.iter().position(|(kind, _)| *kind == art.kind) {
-            found.groups[group].push(Shown::of(art, trace_id));
+            found.groups[group].push(Shown::of(&art, trace_id));
         }
     });
     // the table hands its artifacts in no particular order (a span announces one artifact)
@@ -183,8 +184,8 @@ pub fn write(
 }
 
 /// The newest title; a standalone event is known by its type.
-fn title(art: &Artifact) -> Option<Cow<'_, str>> {
-    match &art.title {
+fn title<'a>(art: &'a Glance) -> Option<Cow<'a, str>> {
+    match art.title {
         Some(title) if !title.is_empty() => Some(Cow::Borrowed(title)),
         _ => (art.kind == Kind::Other).then(|| art.name()),
     }

@@ -262,21 +262,30 @@ impl<'a> Reader<'a> {
         usize::try_from(self.uint()?).map_err(|e| e.to_string())
     }
 
-    pub fn text(&mut self) -> ReadResult<String> {
+    fn utf8(&mut self, n: usize) -> ReadResult<&'a str> {
+        std::str::from_utf8(self.take(n)?).map_err(|e| e.to_string())
+    }
+
+    /// A text as it lies in the row.
+    pub fn str(&mut self) -> ReadResult<&'a str> {
         let n = self.len()?;
-        let bytes = self.take(n)?;
-        String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())
+        self.utf8(n)
+    }
+
+    pub fn text(&mut self) -> ReadResult<String> {
+        self.str().map(str::to_string)
+    }
+
+    /// What `Writer::opt_text` wrote, as it lies in the row.
+    pub fn opt_str(&mut self) -> ReadResult<Option<&'a str>> {
+        match self.len()? {
+            0 => Ok(None),
+            n => self.utf8(n - 1).map(Some),
+        }
     }
 
     pub fn opt_text(&mut self) -> ReadResult<Option<String>> {
-        let n = self.len()?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let bytes = self.take(n - 1)?;
-        String::from_utf8(bytes.to_vec())
-            .map(Some)
-            .map_err(|e| e.to_string())
+        Ok(self.opt_str()?.map(str::to_string))
     }
 
     pub fn float(&mut self) -> ReadResult<f64> {
@@ -338,20 +347,36 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub fn key(&mut self, prefix: &str) -> ReadResult<String> {
+    /// What `Writer::key` wrote, as it lies in the row: `prefix` is not there when it starts it.
+    pub fn key_str(&mut self, prefix: &str) -> ReadResult<Cow<'a, str>> {
         let code = self.uint()?;
-        let n = usize::try_from(code >> 1).map_err(|e| e.to_string())?;
-        let text = String::from_utf8(self.take(n)?.to_vec()).map_err(|e| e.to_string())?;
+        let text = self.utf8(usize::try_from(code >> 1).map_err(|e| e.to_string())?)?;
         Ok(if code & 1 == 1 {
-            text
+            Cow::Borrowed(text)
         } else {
-            format!("{prefix}{text}")
+            Cow::Owned(format!("{prefix}{text}"))
         })
+    }
+
+    pub fn key(&mut self, prefix: &str) -> ReadResult<String> {
+        self.key_str(prefix).map(Cow::into_owned)
     }
 
     pub fn keys(&mut self, prefix: &str) -> ReadResult<Vec<String>> {
         let n = self.len()?;
         (0..n).map(|_| self.key(prefix)).collect()
+    }
+
+    /// Past what `Writer::key` wrote.
+    pub fn skip_key(&mut self) -> ReadResult<()> {
+        let n = self.uint()? >> 1;
+        self.take(usize::try_from(n).map_err(|e| e.to_string())?)?;
+        Ok(())
+    }
+
+    /// Past what `Writer::keys` wrote.
+    pub fn skip_keys(&mut self) -> ReadResult<()> {
+        (0..self.len()?).try_for_each(|_| self.skip_key())
     }
 
     pub fn texts(&mut self) -> ReadResult<Vec<String>> {
@@ -367,20 +392,15 @@ impl<'a> Reader<'a> {
         let n = self.len()?;
         let mut attrs = Attrs(Vec::with_capacity(n));
         for _ in 0..n {
-            let code = self.uint()?;
-            let key: Name = match code {
-                0 => self.text()?.into(),
-                DATA_PREFIX_CODE => format!("{DATA_PREFIX}{}", self.text()?).into(),
-                _ => Cow::Borrowed(KNOWN_KEYS.get(code as usize - 1).ok_or("unknown attribute key")?),
+            let (key, value) = self.attr()?;
+            let key: Name = match key {
+                RowKey::Known(key) => Cow::Borrowed(key),
+                RowKey::Data(rest) => format!("{DATA_PREFIX}{rest}").into(),
+                RowKey::Other(key) => key.to_string().into(),
             };
-            let value = match self.uint()? {
-                0 => Value::Str(self.text()?),
-                1 => Value::Int(self.int()?),
-                2 => Value::Float(self.float()?),
-                3 => Value::Bool(false),
-                4 => Value::Bool(true),
-                tag => {
-                    let index = (tag - KNOWN_VALUE) as usize;
+            let value = match value {
+                RowValue::Str(text) => Value::Str(text.to_string()),
+                RowValue::Known(index) => {
                     let value = known
                         .get(index)
                         .copied()
@@ -388,11 +408,53 @@ impl<'a> Reader<'a> {
                         .ok_or("unknown attribute value")?;
                     Value::Str(value.to_string())
                 }
+                RowValue::Other(value) => value,
             };
             attrs.0.push((key, value));
         }
         Ok(attrs)
     }
+
+    /// Past what `Writer::attrs_of` wrote: nothing made of it.
+    pub fn skip_attrs(&mut self) -> ReadResult<()> {
+        for _ in 0..self.len()? {
+            self.attr()?;
+        }
+        Ok(())
+    }
+
+    /// One attribute as it lies in the row.
+    fn attr(&mut self) -> ReadResult<(RowKey<'a>, RowValue<'a>)> {
+        let key = match self.uint()? {
+            0 => RowKey::Other(self.str()?),
+            DATA_PREFIX_CODE => RowKey::Data(self.str()?),
+            code => RowKey::Known(KNOWN_KEYS.get(code as usize - 1).ok_or("unknown attribute key")?),
+        };
+        let value = match self.uint()? {
+            0 => RowValue::Str(self.str()?),
+            1 => RowValue::Other(Value::Int(self.int()?)),
+            2 => RowValue::Other(Value::Float(self.float()?)),
+            3 => RowValue::Other(Value::Bool(false)),
+            4 => RowValue::Other(Value::Bool(true)),
+            tag => RowValue::Known((tag - KNOWN_VALUE) as usize),
+        };
+        Ok((key, value))
+    }
+}
+
+/// An attribute's key as a row holds it.
+enum RowKey<'a> {
+    Known(&'static str),
+    Data(&'a str), // after `intent.data.`
+    Other(&'a str),
+}
+
+/// An attribute's value as a row holds it: a text, the row's known value of an index, or
+/// another value.
+enum RowValue<'a> {
+    Str(&'a str),
+    Known(usize),
+    Other(Value),
 }
 
 #[cfg(test)]
