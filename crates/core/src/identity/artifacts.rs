@@ -156,7 +156,7 @@ impl Engine {
 
     /// What an artifact's span is announced with: its own event's attributes (a bare one: none).
     fn own_attrs(&mut self, kind: Kind, raw_id: Option<&str>, own: Option<&ParsedEvent>) -> Attrs {
-        let mut attrs = own.map_or_else(Attrs::default, |ev| self.event_attrs(ev).clone());
+        let mut attrs = own.map_or_else(Attrs::default, |ev| self.event_attrs(ev));
         attrs.set("intent.artifact.type", kind.value());
         if let Some(id) = raw_id {
             attrs.set("intent.artifact.id", id);

@@ -183,11 +183,15 @@ impl Engine {
         self.settle(false);
     }
 
-    /// The attributes of the event being processed, made when first asked for: a log record
-    /// counted, not read (`inspect`), needs none, so an event that makes no artifact of its
-    /// own (or run) makes none.
-    pub(super) fn event_attrs(&mut self, ev: &ParsedEvent) -> &Attrs {
-        self.attrs.get_or_insert_with(|| event_attributes(ev))
+    /// The attributes of the event being processed, for a handler to keep: made when first
+    /// asked for. A log record counted, not read (`inspect`), needs none: an event that makes
+    /// no artifact of its own (or run) makes none, and one that does hands them over, uncopied
+    /// (made again should another handler ask).
+    pub(super) fn event_attrs(&mut self, ev: &ParsedEvent) -> Attrs {
+        if self.logs_counted {
+            return self.take_event_attrs(ev);
+        }
+        self.attrs.get_or_insert_with(|| event_attributes(ev)).clone()
     }
 
     /// The log record's attributes: the event's, taken (handlers have taken their copies).

@@ -408,7 +408,7 @@ impl Engine {
     }
 
     fn end_run(&mut self, key: &str, ev: &ParsedEvent, outcome: &str, error: bool, message: Option<String>) {
-        let mut attrs = self.event_attrs(ev).clone();
+        let mut attrs = self.event_attrs(ev);
         let contract = art!(self, key);
         let start = contract.run_start_ns.unwrap_or(ev.time_ns);
         let runs = contract.runs;

@@ -5,6 +5,7 @@ use super::ids::{self, SpanId};
 use super::model::*;
 use crate::encode::hex_bytes;
 use crate::parse::Kind;
+use foldhash::HashMap;
 
 pub(super) fn parent_key(art: &Artifact) -> Option<&str> {
     match art.kind {
@@ -18,6 +19,14 @@ pub(super) fn parent_key(art: &Artifact) -> Option<&str> {
             .or(art.intent.as_deref()),
         _ => None,
     }
+}
+
+/// What waited in `map` for `key`: nothing, without hashing the key, when nothing waits at all.
+fn waited<V>(map: &mut HashMap<String, Vec<V>>, key: &str) -> Vec<V> {
+    if map.is_empty() {
+        return Vec::new();
+    }
+    map.remove(key).unwrap_or_default()
 }
 
 impl Engine {
@@ -77,16 +86,15 @@ impl Engine {
         }
         let parent = parent_key(art).map(str::to_string);
         let (kind, defined, bare) = (art.kind, art.defined, art.bare);
-        let scope = self.scope.clone();
         if matches!(kind, Kind::Signal | Kind::Cluster) || (kind == Kind::Intent && (defined || force)) {
             let trace = if kind == Kind::Signal {
-                ids::derived_trace_id(&[&scope, "orphan", key])
+                ids::derived_trace_id(&[&self.scope, "orphan", key])
             } else {
                 // a claimed trace is a writer's hint, read as 32 hex digits
                 art.claimed_trace
                     .as_deref()
                     .and_then(hex_bytes::<16>)
-                    .unwrap_or_else(|| ids::uuid_trace_id(&scope, kind.value(), key))
+                    .unwrap_or_else(|| ids::uuid_trace_id(&self.scope, kind.value(), key))
             };
             let art = art_mut!(self, key);
             art.placeholder = kind == Kind::Intent && !defined;
@@ -102,7 +110,8 @@ impl Engine {
             art.trace_id = trace;
             art.parent_span = Some(parent_span);
         } else if force || (parent.is_none() && kind != Kind::Intent && !bare) {
-            art_mut!(self, key).trace_id = Some(ids::derived_trace_id(&[&scope, "root", key]));
+            let trace = ids::derived_trace_id(&[&self.scope, "root", key]);
+            art_mut!(self, key).trace_id = Some(trace);
         } else {
             if let Some(parent) = parent {
                 let waiting = self.waiting.entry(parent).or_default();
@@ -114,15 +123,15 @@ impl Engine {
         }
         self.unplaced.remove(key);
         self.announce(key);
-        for member in self.members_pending.remove(key).unwrap_or_default() {
+        for member in waited(&mut self.members_pending, key) {
             let span = self.member_span(&member);
             self.spans.push(span);
         }
-        for phase in self.phases.remove(key).unwrap_or_default() {
+        for phase in waited(&mut self.phases, key) {
             let span = self.phase_span(phase, key);
             self.spans.push(span);
         }
-        for child in self.waiting.remove(key).unwrap_or_default() {
+        for child in waited(&mut self.waiting, key) {
             self.place(&child, force);
         }
         true

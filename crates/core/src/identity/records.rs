@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::attrs::{Attrs, Name, Value, one_line, summary_line};
+use super::attrs::{Attrs, Value, one_line, summary_line};
 use super::engine::{Engine, art, art_mut};
 use super::ids::{self, SpanId, TraceId};
 use super::model::*;
@@ -56,8 +56,10 @@ impl Engine {
         let mut node = self.artifacts.get(key);
         for _ in 0..5 {
             let Some(art) = node else { break };
-            if let (Some(name), Some(id)) = (relation_attr(art.kind), &art.id) {
-                attrs.set_default(&Name::Borrowed(name), &Value::from(&**id));
+            if let (Some(name), Some(id)) = (relation_attr(art.kind), &art.id)
+                && attrs.get(name).is_none()
+            {
+                attrs.push(name, &**id);
             }
             node = parent_key(art).and_then(|parent| self.artifacts.get(parent));
         }
