@@ -16,6 +16,8 @@ use std::borrow::Cow;
 pub const MAX_DEPTH: usize = 1024;
 /// An object with more keys than this finds repeated keys through a hash map.
 const LINEAR_KEYS: usize = 16;
+/// Room made for the members of a document's outermost object.
+const TOP_MEMBERS: usize = 16;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json<'a> {
@@ -178,7 +180,8 @@ impl<'a> Reader<'a> {
     fn object(&mut self, depth: usize) -> Result<Json<'a>, String> {
         self.nested(depth)?;
         self.at += 1; // {
-        let mut members = Members::default();
+        // a line's own members (five to ten): room for them at once, not grown 4 → 8 → 16
+        let mut members = Members::with_capacity(if depth == 1 { TOP_MEMBERS } else { 0 });
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.at += 1;
@@ -425,13 +428,19 @@ fn run_end(word: u64, seen: u64) -> Option<(usize, bool)> {
 }
 
 /// An object being read: a repeated key keeps its first place and takes the last value.
-#[derive(Default)]
 struct Members<'a> {
     pairs: Vec<(Cow<'a, str>, Json<'a>)>,
     index: Option<HashMap<Cow<'a, str>, usize>>, // built once the object outgrows a linear search
 }
 
 impl<'a> Members<'a> {
+    fn with_capacity(capacity: usize) -> Self {
+        Members {
+            pairs: Vec::with_capacity(capacity),
+            index: None,
+        }
+    }
+
     fn insert(&mut self, key: Cow<'a, str>, value: Json<'a>) {
         let found = match &self.index {
             Some(index) => index.get(&key).copied(),
