@@ -9,7 +9,13 @@ pub fn is_py_space(c: char) -> bool {
 
 /// `str.strip()` with no argument.
 pub fn py_strip(text: &str) -> &str {
-    text.trim_matches(is_py_space)
+    // most text starts and ends with a visible ASCII character: nothing to strip, no
+    // character decoded
+    match text.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        [only] if only.is_ascii_graphic() => text,
+        _ => text.trim_matches(is_py_space),
+    }
 }
 
 /// `bytes.strip()` with no argument: ASCII whitespace (space, \t, \n, \r, \v, \f).
@@ -135,5 +141,20 @@ mod tests {
         assert_eq!(py_strip("\u{1f} x \u{a0}\u{3000}"), "x");
         assert_eq!(strip_bytes(b" \t\x0bx y\r\n"), b"x y");
         assert_eq!(strip_bytes(b"   "), b"");
+    }
+
+    #[test]
+    fn stripping_skips_no_space_at_either_end() {
+        let ends = [
+            "", "x", "~", "!", " ", "\t", "\x1c", "\x7f", "\u{85}", "\u{a0}", "é", "\0",
+        ];
+        for a in ends {
+            for b in ends {
+                for middle in ["", " ", "y z"] {
+                    let text = [a, middle, b].concat();
+                    assert_eq!(py_strip(&text), text.trim_matches(is_py_space), "{text:?}");
+                }
+            }
+        }
     }
 }
