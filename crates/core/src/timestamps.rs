@@ -245,13 +245,10 @@ impl Iso {
             if digits.is_empty() {
                 return None;
             }
-            let nine: Vec<u8> = digits
-                .iter()
-                .copied()
-                .chain(std::iter::repeat(b'0'))
-                .take(9)
-                .collect();
-            self.nanos = nine.iter().fold(0, |n, b| n * 10 + i64::from(b - b'0'));
+            // the first nine digits, as many as written, scaled to nanoseconds
+            let nine = &digits[..digits.len().min(9)];
+            let read = nine.iter().fold(0, |n, b| n * 10 + i64::from(b - b'0'));
+            self.nanos = read * 10_i64.pow((9 - nine.len()) as u32);
         }
         Some(())
     }
