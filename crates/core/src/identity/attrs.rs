@@ -328,17 +328,29 @@ const EXACT_INTEGERS: f64 = (1u64 << 53) as f64;
 /// report writes two numbers a span).
 pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &str {
     let mut at = digits.len();
-    loop {
+    while n >= 10 {
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DECIMAL_PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n > 0 || at == digits.len() {
         at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[at] = b'0' + n as u8;
     }
     // SAFETY: ASCII digits alone
     unsafe { std::str::from_utf8_unchecked(&digits[at..]) }
 }
+
+/// The two digits of each number below 100: `decimal` writes two at a time.
+const DECIMAL_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    pairs
+};
 
 /// A float as orjson writes it (ryu's layout): positional while the decimal point falls
 /// within 16 digits before or 5 after, else `1.5e-7` / `1e+16`; not finite: `null`.
@@ -414,6 +426,9 @@ mod tests {
         assert_eq!(decimal(7, &mut digits), "7");
         assert_eq!(decimal(1_000_000, &mut digits), "1000000");
         assert_eq!(decimal(u64::MAX, &mut digits), "18446744073709551615");
+        for n in (0..1000).chain([99_999, 100_000, 1_700_000_000_123_456_789]) {
+            assert_eq!(decimal(n, &mut digits), n.to_string());
+        }
     }
 
     #[test]

@@ -55,14 +55,23 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `hex`, written at the end of `out` (the report writes two ids a span).
 pub fn hex_into(bytes: &[u8], out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let start = out.len();
-    out.resize(start + bytes.len() * 2, 0);
-    for (pair, b) in out[start..].chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 15)];
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.extend_from_slice(&HEX_PAIRS[usize::from(*b)]);
     }
 }
+
+/// Each byte's two hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        pairs[b] = [DIGITS[b >> 4], DIGITS[b & 15]];
+        b += 1;
+    }
+    pairs
+};
 
 /// An id as hex, "" for none (an artifact not placed: never asked for once records are built).
 pub fn hex_or_empty<const N: usize>(id: Option<&[u8; N]>) -> String {
@@ -158,6 +167,13 @@ pub fn cluster_trace_from_hint(hint: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_of_every_byte() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&bytes), expected);
+    }
 
     #[test]
     fn ids_are_the_ones_python_gave() {

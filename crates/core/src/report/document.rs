@@ -36,6 +36,7 @@ enum Member<'a> {
 /// What the document shows of an artifact that roots a trace or is an orphan signal.
 struct Shown {
     key: String,
+    id_at: usize, // where the id begins in `key`, after its kind (a group is sorted by it)
     kind: Kind,
     id: Option<Text>,
     file: Option<Text>,
@@ -52,6 +53,7 @@ impl Shown {
     fn of(art: &Glance, trace_id: TraceId) -> Self {
         Shown {
             key: art.key.into(),
+            id_at: art.key.find(':').map_or(0, |colon| colon + 1),
             kind: art.kind,
             id: art.id.map(Text::from),
             file: art.file.map(Text::from),
@@ -67,7 +69,7 @@ impl Shown {
 
     /// A group's key: the root's id, or its key's (`#2` for another artifact of its id).
     fn group_key(&self) -> &str {
-        self.key.split_once(':').map_or(self.key.as_str(), |(_, id)| id)
+        &self.key[self.id_at..]
     }
 }
 

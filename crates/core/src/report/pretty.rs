@@ -11,8 +11,8 @@ use crate::json::plain_run;
 
 const CHUNK: usize = 1 << 20;
 
-/// What goes before an item: a comma, a new line, its indentation (one slice of this, up to
-/// 31 levels deep; deeper ones are written in pieces).
+/// What goes before an item: a comma, a new line, its indentation (from one slice of this,
+/// up to 30 levels deep; deeper ones are written in pieces).
 const INDENT: &[u8; 64] = b",\n                                                              ";
 
 pub struct Pretty<'w> {
@@ -87,12 +87,14 @@ impl<'w> Pretty<'w> {
     #[inline]
     fn indent(&mut self, skip: usize) {
         let end = 2 + 2 * self.depth;
-        match INDENT.get(skip..end) {
-            Some(text) => self.buf.extend_from_slice(text),
-            None => {
-                self.buf.extend_from_slice(&b",\n"[skip..]);
-                self.buf.resize(self.buf.len() + 2 * self.depth, b' ');
-            }
+        if end < INDENT.len() {
+            // 63 bytes copied whatever the depth, then cut: a copy of known length, no call
+            let at = self.buf.len();
+            self.buf.extend_from_slice(&INDENT[skip..skip + 63]);
+            self.buf.truncate(at + end - skip);
+        } else {
+            self.buf.extend_from_slice(&b",\n"[skip..]);
+            self.buf.resize(self.buf.len() + 2 * self.depth, b' ');
         }
     }
 
