@@ -154,7 +154,8 @@ def build_large_store(path: Path) -> list[str]:
             trace = traces[n % len(traces)]
             art = f"{kind.split('.')[0].upper()[:3]}-{n // 40:06d}"
             attrs = f'{{"event.name":"{kind}","intent.artifact.id":"{art}","intent.event.id":"{n:032x}"}}'
-            yield (f"{n:032x}", "intent", start + n * step, now, trace, f"{n:016x}", 9, "INFO",
+            late = rng.randrange(30 * 86_400) * 10**9 if n % 50 == 0 else 0  # written down late
+            yield (f"{n:032x}", "intent", start + n * step - late, now, trace, f"{n:016x}", 9, "INFO",
                    f"{kind} {art} — a plausible one-line summary of event {n}", kind, "intent", res_id, art,
                    kind.split(".")[0], rng.choice(_SOURCES), "agent", f"INT-{n // 400:05d}",
                    rng.choice(("L0", "L1", "L2", "L3", "L4", None)), None, attrs)  # fmt: skip

@@ -75,19 +75,27 @@ def test_events_filter_by_type_glob_source_and_text(up: Running) -> None:
     assert literal == []  # % is matched literally, not as a wildcard
 
 
-def test_events_page_backwards_with_before_id(up: Running) -> None:
-    seen: list[int] = []
+@pytest.mark.parametrize("cursor", ["before", "before_id"])
+def test_events_page_backwards_newest_first_by_time(up: Running, cursor: str) -> None:
+    seen: list[tuple[int, int]] = []
     page = up.get("/api/events", limit=5)
     while True:
-        seen += [e["id"] for e in page["events"]]
-        if page["next_before_id"] is None:
+        seen += [(e["time_ns"], e["id"]) for e in page["events"]]
+        if page[f"next_{cursor}"] is None:
             break
-        page = up.get("/api/events", limit=5, before_id=page["next_before_id"])
+        page = up.get("/api/events", limit=5, **{cursor: page[f"next_{cursor}"]})
     assert len(seen) == len(set(seen)) == len(up.docs)
     assert seen == sorted(seen, reverse=True)
+    assert page["last_id"] == max(rid for _, rid in seen)  # where /api/stream?after_id= goes on
     first = up.get("/api/events", limit=1)["events"][0]
     assert len(first["event_id"]) == 32 and len(first["trace_id"]) == 32 and len(first["span_id"]) == 16
     assert first["time_iso"].endswith("Z")
+
+
+def test_a_malformed_cursor_is_refused(up: Running) -> None:
+    for bad in ("12", "x:1", f"1:{2**63}"):
+        response = up.http.get("/api/events", params={"before": bad})
+        assert response.status_code == 422 and "time_ns:id" in response.text, bad
 
 
 def test_list_limits_are_enforced(up: Running) -> None:

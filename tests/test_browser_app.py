@@ -393,16 +393,16 @@ def test_the_time_range_recounts_the_tiles(stack: Running, view: Watched) -> Non
     view.assert_clean()
 
 
-def _append_observation(stack: Running, what: str) -> str:
-    """Append an observation line to the watched file (and to the history the tests expect);
-    its title, unique to this call."""
+def _append_observation(stack: Running, what: str, at: datetime | None = None) -> str:
+    """Append an observation line (dated now, or `at`) to the watched file (and to the history
+    the tests expect); its title, unique to this call."""
     title = f"{what} {time.time_ns()}"
     line = {
         "event_type": "observation.written",
         "observation_id": "OBS-900",
         "title": title,
         "source": "cli",
-        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     write_lines(stack.events, [line])
     stack.history.lines.append(line)
@@ -452,6 +452,28 @@ def test_the_stream_reconnects_and_shows_what_it_missed(stack: Running, view: Wa
     row.wait_for(timeout=15000)  # the next attempt, after the backoff, resumes after the last id
     page.wait_for_selector('#live-pill[data-state="live"]')
     assert row.count() == 1
+    view.assert_clean()
+
+
+def test_a_line_written_down_late_is_listed_by_its_time(stack: Running, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/")
+    page.wait_for_selector('#live-pill[data-state="live"]')
+    late = max(_event_time(line) for line in stack.history.lines) - timedelta(minutes=1)
+    newer = sum(_event_time(line) > late for line in stack.history.lines)
+    title = _append_observation(stack, "written down late", late)
+    # the live stream shows what arrives as it arrives, on top...
+    page.locator("#stream-body tr").first.filter(has_text=title).wait_for(timeout=5000)
+    # ...but a page loaded afterwards, and the events page, list events newest first by their time
+    for path, body in (("/", "#stream-body"), ("/events", "#events-body")):
+        page.goto(stack.base_url + path)
+        page.locator(f"{body} tr").filter(has_text=title).wait_for()
+        rows = page.eval_on_selector_all(
+            f"{body} tr.event-row", "rs => rs.map(r => [r.querySelector('.col-time').title, r.textContent])"
+        )
+        times = [t for t, _ in rows]
+        assert times == sorted(times, reverse=True), path
+        assert [title in text for _, text in rows].index(True) == newer, path
     view.assert_clean()
 
 

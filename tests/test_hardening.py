@@ -510,6 +510,7 @@ def test_huge_integers_and_nul_bytes_in_addresses_get_4xx(target: Target) -> Non
     for path, params in (
         ("/api/events", {"since": str(2**64)}),
         ("/api/events", {"before_id": str(2**63)}),
+        ("/api/events", {"before": f"1:{2**63}"}),
         ("/api/summary", {"until": str(10**30)}),
     ):
         assert httpx.get(f"{target.url}{path}", params=params, timeout=10).status_code == 422, (path, params)

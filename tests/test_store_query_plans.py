@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.query_plans import explained
 from tests.support.requests import consume, logs_request, trace_request
 
 from intent_observe.records import AttrValue, LogRecord, SpanRecord
@@ -73,30 +74,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s.shutdown()
 
 
-class Recorder:
-    """A read connection that keeps every statement run through it, to explain them afterwards."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.statements: list[tuple[str, tuple[Any, ...]]] = []
-
-    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        self.statements.append((sql, tuple(args)))
-        return self.conn.execute(sql, args)
-
-
 def plans(store: Store, query: Any) -> list[str]:
     """The EXPLAIN QUERY PLAN lines of every statement `query` runs."""
-
-    def run(conn: sqlite3.Connection) -> list[str]:
-        recorder = Recorder(conn)
-        query(recorder)
-        return [
-            " ; ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
-            for sql, args in recorder.statements
-        ]
-
-    return store.read(run)
+    return store.read(lambda c: explained(c, query))
 
 
 def all_trace_rows(store: Store) -> list[tuple[Any, ...]]:
@@ -171,13 +151,18 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
     kinds = {k: store.read(lambda c, k=k: trace_queries.traces(c, k, None, 500)) for k in KINDS}
     store.shutdown()
     # the file as version 6 left it: none of migration 7's indexes, traces_intent on intent_id, and
-    # none of migration 8's derived artifact state nor of migration 9's newest titles
+    # none of migration 8's derived artifact state nor of migration 9's newest titles, and the
+    # event list's (…, id) indexes that migration 10 replaced
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(
         "DROP INDEX traces_start; DROP INDEX traces_intent_kind_start; DROP INDEX spans_intent_artifact;"
         "CREATE INDEX traces_intent ON traces (intent_id) WHERE intent_id IS NOT NULL;"
         "DROP INDEX spans_phase_parent; ALTER TABLE spans DROP COLUMN phase;"
         "ALTER TABLE traces DROP COLUMN root_state; DROP TRIGGER logs_span_title; DROP TABLE span_titles;"
+        "DROP INDEX logs_category_source_time; DROP INDEX logs_category_level_time;"
+        "CREATE INDEX logs_category_event_id ON logs (category, event_name, id);"
+        "CREATE INDEX logs_category_source_id ON logs (category, source, id);"
+        "CREATE INDEX logs_category_level_id ON logs (category, autonomy_level, id);"
         "PRAGMA user_version=6;"
     )
     conn.close()
@@ -189,7 +174,8 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
             lambda c: {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         )
         assert {"traces_start", "traces_intent_kind_start", "spans_intent_artifact"} <= indexes
-        assert "traces_intent" not in indexes
+        assert {"logs_category_source_time", "logs_category_level_time"} <= indexes
+        assert not {"traces_intent", "logs_category_event_id", "logs_category_source_id"} & indexes
         assert {k: store.read(lambda c, k=k: trace_queries.traces(c, k, None, 500)) for k in KINDS} == kinds
         assert store.read(lambda c: trace_queries.intent_trace_id(c, "INT-900")) == f"{99:032x}"
     finally:

@@ -47,6 +47,9 @@ _EVENT_COLUMNS = (
 )
 
 
+Place = tuple[int, int]  # (time_ns, id): where an event stands in the newest-first order
+
+
 @dataclass(frozen=True)
 class EventFilter:
     since: int | None = None
@@ -56,8 +59,9 @@ class EventFilter:
     autonomy_level: str | None = None
     text: str | None = None
     limit: int = DEFAULT_LIMIT
+    # the previous page's last event, the page holds those after it: its place, or its id
+    before: Place | None = None
     before_id: int | None = None
-    after_id: int | None = None
 
 
 def _event_where(f: EventFilter) -> tuple[str, list[Any]]:
@@ -65,20 +69,24 @@ def _event_where(f: EventFilter) -> tuple[str, list[Any]]:
     for clause, value in (
         ("time_ns >= ?", f.since),
         ("time_ns < ?", f.until),
-        # an exact type walks its (type, id) index; a pattern walks ids newest first and filters,
-        # which finds the first page at once for any type that is not rare
+        # an exact type walks its (type, time) index; a pattern walks times newest first and
+        # filters, which finds the first page at once for any type that is not rare
         (
             "event_name = ?" if f.type_glob and not _GLOB_CHARS.search(f.type_glob) else "+event_name GLOB ?",
             f.type_glob,
         ),
         ("source = ?", f.source),
         ("autonomy_level = ?", f.autonomy_level),
-        ("id < ?", f.before_id),
-        ("id > ?", f.after_id),
     ):
         if value is not None and value != "":
             clauses.append(clause)
             args.append(value)
+    if f.before is not None:
+        clauses.append("(time_ns, id) < (?, ?)")
+        args += f.before
+    if f.before_id is not None:  # nothing once that event is deleted: NULL compares to nothing
+        clauses.append("(time_ns, id) < (SELECT time_ns, id FROM logs WHERE id = ?)")
+        args.append(f.before_id)
     if f.text:
         clauses.append("(body LIKE ? ESCAPE '\\' OR artifact_id LIKE ? ESCAPE '\\')")
         pattern = like_pattern(f.text)
@@ -107,38 +115,38 @@ def event_row(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
+_CURSOR = re.compile(r"^(-?\d{1,19}):(\d{1,19})$")
+
+
+def parse_cursor(text: str) -> Place:
+    """The place a `next_before` cursor ("time_ns:id") names; ValueError when it names none."""
+    match = _CURSOR.match(text)
+    if not match or not all(-(2**63) <= int(n) < 2**63 for n in match.groups()):
+        raise ValueError("a cursor is time_ns:id, as next_before gives it")
+    return int(match.group(1)), int(match.group(2))
+
+
 def events(conn: sqlite3.Connection, f: EventFilter) -> dict[str, Any]:
+    """A page of events newest first by their time (a tie: the one stored last first), and the
+    cursors of the next: `next_before` ("time_ns:id" of its last event) and `next_before_id`
+    (that event's id, which older clients page with). Each index of a filter ends in
+    (time_ns, id), so the page is read off it, never sorted; events stored meanwhile do not
+    shift later pages. `last_id` is the newest row when it was read: the live stream
+    (`events_after`) continues from it."""
     where, args = _event_where(f)
     limit = clamp_limit(f.limit)
-    ranged = f.since is not None or f.until is not None
-    rows = _newest_in_time_range(conn, f, where, args, limit + 1) if ranged else None
-    if rows is None:
-        rows = conn.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM logs WHERE {where} ORDER BY id DESC LIMIT ?", (*args, limit + 1)
-        ).fetchall()
-    more = len(rows) > limit
-    items = [event_row(r) for r in rows[:limit]]
-    return {"events": items, "next_before_id": items[-1]["id"] if more and items else None}
-
-
-_RECENT_WINDOW = 20_000  # rows, newest first, searched before the time index is used
-
-
-def _newest_in_time_range(
-    conn: sqlite3.Connection, f: EventFilter, where: str, args: list[Any], wanted: int
-) -> list[Any] | None:
-    """A time range ("last 30 days") can hold most of the store: walking its time index and sorting
-    it by id took 0.55 s at a million events. The newest rows by id usually hold the first page,
-    so they are searched first; when they hold `wanted` matches, those are the answer (any other
-    match has a smaller id). Otherwise (a narrow or old range) None: the time index is the way."""
-    below, below_args = ("AND id < ?", [f.before_id]) if f.before_id is not None else ("", [])
     rows = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM (SELECT {_EVENT_COLUMNS}, category FROM logs INDEXED BY "
-        f"logs_category_id WHERE category = 'intent' {below} ORDER BY id DESC LIMIT ?) "
-        f"WHERE {where} ORDER BY id DESC LIMIT ?",
-        (*below_args, _RECENT_WINDOW, *args, wanted),
+        f"SELECT {_EVENT_COLUMNS} FROM logs WHERE {where} ORDER BY time_ns DESC, id DESC LIMIT ?",
+        (*args, limit + 1),
     ).fetchall()
-    return rows if len(rows) == wanted else None
+    items = [event_row(r) for r in rows[:limit]]
+    last = items[-1] if len(rows) > limit else None
+    return {
+        "events": items,
+        "last_id": last_event_row_id(conn),
+        "next_before": f"{last['time_ns']}:{last['id']}" if last else None,
+        "next_before_id": last["id"] if last else None,
+    }
 
 
 def events_after(conn: sqlite3.Connection, after_id: int, limit: int = 500) -> list[dict[str, Any]]:

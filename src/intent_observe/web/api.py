@@ -35,6 +35,7 @@ Limit = Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)]
 Nanos = Annotated[int | None, Query(ge=0, le=MAX_INTEGER)]
 RowId = Annotated[int | None, Query(ge=0, le=MAX_INTEGER)]
 Text = Annotated[str | None, Query(max_length=MAX_TEXT)]
+Cursor = Annotated[str | None, Query(max_length=40, description="`next_before` of the previous page")]
 
 
 def _ctx(request: Request) -> AppContext:
@@ -66,10 +67,17 @@ def events(
     autonomy_level: Text = None,
     q: Text = None,
     limit: Limit = queries.DEFAULT_LIMIT,
+    before: Cursor = None,
     before_id: RowId = None,
 ) -> JSONBytes:
-    """Intent events, newest first; `type` is a glob such as `contract.*`; page with `before_id`."""
-    f = EventFilter(since, until, type or None, source, autonomy_level, q, limit, before_id)
+    """Intent events, newest first by their time; `type` is a glob such as `contract.*`. Page with
+    `before` = the previous page's `next_before`; `before_id` = its `next_before_id` (older
+    clients) pages the same way while that event is stored, and gives nothing once it is not."""
+    try:
+        place = queries.parse_cursor(before) if before is not None else None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    f = EventFilter(since, until, type or None, source, autonomy_level, q, limit, place, before_id)
     return JSONBytes(_ctx(request).store.read(lambda c: queries.events(c, f)))
 
 

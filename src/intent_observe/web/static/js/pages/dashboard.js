@@ -131,15 +131,15 @@ function updateRate(meter) {
 }
 
 async function startStream(meter) {
-  const { events } = await getJSON("/api/events", { limit: INITIAL_ROWS });
-  const ordered = [...events].sort((a, b) => a.id - b.id);
-  for (const event of ordered) {
+  // The newest events by their time, newest on top; then what arrives after them, on top as it
+  // arrives (a line written down late too: it is new here).
+  const { events, last_id: lastId } = await getJSON("/api/events", { limit: INITIAL_ROWS });
+  for (const event of [...events].reverse()) {
     addStreamRow(event, { fresh: false });
     meter.addAt(event.time_ns / 1e6); // events of the last two minutes start the rate off
   }
   updateRate(meter);
-  document.getElementById("stream-empty").hidden = ordered.length > 0;
-  const lastId = ordered.length ? ordered[ordered.length - 1].id : null;
+  document.getElementById("stream-empty").hidden = events.length > 0;
   new LiveStream({
     afterId: lastId,
     onEvent: (event) => {

@@ -35,13 +35,13 @@ function localToNs(value) {
   return Number.isNaN(ms) ? "" : String(BigInt(ms) * 1000000n);
 }
 
-function apiParams(filters, beforeId) {
+function apiParams(filters, before) {
   const custom = filters.range === "custom";
   return {
     q: filters.q, type: filters.type, source: filters.source, autonomy_level: filters.autonomy_level,
     since: custom ? localToNs(filters.from) : sinceForRange(filters.range),
     until: custom ? localToNs(filters.to) : "",
-    limit: PAGE_SIZE, before_id: beforeId ?? "",
+    limit: PAGE_SIZE, before: before ?? "",
   };
 }
 
@@ -144,16 +144,16 @@ class Results {
       if (event.source) this.sources.add(event.source);
     }
     this.count += page.events.length;
-    this.counter.textContent = `${fmtInt(this.count)} shown${page.next_before_id ? " · more available" : ""}`;
+    this.counter.textContent = `${fmtInt(this.count)} shown${page.next_before ? " · more available" : ""}`;
     this.container.querySelector(".events-empty").hidden = this.count > 0;
     mount(document.getElementById("source-suggestions"), [...this.sources].sort().map((src) => h("option", { value: src })));
-    mount(this.more, page.next_before_id
-      ? h("button", { class: "button", type: "button", onclick: () => this.loadMore(filters, page.next_before_id) }, "Load older events")
+    mount(this.more, page.next_before
+      ? h("button", { class: "button", type: "button", onclick: () => this.loadMore(filters, page.next_before) }, "Load older events")
       : null);
   }
 
-  async loadMore(filters, beforeId) {
-    this.append(await getJSON("/api/events", apiParams(filters, beforeId)), filters);
+  async loadMore(filters, before) {
+    this.append(await getJSON("/api/events", apiParams(filters, before)), filters);
   }
 }
 
