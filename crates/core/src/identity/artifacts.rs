@@ -322,7 +322,7 @@ impl Engine {
         attrs.set("intent.artifact.state", "closed");
         let phase = Phase {
             owner: key.to_string(),
-            span_id: ids::hex(&self.phase_span_id(art, label)),
+            span_id: self.phase_span_id(art, label),
             name,
             start_ns: start_ns.min(end_ns),
             end_ns,

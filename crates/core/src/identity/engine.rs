@@ -281,33 +281,18 @@ impl Engine {
     /// Spans built so far and logs whose place is known; the rest keep waiting.
     pub fn drain(&mut self) -> Output {
         let (mut spans, mut logs) = (Vec::new(), Vec::new());
-        let kept = self.drain_each::<std::convert::Infallible>(
-            |span| {
-                spans.push(span);
-                Ok(())
-            },
-            |log| {
-                logs.push(log);
-                Ok(())
-            },
-        );
-        let Ok(()) = kept;
+        self.drain_each(|span| spans.push(span), |log| logs.push(log));
         Output { spans, logs }
     }
 
-    /// `drain`, each record handed to `span` or `log` in turn (the first error stops it). The
-    /// queues keep their memory for the next batch: grown afresh for every batch, they cost
-    /// page faults on fresh pages.
-    pub fn drain_each<E>(
-        &mut self,
-        span: impl FnMut(SpanRecord) -> Result<(), E>,
-        mut log: impl FnMut(LogRecord) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.spans.drain(..).try_for_each(span)?;
+    /// `drain`, each record handed to `span` or `log` in turn. The queues keep their memory
+    /// for the next batch: grown afresh for every batch, they cost page faults on fresh pages.
+    pub fn drain_each(&mut self, span: impl FnMut(SpanRecord), mut log: impl FnMut(LogRecord)) {
+        self.spans.drain(..).for_each(span);
         let mut pending = std::mem::replace(&mut self.pending, std::mem::take(&mut self.drained));
         for item in pending.drain(..) {
             if self.home_placed(&item.home) {
-                log(self.finish_log(item))?;
+                log(self.finish_log(item));
             } else {
                 self.pending.push(item);
             }
@@ -317,7 +302,6 @@ impl Engine {
         self.memberships.trim();
         self.files.trim();
         self.derived_taken.trim();
-        Ok(())
     }
 
     /// Place everything still waiting, with what is known (placeholders for parents never
@@ -444,13 +428,10 @@ mod tests {
         let orphan = span(&out, "signal SIG-1");
         assert_eq!(
             orphan.trace_id,
-            ids::hex(&ids::derived_trace_id(&["", "orphan", "signal:SIG-1"]))
+            ids::derived_trace_id(&["", "orphan", "signal:SIG-1"])
         );
         let intent = span(&out, "intent INT-1");
-        assert_eq!(
-            intent.trace_id,
-            ids::hex(&ids::uuid_trace_id("", "intent", "intent:INT-1"))
-        );
+        assert_eq!(intent.trace_id, ids::uuid_trace_id("", "intent", "intent:INT-1"));
         let copies: Vec<_> = out.spans.iter().filter(|s| s.name == "signal SIG-1").collect();
         assert_eq!(copies.len(), 3, "orphan, cluster member, intent member");
         let backfilled = copies.iter().find(|s| s.trace_id == intent.trace_id).unwrap();

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::attrs::{Attrs, Value};
 use super::model::{LogRecord, SpanRecord};
-use crate::encode::{AnyValue, Attributes, Link, Log, Span, hex_bytes, put_key_value, put_log, put_span};
+use crate::encode::{AnyValue, Attributes, Link, Log, Span, put_key_value, put_log, put_span};
 use crate::pytext::float_repr;
 
 /// The engine's attributes, written as they are held.
@@ -23,25 +23,20 @@ impl Attributes for &Attrs {
     }
 }
 
-fn id<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
-    hex_bytes(text).ok_or_else(|| format!("{what} is not {} hex digits: {text:?}", 2 * N))
-}
-
 /// Appends one encoded `Span` message.
-pub fn put_span_record(out: &mut Vec<u8>, span: &SpanRecord) -> Result<(), String> {
+pub fn put_span_record(out: &mut Vec<u8>, span: &SpanRecord) {
     let mut links = Vec::with_capacity(span.links.len());
     for link in &span.links {
         links.push(Link {
-            trace_id: id(&link.trace_id, "link trace_id")?,
-            span_id: id(&link.span_id, "link span_id")?,
+            trace_id: link.trace_id,
+            span_id: link.span_id,
             attributes: &link.attributes,
         });
     }
-    let parent = span.parent_span_id.as_deref().filter(|p| !p.is_empty());
     let record = Span {
-        trace_id: id(&span.trace_id, "trace_id")?,
-        span_id: id(&span.span_id, "span_id")?,
-        parent_span_id: parent.map(|p| id(p, "parent_span_id")).transpose()?,
+        trace_id: span.trace_id,
+        span_id: span.span_id,
+        parent_span_id: span.parent_span_id,
         name: Cow::Borrowed(span.name.as_bytes()),
         start_ns: span.start_ns as u64,
         end_ns: span.end_ns as u64,
@@ -52,11 +47,10 @@ pub fn put_span_record(out: &mut Vec<u8>, span: &SpanRecord) -> Result<(), Strin
             .then(|| Cow::Borrowed(span.status_message.as_deref().unwrap_or("").as_bytes())),
     };
     put_span(out, &record);
-    Ok(())
 }
 
 /// Appends one encoded `LogRecord` message; its event name is its `event.name` attribute.
-pub fn put_log_record(out: &mut Vec<u8>, log: &LogRecord) -> Result<(), String> {
+pub fn put_log_record(out: &mut Vec<u8>, log: &LogRecord) {
     let event_name = match log.attributes.get("event.name") {
         Some(Value::Str(text)) => Cow::Borrowed(text.as_bytes()),
         Some(Value::Int(n)) if *n != 0 => Cow::Owned(n.to_string().into_bytes()),
@@ -67,8 +61,8 @@ pub fn put_log_record(out: &mut Vec<u8>, log: &LogRecord) -> Result<(), String> 
     let record = Log {
         time_ns: log.time_ns as u64,
         observed_ns: log.observed_ns as u64,
-        trace_id: id(&log.trace_id, "trace_id")?,
-        span_id: id(&log.span_id, "span_id")?,
+        trace_id: log.trace_id,
+        span_id: log.span_id,
         severity_number: log.severity_number,
         severity_text: Cow::Borrowed(log.severity_text.as_bytes()),
         body: Cow::Borrowed(log.body.as_bytes()),
@@ -76,5 +70,4 @@ pub fn put_log_record(out: &mut Vec<u8>, log: &LogRecord) -> Result<(), String> 
         event_name,
     };
     put_log(out, &record);
-    Ok(())
 }

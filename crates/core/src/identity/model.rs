@@ -265,7 +265,7 @@ impl Membership {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Phase {
     pub owner: String,
-    pub span_id: String,
+    pub span_id: SpanId,
     pub name: String,
     pub start_ns: i64,
     pub end_ns: i64,
@@ -274,18 +274,20 @@ pub struct Phase {
     pub attrs: Attrs,
 }
 
+/// Ids as bytes, written as hex only where they leave for Python (the wire and the report
+/// take the bytes).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanLink {
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
     pub attributes: Attrs,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanRecord {
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
     pub name: String,
     pub start_ns: i64,
     pub end_ns: i64,
@@ -299,8 +301,8 @@ pub struct SpanRecord {
 pub struct LogRecord {
     pub time_ns: i64,
     pub observed_ns: i64,
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: TraceId, // its artifact's place, set when it leaves (`Engine::finish_log`)
+    pub span_id: SpanId,
     pub severity_number: i32,
     pub severity_text: String,
     pub body: String,

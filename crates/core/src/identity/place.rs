@@ -3,6 +3,7 @@
 use super::engine::{Engine, Key, art, art_mut};
 use super::ids::{self, SpanId};
 use super::model::*;
+use super::records::placed;
 use crate::encode::hex_bytes;
 use crate::parse::Kind;
 use foldhash::HashMap;
@@ -154,9 +155,9 @@ impl Engine {
         attrs.update(&self.relation_attrs(owner));
         let owner = art!(self, owner);
         SpanRecord {
-            trace_id: ids::hex_or_empty(owner.trace_id.as_ref()),
+            trace_id: placed(owner.trace_id),
             span_id: phase.span_id,
-            parent_span_id: Some(ids::hex(&owner.span_id)),
+            parent_span_id: Some(owner.span_id),
             name: phase.name,
             start_ns: phase.start_ns,
             end_ns: phase.end_ns,

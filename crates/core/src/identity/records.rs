@@ -97,11 +97,11 @@ impl Engine {
         if let Some(file) = &art.file {
             attrs.set("intent.artifact.file", &**file);
         }
-        let trace_id = ids::hex_or_empty(art.trace_id.as_ref());
+        let trace_id = placed(art.trace_id);
         if kind == Kind::Cluster {
             attrs.set(
                 "intent.cluster.trace",
-                format!("cluster-{}", ids::uuid_form(&trace_id)),
+                format!("cluster-{}", ids::uuid_form(&ids::hex(&trace_id))),
             );
         }
         let instant_end = match art.end_ns {
@@ -110,8 +110,8 @@ impl Engine {
         };
         let span = SpanRecord {
             trace_id,
-            span_id: ids::hex(&art.span_id),
-            parent_span_id: art.parent_span.map(|id| ids::hex(&id)),
+            span_id: art.span_id,
+            parent_span_id: art.parent_span,
             name: art.name().into_owned(),
             start_ns: art.first_ns,
             end_ns: instant_end.max(art.first_ns),
@@ -168,9 +168,9 @@ impl Engine {
         attrs.set("intent.artifact.state", "closed");
         let container = art!(self, member.container());
         SpanRecord {
-            trace_id: ids::hex_or_empty(container.trace_id.as_ref()),
-            span_id: ids::hex(&member.span_id),
-            parent_span_id: Some(ids::hex(&container.span_id)),
+            trace_id: placed(container.trace_id),
+            span_id: member.span_id,
+            parent_span_id: Some(container.span_id),
             name: sig_name,
             start_ns: member.time_ns,
             end_ns: member.time_ns,
@@ -206,8 +206,8 @@ impl Engine {
         LogRecord {
             time_ns: ev.time_ns,
             observed_ns,
-            trace_id: String::new(),
-            span_id: String::new(),
+            trace_id: TraceId::default(),
+            span_id: SpanId::default(),
             severity_number,
             severity_text: severity_text.to_string(),
             body: summary_line(ev),
@@ -222,8 +222,8 @@ impl Engine {
             None => (item.home, None),
         };
         let art = art!(self, &owner);
-        record.trace_id = ids::hex_or_empty(art.trace_id.as_ref());
-        record.span_id = ids::hex(&member_span.unwrap_or(art.span_id));
+        record.trace_id = placed(art.trace_id);
+        record.span_id = member_span.unwrap_or(art.span_id);
         for (name, value) in &self.relation_attrs(&owner).0 {
             record.attributes.set_default(name, value);
         }
@@ -235,10 +235,16 @@ fn link(trace_id: Option<TraceId>, span_id: SpanId, origin: &str) -> SpanLink {
     let mut attributes = Attrs::default();
     attributes.set("intent.link", origin);
     SpanLink {
-        trace_id: ids::hex_or_empty(trace_id.as_ref()),
-        span_id: ids::hex(&span_id),
+        trace_id: placed(trace_id),
+        span_id,
         attributes,
     }
+}
+
+/// The trace of an artifact a record is built for: placed by then (all zeros, an id OTel
+/// calls invalid, were it not).
+pub(super) fn placed(trace_id: Option<TraceId>) -> TraceId {
+    trace_id.unwrap_or_default()
 }
 
 /// Python's `str()` of a JSON value, as the messages were first written.

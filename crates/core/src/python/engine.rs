@@ -17,6 +17,7 @@ use super::encode::Encoder;
 use super::parse::rejection;
 use crate::identity;
 use crate::identity::attrs::{Attrs, Value};
+use crate::identity::ids::hex;
 use crate::identity::model::{LogRecord, Output, Position, SpanRecord};
 use crate::identity::table::{KeyFilter, Store};
 use crate::identity::{codec, export};
@@ -253,9 +254,8 @@ impl Engine {
             inner.drain_each(
                 |span| export::put_span_record(spans, &span),
                 |log| export::put_log_record(logs, &log),
-            )
-        })
-        .map_err(PyValueError::new_err)?;
+            );
+        });
         let request = |items: &[u8]| {
             (!items.is_empty())
                 .then(|| encoder.request(py, items))
@@ -476,15 +476,17 @@ fn span_object<'py>(py: Python<'py>, c: &Classes, span: SpanRecord) -> PyResult<
         .links
         .into_iter()
         .map(|link| {
-            c.link
-                .bind(py)
-                .call1((link.trace_id, link.span_id, attrs_dict(py, &link.attributes)?))
+            c.link.bind(py).call1((
+                hex(&link.trace_id),
+                hex(&link.span_id),
+                attrs_dict(py, &link.attributes)?,
+            ))
         })
         .collect::<PyResult<Vec<_>>>()?;
     c.span.bind(py).call1((
-        span.trace_id,
-        span.span_id,
-        span.parent_span_id,
+        hex(&span.trace_id),
+        hex(&span.span_id),
+        span.parent_span_id.map(|id| hex(&id)),
         span.name,
         span.start_ns,
         span.end_ns,
@@ -499,8 +501,8 @@ fn log_object<'py>(py: Python<'py>, c: &Classes, log: LogRecord) -> PyResult<Bou
     c.log.bind(py).call1((
         log.time_ns,
         log.observed_ns,
-        log.trace_id,
-        log.span_id,
+        hex(&log.trace_id),
+        hex(&log.span_id),
         log.severity_number,
         log.severity_text,
         log.body,

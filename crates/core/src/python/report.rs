@@ -36,20 +36,15 @@ impl Report {
         let inner = &mut engine.borrow_mut().inner;
         if records {
             let out = if last { inner.finalize() } else { inner.drain() };
-            self.collector.take(&out).map_err(PyValueError::new_err)?;
+            self.collector.take(&out);
             return output(engine.py(), out).map(Some);
         }
         if last {
             inner.place_all();
         }
         let (collector, mut logs) = (&mut self.collector, 0);
-        let logged = |_| {
-            logs += 1;
-            Ok(())
-        };
-        let taken = inner.drain_each(|span| collector.take_span(&span), logged);
+        inner.drain_each(|span| collector.take_span(&span), |_| logs += 1);
         collector.logs += logs;
-        taken.map_err(PyValueError::new_err)?;
         Ok(None)
     }
 

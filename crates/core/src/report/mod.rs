@@ -14,7 +14,6 @@ use foldhash::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
 
-use crate::encode::hex_bytes;
 use crate::identity::attrs::Value;
 use crate::identity::model::{Output, SpanRecord};
 
@@ -144,22 +143,19 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn take(&mut self, out: &Output) -> Result<(), String> {
+    pub fn take(&mut self, out: &Output) {
         self.logs += out.logs.len() as u64;
         for span in &out.spans {
-            self.take_span(span)?;
+            self.take_span(span);
         }
-        Ok(())
     }
 
-    pub fn take_span(&mut self, span: &SpanRecord) -> Result<(), String> {
-        let id = span_id(&span.span_id)?;
-        let trace = hex_bytes::<16>(&span.trace_id).ok_or_else(|| format!("trace id {:?}", span.trace_id))?;
-        let parent = span.parent_span_id.as_deref().map(span_id).transpose()?;
+    pub fn take_span(&mut self, span: &SpanRecord) {
+        let (id, trace, parent) = (span.span_id, span.trace_id, span.parent_span_id);
         match self.index.entry(id) {
             Entry::Occupied(_) => {
                 self.resent += 1;
-                return Ok(());
+                return;
             }
             Entry::Vacant(place) => place.insert(self.spans.len() as u32),
         };
@@ -196,12 +192,7 @@ impl Collector {
             .or_default()
             .push(self.spans.len() as u32);
         self.spans.push(kept);
-        Ok(())
     }
-}
-
-pub fn span_id(text: &str) -> Result<SpanId, String> {
-    hex_bytes::<8>(text).ok_or_else(|| format!("span id {text:?}"))
 }
 
 /// Python's `bool(value)`.
@@ -228,10 +219,10 @@ mod tests {
         )
     }
 
-    fn span(id: &str, name: &str, attributes: Attrs) -> SpanRecord {
+    fn span(id: u8, name: &str, attributes: Attrs) -> SpanRecord {
         SpanRecord {
-            trace_id: "0123456789abcdef0123456789abcdef".into(),
-            span_id: id.into(),
+            trace_id: [0x0a; 16],
+            span_id: [0, 0, 0, 0, 0, 0, 0, id],
             parent_span_id: None,
             name: name.into(),
             start_ns: 1,
@@ -248,18 +239,18 @@ mod tests {
         let title = || ("intent.title", Value::from("a \"title\""));
         let out = Output {
             spans: vec![
-                span("00000000000000a1", "signal S", attrs(&[title()])),
+                span(0xa1, "signal S", attrs(&[title()])),
                 span(
-                    "00000000000000a2",
+                    0xa2,
                     "signal S",
                     attrs(&[title(), ("intent.backfilled", Value::Bool(true))]),
                 ),
-                span("00000000000000a1", "again", attrs(&[])),
+                span(0xa1, "again", attrs(&[])),
             ],
             logs: vec![],
         };
         let mut collector = Collector::default();
-        collector.take(&out).unwrap();
+        collector.take(&out);
         assert_eq!((collector.spans.len(), collector.resent), (2, 1));
         let [first, second] = &collector.spans[..] else {
             panic!()
@@ -287,14 +278,5 @@ mod tests {
             assert_eq!(texts.get(number), format!("\"w{n}\""));
         }
         assert_eq!(texts.words.len(), MAX_WORDS);
-    }
-
-    #[test]
-    fn an_id_that_is_not_hex_is_an_error() {
-        let out = Output {
-            spans: vec![span("not hex", "x", attrs(&[]))],
-            logs: vec![],
-        };
-        assert!(Collector::default().take(&out).is_err());
     }
 }

@@ -70,7 +70,7 @@ fn put_set(w: &mut Writer, set: &HashSet<String>) {
 }
 
 fn put_phase(w: &mut Writer, phase: &Phase) {
-    w.opt_id(Some(&phase.span_id));
+    w.id_bytes(&phase.span_id); // as `opt_id` wrote its hex digits
     w.text(&phase.name);
     w.int(phase.start_ns);
     w.int(phase.end_ns);
@@ -82,7 +82,7 @@ fn put_phase(w: &mut Writer, phase: &Phase) {
 fn read_phase(r: &mut Reader, owner: &str) -> ReadResult<Phase> {
     Ok(Phase {
         owner: owner.to_string(),
-        span_id: r.opt_id()?.unwrap_or_default(),
+        span_id: r.id_bytes()?,
         name: r.text()?,
         start_ns: r.int()?,
         end_ns: r.int()?,
@@ -105,8 +105,8 @@ fn read_log(r: &mut Reader) -> ReadResult<LogRecord> {
     Ok(LogRecord {
         time_ns: r.int()?,
         observed_ns: r.int()?,
-        trace_id: String::new(),
-        span_id: String::new(),
+        trace_id: Default::default(), // set when it leaves
+        span_id: Default::default(),
         severity_number: i32::try_from(r.int()?).map_err(|e| e.to_string())?,
         severity_text: r.text()?,
         body: r.text()?,
