@@ -104,6 +104,7 @@ impl Texts {
         number
     }
 
+    #[inline]
     pub fn get(&self, number: u32) -> &str {
         let n = number as usize;
         let start = if n == 0 { 0 } else { self.ends[n - 1] };
