@@ -13,11 +13,14 @@ from tests.support.receiver import receiver_in_thread
 from tests.support.recording import ReceiverControl, RecordingConsumer, read_received
 from tests.support.startup import modules_loaded
 
+from intent_observe import layout
 from intent_observe.events import Event, Position, parse_line
+from intent_observe.identity import checkpoint
+from intent_observe.identity.checkpoint import Checkpoint
 from intent_observe.otlp.receiver import ReceiverConfig
 from intent_observe.sinks.chain import Retry
 from intent_observe.sources import synthetic
-from intent_observe.sources.tail import EXIT_OK, TailAdapter, TailConfig
+from intent_observe.sources.tail import EXIT_FAILED, EXIT_OK, Batch, TailAdapter, TailConfig, TailedFile
 from intent_observe.sources.watch import FileWatcher
 from tailing import (
     TailProcess,
@@ -236,6 +239,39 @@ def test_in_process_adapter_feeds_a_consumer(tmp_path: Path) -> None:
         runner.join(20)
     assert runner.code == EXIT_OK  # type: ignore[attr-defined]
     assert_exactly(read_received(tmp_path / "got.sqlite"), expected)
+
+
+def test_a_commit_that_fails_stops_the_tail_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state of `--once`'s last batch cannot be written (a full disk) while nothing else is
+    on its way: the tail stops with exit 1 without waiting out the shutdown timeout, and the
+    checkpoint stays where the last commit left it."""
+    events = tmp_path / "events.jsonl"
+    write_lines(events, synthetic.lines(500))
+    committed: list[Checkpoint] = []
+    commit = TailedFile.commit
+
+    def all_but_the_last(self: TailedFile, batch: Batch) -> None:
+        if batch.lines == 0:  # what the end of --once places: the last batch
+            raise sqlite3.OperationalError("database or disk is full")
+        commit(self, batch)
+        saved = checkpoint.load(self.store.conn)
+        assert saved is not None
+        committed.append(saved)
+
+    monkeypatch.setattr(TailedFile, "commit", all_but_the_last)
+    consumer = RecordingConsumer(tmp_path / "got.sqlite", ReceiverControl(tmp_path / "control"))
+    state = tmp_path / "state"
+    config = TailConfig([str(events)], state, once=True, batch_bytes=16_384, shutdown_timeout_s=3600)
+    adapter = TailAdapter(config, Retry(consumer))
+    runner = threading.Thread(target=lambda: setattr(runner, "code", adapter.run()), daemon=True)
+    runner.start()
+    runner.join(120)
+    assert not runner.is_alive()
+    assert runner.code == EXIT_FAILED  # type: ignore[attr-defined]
+    assert isinstance(adapter.failure, sqlite3.OperationalError)
+    with sqlite3.connect(layout.tail_state(state, layout.tail_stem(str(events), ""))) as conn:
+        assert checkpoint.load(conn) == committed[-1]
+    assert committed[-1].mark.offset == events.stat().st_size
 
 
 def test_once_starts_no_file_watcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
