@@ -43,28 +43,30 @@ impl Shape {
     }
 }
 
+/// One event of the log. Its texts are borrowed from the line where the JSON string held
+/// them as written (no escape): the engine copies only what it keeps.
 #[derive(Clone, Debug)]
 pub struct ParsedEvent<'a> {
-    pub event_type: String,
+    pub event_type: Cow<'a, str>,
     pub time_ns: i64,
     pub kind: Kind,
-    pub artifact_id: Option<String>,
+    pub artifact_id: Option<Cow<'a, str>>,
     /// BLAKE2b-128 of the stripped line, as 32 hex digits.
     pub event_id: String,
     pub shape: Shape,
-    pub parent_id: Option<String>,
-    pub intent_id: Option<String>,
-    pub spec_id: Option<String>,
-    pub contract_id: Option<String>,
-    pub cluster_id: Option<String>,
-    pub signal_id: Option<String>,
-    pub trace_hint: Option<String>,
-    pub source: Option<String>,
-    pub actor: Option<String>,
+    pub parent_id: Option<Cow<'a, str>>,
+    pub intent_id: Option<Cow<'a, str>>,
+    pub spec_id: Option<Cow<'a, str>>,
+    pub contract_id: Option<Cow<'a, str>>,
+    pub cluster_id: Option<Cow<'a, str>>,
+    pub signal_id: Option<Cow<'a, str>>,
+    pub trace_hint: Option<Cow<'a, str>>,
+    pub source: Option<Cow<'a, str>>,
+    pub actor: Option<Cow<'a, str>>,
     pub trust: Option<f64>,
     pub autonomy_level: Option<Cow<'static, str>>,
-    pub title: Option<String>,
-    pub file: Option<String>,
+    pub title: Option<Cow<'a, str>>,
+    pub file: Option<Cow<'a, str>>,
     pub signals: Vec<String>,
     pub contracts: Vec<String>,
     pub payload: Object<'a>,
@@ -118,9 +120,10 @@ fn parse(raw: &[u8]) -> Result<ParsedEvent<'_>, String> {
         "event_type"
     };
     let event_type = match doc.get(type_key) {
-        Some(Json::Str(text)) if !py_strip(text).is_empty() => py_strip(text).to_string(),
-        _ => return Err("no event type: neither a string 'event' nor 'event_type'".into()),
-    };
+        Some(Json::Str(text)) => taken(text, not_blank),
+        _ => None,
+    }
+    .ok_or("no event type: neither a string 'event' nor 'event_type'")?;
     let payload = match shape {
         Shape::Envelope => match doc.remove("data") {
             Some(Json::Object(data)) => data,
@@ -141,7 +144,7 @@ fn read_event<'a>(
     doc: &Object<'a>,
     data: &Object<'a>,
     shape: Shape,
-    event_type: String,
+    event_type: Cow<'a, str>,
     raw: &[u8],
 ) -> Result<ParsedEvent<'a>, String> {
     let fields = Fields {
@@ -211,8 +214,8 @@ fn stamp<'o>(fields: &Fields<'o, '_>) -> Result<Stamp<'o>, String> {
 
 /// Which artifact of each kind (indexed as `Kind::ALL`) this line names: typed `*_id`
 /// fields first, then `data.intent`-style links, then the shapes of span_id / ref / parent_id.
-fn references(doc: &Index, fields: &Fields) -> [Option<String>; 8] {
-    let mut refs: [Option<String>; 8] = Default::default();
+fn references<'a>(doc: &Index<'_, 'a>, fields: &Fields<'_, 'a>) -> [Option<Cow<'a, str>>; 8] {
+    let mut refs: [Option<Cow<'a, str>>; 8] = Default::default();
     for (slot, kind) in refs.iter_mut().zip(Kind::ALL) {
         *slot = kind.typed_id_key().and_then(|key| clean_id(fields.get(key)));
         if slot.is_none() {
@@ -233,7 +236,12 @@ fn references(doc: &Index, fields: &Fields) -> [Option<String>; 8] {
     refs
 }
 
-fn artifact_id(kind: Kind, doc: &Index, refs: &[Option<String>; 8], fields: &Fields) -> Option<String> {
+fn artifact_id<'a>(
+    kind: Kind,
+    doc: &Index<'_, 'a>,
+    refs: &[Option<Cow<'a, str>>; 8],
+    fields: &Fields<'_, 'a>,
+) -> Option<Cow<'a, str>> {
     if kind == Kind::Assertion {
         return clean_id(fields.get(Key::AssertionId)).or_else(|| clean_id(fields.get(Key::AssertionName)));
     }
@@ -251,31 +259,45 @@ fn artifact_id(kind: Kind, doc: &Index, refs: &[Option<String>; 8], fields: &Fie
         .find(|id| kind_of_id(id).is_none())
 }
 
+/// What `pick` takes of a string: borrowed from the line when the string is (it had no
+/// escapes), else copied.
+fn taken<'a>(text: &Cow<'a, str>, pick: fn(&str) -> Option<&str>) -> Option<Cow<'a, str>> {
+    match text {
+        Cow::Borrowed(line) => pick(line).map(Cow::Borrowed),
+        Cow::Owned(text) => pick(text).map(|part| Cow::Owned(part.to_string())),
+    }
+}
+
+/// `text.strip()`, None when that is empty.
+fn not_blank(text: &str) -> Option<&str> {
+    Some(py_strip(text)).filter(|stripped| !stripped.is_empty())
+}
+
 /// An id as written (a number as Python writes it), or None when it names nothing.
-fn clean_id(value: Option<&Json>) -> Option<String> {
+fn clean_id<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
     let text = match value? {
-        Json::Str(text) => return clean_id_text(text).map(str::to_string),
+        Json::Str(text) => return taken(text, clean_id_text),
         Json::Int(n) => n.to_string(),
         Json::Float(x) => float_repr(*x),
         _ => return None,
     };
-    clean_id_text(&text).map(str::to_string)
+    clean_id_text(&text).map(|id| Cow::Owned(id.to_string()))
 }
 
 /// `str(value).strip()`, None for null, objects, arrays and empty text.
-fn text(value: Option<&Json>) -> Option<String> {
+fn text<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
     let written = match value? {
-        Json::Str(text) => py_strip(text).to_string(),
+        Json::Str(text) => return taken(text, not_blank),
         Json::Int(n) => n.to_string(),
         Json::Float(x) => float_repr(*x),
-        Json::Bool(flag) => if *flag { "True" } else { "False" }.to_string(),
+        Json::Bool(flag) => return Some(Cow::Borrowed(if *flag { "True" } else { "False" })),
         _ => return None,
     };
-    (!written.is_empty()).then_some(written)
+    Some(Cow::Owned(written)) // a number's digits are never blank
 }
 
 /// What names a writer: a text as itself, an object by its first text among these keys.
-fn source(value: Option<&Json>) -> Option<String> {
+fn source<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
     match value? {
         Json::Object(object) => ["name", "type", "kind", "surface", "tool", "system", "id"]
             .iter()
@@ -284,18 +306,18 @@ fn source(value: Option<&Json>) -> Option<String> {
     }
 }
 
-fn title(payload: &Index) -> Option<String> {
+fn title<'a>(payload: &Index<'_, 'a>) -> Option<Cow<'a, str>> {
     [Key::Title, Key::Name, Key::Summary, Key::AssertionName]
         .into_iter()
         .find_map(|key| match payload.get(key) {
-            Some(Json::Str(text)) if !py_strip(text).is_empty() => Some(text.to_string()),
+            Some(Json::Str(text)) => taken(text, |text| not_blank(text).map(|_| text)),
             _ => None,
         })
 }
 
-fn file(value: Option<&Json>) -> Option<String> {
+fn file<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
     match value {
-        Some(Json::Str(path)) => artifact_file(path),
+        Some(Json::Str(path)) => artifact_file(path).map(Cow::Owned),
         _ => None,
     }
 }
@@ -419,6 +441,18 @@ mod tests {
             e.payload.0.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>(),
             ["source", "intent_id", "title", "contracts"]
         );
+    }
+
+    #[test]
+    fn texts_are_borrowed_from_the_line_unless_escaped() {
+        let e = event(
+            r#"{"event":" spec.created ","timestamp":"2026-01-01","span_id":"SPEC-\u0034","actor":" ann ","data":{"title":" T ","intent_id":" INT-1 "}}"#,
+        );
+        assert!(matches!(e.event_type, Cow::Borrowed("spec.created")));
+        assert!(matches!(e.actor, Some(Cow::Borrowed("ann"))));
+        assert!(matches!(e.title, Some(Cow::Borrowed(" T "))));
+        assert!(matches!(e.intent_id, Some(Cow::Borrowed(" INT-1 ")))); // one line: as written
+        assert!(matches!(e.artifact_id, Some(Cow::Owned(ref id)) if id == "SPEC-4"));
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl Engine {
             self.new_artifact(&alias, kind, Some(raw_id), ev);
             if let Some(file) = own_file {
                 art_mut!(self, &alias).files =
-                    Some(Box::new([(file.as_str().into(), alias.as_str().into())]));
+                    Some(Box::new([(file.as_ref().into(), alias.as_str().into())]));
                 self.set_file(&alias, file);
             }
             return alias;
@@ -69,7 +69,7 @@ impl Engine {
             self.new_artifact(&newest, kind, Some(raw_id), ev);
         }
         self.set_file(&newest, file); // announced before without a file: this is its file
-        files.push((file.as_str().into(), newest.as_str().into()));
+        files.push((file.as_ref().into(), newest.as_str().into()));
         art_mut!(self, &alias).files = Some(files.into());
         self.touch(&alias);
         newest
@@ -129,9 +129,9 @@ impl Engine {
         let own = ev.kind == art.kind;
         if own
             && let Some(title) = &ev.title
-            && art.title.as_deref() != Some(title.as_str())
+            && art.title.as_deref() != Some(title.as_ref())
         {
-            art.title = Some(title.as_str().into());
+            art.title = Some(title.as_ref().into());
         }
         let (unbare, placed) = (own && art.bare && !art.announced, art.trace_id.is_some());
         if unbare {
@@ -277,7 +277,7 @@ impl Engine {
             _ => art.first_ns,
         };
         let mut attrs = Attrs::default();
-        attrs.set("intent.phase.end_event", ev.event_type.as_str());
+        attrs.set("intent.phase.end_event", ev.event_type.as_ref());
         let name = format!("{} · lifecycle", art.name());
         let message = art.status_message.as_deref().map(str::to_string);
         self.add_phase(key, "lifecycle", name, start, end_ns, error, message, attrs);

@@ -195,7 +195,7 @@ impl Flattening<'_> {
 pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
     // room for the payload's and the log record's own attributes and its relations, added later
     let mut attrs = Attrs(Vec::with_capacity(8 + ev.payload.0.len() + 8));
-    attrs.push("intent.event.type", ev.event_type.as_str());
+    attrs.push("intent.event.type", ev.event_type.as_ref());
     attrs.push("intent.artifact.type", ev.kind.value());
     if let Some(id) = &ev.artifact_id {
         attrs.push("intent.artifact.id", bounded(id, 256));

@@ -246,8 +246,8 @@ impl Engine {
         for key in &targets {
             let mut one = ev.clone();
             let art = art!(self, key);
-            one.artifact_id = art.id.as_deref().map(str::to_string);
-            one.file = art.file.as_deref().map(str::to_string);
+            one.artifact_id = art.id.as_deref().map(|id| id.to_string().into());
+            one.file = art.file.as_deref().map(|file| file.to_string().into());
             if targets.len() > 1 {
                 one.event_id = ids::hex(&ids::derived_trace_id(&[&ev.event_id, key])); // a log record for each
             }

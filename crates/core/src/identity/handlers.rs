@@ -278,8 +278,8 @@ impl Engine {
             self.join(&sig, &intent, true, ev.time_ns);
         }
         self.promote_its_cluster(&intent, ev);
-        if INTENT_CLOSERS.contains(&ev.event_type.as_str()) {
-            self.close(&intent, ev, INTENT_FAILURES.contains(&ev.event_type.as_str()));
+        if INTENT_CLOSERS.contains(&ev.event_type.as_ref()) {
+            self.close(&intent, ev, INTENT_FAILURES.contains(&ev.event_type.as_ref()));
         }
         intent
     }
@@ -309,7 +309,7 @@ impl Engine {
                 self.observe_intent_to_spec(&intent);
             }
         }
-        if SPEC_IN_PROGRESS.contains(&ev.event_type.as_str()) {
+        if SPEC_IN_PROGRESS.contains(&ev.event_type.as_ref()) {
             art_mut!(self, &spec).approved = true;
             self.in_progress(&spec);
         }
@@ -320,7 +320,7 @@ impl Engine {
             }
             self.attach_contract(&contract, &spec);
         }
-        if SPEC_CLOSERS.contains(&ev.event_type.as_str()) {
+        if SPEC_CLOSERS.contains(&ev.event_type.as_ref()) {
             self.complete_spec(&spec, ev);
         }
         spec
@@ -531,7 +531,7 @@ impl Engine {
             return key;
         }
         self.new_artifact(&key, Kind::Other, None, ev);
-        art_mut!(self, &key).own_name = Some(ev.event_type.as_str().into());
+        art_mut!(self, &key).own_name = Some(ev.event_type.as_ref().into());
         self.relate(&key, ev, !ev.event_type.starts_with(MENTION_PREFIX));
         let (error, message) = standalone_status(ev);
         let span = art_mut!(self, &key);

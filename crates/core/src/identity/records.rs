@@ -197,7 +197,7 @@ impl Engine {
         }
         let mut attrs = self.take_event_attrs(ev);
         // none of these is an event attribute's name
-        attrs.push("event.name", ev.event_type.as_str());
+        attrs.push("event.name", ev.event_type.as_ref());
         attrs.push("intent.event.id", ev.event_id.as_str());
         attrs.push("intent.event.file", position.file.as_str());
         attrs.push("intent.event.line", Value::Int(position.line));
@@ -321,7 +321,7 @@ fn lowered_in(text: &str, words: &[&str]) -> bool {
 }
 
 pub(super) fn contract_result(ev: &ParsedEvent) -> Option<&'static str> {
-    let event_type = ev.event_type.as_str();
+    let event_type = ev.event_type.as_ref();
     if CONTRACT_PASS.contains(&event_type) {
         return Some("pass");
     }
@@ -346,7 +346,7 @@ pub(super) fn contract_result(ev: &ParsedEvent) -> Option<&'static str> {
 
 /// ERROR for a system error, a failing evaluation verdict and a denied approval.
 pub(super) fn standalone_status(ev: &ParsedEvent) -> (bool, Option<String>) {
-    let event_type = ev.event_type.as_str();
+    let event_type = ev.event_type.as_ref();
     if event_type == "system.error" {
         return (true, error_text(ev));
     }
@@ -391,7 +391,7 @@ pub(super) fn error_text(ev: &ParsedEvent) -> Option<String> {
 }
 
 fn severity(ev: &ParsedEvent) -> (i32, &'static str) {
-    let event_type = ev.event_type.as_str();
+    let event_type = ev.event_type.as_ref();
     if event_type == "system.error" || event_type == "contract.failed" {
         return SEVERITY_ERROR;
     }

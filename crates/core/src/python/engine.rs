@@ -371,8 +371,8 @@ fn table_store(py: Python<'_>, store: &Py<PyAny>, table: &'static str) -> Store 
 }
 
 // ------------------------------------------------------------------ Python → event
-fn text(ev: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<String>> {
-    ev.getattr(name)?.extract()
+fn text(ev: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<Cow<'static, str>>> {
+    Ok(ev.getattr(name)?.extract::<Option<String>>()?.map(Cow::Owned))
 }
 
 fn event_from(ev: &Bound<'_, PyAny>) -> PyResult<(ParsedEvent<'static>, Position)> {
@@ -390,7 +390,7 @@ fn event_from(ev: &Bound<'_, PyAny>) -> PyResult<(ParsedEvent<'static>, Position
         return Err(PyValueError::new_err("an event's payload is a dict"));
     };
     let event = ParsedEvent {
-        event_type: ev.getattr(intern!(py, "type"))?.extract()?,
+        event_type: Cow::Owned(ev.getattr(intern!(py, "type"))?.extract()?),
         time_ns: ev.getattr(intern!(py, "time_ns"))?.extract()?,
         kind: kind_named(&kind)?,
         artifact_id: text(ev, intern!(py, "artifact_id"))?,
@@ -410,7 +410,7 @@ fn event_from(ev: &Bound<'_, PyAny>) -> PyResult<(ParsedEvent<'static>, Position
         source: text(ev, intern!(py, "source"))?,
         actor: text(ev, intern!(py, "actor"))?,
         trust: ev.getattr(intern!(py, "trust"))?.extract()?,
-        autonomy_level: text(ev, intern!(py, "autonomy_level"))?.map(Cow::Owned),
+        autonomy_level: text(ev, intern!(py, "autonomy_level"))?,
         title: text(ev, intern!(py, "title"))?,
         file: text(ev, intern!(py, "file"))?,
         signals: ev.getattr(intern!(py, "signals"))?.extract()?,

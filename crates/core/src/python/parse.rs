@@ -1,5 +1,7 @@
 //! Lines → `Event` / `Rejected` objects of `intent_observe.model`.
 
+use std::borrow::Cow;
+
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -182,7 +184,7 @@ fn event_object<'py>(
     e: ParsedEvent<'_>,
     position: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let text = |value: Option<String>| -> Bound<'py, PyAny> {
+    let text = |value: Option<Cow<str>>| -> Bound<'py, PyAny> {
         value.map_or_else(|| py.None().into_bound(py), |t| PyString::new(py, &t).into_any())
     };
     let ids = |ids: Vec<String>| PyTuple::new(py, ids.iter().map(|id| PyString::new(py, id)));
@@ -208,7 +210,7 @@ fn event_object<'py>(
             text(e.actor),
             e.trust
                 .map_or_else(|| py.None().into_bound(py), |t| PyFloat::new(py, t).into_any()),
-            text(e.autonomy_level.map(String::from)),
+            text(e.autonomy_level),
             text(e.title),
             text(e.file),
             ids(e.signals)?.into_any(),
