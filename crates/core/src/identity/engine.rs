@@ -81,12 +81,13 @@ pub struct Engine {
     /// Log records are counted, never read (`inspect`): each is made bare, its time and place
     /// only — no attributes, body or severity held while it waits for its artifact's place.
     pub logs_counted: bool,
-    saves: u64,                                   // saves taken (`take_changed`)
-    pub(super) dirty: BTreeSet<String>,           // unplaced artifact keys whose place may have become known
-    pub(super) spans: Vec<SpanRecord>,            // built at sequence points, handed over by `drain`
-    drained: Vec<PendingLog>,                     // `drain_each`'s spare queue (empty), for its memory
-    attrs: Option<Attrs>,                         // the event's attributes, once asked for (`event_attrs`)
+    saves: u64,                                           // saves taken (`take_changed`)
+    pub(super) dirty: BTreeSet<String>, // unplaced artifact keys whose place may have become known
+    pub(super) spans: Vec<SpanRecord>,  // built at sequence points, handed over by `drain`
+    drained: Vec<PendingLog>,           // `drain_each`'s spare queue (empty), for its memory
+    attrs: Option<Attrs>,               // the event's attributes, once asked for (`event_attrs`)
     pub(super) relations: HashMap<String, Attrs>, // placed artifact key → relation attrs
+    pub(super) run_span: Option<(Key, u32, ids::SpanId)>, // the newest run's span asked for (`under`)
 }
 
 pub(super) type Key = String;
@@ -268,12 +269,13 @@ impl Engine {
     }
 
     fn note_activity(&mut self, home: &str, time_ns: i64) {
-        if let Some(owner) = self.owning_intent(home) {
-            let intent = art!(self, &owner);
-            if intent.defined && !intent.closed {
-                self.metrics.intent_activity(&owner, time_ns);
-                self.changed_activity.insert(owner);
-            }
+        let Some(intent) = self.owning_intent(home) else {
+            return;
+        };
+        if intent.defined && !intent.closed {
+            let owner = intent.key.clone();
+            self.metrics.intent_activity(&owner, time_ns);
+            self.changed_activity.insert(owner);
         }
     }
 

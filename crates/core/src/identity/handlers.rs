@@ -477,9 +477,6 @@ impl Engine {
             key = Some(own);
         }
         let assertion = self.artifact(Kind::Assertion, ev.artifact_id.as_deref(), ev, key);
-        let art = art_mut!(self, &assertion);
-        art.contract = contract.map(Text::from);
-        art.run = run;
         let failed = ev.event_type.ends_with(".failed");
         self.metrics
             .assertion_result(if failed { "fail" } else { "pass" });
@@ -487,8 +484,10 @@ impl Engine {
             Some(value) if value.truthy() => Some(value),
             _ => ev.payload.get("evidence"),
         };
-        self.seen(&assertion, ev);
+        self.seen(&assertion, ev); // of none of what follows
         let art = art_mut!(self, &assertion);
+        art.contract = contract.map(Text::from);
+        art.run = run;
         if !art.closed {
             art.closed = true;
             art.end_ns = Some(ev.time_ns);

@@ -1,7 +1,7 @@
 //! Placing an artifact: its trace and parent, once known, and the spans that wait on them.
 
-use super::engine::{Engine, Key, art, art_mut};
-use super::ids::{self, SpanId};
+use super::engine::{Engine, art, art_mut};
+use super::ids::{self, SpanId, TraceId};
 use super::model::*;
 use super::records::placed;
 use crate::encode::hex_bytes;
@@ -34,14 +34,14 @@ impl Engine {
     /// The intent whose work an event at `key` (its home) is. A signal's own events (announced
     /// again, rescored) are not work on the intent it fed; its promotion is (that event's home
     /// is its place in the intent's trace, a membership).
-    pub(super) fn owning_intent(&self, key: &str) -> Option<Key> {
+    pub(super) fn owning_intent(&self, key: &str) -> Option<&Artifact> {
         if let Some(member) = self.membership(key) {
-            return member.intent_role.then(|| member.container().to_string());
+            return member.intent_role.then(|| art!(self, member.container()));
         }
         let mut art = self.artifacts.get(key)?;
         for _ in 0..4 {
             match art.kind {
-                Kind::Intent => return Some(art.key.clone()),
+                Kind::Intent => return Some(art),
                 Kind::Signal => return None,
                 _ => {}
             }
@@ -101,12 +101,12 @@ impl Engine {
             art.placeholder = kind == Kind::Intent && !defined;
             art.trace_id = Some(trace);
         } else if let Some(parent) = parent.as_ref().filter(|p| self.place(p, force)) {
-            if art!(self, key).trace_id.is_some() {
+            let art = art!(self, key);
+            if art.trace_id.is_some() {
                 return true; // placed meanwhile, as one that waited for its parent
             }
-            let parent = art!(self, parent);
-            let trace = parent.trace_id;
-            let parent_span = self.parent_span(art!(self, key), parent);
+            let run = if art.kind == Kind::Assertion { art.run } else { 0 };
+            let (trace, parent_span) = self.under(parent, run);
             let art = art_mut!(self, key);
             art.trace_id = trace;
             art.parent_span = Some(parent_span);
@@ -138,12 +138,22 @@ impl Engine {
         true
     }
 
-    /// Assertions sit under the run they were evaluated in.
-    fn parent_span(&self, art: &Artifact, parent: &Artifact) -> SpanId {
-        if art.kind == Kind::Assertion && art.run > 0 {
-            return self.phase_span_id(parent, &format!("run{}", art.run));
+    /// The trace and span a child of `parent` sits under: the parent's, or its run `run` (an
+    /// assertion's, when > 0). A run's id is a hash, the newest one kept: a run's assertions
+    /// come one after another.
+    fn under(&mut self, parent: &str, run: u32) -> (Option<TraceId>, SpanId) {
+        let art = art!(self, parent);
+        if run == 0 {
+            return (art.trace_id, art.span_id);
         }
-        parent.span_id
+        if let Some((key, n, id)) = &self.run_span
+            && (key.as_str(), *n) == (parent, run)
+        {
+            return (art.trace_id, *id);
+        }
+        let (trace, id) = (art.trace_id, self.phase_span_id(art, &format!("run{run}")));
+        self.run_span = Some((parent.to_string(), run, id));
+        (trace, id)
     }
 
     pub(super) fn phase_span_id(&self, art: &Artifact, label: &str) -> SpanId {
