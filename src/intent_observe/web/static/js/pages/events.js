@@ -197,7 +197,7 @@ startPage(async (app) => {
     if (debounce) timer = setTimeout(search, 250);
     else search();
   };
-  mount(app, pageHeader("Events", "Every line of the events files, newest first.", live.banner),
+  mount(app, pageHeader("Events", "Every line of the events files, and each event the artifact files' front matter adds: newest first by their time.", live.banner),
     filterBar(filters, onChange), resultsEl);
   await results.load(filters);
   new LiveStream({ onEvent: live.arrived, onState: setLiveState }).start();
