@@ -193,7 +193,7 @@ fn read_event<'a>(
 /// `timestamp`, else the first truthy of `ts`, `time`, `created_at` (the last even if falsy).
 fn stamp<'o>(fields: &Fields<'o, '_>) -> Result<Stamp<'o>, String> {
     let value = match fields.get(Key::Timestamp) {
-        Some(value) if *value != Json::Null => Some(value),
+        Some(value) if !matches!(value, Json::Null) => Some(value),
         _ => [Key::Ts, Key::Time]
             .iter()
             .filter_map(|key| fields.get(*key))

@@ -141,6 +141,7 @@ pub struct Index<'o, 'a> {
 }
 
 impl<'o, 'a> Index<'o, 'a> {
+    #[inline] // made where it is kept: its slots are not copied out and in
     pub fn new(object: &'o Object<'a>) -> Self {
         let mut slots = [None; SLOTS];
         for (name, value) in &object.0 {
