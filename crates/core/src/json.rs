@@ -390,6 +390,7 @@ fn bytes_below(word: u64, n: u8) -> u64 {
 /// How many bytes of `text` come before the first `"`, `\\` or control character (None when
 /// there is none), and whether they are all ASCII: eight bytes at a time, the bytes of a
 /// string being most of a line (and of a report's document, `attrs::orjson_escaped`).
+#[inline]
 pub(crate) fn plain_run(text: &[u8]) -> Option<(usize, bool)> {
     let mut seen = 0u64; // every byte read, or-ed: its high bits say whether any is not ASCII
     let mut chunks = text.chunks_exact(8);
