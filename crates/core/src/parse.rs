@@ -329,8 +329,17 @@ pub fn artifact_file(path: &str) -> Option<String> {
     if path.is_empty() {
         return None;
     }
+    if written_normal(path) {
+        return Some(path.to_string()); // most are (`.intent/specs/S.md`): nothing to fold
+    }
     let normal = normpath(&path.replace('\\', "/"));
     Some(normal.strip_prefix("./").map_or(normal.clone(), str::to_string))
+}
+
+/// A path that normalising leaves as it is: no `\`, no empty, `.` or `..` part (which also
+/// rules out a leading or trailing `/`).
+fn written_normal(path: &str) -> bool {
+    !path.contains('\\') && path.split('/').all(|part| !matches!(part, "" | "." | ".."))
 }
 
 /// The ids a list names (`signals`, `contracts`): strings only, placeholders and repeats
@@ -485,6 +494,22 @@ mod tests {
         assert_eq!((e.trust, e.autonomy_level.as_deref()), (Some(0.65), Some("L1")));
         let e = event(r#"{"event":"signal.scored","timestamp":"2026-01-01","data":{"trust_score":0.9}}"#);
         assert_eq!(e.autonomy_level.as_deref(), Some("L4"));
+    }
+
+    #[test]
+    fn a_path_written_normal_is_left_as_it_is() {
+        let parts = ["a", ".intent", "é", "x.md", ".", "..", "", "b\\c", " "];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let path = [a, b, c].join("/");
+                    if written_normal(&path) {
+                        assert_eq!(normpath(&path), path);
+                    }
+                }
+            }
+        }
+        assert!(written_normal(".intent/specs/S.md") && !written_normal("./x") && !written_normal("/x"));
     }
 
     #[test]
