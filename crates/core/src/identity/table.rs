@@ -9,9 +9,11 @@
 //! `trim` lets go, encoded then, if changed since its row: nothing waits for a save. A Bloom
 //! filter of the keys let go answers "never seen" without a lookup.
 //!
-//! Reads take `&self` and may load an entry: entries are boxed and only ever dropped through
-//! `&mut self`, so a loaded entry's address holds while any reference to it lives (the
-//! pattern of an append-only map); the map itself is behind a mutex.
+//! Reads take `&self` and may load an entry. The entries in memory are read without a lock:
+//! only `&mut self` changes their map. One read back from the store through `&self` goes into
+//! a second map, behind a mutex, boxed and only ever dropped or moved into the first through
+//! `&mut self`, so its address holds while any reference to it lives (the pattern of an
+//! append-only map).
 
 use foldhash::{HashMap, HashMapExt};
 use std::hash::BuildHasher;
@@ -149,14 +151,16 @@ struct Spill {
 }
 
 pub struct Table<V> {
-    hot: Mutex<HashMap<String, Held<V>>>,
+    hot: HashMap<String, Held<V>>,
+    loaded: Mutex<HashMap<String, Held<V>>>, // read back through `&self`, not yet in `hot`
     spill: Option<Spill>,
 }
 
 impl<V> Default for Table<V> {
     fn default() -> Self {
         Table {
-            hot: Mutex::new(HashMap::new()),
+            hot: HashMap::new(),
+            loaded: Mutex::new(HashMap::new()),
             spill: None,
         }
     }
@@ -164,8 +168,25 @@ impl<V> Default for Table<V> {
 
 impl<V> std::fmt::Debug for Table<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let in_memory = self.hot.lock().map_or(0, |hot| hot.len());
-        write!(f, "Table({in_memory} in memory)")
+        write!(f, "Table({} in memory)", self.hot_len())
+    }
+}
+
+impl<V> Table<V> {
+    fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, Held<V>>> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Before a change: what reads loaded joins the entries in memory.
+    fn settle(&mut self) {
+        let loaded = self.loaded.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !loaded.is_empty() {
+            self.hot.extend(loaded.drain());
+        }
+    }
+
+    fn hot_len(&self) -> usize {
+        self.hot.len() + self.loaded().len()
     }
 }
 
@@ -198,36 +219,35 @@ impl<V: Row> Table<V> {
         }
     }
 
-    fn hot_len(&self) -> usize {
-        self.hot.lock().map_or(0, |hot| hot.len())
-    }
-
     fn epoch(&self) -> u64 {
         self.spill.as_ref().map_or(0, |s| s.epoch)
     }
 
     pub fn get(&self, key: &str) -> Option<&V> {
         let epoch = self.epoch();
-        {
-            let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(held) = hot.get(key) {
-                held.slot.used.store(epoch, Ordering::Relaxed);
-                let value: *const V = &held.slot.value;
-                // SAFETY: boxed, so the address is stable; dropped only through `&mut self`
-                return Some(unsafe { &*value });
-            }
+        if let Some(held) = self.hot.get(key) {
+            held.slot.used.store(epoch, Ordering::Relaxed);
+            return Some(&held.slot.value);
         }
-        let value = self.load(key)?;
-        let mut hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
-        let held = hot.entry(key.to_string()).or_insert_with(|| Held {
-            slot: Box::new(Slot {
-                value,
-                used: AtomicU64::new(epoch),
-            }),
-            written: 0,
-        });
-        let value: *const V = &held.slot.value;
-        // SAFETY: as above
+        self.spill.as_ref()?; // nothing let go
+        let found = self.loaded().get(key).map(|held| &raw const held.slot.value);
+        let value = match found {
+            Some(value) => value,
+            None => {
+                // not locked while the store reads: it may call back into Python
+                let value = self.load(key)?;
+                let mut loaded = self.loaded();
+                let held = loaded.entry(key.to_string()).or_insert_with(|| Held {
+                    slot: Box::new(Slot {
+                        value,
+                        used: AtomicU64::new(epoch),
+                    }),
+                    written: 0,
+                });
+                &raw const held.slot.value
+            }
+        };
+        // SAFETY: boxed, so the address is stable; dropped or moved only through `&mut self`
         Some(unsafe { &*value })
     }
 
@@ -252,13 +272,12 @@ impl<V: Row> Table<V> {
 
     /// For a change: the entry is saved with the next save.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
-        self.get(key)?; // loaded if it was let go
+        if !self.hot.contains_key(key) {
+            self.get(key)?; // loaded if it was let go
+            self.settle();
+        }
         let epoch = self.epoch();
-        let held = self
-            .hot
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(key)?;
+        let held = self.hot.get_mut(key)?;
         *held.slot.used.get_mut() = epoch;
         held.written = CHANGED;
         Some(&mut held.slot.value)
@@ -270,19 +289,14 @@ impl<V: Row> Table<V> {
             slot: Box::new(Slot { value, used }),
             written: CHANGED,
         };
-        self.hot
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, held);
+        self.settle(); // its loaded copy, if any, is older
+        self.hot.insert(key, held);
     }
 
     /// Every key, sorted: in memory, let go, and committed.
     pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .hot
-            .lock()
-            .map(|hot| hot.keys().cloned().collect())
-            .unwrap_or_default();
+        let mut keys: Vec<String> = self.hot.keys().cloned().collect();
+        keys.extend(self.loaded().keys().cloned());
         if let Some(spill) = &self.spill {
             (spill.store.keys)(&mut |key| keys.push(key.to_string()));
         }
@@ -306,9 +320,9 @@ impl<V: Row> Table<V> {
 
     /// The keys changed since the last save and their rows, now noted as written by save `seq`.
     pub fn take_changed(&mut self, seq: u64) -> Vec<(String, Vec<u8>)> {
-        let hot = self.hot.get_mut().unwrap_or_else(|e| e.into_inner());
         // a changed entry stays in memory until its save is confirmed
-        let mut rows: Vec<(String, Vec<u8>)> = hot
+        let mut rows: Vec<(String, Vec<u8>)> = self
+            .hot
             .iter_mut()
             .filter(|(_, held)| held.written == CHANGED)
             .map(|(key, held)| {
@@ -330,8 +344,10 @@ impl<V: Row> Table<V> {
     /// Between batches: the least recently used committed entries beyond the limit are let go
     /// (with a store the table writes, any: what changed since its row is written as it goes).
     pub fn trim(&mut self) {
-        let Some(spill) = &mut self.spill else { return };
-        let hot = self.hot.get_mut().unwrap_or_else(|e| e.into_inner());
+        self.settle();
+        let (hot, Some(spill)) = (&mut self.hot, &mut self.spill) else {
+            return;
+        };
         spill.epoch += 1;
         if hot.len() <= spill.trim_above {
             return;
@@ -377,11 +393,12 @@ impl<V: Glanced> Table<V> {
     /// Every entry, in no particular order, handed to `each` as a glance: one let go is read
     /// from its row for that, not loaded back (a document of every artifact holds one at a time).
     pub fn each(&self, mut each: impl FnMut(V::Glance<'_>)) {
-        let hot = self.hot.lock().unwrap_or_else(|e| e.into_inner());
-        hot.values().for_each(|held| each(held.slot.value.glance()));
+        self.hot.values().for_each(|held| each(held.slot.value.glance()));
         let Some(spill) = &self.spill else { return };
+        let loaded = self.loaded();
+        loaded.values().for_each(|held| each(held.slot.value.glance()));
         let mut let_go = |key: &str, row: &[u8]| {
-            if !hot.contains_key(key) {
+            if !self.hot.contains_key(key) && !loaded.contains_key(key) {
                 let glance = V::glance_row(&spill.scope, key, row);
                 each(glance.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")));
             }
@@ -494,7 +511,7 @@ mod tests {
         }
         insert(&mut table, 6..8);
         table.trim();
-        assert!(!table.hot.get_mut().unwrap().contains_key("k0"), "let go again");
+        assert!(!table.hot.contains_key("k0"), "let go again");
         assert_eq!(table.get("k0").unwrap(), &["v0", "changed"], "written as it went");
         assert_eq!(table.len(), 8);
     }
