@@ -224,8 +224,14 @@ impl Engine {
         let art = art!(self, &owner);
         record.trace_id = placed(art.trace_id);
         record.span_id = member_span.unwrap_or(art.span_id);
-        for (name, value) in &self.relation_attrs(&owner).0 {
-            record.attributes.set_default(name, value);
+        // asked for even for a bare record (its time and place only), so the relation cache
+        // holds what it holds in a full read: later records say the same
+        let counted = self.logs_counted;
+        let relations = self.relation_attrs(&owner);
+        if !counted {
+            for (name, value) in &relations.0 {
+                record.attributes.set_default(name, value);
+            }
         }
         record
     }
