@@ -183,19 +183,25 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     }
     s.put(since(art.defined_ns), Writer::time);
     s.put(since(art.first_spec_ns), Writer::time);
-    let usual = usual_name(art.kind, art.id.as_deref());
+    // the usual name and the kind's prefix made only for the few rows that have these
     s.put(
-        art.own_name.as_deref().filter(|name| *name != usual),
+        art.own_name
+            .as_deref()
+            .filter(|name| *name != usual_name(art.kind, art.id.as_deref())),
         Writer::text,
     );
-    let own = format!("{}:", art.kind.value());
-    s.put(art.latest.as_deref(), |w, key| w.key(key, &own));
+    s.put(art.latest.as_deref(), |w, key| w.key(key, &own_prefix(art.kind)));
     s.put(unless(u64::from(art.occurrences), 1), Writer::uint);
     s.put(art.claimed_trace.as_deref(), Writer::id);
     s.put(unless(u64::from(art.runs), 0), Writer::uint);
     s.put(since(art.run_start_ns), Writer::time);
     s.put(unless(u64::from(art.evaluations), 0), Writer::uint);
     s.finish(head)
+}
+
+/// What starts the key of an artifact of `kind`.
+fn own_prefix(kind: Kind) -> String {
+    format!("{}:", kind.value())
 }
 
 /// A count as the engine holds it (32 bits), `default` when not written.
@@ -243,8 +249,7 @@ pub fn read_artifact(scope: &str, key: &str, row: &[u8]) -> ReadResult<Artifact>
     let defined_ns = at(s.next(Reader::time)?);
     let first_spec_ns = at(s.next(Reader::time)?);
     let own_name = s.next(Reader::text)?.map(Text::from);
-    let own = format!("{}:", kind.value());
-    let latest = s.next(|r| r.key(&own))?.map(Text::from);
+    let latest = s.next(|r| r.key(&own_prefix(kind)))?.map(Text::from);
     let occurrences = count(s.next(Reader::uint)?, 1)?;
     let claimed_trace = s.next(Reader::id)?.map(Text::from);
     let runs = count(s.next(Reader::uint)?, 0)?;
