@@ -41,12 +41,7 @@ impl Engine {
             .as_ref()
             .filter(|_| ev.kind == kind && ev.artifact_id.as_deref() == Some(raw_id));
         let Some(first) = self.artifacts.get(&alias) else {
-            self.new_artifact(&alias, kind, Some(raw_id), ev);
-            if let Some(file) = own_file {
-                art_mut!(self, &alias).files =
-                    Some(Box::new([(file.as_ref().into(), alias.as_str().into())]));
-                self.set_file(&alias, file);
-            }
+            self.first_of_id(&alias, kind, raw_id, ev, own_file.map(AsRef::as_ref));
             return alias;
         };
         let mut newest = first
@@ -73,6 +68,23 @@ impl Engine {
         art_mut!(self, &alias).files = Some(files.into());
         self.touch(&alias);
         newest
+    }
+
+    /// The first artifact of an id (`alias` is its key), made from an event that names it;
+    /// `own_file`: the file the event, its own, names.
+    pub(super) fn first_of_id(
+        &mut self,
+        alias: &str,
+        kind: Kind,
+        raw_id: &str,
+        ev: &ParsedEvent,
+        own_file: Option<&str>,
+    ) {
+        self.new_artifact(alias, kind, Some(raw_id), ev);
+        if let Some(file) = own_file {
+            art_mut!(self, alias).files = Some(Box::new([(file.into(), alias.into())]));
+            self.set_file(alias, file);
+        }
     }
 
     fn set_file(&mut self, key: &str, file: &str) {

@@ -81,12 +81,14 @@ pub struct Engine {
     /// Log records are counted, never read (`inspect`): each is made bare, its time and place
     /// only — no attributes, body or severity held while it waits for its artifact's place.
     pub logs_counted: bool,
-    saves: u64,                                           // saves taken (`take_changed`)
+    saves: u64,                         // saves taken (`take_changed`)
     pub(super) dirty: BTreeSet<String>, // unplaced artifact keys whose place may have become known
     pub(super) spans: Vec<SpanRecord>,  // built at sequence points, handed over by `drain`
     drained: Vec<PendingLog>,           // `drain_each`'s spare queue (empty), for its memory
     attrs: Option<Attrs>,               // the event's attributes, once asked for (`event_attrs`)
-    pub(super) relations: HashMap<String, Attrs>, // placed artifact key → relation attrs
+    // placed artifact key → its relation attrs' place in `relation_sets` (a hit is one lookup)
+    pub(super) relations: HashMap<String, u32>,
+    pub(super) relation_sets: Vec<Attrs>,
     pub(super) run_span: Option<(Key, u32, ids::SpanId)>, // the newest run's span asked for (`under`)
 }
 
@@ -328,7 +330,7 @@ impl Engine {
         let art = art!(self, &key);
         let (span_id, parent) = if art.kind == Kind::Contract && art.running {
             (
-                self.phase_span_id(art, &format!("run{}", art.runs)),
+                self.phase_span_id(art, &Self::run_label(art.runs)),
                 Some(art.span_id),
             )
         } else {

@@ -1,6 +1,6 @@
 //! What each kind of event does to its artifacts.
 
-use super::attrs::{Value, one_line};
+use super::attrs::{Value, decimal, one_line};
 use super::engine::{Engine, Key, MENTION_PREFIX, art, art_mut};
 use super::ids;
 use super::metrics::level_of;
@@ -414,17 +414,9 @@ impl Engine {
         let runs = contract.runs;
         attrs.set("intent.contract.run", Value::Int(runs as i64));
         attrs.set("intent.contract.result", outcome);
-        let name = format!("{} · run {runs}", contract.name());
-        self.add_phase(
-            key,
-            &format!("run{runs}"),
-            name,
-            start,
-            ev.time_ns,
-            error,
-            message,
-            attrs,
-        );
+        let label = Self::run_label(runs);
+        let name = [&*contract.name(), " · run ", &label["run".len()..]].concat();
+        self.add_phase(key, &label, name, start, ev.time_ns, error, message, attrs);
         let contract = art_mut!(self, key);
         contract.running = false;
         contract.run_start_ns = None;
@@ -460,23 +452,11 @@ impl Engine {
             self.seen(&key, ev);
             contract = Some(key);
         }
-        let scope = contract.clone().unwrap_or_else(|| "~".to_string());
         let run = contract.as_ref().map_or(0, |c| art!(self, c).runs);
-        let mut key = None;
-        if let Some(id) = &ev.artifact_id {
-            let mut own = format!("assertion:{scope}/run{run}/{id}");
-            if let Some(earlier) = self.artifacts.get(&own)
-                && earlier.first_ns != ev.time_ns
-            {
-                // evaluated again: a new span
-                let evaluations = earlier.evaluations + 1;
-                art_mut!(self, &own).evaluations = evaluations;
-                self.touch(&own);
-                own = format!("{own}#{}", evaluations + 1);
-            }
-            key = Some(own);
-        }
-        let assertion = self.artifact(Kind::Assertion, ev.artifact_id.as_deref(), ev, key);
+        let assertion = match &ev.artifact_id {
+            Some(id) => self.assertion(contract.as_deref().unwrap_or("~"), run, id, ev),
+            None => self.artifact(Kind::Assertion, None, ev, None),
+        };
         let failed = ev.event_type.ends_with(".failed");
         self.metrics
             .assertion_result(if failed { "fail" } else { "pass" });
@@ -498,6 +478,38 @@ impl Engine {
             };
         }
         assertion
+    }
+
+    /// The assertion `id` of a contract's run (`scope`: the contract's key): one artifact,
+    /// but a new one each time it is evaluated again (at another time).
+    fn assertion(&mut self, scope: &str, run: u32, id: &str, ev: &ParsedEvent) -> Key {
+        let mut digits = [0; 20];
+        let mut own = [
+            "assertion:",
+            scope,
+            "/run",
+            decimal(run.into(), &mut digits),
+            "/",
+            id,
+        ]
+        .concat();
+        match self.artifacts.get(&own) {
+            None => {
+                // the usual case: its first evaluation, made here (`artifact` would look again)
+                self.first_of_id(&own, Kind::Assertion, id, ev, ev.file.as_deref());
+                return own;
+            }
+            Some(earlier) if earlier.first_ns != ev.time_ns => {
+                // evaluated again: a new span
+                let evaluations = earlier.evaluations + 1;
+                art_mut!(self, &own).evaluations = evaluations;
+                self.touch(&own);
+                own.push('#');
+                own.push_str(decimal(u64::from(evaluations) + 1, &mut digits));
+            }
+            Some(_) => {}
+        }
+        self.artifact(Kind::Assertion, Some(id), ev, Some(own))
     }
 
     pub(super) fn on_decision(&mut self, ev: &ParsedEvent) -> Key {

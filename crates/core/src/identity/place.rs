@@ -1,5 +1,6 @@
 //! Placing an artifact: its trace and parent, once known, and the spans that wait on them.
 
+use super::attrs::decimal;
 use super::engine::{Engine, art, art_mut};
 use super::ids::{self, SpanId, TraceId};
 use super::model::*;
@@ -151,9 +152,15 @@ impl Engine {
         {
             return (art.trace_id, *id);
         }
-        let (trace, id) = (art.trace_id, self.phase_span_id(art, &format!("run{run}")));
+        let (trace, id) = (art.trace_id, self.phase_span_id(art, &Self::run_label(run)));
         self.run_span = Some((parent.to_string(), run, id));
         (trace, id)
+    }
+
+    /// A contract's run `run`: the label of its phase (`run3`).
+    pub(super) fn run_label(run: u32) -> String {
+        let mut digits = [0; 20];
+        ["run", decimal(run.into(), &mut digits)].concat()
     }
 
     pub(super) fn phase_span_id(&self, art: &Artifact, label: &str) -> SpanId {

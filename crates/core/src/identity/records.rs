@@ -49,8 +49,8 @@ impl Engine {
     /// fixed when it is placed (cached, as the engine always has: a relation learnt later
     /// does not change what its records say, until the cache is next emptied).
     pub(super) fn relation_attrs(&mut self, key: &str) -> Cow<'_, Attrs> {
-        if self.relations.contains_key(key) {
-            return Cow::Borrowed(&self.relations[key]);
+        if let Some(&at) = self.relations.get(key) {
+            return Cow::Borrowed(&self.relation_sets[at as usize]);
         }
         let mut attrs = Attrs::default();
         let mut node = self.artifacts.get(key);
@@ -67,9 +67,12 @@ impl Engine {
             // placed: its ancestors are fixed for good
             if self.relations.len() >= RELATIONS_CACHE {
                 self.relations.clear();
+                self.relation_sets.clear();
             }
-            self.relations.insert(key.to_string(), attrs);
-            return Cow::Borrowed(&self.relations[key]);
+            self.relations
+                .insert(key.to_string(), self.relation_sets.len() as u32);
+            self.relation_sets.push(attrs);
+            return Cow::Borrowed(&self.relation_sets[self.relation_sets.len() - 1]);
         }
         Cow::Owned(attrs)
     }
