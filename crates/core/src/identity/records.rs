@@ -48,7 +48,12 @@ impl Engine {
     /// intent.id / intent.spec.id / intent.contract.id of the artifact and its ancestors,
     /// fixed when it is placed (cached, as the engine always has: a relation learnt later
     /// does not change what its records say, until the cache is next emptied).
+    /// None where records are only counted and shown (`logs_counted`: the report reads no
+    /// relation, and nothing else there asks).
     pub(super) fn relation_attrs(&mut self, key: &str) -> Cow<'_, Attrs> {
+        if self.logs_counted {
+            return Cow::Owned(Attrs::default());
+        }
         if let Some(&at) = self.relations.get(key) {
             return Cow::Borrowed(&self.relation_sets[at as usize]);
         }
@@ -227,14 +232,8 @@ impl Engine {
         let art = art!(self, &owner);
         record.trace_id = placed(art.trace_id);
         record.span_id = member_span.unwrap_or(art.span_id);
-        // asked for even for a bare record (its time and place only), so the relation cache
-        // holds what it holds in a full read: later records say the same
-        let counted = self.logs_counted;
-        let relations = self.relation_attrs(&owner);
-        if !counted {
-            for (name, value) in &relations.0 {
-                record.attributes.set_default(name, value);
-            }
+        for (name, value) in &self.relation_attrs(&owner).0 {
+            record.attributes.set_default(name, value);
         }
         record
     }

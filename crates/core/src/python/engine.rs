@@ -71,8 +71,9 @@ fn kind_named(value: &str) -> PyResult<Kind> {
 /// or the one a `SavedState` describes (its rows read from its store as they are needed).
 /// With `limit`, about that many entries of each table stay in memory (and those changed
 /// since the last confirmed save), the rest in the store (`state.store` or `store`:
-/// `row(table, key)`, `keys(table)`). `logs_counted`: its log records are only counted
-/// (`inspect`), so each is made bare (its time and place only). `working_set` (no store): about
+/// `row(table, key)`, `keys(table)`). `logs_counted`: its log records are only counted and its
+/// spans only shown (`inspect`), so each log record is made bare (its time and place only) and
+/// no record carries relation attributes (`intent.id`, ...). `working_set` (no store): about
 /// that many entries of each table stay in memory, the rest as rows the engine keeps itself.
 #[pyclass(module = "intent_observe._core")]
 pub struct Engine {
