@@ -395,7 +395,7 @@ impl<'a> Reader<'a> {
             let (key, value) = self.attr()?;
             let key: Name = match key {
                 RowKey::Known(key) => Cow::Borrowed(key),
-                RowKey::Data(rest) => format!("{DATA_PREFIX}{rest}").into(),
+                RowKey::Data(rest) => [DATA_PREFIX, rest].concat().into(),
                 RowKey::Other(key) => key.to_string().into(),
             };
             let value = match value {
