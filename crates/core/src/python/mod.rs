@@ -20,6 +20,7 @@ static ALLOCATOR: alloc::MiMalloc = alloc::MiMalloc;
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    alloc::purge_soon();
     module.add_class::<encode::Encoder>()?;
     module.add_class::<engine::Engine>()?;
     module.add_class::<report::Report>()?;
