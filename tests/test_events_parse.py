@@ -57,6 +57,18 @@ def test_envelope_shape() -> None:
     assert ev.position == POS
 
 
+def test_a_question_titles_the_event_that_asks_it() -> None:
+    ev = parse(
+        '{"event":"knowledge.queried","timestamp":"2026-04-06T10:04:06Z","span_id":"query",'
+        '"data":{"question":"What is the bottleneck shift?","status":"requested"}}'
+    )
+    assert ev.title == "What is the bottleneck shift?"
+    titled = parse(
+        '{"event":"knowledge.queried","timestamp":"2026-04-06T10:04:06Z","data":{"question":"Q?","title":"T"}}'
+    )
+    assert titled.title == "T"  # a title of its own comes first
+
+
 def test_flat_shape() -> None:
     ev = parse(
         '{"event_type":"contract.assertion.failed","contract_id":"CON-092","assertion_id":"assert-2",'

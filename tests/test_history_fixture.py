@@ -146,6 +146,9 @@ def test_events_about_an_intent_neither_redefine_it_nor_refresh_it(run: Run) -> 
     denied = _one(spans, "intent.approval.decided")
     assert denied.error and denied.status_message == "too risky" and denied.parent_span_id == int2.span_id
     asked = _one(spans, "knowledge.queried")  # a log record in the intent's trace …
+    titles = {a["name"]: a["title"] for a in build_report(run)["intents"]["INT-002"]["artifacts"]}
+    assert titles["knowledge.queried"] == "why is INT-002 slow?"  # titled by its question …
+    assert titles["intent INT-002"] == int2.title and "slow" not in (int2.title or "")  # … not the intent
     stale = {p["labels"]["intent_id"]: p["value"] for p in _metric(run, "intent.intent.last_event_timestamp")}
     assert stale["INT-002"] * 1e9 < asked.start_ns  # … that does not count as its activity
     assert "intent.autonomy_level" not in _one(spans, "intent INT-002").attributes

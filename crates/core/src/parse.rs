@@ -307,12 +307,18 @@ fn source<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
 }
 
 fn title<'a>(payload: &Index<'_, 'a>) -> Option<Cow<'a, str>> {
-    [Key::Title, Key::Name, Key::Summary, Key::AssertionName]
-        .into_iter()
-        .find_map(|key| match payload.get(key) {
-            Some(Json::Str(text)) => taken(text, |text| not_blank(text).map(|_| text)),
-            _ => None,
-        })
+    [
+        Key::Title,
+        Key::Name,
+        Key::Summary,
+        Key::AssertionName,
+        Key::Question,
+    ]
+    .into_iter()
+    .find_map(|key| match payload.get(key) {
+        Some(Json::Str(text)) => taken(text, |text| not_blank(text).map(|_| text)),
+        _ => None,
+    })
 }
 
 fn file<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
