@@ -41,6 +41,7 @@ use super::attrs::{Attrs, Value, event_attributes};
 use super::ids;
 use super::metrics::MetricState;
 use super::model::*;
+use super::records::shown_attributes;
 use super::table::{KeyFilter, MemoryRows, Store, Table};
 use crate::parse::{Kind, ParsedEvent, Shape};
 
@@ -80,7 +81,8 @@ pub struct Engine {
     pub changed_activity: HashSet<String>,
     /// Log records are counted, never read, and spans only shown (`inspect`): a log record is
     /// made bare, its time and place only — no attributes, body or severity held while it waits
-    /// for its artifact's place; no record carries relation attributes (`relation_attrs`).
+    /// for its artifact's place; no record carries relation attributes (`relation_attrs`),
+    /// and of an event's attributes an artifact keeps only those shown (`shown_attributes`).
     pub logs_counted: bool,
     saves: u64,                         // saves taken (`take_changed`)
     pub(super) dirty: BTreeSet<String>, // unplaced artifact keys whose place may have become known
@@ -188,12 +190,11 @@ impl Engine {
     }
 
     /// The attributes of the event being processed, for a handler to keep: made when first
-    /// asked for. A log record counted, not read (`inspect`), needs none: an event that makes
-    /// no artifact of its own (or run) makes none, and one that does hands them over, uncopied
-    /// (made again should another handler ask).
+    /// asked for. Where records are only counted and shown (`inspect`), a log record needs
+    /// none and a handler only what a report shows (`shown_attributes`).
     pub(super) fn event_attrs(&mut self, ev: &ParsedEvent) -> Attrs {
         if self.logs_counted {
-            return self.take_event_attrs(ev);
+            return shown_attributes(ev);
         }
         self.attrs.get_or_insert_with(|| event_attributes(ev)).clone()
     }
@@ -486,25 +487,32 @@ mod tests {
     }
 
     #[test]
-    fn counted_logs_are_as_many_in_the_same_places_but_bare_and_spans_the_same_unrelated() {
+    fn counted_logs_are_as_many_in_the_same_places_but_bare_and_spans_show_the_same() {
         let (_, mut full) = read(&HISTORY);
         let mut engine = Engine::new("");
         engine.logs_counted = true;
         for (i, line) in HISTORY.iter().enumerate() {
             feed(&mut engine, line, i as i64 + 1);
         }
-        let counted = engine.finalize();
-        let relations = ["intent.id", "intent.spec.id", "intent.contract.id"];
-        assert!(
-            full.spans
-                .iter()
-                .any(|s| s.attributes.get(relations[0]).is_some())
-        );
-        for span in &mut full.spans {
+        let mut counted = engine.finalize();
+        // what the report reads of a span's attributes (`Collector::take_span`): the rest,
+        // relations included, is not made
+        let shown = [
+            "intent.backfilled",
+            "intent.artifact.id",
+            "intent.artifact.type",
+            "intent.artifact.state",
+            "intent.phase",
+            "intent.title",
+        ];
+        assert!(full.spans.iter().any(|s| s.attributes.get("intent.id").is_some()));
+        for span in full.spans.iter_mut().chain(&mut counted.spans) {
             span.attributes
                 .0
-                .retain(|(name, _)| !relations.contains(&name.as_ref()));
+                .retain(|(name, _)| shown.contains(&name.as_ref()));
+            span.attributes.0.sort_by(|a, b| a.0.cmp(&b.0));
         }
+        assert!(full.spans.iter().all(|s| s.attributes.0.len() >= 2));
         assert_eq!(counted.spans, full.spans);
         assert_eq!(counted.logs.len(), full.logs.len());
         for (bare, log) in counted.logs.iter().zip(&full.logs) {

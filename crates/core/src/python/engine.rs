@@ -72,8 +72,9 @@ fn kind_named(value: &str) -> PyResult<Kind> {
 /// With `limit`, about that many entries of each table stay in memory (and those changed
 /// since the last confirmed save), the rest in the store (`state.store` or `store`:
 /// `row(table, key)`, `keys(table)`). `logs_counted`: its log records are only counted and its
-/// spans only shown (`inspect`), so each log record is made bare (its time and place only) and
-/// no record carries relation attributes (`intent.id`, ...). `working_set` (no store): about
+/// spans only shown (`inspect`), so each log record is made bare (its time and place only), no
+/// record carries relation attributes (`intent.id`, ...) and of an event's attributes a span
+/// carries only its artifact's type and id and its title. `working_set` (no store): about
 /// that many entries of each table stay in memory, the rest as rows the engine keeps itself.
 #[pyclass(module = "intent_observe._core")]
 pub struct Engine {
