@@ -20,9 +20,8 @@ nothing (it would count in `*.total` though no event said it exists).
 
 from __future__ import annotations
 
-import hashlib
+import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from intent_observe import layout
@@ -59,7 +58,7 @@ class Said(NamedTuple):
 
 def derived_events_of(events_path: str) -> list[Said]:
     """The derived events of the repository holding an events file (none outside `.intent/`)."""
-    repo = layout.repository_of(Path(events_path).resolve())
+    repo = layout.repository_of(os.path.realpath(events_path))  # as Path.resolve(), without pathlib
     if repo is None:
         return []
     from intent_observe.artifacts.history import front_matter_history
@@ -113,6 +112,8 @@ def _first(ids: tuple[str, ...]) -> str | None:
 
 
 def _event(event_type: str, change: FrontMatterChange, *, intent: str | None) -> Event:
+    import hashlib  # here: a history outside a repository makes no derived event
+
     art = change.artifact
     assert art is not None and art.id is not None
     when = change.commit or f"mtime:{change.time_ns}"  # "mtime": older ids stay what they were
