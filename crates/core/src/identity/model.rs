@@ -319,10 +319,11 @@ pub struct PendingLog {
     pub record: LogRecord,
 }
 
-/// Where a line came from.
+/// Where a line came from: the file's name borrowed for the lines of one read (not copied
+/// for each line), owned for an event handed over from Python.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Position {
-    pub file: String,
+pub struct Position<'a> {
+    pub file: Cow<'a, str>,
     pub line: i64,
     pub offset: i64,
 }

@@ -207,7 +207,7 @@ impl Engine {
         // none of these is an event attribute's name
         attrs.push("event.name", ev.event_type.as_ref());
         attrs.push("intent.event.id", ev.event_id.as_str());
-        attrs.push("intent.event.file", position.file.as_str());
+        attrs.push("intent.event.file", &*position.file);
         attrs.push("intent.event.line", Value::Int(position.line));
         attrs.push("intent.event.offset", Value::Int(position.offset));
         let (severity_number, severity_text) = severity(ev);

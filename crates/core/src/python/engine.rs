@@ -186,7 +186,7 @@ impl Engine {
         derived: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyList>, usize)> {
         let py = data.py();
-        let waiting: Vec<(i64, ParsedEvent<'static>, Position)> = match derived {
+        let waiting: Vec<(i64, ParsedEvent<'static>, Position<'static>)> = match derived {
             None => vec![],
             Some(said) => said
                 .try_iter()?
@@ -206,7 +206,7 @@ impl Engine {
             let (mut unusable, mut fed) = (Vec::new(), 0);
             for (index, line) in complete_lines(bytes).enumerate() {
                 let position = Position {
-                    file: name.clone(),
+                    file: Cow::Borrowed(&name),
                     line: (start_line + index as u64) as i64,
                     offset: (start_offset + line.offset as u64) as i64,
                 };
@@ -377,13 +377,13 @@ fn text(ev: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<Option<Co
     Ok(ev.getattr(name)?.extract::<Option<String>>()?.map(Cow::Owned))
 }
 
-fn event_from(ev: &Bound<'_, PyAny>) -> PyResult<(ParsedEvent<'static>, Position)> {
+fn event_from(ev: &Bound<'_, PyAny>) -> PyResult<(ParsedEvent<'static>, Position<'static>)> {
     let py = ev.py();
     let shape: String = ev.getattr(intern!(py, "shape"))?.extract()?;
     let kind: String = ev.getattr(intern!(py, "kind"))?.extract()?;
     let position = ev.getattr(intern!(py, "position"))?;
     let position = Position {
-        file: position.getattr(intern!(py, "file"))?.extract()?,
+        file: Cow::Owned(position.getattr(intern!(py, "file"))?.extract()?),
         line: position.getattr(intern!(py, "line"))?.extract()?,
         offset: position.getattr(intern!(py, "offset"))?.extract()?,
     };

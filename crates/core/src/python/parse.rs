@@ -159,7 +159,7 @@ pub fn rejection<'py>(
     raw: Bound<'py, PyBytes>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let model = model(py)?;
-    let position = model.position.bind(py).call1((&at.file, at.line, at.offset))?;
+    let position = model.position.bind(py).call1((&*at.file, at.line, at.offset))?;
     model.rejected.bind(py).call1((position, reason, raw))
 }
 
