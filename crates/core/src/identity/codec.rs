@@ -127,24 +127,24 @@ fn listed(list: &[String]) -> Option<&[String]> {
 /// Kind, flags and first time, then the fields set: the most often set first, so that the
 /// mask of those present stays short; times after the first as their distance from it.
 pub fn artifact_row(art: &Artifact) -> Vec<u8> {
-    let mut head = Writer::default();
-    head.uint(kind_code(art.kind));
-    head.uint(flags(&[
-        art.defined,
-        art.announced,
-        art.closed,
-        art.error,
-        art.running,
-        art.approved,
-        art.placeholder,
-        art.in_progress,
-        art.counted,
-        art.observed,
-        art.bare,
-    ]));
-    head.time(art.first_ns);
+    let mut s = Sparse::new(|head| {
+        head.uint(kind_code(art.kind));
+        head.uint(flags(&[
+            art.defined,
+            art.announced,
+            art.closed,
+            art.error,
+            art.running,
+            art.approved,
+            art.placeholder,
+            art.in_progress,
+            art.counted,
+            art.observed,
+            art.bare,
+        ]));
+        head.time(art.first_ns);
+    });
     let since = |ns: Option<i64>| ns.map(|ns| ns.wrapping_sub(art.first_ns));
-    let mut s = Sparse::default();
     s.put(art.id.as_deref(), Writer::text);
     s.put(art.trace_id.as_ref(), |w, id| w.id_bytes(id));
     s.put(since(art.end_ns), Writer::time);
@@ -196,7 +196,7 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     s.put(unless(u64::from(art.runs), 0), Writer::uint);
     s.put(since(art.run_start_ns), Writer::time);
     s.put(unless(u64::from(art.evaluations), 0), Writer::uint);
-    s.finish(head)
+    s.finish()
 }
 
 /// What starts the key of an artifact of `kind`.

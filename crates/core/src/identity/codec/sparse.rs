@@ -1,42 +1,54 @@
 //! A row's fields that are mostly absent (an artifact has some thirty, and a handful set): a
 //! mask of those present, then only theirs, in the order written.
 
+use std::cell::Cell;
+
 use super::bytes::{ReadResult, Reader, Writer};
 
 pub struct Sparse {
     mask: u64,
     bit: u32,
-    body: Writer,
+    /// The head, then the fields: written into a buffer kept from row to row (making and
+    /// growing one for each row were two of a row's three allocations), the row copied out.
+    scratch: Writer,
+    head_len: usize,
 }
 
-impl Default for Sparse {
-    fn default() -> Self {
-        // room for most rows: growing a row's buffer from nothing was a third of its cost
-        let body = Writer(Vec::with_capacity(256));
-        Sparse {
-            mask: 0,
-            bit: 0,
-            body,
-        }
-    }
+thread_local! {
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 impl Sparse {
+    /// A row that begins with what `head` writes.
+    pub fn new(head: impl FnOnce(&mut Writer)) -> Self {
+        let mut scratch = Writer(SCRATCH.take());
+        scratch.0.clear();
+        head(&mut scratch);
+        Sparse {
+            mask: 0,
+            bit: 0,
+            head_len: scratch.0.len(),
+            scratch,
+        }
+    }
+
     /// The next field: written by `write` when present.
     pub fn put<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Writer, T)) {
         if let Some(value) = value {
             self.mask |= 1 << self.bit;
-            write(&mut self.body, value);
+            write(&mut self.scratch, value);
         }
         self.bit += 1;
     }
 
-    /// The row: `head`, the mask, the fields present.
-    pub fn finish(self, head: Writer) -> Vec<u8> {
-        let mut row = Writer(Vec::with_capacity(head.0.len() + 10 + self.body.0.len()));
-        row.0.extend_from_slice(&head.0);
+    /// The row: the head, the mask, the fields present.
+    pub fn finish(self) -> Vec<u8> {
+        let (head, body) = self.scratch.0.split_at(self.head_len);
+        let mut row = Writer(Vec::with_capacity(head.len() + 10 + body.len()));
+        row.0.extend_from_slice(head);
         row.uint(self.mask);
-        row.0.extend_from_slice(&self.body.0);
+        row.0.extend_from_slice(body);
+        SCRATCH.set(self.scratch.0);
         row.0
     }
 }
@@ -81,14 +93,12 @@ mod tests {
 
     #[test]
     fn only_the_fields_present_are_written() {
-        let mut head = Writer::default();
-        head.uint(7);
-        let mut s = Sparse::default();
+        let mut s = Sparse::new(|head| head.uint(7));
         s.put(None::<u64>, Writer::uint);
         s.put(Some("x"), Writer::text);
         s.put(unless(0u64, 0), Writer::uint);
         s.put(unless(300u64, 0), Writer::uint);
-        let row = s.finish(head);
+        let row = s.finish();
         assert_eq!(row, [7, 0b1010, 1, b'x', 0xac, 0x02]);
         let mut head = Reader::new(&row);
         assert_eq!(head.uint(), Ok(7));
