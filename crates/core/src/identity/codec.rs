@@ -161,9 +161,15 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     }
     s.put(art.file.as_deref(), Writer::text);
     let known = known_values(art.kind, &art.id, &art.title, &art.file);
-    s.put((!art.attrs.is_empty()).then(|| art.attrs.get()), |w, attrs| {
-        w.attrs_of(&attrs, &known);
-    });
+    s.put(
+        (!art.attrs.is_empty()).then_some(&art.attrs),
+        |w, attrs| match attrs {
+            Announced::Open(attrs) => w.attrs_of(attrs, &known),
+            Announced::Packed(packed) => w
+                .repacked_attrs_of(packed, &known)
+                .unwrap_or_else(|e| panic!("attributes packed unreadable: {e}")),
+        },
+    );
     s.put(art.files.as_ref(), |w, files| {
         w.uint(files.len() as u64);
         for (file, key) in files {

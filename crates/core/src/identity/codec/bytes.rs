@@ -184,38 +184,72 @@ impl Writer {
     pub fn attrs_of(&mut self, attrs: &Attrs, known: &[Option<&str>]) {
         self.uint(attrs.0.len() as u64);
         for (key, value) in &attrs.0 {
-            match known_key_code(key) {
-                Some(code) => self.uint(code),
-                None => match key.strip_prefix(DATA_PREFIX) {
-                    Some(rest) => {
-                        self.uint(DATA_PREFIX_CODE);
-                        self.text(rest);
-                    }
-                    None => {
-                        self.uint(0);
-                        self.text(key);
-                    }
-                },
-            }
-            let same = known
-                .iter()
-                .position(|k| matches!((k, value), (Some(k), Value::Str(v)) if k == v));
+            self.attr_key(&RowKey::of(key));
             match value {
-                Value::Str(_) if same.is_some() => self.uint(KNOWN_VALUE + same.unwrap_or(0) as u64),
-                Value::Str(text) => {
-                    self.uint(0);
-                    self.text(text);
-                }
-                Value::Int(n) => {
-                    self.uint(1);
-                    self.int(*n);
-                }
-                Value::Float(x) => {
-                    self.uint(2);
-                    self.float(*x);
-                }
-                Value::Bool(flag) => self.uint(3 + u64::from(*flag)),
+                Value::Str(text) => self.text_or_known(text, known),
+                other => self.value(other),
             }
+        }
+    }
+
+    /// Attributes packed by `attrs`, written again as `attrs_of` writes them, copied from row
+    /// to row without an `Attrs` made of them on the way.
+    pub fn repacked_attrs_of(&mut self, packed: &[u8], known: &[Option<&str>]) -> ReadResult<()> {
+        let mut reader = Reader::new(packed);
+        let n = reader.len()?;
+        self.uint(n as u64);
+        for _ in 0..n {
+            let (key, value) = reader.attr()?;
+            self.attr_key(&key);
+            match value {
+                RowValue::Str(text) => self.text_or_known(text, known),
+                RowValue::Other(value) => self.value(&value),
+                RowValue::Known(_) => return Err("unknown attribute value".into()), // none packed
+            }
+        }
+        Ok(())
+    }
+
+    fn attr_key(&mut self, key: &RowKey) {
+        match key {
+            RowKey::Known(index) => self.uint(*index as u64 + 1),
+            RowKey::Data(rest) => {
+                self.uint(DATA_PREFIX_CODE);
+                self.text(rest);
+            }
+            RowKey::Other(key) => {
+                self.uint(0);
+                self.text(key);
+            }
+        }
+    }
+
+    /// A text, as the index of the first of `known` equal to it if one is.
+    fn text_or_known(&mut self, text: &str, known: &[Option<&str>]) {
+        match known.iter().position(|k| *k == Some(text)) {
+            Some(index) => self.uint(KNOWN_VALUE + index as u64),
+            None => {
+                self.uint(0);
+                self.text(text);
+            }
+        }
+    }
+
+    fn value(&mut self, value: &Value) {
+        match value {
+            Value::Str(text) => {
+                self.uint(0);
+                self.text(text);
+            }
+            Value::Int(n) => {
+                self.uint(1);
+                self.int(*n);
+            }
+            Value::Float(x) => {
+                self.uint(2);
+                self.float(*x);
+            }
+            Value::Bool(flag) => self.uint(3 + u64::from(*flag)),
         }
     }
 }
@@ -394,7 +428,7 @@ impl<'a> Reader<'a> {
         for _ in 0..n {
             let (key, value) = self.attr()?;
             let key: Name = match key {
-                RowKey::Known(key) => Cow::Borrowed(key),
+                RowKey::Known(index) => Cow::Borrowed(KNOWN_KEYS[index]),
                 RowKey::Data(rest) => [DATA_PREFIX, rest].concat().into(),
                 RowKey::Other(key) => key.to_string().into(),
             };
@@ -428,7 +462,8 @@ impl<'a> Reader<'a> {
         let key = match self.uint()? {
             0 => RowKey::Other(self.str()?),
             DATA_PREFIX_CODE => RowKey::Data(self.str()?),
-            code => RowKey::Known(KNOWN_KEYS.get(code as usize - 1).ok_or("unknown attribute key")?),
+            code if code as usize <= KNOWN_KEYS.len() => RowKey::Known(code as usize - 1),
+            _ => return Err("unknown attribute key".into()),
         };
         let value = match self.uint()? {
             0 => RowValue::Str(self.str()?),
@@ -444,9 +479,20 @@ impl<'a> Reader<'a> {
 
 /// An attribute's key as a row holds it.
 enum RowKey<'a> {
-    Known(&'static str),
+    Known(usize),  // its index in `KNOWN_KEYS`
     Data(&'a str), // after `intent.data.`
     Other(&'a str),
+}
+
+impl<'a> RowKey<'a> {
+    fn of(key: &'a str) -> Self {
+        match known_key_code(key) {
+            Some(code) => RowKey::Known(code as usize - 1),
+            None => key
+                .strip_prefix(DATA_PREFIX)
+                .map_or(RowKey::Other(key), RowKey::Data),
+        }
+    }
 }
 
 /// An attribute's value as a row holds it: a text, the row's known value of an index, or
