@@ -424,7 +424,8 @@ impl<'a> Reader<'a> {
 
     pub fn attrs_of(&mut self, known: &[Option<&str>]) -> ReadResult<Attrs> {
         let n = self.len()?;
-        let mut attrs = Attrs(Vec::with_capacity(n));
+        // room for the two a membership's span adds to its copy (its state, its cluster's id)
+        let mut attrs = Attrs(Vec::with_capacity(n + 2));
         for _ in 0..n {
             let (key, value) = self.attr()?;
             let key: Name = match key {
