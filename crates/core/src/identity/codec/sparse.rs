@@ -44,10 +44,13 @@ impl Sparse {
     /// The row: the head, the mask, the fields present.
     pub fn finish(self) -> Vec<u8> {
         let (head, body) = self.scratch.0.split_at(self.head_len);
-        let mut row = Writer(Vec::with_capacity(head.len() + 10 + body.len()));
+        // exactly: a table boxes the row, which would shrink (reallocate) a roomier one
+        let mask_len = (u64::BITS - (self.mask | 1).leading_zeros()).div_ceil(7) as usize;
+        let mut row = Writer(Vec::with_capacity(head.len() + mask_len + body.len()));
         row.0.extend_from_slice(head);
         row.uint(self.mask);
         row.0.extend_from_slice(body);
+        debug_assert_eq!(row.0.len(), row.0.capacity());
         SCRATCH.set(self.scratch.0);
         row.0
     }
