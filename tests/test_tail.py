@@ -305,15 +305,12 @@ def test_help_imports_none_of_the_tail() -> None:
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 def test_once_imports_no_otlp_message(tmp_path: Path, protocol: str) -> None:
     """The requests go as the core encoded them and an acknowledgement is an empty answer:
-    protobuf's OTLP and status messages are never imported (their descriptors cost start-up);
-    nor is httpx's command line (rich, pygments), with no progress bar to show."""
+    protobuf's OTLP and status messages are never imported (their descriptors cost start-up)."""
     messages = [
         "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
         "opentelemetry.proto.collector.logs.v1.logs_service_pb2",
         "opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
         "google.rpc.status_pb2",
-        "rich",
-        "pygments",
     ]
     events = tmp_path / "events.jsonl"
     write_lines(events, synthetic.lines(50))

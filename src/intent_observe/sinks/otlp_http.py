@@ -1,28 +1,19 @@
 """The HTTP/protobuf transport of the OTLP exporter: one connection pool per signal; imported only
-when a signal is exported over HTTP."""
+when a signal is exported over HTTP (httpx alone imports rich and pygments for its command line)."""
 
 from __future__ import annotations
 
 import email.utils
 import ssl
-import sys
 import time
-import types
 import zlib
 
+import httpx
 from google.protobuf.message import DecodeError
 
 from intent_observe.otlp.signals import Signal, SignalWire
 from intent_observe.sinks.otlp_attempt import USER_AGENT, Outcome, acknowledged, clip
 from intent_observe.sinks.otlp_config import SignalExportConfig
-
-# httpx imports its command line (httpx._main: rich, pygments, click) when those are installed, as
-# they are here: a placeholder without `main` makes it fall back to its stub (a message that the
-# CLI is missing), so the tail does not import rich, pygments and click's types for nothing
-# (about 40% of `import httpx`). A process that imported httpx before keeps its real one.
-sys.modules.setdefault("httpx._main", types.ModuleType("httpx._main"))
-
-import httpx  # noqa: E402
 
 _MAX_LOKI_ANSWER = 64 * 1024  # where a refusal's reason is looked for
 _RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
