@@ -196,10 +196,7 @@ pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
     // room for the payload's and the log record's own attributes and its relations, added later
     let mut attrs = Attrs(Vec::with_capacity(8 + ev.payload.0.len() + 8));
     attrs.push("intent.event.type", ev.event_type.as_ref());
-    attrs.push("intent.artifact.type", ev.kind.value());
-    if let Some(id) = &ev.artifact_id {
-        attrs.push("intent.artifact.id", bounded(id, 256));
-    }
+    push_artifact(&mut attrs, ev);
     if let Some(source) = &ev.source {
         attrs.push("intent.source", bounded(source, 256));
     }
@@ -212,11 +209,32 @@ pub fn event_attributes(ev: &ParsedEvent) -> Attrs {
     if let Some(level) = &ev.autonomy_level {
         attrs.push("intent.autonomy_level", level.as_ref());
     }
+    push_title(&mut attrs, ev);
+    push_payload(&mut attrs, &ev.payload); // every one `intent.data.`: none of the names above
+    attrs
+}
+
+/// What a report shows of an event's attributes, where records are only counted and shown
+/// (`inspect`): its artifact's type and id and its title, as `event_attributes` has them. The
+/// rest (its type, source, actor, payload...) would be made, kept, copied and freed for nothing.
+pub fn shown_attributes(ev: &ParsedEvent) -> Attrs {
+    let mut attrs = Attrs(Vec::with_capacity(4));
+    push_artifact(&mut attrs, ev);
+    push_title(&mut attrs, ev);
+    attrs
+}
+
+fn push_artifact(attrs: &mut Attrs, ev: &ParsedEvent) {
+    attrs.push("intent.artifact.type", ev.kind.value());
+    if let Some(id) = &ev.artifact_id {
+        attrs.push("intent.artifact.id", bounded(id, 256));
+    }
+}
+
+fn push_title(attrs: &mut Attrs, ev: &ParsedEvent) {
     if let Some(title) = &ev.title {
         attrs.push("intent.title", bounded(title, MAX_VALUE_CHARS));
     }
-    push_payload(&mut attrs, &ev.payload); // every one `intent.data.`: none of the names above
-    attrs
 }
 
 /// The log body: one readable line, e.g. `signal.created SIG-001 — Flaky login test`.

@@ -37,11 +37,10 @@ use std::collections::BTreeSet;
 
 use foldhash::{HashMap, HashSet};
 
-use super::attrs::{Attrs, Value, event_attributes};
+use super::attrs::{Attrs, Value, event_attributes, shown_attributes};
 use super::ids;
 use super::metrics::MetricState;
 use super::model::*;
-use super::records::shown_attributes;
 use super::table::{KeyFilter, MemoryRows, Store, Table};
 use crate::parse::{Kind, ParsedEvent, Shape};
 

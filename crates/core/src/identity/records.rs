@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::attrs::{Attrs, MAX_VALUE_CHARS, Value, bounded, one_line, summary_line};
+use super::attrs::{Attrs, Value, one_line, summary_line};
 use super::engine::{Engine, art, art_mut};
 use super::ids::{self, SpanId, TraceId};
 use super::model::*;
@@ -237,21 +237,6 @@ impl Engine {
         }
         record
     }
-}
-
-/// What a report shows of an event's attributes (`event_attributes`), where records are only
-/// counted and shown: its artifact's type and id and its title. The rest (its type, source,
-/// actor, payload...) would be made, kept, copied and freed for nothing.
-pub(super) fn shown_attributes(ev: &ParsedEvent) -> Attrs {
-    let mut attrs = Attrs(Vec::with_capacity(4));
-    attrs.push("intent.artifact.type", ev.kind.value());
-    if let Some(id) = &ev.artifact_id {
-        attrs.push("intent.artifact.id", bounded(id, 256));
-    }
-    if let Some(title) = &ev.title {
-        attrs.push("intent.title", bounded(title, MAX_VALUE_CHARS));
-    }
-    attrs
 }
 
 fn link(trace_id: Option<TraceId>, span_id: SpanId, origin: &str) -> SpanLink {
