@@ -196,13 +196,18 @@ pub fn usual_name(kind: Kind, id: Option<&str>) -> String {
     name
 }
 
+/// An artifact's span name: its own where it has one, else the usual one of its kind and id.
+pub fn span_name<'a>(own_name: Option<&'a str>, kind: Kind, id: Option<&str>) -> Cow<'a, str> {
+    match own_name {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(usual_name(kind, id)),
+    }
+}
+
 impl Artifact {
     /// Its span's name: made from its kind and id unless it has one of its own.
     pub fn name(&self) -> Cow<'_, str> {
-        match &self.own_name {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(usual_name(self.kind, self.id.as_deref())),
-        }
+        span_name(self.own_name.as_deref(), self.kind, self.id.as_deref())
     }
 
     pub fn lists(&self) -> &Lists {

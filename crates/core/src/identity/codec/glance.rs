@@ -8,7 +8,7 @@ use super::bytes::{ReadResult, Reader};
 use super::sparse::SparseReader;
 use super::{CLUSTER, Glanced, flag, kind_of};
 use crate::identity::ids::{self, SpanId, TraceId};
-use crate::identity::model::{Artifact, usual_name};
+use crate::identity::model::{Artifact, span_name};
 use crate::parse::Kind;
 
 #[derive(Debug, PartialEq)]
@@ -32,10 +32,7 @@ pub struct Glance<'a> {
 impl Glance<'_> {
     /// Its span's name (`Artifact::name`).
     pub fn name(&self) -> Cow<'_, str> {
-        match self.own_name {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(usual_name(self.kind, self.id)),
-        }
+        span_name(self.own_name, self.kind, self.id)
     }
 }
 
