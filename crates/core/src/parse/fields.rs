@@ -3,139 +3,77 @@
 
 use crate::json::{Json, Object};
 
-/// A name `parse` looks up, by its place in an `Index`: a lookup is an array's item, with no
-/// name compared (some forty lookups a line).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Key {
-    Timestamp,
-    Ts,
-    Time,
-    CreatedAt,
-    SignalId,
-    ClusterId,
-    IntentId,
-    SpecId,
-    ContractId,
-    AssertionId,
-    DecisionId,
-    Signal,
-    Cluster,
-    Intent,
-    Spec,
-    Contract,
-    AssertionName,
-    SpanId,
-    Ref,
-    ParentId,
-    Actor,
-    Agent,
-    Author,
-    TraceId,
-    Source,
-    TrustScore,
-    Trust,
-    Score,
-    AutonomyLevel,
-    Title,
-    Name,
-    Summary,
-    Question,
-    File,
-    Signals,
-    Contracts,
+/// The keys `parse` looks up, each with its name as written in a line: one list makes the
+/// enum, the names in its order, and the lookup of a name.
+macro_rules! keys {
+    ($($key:ident = $name:literal,)*) => {
+        /// A name `parse` looks up, by its place in an `Index`: a lookup is an array's item,
+        /// with no name compared (some forty lookups a line).
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub enum Key {
+            $($key,)*
+        }
+
+        /// Each key's name, in the keys' order.
+        const NAMES: &[&str] = &[$($name,)*];
+
+        /// The key of a name `parse` looks up; None for any other name.
+        fn key(name: &str) -> Option<Key> {
+            Some(match name {
+                $($name => Key::$key,)*
+                _ => return None,
+            })
+        }
+    };
+}
+
+keys! {
+    Timestamp = "timestamp",
+    Ts = "ts",
+    Time = "time",
+    CreatedAt = "created_at",
+    SignalId = "signal_id",
+    ClusterId = "cluster_id",
+    IntentId = "intent_id",
+    SpecId = "spec_id",
+    ContractId = "contract_id",
+    AssertionId = "assertion_id",
+    DecisionId = "decision_id",
+    Signal = "signal",
+    Cluster = "cluster",
+    Intent = "intent",
+    Spec = "spec",
+    Contract = "contract",
+    AssertionName = "assertion_name",
+    SpanId = "span_id",
+    Ref = "ref",
+    ParentId = "parent_id",
+    Actor = "actor",
+    Agent = "agent",
+    Author = "author",
+    TraceId = "trace_id",
+    Source = "source",
+    TrustScore = "trust_score",
+    Trust = "trust",
+    Score = "score",
+    AutonomyLevel = "autonomy_level",
+    Title = "title",
+    Name = "name",
+    Summary = "summary",
+    Question = "question",
+    File = "file",
+    Signals = "signals",
+    Contracts = "contracts",
 }
 
 /// How many keys there are.
-const SLOTS: usize = Key::Contracts as usize + 1;
+const SLOTS: usize = NAMES.len();
 
 impl Key {
     /// The name as written in a line.
     pub fn name(self) -> &'static str {
         NAMES[self as usize]
     }
-}
-
-/// Each key's name, in the keys' order.
-const NAMES: [&str; SLOTS] = [
-    "timestamp",
-    "ts",
-    "time",
-    "created_at",
-    "signal_id",
-    "cluster_id",
-    "intent_id",
-    "spec_id",
-    "contract_id",
-    "assertion_id",
-    "decision_id",
-    "signal",
-    "cluster",
-    "intent",
-    "spec",
-    "contract",
-    "assertion_name",
-    "span_id",
-    "ref",
-    "parent_id",
-    "actor",
-    "agent",
-    "author",
-    "trace_id",
-    "source",
-    "trust_score",
-    "trust",
-    "score",
-    "autonomy_level",
-    "title",
-    "name",
-    "summary",
-    "question",
-    "file",
-    "signals",
-    "contracts",
-];
-
-/// The key of a name `parse` looks up; None for any other name.
-fn key(name: &str) -> Option<Key> {
-    Some(match name {
-        "timestamp" => Key::Timestamp,
-        "ts" => Key::Ts,
-        "time" => Key::Time,
-        "created_at" => Key::CreatedAt,
-        "signal_id" => Key::SignalId,
-        "cluster_id" => Key::ClusterId,
-        "intent_id" => Key::IntentId,
-        "spec_id" => Key::SpecId,
-        "contract_id" => Key::ContractId,
-        "assertion_id" => Key::AssertionId,
-        "decision_id" => Key::DecisionId,
-        "signal" => Key::Signal,
-        "cluster" => Key::Cluster,
-        "intent" => Key::Intent,
-        "spec" => Key::Spec,
-        "contract" => Key::Contract,
-        "assertion_name" => Key::AssertionName,
-        "span_id" => Key::SpanId,
-        "ref" => Key::Ref,
-        "parent_id" => Key::ParentId,
-        "actor" => Key::Actor,
-        "agent" => Key::Agent,
-        "author" => Key::Author,
-        "trace_id" => Key::TraceId,
-        "source" => Key::Source,
-        "trust_score" => Key::TrustScore,
-        "trust" => Key::Trust,
-        "score" => Key::Score,
-        "autonomy_level" => Key::AutonomyLevel,
-        "title" => Key::Title,
-        "name" => Key::Name,
-        "summary" => Key::Summary,
-        "question" => Key::Question,
-        "file" => Key::File,
-        "signals" => Key::Signals,
-        "contracts" => Key::Contracts,
-        _ => return None,
-    })
 }
 
 /// An object's members by key, as `Object::get` finds them (the first of a repeated name).
@@ -196,7 +134,7 @@ mod tests {
                 .to_vec(),
         );
         let index = Index::new(&object);
-        for name in NAMES {
+        for &name in NAMES {
             let found = key(name).expect("a key of each name");
             assert_eq!(found.name(), name);
             assert_eq!(index.get(found), object.get(name), "{name}");
