@@ -4,7 +4,7 @@ ISO times); metric values and the summary in metric_queries.py, traces and Claud
 sessions in trace_queries.py.
 
 Every function takes a read connection (see `Store.read`) and returns plain JSON-able
-data shaped as /tmp/team/web-api.md (the API contract) describes.
+data in the shapes the API's OpenAPI document (/openapi.json) describes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The JSON API (contract: /tmp/team/web-api.md), the live event stream and /metrics."""
+"""The JSON API (its contract: the OpenAPI document at /openapi.json), the live event stream and /metrics."""
 
 from __future__ import annotations
 
