@@ -1,5 +1,5 @@
 //! Text rules as Python applies them, where the project's semantics were defined by Python:
-//! `str.strip()`, `bytes.strip()`, `repr(float)`, `posixpath.normpath`.
+//! `str.strip()`, `bytes.strip()`, `repr(float)`, `repr(str)`, `posixpath.normpath`.
 
 /// `str.isspace()`: Unicode White_Space plus the four ASCII separators (0x1C–0x1F),
 /// which Python counts as whitespace and Rust's `char::is_whitespace` does not.
@@ -24,6 +24,32 @@ pub fn strip_bytes(raw: &[u8]) -> &[u8] {
     let start = raw.iter().position(|b| !is_space(b)).unwrap_or(raw.len());
     let end = raw.iter().rposition(|b| !is_space(b)).map_or(start, |i| i + 1);
     &raw[start..end]
+}
+
+/// `repr(s)` of a Python str: single quotes unless the text has a single quote and no double
+/// one; backslash, the quote and control characters (Unicode Cc) escaped as Python escapes them.
+pub fn str_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => out.extend(['\\', c]),
+            // Cc is U+0000–U+001F and U+007F–U+009F: all below 0x100, all written \xNN
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
 }
 
 /// `repr(x)` / `str(x)` of a Python float: the shortest digits that round-trip, written
@@ -155,6 +181,23 @@ mod tests {
                     assert_eq!(py_strip(&text), text.trim_matches(is_py_space), "{text:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn str_repr_quotes_and_escapes_as_python() {
+        // each expected text is what CPython 3.11's repr() gives
+        let cases = [
+            ("plain", "'plain'"),
+            ("it's", "\"it's\""),
+            ("both ' and \"", "'both \\' and \"'"),
+            ("tab\tnew\nline\r", "'tab\\tnew\\nline\\r'"),
+            ("back\\slash", "'back\\\\slash'"),
+            ("\u{0}\u{1b}\u{7f}\u{85}\u{9f}", "'\\x00\\x1b\\x7f\\x85\\x9f'"),
+            ("é ünï 字", "'é ünï 字'"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(str_repr(text), expected, "{text:?}");
         }
     }
 }

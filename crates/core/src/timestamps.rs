@@ -7,7 +7,7 @@
 //! numbers (or their text) in seconds, milliseconds, microseconds or nanoseconds, told
 //! apart by their size. Anything else is an error that says what was wrong.
 
-use crate::pytext::{float_repr, py_strip};
+use crate::pytext::{float_repr, py_strip, str_repr};
 
 /// A timestamp as it was written in the line.
 pub enum Stamp<'a> {
@@ -114,29 +114,10 @@ fn in_range(ns: i128) -> Option<i64> {
     i64::try_from(ns).ok().filter(|ns| *ns >= 0)
 }
 
-/// The text cut to 40 characters and quoted as Python's `repr` quotes a str.
+/// The text cut to 40 characters, quoted as Python's `repr` quotes a str.
 fn quoted(text: &str) -> String {
     let cut: String = text.chars().take(40).collect();
-    let quote = if cut.contains('\'') && !cut.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::from(quote);
-    for c in cut.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => out.extend(['\\', c]),
-            c if (c as u32) < 0x100 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
+    str_repr(&cut)
 }
 
 /// The parts of an ISO 8601 date-time.

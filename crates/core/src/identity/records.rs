@@ -10,7 +10,7 @@ use super::model::*;
 use super::place::parent_key;
 use crate::json::Json;
 use crate::parse::{Kind, ParsedEvent};
-use crate::pytext::{float_repr, py_strip};
+use crate::pytext::{float_repr, py_strip, str_repr};
 
 const RELATIONS_CACHE: usize = 20_000;
 
@@ -269,39 +269,14 @@ fn py_repr(value: &Json) -> String {
         Json::Bool(flag) => if *flag { "True" } else { "False" }.into(),
         Json::Int(n) => n.to_string(),
         Json::Float(x) => float_repr(*x),
-        Json::Str(text) => {
-            let quote = if text.contains('\'') && !text.contains('"') {
-                '"'
-            } else {
-                '\''
-            };
-            let mut out = String::from(quote);
-            for c in text.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if c == quote => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                        out.push_str(&format!("\\x{:02x}", c as u32))
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push(quote);
-            out
-        }
+        Json::Str(text) => str_repr(text),
         Json::Array(items) => format!("[{}]", items.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
         Json::Object(object) => format!(
             "{{{}}}",
             object
                 .0
                 .iter()
-                .map(|(k, v)| format!("{}: {}", py_repr(&Json::Str(k.clone())), py_repr(v)))
+                .map(|(k, v)| format!("{}: {}", str_repr(k), py_repr(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
