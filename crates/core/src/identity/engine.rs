@@ -30,8 +30,9 @@
 //! Written first in Python (the test suite still specifies it through the bindings); this
 //! port keeps its semantics byte for byte, including the relation cache (`records.rs`). The
 //! engine is split by responsibility: input and output here, `handlers` (what each kind of
-//! event does), `artifacts` (finding, making, relating, closing), `place` (trace and parent),
-//! `records` (spans and log records told about an artifact).
+//! event does), `derived` (what a file's front matter says), `artifacts` (finding, making,
+//! relating, closing), `place` (trace and parent), `records` (spans and log records told
+//! about an artifact).
 
 use std::collections::BTreeSet;
 
@@ -167,7 +168,7 @@ impl Engine {
         self.process_one(&ev, position, observed_ns);
     }
 
-    fn process_one(&mut self, ev: &ParsedEvent, position: &Position, observed_ns: Option<i64>) {
+    pub(super) fn process_one(&mut self, ev: &ParsedEvent, position: &Position, observed_ns: Option<i64>) {
         self.attrs = None;
         let home = match ev.kind {
             Kind::Signal => self.on_signal(ev),
@@ -201,74 +202,6 @@ impl Engine {
     /// The log record's attributes: the event's, taken (handlers have taken their copies).
     pub(super) fn take_event_attrs(&mut self, ev: &ParsedEvent) -> Attrs {
         self.attrs.take().unwrap_or_else(|| event_attributes(ev))
-    }
-
-    /// The artifacts a file's front matter speaks for: every one the log announced from that
-    /// file (writers have given one file several ids over time), else the one of its id the
-    /// log announced without a file. Never one the log did not announce, nor an undefined intent.
-    fn derived_targets(&self, ev: &ParsedEvent) -> Vec<Key> {
-        let mut keys = self
-            .files
-            .get(ev.file.as_deref().unwrap_or(""))
-            .cloned()
-            .unwrap_or_default();
-        if keys.is_empty()
-            && let Some(id) = &ev.artifact_id
-        {
-            keys = match self.existing(ev.kind, id) {
-                Some(newest) if art!(self, &newest).file.is_none() => vec![newest],
-                _ => vec![],
-            };
-        }
-        keys.into_iter()
-            .filter(|key| {
-                let art = art!(self, key);
-                art.kind == ev.kind && !art.bare && (art.kind != Kind::Intent || art.defined)
-            })
-            .collect()
-    }
-
-    fn process_derived(&mut self, mut ev: ParsedEvent, position: &Position, observed_ns: Option<i64>) {
-        if self.derived_taken.contains(&ev.event_id) {
-            return; // a file's change is said once
-        }
-        self.derived_taken.insert(ev.event_id.clone(), ());
-        if ev.kind != Kind::Intent
-            && let Some(intent_id) = &ev.intent_id
-        {
-            let defined = self
-                .existing(Kind::Intent, intent_id)
-                .is_some_and(|k| art!(self, &k).defined);
-            if !defined {
-                ev.intent_id = None; // the file names an intent the log never proposed: no link
-            }
-        }
-        let targets = self.derived_targets(&ev);
-        if targets.is_empty() {
-            self.derived_ignored += 1;
-        }
-        for key in &targets {
-            let mut one = ev.clone();
-            let art = art!(self, key);
-            one.artifact_id = art.id.as_deref().map(|id| id.to_string().into());
-            one.file = art.file.as_deref().map(|file| file.to_string().into());
-            if targets.len() > 1 {
-                one.event_id = ids::hex(&ids::derived_trace_id(&[&ev.event_id, key])); // a log record for each
-            }
-            let before = art.clone();
-            let spans = self.spans.len();
-            self.process_one(&one, position, observed_ns);
-            if self.spans.len() == spans && self.unchanged_but_for_time(key, &before) {
-                self.pending.pop(); // the file says what the log already said: nothing to tell
-            }
-        }
-    }
-
-    /// The artifact is as it was, but for the newest time it was seen at.
-    fn unchanged_but_for_time(&self, key: &str, before: &Artifact) -> bool {
-        let mut now = art!(self, key).clone();
-        now.last_ns = before.last_ns;
-        now == *before
     }
 
     fn note_activity(&mut self, home: &str, time_ns: i64) {

@@ -4,6 +4,7 @@
 mod artifacts;
 pub mod attrs;
 pub mod codec;
+mod derived;
 pub mod engine;
 pub mod export;
 mod handlers;
