@@ -89,9 +89,10 @@ impl Engine {
 
     fn set_file(&mut self, key: &str, file: &str) {
         art_mut!(self, key).file = Some(file.into());
-        let mut keys = self.files.get(file).cloned().unwrap_or_default();
-        keys.push(key.to_string());
-        self.files.insert(file.to_string(), keys);
+        match self.files.get_mut(file) {
+            Some(keys) => keys.push(key.to_string()),
+            None => self.files.insert(file.to_string(), vec![key.to_string()]),
+        }
     }
 
     pub(super) fn new_artifact(&mut self, key: &str, kind: Kind, raw_id: Option<&str>, ev: &ParsedEvent) {
