@@ -16,6 +16,7 @@
 //! append-only map).
 
 use foldhash::{HashMap, HashMapExt};
+use hashbrown::hash_map::RawEntryMut;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -150,8 +151,28 @@ struct Spill {
     trim_above: usize, // in memory beyond this, `trim` runs: grown by a fifth of `limit` since the last
 }
 
+impl Spill {
+    /// An entry let go: its committed row.
+    fn load<V: Row>(&self, key: &str) -> Option<V> {
+        if self
+            .outside
+            .as_ref()
+            .is_some_and(|outside| !outside.may_hold(key))
+        {
+            return None;
+        }
+        let row = (self.store.row)(key)?;
+        let value = V::decode(&self.scope, key, &row);
+        Some(value.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")))
+    }
+}
+
+/// hashbrown's map, for its raw entry: a change finds its entry, or where a missing one goes,
+/// with one hash of the key (std's `get_mut` cannot fall back to loading on a miss)
+type Hot<V> = hashbrown::HashMap<String, Held<V>, foldhash::fast::RandomState>;
+
 pub struct Table<V> {
-    hot: HashMap<String, Held<V>>,
+    hot: Hot<V>,
     loaded: Mutex<HashMap<String, Held<V>>>, // read back through `&self`, not yet in `hot`
     spill: Option<Spill>,
 }
@@ -159,7 +180,7 @@ pub struct Table<V> {
 impl<V> Default for Table<V> {
     fn default() -> Self {
         Table {
-            hot: HashMap::new(),
+            hot: Hot::default(),
             loaded: Mutex::new(HashMap::new()),
             spill: None,
         }
@@ -235,7 +256,7 @@ impl<V: Row> Table<V> {
             Some(value) => value,
             None => {
                 // not locked while the store reads: it may call back into Python
-                let value = self.load(key)?;
+                let value = self.spill.as_ref()?.load(key)?;
                 let mut loaded = self.loaded();
                 let held = loaded.entry(key.to_string()).or_insert_with(|| Held {
                     slot: Box::new(Slot {
@@ -251,33 +272,31 @@ impl<V: Row> Table<V> {
         Some(unsafe { &*value })
     }
 
-    /// An entry let go: its committed row.
-    fn load(&self, key: &str) -> Option<V> {
-        let spill = self.spill.as_ref()?;
-        if spill
-            .outside
-            .as_ref()
-            .is_some_and(|outside| !outside.may_hold(key))
-        {
-            return None;
-        }
-        let row = (spill.store.row)(key)?;
-        let value = V::decode(&spill.scope, key, &row);
-        Some(value.unwrap_or_else(|e| panic!("identity state row {key:?} unreadable: {e}")))
-    }
-
     pub fn contains(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
 
     /// For a change: the entry is saved with the next save.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
-        if !self.hot.contains_key(key) {
-            self.get(key)?; // loaded if it was let go
-            self.settle();
-        }
         let epoch = self.epoch();
-        let held = self.hot.get_mut(key)?;
+        let held = match self.hot.raw_entry_mut().from_key(key) {
+            RawEntryMut::Occupied(entry) => entry.into_mut(),
+            RawEntryMut::Vacant(entry) => {
+                // read back through `&self` since, or let go: in memory again, to change
+                let loaded = self.loaded.get_mut().unwrap_or_else(|e| e.into_inner());
+                let held = match loaded.remove(key) {
+                    Some(held) => held,
+                    None => Held {
+                        slot: Box::new(Slot {
+                            value: self.spill.as_ref()?.load(key)?,
+                            used: AtomicU64::new(epoch),
+                        }),
+                        written: 0,
+                    },
+                };
+                entry.insert(key.to_string(), held).1
+            }
+        };
         *held.slot.used.get_mut() = epoch;
         held.written = CHANGED;
         Some(&mut held.slot.value)
