@@ -76,9 +76,9 @@ def test_help_explains() -> None:
 
 def test_json_of_a_file_outside_a_repository_imports_no_artifact_reader_nor_rich() -> None:
     """No artifact file to read (YAML, git), no tree to draw, no derived event's id to hash, no
-    path to build: start-up spends nothing on them."""
+    path to build, no span or log record object: start-up spends nothing on them."""
     unneeded = ["yaml", "intent_observe.artifacts.files", "intent_observe.artifacts.history", "rich"]
-    unneeded += ["hashlib", "pathlib"]
+    unneeded += ["hashlib", "pathlib", "intent_observe.records"]
     output, loaded = modules_loaded(unneeded, "inspect", "--json", str(FIXTURE))
     assert json.loads(output)["events"] > 0
     assert loaded == []

@@ -15,7 +15,7 @@ import pytest
 
 from intent_observe.commands.emit import session_environment
 from intent_observe.emitter.emit import emit
-from intent_observe.identity.engine import TraceContext
+from intent_observe.records import TraceContext
 from intent_observe.report import read_history
 
 RUN = [sys.executable, "-m", "intent_observe.cli", "run"]

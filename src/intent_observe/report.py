@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,7 +22,9 @@ from intent_observe.events import Rejected, blocks
 from intent_observe.identity.engine import Engine
 from intent_observe.identity.replay import replay
 from intent_observe.metrics.derive import as_json, snapshot
-from intent_observe.records import LogRecord, SpanRecord
+
+if TYPE_CHECKING:  # made only with `records=True` (the tests): `inspect` never imports them
+    from intent_observe.records import LogRecord, SpanRecord
 
 _JSON = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 # entries of each engine table kept in memory, the rest as compact rows: memory does not grow

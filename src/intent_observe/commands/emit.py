@@ -17,7 +17,7 @@ import orjson
 
 from intent_observe.emitter.draft import Draft, EmitError, default_actor, draft_from_line
 from intent_observe.emitter.emit import Emitted, Emitter, emitter_for, events_path
-from intent_observe.identity.engine import TraceContext
+from intent_observe.records import TraceContext
 
 # OTLP defaults for a wrapped session: our receiver (or a collector) on the loopback gRPC port.
 OTLP_DEFAULTS = {

@@ -59,9 +59,9 @@ from intent_observe.events.parse import (
     parse_line,
 )
 from intent_observe.identity import ids
-from intent_observe.identity.engine import TraceContext
 from intent_observe.identity.view import IdentityView
 from intent_observe.model import ArtifactKind, Position
+from intent_observe.records import TraceContext
 from intent_observe.safe_files import open_regular
 
 SCHEMA_VERSION = "0.2.0"

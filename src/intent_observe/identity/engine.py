@@ -5,10 +5,11 @@ states the model); this module is its Python face: `Engine(state=None, scope="")
 `process(event, observed_ns=None)`, `drain()` / `finalize()` → `Output` of `SpanRecord` and
 `LogRecord`, `context(kind, id)` → `TraceContext`, and `state` (read-only views: `artifacts`,
 `events_seen`, `derived_ignored`, `metrics`). Its durable state is saved through
-`identity.state_db.IdentityStore` with the tail's checkpoint, in one transaction.
+`identity.state_db.IdentityStore` with the tail's checkpoint, in one transaction. The objects
+it hands out are `intent_observe.records`' classes, which the core imports when it first makes
+one: `inspect` and the tail make none.
 """
 
 from intent_observe._core import Engine
-from intent_observe.records import ArtifactView, Output, TraceContext
 
-__all__ = ["ArtifactView", "Engine", "Output", "TraceContext"]
+__all__ = ["Engine"]

@@ -25,9 +25,10 @@ from intent_observe.artifacts.ids import IdStyles
 from intent_observe.events import Event, iter_lines, parse_line
 from intent_observe.identity import checkpoint, ids
 from intent_observe.identity.checkpoint import FileMark
-from intent_observe.identity.engine import ArtifactView, Engine, TraceContext
+from intent_observe.identity.engine import Engine
 from intent_observe.identity.state_db import IdentityStore, stored_scope
 from intent_observe.model import ArtifactKind
+from intent_observe.records import ArtifactView, TraceContext
 from intent_observe.safe_files import private_file
 from intent_observe.sqlite import Mode
 

@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use super::CollectorPaused;
 use super::encode::Encoder;
@@ -29,33 +29,27 @@ use state::State;
 /// An OTLP request's bytes, None when it would hold nothing.
 type Requests<'py> = Option<Bound<'py, PyBytes>>;
 
-/// The Python classes the engine builds, imported once.
-struct Classes {
+/// The record classes `drain`/`finalize` build (`intent_observe.records`), imported at the
+/// first `Output`: `inspect` and the tail make none, so their start-up never makes those
+/// dataclasses (each is compiled code: ~8 ms of CPU for the module).
+struct Records {
     span: Py<PyAny>,
     link: Py<PyAny>,
     log: Py<PyAny>,
     output: Py<PyAny>,
-    context: Py<PyAny>,
-    artifact: Py<PyAny>,
-    metrics: Py<PyAny>,
-    histogram: Py<PyAny>,
 }
 
-static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
+static RECORDS: PyOnceLock<Records> = PyOnceLock::new();
+static TRACE_CONTEXT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-fn classes(py: Python<'_>) -> PyResult<&Classes> {
-    CLASSES.get_or_try_init(py, || {
+fn records(py: Python<'_>) -> PyResult<&Records> {
+    RECORDS.get_or_try_init(py, || {
         let records = py.import("intent_observe.records")?;
-        let metrics = py.import("intent_observe.metrics.derive")?;
-        Ok(Classes {
+        Ok(Records {
             span: records.getattr("SpanRecord")?.unbind(),
             link: records.getattr("SpanLink")?.unbind(),
             log: records.getattr("LogRecord")?.unbind(),
             output: records.getattr("Output")?.unbind(),
-            context: records.getattr("TraceContext")?.unbind(),
-            artifact: records.getattr("ArtifactView")?.unbind(),
-            metrics: metrics.getattr("MetricValues")?.unbind(),
-            histogram: metrics.getattr("Histogram")?.unbind(),
         })
     })
 }
@@ -167,7 +161,8 @@ impl Engine {
             place.spec_id,
             place.contract_id,
         );
-        Ok(Some(classes(py)?.context.bind(py).call1(args)?))
+        let class = TRACE_CONTEXT.import(py, "intent_observe.records", "TraceContext")?;
+        Ok(Some(class.call1(args)?))
     }
 
     /// Every complete line of `data` parsed and processed here, without an `Event` object:
@@ -473,7 +468,7 @@ fn attrs_dict<'py>(py: Python<'py>, attrs: &Attrs) -> PyResult<Bound<'py, PyDict
     Ok(dict)
 }
 
-fn span_object<'py>(py: Python<'py>, c: &Classes, span: SpanRecord) -> PyResult<Bound<'py, PyAny>> {
+fn span_object<'py>(py: Python<'py>, c: &Records, span: SpanRecord) -> PyResult<Bound<'py, PyAny>> {
     let links = span
         .links
         .into_iter()
@@ -499,7 +494,7 @@ fn span_object<'py>(py: Python<'py>, c: &Classes, span: SpanRecord) -> PyResult<
     ))
 }
 
-fn log_object<'py>(py: Python<'py>, c: &Classes, log: LogRecord) -> PyResult<Bound<'py, PyAny>> {
+fn log_object<'py>(py: Python<'py>, c: &Records, log: LogRecord) -> PyResult<Bound<'py, PyAny>> {
     c.log.bind(py).call1((
         log.time_ns,
         log.observed_ns,
@@ -513,7 +508,7 @@ fn log_object<'py>(py: Python<'py>, c: &Classes, log: LogRecord) -> PyResult<Bou
 }
 
 pub(super) fn output<'py>(py: Python<'py>, out: Output) -> PyResult<Bound<'py, PyAny>> {
-    let c = classes(py)?;
+    let c = records(py)?;
     let _paused = CollectorPaused::new(py);
     let spans = out
         .spans

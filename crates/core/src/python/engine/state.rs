@@ -4,12 +4,20 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyKeyError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 
-use super::{Engine, classes};
+use super::Engine;
 use crate::identity::ids::hex;
 use crate::identity::metrics::Histogram;
 use crate::identity::model::Artifact;
+
+// The classes of the views, each imported at its first use (`inspect` and the tail read the
+// metrics, never an artifact)
+static METRIC_VALUES: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static HISTOGRAM: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static ARTIFACT_VIEW: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+const METRICS_MODULE: &str = "intent_observe.metrics.derive";
 
 /// `engine.state`: read-only views of the engine's state.
 #[pyclass(module = "intent_observe._core")]
@@ -46,11 +54,9 @@ impl State {
     fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let engine = self.engine.borrow(py);
         let m = &engine.inner.metrics;
-        let c = classes(py)?;
+        let histogram_class = HISTOGRAM.import(py, METRICS_MODULE, "Histogram")?;
         let histogram = |h: &Histogram| {
-            c.histogram
-                .bind(py)
-                .call1((PyTuple::new(py, &h.bounds)?, h.counts.clone(), h.total, h.count))
+            histogram_class.call1((PyTuple::new(py, &h.bounds)?, h.counts.clone(), h.total, h.count))
         };
         let kwargs = PyDict::new(py);
         kwargs.set_item("signals", &m.signals)?;
@@ -73,7 +79,9 @@ impl State {
         kwargs.set_item("specs_in_progress", m.specs_in_progress)?;
         kwargs.set_item("running_contracts", m.running_contracts)?;
         kwargs.set_item("intents_active", m.intents_active)?;
-        c.metrics.bind(py).call((), Some(&kwargs))
+        METRIC_VALUES
+            .import(py, METRICS_MODULE, "MetricValues")?
+            .call((), Some(&kwargs))
     }
 }
 
@@ -127,7 +135,7 @@ impl Artifacts {
 }
 
 fn artifact_view<'py>(py: Python<'py>, art: &Artifact) -> PyResult<Bound<'py, PyAny>> {
-    let class = classes(py)?.artifact.bind(py);
+    let class = ARTIFACT_VIEW.import(py, "intent_observe.records", "ArtifactView")?;
     let view = class.call_method1(intern!(py, "__new__"), (class,))?;
     set_slot(&view, intern!(py, "key"), &art.key)?;
     set_slot(&view, intern!(py, "kind"), art.kind.value())?;
