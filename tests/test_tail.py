@@ -303,14 +303,18 @@ def test_help_imports_none_of_the_tail() -> None:
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
-def test_once_imports_no_otlp_message(tmp_path: Path, protocol: str) -> None:
+def test_once_imports_no_otlp_message_record_nor_watcher(tmp_path: Path, protocol: str) -> None:
     """The requests go as the core encoded them and an acknowledgement is an empty answer:
-    protobuf's OTLP and status messages are never imported (their descriptors cost start-up)."""
+    protobuf's OTLP and status messages are never imported (their descriptors cost start-up),
+    nor the engine's record classes (no record object is made) nor watchdog (nothing is
+    watched once the files are read through)."""
     messages = [
         "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
         "opentelemetry.proto.collector.logs.v1.logs_service_pb2",
         "opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
         "google.rpc.status_pb2",
+        "intent_observe.records",
+        "watchdog.events",
     ]
     events = tmp_path / "events.jsonl"
     write_lines(events, synthetic.lines(50))

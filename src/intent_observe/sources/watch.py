@@ -12,25 +12,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
-
-
-class _Handler(FileSystemEventHandler):
-    def __init__(self, names: set[str], wake: threading.Event) -> None:
-        self._names = tuple(names)
-        self._wake = wake
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        for raw in (event.src_path, getattr(event, "dest_path", "")):
-            name = Path(str(raw)).name if raw else ""
-            if name and name.startswith(self._names):  # the file and its rotations, not our state files
-                self._wake.set()
-                return
 
 
 class FileWatcher:
@@ -53,7 +38,8 @@ class FileWatcher:
         return not self._pending
 
     def start(self) -> None:
-        # imported here: its inotify bindings are ~10 ms of CPU that `tail --once` never uses
+        # imported here: watchdog (its events, its inotify bindings) is ~10 ms of CPU that
+        # `tail --once` never spends
         from watchdog.observers import Observer
 
         self._observer = Observer()
@@ -63,11 +49,13 @@ class FileWatcher:
     def refresh(self) -> None:
         """Watch the directories that exist by now."""
         assert self._observer is not None, "start() first"
+        from intent_observe.sources.watch_handler import ChangeHandler
+
         for directory, names in list(self._pending.items()):
             if not directory.is_dir():
                 continue
             try:
-                self._observer.schedule(_Handler(names, self._wake), str(directory), recursive=False)
+                self._observer.schedule(ChangeHandler(names, self._wake), str(directory), recursive=False)
             except OSError as error:  # inotify watch limit, permissions: polling still works
                 log.warning("cannot watch %s (%s): polling it instead", directory, error)
             del self._pending[directory]
