@@ -69,6 +69,32 @@ def test_a_question_titles_the_event_that_asks_it() -> None:
     assert titled.title == "T"  # a title of its own comes first
 
 
+def test_a_title_is_one_line_its_first() -> None:
+    # an Action that joins a file's headings writes them all as the title: its first names it
+    ev = parse(
+        '{"event":"intent.proposed","timestamp":"2026-04-09T14:55:12Z","span_id":"INT-9",'
+        '"data":{"title":"\\n  Faster builds \\r\\nBackground\\nOpen questions"}}'
+    )
+    assert ev.title == "Faster builds"
+    assert parse('{"event":"x.y","timestamp":"2026-01-01","data":{"title":" T "}}').title == " T "
+
+
+def test_an_event_without_a_title_is_titled_by_what_it_has() -> None:
+    linted = parse('{"event":"knowledge.linted","timestamp":"2026-04-06T10:03:51Z","data":{"findings":15}}')
+    assert linted.title == "15 findings"
+    one = parse('{"event":"knowledge.linted","timestamp":"2026-04-06T10:03:51Z","data":{"findings":1}}')
+    assert one.title == "1 finding"
+    ingested = parse(
+        '{"event":"knowledge.ingested","timestamp":"2026-04-06T10:04:00Z","source":"cli",'
+        '"data":{"source":"raw/research/2026-04-02-notes.md","status":"requested"}}'
+    )
+    assert ingested.title == "2026-04-02-notes.md"  # the file it read, by its name
+    writer = parse('{"event":"x.y","timestamp":"2026-01-01","data":{"source":"mcp"}}')
+    assert writer.title is None  # a source that is no path names a writer, not a subject
+    titled = parse('{"event":"x.y","timestamp":"2026-01-01","data":{"findings":3,"title":"Lint"}}')
+    assert titled.title == "Lint"
+
+
 def test_flat_shape() -> None:
     ev = parse(
         '{"event_type":"contract.assertion.failed","contract_id":"CON-092","assertion_id":"assert-2",'

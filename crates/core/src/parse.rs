@@ -316,9 +316,45 @@ fn title<'a>(payload: &Index<'_, 'a>) -> Option<Cow<'a, str>> {
     ]
     .into_iter()
     .find_map(|key| match payload.get(key) {
-        Some(Json::Str(text)) => taken(text, |text| not_blank(text).map(|_| text)),
+        Some(Json::Str(text)) => taken(text, title_line),
         _ => None,
     })
+    .or_else(|| findings(payload.get(Key::Findings)))
+    .or_else(|| source_file_name(payload.get(Key::Source)))
+}
+
+/// A title as written; one written over several lines (an Action's block of a file's
+/// headings) is its first line that is not blank, stripped: a title is one line. None when
+/// blank.
+pub fn title_line(text: &str) -> Option<&str> {
+    if !text.contains(['\n', '\r']) {
+        return not_blank(text).map(|_| text);
+    }
+    text.split(['\n', '\r']).find_map(not_blank)
+}
+
+/// An untitled event that counts its findings (a lint's) is titled by their number.
+fn findings<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
+    match value? {
+        Json::Int(1) => Some(Cow::Borrowed("1 finding")),
+        Json::Int(n) => Some(Cow::Owned(format!("{n} findings"))),
+        _ => None,
+    }
+}
+
+/// An untitled event whose `data.source` is a path (an ingest's) is titled by the file's
+/// name; a source that is no path names its writer, not its subject.
+fn source_file_name<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
+    let Json::Str(path) = value? else {
+        return None;
+    };
+    taken(path, file_name)
+}
+
+/// The last part of a path, None when it has one part or ends in a separator.
+fn file_name(path: &str) -> Option<&str> {
+    let (_, name) = py_strip(path).rsplit_once(['/', '\\'])?;
+    not_blank(name)
 }
 
 fn file<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {

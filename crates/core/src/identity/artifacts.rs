@@ -6,8 +6,7 @@ use super::ids;
 use super::model::*;
 use super::records::error_text;
 use crate::json::Json;
-use crate::parse::{Kind, ParsedEvent};
-use crate::pytext::py_strip;
+use crate::parse::{Kind, ParsedEvent, title_line};
 
 impl Engine {
     /// The artifact an event names: by its file where the event is its own and names one,
@@ -194,10 +193,10 @@ impl Engine {
             let art = art_mut!(self, key);
             art.first_ns = ev.time_ns;
             if let Some(Json::Str(title)) = ev.payload.get("intent_title")
-                && !py_strip(title).is_empty()
+                && let Some(title) = title_line(title)
             {
                 art.attrs.set("intent.title", one_line(title, 1024));
-                art.title = Some(title.as_ref().into());
+                art.title = Some(title.into());
             }
         }
         let art = art_mut!(self, key);

@@ -61,6 +61,7 @@ keys! {
     Name = "name",
     Summary = "summary",
     Question = "question",
+    Findings = "findings",
     File = "file",
     Signals = "signals",
     Contracts = "contracts",
