@@ -329,6 +329,12 @@ def test_unknown_ids_never_merge() -> None:
     assert len(spans) == 3 and len({s.trace_id for s in spans}) == 3
 
 
+def test_an_artifact_file_with_no_id_is_named_by_its_file() -> None:
+    r = run([sig(1, "", "a", file=".intent/signals/2026-04-08-gtm.md"), sig(2, "", "b", file="s/notes.md")])
+    assert [len(r.named(name)) for name in ("signal 2026-04-08-gtm.md", "signal notes.md")] == [1, 1]
+    assert not r.named("signal (no id)")  # what names it is known: its file
+
+
 def test_slug_trace_ids_and_contested_uuids_never_merge_intents() -> None:
     docs = [sig(1, "SIG-1"), sig(1, "SIG-2"), sig(1, "SIG-3"), sig(1, "SIG-4")]
     docs += [

@@ -193,7 +193,7 @@ pub fn artifact_row(art: &Artifact) -> Vec<u8> {
     s.put(
         art.own_name
             .as_deref()
-            .filter(|name| *name != usual_name(art.kind, art.id.as_deref())),
+            .filter(|name| *name != usual_name(art.kind, art.id.as_deref(), art.file.as_deref())),
         Writer::text,
     );
     s.put(art.latest.as_deref(), |w, key| w.key(key, &own_prefix(art.kind)));

@@ -183,31 +183,43 @@ impl Lists {
     }
 }
 
-/// The name an artifact of this kind and id is given when it is made (`signal SIG-1`).
-pub fn usual_name(kind: Kind, id: Option<&str>) -> String {
-    let label = id.map_or(7, str::len); // "(no id)", or the id's bytes: unescaped, most are
-    let mut name = String::with_capacity(kind.value().len() + 1 + label);
+/// The name an artifact of this kind and id is given when it is made (`signal SIG-1`); one
+/// with no id is named by its file's name (the file is what it is) where it has one.
+pub fn usual_name(kind: Kind, id: Option<&str>, file: Option<&str>) -> String {
+    let label = match (id, file) {
+        (Some(id), _) => id,
+        (None, Some(file)) => file.rsplit_once('/').map_or(file, |(_, name)| name),
+        (None, None) => "(no id)",
+    };
+    let mut name = String::with_capacity(kind.value().len() + 1 + label.len());
     name.push_str(kind.value());
     name.push(' ');
-    match id {
-        Some(id) => push_one_line(&mut name, id, 80),
-        None => name.push_str("(no id)"),
-    }
+    push_one_line(&mut name, label, 80);
     name
 }
 
 /// An artifact's span name: its own where it has one, else the usual one of its kind and id.
-pub fn span_name<'a>(own_name: Option<&'a str>, kind: Kind, id: Option<&str>) -> Cow<'a, str> {
+pub fn span_name<'a>(
+    own_name: Option<&'a str>,
+    kind: Kind,
+    id: Option<&str>,
+    file: Option<&str>,
+) -> Cow<'a, str> {
     match own_name {
         Some(name) => Cow::Borrowed(name),
-        None => Cow::Owned(usual_name(kind, id)),
+        None => Cow::Owned(usual_name(kind, id, file)),
     }
 }
 
 impl Artifact {
     /// Its span's name: made from its kind and id unless it has one of its own.
     pub fn name(&self) -> Cow<'_, str> {
-        span_name(self.own_name.as_deref(), self.kind, self.id.as_deref())
+        span_name(
+            self.own_name.as_deref(),
+            self.kind,
+            self.id.as_deref(),
+            self.file.as_deref(),
+        )
     }
 
     pub fn lists(&self) -> &Lists {

@@ -32,7 +32,7 @@ pub struct Glance<'a> {
 impl Glance<'_> {
     /// Its span's name (`Artifact::name`).
     pub fn name(&self) -> Cow<'_, str> {
-        span_name(self.own_name, self.kind, self.id)
+        span_name(self.own_name, self.kind, self.id, self.file)
     }
 }
 
