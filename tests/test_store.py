@@ -16,10 +16,21 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
-from tests.support.requests import INTENT, consume, key_values, logs_request, resource, trace_request
+from tests.support.requests import (
+    INTENT,
+    consume,
+    key_values,
+    logs_request,
+    metrics_request,
+    resource,
+    trace_request,
+)
 
+from intent_observe.metrics import catalog
+from intent_observe.metrics.derive import Point
 from intent_observe.records import AttrValue, LogRecord, SpanRecord
 from intent_observe.store import queries, trace_queries
+from intent_observe.store.metric_queries import summary
 from intent_observe.store.retention import Retention, apply_retention
 from intent_observe.store.schema import StoreError, migrations
 from intent_observe.store.store import Store
@@ -192,6 +203,18 @@ def test_a_redelivered_event_is_stored_once(store: Store) -> None:
     assert store.read(queries.counts)["logs"] == 2
     hours = store.read(lambda c: c.execute("SELECT sum(count) FROM event_hours").fetchone()[0])
     assert hours == 2
+
+
+def test_the_events_total_counts_the_events_the_events_page_lists(store: Store) -> None:
+    # two lines read (the adapter's metric) and an event a file's front matter adds: three listed
+    lines = [log("e1" * 16), log("e2" * 16)]
+    front = log("e3" * 16)
+    front.attributes["intent.source"] = "front-matter"
+    consume(store, logs_request([*lines, front]))
+    points = [Point(catalog.EVENTS_TOTAL, (("event_type", "contract.started"), ("source", "cli")), 2)]
+    consume(store, metrics_request(points, 1_000, 7_000))
+    assert store.read(lambda c: summary(c, now_ns=7_000))["events_total"] == 3
+    assert store.read(lambda c: summary(c, since=1, now_ns=7_000))["events_total"] == 3  # as in a range
 
 
 def test_a_log_without_an_event_id_is_keyed_by_its_content(store: Store) -> None:
