@@ -45,7 +45,7 @@ def test_the_summary_shows_what_the_fixture_implies(up: Running) -> None:
     assert {k: summary[k] for k in EXPECTED} == EXPECTED
     assert summary["events_total"] == len(up.docs) == 17
     assert summary["orphans"] == 1  # SIG-004; the three promoted signals are not orphans
-    assert summary["trust"] == {"L0": 0, "L1": 0, "L2": 0, "L3": 1, "L4": 0}  # SIG-004, trust 0.7
+    assert summary["trust"] == {"L0": 0, "L1": 0, "L2": 0, "L3": 1, "L4": 0, "unscored": 0}  # SIG-004, 0.7
     newest = max(datetime.fromisoformat(d["timestamp"].replace("Z", "+00:00")) for d in up.docs)
     assert summary["last_event_ns"] == int(newest.timestamp() * 1_000_000) * 1000
     stage = summary["cycle_time"]["intent_to_spec"]

@@ -217,6 +217,14 @@ def test_the_events_total_counts_the_events_the_events_page_lists(store: Store) 
     assert store.read(lambda c: summary(c, since=1, now_ns=7_000))["events_total"] == 3  # as in a range
 
 
+def test_the_trust_distribution_counts_the_open_signals_with_no_trust_score(store: Store) -> None:
+    levels = {"L1": 1, "L3": 2, "unscored": 52}  # most signals of a real repository carry no score
+    points = [Point(catalog.SIGNALS_ACTIVE, (("autonomy_level", level),), n) for level, n in levels.items()]
+    consume(store, metrics_request(points, 1_000, 7_000))
+    trust = store.read(lambda c: summary(c, now_ns=7_000))["trust"]
+    assert trust == {"L0": 0, "L1": 1, "L2": 0, "L3": 2, "L4": 0, "unscored": 52}
+
+
 def test_a_log_without_an_event_id_is_keyed_by_its_content(store: Store) -> None:
     record = logs_pb2.LogRecord(time_unix_nano=7, body={"string_value": "hello"})
     request = ExportLogsServiceRequest(

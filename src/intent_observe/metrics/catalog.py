@@ -21,6 +21,7 @@ DAY = 24 * HOUR
 CYCLE_TIME_BUCKETS: tuple[float, ...] = (HOUR, 4 * HOUR, DAY, 3 * DAY, 7 * DAY, 14 * DAY)
 TRUST_BUCKETS: tuple[float, ...] = (0.1, 0.2, 0.4, 0.6, 0.85, 1.0)
 AUTONOMY_LEVELS: tuple[str, ...] = ("L0", "L1", "L2", "L3", "L4")
+UNSCORED = "unscored"  # the autonomy level of a signal with no trust score
 
 # Units that the OTel → Prometheus translation turns into a name suffix.
 _UNIT_SUFFIX = {"s": "seconds", "By": "bytes"}

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 from intent_observe.metrics import catalog
 from intent_observe.metrics.catalog import MetricDef
 
-UNSCORED = "unscored"  # the autonomy level of a signal with no trust score
 TRUST_UNITS = 10**9  # trust summed as integers: exact, whatever the order
 
 
@@ -88,7 +87,7 @@ def _labelled(metric: MetricDef, label: str, values: dict[str, int]) -> list[Poi
 
 
 def _gauges(m: MetricValues) -> Iterator[Point]:
-    levels = dict.fromkeys((*catalog.AUTONOMY_LEVELS, UNSCORED), 0) | m.active_levels
+    levels = dict.fromkeys((*catalog.AUTONOMY_LEVELS, catalog.UNSCORED), 0) | m.active_levels
     for level, n in levels.items():
         yield Point(catalog.SIGNALS_ACTIVE, (("autonomy_level", level),), n)
     trust_avg = m.active_trust_units / TRUST_UNITS / m.active_trusted if m.active_trusted else 0.0

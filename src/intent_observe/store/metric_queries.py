@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from intent_observe.metrics import catalog
-from intent_observe.metrics.catalog import AUTONOMY_LEVELS, MetricDef
+from intent_observe.metrics.catalog import AUTONOMY_LEVELS, UNSCORED, MetricDef
 from intent_observe.store.values import from_column, load_histogram
 
 HOUR_NS = 3600 * 10**9
@@ -135,7 +135,8 @@ def _cycle_time(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 def _trust(conn: sqlite3.Connection) -> dict[str, int]:
-    levels = dict.fromkeys(AUTONOMY_LEVELS, 0)
+    """Open signals by autonomy level, those with no trust score apart (most, in many repositories)."""
+    levels = dict.fromkeys((*AUTONOMY_LEVELS, UNSCORED), 0)
     for s in current_series(conn, catalog.SIGNALS_ACTIVE.name):
         level = s.labels.get("autonomy_level")
         if s.name == catalog.SIGNALS_ACTIVE.name and level in levels and math.isfinite(s.value):

@@ -76,10 +76,12 @@ export const TRUST_LEVELS = [
   ["L4", "full autonomy"],
 ];
 
-/** Counts per autonomy level as vertical bars. */
+/** Counts per autonomy level as vertical bars; the open signals with no trust score (no level)
+ * are counted apart and in each level's share, which is of every open signal. */
 export function trustChart(trust) {
   const counts = TRUST_LEVELS.map(([level]) => Number(trust?.[level] ?? 0));
-  const total = counts.reduce((a, b) => a + b, 0);
+  const unscored = Number(trust?.unscored ?? 0);
+  const total = counts.reduce((a, b) => a + b, unscored);
   const max = Math.max(1, ...counts);
   const chart = h("div", { class: "trust-chart" },
     TRUST_LEVELS.map(([level, meaning], i) => {
@@ -92,9 +94,14 @@ export function trustChart(trust) {
         h("div", { class: "vbar-track" }, bar),
         h("div", { class: "vbar-label" }, h("b", {}, level), h("span", {}, meaning)));
     }));
-  if (total) return chart;
+  if (!total) {
+    return h("div", { class: "trust-wrap" }, chart,
+      h("p", { class: "chart-empty" }, "No open signals: every signal is clustered, promoted or closed."));
+  }
+  if (!unscored) return chart;
   return h("div", { class: "trust-wrap" }, chart,
-    h("p", { class: "chart-empty" }, "No open signals: every signal is clustered, promoted or closed."));
+    h("p", { class: "trust-unscored muted" },
+      `+ ${fmtInt(unscored)} open signal${unscored === 1 ? "" : "s"} with no trust score (${Math.round((unscored / total) * 100)}%)`));
 }
 
 /** A filled line through `values` (oldest first), stretched to its box. */
