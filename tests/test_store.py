@@ -225,6 +225,19 @@ def test_the_trust_distribution_counts_the_open_signals_with_no_trust_score(stor
     assert trust == {"L0": 0, "L1": 1, "L2": 0, "L3": 2, "L4": 0, "unscored": 52}
 
 
+def test_the_summary_counts_the_open_intents_and_the_specs_with_no_intent(store: Store) -> None:
+    def artifact(trace: str, span_id: str, parent: str | None, kind: str, **links: str) -> SpanRecord:
+        attrs = {"intent.artifact.type": kind, "intent.artifact.id": span_id, **links}
+        return SpanRecord(trace, span_id, parent, f"{kind} {span_id}", 1_000, 2_000, False, None, attrs)
+
+    under, alone = "cd" * 16, "ef" * 16
+    spans = [artifact(under, "1" * 16, None, "intent"), artifact(under, "2" * 16, "1" * 16, "spec")]
+    consume(store, trace_request([*spans, artifact(alone, "3" * 16, None, "spec")]))
+    consume(store, metrics_request([Point(catalog.INTENTS_ACTIVE, (), 1)], 1_000, 7_000))
+    counts = store.read(lambda c: summary(c, now_ns=7_000))
+    assert (counts["intents_open"], counts["specs_without_intent"]) == (1, 1)
+
+
 def test_a_log_without_an_event_id_is_keyed_by_its_content(store: Store) -> None:
     record = logs_pb2.LogRecord(time_unix_nano=7, body={"string_value": "hello"})
     request = ExportLogsServiceRequest(

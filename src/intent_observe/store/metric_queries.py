@@ -163,6 +163,8 @@ def summary(
     return {
         **counts,
         "orphans": orphans,
+        "intents_open": int(metric_total(conn, catalog.INTENTS_ACTIVE)),
+        "specs_without_intent": _specs_without_intent(conn),
         "last_event_ns": last,
         "cycle_time": _cycle_time(conn),
         "trust": _trust(conn),
@@ -171,6 +173,16 @@ def summary(
             for h in range(end_hour - SPARKLINE_HOURS + 1, end_hour + 1)
         ],
     }
+
+
+def _specs_without_intent(conn: sqlite3.Connection) -> int:
+    """Specs that root a trace of their own: no intent claims them."""
+    return int(
+        conn.execute(
+            "SELECT count(*) FROM traces t JOIN spans s ON s.trace_id = t.trace_id "
+            "AND s.span_id = t.root_span_id WHERE t.kind = 'other' AND s.artifact_type = 'spec'"
+        ).fetchone()[0]
+    )
 
 
 def _counts_from_metrics(conn: sqlite3.Connection) -> dict[str, int]:

@@ -32,13 +32,20 @@ function contractsTile(passed, failed) {
       h("span", { class: "muted" }, total ? `${Math.round((passed / total) * 100)}% pass rate` : "no evaluations yet")]);
 }
 
+// What the Specs tile says of them: how many no intent claims (they have traces of their own).
+function specsFoot(summary) {
+  const alone = summary.specs_without_intent ?? 0;
+  return alone ? `${fmtInt(alone)} with no intent` : "all under intents";
+}
+
 function renderTiles(summary) {
   const perHour = (summary.events_per_hour || []).map((b) => b.count);
   return h("div", { class: "stat-row" },
     tile("signals", "signal", "Signals", fmtInt(summary.signals),
       h("span", { class: "muted" }, `${fmtInt(summary.orphans)} orphan${summary.orphans === 1 ? "" : "s"}`)),
-    tile("intents", "intent", "Intents", fmtInt(summary.intents), h("span", { class: "muted" }, "promoted clusters")),
-    tile("specs", "spec", "Specs", fmtInt(summary.specs), h("span", { class: "muted" }, "under intents")),
+    tile("intents", "intent", "Intents", fmtInt(summary.intents),
+      h("span", { class: "muted" }, `${fmtInt(summary.intents_open ?? 0)} open`)),
+    tile("specs", "spec", "Specs", fmtInt(summary.specs), h("span", { class: "muted" }, specsFoot(summary))),
     contractsTile(summary.contracts_passed ?? 0, summary.contracts_failed ?? 0),
     tile("events", "activity", "Events", fmtCompact(summary.events_total),
       [columns(perHour, { className: "tile-columns" }),
