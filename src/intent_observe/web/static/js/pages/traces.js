@@ -93,7 +93,7 @@ const view = { othersOpen: false }; // survives the periodic refresh
 // Clusters and standalone events can be many: listed on request, not in the way of intents.
 function otherTraces(others) {
   const content = h("div", { class: "others-body", hidden: !view.othersOpen },
-    h("p", { class: "panel-note" }, "Clusters not yet promoted, and standalone events such as system errors."),
+    h("p", { class: "panel-note" }, "Clusters not yet promoted, decisions, specs no intent claims, and standalone events such as system errors."),
     tracesTable(others, "", "other-traces"));
   const toggle = h("button", { class: "button button-ghost", type: "button", "aria-expanded": String(view.othersOpen) },
     view.othersOpen ? "Hide" : "Show");
