@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,11 @@ FIXTURE = Path(__file__).parent / "fixtures" / "history.jsonl"
 PLAN = json.loads((Path(__file__).parent / "fixtures" / "history.plan.json").read_text())
 
 
-def inspect(*args: str) -> subprocess.CompletedProcess[bytes]:
+def inspect(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "intent_observe.cli", "inspect", *args],
         capture_output=True,
+        env={**os.environ, **(env or {})},
         timeout=120,
         check=False,
     )
@@ -62,6 +64,17 @@ def test_tree_output_and_exit_status(tmp_path: Path) -> None:
     bad = inspect(str(FIXTURE))
     assert bad.returncode == 1
     assert "Unusable lines" in bad.stdout.decode()
+
+
+def test_an_orphan_with_no_id_is_listed_by_its_file_name(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"event":"signal.created","timestamp":"2026-03-01T00:00:00Z","span_id":"unknown",'
+        '"data":{"title":"Flaky","file":".intent/signals/2026-03-01-flaky.md"}}\n'
+    )
+    out = inspect(str(events), env={"COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    assert "│ 2026-03-01-flaky.md " in out.stdout.decode()  # not its key, cut to `signal:@.intent…`
 
 
 def test_help_explains() -> None:

@@ -99,7 +99,7 @@ def _render(doc: dict[str, Any], console: Console) -> None:
             table.add_column(column)
         for o in doc["orphans"]:
             table.add_row(
-                escape(one_line(o["id"] or o["key"], 40)),
+                escape(one_line(_orphan_label(o), 40)),
                 o["status"],
                 escape(one_line(o["cluster"] or "", 20)),
                 o["trace_id"],
@@ -116,6 +116,13 @@ def _render(doc: dict[str, Any], console: Console) -> None:
                 escape(r["file"]), str(r["line"]), str(r["offset"]), escape(one_line(r["reason"], 100))
             )
         console.print(table)
+
+
+def _orphan_label(orphan: dict[str, Any]) -> str:
+    """Its id; with none, its file's name, as its span is named (else its key)."""
+    if orphan["id"] or not orphan["file"]:
+        return str(orphan["id"] or orphan["key"])
+    return str(orphan["file"]).rsplit("/", 1)[-1]
 
 
 def _render_metrics(metrics: dict[str, Any], console: Console) -> None:
