@@ -685,6 +685,15 @@ def test_an_event_title_with_markup_shows_as_text(stack: Running, view: Watched)
     view.assert_clean()
 
 
+def test_an_instant_trace_has_no_time_scale(stack: Running, view: Watched) -> None:
+    page = view.page
+    page.goto(stack.base_url + "/traces")
+    page.locator("#orphan-list a").filter(has_text=XSS_TITLE).click()  # one signal: one instant
+    page.wait_for_selector(".wf-span")
+    assert page.locator(".wf-axis .wf-tick").all_inner_texts() == ["0"]  # not 0, 0 µs, 0 µs…
+    view.assert_clean()
+
+
 def test_a_long_title_never_widens_the_trace_list_past_its_panel(stack: Running, view: Watched) -> None:
     page = view.page
     page.goto(stack.base_url + "/traces")

@@ -77,10 +77,13 @@ function tickLabel(offsetNs, stepNs) {
 }
 
 function timeAxis(offsetNs, windowNs) {
+  // an instant (every span at one time: the window's 1 ns floor) has no scale: its one tick
+  const ticks = windowNs > 1 ? TICKS : 1;
   return h("div", { class: "wf-axis" },
-    Array.from({ length: TICKS }, (_, i) => {
-      const tick = h("span", { class: "wf-tick" }, tickLabel(offsetNs, (windowNs * i) / (TICKS - 1)));
-      tick.style.left = `${(i / (TICKS - 1)) * 100}%`;
+    Array.from({ length: ticks }, (_, i) => {
+      const at = ticks > 1 ? i / (ticks - 1) : 0;
+      const tick = h("span", { class: "wf-tick" }, tickLabel(offsetNs, windowNs * at));
+      tick.style.left = `${at * 100}%`;
       return tick;
     }));
 }
