@@ -1,8 +1,10 @@
 """What the tail sends of a batch: its encoded requests, joined while they are small.
 
 The tail reads a batch of lines (sources.tail) and hands them to the engine a block at a time
-(`blocks`); each block's drained traces and logs requests are joined (`Requests`) into a few
-large ones, the `Payload` the delivery thread sends.
+(`blocks`); the core appends each block's drained traces and logs to the batch's requests
+(`Engine.drain_joined`: the encodings of a protobuf message, concatenated, are one message whose
+repeated fields `resource_spans`, `resource_logs` are appended), a few large ones per batch
+rather than two per block: the `Payload` the delivery thread sends.
 """
 
 from __future__ import annotations
@@ -25,36 +27,13 @@ class Payload:
 
     @classmethod
     def metrics(cls, data: bytes) -> Payload:
-        """One metrics request (traces and logs come joined, from `Requests`)."""
+        """One metrics request (traces and logs come joined, from `requests`)."""
         return cls(((Signal.METRICS, data),) if data else ())
 
-
-class Requests:
-    """A batch's traces and logs as drained block by block, joined into requests of up to
-    REQUEST_BYTES: encodings of a protobuf message, concatenated, are one message whose repeated
-    fields (`resource_spans`, `resource_logs`) are appended, so a batch goes in a few large
-    requests (the traces first) rather than two per block."""
-
-    def __init__(self) -> None:
-        self._joined: dict[Signal, list[bytes]] = {Signal.TRACES: [], Signal.LOGS: []}
-        self._open: dict[Signal, list[bytes]] = {Signal.TRACES: [], Signal.LOGS: []}
-
-    def add(self, traces: bytes | None, logs: bytes | None) -> None:
-        for signal, data in ((Signal.TRACES, traces), (Signal.LOGS, logs)):
-            if not data:
-                continue
-            parts = self._open[signal]
-            if parts and sum(map(len, parts)) + len(data) > REQUEST_BYTES:
-                self._joined[signal].append(b"".join(parts))
-                parts.clear()
-            parts.append(data)
-
-    def payload(self) -> Payload:
-        for signal, parts in self._open.items():
-            if parts:
-                self._joined[signal].append(b"".join(parts))
-                parts.clear()
-        return Payload(tuple((signal, data) for signal, joined in self._joined.items() for data in joined))
+    @classmethod
+    def requests(cls, traces: list[bytes], logs: list[bytes]) -> Payload:
+        """A batch's traces requests, then its logs requests (`Engine.take_requests`)."""
+        return cls((*((Signal.TRACES, data) for data in traces), *((Signal.LOGS, data) for data in logs)))
 
 
 def blocks(chunk: Chunk, size: int) -> Iterator[Block]:

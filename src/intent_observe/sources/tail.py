@@ -47,9 +47,10 @@ from intent_observe.otlp.consumer import ConsumerAborted, ConsumerRejected, Refu
 from intent_observe.safe_files import open_regular, private_dir, private_file
 from intent_observe.sinks.chain import Stage
 from intent_observe.sinks.resource import otlp_encoder
+from intent_observe.sources import payload
 from intent_observe.sources.deadletter import DeadLetterFile
 from intent_observe.sources.follow import LONGEST_LINE, Chunk, FileFollower, OversizedLine
-from intent_observe.sources.payload import Payload, Requests, blocks
+from intent_observe.sources.payload import Payload, blocks
 from intent_observe.sources.watch import FileWatcher
 
 log = logging.getLogger("intent_observe.tail")
@@ -183,11 +184,10 @@ class TailedFile:
             self.derived = Derived(derived_events_of(self.path))
             self.metrics_start_ns = time.time_ns()
             self.fresh = True
-        requests = Requests()
-        rejected, lines = self._process(chunk, requests)
+        rejected, lines = self._process(chunk)
         if chunk.mark.offset >= self.follower.size():  # read through: the files' news are due
             self.derived.feed_before(time.time_ns(), self.engine)
-        batch = self._batch(chunk.mark, rejected, lines, requests=requests)
+        batch = self._batch(chunk.mark, rejected, lines)
         batch.size = len(chunk.data)
         return batch
 
@@ -209,13 +209,13 @@ class TailedFile:
     def follower_mark(self) -> FileMark:
         return self.follower.mark
 
-    def _process(self, chunk: Chunk, requests: Requests) -> tuple[list[Rejected], int]:
+    def _process(self, chunk: Chunk) -> tuple[list[Rejected], int]:
         """The chunk's lines into the engine a block at a time, what each block placed drained."""
         observed_ns = time.time_ns()
         rejected: list[Rejected] = []
         for block in blocks(chunk, BLOCK_BYTES):
             rejected += replay(self.engine, block, self.derived, observed_ns)
-            requests.add(*self.engine.drain_encoded(self.encoder, False))
+            self.engine.drain_joined(self.encoder, payload.REQUEST_BYTES)
         lines = chunk.mark.line - chunk.line  # as the follower counted them, a line skipped unread too
         if chunk.oversized is not None:
             rejected.append(_oversized_rejection(chunk.file, chunk.oversized))
@@ -223,25 +223,16 @@ class TailedFile:
         self.lines_rejected += len(rejected)
         return rejected, lines
 
-    def _batch(
-        self,
-        mark: FileMark,
-        rejected: list[Rejected],
-        lines: int,
-        last: bool = False,
-        requests: Requests | None = None,
-    ) -> Batch:
+    def _batch(self, mark: FileMark, rejected: list[Rejected], lines: int, last: bool = False) -> Batch:
         """What the engine drains (`last`: everything still waiting placed too), encoded in the
-        core, after what `requests` holds, with the state it leaves."""
-        if requests is None:
-            requests = Requests()
-        requests.add(*self.engine.drain_encoded(self.encoder, last))
+        core after what the batch's blocks drained, with the state it leaves."""
+        self.engine.drain_joined(self.encoder, payload.REQUEST_BYTES, last)
         prepared = self.store.prepare(self.engine)
         if self.fresh:
             prepared = replace(prepared, replace_all=True)
             self.fresh = False
         return Batch(
-            payload=requests.payload(),
+            payload=Payload.requests(*self.engine.take_requests()),
             source=self,
             prepared=prepared,
             mark=mark,

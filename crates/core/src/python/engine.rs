@@ -24,10 +24,11 @@ use crate::identity::{codec, export};
 use crate::json::{Json, Object};
 use crate::lines::complete_lines;
 use crate::parse::{self, Kind, Parsed, ParsedEvent, Shape};
+use crate::requests::Requests;
 use state::State;
 
 /// An OTLP request's bytes, None when it would hold nothing.
-type Requests<'py> = Option<Bound<'py, PyBytes>>;
+type Request<'py> = Option<Bound<'py, PyBytes>>;
 
 /// The record classes `drain`/`finalize` build (`intent_observe.records`), imported at the
 /// first `Output`: `inspect` and the tail make none, so their start-up never makes those
@@ -73,10 +74,8 @@ fn kind_named(value: &str) -> PyResult<Kind> {
 #[pyclass(module = "intent_observe._core")]
 pub struct Engine {
     pub(super) inner: identity::Engine,
-    /// `drain_encoded`'s buffers for the encoded spans and logs, kept between calls: a
-    /// batch's requests run to megabytes, and fresh buffers that size cost more in growing
-    /// and page faults than the encoding itself.
-    encoded: (Vec<u8>, Vec<u8>),
+    /// The traces and logs requests drained since they were last taken (`drain_joined`).
+    requests: (Requests, Requests),
 }
 
 #[pymethods]
@@ -114,7 +113,7 @@ impl Engine {
         inner.logs_counted = logs_counted;
         Ok(Engine {
             inner,
-            encoded: Default::default(),
+            requests: Default::default(),
         })
     }
 
@@ -229,36 +228,59 @@ impl Engine {
         Ok((rejected, fed))
     }
 
-    /// `drain` (`finalize` when `last`), encoded for `encoder`'s resource: (traces request or
-    /// None, logs request or None). Drained and encoded without the GIL.
+    /// `drain` (`finalize` when `last`), encoded for `encoder`'s resource, after the requests
+    /// drained before (`take_requests`): in the open request of each signal, or a new one if
+    /// the open one holds some and would pass `request_bytes` with it. Drained and encoded
+    /// without the GIL, each record written once, in place.
+    #[pyo3(signature = (encoder, request_bytes, last = false))]
+    fn drain_joined(
+        &mut self,
+        py: Python<'_>,
+        encoder: PyRef<'_, Encoder>,
+        request_bytes: usize,
+        last: bool,
+    ) {
+        let Engine {
+            inner,
+            requests: (traces, logs),
+        } = self;
+        let envelope = &encoder.envelope;
+        py.detach(|| {
+            if last {
+                inner.place_all();
+            }
+            let mut spans = traces.section(envelope, request_bytes);
+            let mut records = logs.section(envelope, request_bytes);
+            inner.drain_each(
+                |span| export::put_span_record(spans.out(), &span),
+                |log| export::put_log_record(records.out(), &log),
+            );
+            spans.close();
+            records.close();
+        });
+    }
+
+    /// The requests drained since the last take: (traces requests, logs requests).
+    fn take_requests<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> (Vec<Bound<'py, PyBytes>>, Vec<Bound<'py, PyBytes>>) {
+        let (traces, logs) = &mut self.requests;
+        (taken(py, traces), taken(py, logs))
+    }
+
+    /// `drain_joined` and `take_requests` at once, with no limit: (traces request or None,
+    /// logs request or None) of what this drain (and any drain not taken) placed.
     #[pyo3(signature = (encoder, last = false))]
     fn drain_encoded<'py>(
         &mut self,
         py: Python<'py>,
         encoder: PyRef<'_, Encoder>,
         last: bool,
-    ) -> PyResult<(Requests<'py>, Requests<'py>)> {
-        let Engine {
-            inner,
-            encoded: (spans, logs),
-        } = self;
-        py.detach(|| {
-            if last {
-                inner.place_all();
-            }
-            spans.clear();
-            logs.clear();
-            inner.drain_each(
-                |span| export::put_span_record(spans, &span),
-                |log| export::put_log_record(logs, &log),
-            );
-        });
-        let request = |items: &[u8]| {
-            (!items.is_empty())
-                .then(|| encoder.request(py, items))
-                .transpose()
-        };
-        Ok((request(spans)?, request(logs)?))
+    ) -> (Request<'py>, Request<'py>) {
+        self.drain_joined(py, encoder, usize::MAX, last);
+        let (mut traces, mut logs) = self.take_requests(py);
+        (traces.pop(), logs.pop())
     }
 
     /// Log records still waiting for their artifact's place are dropped (a read model's).
@@ -308,6 +330,13 @@ impl Engine {
             ],
         )
     }
+}
+
+/// Each request as bytes, the buffer emptied for the next batch.
+fn taken<'py>(py: Python<'py>, requests: &mut Requests) -> Vec<Bound<'py, PyBytes>> {
+    let each = requests.each().map(|request| PyBytes::new(py, request)).collect();
+    requests.clear();
+    each
 }
 
 /// `(version, scope)` of a saved core row.
