@@ -95,6 +95,15 @@ def test_an_event_without_a_title_is_titled_by_what_it_has() -> None:
     assert titled.title == "Lint"
 
 
+def test_a_title_that_is_only_its_file_is_no_title() -> None:
+    # an Action that finds no heading writes the file as the title: the file names it already
+    ev = parse(
+        '{"event":"signal.created","timestamp":"2026-04-09T19:03:18Z","span_id":"unknown",'
+        '"data":{"title":".intent/signals/2026-04-08-gtm.md","file":".intent/signals/2026-04-08-gtm.md"}}'
+    )
+    assert (ev.title, ev.file) == (None, ".intent/signals/2026-04-08-gtm.md")
+
+
 def test_flat_shape() -> None:
     ev = parse(
         '{"event_type":"contract.assertion.failed","contract_id":"CON-092","assertion_id":"assert-2",'

@@ -164,6 +164,8 @@ fn read_event<'a>(
         .or_else(|| text(payload.get(Key::Agent)))
         .or_else(|| text(payload.get(Key::Author)));
     let [signal_id, cluster_id, intent_id, spec_id, contract_id, ..] = refs;
+    // a title that only repeats the file (an Action that found no heading) is no title
+    let file = file(fields.get(Key::File));
     Ok(ParsedEvent {
         event_type,
         time_ns,
@@ -182,8 +184,8 @@ fn read_event<'a>(
         actor,
         trust,
         autonomy_level,
-        title: title(payload),
-        file: file(fields.get(Key::File)),
+        title: title(payload).filter(|title| Some(py_strip(title)) != file.as_deref()),
+        file,
         signals: id_list(payload.get(Key::Signals)),
         contracts: id_list(payload.get(Key::Contracts)),
         payload: Object::default(),
