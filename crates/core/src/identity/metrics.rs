@@ -114,6 +114,23 @@ fn bump(map: &mut BTreeMap<String, i64>, key: &str, by: i64) {
     }
 }
 
+/// `bump` by one of the key `first\0second`, joined on the stack when short: every event
+/// counts one, and a key made on the heap for a lookup was most of that count's cost.
+fn bump_pair(map: &mut BTreeMap<String, i64>, first: &str, second: &str) {
+    let mut joined = [0; 128];
+    let len = first.len() + 1 + second.len();
+    if len > joined.len() {
+        return bump(map, &[first, "\x00", second].concat(), 1);
+    }
+    joined[..first.len()].copy_from_slice(first.as_bytes());
+    joined[first.len() + 1..len].copy_from_slice(second.as_bytes());
+    bump(
+        map,
+        std::str::from_utf8(&joined[..len]).expect("two texts and a NUL"),
+        1,
+    );
+}
+
 /// The value itself while fewer than `limit` values are in use, else the overflow label.
 fn bounded_label<'v>(value: &'v str, known: &mut HashSet<String>, limit: usize) -> &'v str {
     if known.contains(value) {
@@ -143,7 +160,7 @@ impl MetricState {
     pub fn count_event(&mut self, event_type: &str, source: Option<&str>, time_ns: i64) {
         let event_type = bounded_label(event_type, &mut self.event_types, MAX_EVENT_TYPES);
         let source = bounded_label(source.unwrap_or(UNKNOWN), &mut self.sources, MAX_SOURCES);
-        bump(&mut self.events, &[event_type, "\x00", source].concat(), 1);
+        bump_pair(&mut self.events, event_type, source);
         self.last_event_ns = self.last_event_ns.max(time_ns);
         let first = if self.first_event_ns == 0 {
             time_ns
