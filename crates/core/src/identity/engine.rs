@@ -229,10 +229,9 @@ impl Engine {
         self.spans.drain(..).for_each(span);
         let mut pending = std::mem::replace(&mut self.pending, std::mem::take(&mut self.drained));
         for item in pending.drain(..) {
-            if self.home_placed(&item.home) {
-                log(self.finish_log(item));
-            } else {
-                self.pending.push(item);
+            match self.log_place(&item.home) {
+                Some(place) => log(self.finish_log(item, place)),
+                None => self.pending.push(item),
             }
         }
         self.drained = pending;
@@ -428,7 +427,7 @@ mod tests {
         }
         let mut counted = engine.finalize();
         // what the report reads of a span's attributes (`Collector::take_span`): the rest,
-        // relations included, is not made
+        // relations and links included, is not made
         let shown = [
             "intent.backfilled",
             "intent.artifact.id",
@@ -438,7 +437,10 @@ mod tests {
             "intent.title",
         ];
         assert!(full.spans.iter().any(|s| s.attributes.get("intent.id").is_some()));
+        assert!(full.spans.iter().any(|s| !s.links.is_empty()));
+        assert!(counted.spans.iter().all(|s| s.links.is_empty()));
         for span in full.spans.iter_mut().chain(&mut counted.spans) {
+            span.links.clear();
             span.attributes
                 .0
                 .retain(|(name, _)| shown.contains(&name.as_ref()));

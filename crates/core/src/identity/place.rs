@@ -64,11 +64,6 @@ impl Engine {
             .flatten()
     }
 
-    pub(super) fn home_placed(&self, home: &str) -> bool {
-        let key = self.membership(home).map_or(home, Membership::container);
-        art!(self, key).trace_id.is_some()
-    }
-
     /// Place what can be placed now and build the spans that became final: called right
     /// after each event (and by `finalize`), so a span never depends on where a batch ended.
     pub(super) fn settle(&mut self, force: bool) {

@@ -151,11 +151,16 @@ impl Engine {
         } else {
             "root"
         };
-        let mut links = vec![link(sig_trace, sig_span, origin)];
+        // where spans are only shown (`logs_counted`), no link: the report reads none
+        let mut links = if self.logs_counted {
+            vec![]
+        } else {
+            vec![link(sig_trace, sig_span, origin)]
+        };
         if member.intent_role {
             attrs.update(&self.relation_attrs(member.container()));
             attrs.set("intent.backfilled", Value::Bool(true));
-            let cluster_member = sig_cluster.and_then(|cluster| {
+            let cluster_member = sig_cluster.filter(|_| !self.logs_counted).and_then(|cluster| {
                 self.memberships
                     .get(&Membership::key_of(member.signal(), &cluster, false))
                     .cloned()
@@ -223,15 +228,30 @@ impl Engine {
         }
     }
 
-    pub(super) fn finish_log(&mut self, item: PendingLog) -> LogRecord {
-        let mut record = item.record;
-        let (owner, member_span) = match self.membership(&item.home) {
-            Some(member) => (member.container().to_string(), Some(member.span_id)),
-            None => (item.home, None),
+    /// Where the log record of an event at `home` goes, once `home` is placed: its trace and
+    /// span (its artifact's, or its membership's).
+    pub(super) fn log_place(&self, home: &str) -> Option<(TraceId, SpanId)> {
+        let (owner, member_span) = match self.membership(home) {
+            Some(member) => (member.container(), Some(member.span_id)),
+            None => (home, None),
         };
-        let art = art!(self, &owner);
-        record.trace_id = placed(art.trace_id);
-        record.span_id = member_span.unwrap_or(art.span_id);
+        let art = art!(self, owner);
+        Some((art.trace_id?, member_span.unwrap_or(art.span_id)))
+    }
+
+    /// The log record of a waiting event, at its place (`log_place`).
+    pub(super) fn finish_log(
+        &mut self,
+        item: PendingLog,
+        (trace_id, span_id): (TraceId, SpanId),
+    ) -> LogRecord {
+        let mut record = item.record;
+        record.trace_id = trace_id;
+        record.span_id = span_id;
+        let owner = match self.membership(&item.home) {
+            Some(member) => member.container().to_string(),
+            None => item.home,
+        };
         for (name, value) in &self.relation_attrs(&owner).0 {
             record.attributes.set_default(name, value);
         }
