@@ -21,6 +21,16 @@ pub fn complete_lines(data: &[u8]) -> impl Iterator<Item = Line<'_>> {
     })
 }
 
+/// How many `\n` `data` holds, counted in runs the compiler turns into vector instructions
+/// (CPython's `bytes.count` looks at a byte at a time: the tail counted every chunk's lines
+/// twice that way, 2% of its instructions).
+pub fn count_newlines(data: &[u8]) -> usize {
+    // a run's count fits the byte each lane of the vector adds it in
+    data.chunks(255)
+        .map(|run| run.iter().map(|&byte| u8::from(byte == b'\n')).sum::<u8>() as usize)
+        .sum()
+}
+
 /// The first `\n`: eight bytes at a time (a line is some hundreds of bytes, and this was a
 /// tenth of the work of a line read, byte by byte).
 fn memchr(haystack: &[u8]) -> Option<usize> {
@@ -51,6 +61,17 @@ mod tests {
             .collect();
         assert_eq!(lines, [(&b"a"[..], 0), (&b""[..], 2), (&b"bc\r"[..], 3)]);
         assert_eq!(complete_lines(b"").count(), 0);
+    }
+
+    #[test]
+    fn newlines_are_counted_in_runs_of_any_length() {
+        for length in [0usize, 1, 254, 255, 256, 1000] {
+            let text: Vec<u8> = (0..length)
+                .map(|i| if i % 3 == 0 { b'\n' } else { b'x' })
+                .collect();
+            assert_eq!(count_newlines(&text), length.div_ceil(3), "{length}");
+        }
+        assert_eq!(count_newlines(&[b'\n'; 600]), 600);
     }
 
     #[test]

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from intent_observe._core import count_lines
 from intent_observe.identity.checkpoint import HEAD_BYTES, TAIL_BYTES, FileMark, bytes_before, read_at
 from intent_observe.safe_files import UnsafeFileError, open_regular
 
@@ -200,7 +201,7 @@ class FileFollower:
 
     def _chunk(self, data: bytes, unterminated: bool = False) -> Chunk:
         """`unterminated`: the last line of a finished file, counted although it has no newline."""
-        lines = data.count(b"\n") + unterminated
+        lines = count_lines(data) + unterminated
         mark = self._mark.advanced(data, self._before, lines)
         text = data + b"\n" if unterminated else data
         chunk = Chunk(text, self._label, self._mark.offset, self._mark.line, mark, self._next_reset)

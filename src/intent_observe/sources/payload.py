@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from intent_observe._core import count_lines
 from intent_observe.events import Block
 from intent_observe.otlp.signals import Signal
 from intent_observe.sources.follow import Chunk
@@ -45,5 +46,5 @@ def blocks(chunk: Chunk, size: int) -> Iterator[Block]:
             end = data.index(b"\n", start + size) + 1
         block = data if start == 0 and end == len(data) else data[start:end]
         yield Block(block, chunk.file, chunk.offset + start, line)
-        line += block.count(b"\n")
+        line += count_lines(block)
         start = end

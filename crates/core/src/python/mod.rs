@@ -32,6 +32,7 @@ fn core_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(parse::parse_line, module)?)?;
     module.add_function(wrap_pyfunction!(parse::parse_lines, module)?)?;
     module.add_function(wrap_pyfunction!(parse::iter_lines, module)?)?;
+    module.add_function(wrap_pyfunction!(parse::count_lines, module)?)?;
     module.add_function(wrap_pyfunction!(parse::event_id_of, module)?)?;
     module.add_function(wrap_pyfunction!(parse::parse_timestamp, module)?)?;
     module.add_function(wrap_pyfunction!(parse::kind_of_type, module)?)?;

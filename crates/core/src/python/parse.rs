@@ -250,6 +250,12 @@ fn json_value<'py>(py: Python<'py>, value: &Json) -> PyResult<Bound<'py, PyAny>>
 }
 
 /// A stable id for one line: BLAKE2b-128 of its bytes without surrounding whitespace.
+/// How many lines (`\n`) `data` holds.
+#[pyfunction]
+pub fn count_lines(data: &[u8]) -> usize {
+    crate::lines::count_newlines(data)
+}
+
 #[pyfunction]
 pub fn event_id_of(raw: &[u8]) -> String {
     parse::event_id_of(raw)
