@@ -152,7 +152,7 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
     store.shutdown()
     # the file as version 6 left it: none of migration 7's indexes, traces_intent on intent_id, and
     # none of migration 8's derived artifact state nor of migration 9's newest titles, and the
-    # event list's (…, id) indexes that migration 10 replaced
+    # event list's (…, id) indexes that migration 10 replaced, and no text index (migration 11)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(
         "DROP INDEX traces_start; DROP INDEX traces_intent_kind_start; DROP INDEX spans_intent_artifact;"
@@ -163,6 +163,7 @@ def test_a_store_written_before_the_indexes_gets_them_and_answers_the_same(tmp_p
         "CREATE INDEX logs_category_event_id ON logs (category, event_name, id);"
         "CREATE INDEX logs_category_source_id ON logs (category, source, id);"
         "CREATE INDEX logs_category_level_id ON logs (category, autonomy_level, id);"
+        "DROP TRIGGER logs_text_delete; DROP TABLE logs_text;"
         "PRAGMA user_version=6;"
     )
     conn.close()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 _DETAIL_SEPARATOR = " — "
@@ -94,6 +96,35 @@ def _event_where(f: EventFilter) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), args
 
 
+# A text search reads its candidates from logs_text (the event_text_index migration) when there are
+# fewer than this many; a text found in more is common: walking the newest events finds a page at once.
+_TEXT_CANDIDATES = 2_000
+
+
+def text_index_query(text: str) -> str | None:
+    """The logs_text query for the events whose body or artifact id may hold `text` (every one that
+    does, and some more: the LIKE decides), or None where the index cannot tell: a trigram index
+    knows no text shorter than three characters, and FTS5 reads a NUL as the query's end. Every
+    trigram of the text: fewer would find many rows holding them apart (a common candidate set
+    falls back to the walk, which may read every event)."""
+    if len(text) < 3 or "\x00" in text:
+        return None
+    grams = sorted({text[i : i + 3] for i in range(len(text) - 2)})
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+def _text_candidates(conn: sqlite3.Connection, text: str | None) -> list[int] | None:
+    """Ids of the events that may hold `text`, or None when they are not few (or cannot be told)."""
+    query = text_index_query(text) if text else None
+    if query is None:
+        return None
+    found = conn.execute(
+        "SELECT rowid FROM logs_text WHERE logs_text MATCH ? LIMIT ?", (query, _TEXT_CANDIDATES)
+    )
+    ids = [row[0] for row in found]
+    return ids if len(ids) < _TEXT_CANDIDATES else None
+
+
 def event_row(row: tuple[Any, ...]) -> dict[str, Any]:
     rid, key, t, name, art, art_type, source, actor, intent, level, body, trace, span = row
     _, sep, detail = body.partition(_DETAIL_SEPARATOR)
@@ -135,9 +166,14 @@ def events(conn: sqlite3.Connection, f: EventFilter) -> dict[str, Any]:
     (`events_after`) continues from it."""
     where, args = _event_where(f)
     limit = clamp_limit(f.limit)
+    source, source_args = "logs", []
+    candidates = _text_candidates(conn, f.text)
+    if candidates is not None:  # read those rows alone (CROSS JOIN: in that order), sort the few
+        source = "(SELECT value AS candidate FROM json_each(?)) CROSS JOIN logs ON logs.id = candidate"
+        source_args = [orjson.dumps(candidates).decode()]
     rows = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM logs WHERE {where} ORDER BY time_ns DESC, id DESC LIMIT ?",
-        (*args, limit + 1),
+        f"SELECT {_EVENT_COLUMNS} FROM {source} WHERE {where} ORDER BY time_ns DESC, id DESC LIMIT ?",
+        (*source_args, *args, limit + 1),
     ).fetchall()
     items = [event_row(r) for r in rows[:limit]]
     last = items[-1] if len(rows) > limit else None
