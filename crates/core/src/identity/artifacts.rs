@@ -43,17 +43,18 @@ impl Engine {
             self.first_of_id(&alias, kind, raw_id, ev, own_file.map(AsRef::as_ref));
             return alias;
         };
+        let Some(file) = own_file else {
+            return first.latest.as_deref().map_or(alias, str::to_string);
+        };
+        let files = first.files.as_deref().unwrap_or_default();
+        if let Some((_, known)) = files.iter().find(|(f, _)| **f == **file) {
+            return known.to_string();
+        }
+        let mut files = files.to_vec();
         let mut newest = first
             .latest
             .as_deref()
             .map_or_else(|| alias.clone(), str::to_string);
-        let Some(file) = own_file else {
-            return newest;
-        };
-        let mut files = first.files.as_deref().map_or_else(Vec::new, <[_]>::to_vec);
-        if let Some((_, known)) = files.iter().find(|(f, _)| **f == **file) {
-            return known.to_string();
-        }
         if art!(self, &newest).file.is_some() {
             // the same id from another file: another artifact
             let first = art_mut!(self, &alias);
