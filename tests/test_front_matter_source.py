@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,19 @@ def test_each_change_is_an_event_at_its_commits_time(repo: Path) -> None:
     assert {k: (s.name, s.end_ns) for k, s in again.spans.items()} == {
         k: (s.name, s.end_ns) for k, s in run.spans.items()
     }
+
+
+def test_inspect_counts_the_events_the_front_matter_adds_beside_the_lines(repo: Path) -> None:
+    _ship(repo)
+    out = subprocess.run(
+        [sys.executable, "-m", "intent_observe.cli", "inspect", str(_events_file(repo))],
+        capture_output=True,
+        env={**os.environ, "COLUMNS": "200"},
+        check=True,
+    )
+    # what the Events page lists (7), not only the lines (4): each said where it comes from
+    headline = "4 events from 4 lines, 3 more from the artifact files' front matter · "
+    assert out.stdout.decode().startswith(headline)
 
 
 def test_the_tail_says_each_change_once_across_a_restart(repo: Path, tmp_path: Path) -> None:

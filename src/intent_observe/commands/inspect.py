@@ -81,8 +81,11 @@ def _render(doc: dict[str, Any], console: Console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    derived = doc["logs"] - doc["events"]  # a log record each event: the rest the front matter said
     console.print(
-        f"[bold]{doc['events']}[/] events from {doc['lines']} lines · "
+        f"[bold]{doc['events']}[/] events from {doc['lines']} lines"
+        + (f", [bold]{derived}[/] more from the artifact files' front matter" if derived > 0 else "")
+        + " · "
         f"[bold]{len(doc['intents'])}[/] intents · "
         f"[bold]{len(doc['orphans'])}[/] orphan signals · [bold]{doc['spans']}[/] spans · "
         f"[{'red' if doc['rejected'] else 'green'}]{len(doc['rejected'])} unusable lines[/]"
