@@ -67,18 +67,30 @@ class Block(NamedTuple):
 
 
 def blocks(path: str) -> Iterator[Block]:
-    """A file's lines a block at a time; a final line without newline counts (one is added)."""
-    offset, line, rest = 0, 1, b""
+    """A file's lines a block at a time; a final line without newline counts (one is added).
+
+    The file is read into one buffer, reused: a block's lines are copied out of it once, and
+    the line cut at its end moved to its front (a buffer and two copies made each block had
+    the allocator hand memory back and fault it in again)."""
+    buffer = bytearray(READ_BLOCK_BYTES)
+    offset, line, filled = 0, 1, 0  # filled: bytes in `buffer`, from a cut line's start
     with open(path, "rb") as fh:
-        while block := fh.read(READ_BLOCK_BYTES):
-            data = rest + block
-            end = data.rfind(b"\n") + 1  # complete lines only; the rest waits for the next block
+        while True:
+            if filled == len(buffer):  # a line longer than the buffer
+                buffer.extend(bytes(len(buffer)))
+            read = fh.readinto(memoryview(buffer)[filled:])
+            if not read:
+                break
+            filled += read
+            end = buffer.rfind(b"\n", 0, filled) + 1  # complete lines only
             if end:
-                yield Block(data[:end], path, offset, line)
-                offset, line = offset + end, line + data.count(b"\n", 0, end)
-            rest = data[end:]
-    if rest:  # a final line without its newline
-        yield Block(rest + b"\n", path, offset, line)
+                data = bytes(memoryview(buffer)[:end])
+                yield Block(data, path, offset, line)
+                offset, line = offset + end, line + data.count(b"\n")
+                buffer[: filled - end] = buffer[end:filled]
+                filled -= end
+    if filled:  # a final line without its newline
+        yield Block(bytes(buffer[:filled]) + b"\n", path, offset, line)
 
 
 def parse_file(path: str) -> Iterator[Event | Rejected]:
