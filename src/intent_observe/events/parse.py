@@ -51,10 +51,12 @@ TYPED_ID_FIELD = {ArtifactKind(kind): field for kind, field in _core.TYPED_ID_FI
 
 
 # A file is parsed a block of lines at a time: memory flat in its size. `inspect`'s engine commits
-# and trims its working set after each block, so a block's events (about 1,300 here) are what its
+# and trims its working set after each block, so a block's events (about 300 here) are what its
 # tables grow by before a trim: 1 MiB blocks peaked at 101-108 MB on 100,000 events, 256 KiB at
-# 91-94 MB, CPU the same.
-READ_BLOCK_BYTES = 1 << 18
+# 91-94 MB, CPU the same. Below glibc's mmap threshold (128 KiB), a block's bytes come from the
+# heap: one of 256 KiB was mapped and unmapped each block (100,000 events: 21,300 page faults →
+# 18,100; the same instructions).
+READ_BLOCK_BYTES = 1 << 16
 
 
 class Block(NamedTuple):
