@@ -23,6 +23,9 @@ use std::sync::{Arc, Mutex};
 
 use super::codec::{Glanced, Row};
 
+mod rows;
+pub use rows::MemoryRows;
+
 /// A committed row by its key.
 pub type RowReader = Box<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
 
@@ -43,29 +46,6 @@ pub struct Store {
     pub keys: KeyReader,
     pub rows: Option<RowsReader>,
     pub write: Option<RowsWriter>,
-}
-
-/// Rows kept in memory as a store (`inspect`'s): a table spilling to them holds its working set
-/// as entries and the rest as rows, written as `trim` lets them go (`Engine::keep_rows`).
-#[derive(Clone, Default)]
-pub struct MemoryRows(Arc<Mutex<HashMap<String, Box<[u8]>>>>);
-
-impl MemoryRows {
-    fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<[u8]>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn store(&self) -> Store {
-        let (row, keys, rows, write) = (self.clone(), self.clone(), self.clone(), self.clone());
-        Store {
-            row: Box::new(move |key| row.rows().get(key).map(|row| row.to_vec())),
-            keys: Box::new(move |each| keys.rows().keys().for_each(|key| each(key))),
-            rows: Some(Box::new(move |each| {
-                rows.rows().iter().for_each(|(key, row)| each(key, row))
-            })),
-            write: Some(Box::new(move |let_go| write.rows().extend(let_go))),
-        }
-    }
 }
 
 struct Slot<V> {
