@@ -99,7 +99,7 @@ fn placed(engine: &Engine, collector: &Collector) -> Placed {
     };
     engine.artifacts.each(|art| {
         let Some(trace_id) = art.trace_id else { return };
-        if let Some(&index) = collector.index.get(&art.span_id) {
+        if let Some(index) = collector.place_of(&art.span_id) {
             let title = art.title.map(|title| found.titles.number(title));
             found.by_span[index as usize] = Some(Newest {
                 closed: art.closed,

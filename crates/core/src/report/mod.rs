@@ -11,7 +11,8 @@ pub mod document;
 pub mod pretty;
 
 use foldhash::HashMap;
-use std::collections::hash_map::Entry;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use std::hash::BuildHasher;
 
 use crate::identity::attrs::Value;
@@ -24,8 +25,8 @@ pub use crate::identity::ids::{SpanId, TraceId};
 #[derive(Debug)]
 pub struct Texts {
     bytes: String,
-    ends: Vec<usize>,           // text n ends at ends[n], starts where text n - 1 ends
-    numbers: HashMap<u64, u32>, // a text's hash → its number (another text of that hash is kept again)
+    ends: Vec<usize>,        // text n ends at ends[n], starts where text n - 1 ends
+    numbers: HashTable<u32>, // each text's number, found by its text (4 bytes a slot)
     hashing: foldhash::fast::RandomState,
     scratch: Vec<u8>,
     words: Vec<(String, u32)>, // `word`s seen: a text and its number
@@ -39,7 +40,7 @@ impl Default for Texts {
         let mut texts = Texts {
             bytes: String::new(),
             ends: Vec::new(),
-            numbers: HashMap::default(),
+            numbers: HashTable::new(),
             hashing: Default::default(),
             scratch: Vec::new(),
             words: Vec::new(),
@@ -53,17 +54,23 @@ impl Texts {
     pub const NULL: u32 = 0;
 
     fn number(&mut self, text: &str) -> u32 {
-        let hash = self.hashing.hash_one(text);
-        if let Some(&number) = self.numbers.get(&hash)
-            && self.get(number) == text
-        {
-            return number;
+        let (bytes, ends, hashing) = (&self.bytes, &self.ends, &self.hashing);
+        let of = |number: &u32| text_of(bytes, ends, *number);
+        let number = ends.len() as u32;
+        let hash = hashing.hash_one(text);
+        match self.numbers.entry(
+            hash,
+            |known| of(known) == text,
+            |known| hashing.hash_one(of(known)),
+        ) {
+            Entry::Occupied(known) => *known.get(),
+            Entry::Vacant(place) => {
+                place.insert(number);
+                self.bytes.push_str(text);
+                self.ends.push(self.bytes.len());
+                number
+            }
         }
-        let number = self.ends.len() as u32;
-        self.bytes.push_str(text);
-        self.ends.push(self.bytes.len());
-        self.numbers.entry(hash).or_insert(number);
-        number
     }
 
     /// An attribute's value as its JSON.
@@ -106,10 +113,16 @@ impl Texts {
 
     #[inline]
     pub fn get(&self, number: u32) -> &str {
-        let n = number as usize;
-        let start = if n == 0 { 0 } else { self.ends[n - 1] };
-        &self.bytes[start..self.ends[n]]
+        text_of(&self.bytes, &self.ends, number)
     }
+}
+
+/// Text `number` of `Texts` (its `bytes` and `ends`).
+#[inline]
+fn text_of<'a>(bytes: &'a str, ends: &[usize], number: u32) -> &'a str {
+    let n = number as usize;
+    let start = if n == 0 { 0 } else { ends[n - 1] };
+    &bytes[start..ends[n]]
 }
 
 /// What the report shows of one span.
@@ -137,7 +150,8 @@ pub struct Span {
 pub struct Collector {
     pub spans: Vec<Span>,
     pub traces: HashMap<TraceId, Vec<u32>>, // a trace's spans, as drained
-    pub index: HashMap<SpanId, u32>,        // a span's place in `spans`, by its id
+    index: HashTable<u32>,                  // each span's place in `spans`, found by its id
+    hashing: foldhash::fast::RandomState,
     pub resent: u64, // span ids drained a second time (never expected: the first copy is kept)
     pub logs: u64,
     pub texts: Texts,
@@ -151,14 +165,30 @@ impl Collector {
         }
     }
 
+    /// The place in `spans` of the span of this id.
+    pub fn place_of(&self, id: &SpanId) -> Option<u32> {
+        let spans = &self.spans;
+        let found = self
+            .index
+            .find(self.hashing.hash_one(id), |&at| spans[at as usize].id == *id);
+        found.copied()
+    }
+
     pub fn take_span(&mut self, span: &SpanRecord) {
         let (id, trace, parent) = (span.span_id, span.trace_id, span.parent_span_id);
-        match self.index.entry(id) {
+        let (spans, hashing) = (&self.spans, &self.hashing);
+        let id_at = |at: &u32| &spans[*at as usize].id;
+        let place = self.index.entry(
+            hashing.hash_one(id),
+            |at| *id_at(at) == id,
+            |at| hashing.hash_one(id_at(at)),
+        );
+        match place {
             Entry::Occupied(_) => {
                 self.resent += 1;
                 return;
             }
-            Entry::Vacant(place) => place.insert(self.spans.len() as u32),
+            Entry::Vacant(place) => place.insert(spans.len() as u32),
         };
         let texts = &mut self.texts;
         let mut kept = Span {
@@ -253,6 +283,8 @@ mod tests {
         let mut collector = Collector::default();
         collector.take(&out);
         assert_eq!((collector.spans.len(), collector.resent), (2, 1));
+        let place = |last: u8| collector.place_of(&[0, 0, 0, 0, 0, 0, 0, last]);
+        assert_eq!((place(0xa1), place(0xa2), place(0xa3)), (Some(0), Some(1), None));
         let [first, second] = &collector.spans[..] else {
             panic!()
         };
