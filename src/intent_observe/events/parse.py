@@ -18,6 +18,7 @@ from intent_observe._core import (
     TimestampError,
     artifact_file,
     clean_id,
+    count_lines,
     event_id_of,
     iter_lines,
     kind_of_id,
@@ -88,7 +89,7 @@ def blocks(path: str) -> Iterator[Block]:
             if end:
                 data = bytes(memoryview(buffer)[:end])
                 yield Block(data, path, offset, line)
-                offset, line = offset + end, line + data.count(b"\n")
+                offset, line = offset + end, line + count_lines(data)
                 buffer[: filled - end] = buffer[end:filled]
                 filled -= end
     if filled:  # a final line without its newline
