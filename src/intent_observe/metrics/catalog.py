@@ -53,7 +53,7 @@ def _m(*args: object, **kwargs: object) -> MetricDef:
 
 
 SIGNALS_TOTAL = _m("intent.signals.total", Kind.COUNTER, "Signals created", "{signal}", ("source",))
-SPECS_TOTAL = _m("intent.specs.total", Kind.COUNTER, "Specs created under intents", "{spec}")
+SPECS_TOTAL = _m("intent.specs.total", Kind.COUNTER, "Specs written, under an intent or not", "{spec}")
 CONTRACTS_TOTAL = _m(
     "intent.contracts.total", Kind.COUNTER, "Contract evaluations by result", "{contract}", ("result",)
 )
@@ -77,7 +77,7 @@ PIPELINE_DEPTH = _m(
     "Artifacts in flight: open signals + open specs + running contracts",
     "{artifact}",
 )
-INTENTS_TOTAL = _m("intent.intents.total", Kind.COUNTER, "Intents promoted", "{intent}")
+INTENTS_TOTAL = _m("intent.intents.total", Kind.COUNTER, "Intents proposed or promoted", "{intent}")
 INTENTS_ACTIVE = _m("intent.intents.active", Kind.GAUGE, "Intents not complete", "{intent}")
 SPECS_IN_PROGRESS = _m(
     "intent.specs.in_progress", Kind.GAUGE, "Specs approved or executing, not complete", "{spec}"
