@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 
 use crate::wire::{
-    LEN, put_bytes, put_double, put_fixed64, put_message, put_message_in, put_varint, put_varint_field, tag,
-    varint_len,
+    LEN, put_bytes, put_double, put_fixed64, put_message, put_message_in, put_tagged, put_varint,
+    put_varint_field, tag, varint_len,
 };
 
 /// UTF-8 text as the caller holds it (borrowed where it can be).
@@ -221,11 +221,9 @@ fn put_attributes(out: &mut Vec<u8>, field: u8, attributes: &[KeyValue]) {
 pub fn put_key_value(out: &mut Vec<u8>, field: u8, key: &[u8], value: &AnyValue) {
     let value_len = any_value_len(value);
     let length = field_len(key.len()) + field_len(value_len);
-    out.push(tag(field, LEN));
-    put_varint(out, length as u64);
+    put_tagged(out, tag(field, LEN), length as u64);
     put_bytes(out, 1, key);
-    out.push(tag(2, LEN));
-    put_varint(out, value_len as u64);
+    put_tagged(out, tag(2, LEN), value_len as u64);
     put_any_value(out, value);
 }
 
