@@ -55,7 +55,7 @@ test: $(CORE) $(SYSSTAMP) deploy-tools rust-check
 rust-check: $(STAMP)
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --quiet --all-features --all-targets -- -D warnings
-	$(CARGO) test --quiet
+	$(CARGO) test --quiet --all-features
 
 ## bench: throughput, latency and memory figures, side by side with their baselines
 bench: $(CORE)
