@@ -161,7 +161,8 @@ impl MiMalloc {
             if mapped(size, align) && mapped(new_size, align) {
                 return remap(ptr, size, new_size);
             }
-            // into or out of a mapping: a new block, what fits copied
+            // into or out of a mapping: a new block, what fits copied. SAFETY (the layout):
+            // `realloc`'s caller promises `new_size` rounded up to `align` fits an `isize`
             let new = self.alloc(Layout::from_size_align_unchecked(new_size, align));
             if !new.is_null() {
                 std::ptr::copy_nonoverlapping(ptr, new, size.min(new_size));
@@ -232,5 +233,65 @@ mod tests {
             size = new_size;
         }
         unsafe { MiMalloc.dealloc(block, layout(size)) };
+    }
+
+    #[test]
+    fn a_block_no_address_space_holds_is_null_and_the_block_to_grow_stays_as_it_was() {
+        let huge = Layout::from_size_align(isize::MAX as usize - PAGE + 1, 8).unwrap();
+        assert!(unsafe { MiMalloc.alloc(huge) }.is_null());
+        assert!(unsafe { MiMalloc.alloc_zeroed(huge) }.is_null());
+        // a small block that cannot become a mapping, a mapping that cannot grow (mremap fails)
+        for size in [MAPPED / 2, 2 * MAPPED] {
+            let layout = Layout::from_size_align(size, 8).unwrap();
+            let block = unsafe { MiMalloc.alloc(layout) };
+            unsafe { block.write_bytes(7, size) };
+            let grown = unsafe { MiMalloc.realloc(block, layout, huge.size()) };
+            assert!(grown.is_null(), "{size}");
+            let bytes = unsafe { std::slice::from_raw_parts(block, size) };
+            assert!(bytes.iter().all(|&b| b == 7), "{size}");
+            unsafe { MiMalloc.dealloc(block, layout) };
+        }
+    }
+
+    #[test]
+    fn a_large_block_is_aligned_as_its_layout_asks_mapped_or_not() {
+        // up to a page's alignment a mapping; beyond it mimalloc's aligned calls
+        for align in [8, 64, PAGE, 2 * PAGE, 1 << 16] {
+            let layout = |size| Layout::from_size_align(size, align).unwrap();
+            let aligned = |block: *mut u8| !block.is_null() && (block as usize).is_multiple_of(align);
+            let mut size = MAPPED + 1;
+            let mut block = unsafe { MiMalloc.alloc_zeroed(layout(size)) };
+            assert!(aligned(block), "{align}");
+            // the same pages, more, out of a mapping, into one again
+            for new_size in [MAPPED + 100, 3 * MAPPED, MAPPED / 4, 2 * MAPPED] {
+                block = unsafe { MiMalloc.realloc(block, layout(size), new_size) };
+                assert!(aligned(block), "{align}: {size} → {new_size}");
+                size = new_size;
+            }
+            unsafe { MiMalloc.dealloc(block, layout(size)) };
+        }
+    }
+
+    #[test]
+    fn threads_move_their_blocks_into_and_out_of_mappings_side_by_side() {
+        let layout = |size| Layout::from_size_align(size, 8).unwrap();
+        std::thread::scope(|scope| {
+            for thread in 1..=4u8 {
+                scope.spawn(move || {
+                    for _ in 0..20 {
+                        let mut size = MAPPED / 2;
+                        let mut block = unsafe { MiMalloc.alloc(layout(size)) };
+                        unsafe { block.write_bytes(thread, size) };
+                        for new_size in [MAPPED, 4 * MAPPED, MAPPED / 3] {
+                            block = unsafe { MiMalloc.realloc(block, layout(size), new_size) };
+                            let kept = unsafe { std::slice::from_raw_parts(block, MAPPED / 3) };
+                            assert!(kept.iter().all(|&b| b == thread), "{size} → {new_size}");
+                            size = new_size;
+                        }
+                        unsafe { MiMalloc.dealloc(block, layout(size)) };
+                    }
+                });
+            }
+        });
     }
 }
