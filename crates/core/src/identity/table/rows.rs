@@ -152,4 +152,22 @@ mod tests {
             *row == vec![4; n % 7]
         }));
     }
+
+    #[test]
+    fn a_row_written_again_longer_or_shorter_counts_as_stale_what_it_leaves() {
+        let mut rows = Rows::default();
+        let live = |rows: &Rows| {
+            rows.index
+                .iter()
+                .map(|&at| span(&rows.bytes, at).len())
+                .sum::<usize>()
+        };
+        for round in 0..40usize {
+            for (n, key) in ["k", "é", "キー", "k2"].iter().enumerate() {
+                rows.put(key, &vec![n as u8; (round * 7 + n * 13) % 50]);
+                assert_eq!(rows.bytes.len() - rows.stale, live(&rows), "{round} {key}");
+            }
+        }
+        assert_eq!(rows.get("キー"), Some(&vec![2; (39 * 7 + 26) % 50][..]));
+    }
 }
