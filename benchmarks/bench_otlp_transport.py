@@ -100,18 +100,25 @@ def run_case(
 
 
 def export_rate(
-    port: int, protocol: str, compression: str, senders: int, warmup: bytes, batches: list[bytes]
+    port: int,
+    protocol: str,
+    compression: str,
+    senders: int,
+    warmup: bytes,
+    batches: list[bytes],
+    otlp_signal: Signal = Signal.TRACES,
+    per_batch: int = SPANS_PER_BATCH,
 ) -> float:
-    """Spans per second that `senders` threads export to 127.0.0.1:`port`, each answered; `warmup`
-    is sent first, outside the timing (connecting, creating files)."""
+    """Records (spans, by default) per second that `senders` threads export to 127.0.0.1:`port`,
+    each answered; `warmup` is sent first, outside the timing (connecting, creating files)."""
     options = ExporterOptions(endpoint=f"http://127.0.0.1:{port}", protocol=protocol, compression=compression)
     with OtlpExporter(load_export_config({}, options)) as send_step:
         exporter = Retry(send_step)  # the receiver may answer busy: sent again, as the tail's chain does
-        exporter.consume(Signal.TRACES, warmup)
+        exporter.consume(otlp_signal, warmup)
 
         def send(share: list[bytes]) -> None:
             for payload in share:
-                exporter.consume(Signal.TRACES, payload)
+                exporter.consume(otlp_signal, payload)
 
         threads = [threading.Thread(target=send, args=(batches[i::senders],)) for i in range(senders)]
         started = time.perf_counter()
@@ -120,7 +127,7 @@ def export_rate(
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
-    return len(batches) * SPANS_PER_BATCH / elapsed
+    return len(batches) * per_batch / elapsed
 
 
 def main() -> None:

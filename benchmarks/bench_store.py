@@ -2,12 +2,14 @@
 
     .venv/bin/python -m benchmarks store
 
-1. Spans per second the store commits when fed over OTLP/gRPC: the store and the real
-   receiver run in a child process (as in `up`, with its own decoding process for large
-   requests); this process sends adapter-shaped spans, 2,000 per request, with our exporter
-   from two threads. Each export returns only after its commit.
+1. Spans and log records per second the store commits when fed over OTLP/gRPC: the store and
+   the real receiver run in a child process (as in `up`, with its own decoding process for
+   large requests); this process sends adapter-shaped spans, then the tail's log records of a
+   synthetic history (each an Intent event the text search indexes), 2,000 per request, with
+   our exporter from two threads. Each export returns only after its commit.
 2. Dashboard API latency (p50/p95 over real HTTP) with 1,000,000 Intent events stored
-   (plus 200,000 spans, their traces and the intent.* metrics), per endpoint.
+   (plus 200,000 spans, their traces and the intent.* metrics), per endpoint; the text
+   search's index built over them as an existing store's upgrade builds it (time and size).
 3. Time from starting `intent-observe up` (a process) to its app answering /api/summary,
    in a repository with the demo history.
 4. Memory: resident set size of the store process (and of its decoding process) after (1)
@@ -30,7 +32,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import psutil
@@ -38,9 +40,14 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from benchmarks.bench_otlp_transport import export_rate, realistic_batch
+from intent_observe.otlp.signals import Signal
+from intent_observe.store import queries
+from intent_observe.store.schema import migrations
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = 30
+LOGS_PER_BATCH = 2_000
+LOG_BATCHES = 10  # 20,000 records: the rate falls as logs are stored (each commit costs more than the last)
 EVENTS = 1_000_000
 SPANS = 200_000
 REQUESTS_PER_ENDPOINT = 40
@@ -48,8 +55,8 @@ REQUESTS_PER_ENDPOINT = 40
 
 # ------------------------------------------------------------------------ 1. ingest
 def serve(store_dir: str) -> None:
-    """Child: the store and the OTLP receiver; prints ports, stops on SIGTERM, prints span count and
-    the RSS of this process and of its children (the decoding process)."""
+    """Child: the store and the OTLP receiver; prints ports, stops on SIGTERM, prints the spans and
+    logs stored and the RSS of this process and of its children (the decoding process)."""
     from intent_observe.otlp.receiver import OtlpReceiver, ReceiverConfig
     from intent_observe.store.store import Store
 
@@ -59,17 +66,42 @@ def serve(store_dir: str) -> None:
     with OtlpReceiver(store, ReceiverConfig(grpc_port=0, http_port=None)) as receiver:
         print(receiver.grpc_port, flush=True)
         stop.wait()
-    spans = store.read(lambda c: c.execute("SELECT count(*) FROM spans").fetchone()[0])
+    counts = store.read(queries.counts)
     me = psutil.Process()
     rss = me.memory_info().rss
     children = sum(child.memory_info().rss for child in me.children(recursive=True))
     store.shutdown()
-    print(spans, rss, children, flush=True)
+    print(counts["spans"], counts["logs"], rss, children, flush=True)
 
 
-def ingest_rate() -> tuple[float, int, int, int]:
-    """(spans/s committed, spans stored, store process RSS, its decoding process's RSS)"""
+def log_batches() -> list[bytes]:
+    """The log records the tail sends for a synthetic history, LOGS_PER_BATCH a request."""
+    from intent_observe.report import read_history
+    from intent_observe.sinks.resource import otlp_encoder
+    from intent_observe.sources.synthetic import write_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        write_file(str(path), (LOG_BATCHES + 1) * LOGS_PER_BATCH)
+        logs = read_history([str(path)]).logs
+    encoder = otlp_encoder()
+    return [encoder.logs(logs[i : i + LOGS_PER_BATCH]) for i in range(0, len(logs), LOGS_PER_BATCH)]
+
+
+class Ingest(NamedTuple):
+    spans_per_s: float
+    logs_per_s: float
+    spans: int
+    logs: int
+    store_rss: int
+    decoder_rss: int
+
+
+def ingest_rate() -> Ingest:
+    """Spans, then log records, committed per second; what was stored; the RSS of the store's
+    process and of its decoding process."""
     batches = [realistic_batch(b) for b in range(BATCHES + 1)]
+    logs = log_batches()
     with tempfile.TemporaryDirectory() as tmp:
         child = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.bench_store", "serve", tmp],
@@ -80,10 +112,11 @@ def ingest_rate() -> tuple[float, int, int, int]:
         assert child.stdout is not None
         port = int(child.stdout.readline())
         rate = export_rate(port, "grpc", "none", 2, batches[0], batches[1:])
+        log_rate = export_rate(port, "grpc", "none", 2, logs[0], logs[1:], Signal.LOGS, LOGS_PER_BATCH)
         child.send_signal(signal.SIGTERM)
-        stored, rss, decoder_rss = (int(x) for x in child.stdout.readline().split())
+        stored = (int(x) for x in child.stdout.readline().split())
         child.wait(60)
-    return rate, stored, rss, decoder_rss
+    return Ingest(rate, log_rate, *stored)
 
 
 # ----------------------------------------------------------------- 2. API at scale
@@ -132,7 +165,6 @@ def build_large_store(path: Path) -> list[str]:
 
     from intent_observe._core import Encoder
     from intent_observe.metrics.derive import snapshot
-    from intent_observe.otlp.signals import Signal
     from intent_observe.report import read_history
     from intent_observe.store.apply import _LOG_INSERT, _SPAN_INSERT, apply_batch, refresh_traces
     from intent_observe.store.decode import Batch
@@ -188,6 +220,21 @@ def build_large_store(path: Path) -> list[str]:
     return traces[:: len(traces) // 20]
 
 
+def build_text_index(path: Path) -> tuple[float, int]:
+    """The text search's index of the store's events, built as an existing store's upgrade builds
+    it: its migration run again (the fixture's rows were loaded without it). Returns the CPU
+    seconds it took and the bytes it added to the file."""
+    sql = next(sql for _, sql in migrations() if "CREATE VIRTUAL TABLE logs_text" in sql)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("DROP TRIGGER logs_text_delete; DROP TABLE logs_text;")
+    size = path.stat().st_size
+    started = time.process_time()
+    conn.executescript(f"BEGIN;\n{sql}\nCOMMIT;")
+    took = time.process_time() - started
+    conn.close()
+    return took, path.stat().st_size - size
+
+
 def api_latency() -> dict[str, tuple[float, float]]:
     import asyncio
 
@@ -203,9 +250,11 @@ def api_latency() -> dict[str, tuple[float, float]]:
         started = time.perf_counter()
         sample_traces = build_large_store(path)
         took = time.perf_counter() - started
+        index_cpu, index_size = build_text_index(path)
         size = path.stat().st_size / 1e6
         print(
-            f"  built a store of {EVENTS:,} events and {SPANS:,} spans in {took:.0f} s ({size:.0f} MB)",
+            f"  built a store of {EVENTS:,} events and {SPANS:,} spans in {took:.0f} s ({size:.0f} MB, the "
+            f"text index {index_size / 1e6:.0f} MB of it, built in {index_cpu:.1f} s CPU as an upgrade does)",
             flush=True,
         )
         store = Store(path)
@@ -229,7 +278,14 @@ def api_latency() -> dict[str, tuple[float, float]]:
             "/api/events (paging back)": [("/api/events", {"before_id": EVENTS // 2})],
             "/api/events?since=30d": [("/api/events", {"since": time.time_ns() - 30 * 86_400 * 10**9})],
             "/api/events?type=system.* (4 %)": [("/api/events", {"type": "system.*"})],
-            "/api/events?q=<text> (full scan)": [("/api/events", {"q": "no such text anywhere"})],
+            # the text index finds a text's candidates; a common text walks the newest events, as
+            # does one under three characters, which the index cannot find: the whole log, if absent
+            "/api/events?q=<absent text>": [("/api/events", {"q": "no such text anywhere"})],
+            "/api/events?q=<an artifact id: 40 events>": [
+                ("/api/events", {"q": f"-{n:06d}"}) for n in range(100, EVENTS // 40, 997)
+            ],
+            "/api/events?q=contract (34 %)": [("/api/events", {"q": "contract"})],
+            "/api/events?q=<2 chars, absent: a full walk>": [("/api/events", {"q": "zq"})],
             "/api/traces?kind=intent&limit=500": [("/api/traces", {"kind": "intent", "limit": 500})],
             "/api/traces?kind=all&limit=500": [("/api/traces", {"kind": "all", "limit": 500})],
             "/api/traces?kind=orphan&limit=500": [("/api/traces", {"kind": "orphan", "limit": 500})],
@@ -301,11 +357,14 @@ def up_ready(runs: int = 3) -> tuple[list[float], int]:
 
 
 def main() -> None:
-    rate, stored, store_rss, decoder_rss = ingest_rate()
-    print(f"store ingest over OTLP/gRPC: {rate:,.0f} spans/s committed ({stored:,} stored; target ≥ 20,000)")
+    ingest = ingest_rate()
     print(
-        f"  RSS after ingest: store process {store_rss / 2**20:.0f} MiB, "
-        f"its decoding process {decoder_rss / 2**20:.0f} MiB"
+        f"store ingest over OTLP/gRPC: {ingest.spans_per_s:,.0f} spans/s committed ({ingest.spans:,} stored; "
+        f"target ≥ 20,000), {ingest.logs_per_s:,.0f} log records/s ({ingest.logs:,} stored)"
+    )
+    print(
+        f"  RSS after ingest: store process {ingest.store_rss / 2**20:.0f} MiB, "
+        f"its decoding process {ingest.decoder_rss / 2**20:.0f} MiB"
     )
     print(
         f"dashboard API with {EVENTS:,} events stored (p50 / p95 over {REQUESTS_PER_ENDPOINT} requests;",
