@@ -21,6 +21,9 @@ from tests.support.observe import (
 )
 
 from intent_observe.stack.stack import Stack
+from intent_observe.store.store import Store
+from intent_observe.web.context import AppContext
+from intent_observe.web.prometheus import render_tail_health
 
 
 class Running:
@@ -196,6 +199,16 @@ def test_metrics_endpoint_speaks_prometheus_text(up: Running) -> None:
     assert "# TYPE intent_cycle_time_intent_to_spec_seconds histogram" in text
     assert 'intent_cycle_time_intent_to_spec_seconds_bucket{le="+Inf"} 1' in text
     assert "intent_cycle_time_intent_to_spec_seconds_count 1" in text
+
+
+def test_an_app_with_no_tail_says_so_in_its_metrics(tmp_path: Path) -> None:
+    """The store and the app alone (the store benchmark runs them so): the tail is off, never restarted."""
+    store = Store(tmp_path / "store.db")
+    try:
+        health = render_tail_health(AppContext(store=store).tail_status())
+    finally:
+        store.shutdown()
+    assert "intent_observe_tail_up 1\n" in health and "intent_observe_tail_restarts_total 0\n" in health
 
 
 def test_no_route_reads_files_outside_the_static_folder(up: Running) -> None:

@@ -22,7 +22,7 @@ class AppContext:
     receiver: dict[str, int | None] = field(default_factory=lambda: {"grpc": None, "http": None})
     events_path: Path | None = None  # where webhook deliveries are appended
     file_status: Callable[[], list[dict[str, Any]]] = list  # the tail adapter's files and lag
-    tail_status: Callable[[], dict[str, Any]] = lambda: {"state": "off", "ok": True}
+    tail_status: Callable[[], dict[str, Any]] = lambda: {"state": "off", "ok": True, "restarts": 0}
     alerts: Any = None  # the AlertEngine, when running
     started: float = field(default_factory=time.monotonic)
     stopping: threading.Event = field(default_factory=threading.Event)
