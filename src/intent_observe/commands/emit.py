@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
 from intent_observe.emitter.draft import Draft, EmitError, default_actor, draft_from_line
-from intent_observe.emitter.emit import Emitted, Emitter, emitter_for, events_path
-from intent_observe.records import TraceContext
+
+# The emitter (the identity engine, SQLite) is imported when an event is written and
+# subprocess when `run` starts its command: listing the commands and their --help need neither.
+if TYPE_CHECKING:
+    import subprocess
+
+    from intent_observe.emitter.emit import Emitted, Emitter
+    from intent_observe.records import TraceContext
 
 # OTLP defaults for a wrapped session: our receiver (or a collector) on the loopback gRPC port.
 OTLP_DEFAULTS = {
@@ -43,6 +48,8 @@ def _file_option(function: Any) -> Any:
 
 
 def _emitter(file: Path | None, fsync: bool) -> Emitter:
+    from intent_observe.emitter.emit import emitter_for, events_path
+
     try:
         return emitter_for(file if file is not None else events_path(), fsync=fsync)
     except EmitError as exc:
@@ -329,6 +336,8 @@ def _outcome(status: int, seconds: float) -> dict[str, Any]:
 
 def _run_forwarding_signals(command: list[str], env: dict[str, str]) -> int:
     """Run the child to its end; a signal to us reaches it once. Returns a shell-style exit status."""
+    import subprocess
+
     child = subprocess.Popen(command, env=env)
     # macOS has no sigtimedwait (no siginfo): there every signal is forwarded.
     wait = _wait_with_sigtimedwait if hasattr(signal, "sigtimedwait") else _wait_with_handlers

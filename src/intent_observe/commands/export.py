@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from intent_observe.alerts.rules import Thresholds
-from intent_observe.deploy.dashboard import dashboard
-from intent_observe.deploy.rulefile import rule_file_yaml
+# The generators (and yaml, json) are imported by the subcommand that writes: listing the
+# commands and their --help need none of them.
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -43,6 +41,10 @@ def export() -> None:
 @_OUTPUT
 def export_grafana(output: Path | None) -> None:
     """The Intent Observe dashboard (uid intent-observe) as Grafana dashboard JSON."""
+    import json
+
+    from intent_observe.deploy.dashboard import dashboard
+
     _write(json.dumps(dashboard(), indent=2, ensure_ascii=False) + "\n", output)
 
 
@@ -60,6 +62,9 @@ def export_rules(
     stall_hours: float | None,
 ) -> None:
     """The five alert rules as a Prometheus/Mimir rule file (thresholds default to the design page's)."""
+    from intent_observe.alerts.rules import Thresholds
+    from intent_observe.deploy.rulefile import rule_file_yaml
+
     given: dict[str, Any] = {
         "stale_intent_days": stale_intent_days,
         "volume_surge_signals": volume_surge_signals,

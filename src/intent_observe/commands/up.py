@@ -16,16 +16,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import click
-import httpx
-import orjson
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
 
 from intent_observe import layout
 
-if TYPE_CHECKING:  # imported when `up` runs, not by the client commands
+# httpx and rich are imported where a request is made or a table drawn: listing the commands
+# and their --help need neither. The stack is imported when `up` runs, not by the client commands.
+if TYPE_CHECKING:
+    from rich.console import Console
+
     from intent_observe.sinks.chain import Stage
     from intent_observe.stack.stack import Stack
 
@@ -121,6 +119,9 @@ def up(
     http://127.0.0.1:4040. Alerts and retention: .intent/observe/config.toml.
     Stop with Ctrl-C.
     """
+    from rich.console import Console
+    from rich.markup import escape
+
     from intent_observe.safe_files import check_regular_or_absent
     from intent_observe.stack.demo import has_events, write_history
     from intent_observe.stack.stack import Stack, StackOptions, UpError
@@ -201,6 +202,8 @@ def _created(path: Path) -> bool:
 
 
 def _print_ready(console: Console, stack: Stack, seconds: float) -> None:
+    from rich.markup import escape
+
     assert stack.store is not None and stack.tail is not None
     receiver = stack.receiver
     console.print(f"[bold green]Intent Observe[/] ready in {seconds:.2f} s: [bold]{stack.url}[/]")
@@ -220,12 +223,16 @@ class Client:
     """The JSON API of a running `up`, with the token from the environment."""
 
     def __init__(self, url: str) -> None:
+        import httpx
+
         token = os.environ.get(TOKEN_ENV)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
 
     def get(self, path: str, **params: Any) -> Any:
+        import httpx
+
         clean = {k: v for k, v in params.items() if v is not None and v != ""}
         try:
             response = self.http.get(path, params=clean)
@@ -260,6 +267,8 @@ def _json_option(fn: Any) -> Any:
 
 
 def _print_json(doc: Any) -> None:
+    import orjson
+
     sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
 
 
@@ -274,6 +283,9 @@ def _when(ns: int | None) -> str:
 @_json_option
 def status(url: str, as_json: bool) -> None:
     """What the running stack holds: store size, spans/logs/metric points, files and lag, loop numbers."""
+    from rich.console import Console
+    from rich.markup import escape
+
     client = Client(url)
     doc = {"status": client.get("/api/status"), "summary": client.get("/api/summary")}
     if as_json:
@@ -315,6 +327,8 @@ def one_line(text: str, limit: int) -> str:
 
 
 def _span_label(span: dict[str, Any]) -> str:
+    from rich.markup import escape
+
     passed = span.get("phase") == "run" and span["attributes"].get("intent.contract.result") == "pass"
     mark = {"error": "[red]✗[/] ", "ok": "[green]✓[/] "}.get(span["status"], "[green]✓[/] " if passed else "")
     title = span["title"]
@@ -339,6 +353,9 @@ def _span_label(span: dict[str, Any]) -> str:
 @_json_option
 def trace(ident: str, url: str, as_json: bool) -> None:
     """Show one trace as a tree: IDENT is an intent id (INT-015) or a 32-hex trace id."""
+    from rich.console import Console
+    from rich.tree import Tree
+
     client = Client(url)
     if _TRACE_ID.match(ident):
         doc = client.get(f"/api/traces/{ident.lower()}")
@@ -398,6 +415,10 @@ def events(
     as_json: bool,
 ) -> None:
     """Search the events of the running stack, newest first."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     since_ns = parse_since(since, time.time_ns()) if since else None
     doc = Client(url).get(
         "/api/events",
