@@ -206,7 +206,7 @@ def test_a_rescan_of_the_files_brings_only_what_is_new(repo: Path) -> None:
         def process(self, ev: Event, observed_ns: int | None = None) -> None:
             fed.append(ev.type)
 
-    assert waiting.feed_before(None, Recorder()) == len(first) == 1  # SIG-1 resolved
+    assert waiting.feed_before(None, Recorder()) == len(first.said) == 1  # SIG-1 resolved
     waiting.add(derived_events_of(str(_events_file(repo))))
     assert waiting.feed_before(None, Recorder()) == 0
     _ship(repo)

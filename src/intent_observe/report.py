@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from intent_observe._core import Report
-from intent_observe.artifacts.derive import Derived, Said, derived_events_of
+from intent_observe.artifacts.derive import Derived, FrontMatter, Said, derived_events_of
 from intent_observe.events import Rejected, blocks
 from intent_observe.identity.engine import Engine
 from intent_observe.identity.replay import replay
@@ -58,17 +58,19 @@ def read_history(
     progress: Callable[[int], None] | None = None,
     scope: str = "",
     records: bool = True,
-    derived: list[Said] | None = None,
+    derived: FrontMatter | None = None,
 ) -> Run:
     """Read files whole as one history; `records=False` keeps no span or log record, only what
     the report shows of them.
 
-    What the repository's artifact files say joins as derived events (`derived`: those given,
-    else the front-matter history of the repository each file sits in)."""
+    What the repository's artifact files say joins (`derived`: what is given, else the
+    front-matter history of the repository each file sits in): its derived events, and its
+    titles, which name their files' artifacts."""
     engine = Engine(scope=scope, logs_counted=not records, working_set=WORKING_SET)  # logs only counted
     run = Run(engine, records=records)
     files = list(paths)
-    pending = Derived(derived if derived is not None else [e for p in files for e in derived_events_of(p)])
+    pending = Derived(derived if derived is not None else _front_matter_of(files))
+    engine.title_files(pending.titles)
     for path in files:
         for block in blocks(path):
             seen = run.engine.state.events_seen
@@ -82,6 +84,16 @@ def read_history(
     pending.feed_before(None, run.engine)
     run.drain(last=True)
     return run
+
+
+def _front_matter_of(files: list[str]) -> FrontMatter:
+    """What the artifact files of the repositories holding `files` say, together."""
+    said: list[Said] = []
+    titles: dict[str, tuple[str, str]] = {}
+    for front in map(derived_events_of, files):
+        said += front.said
+        titles.update(front.titles)
+    return FrontMatter(said, titles)
 
 
 def write_report(run: Run, out: IO[bytes]) -> None:

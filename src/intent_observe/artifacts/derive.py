@@ -56,18 +56,30 @@ class Said(NamedTuple):
     event: Event
 
 
-def derived_events_of(events_path: str) -> list[Said]:
-    """The derived events of the repository holding an events file (none outside `.intent/`)."""
+class FrontMatter(NamedTuple):
+    """What a repository's artifact files say: their derived events, in turn, and the title each
+    file's front matter gives (path → (kind, title), its newest reading), which names the
+    artifact of that file over any title its events carry (`Engine.title_files`)."""
+
+    said: list[Said]
+    titles: dict[str, tuple[str, str]]
+
+
+NO_FRONT_MATTER = FrontMatter([], {})
+
+
+def derived_events_of(events_path: str) -> FrontMatter:
+    """What the files of the repository holding an events file say (nothing outside `.intent/`)."""
     repo = layout.repository_of(os.path.realpath(events_path))  # as Path.resolve(), without pathlib
     if repo is None:
-        return []
+        return NO_FRONT_MATTER
     from intent_observe.artifacts.history import front_matter_history
 
     return derived_events(front_matter_history(repo))
 
 
-def derived_events(changes: Iterable[FrontMatterChange]) -> list[Said]:
-    """The derived events of a repository's front-matter history, in turn."""
+def derived_events(changes: Iterable[FrontMatterChange]) -> FrontMatter:
+    """The derived events of a repository's front-matter history, in turn, and its files' titles."""
     events: list[Said] = []
     before: dict[str, ArtifactFile | None] = {}
     for change in changes:
@@ -75,7 +87,12 @@ def derived_events(changes: Iterable[FrontMatterChange]) -> list[Said]:
         before[change.path] = change.artifact
         if change.artifact is not None and change.artifact.id is not None:
             events.extend(Said(change.recorded_ns, ev) for ev in _events_of(previous, change))
-    return sorted(events, key=lambda said: said.turn_ns)
+    titles = {
+        path: (art.kind.value, art.title)
+        for path, art in before.items()
+        if art is not None and art.titled and art.title is not None
+    }
+    return FrontMatter(sorted(events, key=lambda said: said.turn_ns), titles)
 
 
 def _events_of(previous: ArtifactFile | None, change: FrontMatterChange) -> Iterator[Event]:
@@ -148,16 +165,18 @@ class Derived:
     """Derived events waiting for their turn: each joins the events read from the log just
     before the first one later than its turn; the rest once the log is read through."""
 
-    def __init__(self, events: Iterable[Said]) -> None:
+    def __init__(self, front: FrontMatter) -> None:
         self._waiting: list[Said] = []  # oldest turn last
         self._known: set[str] = set()  # every event id ever added: a rescan adds only what is new
-        self.add(events)
+        self.titles: dict[str, tuple[str, str]] = {}  # the newest reading's (`FrontMatter.titles`)
+        self.add(front)
 
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def add(self, events: Iterable[Said]) -> None:
-        new = [said for said in events if said.event.event_id not in self._known]
+    def add(self, front: FrontMatter) -> None:
+        self.titles = front.titles
+        new = [said for said in front.said if said.event.event_id not in self._known]
         self._known.update(said.event.event_id for said in new)
         self._waiting = sorted([*self._waiting, *new], key=lambda said: said.turn_ns, reverse=True)
 

@@ -119,6 +119,7 @@ class ArtifactFile:
     # (key, first, last Unix ns) of each top-level value that is a date: a moment is its own first
     # and last; a day runs from its midnight to its last second
     dates: tuple[tuple[str, int, int], ...] = ()
+    titled: bool = False  # `title` is its front matter's `title:`, not its first heading
 
     @property
     def closed(self) -> bool:
@@ -179,18 +180,20 @@ def parse_artifact(path: str, text: str) -> ArtifactFile | Skipped:
         notes.append(f"id {declared[:60]!r} is not an id; the file is the artifact's only identity")
     elif declared is None:
         own_id = id_in_name(pure)
+    named = _text(meta.get("title"), "title", notes)
     return ArtifactFile(
         path=path,
         kind=kind,
         id=own_id,
         status=_text(meta.get("status"), "status", notes),
-        title=_text(meta.get("title"), "title", notes) or heading(body),
+        title=named or heading(body),
         trust=_trust(meta, notes),
         autonomy_level=_autonomy(meta, notes),
         links=_links(meta, kind, notes),
         name=_text(meta.get("name"), "name", notes) if kind is ArtifactKind.CLUSTER else None,
         notes=tuple(notes),
         dates=_dates(meta),
+        titled=named is not None,
     )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from intent_observe.artifacts.derive import NO_FRONT_MATTER
 from intent_observe.identity.attributes import one_line
 from intent_observe.report import Run, build_report, read_history, write_report
 
@@ -187,7 +188,8 @@ def inspect_command(files: tuple[str, ...], as_json: bool, log_only: bool) -> No
 def _read(files: tuple[str, ...], log_only: bool) -> Run:
     """The history, with a progress bar while a large one is read on a terminal."""
     with _progress(sum(os.path.getsize(f) for f in files)) as advance:
-        return read_history(files, progress=advance, records=False, derived=[] if log_only else None)
+        derived = NO_FRONT_MATTER if log_only else None
+        return read_history(files, progress=advance, records=False, derived=derived)
 
 
 @contextmanager

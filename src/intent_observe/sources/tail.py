@@ -160,11 +160,20 @@ class TailedFile:
         self.lines_read = 0
         self.lines_rejected = 0
         self.records_refused = 0  # by the backend (delivery thread); lines_rejected: the reader's
-        # what the repository's artifact files say, joining the log's events in time
-        self.derived = Derived(derived_events_of(path))
+        self._read_files(fresh=True)
         self._rescan_at = time.monotonic() + FRONT_MATTER_RESCAN_S
         # committed by the delivery thread, confirmed to the engine by the reader's (its owner)
         self._committed: deque[PreparedWrite] = deque()
+
+    def _read_files(self, fresh: bool = False) -> None:
+        """What the repository's artifact files say now: derived events, joining the log's events
+        in time (fresh: none fed yet), and the titles that name their artifacts."""
+        front = derived_events_of(self.path)
+        if fresh:
+            self.derived = Derived(front)
+        else:
+            self.derived.add(front)
+        self.engine.title_files(self.derived.titles)
 
     def _engine(self, state: SavedState | None) -> Engine:
         """An engine keeping a working set in memory, the rest in this file's committed state."""
@@ -181,7 +190,7 @@ class TailedFile:
             return self._front_matter_batch()
         if chunk.reset:
             self.engine = self._engine(None)
-            self.derived = Derived(derived_events_of(self.path))
+            self._read_files(fresh=True)
             self.metrics_start_ns = time.time_ns()
             self.fresh = True
         rejected, lines = self._process(chunk)
@@ -196,7 +205,7 @@ class TailedFile:
         if time.monotonic() < self._rescan_at:
             return None
         self._rescan_at = time.monotonic() + FRONT_MATTER_RESCAN_S
-        self.derived.add(derived_events_of(self.path))
+        self._read_files()
         if not self.derived.feed_before(time.time_ns(), self.engine):
             return None
         return self._batch(self.follower_mark(), [], 0)

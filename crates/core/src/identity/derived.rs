@@ -7,6 +7,18 @@ use super::model::*;
 use crate::parse::{Kind, ParsedEvent};
 
 impl Engine {
+    /// The title an event's own artifact file gives in its front matter is the event's: it is
+    /// what the author named the artifact, where a writer's line has only the file's headings
+    /// (an update note above the name) or none.
+    pub(super) fn title_by_file(&self, ev: &mut ParsedEvent) {
+        if let Some(file) = &ev.file
+            && let Some((kind, title)) = self.file_titles.get(file.as_ref())
+            && *kind == ev.kind
+        {
+            ev.title = Some(title.clone().into());
+        }
+    }
+
     /// The artifacts a file's front matter speaks for: every one the log announced from that
     /// file (writers have given one file several ids over time), else the one of its id the
     /// log announced without a file. Never one the log did not announce, nor an undefined intent.

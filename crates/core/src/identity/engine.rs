@@ -78,6 +78,8 @@ pub struct Engine {
     pub events_seen: u64,          // lines of the log
     pub derived_ignored: u64,      // derived events about artifacts the log never announced
     pub derived_taken: Table<()>,  // derived event ids
+    /// An artifact file → its kind and the title its front matter gives (`derived.rs`).
+    pub file_titles: HashMap<String, (Kind, String)>,
     pub changed_activity: HashSet<String>,
     /// Log records are counted, never read, and spans only shown (`inspect`): a log record is
     /// made bare, its time and place only — no attributes, body or severity held while it waits
@@ -157,7 +159,8 @@ impl Engine {
     }
 
     // ------------------------------------------------------------------ input
-    pub fn process(&mut self, ev: ParsedEvent, position: &Position, observed_ns: Option<i64>) {
+    pub fn process(&mut self, mut ev: ParsedEvent, position: &Position, observed_ns: Option<i64>) {
+        self.title_by_file(&mut ev);
         if ev.shape == Shape::FrontMatter {
             self.process_derived(ev, position, observed_ns);
             return;

@@ -122,6 +122,19 @@ impl Engine {
         self.inner.confirm(seq);
     }
 
+    /// The titles artifact files give in their front matter (`{path: (kind, title)}`): each
+    /// names the artifact of its file, whatever title an event of it carries (its first line).
+    fn title_files(&mut self, titles: std::collections::HashMap<String, (String, String)>) -> PyResult<()> {
+        self.inner.file_titles = titles
+            .into_iter()
+            .filter_map(|(file, (kind, title))| {
+                let line = parse::title_line(&title)?.to_string();
+                Some(kind_named(&kind).map(|kind| (file, (kind, line))))
+            })
+            .collect::<PyResult<_>>()?;
+        Ok(())
+    }
+
     /// One event (a line's, or one derived from an artifact file's front matter).
     #[pyo3(signature = (ev, observed_ns = None))]
     fn process(&mut self, ev: &Bound<'_, PyAny>, observed_ns: Option<i64>) -> PyResult<()> {
