@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gzip
+import io
 import json
 from datetime import datetime
 from pathlib import Path
@@ -304,3 +306,18 @@ def test_a_report_whose_output_fails_raises_what_the_output_raised(run: Run) -> 
 
     with pytest.raises(OSError, match="no space"):
         write_report(run, Full())
+
+
+def test_a_report_written_to_a_file_follows_what_the_file_held(run: Run, tmp_path: Path) -> None:
+    expected = io.BytesIO()
+    write_report(run, expected)
+    for buffering in (-1, 0):  # a BufferedWriter (its buffer flushed first), a FileIO: their descriptor
+        path = tmp_path / f"report{buffering}.json"
+        with open(path, "wb", buffering=buffering) as out:
+            out.write(b"before ")
+            write_report(run, out)
+            out.write(b" after")
+        assert path.read_bytes() == b"before " + expected.getvalue() + b" after"
+    with gzip.open(tmp_path / "report.json.gz", "wb") as zipped:  # its fileno is the file it compresses into
+        write_report(run, zipped)
+    assert gzip.decompress((tmp_path / "report.json.gz").read_bytes()) == expected.getvalue()

@@ -97,15 +97,24 @@ def _front_matter_of(files: list[str]) -> FrontMatter:
 
 
 def write_report(run: Run, out: IO[bytes]) -> None:
-    """The stable JSON document of `inspect --json`, written to `out` as it is made."""
+    """The stable JSON document of `inspect --json`, written to `out` as it is made: to a
+    file's descriptor (what `out` buffered flushed first), else through `out.write`."""
     rejected = [
         {"file": r.position.file, "line": r.position.line, "offset": r.position.offset, "reason": r.reason}
         for r in run.rejected
     ]
     given = {"lines": run.lines, "rejected": rejected, "metrics": as_json(snapshot(run.engine.state))}
-    run.report.write(
-        run.engine, out, [(key, orjson.dumps(value, option=_JSON)) for key, value in given.items()]
-    )
+    members = [(key, orjson.dumps(value, option=_JSON)) for key, value in given.items()]
+    run.report.write(run.engine, _descriptor(out), members)
+
+
+def _descriptor(out: IO[bytes]) -> int | IO[bytes]:
+    """A plain file's descriptor (the core writes there without a bytes object a chunk),
+    else `out` itself: a wrapper's `fileno` may name a file it encodes into (gzip)."""
+    if type(out) not in (io.BufferedWriter, io.FileIO):  # unbuffered (`-u`): a FileIO
+        return out
+    out.flush()
+    return out.fileno()
 
 
 def build_report(run: Run) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 //! `Report`: `inspect`'s report (crate::report) as the engine drains, and its JSON document.
 
+use std::fs::File;
 use std::io::{self, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::{FromRawFd, RawFd};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -48,22 +51,37 @@ impl Report {
         Ok(None)
     }
 
-    /// The document of `inspect --json` written to `out` (`out.write(bytes)`, a megabyte at
-    /// a time) with `given`'s members (key → JSON as orjson writes it with `OPT_INDENT_2 |
-    /// OPT_SORT_KEYS`) among its own.
+    /// The document of `inspect --json` written to `out` with `given`'s members (key → JSON
+    /// as orjson writes it with `OPT_INDENT_2 | OPT_SORT_KEYS`) among its own. `out`: a file
+    /// descriptor, written straight from the core's buffer a megabyte at a time, else a binary
+    /// stream (`out.write(bytes)`).
     fn write(
         &self,
         engine: &Bound<'_, Engine>,
         out: Bound<'_, PyAny>,
         given: Vec<(String, Vec<u8>)>,
     ) -> PyResult<()> {
+        let engine = &engine.borrow().inner;
+        if let Ok(fd) = out.extract::<RawFd>() {
+            // SAFETY: the caller hands an open descriptor it keeps; ManuallyDrop leaves it open
+            let mut file = ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
+            return document::write(&self.collector, engine, &given, &mut *file).map_err(raised);
+        }
         let mut sink = Sink { out, failed: None };
-        let written = document::write(&self.collector, &engine.borrow().inner, &given, &mut sink);
+        let written = document::write(&self.collector, engine, &given, &mut sink);
         match (written, sink.failed) {
             (_, Some(failed)) => Err(failed),
-            (Err(e), None) => Err(PyValueError::new_err(e.to_string())),
+            (Err(e), None) => Err(raised(e)),
             (Ok(()), None) => Ok(()),
         }
+    }
+}
+
+/// What the write raises: the OSError of a failed write, else a ValueError (the document's).
+fn raised(e: io::Error) -> PyErr {
+    match e.raw_os_error() {
+        Some(_) => PyErr::from(e),
+        None => PyValueError::new_err(e.to_string()),
     }
 }
 
