@@ -91,6 +91,11 @@ def test_an_event_without_a_title_is_titled_by_what_it_has() -> None:
     assert ingested.title == "2026-04-02-notes.md"  # the file it read, by its name
     writer = parse('{"event":"x.y","timestamp":"2026-01-01","data":{"source":"mcp"}}')
     assert writer.title is None  # a source that is no path names a writer, not a subject
+    for raw in (
+        '{"event_type":"deploy.finished","timestamp":"2026-01-01","source":"acme/ci"}',  # flat
+        '{"event":"deploy.finished","timestamp":"2026-01-01","data":{"source":"acme/ci"}}',
+    ):  # the event's own source, a path or not, names its writer: no title
+        assert (parse(raw).source, parse(raw).title) == ("acme/ci", None)
     titled = parse('{"event":"x.y","timestamp":"2026-01-01","data":{"findings":3,"title":"Lint"}}')
     assert titled.title == "Lint"
 

@@ -184,7 +184,7 @@ fn read_event<'a>(
         actor,
         trust,
         autonomy_level,
-        title: title(payload).filter(|title| Some(py_strip(title)) != file.as_deref()),
+        title: title(&fields).filter(|title| Some(py_strip(title)) != file.as_deref()),
         file,
         signals: id_list(payload.get(Key::Signals)),
         contracts: id_list(payload.get(Key::Contracts)),
@@ -308,7 +308,12 @@ fn source<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
     }
 }
 
-fn title<'a>(payload: &Index<'_, 'a>) -> Option<Cow<'a, str>> {
+fn title<'a>(fields: &Fields<'_, 'a>) -> Option<Cow<'a, str>> {
+    let payload = fields.payload();
+    // the event's own source (a flat line's, or `data`'s with none above) names its writer
+    let subject = payload
+        .get(Key::Source)
+        .filter(|&s| Some(s) != fields.get(Key::Source));
     [
         Key::Title,
         Key::Name,
@@ -322,7 +327,7 @@ fn title<'a>(payload: &Index<'_, 'a>) -> Option<Cow<'a, str>> {
         _ => None,
     })
     .or_else(|| findings(payload.get(Key::Findings)))
-    .or_else(|| source_file_name(payload.get(Key::Source)))
+    .or_else(|| source_file_name(subject))
 }
 
 /// A title as written; one written over several lines (an Action's block of a file's
@@ -344,8 +349,8 @@ fn findings<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
     }
 }
 
-/// An untitled event whose `data.source` is a path (an ingest's) is titled by the file's
-/// name; a source that is no path names its writer, not its subject.
+/// An untitled event whose `data.source` is a path (an ingest's), beside the event's own
+/// source, is titled by the file's name; a source that is no path names a writer.
 fn source_file_name<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
     let Json::Str(path) = value? else {
         return None;
