@@ -310,10 +310,6 @@ fn source<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
 
 fn title<'a>(fields: &Fields<'_, 'a>) -> Option<Cow<'a, str>> {
     let payload = fields.payload();
-    // the event's own source (a flat line's, or `data`'s with none above) names its writer
-    let subject = payload
-        .get(Key::Source)
-        .filter(|&s| Some(s) != fields.get(Key::Source));
     [
         Key::Title,
         Key::Name,
@@ -327,7 +323,7 @@ fn title<'a>(fields: &Fields<'_, 'a>) -> Option<Cow<'a, str>> {
         _ => None,
     })
     .or_else(|| findings(payload.get(Key::Findings)))
-    .or_else(|| source_file_name(subject))
+    .or_else(|| source_file_name(fields))
 }
 
 /// A title as written; one written over several lines (an Action's block of a file's
@@ -350,12 +346,14 @@ fn findings<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
 }
 
 /// An untitled event whose `data.source` is a path (an ingest's), beside the event's own
-/// source, is titled by the file's name; a source that is no path names a writer.
-fn source_file_name<'a>(value: Option<&Json<'a>>) -> Option<Cow<'a, str>> {
-    let Json::Str(path) = value? else {
-        return None;
-    };
-    taken(path, file_name)
+/// source, is titled by the file's name; the event's own (a flat line's, or `data`'s with
+/// none above) names its writer, as does a source that is no path.
+fn source_file_name<'a>(fields: &Fields<'_, 'a>) -> Option<Cow<'a, str>> {
+    let value = fields.payload().get(Key::Source)?;
+    match value {
+        Json::Str(path) if Some(value) != fields.get(Key::Source) => taken(path, file_name),
+        _ => None,
+    }
 }
 
 /// The last part of a path, None when it has one part or ends in a separator.
