@@ -82,12 +82,12 @@ export function trustChart(trust) {
   const counts = TRUST_LEVELS.map(([level]) => Number(trust?.[level] ?? 0));
   const unscored = Number(trust?.unscored ?? 0);
   const total = counts.reduce((a, b) => a + b, unscored);
-  const max = Math.max(1, ...counts);
   const chart = h("div", { class: "trust-chart" },
     TRUST_LEVELS.map(([level, meaning], i) => {
       const bar = h("div", { class: `vbar vbar-${level}` });
-      bar.style.height = `${counts[i] ? Math.max(2, (counts[i] / max) * 100) : 0}%`;
+      // a bar's height is its share of every open signal, the unscored too: the figure above it
       const share = total ? Math.round((counts[i] / total) * 100) : 0;
+      bar.style.height = `${counts[i] ? Math.max(2, (counts[i] / total) * 100) : 0}%`;
       return h("div", { class: "trust-col", dataset: { level }, title: `${level} · ${meaning}: ${counts[i]}` },
         h("div", { class: "vbar-value" }, h("b", { class: "trust-count" }, fmtInt(counts[i])),
           h("span", { class: "muted" }, ` ${share}%`)),

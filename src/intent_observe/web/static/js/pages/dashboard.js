@@ -35,6 +35,7 @@ function contractsTile(passed, failed) {
 // What the Specs tile says of them: how many no intent claims (they have traces of their own).
 function specsFoot(summary) {
   const alone = summary.specs_without_intent ?? 0;
+  if (!summary.specs) return "none yet";
   return alone ? `${fmtInt(alone)} with no intent` : "all under intents";
 }
 
