@@ -47,7 +47,7 @@ from intent_observe.store.schema import migrations
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = 30
 LOGS_PER_BATCH = 2_000
-LOG_BATCHES = 10  # 20,000 records: the rate falls as logs are stored (each commit costs more than the last)
+LOG_BATCHES = 10  # 20,000 records: enough to show a rate falling as the table grows (as before migration 12)
 EVENTS = 1_000_000
 SPANS = 200_000
 REQUESTS_PER_ENDPOINT = 40
@@ -151,7 +151,7 @@ def bulk_insert(path: Path, insert: str, rows: Iterable[tuple[Any, ...]]) -> Non
     conn.executemany(insert, rows)
     for _, _, sql in objects:
         conn.execute(sql)
-    if table == "logs":  # what the dropped trigger would have counted
+    if table == "logs":  # what the writer counts per batch (apply.py)
         conn.execute(
             "INSERT INTO event_hours SELECT time_ns / 3600000000000 AS h, count(*) FROM logs "
             "WHERE category = 'intent' GROUP BY h ON CONFLICT (hour) DO UPDATE SET count = excluded.count"

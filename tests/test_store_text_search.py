@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from tests.support.query_plans import explained
 from tests.support.requests import consume, logs_request
+from tests.support.store_files import trigger_as_created
 
 from intent_observe.records import LogRecord
 from intent_observe.store import queries
@@ -127,7 +128,8 @@ def test_a_store_written_before_the_index_gets_it_built_once(tmp_path: Path) -> 
     version = next(v for v, sql in migrations() if "CREATE VIRTUAL TABLE logs_text" in sql)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(
-        f"DROP TRIGGER logs_text_delete; DROP TABLE logs_text;PRAGMA user_version={version - 1};"
+        f"DROP TRIGGER logs_text_delete; DROP TABLE logs_text; {trigger_as_created('logs_hour_insert')}"
+        f"{trigger_as_created('logs_span_title')} PRAGMA user_version={version - 1};"
     )
     conn.close()
     store = Store(path)
