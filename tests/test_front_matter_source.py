@@ -199,7 +199,7 @@ def test_a_rescan_of_the_files_brings_only_what_is_new(repo: Path) -> None:
     """A quiet tail looks at the files again and again: what it has seen is not fed a second time
     (it would make a batch and a state write at every look)."""
     first = derived_events_of(str(_events_file(repo)))
-    waiting = Derived(first)
+    waiting = Derived(first.said)
     fed: list[str] = []
 
     class Recorder:
@@ -207,9 +207,9 @@ def test_a_rescan_of_the_files_brings_only_what_is_new(repo: Path) -> None:
             fed.append(ev.type)
 
     assert waiting.feed_before(None, Recorder()) == len(first.said) == 1  # SIG-1 resolved
-    waiting.add(derived_events_of(str(_events_file(repo))))
+    waiting.add(derived_events_of(str(_events_file(repo))).said)
     assert waiting.feed_before(None, Recorder()) == 0
     _ship(repo)
-    waiting.add(derived_events_of(str(_events_file(repo))))
+    waiting.add(derived_events_of(str(_events_file(repo))).said)
     assert waiting.feed_before(None, Recorder()) == 2
     assert sorted(fed) == ["intent.completed", "signal.resolved", "spec.linked"]

@@ -69,8 +69,9 @@ def read_history(
     engine = Engine(scope=scope, logs_counted=not records, working_set=WORKING_SET)  # logs only counted
     run = Run(engine, records=records)
     files = list(paths)
-    pending = Derived(derived if derived is not None else _front_matter_of(files))
-    engine.title_files(pending.titles)
+    front = derived if derived is not None else _front_matter_of(files)
+    pending = Derived(front.said)
+    engine.title_files(front.titles)
     for path in files:
         for block in blocks(path):
             seen = run.engine.state.events_seen

@@ -165,18 +165,16 @@ class Derived:
     """Derived events waiting for their turn: each joins the events read from the log just
     before the first one later than its turn; the rest once the log is read through."""
 
-    def __init__(self, front: FrontMatter) -> None:
+    def __init__(self, events: Iterable[Said]) -> None:
         self._waiting: list[Said] = []  # oldest turn last
         self._known: set[str] = set()  # every event id ever added: a rescan adds only what is new
-        self.titles: dict[str, tuple[str, str]] = {}  # the newest reading's (`FrontMatter.titles`)
-        self.add(front)
+        self.add(events)
 
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def add(self, front: FrontMatter) -> None:
-        self.titles = front.titles
-        new = [said for said in front.said if said.event.event_id not in self._known]
+    def add(self, events: Iterable[Said]) -> None:
+        new = [said for said in events if said.event.event_id not in self._known]
         self._known.update(said.event.event_id for said in new)
         self._waiting = sorted([*self._waiting, *new], key=lambda said: said.turn_ns, reverse=True)
 

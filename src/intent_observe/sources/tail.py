@@ -170,10 +170,10 @@ class TailedFile:
         in time (fresh: none fed yet), and the titles that name their artifacts."""
         front = derived_events_of(self.path)
         if fresh:
-            self.derived = Derived(front)
+            self.derived = Derived(front.said)
         else:
-            self.derived.add(front)
-        self.engine.title_files(self.derived.titles)
+            self.derived.add(front.said)
+        self.engine.title_files(front.titles)
 
     def _engine(self, state: SavedState | None) -> Engine:
         """An engine keeping a working set in memory, the rest in this file's committed state."""
