@@ -3,11 +3,16 @@ implies (history.plan.json, written from the story), and the same answer however
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import gzip
 import io
 import json
+import os
+import signal
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -321,3 +326,55 @@ def test_a_report_written_to_a_file_follows_what_the_file_held(run: Run, tmp_pat
     with gzip.open(tmp_path / "report.json.gz", "wb") as zipped:  # its fileno is the file it compresses into
         write_report(run, zipped)
     assert gzip.decompress((tmp_path / "report.json.gz").read_bytes()) == expected.getvalue()
+
+
+class _Stopped(Exception):
+    """What the test's signal handler raises."""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads a thread's wait channel in /proc")
+def test_a_signal_stops_a_report_its_reader_has_stopped_reading(run: Run) -> None:
+    """Ctrl-C stops `inspect --json | less` once the pager stops reading: a signal's handler
+    runs while the write to the descriptor waits, as in Python's own writes (an interrupted
+    write is not only retried)."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:  # the pipe full but a page: the report's first write goes part way and waits
+            os.write(write_end, b"x" * 4096)
+    os.read(read_end, 4096)
+    os.set_blocking(write_end, True)
+    writer = threading.get_native_id()
+    drained = threading.Event()
+
+    def interrupt() -> None:
+        wchan = Path(f"/proc/self/task/{writer}/wchan")
+        for _ in range(1000):  # until the writer waits in the pipe's write (at most 10 s)
+            if "pipe_write" in wchan.read_text():
+                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+                return
+            time.sleep(0.01)
+
+    def drain() -> None:  # a guard: the write never stopped, so let it end
+        drained.set()
+        while os.read(read_end, 1 << 16):
+            pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGUSR1, stop)
+    guard = threading.Timer(20, drain)
+    threads = [threading.Thread(target=interrupt), guard]
+    try:
+        for thread in threads:
+            thread.start()
+        with pytest.raises(_Stopped), open(write_end, "wb") as out:
+            write_report(run, out)
+    finally:
+        guard.cancel()
+        for thread in threads:
+            thread.join()
+        signal.signal(signal.SIGUSR1, previous)
+        os.close(read_end)
+    assert not drained.is_set()

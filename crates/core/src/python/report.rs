@@ -63,17 +63,29 @@ impl Report {
     ) -> PyResult<()> {
         let engine = &engine.borrow().inner;
         if let Ok(fd) = out.extract::<RawFd>() {
+            let py = out.py();
             // SAFETY: the caller hands an open descriptor it keeps; ManuallyDrop leaves it open
-            let mut file = ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
-            return document::write(&self.collector, engine, &given, &mut *file).map_err(raised);
+            let file = ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
+            let mut sink = Descriptor {
+                file,
+                py,
+                failed: None,
+            };
+            let written = document::write(&self.collector, engine, &given, &mut sink);
+            return outcome(written, sink.failed);
         }
         let mut sink = Sink { out, failed: None };
         let written = document::write(&self.collector, engine, &given, &mut sink);
-        match (written, sink.failed) {
-            (_, Some(failed)) => Err(failed),
-            (Err(e), None) => Err(raised(e)),
-            (Ok(()), None) => Ok(()),
-        }
+        outcome(written, sink.failed)
+    }
+}
+
+/// What the write raises: what the output raised (kept by the sink), else the error.
+fn outcome(written: io::Result<()>, failed: Option<PyErr>) -> PyResult<()> {
+    match (written, failed) {
+        (_, Some(failed)) => Err(failed),
+        (Err(e), None) => Err(raised(e)),
+        (Ok(()), None) => Ok(()),
     }
 }
 
@@ -82,6 +94,32 @@ fn raised(e: io::Error) -> PyErr {
     match e.raw_os_error() {
         Some(_) => PyErr::from(e),
         None => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// A descriptor the caller keeps open, as an `io::Write`, written as Python's own writes are:
+/// without the GIL (a reader that has stopped reading may hold the write), and Python's signal
+/// handlers run after each write, before it waits again (a signal ends a waiting write early,
+/// part written or interrupted), so Ctrl-C raises KeyboardInterrupt.
+struct Descriptor<'py> {
+    file: ManuallyDrop<File>,
+    py: Python<'py>,
+    failed: Option<PyErr>,
+}
+
+impl Write for Descriptor<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let file = &mut self.file;
+        let written = self.py.detach(|| file.write(bytes));
+        if let Err(raised) = self.py.check_signals() {
+            self.failed = Some(raised);
+            return Err(io::Error::other("a signal's handler raised"));
+        }
+        written // write_all writes the rest, and again what was interrupted
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
