@@ -1,5 +1,6 @@
 """The engine's batch entry points: lines parsed and processed in the core (`process_lines`), records
-encoded there (`drain_encoded`), byte for byte what the Event → process → drain → Encoder path makes."""
+encoded there (`drain_joined`, `take_requests`), byte for byte what the Event → process → drain →
+Encoder path makes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from intent_observe._core import Encoder
 from intent_observe.artifacts.derive import Said
 from intent_observe.events import Event, parse_lines
 from intent_observe.identity.engine import Engine
@@ -17,6 +19,14 @@ from intent_observe.sources import synthetic
 
 HISTORY = Path(__file__).parent / "fixtures" / "history.jsonl"
 CHUNK = 4096
+
+
+def _drained(engine: Engine, encoder: Encoder, last: bool = False) -> tuple[bytes | None, bytes | None]:
+    """What one drain placed, as the tail takes it: each signal's one request (no size limit), or None."""
+    engine.drain_joined(encoder, sys.maxsize, last)
+    traces, logs = engine.take_requests()
+    assert len(traces) <= 1 and len(logs) <= 1  # no limit: one request a signal at most
+    return (traces[0] if traces else None, logs[0] if logs else None)
 
 
 def _chunks(data: bytes) -> list[tuple[bytes, int, int]]:
@@ -69,7 +79,7 @@ def test_lines_processed_in_the_core_give_the_same_bytes() -> None:
         )
         _rejected, fed = fast.process_lines(chunk, "events.jsonl", offset, line, 5, fast_waiting)
         del fast_waiting[:fed]
-        fast_out.append(fast.drain_encoded(encoder))
+        fast_out.append(_drained(fast, encoder))
     assert fast_out == slow_out
     assert not fast_waiting and not slow_waiting  # both derived events joined the history
     assert fast.state.events_seen == slow.state.events_seen
@@ -88,7 +98,7 @@ def test_unusable_lines_come_back_rejected_with_their_place() -> None:
     ]
     assert all(r.reason for r in rejected)
     assert engine.state.events_seen == 1
-    assert engine.drain_encoded(otlp_encoder({}))[1] is not None  # the signal's log record
+    assert _drained(engine, otlp_encoder({}))[1] is not None  # the signal's log record
 
 
 def _wake_ups_during(call: Callable[[], object]) -> int:
@@ -121,6 +131,6 @@ def test_the_core_works_without_the_gil() -> None:
     data = b"".join(raw + b"\n" for raw in synthetic.lines(30_000))
     engine, encoder = Engine(), otlp_encoder({})
     assert _wake_ups_during(lambda: engine.process_lines(data, "e.jsonl")) > 0
-    assert _wake_ups_during(lambda: engine.drain_encoded(encoder, True)) > 0
+    assert _wake_ups_during(lambda: engine.drain_joined(encoder, sys.maxsize, True)) > 0
     assert _wake_ups_during(engine.take_rows) > 0
     assert engine.state.events_seen == 30_000

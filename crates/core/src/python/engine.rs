@@ -27,9 +27,6 @@ use crate::parse::{self, Kind, Parsed, ParsedEvent, Shape};
 use crate::requests::Requests;
 use state::State;
 
-/// An OTLP request's bytes, None when it would hold nothing.
-type Request<'py> = Option<Bound<'py, PyBytes>>;
-
 /// The record classes `drain`/`finalize` build (`intent_observe.records`), imported at the
 /// first `Output`: `inspect` and the tail make none, so their start-up never makes those
 /// dataclasses (each is compiled code: ~8 ms of CPU for the module).
@@ -280,20 +277,6 @@ impl Engine {
     ) -> (Vec<Bound<'py, PyBytes>>, Vec<Bound<'py, PyBytes>>) {
         let (traces, logs) = &mut self.requests;
         (taken(py, traces), taken(py, logs))
-    }
-
-    /// `drain_joined` and `take_requests` at once, with no limit: (traces request or None,
-    /// logs request or None) of what this drain (and any drain not taken) placed.
-    #[pyo3(signature = (encoder, last = false))]
-    fn drain_encoded<'py>(
-        &mut self,
-        py: Python<'py>,
-        encoder: PyRef<'_, Encoder>,
-        last: bool,
-    ) -> (Request<'py>, Request<'py>) {
-        self.drain_joined(py, encoder, usize::MAX, last);
-        let (mut traces, mut logs) = self.take_requests(py);
-        (traces.pop(), logs.pop())
     }
 
     /// Log records still waiting for their artifact's place are dropped (a read model's).
